@@ -1,0 +1,39 @@
+# carekey — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= var
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint unit bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Set up the venv, initialize the embedded (SQLite) database under ./var, seed the demo, serve.
+run: install
+	$(BIN)/carekey init --data $(DATA) --if-missing
+	$(BIN)/carekey demo --data $(DATA) --if-empty
+	$(BIN)/carekey serve --data $(DATA) --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
+
+## The whole test suite: lint, layer contracts, unit, integration (SQLite, and PostgreSQL when
+## CAREKEY_TEST_PG_URL is set), end-to-end (API, CLI, web UI in headless Chromium).
+test: install
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

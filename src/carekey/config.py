@@ -1,0 +1,44 @@
+"""The one settings class. Every field is documented (a test fails when one is not).
+
+Values come from keyword arguments, then ``CAREKEY_*`` environment variables, then defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAREKEY_", extra="forbid")
+
+    data_dir: Path = Field(Path("var"), description="Folder holding the SQLite database and the key file.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default is SQLite at <data_dir>/carekey.db. "
+        "Use postgresql+psycopg://... for PostgreSQL.",
+    )
+    key_file: Path | None = Field(
+        None, description="Program key file (mode 0600, never in the database); default <data_dir>/carekey.keys."
+    )
+    token_minutes: int = Field(480, ge=1, description="Lifetime of a staff bearer token, in minutes.")
+    patient_token_minutes: int = Field(30, ge=1, description="Lifetime of a patient portal token, in minutes.")
+    login_attempts_per_minute: int = Field(
+        10, ge=1, description="Failed logins allowed per account and per client address each minute."
+    )
+    identifications_per_hour: int = Field(
+        60, ge=1, description="1:N identifications (biometric or name lookup) allowed per user per hour."
+    )
+    max_candidates: int = Field(5, ge=1, le=5, description="Most candidates a lookup may return (never more than 5).")
+    retention_years: int = Field(10, ge=1, description="Records not seen for this many years are deleted.")
+    privacy_budget_epsilon: float = Field(
+        10.0, gt=0, description="Total differential-privacy budget (epsilon) per program."
+    )
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'carekey.db').resolve()}"
+
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "carekey.keys"

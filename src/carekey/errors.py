@@ -1,0 +1,97 @@
+"""The one exception tree of carekey.
+
+Every error raised on purpose by carekey derives from :class:`CarekeyError`. Interfaces map the
+branches to HTTP statuses (in ``interfaces/api/problems.py``) and CLI exit codes; nothing else
+catches them broadly.
+
+::
+
+    CarekeyError
+    ├── InvalidInput                  400/422  bad data from the caller; nothing was written
+    │   ├── OutOfRange                         a measurement outside its plausible range
+    │   └── CaptureRejected                    a biometric capture to redo (unreadable, blank, low quality...)
+    ├── NotAuthenticated              401      no, wrong or expired credentials
+    ├── Forbidden                     403      the policy engine said no
+    │   ├── RefusedPurpose                     a purpose carekey never serves (law enforcement, kinship...)
+    │   ├── ConsentMissing                     the person has not granted (or has revoked) this purpose
+    │   └── RateLimited               429      too many identifications or logins
+    ├── NotFound                      404      no such person/visit/exam visible to this actor
+    ├── Conflict                      409      state does not allow it (closed visit, duplicate enrollment)
+    ├── BudgetExhausted               403      the privacy budget cannot pay for this release
+    ├── TemplateError                 422      a stored template is corrupt or of another key version
+    └── IntegrityError                500      the transparency log or a key file failed verification
+"""
+
+from __future__ import annotations
+
+
+class CarekeyError(Exception):
+    """Root of every deliberate carekey error. ``message`` is safe to show to the user."""
+
+    status = 500
+    title = "carekey error"
+
+    def __init__(self, message: str, **detail: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InvalidInput(CarekeyError):
+    status = 422
+    title = "Invalid input"
+
+
+class OutOfRange(InvalidInput):
+    title = "Value out of range"
+
+
+class CaptureRejected(InvalidInput):
+    title = "Capture rejected, please recapture"
+
+
+class NotAuthenticated(CarekeyError):
+    status = 401
+    title = "Not authenticated"
+
+
+class Forbidden(CarekeyError):
+    status = 403
+    title = "Forbidden"
+
+
+class RefusedPurpose(Forbidden):
+    title = "Purpose refused"
+
+
+class ConsentMissing(Forbidden):
+    title = "Consent missing"
+
+
+class RateLimited(Forbidden):
+    status = 429
+    title = "Too many requests"
+
+
+class NotFound(CarekeyError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(CarekeyError):
+    status = 409
+    title = "Conflict"
+
+
+class BudgetExhausted(Forbidden):
+    title = "Privacy budget exhausted"
+
+
+class TemplateError(CarekeyError):
+    status = 422
+    title = "Template rejected"
+
+
+class IntegrityError(CarekeyError):
+    status = 500
+    title = "Integrity check failed"

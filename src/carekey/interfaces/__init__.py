@@ -1,0 +1,1 @@
+"""Thin interfaces: FastAPI (api/), Typer CLI (cli/), server-rendered web UI (web/)."""

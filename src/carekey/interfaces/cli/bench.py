@@ -1,0 +1,68 @@
+"""``carekey bench ...``: accuracy and search benchmarks (print a table, write JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from carekey.bench import accuracy, modalities, plots
+from carekey.interfaces.cli.progress import track
+
+app = typer.Typer(help="Benchmarks: accuracy (EER, FNMR at FMR, DET plot) and 1:N search speed.",
+                  no_args_is_help=True)
+
+Modality = Annotated[str, typer.Option(help="fingerprint or iris")]
+
+
+@app.command("accuracy")
+def accuracy_cmd(
+    modality: Modality,
+    dataset: Annotated[
+        Path, typer.Option(exists=True, file_okay=False, help="folder of <identity>_<sample>.<ext> images")
+    ],
+    out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/accuracy.json"),
+    baseline: Annotated[str | None, typer.Option(help="reference system run side by side, e.g. nbis")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write a DET plot (PNG) of all systems")] = None,
+) -> None:
+    """Score every genuine and impostor pair of a dataset; report EER and FNMR at FMR 1 % / 0.1 %."""
+    mod = modalities.load(modality)
+    ours = accuracy.run(mod.modality(), dataset, track)
+    report = ours.report()
+    rows = {"carekey": report}
+    systems = {"carekey": (ours.genuine, ours.impostor)}
+    if baseline:
+        ref = accuracy.run(mod.baseline(baseline), dataset, track)
+        report["baseline"] = ref.report() | {"system": baseline}
+        rows[baseline] = report["baseline"]
+        systems[baseline] = (ref.genuine, ref.impostor)
+        report["eer_ratio_to_baseline"] = (
+            report["eer"] / report["baseline"]["eer"] if report["baseline"]["eer"] else None
+        )
+    if plot:
+        plots.det_plot(systems, plot, f"{modality}, {dataset.name}")
+        report["det_plot"] = str(plot)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    typer.echo(accuracy.table(rows))
+    typer.echo(f"report written to {out}")
+
+
+@app.command("search")
+def search_cmd(
+    modality: Modality,
+    gallery: Annotated[int, typer.Option(min=1, help="gallery size (templates)")] = 100_000,
+    queries: Annotated[int, typer.Option(min=1, help="number of probe searches")] = 20,
+    out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/search.json"),
+) -> None:
+    """1:N search speed and top-1 hit rate over a large gallery."""
+    mod = modalities.load(modality)
+    report = mod.search_benchmark(gallery=gallery, queries=queries, progress=track)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        typer.echo(f"{key.ljust(width)}  {value:,.3f}" if isinstance(value, float) else f"{key.ljust(width)}  {value}")
+    typer.echo(f"report written to {out}")
