@@ -1,0 +1,3 @@
+from carekey.interfaces.cli.main import app
+
+app(prog_name="carekey")
