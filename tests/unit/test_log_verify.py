@@ -147,3 +147,23 @@ def test_tampered_node_store_is_reported():
         rebuilt.append_hash(h)
     report = verify_log(rows, heads, SIGNER.public_key, bad)
     assert report.kinds() == {"node_store_mismatch"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 10**6), st.binary(min_size=32, max_size=32), st.integers(0, 2**40),
+       st.sampled_from(["size", "root", "time", "signature", "key"]))
+def test_any_change_to_a_signed_head_breaks_its_signature(size, root, ts, field):
+    sth = SIGNER.sign(size, root, timestamp_ms=ts)
+    head, sig, kid = sth.head, sth.signature, sth.key_id
+    if field == "size":
+        head = type(head)(size + 1, root, ts)
+    elif field == "root":
+        head = type(head)(size, bytes([root[0] ^ 1]) + root[1:], ts)
+    elif field == "time":
+        head = type(head)(size, root, ts + 1)
+    elif field == "signature":
+        sig = bytes([sig[0] ^ 1]) + sig[1:]
+    else:
+        kid = bytes(32)
+    assert sth.verify(SIGNER.public_key)
+    assert not SignedTreeHead(head, sig, kid).verify(SIGNER.public_key)
