@@ -167,3 +167,13 @@ def test_any_change_to_a_signed_head_breaks_its_signature(size, root, ts, field)
         kid = bytes(32)
     assert sth.verify(SIGNER.public_key)
     assert not SignedTreeHead(head, sig, kid).verify(SIGNER.public_key)
+
+
+def test_index_column_problems_are_named_precisely():
+    _, heads, rows = make_log(12, [])
+    moved = rows[:3] + [rows[5], rows[3], rows[4]] + rows[6:]
+    report = verify_log(moved, heads, SIGNER.public_key)
+    assert {p.index for p in report.problems if p.kind == "reordered"} == {3, 5}
+    assert "removed" not in report.kinds() and "inserted" not in report.kinds()
+    dup = rows[:4] + [rows[3]] + rows[4:]
+    assert [p.index for p in verify_log(dup, heads, SIGNER.public_key).problems if p.kind == "inserted"] == [3]

@@ -22,6 +22,8 @@ Anyone holding the private key could re-sign a rewritten log; saved heads held o
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -92,18 +94,17 @@ def verify_log(entries: Sequence[tuple[int, bytes]], heads: Sequence[SignedTreeH
 
 
 def _check_index_column(indices: list[int], report: VerificationReport) -> None:
-    expected = 0
-    for pos, index in enumerate(indices):
-        if index == expected:
-            expected += 1
-        elif index > expected:
-            for missing in range(expected, min(index, expected + 16)):
-                report.add("removed", missing, f"no stored entry has index {missing}")
-            expected = index + 1
-        elif pos and index == indices[pos - 1]:
-            report.add("inserted", index, f"index {index} is stored twice")
-        else:
-            report.add("reordered", index, f"index {index} stored after index {indices[pos - 1]}")
+    """Gaps, duplicates and backward steps in the stored index column (when rows were not renumbered)."""
+    seen = Counter(indices)
+    for index in sorted(i for i, c in seen.items() if c > 1):
+        report.add("inserted", index, f"index {index} is stored {seen[index]} times")
+    for index in range(max(indices, default=-1) + 1):
+        if index not in seen:
+            report.add("removed", index, f"no stored entry has index {index}")
+    for before, after in itertools.pairwise(indices):
+        if after < before:
+            report.add("reordered", after, f"index {after} is stored after index {before}")
+            report.add("reordered", before, f"index {before} is stored before index {after}")
 
 
 def _trusted_store(recorded: NodeStore | None, heads: list[SignedTreeHead],
