@@ -1,0 +1,79 @@
+"""Self-contained proofs to hand out (patient portal, auditor API) and check anywhere.
+
+An ``InclusionReceipt`` says "this access entry is leaf ``index`` of the log whose signed tree head is
+``sth``": it carries the leaf input, the audit path and the signed head, so a person can check it with the
+log's public key alone. A ``ConsistencyReceipt`` links two signed heads (the newer tree extends the older).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from carekey.audit.merkle import MerkleLog, leaf_hash, verify_consistency, verify_inclusion
+from carekey.audit.sth import SignedTreeHead
+
+
+def _b64(items: list[bytes]) -> list[str]:
+    return [base64.b64encode(x).decode() for x in items]
+
+
+def _unb64(items: object) -> list[bytes]:
+    if not isinstance(items, list):
+        raise ValueError("proof must be a list of base64 hashes")
+    return [base64.b64decode(str(x), validate=True) for x in items]
+
+
+@dataclass(frozen=True)
+class InclusionReceipt:
+    index: int
+    leaf_input: bytes
+    path: list[bytes]
+    sth: SignedTreeHead
+
+    @classmethod
+    def issue(cls, log: MerkleLog, index: int, leaf_input: bytes, sth: SignedTreeHead) -> InclusionReceipt:
+        """Proof that entry ``index`` (whose stored input is ``leaf_input``) is in the tree signed by ``sth``."""
+        return cls(index, leaf_input, log.inclusion_proof(index, sth.size), sth)
+
+    def verify(self, public_key: bytes) -> bool:
+        return self.sth.verify(public_key) and verify_inclusion(
+            leaf_hash(self.leaf_input), self.index, self.sth.size, self.path, self.sth.root)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"leaf_index": self.index, "leaf_input": base64.b64encode(self.leaf_input).decode(),
+                "audit_path": _b64(self.path), "signed_tree_head": self.sth.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> InclusionReceipt:
+        try:
+            return cls(int(data["leaf_index"]), base64.b64decode(str(data["leaf_input"]), validate=True),
+                       _unb64(data["audit_path"]), SignedTreeHead.from_dict(data["signed_tree_head"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed inclusion receipt: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class ConsistencyReceipt:
+    old: SignedTreeHead
+    new: SignedTreeHead
+    path: list[bytes]
+
+    @classmethod
+    def issue(cls, log: MerkleLog, old: SignedTreeHead, new: SignedTreeHead) -> ConsistencyReceipt:
+        return cls(old, new, log.consistency_proof(old.size, new.size))
+
+    def verify(self, public_key: bytes) -> bool:
+        return (self.old.verify(public_key) and self.new.verify(public_key)
+                and verify_consistency(self.old.size, self.new.size, self.old.root, self.new.root, self.path))
+
+    def to_dict(self) -> dict[str, object]:
+        return {"old": self.old.to_dict(), "new": self.new.to_dict(), "consistency_path": _b64(self.path)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ConsistencyReceipt:
+        try:
+            return cls(SignedTreeHead.from_dict(data["old"]), SignedTreeHead.from_dict(data["new"]),
+                       _unb64(data["consistency_path"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed consistency receipt: {exc}") from exc

@@ -1,0 +1,144 @@
+"""Signed tree heads: (size, root hash, timestamp) signed with the log's Ed25519 key.
+
+The signed bytes follow the spirit of RFC 9162 section 4.10 (TreeHeadSignature: version, timestamp,
+tree size, root hash) in a fixed binary layout of our own:
+
+    b"carekey-sth-v1\\x00" || uint64 timestamp_ms || uint64 tree_size || root_hash (32 bytes)
+
+The key id is SHA-256 of the raw 32-byte public key, so an STH names the key that signed it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from carekey.audit.merkle import HASH_SIZE
+
+STH_PREFIX = b"carekey-sth-v1\x00"
+
+
+def key_id(public_key: bytes) -> bytes:
+    return hashlib.sha256(public_key).digest()
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    root: bytes
+    timestamp_ms: int
+
+    def __post_init__(self) -> None:
+        if self.size < 0 or self.timestamp_ms < 0 or len(self.root) != HASH_SIZE:
+            raise ValueError("a tree head needs size >= 0, timestamp >= 0 and a 32-byte root")
+
+    def signed_bytes(self) -> bytes:
+        return STH_PREFIX + struct.pack(">QQ", self.timestamp_ms, self.size) + self.root
+
+
+@dataclass(frozen=True)
+class SignedTreeHead:
+    head: TreeHead
+    signature: bytes
+    key_id: bytes
+
+    @property
+    def size(self) -> int:
+        return self.head.size
+
+    @property
+    def root(self) -> bytes:
+        return self.head.root
+
+    def verify(self, public_key: bytes) -> bool:
+        """True when the signature is valid and made by this public key (raw 32 bytes)."""
+        if key_id(public_key) != self.key_id:
+            return False
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(self.signature, self.head.signed_bytes())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "tree_size": self.head.size,
+            "root_hash": base64.b64encode(self.head.root).decode(),
+            "timestamp_ms": self.head.timestamp_ms,
+            "signature": base64.b64encode(self.signature).decode(),
+            "key_id": self.key_id.hex(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> SignedTreeHead:
+        try:
+            head = TreeHead(int(data["tree_size"]), base64.b64decode(str(data["root_hash"]), validate=True),
+                            int(data["timestamp_ms"]))
+            signature = base64.b64decode(str(data["signature"]), validate=True)
+            return cls(head, signature, bytes.fromhex(str(data["key_id"])))
+        except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+            raise ValueError(f"malformed signed tree head: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SignedTreeHead:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"malformed signed tree head: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError("malformed signed tree head: not an object")
+        return cls.from_dict(data)
+
+
+class LogSigner:
+    """The log's Ed25519 key pair. Where the key lives is the caller's choice (bytes or a file path)."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_key: bytes = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.key_id = key_id(self.public_key)
+
+    @classmethod
+    def generate(cls) -> LogSigner:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_private_bytes(cls, raw: bytes) -> LogSigner:
+        if len(raw) != 32:
+            raise ValueError("an Ed25519 private key is 32 bytes")
+        return cls(Ed25519PrivateKey.from_private_bytes(raw))
+
+    def private_bytes(self) -> bytes:
+        return self._key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                       serialization.NoEncryption())
+
+    def save(self, path: Path) -> None:
+        """Write the private key (raw, hex) to a new file readable by the owner only (mode 0600)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.private_bytes().hex() + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> LogSigner:
+        try:
+            return cls.from_private_bytes(bytes.fromhex(Path(path).read_text().strip()))
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a carekey log key ({exc})") from exc
+
+    def sign(self, size: int, root: bytes, timestamp_ms: int | None = None) -> SignedTreeHead:
+        head = TreeHead(size, root, int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
+        return SignedTreeHead(head, self._key.sign(head.signed_bytes()), self.key_id)
