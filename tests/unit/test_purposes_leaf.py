@@ -19,7 +19,8 @@ def test_allowed_purposes_parse():
         assert parse_purpose(p.value.upper()) is p
 
 
-@given(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=5), st.binary(min_size=32, max_size=32))
+@given(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=5),
+       st.binary(min_size=32, max_size=32))
 def test_commitment_binds_event_and_salt(event, salt):
     data = leaf.leaf_input(event, salt)
     assert data.startswith(leaf.LEAF_PREFIX) and len(data) == len(leaf.LEAF_PREFIX) + 32
