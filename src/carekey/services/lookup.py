@@ -91,8 +91,9 @@ class LookupService:
             for program in uow.programs.list_programs():
                 for row in uow.people.candidates(program.id, years, village_ix, CANDIDATE_POOL):
                     pool[row.id] = row
-                for row in uow.people.by_name(program.id, ix.name(name), 50):
-                    pool[row.id] = row
+                for row in uow.people.by_name(program.id, ix.name(name), 50):  # exact name, any birth year
+                    if village_ix is None or row.village_bidx == village_ix:
+                        pool[row.id] = row
             scored = []
             for row in pool.values():
                 person = open_person(self.d.crypto, row)
