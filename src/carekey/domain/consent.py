@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
 from carekey.errors import InvalidInput
@@ -76,9 +77,9 @@ class ConsentRecord:
     user_id: str
 
 
-def current_grants(history: Iterable[ConsentRecord]) -> frozenset[Purpose]:
-    """The purposes whose latest decision is a grant."""
-    latest: dict[Purpose, ConsentRecord] = {}
+def current_grants(history: Iterable[ConsentRecord] | Iterable[Any]) -> frozenset[Purpose]:
+    """The purposes whose latest decision is a grant (from domain records or storage rows alike)."""
+    latest: dict[str, Any] = {}
     for rec in sorted(history, key=lambda r: r.at):
         latest[rec.purpose] = rec
-    return frozenset(p for p, rec in latest.items() if rec.granted)
+    return frozenset(Purpose(p) for p, rec in latest.items() if rec.granted)
