@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from argon2 import PasswordHasher
@@ -44,7 +44,6 @@ class PersonView:
     enrolled_at: datetime
     last_seen_at: datetime
     enrolled_site: str
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def check_pin(pin: str | None) -> None:
