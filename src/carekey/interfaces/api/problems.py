@@ -53,8 +53,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.detail.get("retry_after", 60))
         extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int | float) and k != "retry_after"}
-        return problem(request, exc.status, exc.title, exc.message, _slug(type(exc).__name__.replace("Error", "")),
-                       headers, **extra)
+        kind = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__.removesuffix("Error")).lower()
+        return problem(request, exc.status, exc.title, exc.message, kind, headers, **extra)
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> JSONResponse:
