@@ -45,9 +45,8 @@ def test_erased_data_undecryptable_from_a_copy_taken_before(app, world):
         open_exam(crypto, crypto.data_key(pid, SealedKey(row.key_ref, row.wrapped_key)), exams[0])
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a file copy applies to the embedded database
 def test_sqlite_file_copy_is_useless_after_erasure(tmp_path, app, world):
-    if app.database.dialect != "sqlite":
-        pytest.skip("file copy applies to the embedded database")
     s = app.services
     visit, view = enroll(s, world.registrar)
     pid = view.person.id

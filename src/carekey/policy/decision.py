@@ -8,19 +8,19 @@ authorization-matrix tests exercise it directly.
 
 Rules (every condition must hold; the first failing one is the reason of the denial):
 
-| action               | roles              | purpose                | visit                   | consent        |
-|----------------------|--------------------|------------------------|-------------------------|----------------|
-| lookup               | registrar          | care_record            | open, at an actor's site | -              |
-| identify_biometric   | registrar          | biometric_ident.       | open, at an actor's site | -              |
-| enroll               | registrar          | care_record            | open, at an actor's site | care_record    |
-| enroll_biometric     | registrar          | biometric_ident.       | open, own site, person's | biometric_ident. |
-| record_consent       | registrar          | care_record            | open, own site, person's | -              |
-| read_person          | registrar, clinician | care_record            | open, own site, person's | care_record    |
-| record_exam/read_exams | clinician          | care_record            | open, own site, person's | care_record    |
-| erase                | registrar          | care_record            | open, own site, person's | -              |
-| statistics           | program_manager    | aggregate_statistics   | -                       | (per person, DP) |
-| verify_log           | auditor            | audit                  | -                       | -              |
-| administer           | admin              | administration         | -                       | -              |
+| action                 | roles                | purpose              | visit                    | consent          |
+|------------------------|----------------------|----------------------|--------------------------|------------------|
+| lookup                 | registrar            | care_record          | open, at an actor's site | -                |
+| identify_biometric     | registrar            | biometric_ident.     | open, at an actor's site | -                |
+| enroll                 | registrar            | care_record          | open, own site, person's | care_record      |
+| enroll_biometric       | registrar            | biometric_ident.     | open, own site, person's | biometric_ident. |
+| record_consent         | registrar            | care_record          | open, own site, person's | -                |
+| read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
+| record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
+| erase                  | registrar            | care_record          | open, own site, person's | -                |
+| statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
+| verify_log             | auditor              | audit                | -                        | -                |
+| administer             | admin                | administration       | -                        | -                |
 
 "person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
 first action that binds it). Admin and auditor never read records; a program manager never sees a
