@@ -162,3 +162,17 @@ def test_openapi_documents_every_route_and_lists_no_people(client):
             assert op.get("summary"), f"{method} {path} has no summary"
             assert path != "/people" and not (method == "get" and path.endswith("/people"))
     assert "X-Carekey-Purpose" in str(spec["paths"]["/visits/{visit_id}/people/{person_id}"])
+
+
+def test_duplicate_card_and_unknown_fields(client, visit, login, app):
+    _, _, reg, clin = visit
+    v2 = client.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]
+    r = client.post(f"/visits/{v2}/people", json={"person": PERSON | {"card_number": "nk-1001"}, "consent": CONSENT},
+                    headers=reg | CARE)
+    assert "already enrolled" in is_problem(r, 409)["detail"]
+    assert rows(app, "people") == 1 and rows(app, "consents") == 3
+    r = client.post(f"/visits/{v2}/people", json={"person": PERSON | {"ssn": "1"}, "consent": CONSENT},
+                    headers=reg | CARE)
+    assert "ssn" in is_problem(r, 422)["detail"]
+    r = client.post(f"/visits/{v2}/lookup", json={}, headers=reg | CARE)
+    assert "card_number" in is_problem(r, 422)["detail"]
