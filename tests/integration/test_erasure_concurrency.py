@@ -89,3 +89,15 @@ def test_concurrent_duplicate_enrollment_ends_with_one_person(app, world):
         assert conn.execute(sa.text("SELECT count(*) FROM people")).scalar_one() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM consents")).scalar_one() == 3
     assert s.deps.crypto._store.count() == 1  # the loser's key secret was destroyed too
+
+
+def test_lookup_skips_a_shredded_row(app, world):
+    """An erasure interrupted after shredding but before its commit must not break lookups for everyone."""
+    s = app.services
+    _, view = enroll(s, world.registrar)
+    _, other = enroll(s, world.registrar, card_number="NK2002", given_name="Amah")
+    with app.database.uow() as uow:
+        s.deps.crypto.shred(uow.people.get(view.person.id).key_ref)
+    visit = s.visits.open(world.registrar, "north")
+    hits = s.lookup.by_name(world.registrar, visit.id, CARE, "Ama Mensah", 1980)
+    assert [c.person_id for c in hits] == [other.person.id]

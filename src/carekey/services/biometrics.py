@@ -17,7 +17,7 @@ from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
 from carekey.services.lookup import Candidate, report_candidates
-from carekey.services.records import load_row, open_person
+from carekey.services.records import load_row, open_person_or_none
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import TemplateRow
 
@@ -85,8 +85,9 @@ class BiometricService:
             hits = sorted(best.items(), key=lambda kv: -kv[1])
             out: list[Candidate] = []
             for pid, score in hits:
-                if Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, pid):
-                    out.append(Candidate.of(open_person(self.d.crypto, load_row(uow, pid)), score))
+                person = open_person_or_none(self.d.crypto, load_row(uow, pid))
+                if person is not None and Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, pid):
+                    out.append(Candidate.of(person, score))
                 if len(out) == self.d.settings.max_candidates:
                     break
             report_candidates(uow, self.d, actor, visit.site_id, Action.IDENTIFY_BIOMETRIC.value, p, out)

@@ -18,7 +18,7 @@ from carekey.errors import InvalidInput
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
-from carekey.services.records import open_person
+from carekey.services.records import open_person_or_none
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import PersonRow, UnitOfWork
 
@@ -63,17 +63,18 @@ class LookupService:
                           per_hour=self.d.settings.identifications_per_hour)
             assert visit is not None
             rows = [r for r in find(uow) if Purpose.CARE_RECORD in consents_of(uow, r[0].id)]
-            ranked = sorted((Candidate.of(open_person(self.d.crypto, row), score) for row, score in rows),
-                            key=lambda c: (-c.score, c.person_id))[: self.d.settings.max_candidates]
+            ranked = sorted((Candidate.of(p, score) for p, score in rows), key=lambda c: (-c.score, c.person_id))
+            ranked = ranked[: self.d.settings.max_candidates]
             report_candidates(uow, self.d, actor, visit.site_id, Action.LOOKUP.value, p, ranked)
             uow.commit()
         return ranked
 
     def by_card(self, actor: Actor, visit_id: str, purpose: str | None, card_number: str) -> list[Candidate]:
-        def find(uow: UnitOfWork) -> list[tuple[PersonRow, float]]:
+        def find(uow: UnitOfWork) -> list[tuple[Person, float]]:
             program_ids = [p.id for p in uow.programs.list_programs()]
             rows = [uow.people.by_card(pid, self.d.index.card(card_number)) for pid in program_ids]
-            return [(r, 100.0) for r in rows if r is not None]
+            people = [open_person_or_none(self.d.crypto, r) for r in rows if r is not None]
+            return [(p, 100.0) for p in people if p is not None]
 
         return self._run(actor, visit_id, purpose, find)
 
@@ -84,7 +85,7 @@ class LookupService:
             raise InvalidInput("give at least two letters of the name")
         ix, min_score = self.d.index, self.d.settings.lookup_min_score
 
-        def find(uow: UnitOfWork) -> list[tuple[PersonRow, float]]:
+        def find(uow: UnitOfWork) -> list[tuple[Person, float]]:
             years = [ix.birth_year(y) for y in (birth_year - 1, birth_year, birth_year + 1)]
             village_ix = ix.village(village) if village and village.strip() else None
             pool: dict[str, PersonRow] = {}
@@ -96,11 +97,13 @@ class LookupService:
                         pool[row.id] = row
             scored = []
             for row in pool.values():
-                person = open_person(self.d.crypto, row)
+                person = open_person_or_none(self.d.crypto, row)
+                if person is None:
+                    continue
                 score = fuzz.token_sort_ratio(query, person.normalized_name)
                 score -= YEAR_PENALTY * abs(person.birth_year - birth_year)
                 if score >= min_score:
-                    scored.append((row, float(score)))
+                    scored.append((person, float(score)))
             return scored
 
         return self._run(actor, visit_id, purpose, find)

@@ -27,6 +27,15 @@ def open_person(crypto: PersonCrypto, row: PersonRow, key: bytes | None = None) 
     return Person.from_dict(crypto.open_json(key, row.ciphertext, person_aad(row.id)))  # type: ignore[arg-type]
 
 
+def open_person_or_none(crypto: PersonCrypto, row: PersonRow) -> Person | None:
+    """For candidate lists: a row whose key was shredded (an erasure interrupted before its commit) is skipped
+    rather than failing the whole lookup."""
+    try:
+        return open_person(crypto, row)
+    except NotFound:
+        return None
+
+
 def seal_exam(crypto: PersonCrypto, key: bytes, exam: Exam) -> bytes:
     return crypto.seal_json(key, exam.payload(), exam_aad(exam.id, exam.person_id or ""))
 
