@@ -4,3 +4,56 @@ Nothing imports interfaces; interfaces import this module. No engine is created 
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from carekey.config import Settings
+from carekey.crypto.blind import BlindIndexer
+from carekey.crypto.envelope import PersonCrypto
+from carekey.crypto.keys import create_key_file, load_key_file
+from carekey.errors import Conflict
+from carekey.services.biometrics import BiometricMatcher
+from carekey.services.container import Services, build_services
+from carekey.services.deps import Deps
+from carekey.storage.database import Database
+from carekey.storage.keystore import FileSecretStore
+
+
+@dataclass
+class App:
+    settings: Settings
+    database: Database
+    services: Services
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def initialize(settings: Settings, if_missing: bool = False) -> bool:
+    """Create the data folder, the key file (0600) and the key store, and migrate the database.
+    Returns False when already initialized (allowed only with ``if_missing``)."""
+    key_file = settings.resolved_key_file()
+    existed = key_file.exists()
+    if existed and not if_missing:
+        raise Conflict(f"{key_file} exists: this data folder is already initialized")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not existed:
+        create_key_file(key_file)
+    FileSecretStore(settings.resolved_key_store())
+    db = Database(settings.resolved_database_url())
+    try:
+        db.migrate()
+    finally:
+        db.dispose()
+    return not existed
+
+
+def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: bool = True) -> App:
+    """Open an initialized data folder: load keys, open (and migrate) the database, wire services."""
+    keys = load_key_file(settings.resolved_key_file())
+    store = FileSecretStore(settings.resolved_key_store())
+    db = Database(settings.resolved_database_url())
+    if migrate:
+        db.migrate()
+    deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings)
+    return App(settings, db, build_services(deps, matcher))

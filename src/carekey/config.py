@@ -28,10 +28,22 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         10, ge=1, description="Failed logins allowed per account and per client address each minute."
     )
+    argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations for staff passwords and patient PINs.")
+    argon2_memory_kib: int = Field(
+        65536, ge=32, description="argon2id memory in KiB (default 64 MiB, RFC 9106's second recommended option)."
+    )
     identifications_per_hour: int = Field(
         60, ge=1, description="1:N identifications (biometric or name lookup) allowed per user per hour."
     )
     max_candidates: int = Field(5, ge=1, le=5, description="Most candidates a lookup may return (never more than 5).")
+    lookup_min_score: float = Field(
+        80.0, ge=0, le=100, description="Least fuzzy name score (rapidfuzz token-sort ratio, 0-100, minus 5 per "
+        "year of birth-year difference) for a name lookup candidate."
+    )
+    key_store: Path | None = Field(
+        None, description="Per-person shred secrets (SQLite file, mode 0600, kept apart from the database so that "
+        "erasure defeats database copies); default <data_dir>/carekey.keystore."
+    )
     retention_years: int = Field(10, ge=1, description="Records not seen for this many years are deleted.")
     privacy_budget_epsilon: float = Field(
         10.0, gt=0, description="Total differential-privacy budget (epsilon) per program."
@@ -42,3 +54,6 @@ class Settings(BaseSettings):
 
     def resolved_key_file(self) -> Path:
         return self.key_file or self.data_dir / "carekey.keys"
+
+    def resolved_key_store(self) -> Path:
+        return self.key_store or self.data_dir / "carekey.keystore"

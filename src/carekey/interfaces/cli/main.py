@@ -1,15 +1,105 @@
-"""The ``carekey`` command."""
+"""The ``carekey`` command.
+
+Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid input, 4 not authenticated, 5 forbidden (refused
+purpose, denied, missing consent), 6 not found, 7 conflict.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from carekey.interfaces.cli import bench
+from carekey.interfaces.cli import admin, bench, demo, records
+from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 
 app = typer.Typer(help="carekey: consent-first registry for community health screening.", no_args_is_help=True)
 app.add_typer(bench.app, name="bench")
+app.add_typer(admin.program_app, name="program")
+app.add_typer(admin.site_app, name="site")
+app.add_typer(admin.user_app, name="user")
+app.add_typer(records.visit_app, name="visit")
+app.add_typer(records.person_app, name="person")
+app.add_typer(records.consent_app, name="consent")
+app.add_typer(records.exam_app, name="exam")
+transparency_app = typer.Typer(help="Public transparency figures.", no_args_is_help=True)
+app.add_typer(transparency_app, name="transparency")
 
 
 @app.callback()
 def main() -> None:
-    """carekey: consent-first registry for community health screening."""
+    """carekey: consent-first registry for community health screening.
+
+    Start with `carekey init --data var`, then `carekey demo --data var` and `carekey serve --data var`.
+    Exit codes: 3 invalid input, 4 not authenticated, 5 forbidden, 6 not found, 7 conflict.
+    """
+
+
+@app.command()
+def init(data: DataDir = Path("var"),
+         if_missing: Annotated[bool, typer.Option("--if-missing", help="succeed quietly if already initialized")]
+         = False) -> None:
+    """Create the data folder: key file (mode 0600), key store, and the migrated database."""
+    from carekey import bootstrap
+
+    with handled():
+        settings = settings_for(data)
+        created = bootstrap.initialize(settings, if_missing=if_missing)
+    key_file = settings.resolved_key_file()
+    typer.echo(f"initialized {data} (key file {key_file})" if created else f"{data} already initialized; migrated")
+
+
+@app.command()
+def serve(data: DataDir = Path("var"),
+          host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
+    """Serve the API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from carekey.interfaces.api.app import create_app
+
+    with handled():
+        api = create_app(settings_for(data))
+    typer.echo(f"carekey serving {data} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+@app.command("demo")
+def demo_cmd(data: DataDir = Path("var"),
+             if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing if the data folder has data")]
+             = False,
+             people: Annotated[int, typer.Option(help="synthetic people to enroll")] = 200,
+             seed: Annotated[int, typer.Option(help="random seed")] = 7) -> None:
+    """Seed a demo: a program, two sites, one user per role (passwords printed), synthetic people with exams."""
+    with opened(data) as built:
+        svc = built.services
+        if not svc.admin.is_empty():
+            if if_empty:
+                typer.echo(f"{data} already has data; demo not seeded")
+                return
+            typer.echo(f"{data} already has data; use a fresh data folder", err=True)
+            raise typer.Exit(7)
+        users, actors = demo.seed_program(svc)
+        count = demo.seed_people(svc, actors, people, seed)
+        path = demo.write_credentials(data, users)
+    typer.echo(f"demo program 'demo': sites north and south, {count} people enrolled with exams")
+    typer.echo("demo users (also in " + str(path) + ", mode 0600):")
+    for u in users:
+        typer.echo(f"  {u.username:<16} {u.role:<16} password: {u.password}")
+
+
+@transparency_app.command("refusals")
+def refusals(data: DataDir = Path("var"),
+             as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Refused requests by purpose and month (public figures)."""
+    with opened(data) as built:
+        rows = built.services.transparency.refusals()
+    if as_json:
+        emit(rows)
+        return
+    typer.echo(f"{'month':<8} {'purpose':<22} {'refused':>7}")
+    for r in rows:
+        typer.echo(f"{r.month:<8} {r.purpose:<22} {r.count:>7}")
+    if not rows:
+        typer.echo("(no refused requests)")

@@ -1,0 +1,85 @@
+"""Consent per purpose, with history.
+
+A consent row records one decision (grant or revoke) for one consent purpose, with the notice
+version and language shown, who decided, when, where and which user took it. Rows are never
+updated: the current state of a purpose is its latest row.
+
+Age rules (checked on grants; a revocation is always accepted so that withdrawing is never harder
+than granting):
+    18 and over   the person, alone                         (grantor "self", no guardian)
+    12 to 17      the person, co-signed by a guardian       (grantor "self" + guardian name/relation)
+    under 12      a guardian decides                        (grantor "guardian" + guardian name/relation)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
+from carekey.errors import InvalidInput
+
+ADULT_AGE = 18
+MINOR_SELF_AGE = 12
+
+
+class GrantorKind(StrEnum):
+    SELF = "self"
+    GUARDIAN = "guardian"
+
+
+@dataclass(frozen=True)
+class Grantor:
+    kind: GrantorKind = GrantorKind.SELF
+    guardian_name: str = ""
+    guardian_relation: str = ""
+
+    @property
+    def has_guardian(self) -> bool:
+        return bool(self.guardian_name.strip() and self.guardian_relation.strip())
+
+
+def parse_consent_purpose(raw: str) -> Purpose:
+    norm = raw.strip().lower()
+    for p in CONSENT_PURPOSES:
+        if p.value == norm:
+            return p
+    raise InvalidInput(f"{raw!r} is not a consent purpose; one of {', '.join(p.value for p in CONSENT_PURPOSES)}")
+
+
+def check_grantor(grantor: Grantor, age: int) -> None:
+    """Raise InvalidInput when ``grantor`` may not grant consent for a person of ``age``."""
+    if age >= ADULT_AGE:
+        if grantor.kind is not GrantorKind.SELF or grantor.guardian_name.strip():
+            raise InvalidInput("an adult (18+) grants consent personally, without a guardian")
+    elif age >= MINOR_SELF_AGE:
+        if grantor.kind is not GrantorKind.SELF or not grantor.has_guardian:
+            raise InvalidInput("a person aged 12-17 grants consent personally with a guardian's co-signature "
+                               "(guardian name and relation)")
+    elif grantor.kind is not GrantorKind.GUARDIAN or not grantor.has_guardian:
+        raise InvalidInput("for a child under 12 a guardian grants consent (guardian name and relation)")
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    id: str
+    person_id: str
+    purpose: Purpose
+    granted: bool  # True: grant, False: revocation
+    notice_version: str
+    language: str
+    grantor: Grantor
+    at: datetime
+    site_id: str
+    user_id: str
+
+
+def current_grants(history: Iterable[ConsentRecord] | Iterable[Any]) -> frozenset[Purpose]:
+    """The purposes whose latest decision is a grant (from domain records or storage rows alike)."""
+    latest: dict[str, Any] = {}
+    for rec in sorted(history, key=lambda r: r.at):
+        latest[rec.purpose] = rec
+    return frozenset(Purpose(p) for p, rec in latest.items() if rec.granted)

@@ -1,0 +1,140 @@
+"""A screening exam: vitals, blood type and two point-of-care labs, in fixed units with LOINC codes.
+
+Units are fixed (no conversions at the edge): blood pressure mm[Hg], pulse /min, height cm,
+weight kg, BMI kg/m2 (derived, never entered), capillary glucose mmol/L, hemoglobin g/dL.
+Plausible ranges reject typing errors (a blood pressure of 900) with OutOfRange; they are wide on
+purpose — they are not clinical thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from carekey.errors import InvalidInput, OutOfRange
+
+MAX_NOTES = 2000
+
+
+@dataclass(frozen=True)
+class MeasurementSpec:
+    name: str
+    loinc: str
+    display: str
+    unit: str  # UCUM
+    low: float
+    high: float
+
+
+SPECS: dict[str, MeasurementSpec] = {
+    s.name: s
+    for s in (
+        MeasurementSpec("systolic_bp", "8480-6", "Systolic blood pressure", "mm[Hg]", 50, 260),
+        MeasurementSpec("diastolic_bp", "8462-4", "Diastolic blood pressure", "mm[Hg]", 30, 160),
+        MeasurementSpec("pulse", "8867-4", "Heart rate", "/min", 25, 250),
+        MeasurementSpec("height_cm", "8302-2", "Body height", "cm", 40, 250),
+        MeasurementSpec("weight_kg", "29463-7", "Body weight", "kg", 2, 350),
+        MeasurementSpec("bmi", "39156-5", "Body mass index (derived)", "kg/m2", 5, 150),
+        MeasurementSpec("glucose_mmol_l", "15074-8", "Glucose [Moles/volume] in Blood", "mmol/L", 1.0, 40.0),
+        MeasurementSpec("hemoglobin_g_dl", "718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL", 2.0, 25.0),
+    )
+}
+BLOOD_TYPE_LOINC = "882-1"  # ABO and Rh group [Type] in Blood
+
+
+class BloodType(StrEnum):
+    A_POS = "A+"
+    A_NEG = "A-"
+    B_POS = "B+"
+    B_NEG = "B-"
+    AB_POS = "AB+"
+    AB_NEG = "AB-"
+    O_POS = "O+"
+    O_NEG = "O-"
+
+
+def parse_blood_type(raw: str) -> BloodType:
+    norm = raw.strip().upper().replace(" ", "").replace("POS", "+").replace("NEG", "-")
+    try:
+        return BloodType(norm)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown blood type {raw!r}; expected one of {', '.join(b.value for b in BloodType)}"
+        ) from None
+
+
+def _check(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    spec = SPECS[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise InvalidInput(f"{spec.display} must be a number in {spec.unit}")
+    if not spec.low <= value <= spec.high:
+        raise OutOfRange(
+            f"{spec.display} {value} {spec.unit} is outside the plausible range {spec.low}-{spec.high} {spec.unit}",
+            field=name, low=spec.low, high=spec.high, unit=spec.unit,
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Exam:
+    id: str
+    person_id: str | None  # None for an exam shown/printed without care_record consent (never stored)
+    visit_id: str
+    site_id: str
+    recorded_by: str
+    recorded_at: datetime
+    systolic_bp: float | None = None
+    diastolic_bp: float | None = None
+    pulse: float | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    glucose_mmol_l: float | None = None
+    hemoglobin_g_dl: float | None = None
+    blood_type: BloodType | None = None
+    notes: str = ""
+    bmi: float | None = field(default=None)
+
+    @classmethod
+    def create(cls, **kw: object) -> Exam:
+        """Validate ranges and cross-field rules, derive BMI; raises InvalidInput/OutOfRange."""
+        for name in SPECS:
+            if name != "bmi":
+                kw[name] = _check(name, kw.get(name))  # type: ignore[arg-type]
+        sys_bp, dia_bp = kw.get("systolic_bp"), kw.get("diastolic_bp")
+        if (sys_bp is None) != (dia_bp is None):
+            raise InvalidInput("blood pressure needs both systolic and diastolic values")
+        if sys_bp is not None and dia_bp >= sys_bp:  # type: ignore[operator]
+            raise InvalidInput("diastolic blood pressure must be lower than systolic")
+        bt = kw.get("blood_type")
+        kw["blood_type"] = parse_blood_type(bt) if isinstance(bt, str) else bt
+        notes = str(kw.get("notes") or "")
+        if len(notes) > MAX_NOTES:
+            raise InvalidInput(f"notes are limited to {MAX_NOTES} characters")
+        kw["notes"] = notes
+        h, w = kw.get("height_cm"), kw.get("weight_kg")
+        kw["bmi"] = _check("bmi", round(w / (h / 100) ** 2, 1)) if h and w else None  # type: ignore[operator]
+        exam = cls(**kw)  # type: ignore[arg-type]
+        if not exam.observations():
+            raise InvalidInput("an exam needs at least one measurement or the blood type")
+        return exam
+
+    def observations(self) -> list[dict[str, object]]:
+        """Measurements as (LOINC code, display, value, unit) rows; absent measurements omitted."""
+        rows: list[dict[str, object]] = [
+            {"name": s.name, "loinc": s.loinc, "display": s.display, "value": getattr(self, s.name), "unit": s.unit}
+            for s in SPECS.values() if getattr(self, s.name) is not None
+        ]
+        if self.blood_type is not None:
+            rows.append({"name": "blood_type", "loinc": BLOOD_TYPE_LOINC, "display": "ABO and Rh group",
+                         "value": self.blood_type.value, "unit": None})
+        return rows
+
+    def payload(self) -> dict[str, object]:
+        """The encrypted part of a stored exam (measurements and notes)."""
+        data: dict[str, object] = {name: getattr(self, name) for name in SPECS}
+        data["blood_type"] = self.blood_type.value if self.blood_type else None
+        data["notes"] = self.notes
+        return data

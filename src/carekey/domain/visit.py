@@ -1,0 +1,43 @@
+"""A visit: one person-present encounter at a site, opened and closed by a user.
+
+Every read or write of a person's data happens inside an OPEN visit at the user's site. A visit is
+opened before the person is identified (identification needs a visit) and bound to the person once
+the registrar confirms the candidate or enrolls them; after that it serves that person only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from carekey.errors import Conflict
+
+
+@dataclass(frozen=True)
+class Visit:
+    id: str
+    site_id: str
+    opened_by: str
+    opened_at: datetime
+    person_id: str | None = None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    def require_open(self) -> None:
+        if not self.is_open:
+            raise Conflict(f"visit {self.id} is closed; open a new visit", visit_id=self.id)
+
+    def bind(self, person_id: str) -> Visit:
+        """Bind the visit to the identified/enrolled person (once; re-binding the same person is a no-op)."""
+        self.require_open()
+        if self.person_id not in (None, person_id):
+            raise Conflict("this visit already serves another person; open a new visit", visit_id=self.id)
+        return replace(self, person_id=person_id)
+
+    def close(self, user_id: str, at: datetime) -> Visit:
+        self.require_open()
+        return replace(self, closed_by=user_id, closed_at=at)

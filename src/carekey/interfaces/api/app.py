@@ -1,0 +1,50 @@
+"""The FastAPI application factory. Nothing is built at import time: ``create_app(settings)`` opens the
+data folder (keys, database) through ``carekey.bootstrap``. A web UI may mount itself on the result."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from carekey import __version__, bootstrap
+from carekey.config import Settings
+from carekey.interfaces.api import problems
+from carekey.interfaces.api.routers import admin, auth, people, public, visits
+
+DESCRIPTION = """
+carekey: a consent-first registry for community health-screening programs.
+
+* Authenticate with `POST /auth/token`, then send `Authorization: Bearer <token>`.
+* Every personal-data route names its purpose in the **`X-Carekey-Purpose`** header
+  (`care_record`, `biometric_identification`). Purposes carekey never serves (`law_enforcement`,
+  `watchlist`, `kinship`, `bulk_export`, ...) are refused with 403, logged and publicly counted at
+  `GET /transparency/refusals`.
+* Personal data is only reachable inside an open visit at one of your sites; there is no route that
+  lists people; lookups return at most 5 candidates.
+* Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+def create_app(settings: Settings | None = None, built: bootstrap.App | None = None) -> FastAPI:
+    settings = settings or Settings()
+    state = built or bootstrap.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if built is None:  # we opened it, we close it
+            state.close()
+
+    app = FastAPI(title="carekey", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  openapi_tags=[{"name": "auth", "description": "Staff login"},
+                                {"name": "visits", "description": "Person-present encounters"},
+                                {"name": "people", "description": "A person's data, within a visit"},
+                                {"name": "admin", "description": "Users (no records)"},
+                                {"name": "public", "description": "Unauthenticated"}])
+    app.state.carekey = state
+    problems.install(app)
+    for module in (auth, visits, people, admin, public):
+        app.include_router(module.router)
+    return app

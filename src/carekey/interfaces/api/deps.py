@@ -1,0 +1,42 @@
+"""FastAPI dependencies: the services, the authenticated actor, and the purpose header."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from carekey.errors import NotAuthenticated
+from carekey.interfaces.api.problems import ApiProblem
+from carekey.services.container import Services
+from carekey.services.deps import Actor
+
+PURPOSE_HEADER = "X-Carekey-Purpose"
+_bearer = HTTPBearer(auto_error=False, description="Opaque token from POST /auth/token")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.carekey.services
+
+
+def actor(request: Request,
+          creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise NotAuthenticated("send Authorization: Bearer <token> (from POST /auth/token)")
+    return services(request).auth.authenticate(creds.credentials)
+
+
+def purpose(x_carekey_purpose: Annotated[str | None, Header(
+        alias=PURPOSE_HEADER, description="Why this personal data is processed: care_record, "
+        "biometric_identification... Anything else (law_enforcement, ...) is refused, logged and counted.",
+        examples=["care_record"])] = None) -> str:
+    if x_carekey_purpose is None or not x_carekey_purpose.strip():
+        raise ApiProblem(400, "Purpose required", f"personal-data requests must name their purpose in the "
+                         f"{PURPOSE_HEADER} header (e.g. care_record)")
+    return x_carekey_purpose
+
+
+Svc = Annotated[Services, Depends(services)]
+CurrentActor = Annotated[Actor, Depends(actor)]
+PurposeHeader = Annotated[str, Depends(purpose)]

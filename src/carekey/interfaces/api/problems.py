@@ -1,0 +1,85 @@
+"""RFC 9457 problem details (application/problem+json) for every error the API returns."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from carekey.errors import CarekeyError, NotAuthenticated, RateLimited
+
+MEDIA = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: ``type`` names the kind of problem, ``detail`` says what happened to this request."""
+
+    type: str = Field(examples=["urn:carekey:problem:refused-purpose"])
+    title: str = Field(examples=["Purpose refused"])
+    status: int = Field(examples=[403])
+    detail: str = Field(examples=["carekey never processes data for 'law_enforcement': ..."])
+    instance: str | None = Field(None, examples=["/visits/V-1/people/CK-7F3K-92QD"])
+
+
+class ApiProblem(Exception):
+    """A problem raised by the HTTP layer itself (missing header, malformed body...)."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def problem(request: Request, status: int, title: str, detail: str, kind: str | None = None,
+            headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
+    body = {"type": f"urn:carekey:problem:{kind or _slug(title)}", "title": title, "status": status,
+            "detail": detail, "instance": request.url.path} | extra
+    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CarekeyError)
+    async def _carekey(request: Request, exc: CarekeyError) -> JSONResponse:
+        headers = {}
+        if isinstance(exc, NotAuthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.detail.get("retry_after", 60))
+        extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int | float) and k != "retry_after"}
+        kind = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__.removesuffix("Error")).lower()
+        return problem(request, exc.status, exc.title, exc.message, kind, headers, **extra)
+
+    @app.exception_handler(ApiProblem)
+    async def _api(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem(request, exc.status, exc.title, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(request, 400, "Malformed JSON", "the request body is not valid JSON")
+        fields = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+                  for e in errors]
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        return problem(request, 422, "Invalid input", detail, "invalid-input", errors=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else "Not found",
+                       str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+#: OpenAPI ``responses`` entries for the problems a route may return.
+def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    text = {400: "Malformed request or missing purpose header", 401: "Not authenticated or token expired",
+            403: "Refused purpose, policy denial or missing consent", 404: "Not found",
+            409: "Conflict (closed visit, duplicate card)", 422: "Invalid input (out-of-range values...)",
+            429: "Rate limited"}
+    return {s: {"model": Problem, "description": text[s], "content": {MEDIA: {}}} for s in statuses}

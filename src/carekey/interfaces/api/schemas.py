@@ -1,0 +1,233 @@
+"""Request and response bodies (pydantic), with OpenAPI examples."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from carekey.domain.consent import ConsentRecord, Grantor, GrantorKind
+from carekey.domain.exam import Exam
+from carekey.domain.visit import Visit
+from carekey.services.consents import ConsentInput
+from carekey.services.lookup import Candidate
+from carekey.services.people import PersonInput, PersonView
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenIn(Strict):
+    username: str = Field(examples=["registrar-north"])
+    password: str = Field(examples=["demo-password"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+    username: str
+    role: str
+    site_ids: list[str]
+
+
+class VisitIn(Strict):
+    site_id: str = Field(examples=["north"])
+
+
+class VisitOut(BaseModel):
+    id: str = Field(examples=["V-5d1f..."])
+    site_id: str
+    person_id: str | None
+    opened_by: str
+    opened_at: datetime
+    closed_at: datetime | None
+    is_open: bool
+
+    @classmethod
+    def of(cls, v: Visit) -> VisitOut:
+        return cls(id=v.id, site_id=v.site_id, person_id=v.person_id, opened_by=v.opened_by, opened_at=v.opened_at,
+                   closed_at=v.closed_at, is_open=v.is_open)
+
+
+class GrantorIn(Strict):
+    kind: Literal["self", "guardian"] = "self"
+    guardian_name: str = ""
+    guardian_relation: str = Field("", examples=["mother"])
+
+    def domain(self) -> Grantor:
+        return Grantor(GrantorKind(self.kind), self.guardian_name, self.guardian_relation)
+
+
+class ConsentFormIn(Strict):
+    granted: list[str] = Field(description="Consent purposes granted; the others are recorded as refused.",
+                               examples=[["care_record", "aggregate_statistics"]])
+    notice_version: str = Field(examples=["v1"])
+    language: str = Field(examples=["en"])
+    grantor: GrantorIn = Field(default_factory=GrantorIn)
+
+    def domain(self) -> ConsentInput:
+        return ConsentInput.parse(self.granted, self.notice_version, self.language, self.grantor.domain())
+
+
+class PersonIn(Strict):
+    given_name: str = Field(examples=["Ama"])
+    family_name: str = Field(examples=["Mensah"])
+    sex: Literal["female", "male", "other", "unknown"]
+    birth_year: int = Field(examples=[1980])
+    card_number: str = Field(description="Printed card number (4-20 letters/digits)", examples=["NK1001"])
+    birth_date: date | None = None
+    district: str = ""
+    village: str = ""
+    language: str = "en"
+
+    def domain(self) -> PersonInput:
+        return PersonInput(**self.model_dump())
+
+
+class EnrollIn(Strict):
+    person: PersonIn
+    consent: ConsentFormIn
+    pin: str | None = Field(None, description="Optional patient PIN (4-8 digits) for self-service")
+
+
+class PersonOut(BaseModel):
+    id: str = Field(examples=["CK-7F3K-92QD"])
+    given_name: str
+    family_name: str
+    sex: str
+    birth_year: int
+    birth_date: date | None
+    card_number: str
+    district: str
+    village: str
+    language: str
+    consents: list[str] = Field(description="Consent purposes currently granted")
+    enrolled_site: str
+    enrolled_at: datetime
+    last_seen_at: datetime
+
+    @classmethod
+    def of(cls, v: PersonView) -> PersonOut:
+        p = v.person
+        return cls(id=p.id, given_name=p.given_name, family_name=p.family_name, sex=p.sex.value,
+                   birth_year=p.birth_year, birth_date=p.birth_date, card_number=p.card_number, district=p.district,
+                   village=p.village, language=p.language, consents=sorted(c.value for c in v.consents),
+                   enrolled_site=v.enrolled_site, enrolled_at=v.enrolled_at, last_seen_at=v.last_seen_at)
+
+
+class LookupIn(Strict):
+    """Either ``card_number``, or ``name`` with ``birth_year`` (and optionally ``village``)."""
+
+    card_number: str | None = Field(None, examples=["NK1001"])
+    name: str | None = Field(None, examples=["Ama Mensah"])
+    birth_year: int | None = Field(None, examples=[1980])
+    village: str | None = None
+
+
+class CandidateOut(BaseModel):
+    person_id: str
+    given_name: str
+    family_name: str
+    sex: str
+    birth_year: int
+    district: str
+    village: str
+    score: float = Field(description="Match score 0-100")
+
+    @classmethod
+    def of(cls, c: Candidate) -> CandidateOut:
+        return cls(**c.__dict__)
+
+
+class ExamIn(Strict):
+    """Units are fixed: mm[Hg], /min, cm, kg, mmol/L, g/dL. BMI is derived."""
+
+    systolic_bp: float | None = Field(None, description="mm[Hg], LOINC 8480-6", examples=[128])
+    diastolic_bp: float | None = Field(None, description="mm[Hg], LOINC 8462-4", examples=[84])
+    pulse: float | None = Field(None, description="/min, LOINC 8867-4", examples=[72])
+    height_cm: float | None = Field(None, description="cm, LOINC 8302-2", examples=[162])
+    weight_kg: float | None = Field(None, description="kg, LOINC 29463-7", examples=[68.5])
+    glucose_mmol_l: float | None = Field(None, description="mmol/L, LOINC 15074-8", examples=[5.4])
+    hemoglobin_g_dl: float | None = Field(None, description="g/dL, LOINC 718-7", examples=[12.9])
+    blood_type: str | None = Field(None, description="ABO/Rh, LOINC 882-1", examples=["O+"])
+    notes: str | None = Field(None, max_length=2000)
+
+
+class ObservationOut(BaseModel):
+    name: str
+    loinc: str
+    display: str
+    value: float | str
+    unit: str | None
+
+
+class ExamOut(BaseModel):
+    id: str
+    person_id: str | None = Field(description="None for an exam shown without being stored")
+    visit_id: str
+    site_id: str
+    recorded_by: str
+    recorded_at: datetime
+    stored: bool
+    bmi: float | None
+    observations: list[ObservationOut]
+    notes: str
+
+    @classmethod
+    def of(cls, e: Exam) -> ExamOut:
+        return cls(id=e.id, person_id=e.person_id, visit_id=e.visit_id, site_id=e.site_id, recorded_by=e.recorded_by,
+                   recorded_at=e.recorded_at, stored=e.person_id is not None, bmi=e.bmi,
+                   observations=[ObservationOut(**o) for o in e.observations()], notes=e.notes)
+
+
+class ConsentDecisionIn(Strict):
+    purpose: str = Field(examples=["biometric_identification"])
+    granted: bool = Field(description="true grants, false revokes", examples=[False])
+    notice_version: str = Field(examples=["v1"])
+    language: str = Field(examples=["en"])
+    grantor: GrantorIn = Field(default_factory=GrantorIn)
+
+
+class ConsentOut(BaseModel):
+    id: str
+    purpose: str
+    granted: bool
+    notice_version: str
+    language: str
+    grantor_kind: str
+    guardian_name: str
+    guardian_relation: str
+    at: datetime
+    site_id: str
+    user_id: str
+
+    @classmethod
+    def of(cls, c: ConsentRecord) -> ConsentOut:
+        return cls(id=c.id, purpose=c.purpose.value, granted=c.granted, notice_version=c.notice_version,
+                   language=c.language, grantor_kind=c.grantor.kind.value, guardian_name=c.grantor.guardian_name,
+                   guardian_relation=c.grantor.guardian_relation, at=c.at, site_id=c.site_id, user_id=c.user_id)
+
+
+class RefusalOut(BaseModel):
+    purpose: str = Field(examples=["law_enforcement"])
+    month: str = Field(examples=["2026-11"])
+    count: int = Field(examples=[3])
+
+
+class UserIn(Strict):
+    username: str = Field(examples=["registrar-east"])
+    role: Literal["registrar", "clinician", "program_manager", "auditor", "admin"]
+    password: str = Field(min_length=10)
+    site_ids: list[str] = Field(default_factory=list, examples=[["north"]])
+    display_name: str = ""
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    role: str
+    site_ids: list[str]
+    display_name: str

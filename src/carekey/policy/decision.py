@@ -1,0 +1,153 @@
+"""The one policy decision point: ``decide(request) -> Decision``.
+
+Plain Python rules rather than pycasbin: there are few rules, consent is data that must be checked
+at decision time (a revoked consent denies on the very next call), and the visit/site conditions
+are predicates over the request, which a casbin model would push into custom matcher functions.
+As code plus the table below the whole policy is readable and auditable in one screen, and the
+authorization-matrix tests exercise it directly.
+
+Rules (every condition must hold; the first failing one is the reason of the denial):
+
+| action                 | roles                | purpose              | visit                    | consent          |
+|------------------------|----------------------|----------------------|--------------------------|------------------|
+| lookup                 | registrar            | care_record          | open, at an actor's site | -                |
+| identify_biometric     | registrar            | biometric_ident.     | open, at an actor's site | -                |
+| enroll                 | registrar            | care_record          | open, own site, person's | care_record      |
+| enroll_biometric       | registrar            | biometric_ident.     | open, own site, person's | biometric_ident. |
+| record_consent         | registrar            | care_record          | open, own site, person's | -                |
+| read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
+| record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
+| erase                  | registrar            | care_record          | open, own site, person's | -                |
+| statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
+| verify_log             | auditor              | audit                | -                        | -                |
+| administer             | admin                | administration       | -                        | -                |
+
+"person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
+first action that binds it). Admin and auditor never read records; a program manager never sees a
+row. Patient self-service (purpose patient_access) is decided in ``patient_access`` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from carekey.domain.program import Role
+from carekey.domain.purposes import Purpose
+
+
+class Action(StrEnum):
+    LOOKUP = "lookup"
+    IDENTIFY_BIOMETRIC = "identify_biometric"
+    ENROLL = "enroll"
+    ENROLL_BIOMETRIC = "enroll_biometric"
+    RECORD_CONSENT = "record_consent"
+    READ_PERSON = "read_person"
+    RECORD_EXAM = "record_exam"
+    READ_EXAMS = "read_exams"
+    ERASE = "erase"
+    STATISTICS = "statistics"
+    VERIFY_LOG = "verify_log"
+    ADMINISTER = "administer"
+    PATIENT_READ = "patient_read"  # the person reading/exporting/revoking their own data
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role]
+    purpose: Purpose
+    needs_visit: bool
+    needs_person_visit: bool  # the visit must serve this person (or be not yet bound)
+    consent: Purpose | None
+
+
+def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool, consent: Purpose | None) -> Rule:
+    return Rule(frozenset(roles), purpose, visit, person_visit, consent)
+
+
+R, C = Role.REGISTRAR, Role.CLINICIAN
+CARE, BIO = Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION
+
+RULES: dict[Action, Rule] = {
+    Action.LOOKUP: _r({R}, CARE, True, False, None),
+    Action.IDENTIFY_BIOMETRIC: _r({R}, BIO, True, False, None),
+    Action.ENROLL: _r({R}, CARE, True, True, CARE),
+    Action.ENROLL_BIOMETRIC: _r({R}, BIO, True, True, BIO),
+    Action.RECORD_CONSENT: _r({R}, CARE, True, True, None),
+    Action.READ_PERSON: _r({R, C}, CARE, True, True, CARE),
+    Action.RECORD_EXAM: _r({C}, CARE, True, True, CARE),
+    Action.READ_EXAMS: _r({C}, CARE, True, True, CARE),
+    Action.ERASE: _r({R}, CARE, True, True, None),
+    Action.STATISTICS: _r({Role.PROGRAM_MANAGER}, Purpose.AGGREGATE_STATISTICS, False, False, None),
+    Action.VERIFY_LOG: _r({Role.AUDITOR}, Purpose.AUDIT, False, False, None),
+    Action.ADMINISTER: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
+}
+
+
+@dataclass(frozen=True)
+class VisitFacts:
+    site_id: str
+    is_open: bool
+    person_id: str | None
+
+
+@dataclass(frozen=True)
+class Request:
+    actor_id: str
+    role: Role
+    actor_site_ids: frozenset[str]
+    action: Action
+    purpose: Purpose
+    site_id: str | None = None
+    visit: VisitFacts | None = None
+    person_id: str | None = None
+    consents: frozenset[Purpose] = field(default_factory=frozenset)  # current grants of the person
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    missing_consent: Purpose | None = None  # set when the only obstacle is the person's consent
+
+
+def _deny(reason: str, missing: Purpose | None = None) -> Decision:
+    return Decision(False, reason, missing)
+
+
+def decide(req: Request) -> Decision:
+    """Allow or deny one access; pure, total, and the only place where access is decided."""
+    if req.action is Action.PATIENT_READ:
+        return patient_access(req)
+    rule = RULES.get(req.action)
+    if rule is None:
+        return _deny(f"no rule allows {req.action.value}")
+    if req.role not in rule.roles:
+        return _deny(f"role {req.role.value} may not {req.action.value}")
+    if req.purpose is not rule.purpose:
+        return _deny(f"{req.action.value} serves purpose {rule.purpose.value}, not {req.purpose.value}")
+    if rule.needs_visit:
+        v = req.visit
+        if v is None:
+            return _deny(f"{req.action.value} needs an open visit")
+        if not v.is_open:
+            return _deny("the visit is closed")
+        if v.site_id not in req.actor_site_ids or req.site_id != v.site_id:
+            return _deny("the visit is not at one of the actor's sites")
+        if rule.needs_person_visit:
+            if req.person_id is None:
+                return _deny(f"{req.action.value} needs a person")
+            if v.person_id not in (None, req.person_id):
+                return _deny("the visit serves another person")
+    if rule.consent is not None and rule.consent not in req.consents:
+        return _deny(f"the person has not granted (or has revoked) consent for {rule.consent.value}", rule.consent)
+    return Decision(True, f"{req.role.value} may {req.action.value} for {rule.purpose.value}")
+
+
+def patient_access(req: Request) -> Decision:
+    """A person, authenticated by card and PIN, reads/exports/revokes their own data only."""
+    if req.purpose is not Purpose.PATIENT_ACCESS:
+        return _deny("patient self-service serves purpose patient_access only")
+    if req.person_id is None or req.actor_id != req.person_id:
+        return _deny("a person may access only their own data")
+    return Decision(True, "the person accesses their own data")

@@ -1,0 +1,95 @@
+"""Biometric enrollment and 1:N identification through the BiometricMatcher port.
+
+The fingerprint and iris engines live in ``carekey.biometrics`` and are wired in ``bootstrap``;
+this layer only sees protected template bytes. Templates are stored only with
+``biometric_identification`` granted and are deleted when it is revoked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from carekey.domain.ids import new_id
+from carekey.domain.purposes import Purpose
+from carekey.errors import InvalidInput
+from carekey.policy.decision import Action
+from carekey.services.access import authorize, consents_of
+from carekey.services.deps import Actor, Deps
+from carekey.services.lookup import Candidate, report_candidates
+from carekey.services.records import load_row, open_person_or_none
+from carekey.services.visits import load_visit
+from carekey.storage.protocols import TemplateRow
+
+MODALITIES = ("fingerprint", "iris")
+
+
+class BiometricMatcher(Protocol):
+    key_version: int
+
+    def extract(self, modality: str, image: bytes) -> bytes:
+        """Quality-check, extract and protect; raises CaptureRejected on unusable images. The image is
+        not kept."""
+        ...
+
+    def search(self, modality: str, probe: bytes, gallery: Sequence[tuple[str, bytes]]) -> list[tuple[str, float]]:
+        """Score the probe against (reference id, protected template) pairs; best first."""
+        ...
+
+    def threshold(self, modality: str) -> float:
+        """The decision threshold on ``search`` scores for this modality."""
+        ...
+
+
+def _modality(raw: str) -> str:
+    if raw not in MODALITIES:
+        raise InvalidInput(f"modality must be one of {', '.join(MODALITIES)}")
+    return raw
+
+
+class BiometricService:
+    def __init__(self, deps: Deps, matcher: BiometricMatcher) -> None:
+        self.d = deps
+        self.matcher = matcher
+
+    def enroll(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, modality: str,
+               position: str, image: bytes) -> str:
+        modality, now = _modality(modality), self.d.clock()
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
+            load_row(uow, person_id)
+            template = self.matcher.extract(modality, image)
+            tid = new_id("T")
+            uow.biometrics.add(TemplateRow(tid, person_id, modality, position[:40], self.matcher.key_version,
+                                           template, now))
+            uow.commit()
+        return tid
+
+    def identify(self, actor: Actor, visit_id: str, purpose: str | None, modality: str,
+                 image: bytes) -> list[Candidate]:
+        modality = _modality(modality)
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            p = authorize(uow, self.d.clock(), actor, Action.IDENTIFY_BIOMETRIC, purpose, visit=visit,
+                          per_hour=self.d.settings.identifications_per_hour)
+            assert visit is not None
+            probe = self.matcher.extract(modality, image)
+            rows = [r for r in uow.biometrics.by_modality(modality) if r.key_version == self.matcher.key_version]
+            owner = {r.id: r.person_id for r in rows}
+            best: dict[str, float] = {}
+            for ref, score in self.matcher.search(modality, probe, [(r.id, r.template) for r in rows]):
+                if score >= self.matcher.threshold(modality):
+                    pid = owner[ref]
+                    best[pid] = max(best.get(pid, score), score)
+            hits = sorted(best.items(), key=lambda kv: -kv[1])
+            out: list[Candidate] = []
+            for pid, score in hits:
+                person = open_person_or_none(self.d.crypto, load_row(uow, pid))
+                if person is not None and Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, pid):
+                    out.append(Candidate.of(person, score))
+                if len(out) == self.d.settings.max_candidates:
+                    break
+            report_candidates(uow, self.d, actor, visit.site_id, Action.IDENTIFY_BIOMETRIC.value, p, out)
+            uow.commit()
+        return out

@@ -1,0 +1,91 @@
+"""Grant and revoke consent (with history); revoking biometric_identification deletes templates at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from carekey.domain.consent import ConsentRecord, Grantor, check_grantor, parse_consent_purpose
+from carekey.domain.ids import new_id
+from carekey.domain.program import Program
+from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
+from carekey.errors import NotFound
+from carekey.policy.decision import Action
+from carekey.services.access import authorize
+from carekey.services.deps import Actor, Deps
+from carekey.services.records import data_key, load_row, open_consent, open_person, seal_grantor
+from carekey.services.visits import load_visit
+from carekey.storage.protocols import ConsentRow, UnitOfWork
+
+
+@dataclass(frozen=True)
+class ConsentInput:
+    """The consent form as signed: purposes granted (others recorded as refused), the notice shown, who signed."""
+
+    granted: tuple[Purpose, ...]
+    notice_version: str
+    language: str
+    grantor: Grantor = field(default_factory=Grantor)
+
+    @classmethod
+    def parse(cls, granted: list[str], notice_version: str, language: str, grantor: Grantor) -> ConsentInput:
+        return cls(tuple(dict.fromkeys(parse_consent_purpose(p) for p in granted)), notice_version, language,
+                   grantor)
+
+    def check(self, program: Program, age: int) -> None:
+        program.check_notice(self.notice_version, self.language)
+        check_grantor(self.grantor, age)
+
+
+def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, form: ConsentInput, now, site_id: str,
+                     user_id: str, purposes: tuple[Purpose, ...] = CONSENT_PURPOSES) -> None:  # type: ignore[no-untyped-def]
+    version = uow.consents.next_version(person_id)
+    for i, purpose in enumerate(purposes):
+        cid = new_id("C")
+        uow.consents.add(ConsentRow(
+            id=cid, person_id=person_id, version=version + i, purpose=purpose.value, granted=purpose in form.granted,
+            notice_version=form.notice_version, language=form.language, grantor_kind=form.grantor.kind.value,
+            grantor_ciphertext=seal_grantor(deps.crypto, key, cid, person_id, form.grantor), at=now,
+            site_id=site_id, user_id=user_id))
+    if Purpose.BIOMETRIC_IDENTIFICATION in purposes and Purpose.BIOMETRIC_IDENTIFICATION not in form.granted:
+        uow.biometrics.delete_for_person(person_id)
+
+
+class ConsentService:
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    def decide(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, consent_purpose: str,
+               granted: bool, notice_version: str, language: str, grantor: Grantor) -> ConsentRecord:
+        """Record one grant or revocation. A revocation is accepted from any grantor (withdrawing is never
+        harder than granting); a grant follows the age rules."""
+        cp = parse_consent_purpose(consent_purpose)
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            authorize(uow, now, actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id)
+            assert visit is not None
+            row = load_row(uow, person_id)
+            key = data_key(self.d.crypto, row)
+            form = ConsentInput((cp,) if granted else (), notice_version, language, grantor)
+            if granted:
+                program = uow.programs.get_program(row.program_id)
+                if program is None:
+                    raise NotFound("the person's program is missing")
+                form.check(program, open_person(self.d.crypto, row, key).age(now.date()))
+            add_consent_rows(uow, self.d, key, person_id, form, now, visit.site_id, actor.user_id, (cp,))
+            if visit.person_id is None:
+                uow.visits.save(visit.bind(person_id))
+            last = uow.consents.history(person_id)[-1]
+            uow.commit()
+        return open_consent(self.d.crypto, key, last)
+
+    def history(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str) -> list[ConsentRecord]:
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            authorize(uow, now, actor, Action.READ_PERSON, purpose, visit=visit, person_id=person_id)
+            row = load_row(uow, person_id)
+            key = data_key(self.d.crypto, row)
+            rows = uow.consents.history(person_id)
+            uow.commit()
+        return [open_consent(self.d.crypto, key, r) for r in rows]

@@ -1,0 +1,38 @@
+"""All use cases, built once from Deps (see ``carekey.bootstrap``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from carekey.services.admin import AdminService
+from carekey.services.auth import AuthService
+from carekey.services.biometrics import BiometricMatcher, BiometricService
+from carekey.services.consents import ConsentService
+from carekey.services.deps import Deps
+from carekey.services.exams import ExamService
+from carekey.services.lookup import LookupService
+from carekey.services.people import PeopleService
+from carekey.services.transparency import TransparencyService
+from carekey.services.visits import VisitService
+
+
+@dataclass
+class Services:
+    deps: Deps
+    auth: AuthService
+    admin: AdminService
+    visits: VisitService
+    people: PeopleService
+    consents: ConsentService
+    exams: ExamService
+    lookup: LookupService
+    transparency: TransparencyService
+    biometrics: BiometricService | None = None
+
+
+def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Services:
+    auth = AuthService(deps)
+    return Services(deps=deps, auth=auth, admin=AdminService(deps, auth), visits=VisitService(deps),
+                    people=PeopleService(deps), consents=ConsentService(deps), exams=ExamService(deps),
+                    lookup=LookupService(deps), transparency=TransparencyService(deps),
+                    biometrics=BiometricService(deps, matcher) if matcher else None)

@@ -1,0 +1,40 @@
+"""What every use case needs, wired once by ``carekey.bootstrap``; and the acting staff member."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from carekey.config import Settings
+from carekey.crypto.blind import BlindIndexer
+from carekey.crypto.envelope import PersonCrypto
+from carekey.domain.program import Role, User
+from carekey.storage.protocols import UnitOfWork
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated staff member on whose behalf a use case runs."""
+
+    user_id: str
+    username: str
+    role: Role
+    site_ids: frozenset[str]
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(user.id, user.username, user.role, user.site_ids)
+
+
+@dataclass
+class Deps:
+    uow: Callable[[], UnitOfWork]
+    crypto: PersonCrypto
+    index: BlindIndexer
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow

@@ -1,0 +1,145 @@
+"""Enroll a person, read their record, erase them (crypto-shredding)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from argon2 import PasswordHasher
+
+from carekey.crypto.envelope import person_aad
+from carekey.domain.consent import Grantor, current_grants
+from carekey.domain.ids import new_person_id
+from carekey.domain.person import Person
+from carekey.domain.purposes import Purpose
+from carekey.errors import ConsentMissing, InvalidInput, NotFound
+from carekey.policy.decision import Action
+from carekey.services.access import authorize
+from carekey.services.consents import ConsentInput, add_consent_rows
+from carekey.services.deps import Actor, Deps
+from carekey.services.records import data_key, load_row, open_person
+from carekey.services.visits import load_visit
+from carekey.storage.protocols import PersonRow, UnitOfWork
+
+PIN_DIGITS = (4, 8)
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    given_name: str
+    family_name: str
+    sex: str
+    birth_year: int
+    card_number: str
+    birth_date: date | None = None
+    district: str = ""
+    village: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class PersonView:
+    person: Person
+    consents: frozenset[Purpose]
+    enrolled_at: datetime
+    last_seen_at: datetime
+    enrolled_site: str
+
+
+def check_pin(pin: str | None) -> None:
+    if pin is not None and not (pin.isdigit() and PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]):
+        raise InvalidInput(f"a PIN has {PIN_DIGITS[0]}-{PIN_DIGITS[1]} digits")
+
+
+def erase_person(uow: UnitOfWork, deps: Deps, person_id: str) -> None:
+    """Delete the person's rows (exams, consents, templates and sessions cascade) and destroy their shred
+    secret. Call after authorization, inside the caller's unit of work; the caller commits."""
+    row = load_row(uow, person_id)
+    uow.biometrics.delete_for_person(person_id)
+    uow.people.delete(person_id)
+    deps.crypto.shred(row.key_ref)  # irreversible: from here on, every copy of the record is unreadable
+
+
+class PeopleService:
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+        self._ph = PasswordHasher(time_cost=deps.settings.argon2_time_cost,
+                                  memory_cost=deps.settings.argon2_memory_kib)
+
+    def enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
+               consent: ConsentInput, pin: str | None = None) -> PersonView:
+        """Create the person with the consents given now; ``care_record`` is required (without it nothing
+        is stored: record the exam with ``ExamService.screen_without_record`` instead)."""
+        now, person_id = self.d.clock(), new_person_id()
+        granted = frozenset(consent.granted)
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            authorize(uow, now, actor, Action.ENROLL, purpose, visit=visit, person_id=person_id, consents=granted)
+            if Purpose.CARE_RECORD not in granted:
+                raise ConsentMissing("without care_record consent nothing about the person is stored; "
+                                     "the exam can still be shown and printed", purpose="care_record")
+            assert visit is not None
+            site = uow.programs.get_site(visit.site_id)
+            program = uow.programs.get_program(site.program_id) if site else None
+            if program is None:
+                raise NotFound("the visit's site belongs to no program")
+            person = Person.create(id=person_id, today=now.date(), **data.__dict__)
+            consent.check(program, person.age(now.date()))
+            check_pin(pin)
+            key, sealed = self.d.crypto.new_data_key(person_id)
+            try:
+                ix = self.d.index
+                uow.people.add(PersonRow(
+                    id=person_id, program_id=program.id, card_bidx=ix.card(person.card_number),
+                    name_bidx=ix.name(person.full_name), birth_year_bidx=ix.birth_year(person.birth_year),
+                    village_bidx=ix.village(person.village), key_ref=sealed.key_ref, wrapped_key=sealed.wrapped,
+                    ciphertext=self.d.crypto.seal_json(key, person.to_dict(), person_aad(person_id)),
+                    enrolled_site=visit.site_id, enrolled_at=now, last_seen_at=now,
+                    pin_hash=self._ph.hash(pin) if pin else None))
+                add_consent_rows(uow, self.d, key, person_id, consent, now, visit.site_id, actor.user_id)
+                uow.visits.save(visit.bind(person_id))
+                uow.commit()
+            except BaseException:
+                self.d.crypto.shred(sealed.key_ref)  # nothing was stored; do not leave an orphan secret
+                raise
+        return PersonView(person, granted, now, now, visit.site_id)
+
+    def read(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str) -> PersonView:
+        """The person's record; binds the visit to the person (the registrar's confirmation)."""
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            authorize(uow, now, actor, Action.READ_PERSON, purpose, visit=visit, person_id=person_id)
+            row = load_row(uow, person_id)
+            person = open_person(self.d.crypto, row)
+            assert visit is not None
+            if visit.person_id is None:
+                uow.visits.save(visit.bind(person_id))
+            uow.people.touch(person_id, now)
+            grants = current_grants(uow.consents.history(person_id))
+            uow.commit()
+        return PersonView(person, grants, row.enrolled_at, now, row.enrolled_site)
+
+    def erase(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str) -> None:
+        """Erase at the person's request during a visit (crypto-shredding)."""
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            authorize(uow, self.d.clock(), actor, Action.ERASE, purpose, visit=visit, person_id=person_id)
+            erase_person(uow, self.d, person_id)
+            uow.commit()
+
+    def set_pin(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, pin: str) -> None:
+        """Set the patient PIN (the person's credential for self-service, with their card)."""
+        check_pin(pin)
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            authorize(uow, self.d.clock(), actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id)
+            load_row(uow, person_id)
+            uow.people.set_pin_hash(person_id, self._ph.hash(pin))
+            uow.commit()
+
+    def data_key_of(self, uow: UnitOfWork, person_id: str) -> bytes:
+        return data_key(self.d.crypto, load_row(uow, person_id))
+
+
+__all__ = ["ConsentInput", "Grantor", "PeopleService", "PersonInput", "PersonView", "erase_person"]

@@ -1,0 +1,52 @@
+"""Open and close visits. Opening a visit reads no personal data; it only needs a site of the user."""
+
+from __future__ import annotations
+
+from carekey.domain.ids import new_id
+from carekey.domain.program import Role
+from carekey.domain.visit import Visit
+from carekey.errors import Forbidden, NotFound
+from carekey.services.deps import Actor, Deps
+from carekey.storage.protocols import UnitOfWork
+
+VISIT_ROLES = (Role.REGISTRAR, Role.CLINICIAN)
+
+
+def load_visit(uow: UnitOfWork, visit_id: str) -> Visit | None:
+    """The visit, or None when it does not exist (``authorize`` then denies and logs)."""
+    return uow.visits.get(visit_id) if visit_id else None
+
+
+class VisitService:
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    def open(self, actor: Actor, site_id: str) -> Visit:
+        if actor.role not in VISIT_ROLES:
+            raise Forbidden(f"a {actor.role.value} does not open visits")
+        if site_id not in actor.site_ids:
+            raise Forbidden(f"you do not work at site {site_id!r}")
+        with self.d.uow() as uow:
+            if uow.programs.get_site(site_id) is None:
+                raise NotFound(f"no site {site_id!r}")
+            visit = Visit(id=new_id("V"), site_id=site_id, opened_by=actor.user_id, opened_at=self.d.clock())
+            uow.visits.add(visit)
+            uow.commit()
+        return visit
+
+    def close(self, actor: Actor, visit_id: str) -> Visit:
+        with self.d.uow() as uow:
+            visit = uow.visits.get(visit_id)
+            if visit is None or visit.site_id not in actor.site_ids:
+                raise NotFound(f"no visit {visit_id} at your sites")
+            closed = visit.close(actor.user_id, self.d.clock())
+            uow.visits.save(closed)
+            uow.commit()
+        return closed
+
+    def get(self, actor: Actor, visit_id: str) -> Visit:
+        with self.d.uow() as uow:
+            visit = uow.visits.get(visit_id)
+        if visit is None or visit.site_id not in actor.site_ids:
+            raise NotFound(f"no visit {visit_id} at your sites")
+        return visit

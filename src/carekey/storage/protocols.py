@@ -1,0 +1,176 @@
+"""Repository protocols and the unit of work. Services depend on these, never on SQLAlchemy.
+
+Rows that hold personal data carry it only as ciphertext or keyed blind indexes; encryption and
+decryption happen in the services (with ``carekey.crypto``), never in storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from carekey.domain.access import AccessEvent
+from carekey.domain.program import Program, Site, User
+from carekey.domain.visit import Visit
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: str
+    program_id: str
+    card_bidx: str
+    name_bidx: str
+    birth_year_bidx: str
+    village_bidx: str
+    key_ref: str
+    wrapped_key: bytes
+    ciphertext: bytes
+    enrolled_site: str
+    enrolled_at: datetime
+    last_seen_at: datetime
+    pin_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class ExamRow:
+    id: str
+    person_id: str
+    visit_id: str
+    site_id: str
+    recorded_by: str
+    recorded_at: datetime
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    id: str
+    person_id: str
+    version: int
+    purpose: str
+    granted: bool
+    notice_version: str
+    language: str
+    grantor_kind: str
+    grantor_ciphertext: bytes
+    at: datetime
+    site_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    token_hash: str
+    user_id: str | None
+    person_id: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    id: str
+    person_id: str
+    modality: str
+    position: str
+    key_version: int
+    template: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    event: AccessEvent
+    salt: bytes | None
+    leaf_input: bytes
+
+
+class ProgramRepository(Protocol):
+    def add_program(self, program: Program, at: datetime) -> None: ...
+    def get_program(self, program_id: str) -> Program | None: ...
+    def list_programs(self) -> list[Program]: ...
+    def add_site(self, site: Site) -> None: ...
+    def get_site(self, site_id: str) -> Site | None: ...
+    def list_sites(self) -> list[Site]: ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: User, password_hash: str, at: datetime) -> None: ...
+    def get(self, user_id: str) -> User | None: ...
+    def by_username(self, username: str) -> tuple[User, str] | None: ...
+    def set_password(self, user_id: str, password_hash: str) -> None: ...
+    def list(self) -> list[User]: ...
+    def count(self) -> int: ...
+    def add_session(self, row: SessionRow) -> None: ...
+    def get_session(self, token_hash: str) -> SessionRow | None: ...
+    def delete_session(self, token_hash: str) -> None: ...
+    def purge_sessions(self, now: datetime) -> int: ...
+
+
+class PersonRepository(Protocol):
+    def add(self, row: PersonRow) -> None: ...  # Conflict on a duplicate card
+    def get(self, person_id: str) -> PersonRow | None: ...
+    def by_card(self, program_id: str, card_bidx: str) -> PersonRow | None: ...
+    def candidates(self, program_id: str, birth_year_bidxs: Sequence[str], village_bidx: str | None,
+                   limit: int) -> list[PersonRow]: ...
+    def by_name(self, program_id: str, name_bidx: str, limit: int) -> list[PersonRow]: ...
+    def touch(self, person_id: str, at: datetime) -> None: ...
+    def set_pin_hash(self, person_id: str, pin_hash: str | None) -> None: ...
+    def delete(self, person_id: str) -> None: ...
+    def count(self) -> int: ...
+
+
+class VisitRepository(Protocol):
+    def add(self, visit: Visit) -> None: ...
+    def get(self, visit_id: str) -> Visit | None: ...
+    def save(self, visit: Visit) -> None: ...
+
+
+class ExamRepository(Protocol):
+    def add(self, row: ExamRow) -> None: ...
+    def for_person(self, person_id: str) -> list[ExamRow]: ...
+
+
+class ConsentRepository(Protocol):
+    def add(self, row: ConsentRow) -> None: ...
+    def history(self, person_id: str) -> list[ConsentRow]: ...  # ordered by version
+    def next_version(self, person_id: str) -> int: ...
+
+
+class AccessLogRepository(Protocol):
+    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> int: ...  # returns seq
+    def size(self) -> int: ...
+    def entries(self, start: int, end: int) -> list[LogEntry]: ...
+    def for_person(self, person_id: str) -> list[LogEntry]: ...
+    def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int: ...
+    def refusal_counts(self) -> list[tuple[str, str, int]]: ...  # (purpose label, YYYY-MM, count)
+
+
+class BiometricRepository(Protocol):
+    def add(self, row: TemplateRow) -> None: ...
+    def for_person(self, person_id: str) -> list[TemplateRow]: ...
+    def by_modality(self, modality: str) -> list[TemplateRow]: ...
+    def delete_for_person(self, person_id: str) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back.
+    ``commit()`` may be called more than once: it commits and starts a new transaction."""
+
+    programs: ProgramRepository
+    users: UserRepository
+    people: PersonRepository
+    visits: VisitRepository
+    exams: ExamRepository
+    consents: ConsentRepository
+    access_log: AccessLogRepository
+    biometrics: BiometricRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...

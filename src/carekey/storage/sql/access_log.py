@@ -1,0 +1,59 @@
+"""The access log table: one row per access decision, ``seq`` contiguous from 0.
+
+``leaf_input`` (carekey.audit.leaf) never changes once written; the event fields and salt beside it
+let the person see and prove each access to their data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select
+
+from carekey.domain.access import AccessEvent
+from carekey.storage.protocols import LogEntry
+from carekey.storage.sql._util import utc
+from carekey.storage.sql.engine import lock_log
+from carekey.storage.sql.tables import access_log as t
+
+
+def _entry(r) -> LogEntry:  # type: ignore[no-untyped-def]
+    event = AccessEvent(at=utc(r.at), actor_id=r.actor_id, role=r.role, site_id=r.site_id,  # type: ignore[arg-type]
+                        purpose=r.purpose, action=r.action, outcome=r.outcome, reason=r.reason,
+                        person_id=r.person_id, seq=r.seq)
+    return LogEntry(event, bytes(r.salt) if r.salt is not None else None, bytes(r.leaf_input))
+
+
+class SqlAccessLogRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> int:
+        lock_log(self._c)
+        seq = self.size()
+        self._c.execute(insert(t).values(
+            seq=seq, at=event.at, month=event.month, actor_id=event.actor_id, role=event.role, site_id=event.site_id,
+            purpose=event.purpose, action=event.action, outcome=event.outcome, reason=event.reason,
+            person_id=event.person_id, salt=salt, leaf_input=leaf_input))
+        return seq
+
+    def size(self) -> int:
+        return int(self._c.execute(select(func.coalesce(func.max(t.c.seq) + 1, 0))).scalar_one())
+
+    def entries(self, start: int, end: int) -> list[LogEntry]:
+        q = select(t).where(t.c.seq >= start, t.c.seq < end).order_by(t.c.seq)
+        return [_entry(r) for r in self._c.execute(q)]
+
+    def for_person(self, person_id: str) -> list[LogEntry]:
+        return [_entry(r) for r in self._c.execute(select(t).where(t.c.person_id == person_id).order_by(t.c.seq))]
+
+    def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int:
+        q = select(func.count()).select_from(t).where(t.c.actor_id == actor_id, t.c.action.in_(actions),
+                                                      t.c.at >= since, t.c.outcome == "granted")
+        return int(self._c.execute(q).scalar_one())
+
+    def refusal_counts(self) -> list[tuple[str, str, int]]:
+        q = (select(t.c.purpose, t.c.month, func.count()).where(t.c.outcome == "refused")
+             .group_by(t.c.purpose, t.c.month).order_by(t.c.month, t.c.purpose))
+        return [(r[0], r[1], int(r[2])) for r in self._c.execute(q)]

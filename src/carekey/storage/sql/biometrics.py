@@ -1,0 +1,33 @@
+"""Protected biometric templates (deleted when biometric_identification is revoked)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, insert, select
+
+from carekey.storage.protocols import TemplateRow
+from carekey.storage.sql._util import utc
+from carekey.storage.sql.tables import biometric_templates as t
+
+
+def _row(r) -> TemplateRow:  # type: ignore[no-untyped-def]
+    return TemplateRow(r.id, r.person_id, r.modality, r.position, r.key_version, bytes(r.template),
+                       utc(r.created_at))  # type: ignore[arg-type]
+
+
+class SqlBiometricRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, row: TemplateRow) -> None:
+        self._c.execute(insert(t).values(id=row.id, person_id=row.person_id, modality=row.modality,
+                                         position=row.position, key_version=row.key_version,
+                                         template=row.template, created_at=row.created_at))
+
+    def for_person(self, person_id: str) -> list[TemplateRow]:
+        return [_row(r) for r in self._c.execute(select(t).where(t.c.person_id == person_id).order_by(t.c.id))]
+
+    def by_modality(self, modality: str) -> list[TemplateRow]:
+        return [_row(r) for r in self._c.execute(select(t).where(t.c.modality == modality).order_by(t.c.id))]
+
+    def delete_for_person(self, person_id: str) -> int:
+        return self._c.execute(delete(t).where(t.c.person_id == person_id)).rowcount

@@ -1,0 +1,33 @@
+"""Consent history rows (never updated; the latest version per purpose is the current state)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, func, insert, select
+
+from carekey.storage.protocols import ConsentRow
+from carekey.storage.sql._util import utc
+from carekey.storage.sql.tables import consents
+
+_FIELDS = [c.name for c in consents.columns]
+
+
+class SqlConsentRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, row: ConsentRow) -> None:
+        self._c.execute(insert(consents).values(**{f: getattr(row, f) for f in _FIELDS}))
+
+    def history(self, person_id: str) -> list[ConsentRow]:
+        q = select(consents).where(consents.c.person_id == person_id).order_by(consents.c.version)
+        out = []
+        for r in self._c.execute(q):
+            d = {f: getattr(r, f) for f in _FIELDS}
+            d["at"], d["grantor_ciphertext"], d["granted"] = utc(d["at"]), bytes(d["grantor_ciphertext"]), bool(
+                d["granted"])
+            out.append(ConsentRow(**d))
+        return out
+
+    def next_version(self, person_id: str) -> int:
+        q = select(func.coalesce(func.max(consents.c.version), 0)).where(consents.c.person_id == person_id)
+        return int(self._c.execute(q).scalar_one()) + 1

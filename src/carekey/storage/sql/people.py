@@ -1,0 +1,62 @@
+"""People: blind indexes, wrapped key reference and ciphertext only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from carekey.storage.protocols import PersonRow
+from carekey.storage.sql._util import conflict_on_duplicate, utc
+from carekey.storage.sql.tables import people
+
+_FIELDS = [c.name for c in people.columns]
+
+
+def _row(r) -> PersonRow:  # type: ignore[no-untyped-def]
+    d = {f: getattr(r, f) for f in _FIELDS}
+    d["wrapped_key"], d["ciphertext"] = bytes(d["wrapped_key"]), bytes(d["ciphertext"])
+    d["enrolled_at"], d["last_seen_at"] = utc(d["enrolled_at"]), utc(d["last_seen_at"])
+    return PersonRow(**d)
+
+
+class SqlPersonRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, row: PersonRow) -> None:
+        with conflict_on_duplicate(lambda: "a person with this card number is already enrolled; look them up by card"):
+            self._c.execute(insert(people).values(**{f: getattr(row, f) for f in _FIELDS}))
+
+    def get(self, person_id: str) -> PersonRow | None:
+        r = self._c.execute(select(people).where(people.c.id == person_id)).first()
+        return _row(r) if r else None
+
+    def by_card(self, program_id: str, card_bidx: str) -> PersonRow | None:
+        r = self._c.execute(select(people).where(people.c.program_id == program_id,
+                                                 people.c.card_bidx == card_bidx)).first()
+        return _row(r) if r else None
+
+    def candidates(self, program_id: str, birth_year_bidxs: Sequence[str], village_bidx: str | None,
+                   limit: int) -> list[PersonRow]:
+        q = select(people).where(people.c.program_id == program_id, people.c.birth_year_bidx.in_(birth_year_bidxs))
+        if village_bidx is not None:
+            q = q.where(people.c.village_bidx == village_bidx)
+        return [_row(r) for r in self._c.execute(q.order_by(people.c.id).limit(limit))]
+
+    def by_name(self, program_id: str, name_bidx: str, limit: int) -> list[PersonRow]:
+        q = select(people).where(people.c.program_id == program_id, people.c.name_bidx == name_bidx)
+        return [_row(r) for r in self._c.execute(q.order_by(people.c.id).limit(limit))]
+
+    def touch(self, person_id: str, at: datetime) -> None:
+        self._c.execute(update(people).where(people.c.id == person_id).values(last_seen_at=at))
+
+    def set_pin_hash(self, person_id: str, pin_hash: str | None) -> None:
+        self._c.execute(update(people).where(people.c.id == person_id).values(pin_hash=pin_hash))
+
+    def delete(self, person_id: str) -> None:
+        self._c.execute(delete(people).where(people.c.id == person_id))
+
+    def count(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(people)).scalar_one())

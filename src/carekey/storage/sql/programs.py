@@ -1,0 +1,47 @@
+"""Programs and sites."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select
+
+from carekey.domain.program import Program, Site
+from carekey.storage.sql._util import conflict_on_duplicate
+from carekey.storage.sql.tables import programs, sites
+
+
+class SqlProgramRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add_program(self, program: Program, at: datetime) -> None:
+        with conflict_on_duplicate(lambda: f"program {program.id!r} exists"):
+            self._c.execute(insert(programs).values(
+                id=program.id, name=program.name, notice_versions=json.dumps(list(program.notice_versions)),
+                languages=json.dumps(list(program.languages)), created_at=at))
+
+    @staticmethod
+    def _program(r) -> Program:  # type: ignore[no-untyped-def]
+        return Program(r.id, r.name, tuple(json.loads(r.notice_versions)), tuple(json.loads(r.languages)))
+
+    def get_program(self, program_id: str) -> Program | None:
+        r = self._c.execute(select(programs).where(programs.c.id == program_id)).first()
+        return self._program(r) if r else None
+
+    def list_programs(self) -> list[Program]:
+        return [self._program(r) for r in self._c.execute(select(programs).order_by(programs.c.created_at))]
+
+    def add_site(self, site: Site) -> None:
+        with conflict_on_duplicate(lambda: f"site {site.id!r} exists"):
+            self._c.execute(insert(sites).values(id=site.id, program_id=site.program_id, name=site.name,
+                                                 district=site.district))
+
+    def get_site(self, site_id: str) -> Site | None:
+        r = self._c.execute(select(sites).where(sites.c.id == site_id)).first()
+        return Site(r.id, r.program_id, r.name, r.district) if r else None
+
+    def list_sites(self) -> list[Site]:
+        rows = self._c.execute(select(sites).order_by(sites.c.id))
+        return [Site(r.id, r.program_id, r.name, r.district) for r in rows]

@@ -1,0 +1,158 @@
+"""The schema (SQLAlchemy Core). Alembic migrations in ``storage/migrations`` must produce exactly this
+(a test compares them). Personal data appears only as ciphertext or keyed blind indexes."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s",
+})
+TS = DateTime(timezone=True)
+ID = String(40)
+HEX = String(64)
+
+programs = Table(
+    "programs", metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("notice_versions", Text, nullable=False),  # JSON list
+    Column("languages", Text, nullable=False),  # JSON list
+    Column("created_at", TS, nullable=False),
+)
+
+sites = Table(
+    "sites", metadata,
+    Column("id", ID, primary_key=True),
+    Column("program_id", ID, ForeignKey("programs.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("district", String(200), nullable=False, default=""),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(40), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", TS, nullable=False),
+)
+
+user_sites = Table(
+    "user_sites", metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id"), primary_key=True),
+)
+
+people = Table(
+    "people", metadata,
+    Column("id", String(12), primary_key=True),  # pseudonymous program id CK-XXXX-XXXX
+    Column("program_id", ID, ForeignKey("programs.id"), nullable=False),
+    Column("card_bidx", HEX, nullable=False),
+    Column("name_bidx", HEX, nullable=False, index=True),
+    Column("birth_year_bidx", HEX, nullable=False, index=True),
+    Column("village_bidx", HEX, nullable=False),
+    Column("key_ref", String(40), nullable=False),  # names the shred secret in the key store
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("enrolled_site", ID, ForeignKey("sites.id"), nullable=False),
+    Column("enrolled_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False, index=True),
+    Column("pin_hash", String(200), nullable=True),  # argon2id of the patient PIN
+    UniqueConstraint("program_id", "card_bidx", name="uq_people_program_card"),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("token_hash", HEX, primary_key=True),  # SHA-256 of the bearer token; the token itself is never stored
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False, index=True),
+)
+
+visits = Table(
+    "visits", metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("opened_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("opened_at", TS, nullable=False),
+    Column("closed_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("closed_at", TS, nullable=True),
+)
+
+exams = Table(
+    "exams", metadata,
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("visit_id", ID, ForeignKey("visits.id"), nullable=False),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("recorded_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),  # 1, 2, ... per person: the order of decisions
+    Column("purpose", String(40), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("notice_version", String(40), nullable=False),
+    Column("language", String(20), nullable=False),
+    Column("grantor_kind", String(20), nullable=False),
+    Column("grantor_ciphertext", LargeBinary, nullable=False),  # guardian name/relation, under the person's key
+    Column("at", TS, nullable=False),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    UniqueConstraint("person_id", "version", name="uq_consents_person_version"),
+)
+
+access_log = Table(
+    "access_log", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # contiguous from 0
+    Column("at", TS, nullable=False),
+    Column("month", String(7), nullable=False),  # YYYY-MM, for the public refusal counts
+    Column("actor_id", ID, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("site_id", ID, nullable=True),
+    Column("purpose", String(40), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("person_id", String(12), nullable=True, index=True),  # no FK: the log outlives erasure
+    Column("salt", LargeBinary, nullable=True),  # leaf commitment salt; deletable side data
+    Column("leaf_input", LargeBinary, nullable=False),  # carekey.audit.leaf; never changes
+)
+Index("ix_access_log_refusals", access_log.c.outcome, access_log.c.purpose, access_log.c.month)
+Index("ix_access_log_actor_at", access_log.c.actor_id, access_log.c.at)
+
+biometric_templates = Table(
+    "biometric_templates", metadata,
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("modality", String(20), nullable=False),
+    Column("position", String(40), nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("template", LargeBinary, nullable=False),  # protected (keyed, irreversible) template bytes
+    Column("created_at", TS, nullable=False),
+)
+Index("ix_biometric_templates_modality", biometric_templates.c.modality)

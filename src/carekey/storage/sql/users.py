@@ -1,0 +1,63 @@
+"""Staff users, their sites, and bearer-token sessions (stored as SHA-256 hashes only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from carekey.domain.program import Role, User
+from carekey.storage.protocols import SessionRow
+from carekey.storage.sql._util import conflict_on_duplicate, utc
+from carekey.storage.sql.tables import sessions, user_sites, users
+
+
+class SqlUserRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, user: User, password_hash: str, at: datetime) -> None:
+        with conflict_on_duplicate(lambda: f"username {user.username!r} is taken"):
+            self._c.execute(insert(users).values(id=user.id, username=user.username, role=user.role.value,
+                                                 display_name=user.display_name, password_hash=password_hash,
+                                                 active=user.active, created_at=at))
+        for site_id in sorted(user.site_ids):
+            self._c.execute(insert(user_sites).values(user_id=user.id, site_id=site_id))
+
+    def _user(self, r) -> User:  # type: ignore[no-untyped-def]
+        site_ids = self._c.execute(select(user_sites.c.site_id).where(user_sites.c.user_id == r.id)).scalars()
+        return User(r.id, r.username, Role(r.role), frozenset(site_ids), r.display_name, bool(r.active))
+
+    def get(self, user_id: str) -> User | None:
+        r = self._c.execute(select(users).where(users.c.id == user_id)).first()
+        return self._user(r) if r else None
+
+    def by_username(self, username: str) -> tuple[User, str] | None:
+        r = self._c.execute(select(users).where(users.c.username == username)).first()
+        return (self._user(r), r.password_hash) if r else None
+
+    def set_password(self, user_id: str, password_hash: str) -> None:
+        self._c.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+    def list(self) -> list[User]:
+        return [self._user(r) for r in self._c.execute(select(users).order_by(users.c.username))]
+
+    def count(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(users)).scalar_one())
+
+    def add_session(self, row: SessionRow) -> None:
+        self._c.execute(insert(sessions).values(token_hash=row.token_hash, user_id=row.user_id,
+                                                person_id=row.person_id, created_at=row.created_at,
+                                                expires_at=row.expires_at))
+
+    def get_session(self, token_hash: str) -> SessionRow | None:
+        r = self._c.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()
+        if r is None:
+            return None
+        return SessionRow(r.token_hash, r.user_id, r.person_id, utc(r.created_at), utc(r.expires_at))  # type: ignore[arg-type]
+
+    def delete_session(self, token_hash: str) -> None:
+        self._c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+
+    def purge_sessions(self, now: datetime) -> int:
+        return self._c.execute(delete(sessions).where(sessions.c.expires_at < now)).rowcount

@@ -1,0 +1,113 @@
+"""Shared fixtures: a database per backend (SQLite always; PostgreSQL when CAREKEY_TEST_PG_URL is set),
+an initialized carekey app on it, and a small world (program, two sites, one user per role)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from carekey import bootstrap
+from carekey.config import Settings
+from carekey.domain.program import Program, Role, Site
+from carekey.services.admin import LOCAL_OPERATOR
+from carekey.services.deps import Actor
+from carekey.storage.sql.tables import metadata
+
+PASSWORD = "correct horse battery"
+
+
+def pg_url_or_skip() -> str:
+    url = os.environ.get("CAREKEY_TEST_PG_URL")
+    required = os.environ.get("CAREKEY_REQUIRE_PG") == "1"
+    if not url:
+        if required:
+            pytest.fail("CAREKEY_REQUIRE_PG=1 but CAREKEY_TEST_PG_URL is not set")
+        pytest.skip("PostgreSQL tests need CAREKEY_TEST_PG_URL")
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+        if required:
+            pytest.fail(f"CAREKEY_REQUIRE_PG=1 but PostgreSQL at CAREKEY_TEST_PG_URL is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    return url
+
+
+def reset_pg(url: str) -> None:
+    """Drop every carekey table (and Alembic's version table) so that each test starts from nothing."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'carekey.db'}"
+    url = pg_url_or_skip()
+    reset_pg(url)
+    return url
+
+
+class Clock:
+    """A settable clock (tests move time forward to expire tokens and rate windows)."""
+
+    def __init__(self) -> None:
+        self.now: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+
+@pytest.fixture
+def settings(tmp_path, db_url):
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, argon2_time_cost=1, argon2_memory_kib=64)
+
+
+@pytest.fixture
+def app(settings):
+    bootstrap.initialize(settings)
+    built = bootstrap.build(settings)
+    built.services.deps.clock = Clock()
+    yield built
+    built.close()
+
+
+@dataclass
+class World:
+    registrar: Actor
+    clinician: Actor
+    registrar_south: Actor
+    clinician_south: Actor
+    manager: Actor
+    auditor: Actor
+    admin: Actor
+
+
+def make_world(services) -> World:
+    admin = services.admin
+    admin.create_program(LOCAL_OPERATOR, Program("demo", "Demo screening", ("v1",), ("en", "fr")))
+    admin.add_site(LOCAL_OPERATOR, Site("north", "demo", "North clinic", "Northern"))
+    admin.add_site(LOCAL_OPERATOR, Site("south", "demo", "South school", "Southern"))
+    spec = {"registrar": ("registrar", ["north"]), "clinician": ("clinician", ["north"]),
+            "registrar_south": ("registrar", ["south"]), "clinician_south": ("clinician", ["south"]),
+            "manager": ("program_manager", []), "auditor": ("auditor", []), "admin": ("admin", [])}
+    actors = {}
+    for name, (role, sites) in spec.items():
+        user = admin.add_user(LOCAL_OPERATOR, name.replace("_", "-"), role, PASSWORD, sites)
+        actors[name] = Actor.of(user)
+    assert actors["admin"].role is Role.ADMIN
+    return World(**actors)
+
+
+@pytest.fixture
+def world(app):
+    return make_world(app.services)

@@ -1,0 +1,26 @@
+"""Helpers for service-level integration tests."""
+
+from __future__ import annotations
+
+from carekey.domain.consent import Grantor
+from carekey.services.consents import ConsentInput
+from carekey.services.people import PersonInput
+
+CARE = "care_record"
+ALL = ("care_record", "biometric_identification", "aggregate_statistics")
+
+
+def person_input(**kw) -> PersonInput:
+    base = dict(given_name="Ama", family_name="Mensah", sex="female", birth_year=1980, card_number="NK1001",
+                district="Northern", village="Tamale")
+    return PersonInput(**(base | kw))
+
+
+def consent(granted=ALL, grantor=None) -> ConsentInput:
+    return ConsentInput.parse(list(granted), "v1", "en", grantor or Grantor())
+
+
+def enroll(services, actor, **kw):
+    visit = services.visits.open(actor, next(iter(actor.site_ids)))
+    view = services.people.enroll(actor, visit.id, CARE, person_input(**kw), consent())
+    return visit, view

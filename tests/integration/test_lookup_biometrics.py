@@ -1,0 +1,88 @@
+"""Lookup without biometrics, and the biometric port with a fake matcher."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+
+from carekey.domain.consent import Grantor
+from carekey.errors import CaptureRejected, Forbidden, RateLimited
+from carekey.services.biometrics import BiometricService
+from tests.integration.helpers import CARE, enroll
+
+BIO = "biometric_identification"
+
+
+def test_lookup_by_card_and_fuzzy_name(app, world):
+    s = app.services
+    _, ama = enroll(s, world.registrar)
+    enroll(s, world.registrar, given_name="Kwame", family_name="Boateng", card_number="NK1002", birth_year=1975)
+    visit = s.visits.open(world.registrar, "north")
+    assert [c.person_id for c in s.lookup.by_card(world.registrar, visit.id, CARE, "nk-1001")] == [ama.person.id]
+    assert s.lookup.by_card(world.registrar, visit.id, CARE, "XX9999") == []
+    hits = s.lookup.by_name(world.registrar, visit.id, CARE, "Amma Mensa", 1981)  # typos, year off by one
+    assert [c.person_id for c in hits] == [ama.person.id] and hits[0].score >= 80
+    assert s.lookup.by_name(world.registrar, visit.id, CARE, "Ama Mensah", 1980, village="Elsewhere") == []
+    assert s.lookup.by_name(world.registrar, visit.id, CARE, "Zzz Qqq", 1980) == []
+    with pytest.raises(Forbidden):
+        s.lookup.by_card(world.clinician, visit.id, CARE, "NK1001")
+
+
+def test_lookup_returns_at_most_five_and_logs_each_candidate(app, world):
+    s = app.services
+    for i in range(7):
+        enroll(s, world.registrar, card_number=f"TW{i:04d}", given_name="Ama")
+    visit = s.visits.open(world.registrar, "north")
+    hits = s.lookup.by_name(world.registrar, visit.id, CARE, "Ama Mensah", 1980)
+    assert len(hits) == 5
+    with app.database.uow() as uow:
+        shown = [e.event for e in uow.access_log.for_person(hits[0].person_id) if e.event.action == "lookup_result"]
+    assert len(shown) == 1 and shown[0].actor_id == world.registrar.user_id
+
+
+def test_identification_rate_limit(app, world):
+    s = app.services
+    s.deps.settings = s.deps.settings.model_copy(update={"identifications_per_hour": 3})
+    visit = s.visits.open(world.registrar, "north")
+    for _ in range(3):
+        s.lookup.by_card(world.registrar, visit.id, CARE, "NK0000")
+    with pytest.raises(RateLimited):
+        s.lookup.by_card(world.registrar, visit.id, CARE, "NK0000")
+    s.deps.clock.now = s.deps.clock() + timedelta(hours=1, seconds=1)
+    assert s.lookup.by_card(world.registrar, visit.id, CARE, "NK0000") == []
+
+
+class FakeMatcher:
+    """Template = SHA-256 of the image; score 100 when equal, else 0. Empty images are rejected."""
+
+    key_version = 1
+
+    def extract(self, modality, image):
+        if not image:
+            raise CaptureRejected("blank capture")
+        return hashlib.sha256(image).digest()
+
+    def search(self, modality, probe, gallery):
+        return sorted(((ref, 100.0 if t == probe else 0.0) for ref, t in gallery), key=lambda x: -x[1])
+
+    def threshold(self, modality):
+        return 50.0
+
+
+def test_biometric_enroll_identify_and_revoke(app, world):
+    s = app.services
+    bio = BiometricService(s.deps, FakeMatcher())
+    visit, view = enroll(s, world.registrar)
+    pid = view.person.id
+    bio.enroll(world.registrar, visit.id, BIO, pid, "fingerprint", "right_index", b"finger-image")
+    with pytest.raises(CaptureRejected):
+        bio.enroll(world.registrar, visit.id, BIO, pid, "fingerprint", "right_thumb", b"")
+    nxt = s.visits.open(world.registrar, "north")
+    assert [c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image")] == [pid]
+    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"someone-else") == []
+    s.consents.decide(world.registrar, visit.id, CARE, pid, BIO, False, "v1", "en", Grantor())
+    with app.database.uow() as uow:
+        assert uow.biometrics.for_person(pid) == []
+    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image") == []
+    with pytest.raises(Forbidden):
+        bio.enroll(world.registrar, visit.id, BIO, pid, "fingerprint", "right_index", b"finger-image")

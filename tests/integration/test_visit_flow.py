@@ -1,0 +1,178 @@
+"""One visit through the services, on both databases; personal data never in the clear in the DB."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from carekey.domain.consent import Grantor, GrantorKind
+from carekey.errors import Conflict, ConsentMissing, Forbidden, InvalidInput, OutOfRange, RefusedPurpose
+from tests.integration.helpers import CARE, consent, enroll, person_input
+
+
+def count(app, table):
+    with app.database.engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def test_enroll_read_record_exam(app, world):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    pid = view.person.id
+    assert view.person.card_number == "NK1001"
+    exam = s.exams.record(world.clinician, visit.id, CARE, pid, {"systolic_bp": 150, "diastolic_bp": 95,
+                                                                 "height_cm": 160, "weight_kg": 80,
+                                                                 "blood_type": "B-", "glucose_mmol_l": 6.1})
+    assert exam.bmi == 31.2
+    read = s.exams.read(world.clinician, visit.id, CARE, pid)
+    assert [e.observations() for e in read] == [exam.observations()]
+    assert s.people.read(world.clinician, visit.id, CARE, pid).person == view.person
+    history = s.consents.history(world.registrar, visit.id, CARE, pid)
+    assert {c.purpose.value for c in history if c.granted} == {"care_record", "biometric_identification",
+                                                                "aggregate_statistics"}
+    with app.database.engine.connect() as conn:
+        dump = repr(conn.execute(sa.text("SELECT * FROM people")).all())
+        dump += repr(conn.execute(sa.text("SELECT * FROM exams")).all())
+    for secret in ("Mensah", "Ama", "NK1001", "Tamale", "1980", "B-"):
+        assert secret not in dump
+
+
+def test_log_has_every_access(app, world):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    s.people.read(world.registrar, visit.id, CARE, view.person.id)
+    with app.database.uow() as uow:
+        events = [e.event for e in uow.access_log.for_person(view.person.id)]
+    assert [(e.action, e.outcome) for e in events] == [("enroll", "granted"), ("read_person", "granted")]
+
+
+def test_refused_purpose_logged_committed_and_counted(app, world):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    with pytest.raises(RefusedPurpose, match="never"):
+        s.people.read(world.registrar, visit.id, "law_enforcement", view.person.id)
+    with pytest.raises(RefusedPurpose):
+        s.exams.read(world.clinician, visit.id, "marketing", view.person.id)
+    counts = {(r.purpose, r.count) for r in s.transparency.refusals()}
+    assert counts == {("law_enforcement", 1), ("other", 1)}
+
+
+def test_missing_consent_stores_nothing_and_exam_can_be_shown(app, world):
+    s = app.services
+    visit = s.visits.open(world.registrar, "north")
+    with pytest.raises(ConsentMissing):
+        s.people.enroll(world.registrar, visit.id, CARE, person_input(), consent(["biometric_identification"]))
+    assert count(app, "people") == 0 and count(app, "consents") == 0
+    shown = s.exams.screen_without_record(world.clinician, visit.id, {"systolic_bp": 120, "diastolic_bp": 70})
+    assert shown.person_id is None and count(app, "exams") == 0
+    with app.database.uow() as uow:
+        assert uow.access_log.entries(0, 10)[-1].event.outcome == "denied"
+
+
+def test_revoked_consent_denies_next_call(app, world):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    pid = view.person.id
+    s.consents.decide(world.registrar, visit.id, CARE, pid, "care_record", False, "v1", "en", Grantor())
+    with pytest.raises(ConsentMissing):
+        s.exams.read(world.clinician, visit.id, CARE, pid)
+    with pytest.raises(ConsentMissing):
+        s.exams.record(world.clinician, visit.id, CARE, pid, {"pulse": 70})
+    assert count(app, "exams") == 0
+
+
+@pytest.mark.parametrize(("values", "error"), [
+    ({"systolic_bp": 900, "diastolic_bp": 80}, OutOfRange), ({"blood_type": "Z+"}, InvalidInput),
+    ({"temperature": 37}, InvalidInput)])
+def test_bad_exam_writes_nothing(app, world, values, error):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    before = count(app, "access_log")
+    with pytest.raises(error):
+        s.exams.record(world.clinician, visit.id, CARE, view.person.id, values)
+    assert count(app, "exams") == 0 and count(app, "access_log") == before
+
+
+def test_bad_person_writes_nothing(app, world):
+    s = app.services
+    visit = s.visits.open(world.registrar, "north")
+    with pytest.raises(InvalidInput, match="birth year"):
+        s.people.enroll(world.registrar, visit.id, CARE, person_input(birth_year=2999), consent())
+    minor = person_input(birth_year=app.services.deps.clock().year - 14, card_number="KID1")
+    with pytest.raises(InvalidInput, match="12-17"):
+        s.people.enroll(world.registrar, visit.id, CARE, minor, consent())
+    assert count(app, "people") == 0 and app.services.deps.crypto._store.count() == 0
+    cosigned = consent(grantor=Grantor(GrantorKind.SELF, "Kofi Mensah", "father"))
+    assert s.people.enroll(world.registrar, visit.id, CARE, minor, cosigned).person.card_number == "KID1"
+
+
+def test_closed_visit_and_other_site(app, world):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    pid = view.person.id
+    with pytest.raises(Forbidden, match="site"):
+        s.exams.read(world.clinician_south, visit.id, CARE, pid)
+    south = s.visits.open(world.clinician_south, "south")
+    with pytest.raises(Forbidden, match="site"):  # a north clinician using a south visit
+        s.exams.read(world.clinician, south.id, CARE, pid)
+    other_visit, other = enroll(s, world.registrar, card_number="NK2002", given_name="Kojo")
+    with pytest.raises(Forbidden, match="another person"):
+        s.exams.read(world.clinician, visit.id, CARE, other.person.id)
+    s.visits.close(world.registrar, visit.id)
+    with pytest.raises(Forbidden, match="closed"):
+        s.exams.record(world.clinician, visit.id, CARE, pid, {"pulse": 70})
+    with pytest.raises(Conflict):
+        s.visits.close(world.registrar, visit.id)
+    with pytest.raises(Forbidden):
+        s.visits.open(world.registrar, "south")
+
+
+@pytest.mark.parametrize("who", ["admin", "auditor", "manager"])
+def test_non_care_roles_read_no_records(app, world, who):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    with pytest.raises(Forbidden):
+        s.people.read(getattr(world, who), visit.id, CARE, view.person.id)
+    with pytest.raises(Forbidden):
+        s.visits.open(getattr(world, who), "north")
+
+
+def test_unknown_visit_is_denied_and_logged(app, world):
+    with pytest.raises(Forbidden, match="open visit"):
+        app.services.people.read(world.registrar, "V-nope", CARE, "CK-AAAA-AAAA")
+    with app.database.uow() as uow:
+        assert uow.access_log.entries(0, 1)[0].event.outcome == "denied"
+
+
+def test_append_failure_leaks_no_data(app, world, monkeypatch):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    from carekey.storage.sql.access_log import SqlAccessLogRepository
+
+    def broken(self, *a, **k):
+        raise RuntimeError("log unavailable")
+
+    monkeypatch.setattr(SqlAccessLogRepository, "append", broken)
+    with pytest.raises(RuntimeError):
+        s.people.read(world.registrar, visit.id, CARE, view.person.id)
+
+
+def test_token_expiry_and_login_limit(app, world):
+    s = app.services
+    issued = s.auth.login("clinician", "correct horse battery")
+    assert s.auth.authenticate(issued.token).user_id == world.clinician.user_id
+    s.deps.clock.now = issued.expires_at + timedelta(seconds=1)
+    with pytest.raises(Exception, match="expired"):
+        s.auth.authenticate(issued.token)
+    for _ in range(s.deps.settings.login_attempts_per_minute):
+        with pytest.raises(Exception, match="wrong"):
+            s.auth.login("clinician", "nope")
+    with pytest.raises(Exception, match="too many"):
+        s.auth.login("clinician", "correct horse battery")
+
+
+def test_unknown_person_looks_like_no_consent(app, world):
+    """Existence is not revealed: an unknown id is denied like a person without consent."""
+    visit = app.services.visits.open(world.registrar, "north")
+    with pytest.raises(ConsentMissing):
+        app.services.people.read(world.registrar, visit.id, CARE, "CK-0000-0000")

@@ -1,0 +1,95 @@
+"""``authorize`` on fakes: what is logged, what is committed, and in which order."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from carekey.audit import leaf
+from carekey.domain.consent import ConsentRecord, Grantor
+from carekey.domain.program import Role
+from carekey.domain.purposes import Purpose
+from carekey.domain.visit import Visit
+from carekey.errors import ConsentMissing, Forbidden, RateLimited, RefusedPurpose
+from carekey.policy.decision import Action
+from carekey.services.access import authorize
+from carekey.services.deps import Actor
+
+NOW = datetime(2026, 11, 28, 10, tzinfo=UTC)
+CLIN = Actor("U-1", "nurse", Role.CLINICIAN, frozenset({"north"}))
+VISIT = Visit("V-1", "north", "U-0", NOW, person_id="CK-A")
+
+
+class FakeLog:
+    def __init__(self, fail=False):
+        self.rows, self.fail = [], fail
+
+    def append(self, event, salt, leaf_input):
+        if self.fail:
+            raise RuntimeError("disk full")
+        assert leaf_input == leaf.leaf_input(event.leaf_event(), salt)
+        self.rows.append(event)
+        return len(self.rows) - 1
+
+    def count_since(self, actor_id, actions, since):
+        return sum(1 for e in self.rows if e.actor_id == actor_id and e.action in actions and e.at >= since)
+
+
+class FakeConsents:
+    def __init__(self, granted):
+        self.granted = granted
+
+    def history(self, person_id):
+        return [ConsentRecord(f"C{i}", person_id, p, True, "v1", "en", Grantor(), NOW, "north", "U-0")
+                for i, p in enumerate(self.granted)]
+
+
+class FakeUow:
+    def __init__(self, granted=(Purpose.CARE_RECORD,), fail=False):
+        self.access_log, self.consents, self.commits = FakeLog(fail), FakeConsents(granted), 0
+
+    def commit(self):
+        self.commits += 1
+
+
+def test_grant_is_logged_but_not_committed():
+    uow = FakeUow()
+    assert authorize(uow, NOW, CLIN, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A") is \
+        Purpose.CARE_RECORD
+    assert [(e.outcome, e.person_id, e.site_id) for e in uow.access_log.rows] == [("granted", "CK-A", "north")]
+    assert uow.commits == 0  # the caller's unit of work commits together with the data access
+
+
+@pytest.mark.parametrize(("raw", "label"), [("law_enforcement", "law_enforcement"), ("advertising", "other"),
+                                            (None, "other")])
+def test_refusal_is_logged_and_committed(raw, label):
+    uow = FakeUow()
+    with pytest.raises(RefusedPurpose):
+        authorize(uow, NOW, CLIN, Action.READ_EXAMS, raw, visit=VISIT, person_id="CK-A")
+    (event,) = uow.access_log.rows
+    assert (event.outcome, event.purpose) == ("refused", label) and uow.commits == 1
+
+
+def test_denial_is_logged_and_committed():
+    uow = FakeUow(granted=())
+    with pytest.raises(ConsentMissing):
+        authorize(uow, NOW, CLIN, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A")
+    uow2 = FakeUow()
+    with pytest.raises(Forbidden):
+        authorize(uow2, NOW, CLIN, Action.LOOKUP, "care_record", visit=VISIT)
+    assert [e.outcome for e in uow.access_log.rows + uow2.access_log.rows] == ["denied", "denied"]
+    assert uow.commits == uow2.commits == 1
+
+
+def test_rate_limit_counts_granted_identifications():
+    reg = Actor("U-2", "reg", Role.REGISTRAR, frozenset({"north"}))
+    uow = FakeUow()
+    for _ in range(2):
+        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=VISIT, per_hour=2)
+    with pytest.raises(RateLimited):
+        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=VISIT, per_hour=2)
+    assert [e.outcome for e in uow.access_log.rows] == ["granted", "granted", "denied"]
+
+
+def test_failed_append_raises_before_any_data():
+    with pytest.raises(RuntimeError):
+        authorize(FakeUow(fail=True), NOW, CLIN, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A")

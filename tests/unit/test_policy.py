@@ -1,0 +1,85 @@
+"""The policy table: every action x role, plus each visit/site/consent condition."""
+
+import pytest
+
+from carekey.domain.program import Role
+from carekey.domain.purposes import Purpose
+from carekey.policy.decision import RULES, Action, Request, VisitFacts, decide
+
+SITE = "north"
+ALL_CONSENTS = frozenset({Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION, Purpose.AGGREGATE_STATISTICS})
+
+# action -> roles allowed (with the rule's purpose, an open visit at own site for the person, all consents)
+EXPECTED = {
+    Action.LOOKUP: {Role.REGISTRAR},
+    Action.IDENTIFY_BIOMETRIC: {Role.REGISTRAR},
+    Action.ENROLL: {Role.REGISTRAR},
+    Action.ENROLL_BIOMETRIC: {Role.REGISTRAR},
+    Action.RECORD_CONSENT: {Role.REGISTRAR},
+    Action.READ_PERSON: {Role.REGISTRAR, Role.CLINICIAN},
+    Action.RECORD_EXAM: {Role.CLINICIAN},
+    Action.READ_EXAMS: {Role.CLINICIAN},
+    Action.ERASE: {Role.REGISTRAR},
+    Action.STATISTICS: {Role.PROGRAM_MANAGER},
+    Action.VERIFY_LOG: {Role.AUDITOR},
+    Action.ADMINISTER: {Role.ADMIN},
+}
+
+
+def req(action, role, **kw):
+    base = dict(actor_id="U-1", role=role, actor_site_ids=frozenset({SITE}), action=action,
+                purpose=RULES[action].purpose, site_id=SITE, visit=VisitFacts(SITE, True, "CK-A"),
+                person_id="CK-A", consents=ALL_CONSENTS)
+    return Request(**(base | kw))
+
+
+def test_table_covers_every_action():
+    assert set(EXPECTED) == set(Action) - {Action.PATIENT_READ}
+
+
+@pytest.mark.parametrize("action", list(EXPECTED))
+@pytest.mark.parametrize("role", list(Role))
+def test_role_matrix(action, role):
+    assert decide(req(action, role)).allowed == (role in EXPECTED[action])
+
+
+@pytest.mark.parametrize("action", [a for a in EXPECTED if RULES[a].needs_visit])
+def test_visit_conditions(action):
+    role = next(iter(EXPECTED[action]))
+    assert not decide(req(action, role, visit=None)).allowed
+    closed = decide(req(action, role, visit=VisitFacts(SITE, False, "CK-A")))
+    assert not closed.allowed and "closed" in closed.reason
+    other_site = decide(req(action, role, visit=VisitFacts("south", True, "CK-A"), site_id="south"))
+    assert not other_site.allowed and "site" in other_site.reason
+
+
+@pytest.mark.parametrize("action", [a for a in EXPECTED if RULES[a].needs_person_visit])
+def test_visit_must_serve_the_person(action):
+    role = next(iter(EXPECTED[action]))
+    d = decide(req(action, role, visit=VisitFacts(SITE, True, "CK-B")))
+    assert not d.allowed and "another person" in d.reason
+    assert decide(req(action, role, visit=VisitFacts(SITE, True, None))).allowed
+
+
+@pytest.mark.parametrize("action", [a for a in EXPECTED if RULES[a].consent])
+def test_missing_or_revoked_consent_denies(action):
+    role = next(iter(EXPECTED[action]))
+    needed = RULES[action].consent
+    d = decide(req(action, role, consents=ALL_CONSENTS - {needed}))
+    assert not d.allowed and d.missing_consent is needed
+
+
+@pytest.mark.parametrize("action", list(EXPECTED))
+def test_wrong_purpose_denied(action):
+    role = next(iter(EXPECTED[action]))
+    for purpose in Purpose:
+        if purpose is not RULES[action].purpose:
+            assert not decide(req(action, role, purpose=purpose)).allowed
+
+
+def test_patient_reads_only_own_data():
+    base = dict(role=Role.REGISTRAR, actor_site_ids=frozenset(), action=Action.PATIENT_READ,
+                purpose=Purpose.PATIENT_ACCESS)
+    assert decide(Request(actor_id="CK-A", person_id="CK-A", **base)).allowed
+    assert not decide(Request(actor_id="CK-A", person_id="CK-B", **base)).allowed
+    assert not decide(Request(actor_id="CK-A", person_id="CK-A", **(base | {"purpose": Purpose.CARE_RECORD}))).allowed
