@@ -6,6 +6,7 @@ Values come from keyword arguments, then ``CAREKEY_*`` environment variables, th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
     privacy_budget_epsilon: float = Field(
         10.0, gt=0, description="Total differential-privacy budget (epsilon) per program."
     )
+
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure flag on the web UI's cookies: auto (set when the request came over https, "
+        "e.g. behind a TLS proxy with uvicorn --proxy-headers), always, or never.")
+    upload_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest biometric image the web UI accepts, in bytes.")
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'carekey.db').resolve()}"

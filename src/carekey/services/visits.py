@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from carekey.domain.ids import new_id
 from carekey.domain.program import Role
 from carekey.domain.visit import Visit
@@ -10,6 +12,7 @@ from carekey.services.deps import Actor, Deps
 from carekey.storage.protocols import UnitOfWork
 
 VISIT_ROLES = (Role.REGISTRAR, Role.CLINICIAN)
+QUEUE_HOURS = 24  # an open visit older than this is left out of the site queue
 
 
 def load_visit(uow: UnitOfWork, visit_id: str) -> Visit | None:
@@ -50,3 +53,12 @@ class VisitService:
         if visit is None or visit.site_id not in actor.site_ids:
             raise NotFound(f"no visit {visit_id} at your sites")
         return visit
+
+    def open_visits(self, actor: Actor) -> list[Visit]:
+        """The site queue: visits still open at the actor's sites, opened in the last day, oldest first. A visit
+        carries no personal data (only whether a person is bound), so listing them reads none; the clinician
+        picks the visit by its short code to take over from the registrar."""
+        if actor.role not in VISIT_ROLES:
+            raise Forbidden(f"a {actor.role.value} has no visit queue")
+        with self.d.uow() as uow:
+            return uow.visits.open_at(sorted(actor.site_ids), self.d.clock() - timedelta(hours=QUEUE_HOURS))

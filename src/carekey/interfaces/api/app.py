@@ -27,7 +27,8 @@ carekey: a consent-first registry for community health-screening programs.
 """
 
 
-def create_app(settings: Settings | None = None, built: bootstrap.App | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, built: bootstrap.App | None = None, web: bool = True) -> FastAPI:
+    """The API, with the web UI mounted at ``/`` unless ``web`` is False (API routes are matched first)."""
     settings = settings or Settings()
     state = built or bootstrap.build(settings)
 
@@ -47,4 +48,8 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     problems.install(app)
     for module in (auth, visits, people, admin, public):
         app.include_router(module.router)
+    if web:
+        from carekey.interfaces.web import mount
+
+        mount(app, state.services, state.settings)
     return app

@@ -54,14 +54,14 @@ def init(data: DataDir = Path("var"),
 def serve(data: DataDir = Path("var"),
           host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
-    """Serve the API (OpenAPI docs at /docs)."""
+    """Serve the web UI (at /) and the API (OpenAPI docs at /docs) on one port."""
     import uvicorn
 
     from carekey.interfaces.api.app import create_app
 
     with handled():
         api = create_app(settings_for(data))
-    typer.echo(f"carekey serving {data} on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"carekey serving {data}: web UI http://{host}:{port}/ · API docs http://{host}:{port}/docs")
     uvicorn.run(api, host=host, port=port, log_level="info")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlalchemy import Connection, insert, select, update
 
 from carekey.domain.visit import Visit
@@ -20,11 +23,18 @@ class SqlVisitRepository:
 
     def get(self, visit_id: str) -> Visit | None:
         r = self._c.execute(select(visits).where(visits.c.id == visit_id)).first()
-        if r is None:
-            return None
-        return Visit(r.id, r.site_id, r.opened_by, utc(r.opened_at), r.person_id, r.closed_by,  # type: ignore[arg-type]
-                     utc(r.closed_at))
+        return None if r is None else _visit(r)
+
+    def open_at(self, site_ids: Sequence[str], since: datetime) -> list[Visit]:
+        q = (select(visits).where(visits.c.site_id.in_(list(site_ids)), visits.c.closed_at.is_(None),
+                                  visits.c.opened_at >= since).order_by(visits.c.opened_at, visits.c.id))
+        return [_visit(r) for r in self._c.execute(q)]
 
     def save(self, visit: Visit) -> None:
         self._c.execute(update(visits).where(visits.c.id == visit.id).values(
             person_id=visit.person_id, closed_by=visit.closed_by, closed_at=visit.closed_at))
+
+
+def _visit(r) -> Visit:  # type: ignore[no-untyped-def]
+    return Visit(r.id, r.site_id, r.opened_by, utc(r.opened_at), r.person_id, r.closed_by,  # type: ignore[arg-type]
+                 utc(r.closed_at))

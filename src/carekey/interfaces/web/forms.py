@@ -1,0 +1,58 @@
+"""Form parsing: raw fields, numbers with per-field errors, uploads with a size limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from starlette.datastructures import FormData, UploadFile
+
+from carekey.errors import InvalidInput
+
+FIELD_LIMIT = 2000
+
+
+async def form_data(request: Request) -> FormData:
+    """Dependency: the parsed form (cached by Starlette, so the CSRF check and the route share it)."""
+    return await request.form()
+
+
+@dataclass
+class Fields:
+    """Accumulates values and per-field error messages for re-rendering a form next to its inputs."""
+
+    form: FormData
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def text(self, name: str) -> str:
+        value = self.form.get(name)
+        return value.strip()[:FIELD_LIMIT] if isinstance(value, str) else ""
+
+    def checked(self, name: str) -> list[str]:
+        return [v for v in self.form.getlist(name) if isinstance(v, str)]
+
+    def number(self, name: str, kind: type = float, required: bool = False) -> float | int | None:
+        raw = self.text(name).replace(",", ".")
+        if not raw:
+            if required:
+                self.errors[name] = "required"
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            self.errors[name] = "enter a whole number" if kind is int else "enter a number"
+            return None
+
+    def values(self) -> dict[str, str]:
+        return {k: v for k, v in self.form.items() if isinstance(v, str) and k != "csrf"}
+
+
+async def read_upload(value: object, limit: int) -> bytes:
+    if not isinstance(value, UploadFile):
+        raise InvalidInput("choose an image file to upload", field="image")
+    data = await value.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"the image is larger than {limit // (1024 * 1024)} MB; use a smaller file", field="image")
+    if not data:
+        raise InvalidInput("the uploaded file is empty; capture again", field="image")
+    return data

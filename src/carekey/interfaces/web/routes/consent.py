@@ -1,0 +1,70 @@
+"""Change the consents of a confirmed person during a visit (grant or withdraw each purpose)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import FormData
+
+from carekey.domain.consent import Grantor
+from carekey.domain.program import Role
+from carekey.domain.purposes import CONSENT_PURPOSES
+from carekey.errors import InvalidInput
+from carekey.interfaces.web import notices
+from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.routes.enroll import grantor_for, program_of
+from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
+from carekey.interfaces.web.session import require_staff, services
+
+router = APIRouter(prefix="/visit/{visit_id}")
+Form = Annotated[FormData, Depends(form_data)]
+
+
+def _render(request: Request, visit_id: str, f: Fields, language: str | None, status: int = 200):  # type: ignore[no-untyped-def]
+    svc, actor = services(request), request.state.actor
+    visit = svc.visits.get(actor, visit_id)
+    if visit.person_id is None:
+        raise InvalidInput("confirm or enroll the person first")
+    view = svc.people.read(actor, visit.id, CARE, visit.person_id)
+    program = program_of(request, visit.site_id)
+    notice = notices.pick(program, language or view.person.language)
+    granted = set(f.checked("grant")) if f.form else {p.value for p in view.consents}
+    return page(request, "consent.html", status, visit=visit, view=view, notice=notice,
+                offered=notices.offered(program), purposes=CONSENT_PURPOSES, granted=granted,
+                age=view.person.age(svc.deps.clock().date()), values=f.values(), errors=f.errors)
+
+
+@router.get("/consent")
+def consent_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+    require_staff(request, (Role.REGISTRAR,))
+    return _render(request, visit_id, Fields(FormData()), None)
+
+
+@router.post("/consent", dependencies=CSRF)
+def decide(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.REGISTRAR,))
+    svc, f = services(request), Fields(form)
+    language = f.text("language")
+    if f.text("show_language"):
+        return _render(request, visit_id, f, f.text("show_language"))
+    visit = svc.visits.get(actor, visit_id)
+    if visit.person_id is None:
+        raise InvalidInput("confirm or enroll the person first")
+    view = svc.people.read(actor, visit.id, CARE, visit.person_id)
+    wanted = set(f.checked("grant"))
+    grantor = grantor_for(view.person.age(svc.deps.clock().date()), f)
+    try:
+        for purpose in CONSENT_PURPOSES:  # withdrawals first: withdrawing never waits on a grant's checks
+            if purpose in view.consents and purpose.value not in wanted:
+                svc.consents.decide(actor, visit.id, CARE, visit.person_id, purpose.value, False,
+                                    f.text("notice_version"), language, Grantor())
+        for purpose in CONSENT_PURPOSES:
+            if purpose not in view.consents and purpose.value in wanted:
+                svc.consents.decide(actor, visit.id, CARE, visit.person_id, purpose.value, True,
+                                    f.text("notice_version"), language, grantor)
+    except InvalidInput as err:
+        f.errors["guardian_name" if "guardian" in err.message or "adult" in err.message else "grant"] = err.message
+        return _render(request, visit_id, f, language, 422)
+    return redirect(request, visit_url(visit.id), "consent_saved")

@@ -1,0 +1,65 @@
+"""Sign in, sign out, and the home screen of each role."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import FormData
+
+from carekey.domain.program import Role
+from carekey.errors import NotAuthenticated, RateLimited
+from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.security import STAFF_COOKIE, clear_cookie, require_csrf, set_cookie
+from carekey.interfaces.web.session import current_staff, services
+from carekey.services.visits import VISIT_ROLES
+
+router = APIRouter()
+Form = Annotated[FormData, Depends(form_data)]
+HOME = {Role.PROGRAM_MANAGER: "/dashboard", Role.AUDITOR: "/audit"}
+
+
+@router.get("/")
+def home(request: Request):  # type: ignore[no-untyped-def]
+    actor = current_staff(request)
+    if actor is None:
+        return page(request, "welcome.html")
+    if actor.role in HOME:
+        return redirect(request, HOME[actor.role])
+    if actor.role not in VISIT_ROLES:
+        return page(request, "admin_home.html")
+    svc = services(request)
+    sites = [s for s in svc.admin.sites() if s.id in actor.site_ids]
+    queue = svc.visits.open_visits(actor)
+    return page(request, "home.html", sites=sites, queue=queue, site_names={s.id: s.name for s in sites})
+
+
+@router.get("/login")
+def login_form(request: Request):  # type: ignore[no-untyped-def]
+    return page(request, "login.html")
+
+
+@router.post("/login", dependencies=[Depends(require_csrf)])
+def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    f = Fields(form)
+    svc = services(request)
+    client = request.client.host if request.client else "unknown"
+    try:
+        issued = svc.auth.login(f.text("username"), str(form.get("password") or ""), client)
+    except (NotAuthenticated, RateLimited) as err:
+        return page(request, "login.html", 401 if isinstance(err, NotAuthenticated) else 429,
+                    error=err.message, username=f.text("username"))
+    response = redirect(request, "/")
+    set_cookie(response, request, request.app.state.settings, STAFF_COOKIE, issued.token)
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(require_csrf)])
+def logout(request: Request):  # type: ignore[no-untyped-def]
+    token = request.cookies.get(STAFF_COOKIE)
+    if token:
+        services(request).auth.logout(token)
+    response = redirect(request, "/login", "signed_out")
+    clear_cookie(response, request, request.app.state.settings, STAFF_COOKIE)
+    return response

@@ -1,0 +1,94 @@
+"""Identify a returning person: by card, by name + birth year, or by fingerprint/iris; then confirm.
+
+Results are rendered as the POST response (never in a URL), at most 5 candidates, each showing only what
+is needed to confirm with the person present: name, birth year, sex and village.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from carekey.domain.program import Role
+from carekey.domain.purposes import Purpose
+from carekey.errors import CaptureRejected, InvalidInput
+from carekey.interfaces.web.forms import Fields, form_data, read_upload
+from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
+from carekey.interfaces.web.security import require_csrf
+from carekey.interfaces.web.session import require_staff, services
+from carekey.services.biometrics import MODALITIES
+
+router = APIRouter(prefix="/visit/{visit_id}")
+Form = Annotated[FormData, Depends(form_data)]
+BIO = Purpose.BIOMETRIC_IDENTIFICATION.value
+
+
+def _identify_page(request: Request, visit_id: str, f: Fields, status: int = 422):  # type: ignore[no-untyped-def]
+    svc = services(request)
+    visit = svc.visits.get(request.state.actor, visit_id)
+    return page(request, "identify.html", status, visit=visit, biometrics=svc.biometrics is not None,
+                values=f.values(), errors=f.errors)
+
+
+@router.post("/lookup", dependencies=CSRF)
+def lookup(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.REGISTRAR,))
+    svc, f = services(request), Fields(form)
+    if f.text("by") == "card":
+        if not f.text("card_number"):
+            f.errors["card_number"] = "enter the card number"
+            return _identify_page(request, visit_id, f)
+        try:
+            found = svc.lookup.by_card(actor, visit_id, CARE, f.text("card_number"))
+        except InvalidInput as err:
+            f.errors["card_number"] = err.message
+            return _identify_page(request, visit_id, f)
+    else:
+        year = f.number("birth_year", int, required=True)
+        if not f.text("name"):
+            f.errors["name"] = "enter the name"
+        if f.errors:
+            return _identify_page(request, visit_id, f)
+        try:
+            found = svc.lookup.by_name(actor, visit_id, CARE, f.text("name"), int(year or 0), f.text("village"))
+        except InvalidInput as err:
+            f.errors["name"] = err.message
+            return _identify_page(request, visit_id, f)
+    return page(request, "candidates.html", visit=svc.visits.get(actor, visit_id), candidates=found, how="lookup")
+
+
+@router.post("/identify", dependencies=CSRF)
+async def identify(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+    actor = await run_in_threadpool(require_staff, request, (Role.REGISTRAR,))
+    svc, f = services(request), Fields(form)
+    if svc.biometrics is None:
+        raise InvalidInput("biometric identification is not available on this server; use the card or the name")
+    if f.text("agree") != "yes":
+        f.errors["agree"] = "read the notice to the person and tick this box only if they agree"
+    modality = f.text("modality")
+    if modality not in MODALITIES:
+        f.errors["modality"] = "choose fingerprint or iris"
+    try:
+        image = await read_upload(form.get("image"), request.app.state.settings.upload_max_bytes)
+    except InvalidInput as err:
+        f.errors["image"] = err.message
+    if f.errors:
+        return await run_in_threadpool(_identify_page, request, visit_id, f)
+    try:
+        found = await run_in_threadpool(svc.biometrics.identify, actor, visit_id, BIO, modality, image)
+    except CaptureRejected as err:
+        f.errors["image"] = f"{err.message} — please capture again"
+        return await run_in_threadpool(_identify_page, request, visit_id, f)
+    visit = await run_in_threadpool(svc.visits.get, actor, visit_id)
+    return page(request, "candidates.html", visit=visit, candidates=found, how="biometric")
+
+
+@router.post("/confirm", dependencies=[Depends(require_csrf)])
+def confirm(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.REGISTRAR,))
+    services(request).people.read(actor, visit_id, CARE, Fields(form).text("person_id"))
+    return redirect(request, visit_url(visit_id), "confirmed")

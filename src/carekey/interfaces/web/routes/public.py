@@ -1,0 +1,17 @@
+"""Public, unauthenticated: the count of refused requests (no personal data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from carekey.interfaces.web.render import page
+from carekey.interfaces.web.session import current_staff, services
+
+router = APIRouter()
+
+
+@router.get("/transparency")
+def transparency(request: Request):  # type: ignore[no-untyped-def]
+    current_staff(request)
+    rows = services(request).transparency.refusals()
+    return page(request, "transparency.html", rows=rows, total=sum(r.count for r in rows))

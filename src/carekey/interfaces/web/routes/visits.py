@@ -1,0 +1,72 @@
+"""A visit: open it, see where it stands (identify, or the confirmed person), set a PIN, close it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import FormData
+
+from carekey.domain.program import Role
+from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
+from carekey.errors import ConsentMissing, InvalidInput
+from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.security import require_csrf
+from carekey.interfaces.web.session import require_staff, services
+from carekey.services.visits import VISIT_ROLES
+
+router = APIRouter(prefix="/visit")
+Form = Annotated[FormData, Depends(form_data)]
+CARE = Purpose.CARE_RECORD.value  # the purpose of every screen of a visit, never typed by the user
+CSRF = [Depends(require_csrf)]
+
+
+def visit_url(visit_id: str, tail: str = "") -> str:
+    return f"/visit/{visit_id}{tail}"
+
+
+@router.post("", dependencies=CSRF)
+def open_visit(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.REGISTRAR,))
+    site = Fields(form).text("site_id") or next(iter(sorted(actor.site_ids)), "")
+    visit = services(request).visits.open(actor, site)
+    return redirect(request, visit_url(visit.id))
+
+
+@router.get("/{visit_id}")
+def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, VISIT_ROLES)
+    svc = services(request)
+    visit = svc.visits.get(actor, visit_id)
+    if not visit.is_open:
+        return page(request, "closed.html", visit=visit)
+    if visit.person_id is None:
+        return page(request, "identify.html", visit=visit, biometrics=svc.biometrics is not None, values={},
+                    errors={})
+    try:
+        view = svc.people.read(actor, visit.id, CARE, visit.person_id)
+    except ConsentMissing:
+        return page(request, "closed.html", visit=visit, withdrawn=True)
+    exams = svc.exams.read(actor, visit.id, CARE, visit.person_id) if actor.role is Role.CLINICIAN else None
+    today = svc.deps.clock().date()
+    return page(request, "visit.html", visit=visit, view=view, person=view.person, age=view.person.age(today),
+                exams=exams, purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None)
+
+
+@router.post("/{visit_id}/pin", dependencies=CSRF)
+def set_pin(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.REGISTRAR,))
+    svc = services(request)
+    visit = svc.visits.get(actor, visit_id)
+    if visit.person_id is None:
+        raise InvalidInput("confirm or enroll the person first")
+    svc.people.set_pin(actor, visit.id, CARE, visit.person_id, Fields(form).text("pin"))
+    return redirect(request, visit_url(visit.id), "pin_set")
+
+
+@router.post("/{visit_id}/close", dependencies=CSRF)
+def close(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, VISIT_ROLES)
+    services(request).visits.close(actor, visit_id)
+    return redirect(request, "/", "visit_closed")
