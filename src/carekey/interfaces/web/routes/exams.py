@@ -20,12 +20,13 @@ router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
 NUMERIC = ("systolic_bp", "diastolic_bp", "pulse", "height_cm", "weight_kg", "glucose_mmol_l", "hemoglobin_g_dl")
 STEP = {"glucose_mmol_l": "0.1", "hemoglobin_g_dl": "0.1", "height_cm": "0.1", "weight_kg": "0.1"}
+LABEL = {"glucose_mmol_l": "Blood glucose (capillary)", "hemoglobin_g_dl": "Hemoglobin", "pulse": "Pulse"}
 UNIT_HINT = {"mm[Hg]": "mmHg", "/min": "beats per minute", "cm": "cm", "kg": "kg", "mmol/L": "mmol/L",
              "g/dL": "g/dL"}
 
 
 def _fields() -> list[dict[str, object]]:
-    return [{"name": n, "label": SPECS[n].display, "unit": UNIT_HINT.get(SPECS[n].unit, SPECS[n].unit),
+    return [{"name": n, "label": LABEL.get(n, SPECS[n].display), "unit": UNIT_HINT.get(SPECS[n].unit, SPECS[n].unit),
              "loinc": SPECS[n].loinc, "low": SPECS[n].low, "high": SPECS[n].high, "step": STEP.get(n, "1")}
             for n in NUMERIC]
 

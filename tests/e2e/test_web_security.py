@@ -1,0 +1,150 @@
+"""Web UI security without a browser: CSRF on every form, headers, cookie flags, no personal data in URLs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from carekey import bootstrap
+from carekey.interfaces.api.app import create_app
+from carekey.interfaces.web.routes import ROUTERS
+from carekey.interfaces.web.security import CSP, require_csrf
+from tests.conftest import PASSWORD, Clock
+from tests.e2e.web_support import ImageFakeMatcher, csrf_of, seed
+
+
+@pytest.fixture
+def web(settings):
+    bootstrap.initialize(settings)
+    built = bootstrap.build(settings, matcher=ImageFakeMatcher())
+    built.services.deps.clock = Clock()
+    seed(built.services)
+    app = create_app(settings, built=built)
+    with TestClient(app) as client:
+        yield client, app, built
+    built.close()
+
+
+def sign_in(client, username="registrar"):  # type: ignore[no-untyped-def]
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf": token, "username": username, "password": PASSWORD},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return csrf_of(client.get("/").text)
+
+
+def web_post_routes():  # type: ignore[no-untyped-def]
+    return [r for router in ROUTERS for r in router.routes if "POST" in getattr(r, "methods", set())]
+
+
+def test_every_post_route_rejects_a_missing_or_forged_csrf_token(web):
+    client, app, _ = web
+    token = sign_in(client)
+    visit = client.post("/visit", data={"csrf": token, "site_id": "north"}, follow_redirects=False)
+    vid = visit.headers["location"].rsplit("/", 1)[1]
+    routes = web_post_routes()
+    assert len(routes) >= 12
+    for route in routes:
+        assert any(d.dependency is require_csrf for d in route.dependencies), route.path
+        path = route.path.replace("{visit_id}", vid)
+        for bad in ({}, {"csrf": "0" * 64}, {"csrf": token[:-1] + ("0" if token[-1] != "0" else "1")}):
+            r = client.post(path, data=bad | {"card_number": "NK1001", "by": "card"}, follow_redirects=False)
+            assert r.status_code == 403, (path, bad, r.status_code)
+            assert "Form expired or forged" in r.text or "expired" in r.text
+    # the same token with another browser's cookie is refused too (the token is bound to the cookie)
+    other = TestClient(app)
+    other.get("/login")
+    r = other.post("/login", data={"csrf": token, "username": "registrar", "password": PASSWORD},
+                   follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_csrf_refusal_runs_no_service(web):
+    client, _, built = web
+    sign_in(client)
+    before = built.services.visits.open_visits(built.services.auth.authenticate(client.cookies["ck_staff"]))
+    assert client.post("/visit", data={"site_id": "north"}).status_code == 403
+    after = built.services.visits.open_visits(built.services.auth.authenticate(client.cookies["ck_staff"]))
+    assert len(after) == len(before)
+
+
+def test_security_headers_on_pages_not_on_api(web):
+    client, _, _ = web
+    for path in ("/", "/login", "/transparency", "/no-such-page"):
+        r = client.get(path)
+        assert r.headers["content-security-policy"] == CSP
+        assert "frame-ancestors 'none'" in CSP and "script-src 'self'" in CSP and "unsafe-inline" not in CSP
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/no-such-page").status_code == 404
+    assert "content-security-policy" not in client.get("/health").headers  # the API (and /docs) keep theirs
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_no_inline_script_or_style_in_any_template():
+    from carekey.interfaces.web.render import TEMPLATES
+
+    folder = TEMPLATES.env.loader.searchpath[0]  # type: ignore[union-attr]
+    import pathlib
+
+    for path in pathlib.Path(folder).glob("*.html"):
+        text = path.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), path.name
+        assert " style=" not in text and "<style" not in text, path.name
+        assert not re.search(r"\son[a-z]+=", text), path.name  # no inline event handlers
+
+
+@pytest.mark.parametrize("mode,scheme,secure", [("never", "https", False), ("always", "https", True),
+                                                ("auto", "http", False), ("auto", "https", True)])
+def test_cookie_flags(settings, mode, scheme, secure):
+    settings = settings.model_copy(update={"cookie_secure": mode})
+    bootstrap.initialize(settings)
+    built = bootstrap.build(settings)
+    seed(built.services)
+    with TestClient(create_app(settings, built=built), base_url=f"{scheme}://testserver") as client:
+        r = client.get("/login")
+        token = csrf_of(r.text)
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and ("Secure" in cookie) == secure
+        r = client.post("/login", data={"csrf": token, "username": "registrar", "password": PASSWORD},
+                        follow_redirects=False)
+        staff = [c for c in r.headers.get_list("set-cookie") if c.startswith("ck_staff=")][0]
+        assert "HttpOnly" in staff and "SameSite=strict" in staff and ("Secure" in staff) == secure
+    built.close()
+
+
+def test_no_personal_data_in_urls_through_a_whole_visit(web):
+    client, _, _ = web
+    seen: list[str] = []
+    client.event_hooks["request"].append(lambda req: seen.append(str(req.url)))
+    token = sign_in(client)
+    r = client.post("/visit", data={"csrf": token, "site_id": "north"})
+    vid = str(r.url).rsplit("/", 1)[1]
+    r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "name", "name": "Ama Mensah",
+                                                   "birth_year": "1980"})
+    assert "Ama Mensah" in r.text
+    pid = re.search(r'name="person_id" value="([^"]+)"', r.text).group(1)
+    r = client.post(f"/visit/{vid}/confirm", data={"csrf": token, "person_id": pid})
+    assert "NK1001" in r.text
+    client.post(f"/visit/{vid}/enroll", data={"csrf": token})
+    client.post(f"/visit/{vid}/close", data={"csrf": token})
+    assert len(seen) >= 8
+    for url in seen:
+        for secret in ("Ama", "Mensah", "1980", "NK1001", pid, "Gumani"):
+            assert secret.lower() not in url.lower(), url
+
+
+def test_purpose_comes_from_the_screen_not_the_form(web):
+    client, _, built = web
+    token = sign_in(client)
+    r = client.post("/visit", data={"csrf": token, "site_id": "north"})
+    vid = str(r.url).rsplit("/", 1)[1]
+    r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "card", "card_number": "NK1001",
+                                                   "purpose": "law_enforcement"})
+    assert r.status_code == 200 and "Ama" in r.text
+    assert built.services.transparency.refusals() == []
+    with built.database.uow() as uow:
+        last = uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event
+    assert last.purpose == "care_record" and last.action == "lookup_result"
