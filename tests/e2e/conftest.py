@@ -3,8 +3,10 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from carekey import bootstrap
 from carekey.interfaces.api.app import create_app
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Clock
+from tests.e2e.web_support import ImageFakeMatcher, seed
 
 
 @pytest.fixture
@@ -26,3 +28,16 @@ def login(client):
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     return _login
+
+
+@pytest.fixture
+def web(settings):
+    """The app with the web UI on TestClient, the image fake behind the biometric port, a seeded world."""
+    bootstrap.initialize(settings)
+    built = bootstrap.build(settings, matcher=ImageFakeMatcher())
+    built.services.deps.clock = Clock()
+    seed(built.services)
+    app = create_app(settings, built=built)
+    with TestClient(app) as client:
+        yield client, app, built
+    built.close()

@@ -11,28 +11,8 @@ from carekey import bootstrap
 from carekey.interfaces.api.app import create_app
 from carekey.interfaces.web.routes import ROUTERS
 from carekey.interfaces.web.security import CSP, require_csrf
-from tests.conftest import PASSWORD, Clock
-from tests.e2e.web_support import ImageFakeMatcher, csrf_of, seed
-
-
-@pytest.fixture
-def web(settings):
-    bootstrap.initialize(settings)
-    built = bootstrap.build(settings, matcher=ImageFakeMatcher())
-    built.services.deps.clock = Clock()
-    seed(built.services)
-    app = create_app(settings, built=built)
-    with TestClient(app) as client:
-        yield client, app, built
-    built.close()
-
-
-def sign_in(client, username="registrar"):  # type: ignore[no-untyped-def]
-    token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"csrf": token, "username": username, "password": PASSWORD},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return csrf_of(client.get("/").text)
+from tests.conftest import PASSWORD
+from tests.e2e.web_support import csrf_of, seed, sign_in
 
 
 def web_post_routes():  # type: ignore[no-untyped-def]

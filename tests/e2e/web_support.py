@@ -14,7 +14,7 @@ from carekey.domain.consent import Grantor
 from carekey.errors import CaptureRejected
 from carekey.services.consents import ConsentInput
 from carekey.services.people import PersonInput
-from tests.conftest import make_world
+from tests.conftest import PASSWORD, make_world
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "web"
 CARE, BIO, STATS = "care_record", "biometric_identification", "aggregate_statistics"
@@ -62,3 +62,11 @@ def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
     assert match, "no CSRF field in the page"
     return match.group(1)
+
+
+def sign_in(client, username="registrar"):  # type: ignore[no-untyped-def]
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf": token, "username": username, "password": PASSWORD},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return csrf_of(client.get("/").text)

@@ -28,6 +28,8 @@ from carekey.services.people import PersonInput
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
 SEXES = ("female", "male", "other", "unknown")
+NO_RECORD = ("without \"keep my health record\" nothing about the person is stored: offer the exam without a record "
+             "(Exam only, keep nothing) instead")
 
 
 def program_of(request: Request, site_id: str) -> Program:
@@ -96,8 +98,8 @@ def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
                            f.text("card_number"), district=f.text("district"), village=f.text("village"),
                            language=language)
         svc.people.enroll(actor, visit_id, CARE, data, consent, f.text("pin") or None)
-    except ConsentMissing as err:
-        f.errors["grant"] = err.message
+    except ConsentMissing:
+        f.errors["grant"] = NO_RECORD
         return _form(request, visit_id, f, language, 403)
     except (InvalidInput, Conflict) as err:
         f.errors["card_number" if isinstance(err, Conflict) else _field_of(err)] = err.message
