@@ -201,8 +201,8 @@ class ConsentOut(BaseModel):
     guardian_name: str
     guardian_relation: str
     at: datetime
-    site_id: str
-    user_id: str
+    site_id: str | None
+    user_id: str | None
 
     @classmethod
     def of(cls, c: ConsentRecord) -> ConsentOut:
