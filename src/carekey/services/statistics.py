@@ -95,7 +95,7 @@ class StatisticsService:
             except BudgetExhausted as err:
                 uow.rollback()
                 log_access(uow, now, actor, Action.STATISTICS.value, Purpose.AGGREGATE_STATISTICS.value, "denied",
-                           err.message)
+                           f"privacy budget exhausted: {err.message}")
                 uow.commit()
                 raise
             uow.commit()
