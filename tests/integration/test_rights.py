@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from carekey.audit.proofs import verify_access_receipt
-from carekey.errors import BudgetExhausted, ConsentMissing, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from carekey.errors import BudgetExhausted, ConsentMissing, Forbidden, InvalidInput, NotAuthenticated
 from carekey.storage.protocols import TemplateRow
 from tests.integration.helpers import CARE, consent, person_input
 
@@ -149,5 +149,5 @@ def test_retention_deletes_expired_records_and_orphan_templates(app, world):
         assert uow.biometrics.for_person(orphan) == []
         assert [e.event.action for e in uow.access_log.for_person(old)][-1] == "retention_delete"
     assert s.retention.run().erased == []
-    with pytest.raises(NotFound):
+    with pytest.raises(ConsentMissing):  # an unknown person looks like one without consent
         s.people.read(world.registrar, s.visits.open(world.registrar, "north").id, CARE, old)
