@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from carekey import __version__, bootstrap
 from carekey.config import Settings
 from carekey.interfaces.api import problems
-from carekey.interfaces.api.routers import admin, auth, people, public, visits
+from carekey.interfaces.api.routers import admin, audit, auth, patient, people, public, stats, visits
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -42,9 +42,12 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                                 {"name": "visits", "description": "Person-present encounters"},
                                 {"name": "people", "description": "A person's data, within a visit"},
                                 {"name": "admin", "description": "Users (no records)"},
+                                {"name": "patient", "description": "The person's own data (card + PIN)"},
+                                {"name": "statistics", "description": "Differentially private, within a budget"},
+                                {"name": "audit", "description": "Transparency log verification"},
                                 {"name": "public", "description": "Unauthenticated"}])
     app.state.carekey = state
     problems.install(app)
-    for module in (auth, visits, people, admin, public):
+    for module in (auth, visits, people, patient, stats, audit, admin, public):
         app.include_router(module.router)
     return app
