@@ -231,3 +231,7 @@ class UserOut(BaseModel):
     role: str
     site_ids: list[str]
     display_name: str
+
+
+class PinIn(Strict):
+    pin: str = Field(description="4-8 digits", examples=["4321"])
