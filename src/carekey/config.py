@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         None, description="Ed25519 key signing the transparency log's tree heads (mode 0600, never in the database); "
         "default <data_dir>/carekey.log.key, created by init or on first start."
     )
+    tree_head_seconds: int = Field(
+        60, ge=0, description="After a write request the API signs a new tree head when the log has grown and the "
+        "latest head is older than this (0: after every write). Heads are also signed on demand."
+    )
     token_minutes: int = Field(480, ge=1, description="Lifetime of a staff bearer token, in minutes.")
     patient_token_minutes: int = Field(30, ge=1, description="Lifetime of a patient portal token, in minutes.")
     login_attempts_per_minute: int = Field(

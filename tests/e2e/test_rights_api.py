@@ -126,3 +126,14 @@ def test_auditor_route_reports_without_personal_data(app, world, client, login):
     assert bad["ok"] is False and "bad_signature" in {p["kind"] for p in bad["problems"]}
     assert client.post("/audit/verify", headers=aud, json={"heads": [{"x": 1}]}).status_code == 422
     assert client.get("/audit/verify", headers=login("admin") | {"X-Carekey-Purpose": "audit"}).status_code == 403
+
+
+def test_writes_end_with_a_signed_tree_head(app, world, client, login):
+    app.services.deps.settings.tree_head_seconds = 0
+    before = len(app.services.transparency.heads())
+    r = client.post("/visits", headers=login("registrar"), json={"site_id": "north"})  # logins are writes too
+    assert r.status_code == 201
+    heads = app.services.transparency.heads()
+    assert len(heads) > before
+    with app.database.uow() as uow:
+        assert heads[-1].size == uow.access_log.size()

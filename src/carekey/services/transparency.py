@@ -59,6 +59,21 @@ class TransparencyService:
         assert self.d.signer is not None
         return PublishedHead(sth, self.d.signer.public_key)
 
+    def publish_if_due(self) -> SignedTreeHead | None:
+        """After a batch of writes: sign a head if the log grew and the latest head is older than
+        ``Settings.tree_head_seconds``. Returns the new head, or None when none was due."""
+        if self.d.signer is None:
+            return None
+        now_ms = int(self.d.clock().timestamp() * 1000)
+        with self.d.uow() as uow:
+            latest = uow.tree_heads.latest()
+            if latest is not None and (latest.size == uow.access_log.size() or
+                                       now_ms - latest.head.timestamp_ms < self.d.settings.tree_head_seconds * 1000):
+                return None
+            sth = publish_head(uow, self.d)
+            uow.commit()
+        return sth
+
     def heads(self) -> list[SignedTreeHead]:
         with self.d.uow() as uow:
             return uow.tree_heads.all()

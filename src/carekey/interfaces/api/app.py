@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
@@ -50,4 +51,12 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     problems.install(app)
     for module in (auth, visits, people, patient, stats, audit, admin, public):
         app.include_router(module.router)
+
+    @app.middleware("http")
+    async def sign_tree_heads(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """A write batch ends with a signed tree head (at most one per Settings.tree_head_seconds)."""
+        response: Response = await call_next(request)
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            await run_in_threadpool(state.services.transparency.publish_if_due)
+        return response
     return app

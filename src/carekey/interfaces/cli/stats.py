@@ -37,7 +37,10 @@ def release(data: DataDir, user: UserOpt,
     """One noisy release by district x sex x age band, each figure with its 95 % interval."""
     with session(data, user) as (app, actor):
         out = app.services.statistics.release(actor, purpose, statistic, epsilon, program)
-    emit(out) if as_json else _table(out)
+    if as_json:
+        emit(out)
+    else:
+        _table(out)
 
 
 @stats_app.command("budget")
@@ -58,5 +61,7 @@ def run(data: DataDir,
     each deletion is logged."""
     with opened(data) as app:
         report = app.services.retention.run(years, dry_run, progress=None if dry_run else track)
+        if not dry_run:
+            app.services.transparency.tree_head()  # the deletions end with a signed tree head
     emit({"cutoff": report.cutoff, "dry_run": report.dry_run, "erased": report.erased,
           "templates_deleted": report.templates_deleted, "kept": report.kept})
