@@ -6,7 +6,9 @@ Nothing imports interfaces; interfaces import this module. No engine is created 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from carekey.audit.sth import LogSigner
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
@@ -40,12 +42,22 @@ def initialize(settings: Settings, if_missing: bool = False) -> bool:
     if not existed:
         create_key_file(key_file)
     FileSecretStore(settings.resolved_key_store())
+    log_signer(settings.resolved_log_key_file())
     db = Database(settings.resolved_database_url())
     try:
         db.migrate()
     finally:
         db.dispose()
     return not existed
+
+
+def log_signer(path: Path) -> LogSigner:
+    """Load the log's signing key, creating it (mode 0600) when missing: data folders initialized before the
+    transparency log had signed heads get their key on first start."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        LogSigner.generate().save(path)
+    return LogSigner.load(path)
 
 
 def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: bool = True) -> App:
@@ -55,5 +67,6 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     db = Database(settings.resolved_database_url())
     if migrate:
         db.migrate()
-    deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings)
+    deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
+                signer=log_signer(settings.resolved_log_key_file()))
     return App(settings, db, build_services(deps, matcher))

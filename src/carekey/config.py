@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(
         None, description="Program key file (mode 0600, never in the database); default <data_dir>/carekey.keys."
     )
+    log_key_file: Path | None = Field(
+        None, description="Ed25519 key signing the transparency log's tree heads (mode 0600, never in the database); "
+        "default <data_dir>/carekey.log.key, created by init or on first start."
+    )
+    tree_head_seconds: int = Field(
+        60, ge=0, description="After a write request the API signs a new tree head when the log has grown and the "
+        "latest head is older than this (0: after every write). Heads are also signed on demand."
+    )
     token_minutes: int = Field(480, ge=1, description="Lifetime of a staff bearer token, in minutes.")
     patient_token_minutes: int = Field(30, ge=1, description="Lifetime of a patient portal token, in minutes.")
     login_attempts_per_minute: int = Field(
@@ -61,6 +69,9 @@ class Settings(BaseSettings):
 
     def resolved_key_file(self) -> Path:
         return self.key_file or self.data_dir / "carekey.keys"
+
+    def resolved_log_key_file(self) -> Path:
+        return self.log_key_file or self.data_dir / "carekey.log.key"
 
     def resolved_key_store(self) -> Path:
         return self.key_store or self.data_dir / "carekey.keystore"

@@ -4,7 +4,7 @@ import pytest
 
 from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
-from carekey.policy.decision import RULES, Action, Request, VisitFacts, decide
+from carekey.policy.decision import PATIENT_ACTIONS, RULES, Action, Request, VisitFacts, decide
 
 SITE = "north"
 ALL_CONSENTS = frozenset({Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION, Purpose.AGGREGATE_STATISTICS})
@@ -23,6 +23,7 @@ EXPECTED = {
     Action.STATISTICS: {Role.PROGRAM_MANAGER},
     Action.VERIFY_LOG: {Role.AUDITOR},
     Action.ADMINISTER: {Role.ADMIN},
+    Action.RETENTION_DELETE: {Role.ADMIN},
 }
 
 
@@ -34,7 +35,7 @@ def req(action, role, **kw):
 
 
 def test_table_covers_every_action():
-    assert set(EXPECTED) == set(Action) - {Action.PATIENT_READ}
+    assert set(EXPECTED) == set(Action) - PATIENT_ACTIONS
 
 
 @pytest.mark.parametrize("action", list(EXPECTED))
@@ -77,9 +78,11 @@ def test_wrong_purpose_denied(action):
             assert not decide(req(action, role, purpose=purpose)).allowed
 
 
-def test_patient_reads_only_own_data():
-    base = dict(role=Role.REGISTRAR, actor_site_ids=frozenset(), action=Action.PATIENT_READ,
-                purpose=Purpose.PATIENT_ACCESS)
+@pytest.mark.parametrize("action", sorted(PATIENT_ACTIONS))
+def test_patient_reads_only_own_data(action):
+    base = dict(role=Role.PATIENT, actor_site_ids=frozenset(), action=action, purpose=Purpose.PATIENT_ACCESS)
     assert decide(Request(actor_id="CK-A", person_id="CK-A", **base)).allowed
     assert not decide(Request(actor_id="CK-A", person_id="CK-B", **base)).allowed
     assert not decide(Request(actor_id="CK-A", person_id="CK-A", **(base | {"purpose": Purpose.CARE_RECORD}))).allowed
+    for staff in set(Role) - {Role.PATIENT}:  # a staff member whose id happened to equal the person's id
+        assert not decide(Request(actor_id="CK-A", person_id="CK-A", **(base | {"role": staff}))).allowed

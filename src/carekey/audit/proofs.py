@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+from carekey.audit import leaf
 from carekey.audit.merkle import MerkleLog, leaf_hash, verify_consistency, verify_inclusion
 from carekey.audit.sth import SignedTreeHead
 
@@ -77,3 +78,24 @@ class ConsistencyReceipt:
                        _unb64(data["consistency_path"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed consistency receipt: {exc}") from exc
+
+
+def access_receipt(event: dict[str, object], salt: bytes | None, receipt: InclusionReceipt) -> dict[str, object]:
+    """What a person is shown for one access: the event, its salt, and the inclusion receipt."""
+    return {"seq": receipt.index, "event": dict(event), "salt": base64.b64encode(salt).decode() if salt else None,
+            "receipt": receipt.to_dict()}
+
+
+def verify_access_receipt(data: dict[str, object], public_key: bytes) -> bool:
+    """Check an access as shown to the person, with the log's public key only: the salted event matches the
+    leaf (``carekey.audit.leaf``), the leaf is in the signed tree, and the tree head is signed by the key."""
+    try:
+        receipt = InclusionReceipt.from_dict(data["receipt"])  # type: ignore[arg-type]
+        salt = base64.b64decode(str(data["salt"]), validate=True)
+        event = data["event"]
+        if not isinstance(event, dict):
+            return False
+        committed = leaf.leaf_input(event, salt)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return committed == receipt.leaf_input and receipt.verify(public_key)

@@ -73,8 +73,8 @@ class ConsentRecord:
     language: str
     grantor: Grantor
     at: datetime
-    site_id: str
-    user_id: str
+    site_id: str | None  # None: decided by the person in the patient portal
+    user_id: str | None
 
 
 def current_grants(history: Iterable[ConsentRecord] | Iterable[Any]) -> frozenset[Purpose]:

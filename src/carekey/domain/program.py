@@ -20,6 +20,7 @@ class Role(StrEnum):
     PROGRAM_MANAGER = "program_manager"  # differentially private aggregate statistics only
     AUDITOR = "auditor"  # verifies the transparency log; reads no records
     ADMIN = "admin"  # manages users, sites and keys; reads no records
+    PATIENT = "patient"  # the person themself (card + PIN), never a staff account
 
 
 def parse_role(raw: str) -> Role:
@@ -88,6 +89,8 @@ class User:
     def __post_init__(self) -> None:
         if not _USERNAME.match(self.username):
             raise InvalidInput("username must be 2-40 lowercase letters, digits, '.', '-' or '_'")
+        if self.role is Role.PATIENT:
+            raise InvalidInput("patient is not a staff role; a person signs in with their card and PIN")
         if self.role in (Role.REGISTRAR, Role.CLINICIAN) and not self.site_ids:
             raise InvalidInput(f"a {self.role.value} must be bound to at least one site")
 

@@ -20,7 +20,8 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | erase                  | registrar            | care_record          | open, own site, person's | -                |
 | statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
 | verify_log             | auditor              | audit                | -                        | -                |
-| administer             | admin                | administration       | -                        | -                |
+| administer, retention  | admin                | administration       | -                        | -                |
+| patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
 
 "person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
 first action that binds it). Admin and auditor never read records; a program manager never sees a
@@ -49,7 +50,14 @@ class Action(StrEnum):
     STATISTICS = "statistics"
     VERIFY_LOG = "verify_log"
     ADMINISTER = "administer"
-    PATIENT_READ = "patient_read"  # the person reading/exporting/revoking their own data
+    RETENTION_DELETE = "retention_delete"  # the retention job deleting a record past its period
+    PATIENT_READ = "patient_read"  # the person reading their own data (record, exams, consents, accesses)
+    PATIENT_EXPORT = "patient_export"  # ... exporting it as JSON
+    PATIENT_REVOKE = "patient_revoke"  # ... revoking a consent
+    PATIENT_ERASE = "patient_erase"  # ... asking for erasure
+
+
+PATIENT_ACTIONS = frozenset({Action.PATIENT_READ, Action.PATIENT_EXPORT, Action.PATIENT_REVOKE, Action.PATIENT_ERASE})
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ RULES: dict[Action, Rule] = {
     Action.STATISTICS: _r({Role.PROGRAM_MANAGER}, Purpose.AGGREGATE_STATISTICS, False, False, None),
     Action.VERIFY_LOG: _r({Role.AUDITOR}, Purpose.AUDIT, False, False, None),
     Action.ADMINISTER: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
+    Action.RETENTION_DELETE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
 }
 
 
@@ -117,7 +126,7 @@ def _deny(reason: str, missing: Purpose | None = None) -> Decision:
 
 def decide(req: Request) -> Decision:
     """Allow or deny one access; pure, total, and the only place where access is decided."""
-    if req.action is Action.PATIENT_READ:
+    if req.action in PATIENT_ACTIONS:
         return patient_access(req)
     rule = RULES.get(req.action)
     if rule is None:
@@ -146,6 +155,8 @@ def decide(req: Request) -> Decision:
 
 def patient_access(req: Request) -> Decision:
     """A person, authenticated by card and PIN, reads/exports/revokes their own data only."""
+    if req.role is not Role.PATIENT:
+        return _deny("patient self-service is for the person, authenticated by card and PIN")
     if req.purpose is not Purpose.PATIENT_ACCESS:
         return _deny("patient self-service serves purpose patient_access only")
     if req.person_id is None or req.actor_id != req.person_id:

@@ -72,3 +72,13 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
             raise RateLimited(reason, retry_after=3600)
     log_access(uow, now, actor, action.value, purpose.value, "granted", decision.reason, site_id, person_id)
     return purpose
+
+
+def check_policy(actor: Actor, action: Action, purpose_raw: str | None) -> Purpose:
+    """The decision alone, without logging: only for the auditor when the log itself refuses appends."""
+    purpose = parse_purpose(purpose_raw or "")
+    decision = decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids, action=action,
+                              purpose=purpose))
+    if not decision.allowed:
+        raise Forbidden(decision.reason)
+    return purpose

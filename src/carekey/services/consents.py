@@ -36,8 +36,9 @@ class ConsentInput:
         check_grantor(self.grantor, age)
 
 
-def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, form: ConsentInput, now, site_id: str,
-                     user_id: str, purposes: tuple[Purpose, ...] = CONSENT_PURPOSES) -> None:  # type: ignore[no-untyped-def]
+def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, form: ConsentInput, now,
+                     site_id: str | None, user_id: str | None,
+                     purposes: tuple[Purpose, ...] = CONSENT_PURPOSES) -> None:  # type: ignore[no-untyped-def]
     version = uow.consents.next_version(person_id)
     for i, purpose in enumerate(purposes):
         cid = new_id("C")

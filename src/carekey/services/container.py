@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from carekey.services.admin import AdminService
+from carekey.services.audit import AuditService
 from carekey.services.auth import AuthService
 from carekey.services.biometrics import BiometricMatcher, BiometricService
 from carekey.services.consents import ConsentService
 from carekey.services.deps import Deps
 from carekey.services.exams import ExamService
 from carekey.services.lookup import LookupService
+from carekey.services.patients import PatientService
 from carekey.services.people import PeopleService
+from carekey.services.retention import RetentionService
+from carekey.services.statistics import StatisticsService
 from carekey.services.transparency import TransparencyService
 from carekey.services.visits import VisitService
 
@@ -27,6 +31,10 @@ class Services:
     exams: ExamService
     lookup: LookupService
     transparency: TransparencyService
+    audit: AuditService
+    patients: PatientService
+    statistics: StatisticsService
+    retention: RetentionService
     biometrics: BiometricService | None = None
 
 
@@ -35,4 +43,6 @@ def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Servi
     return Services(deps=deps, auth=auth, admin=AdminService(deps, auth), visits=VisitService(deps),
                     people=PeopleService(deps), consents=ConsentService(deps), exams=ExamService(deps),
                     lookup=LookupService(deps), transparency=TransparencyService(deps),
+                    audit=AuditService(deps), patients=PatientService(deps), statistics=StatisticsService(deps),
+                    retention=RetentionService(deps),
                     biometrics=BiometricService(deps, matcher) if matcher else None)

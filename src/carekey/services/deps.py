@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from carekey.audit.sth import LogSigner
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
@@ -37,4 +38,5 @@ class Deps:
     crypto: PersonCrypto
     index: BlindIndexer
     settings: Settings
+    signer: LogSigner | None = None  # signs tree heads; None only in tests that never publish one
     clock: Callable[[], datetime] = utcnow

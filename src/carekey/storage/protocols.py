@@ -12,9 +12,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from carekey.audit.merkle import MerkleLog
+from carekey.audit.sth import SignedTreeHead
 from carekey.domain.access import AccessEvent
 from carekey.domain.program import Program, Site, User
 from carekey.domain.visit import Visit
+from carekey.stats.budget import Spend
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,8 @@ class ConsentRow:
     grantor_kind: str
     grantor_ciphertext: bytes
     at: datetime
-    site_id: str
-    user_id: str
+    site_id: str | None
+    user_id: str | None
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ class PersonRepository(Protocol):
     def by_name(self, program_id: str, name_bidx: str, limit: int) -> list[PersonRow]: ...
     def touch(self, person_id: str, at: datetime) -> None: ...
     def set_pin_hash(self, person_id: str, pin_hash: str | None) -> None: ...
+    def in_program(self, program_id: str) -> list[PersonRow]: ...  # statistics only; never leaves a service
+    def not_seen_since(self, before: datetime) -> list[str]: ...  # ids, for retention
     def delete(self, person_id: str) -> None: ...
     def count(self) -> int: ...
 
@@ -139,10 +144,14 @@ class ConsentRepository(Protocol):
     def add(self, row: ConsentRow) -> None: ...
     def history(self, person_id: str) -> list[ConsentRow]: ...  # ordered by version
     def next_version(self, person_id: str) -> int: ...
+    def latest_decisions(self, purpose: str) -> dict[str, bool]: ...  # person id -> latest is a grant
 
 
 class AccessLogRepository(Protocol):
-    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> int: ...  # returns seq
+    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> int: ...  # returns seq; also
+    # hashes the leaf into the Merkle tree in the same transaction (fails if the tree does not match the log)
+    def tree(self) -> MerkleLog: ...  # the Merkle tree over leaf_input, index = seq
+    def leaves(self) -> list[tuple[int, bytes]]: ...  # (seq, leaf_input) in seq order
     def size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[LogEntry]: ...
     def for_person(self, person_id: str) -> list[LogEntry]: ...
@@ -155,6 +164,18 @@ class BiometricRepository(Protocol):
     def for_person(self, person_id: str) -> list[TemplateRow]: ...
     def by_modality(self, modality: str) -> list[TemplateRow]: ...
     def delete_for_person(self, person_id: str) -> int: ...
+    def person_ids(self) -> list[str]: ...
+
+
+class TreeHeadRepository(Protocol):
+    def add(self, sth: SignedTreeHead) -> None: ...
+    def latest(self) -> SignedTreeHead | None: ...
+    def all(self) -> list[SignedTreeHead]: ...
+
+
+class BudgetRepository(Protocol):  # carekey.stats.budget.BudgetStore
+    def spends(self, program: str) -> Sequence[Spend]: ...
+    def add(self, spend: Spend) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -169,6 +190,8 @@ class UnitOfWork(Protocol):
     consents: ConsentRepository
     access_log: AccessLogRepository
     biometrics: BiometricRepository
+    tree_heads: TreeHeadRepository
+    budget: BudgetRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

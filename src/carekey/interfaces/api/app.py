@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
 from carekey.interfaces.api import problems
-from carekey.interfaces.api.routers import admin, auth, people, public, visits
+from carekey.interfaces.api.routers import admin, audit, auth, patient, people, public, stats, visits
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -43,11 +44,22 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                                 {"name": "visits", "description": "Person-present encounters"},
                                 {"name": "people", "description": "A person's data, within a visit"},
                                 {"name": "admin", "description": "Users (no records)"},
+                                {"name": "patient", "description": "The person's own data (card + PIN)"},
+                                {"name": "statistics", "description": "Differentially private, within a budget"},
+                                {"name": "audit", "description": "Transparency log verification"},
                                 {"name": "public", "description": "Unauthenticated"}])
     app.state.carekey = state
     problems.install(app)
-    for module in (auth, visits, people, admin, public):
+    for module in (auth, visits, people, patient, stats, audit, admin, public):
         app.include_router(module.router)
+
+    @app.middleware("http")
+    async def sign_tree_heads(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """A write batch ends with a signed tree head (at most one per Settings.tree_head_seconds)."""
+        response: Response = await call_next(request)
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            await run_in_threadpool(state.services.transparency.publish_if_due)
+        return response
     if web:
         from carekey.interfaces.web import mount
 

@@ -11,6 +11,7 @@ from carekey.errors import NotAuthenticated
 from carekey.interfaces.api.problems import ApiProblem
 from carekey.services.container import Services
 from carekey.services.deps import Actor
+from carekey.services.patients import Patient
 
 PURPOSE_HEADER = "X-Carekey-Purpose"
 _bearer = HTTPBearer(auto_error=False, description="Opaque token from POST /auth/token")
@@ -27,6 +28,17 @@ def actor(request: Request,
     return services(request).auth.authenticate(creds.credentials)
 
 
+def bearer_token(creds: HTTPAuthorizationCredentials | None, where: str) -> str:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise NotAuthenticated(f"send Authorization: Bearer <token> (from {where})")
+    return creds.credentials
+
+
+def patient(request: Request,
+            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Patient:
+    return services(request).patients.authenticate(bearer_token(creds, "POST /patient/token"))
+
+
 def purpose(x_carekey_purpose: Annotated[str | None, Header(
         alias=PURPOSE_HEADER, description="Why this personal data is processed: care_record, "
         "biometric_identification... Anything else (law_enforcement, ...) is refused, logged and counted.",
@@ -39,4 +51,5 @@ def purpose(x_carekey_purpose: Annotated[str | None, Header(
 
 Svc = Annotated[Services, Depends(services)]
 CurrentActor = Annotated[Actor, Depends(actor)]
+CurrentPatient = Annotated[Patient, Depends(patient)]
 PurposeHeader = Annotated[str, Depends(purpose)]

@@ -201,8 +201,8 @@ class ConsentOut(BaseModel):
     guardian_name: str
     guardian_relation: str
     at: datetime
-    site_id: str
-    user_id: str
+    site_id: str | None
+    user_id: str | None
 
     @classmethod
     def of(cls, c: ConsentRecord) -> ConsentOut:
@@ -231,3 +231,7 @@ class UserOut(BaseModel):
     role: str
     site_ids: list[str]
     display_name: str
+
+
+class PinIn(Strict):
+    pin: str = Field(description="4-8 digits", examples=["4321"])

@@ -61,7 +61,9 @@ def _exam(rng: random.Random, age: int) -> dict[str, object]:
                                       [38, 27, 20, 5, 4, 3, 2, 1])[0]}
 
 
-def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: int) -> int:
+def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: int,
+                patients: dict[str, str] | None = None) -> int:
+    """Enroll ``count`` people; the first one gets a random patient PIN, put in ``patients`` (card -> PIN)."""
     rng, fake = random.Random(seed), Faker(["en_GB", "fr_FR"])
     fake.seed_instance(seed)
     year = services.deps.clock().year
@@ -83,17 +85,24 @@ def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: 
         person = PersonInput(given, fake.last_name(), sex, year - age - 1, f"{site[0].upper()}{100000 + i}",
                              district=SITES[i % 2].district, village=rng.choice(VILLAGES[site]),
                              language=rng.choice(["en", "fr"]))
+        pin = f"{secrets.randbelow(10**6):06d}" if i == 0 and patients is not None else None
         view = services.people.enroll(reg, visit.id, CARE, person,
-                                      ConsentInput.parse(granted, "v1", person.language, grantor))
+                                      ConsentInput.parse(granted, "v1", person.language, grantor), pin)
+        if pin is not None:
+            patients[person.card_number] = pin  # type: ignore[index]
         services.exams.record(clin, visit.id, CARE, view.person.id, _exam(rng, age))
         services.visits.close(reg, visit.id)
         enrolled += 1
     return enrolled
 
 
-def write_credentials(data: Path, users: list[DemoUser]) -> Path:
+def write_credentials(data: Path, users: list[DemoUser], patients: dict[str, str] | None = None) -> Path:
     path = data / "demo-users.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write("".join(f"{u.username}\t{u.role}\t{u.password}\n" for u in users))
+    if patients:  # demo-patients.txt: card number and PIN of the demo patient(s), mode 0600
+        fd = os.open(data / "demo-patients.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("".join(f"{card}\t{pin}\n" for card, pin in patients.items()))
     return path

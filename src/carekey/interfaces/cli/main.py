@@ -1,7 +1,7 @@
 """The ``carekey`` command.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid input, 4 not authenticated, 5 forbidden (refused
-purpose, denied, missing consent), 6 not found, 7 conflict.
+purpose, denied, missing consent, budget exhausted), 6 not found, 7 conflict, 8 log verification failed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from carekey.interfaces.cli import admin, bench, demo, records
+from carekey.interfaces.cli import admin, bench, demo, log, patient, records, stats
 from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 
 app = typer.Typer(help="carekey: consent-first registry for community health screening.", no_args_is_help=True)
@@ -23,6 +23,10 @@ app.add_typer(records.visit_app, name="visit")
 app.add_typer(records.person_app, name="person")
 app.add_typer(records.consent_app, name="consent")
 app.add_typer(records.exam_app, name="exam")
+app.add_typer(log.log_app, name="log")
+app.add_typer(patient.patient_app, name="patient")
+app.add_typer(stats.stats_app, name="stats")
+app.add_typer(stats.retention_app, name="retention")
 transparency_app = typer.Typer(help="Public transparency figures.", no_args_is_help=True)
 app.add_typer(transparency_app, name="transparency")
 
@@ -32,7 +36,7 @@ def main() -> None:
     """carekey: consent-first registry for community health screening.
 
     Start with `carekey init --data var`, then `carekey demo --data var` and `carekey serve --data var`.
-    Exit codes: 3 invalid input, 4 not authenticated, 5 forbidden, 6 not found, 7 conflict.
+    Exit codes: 3 invalid input, 4 not authenticated, 5 forbidden, 6 not found, 7 conflict, 8 log tampered.
     """
 
 
@@ -81,12 +85,16 @@ def demo_cmd(data: DataDir = Path("var"),
             typer.echo(f"{data} already has data; use a fresh data folder", err=True)
             raise typer.Exit(7)
         users, actors = demo.seed_program(svc)
-        count = demo.seed_people(svc, actors, people, seed)
-        path = demo.write_credentials(data, users)
+        patients: dict[str, str] = {}
+        count = demo.seed_people(svc, actors, people, seed, patients)
+        path = demo.write_credentials(data, users, patients)
+        svc.transparency.tree_head()  # publish a signed tree head over the seeded log
     typer.echo(f"demo program 'demo': sites north and south, {count} people enrolled with exams")
     typer.echo("demo users (also in " + str(path) + ", mode 0600):")
     for u in users:
         typer.echo(f"  {u.username:<16} {u.role:<16} password: {u.password}")
+    for card, pin in patients.items():
+        typer.echo(f"  demo patient: card {card}, PIN {pin} (carekey patient ... / POST /patient/token)")
 
 
 @transparency_app.command("refusals")

@@ -94,6 +94,18 @@ def show(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
         emit(app.services.people.read(actor, visit, purpose, person_id))
 
 
+@person_app.command("set-pin")
+def set_pin(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
+            purpose: PurposeOpt = "care_record") -> None:
+    """Set the person's patient PIN (4-8 digits; from CAREKEY_NEW_PIN or typed by the person)."""
+    import os
+
+    pin = os.environ.get("CAREKEY_NEW_PIN") or typer.prompt("new PIN", hide_input=True, confirmation_prompt=True)
+    with session(data, user) as (app, actor):
+        app.services.people.set_pin(actor, visit, purpose, person_id, pin)
+        emit({"pin_set": person_id})
+
+
 @person_app.command("erase")
 def erase(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
           yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False,

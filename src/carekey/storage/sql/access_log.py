@@ -11,10 +11,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
 
+from carekey.audit.merkle import MerkleLog
 from carekey.domain.access import AccessEvent
+from carekey.errors import IntegrityError
 from carekey.storage.protocols import LogEntry
 from carekey.storage.sql._util import utc
 from carekey.storage.sql.engine import lock_log
+from carekey.storage.sql.log_tree import SqlNodeStore
 from carekey.storage.sql.tables import access_log as t
 
 
@@ -29,14 +32,27 @@ class SqlAccessLogRepository:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
+    def tree(self) -> MerkleLog:
+        return MerkleLog(SqlNodeStore(self._c))
+
     def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> int:
+        """Insert the row and hash it into the Merkle tree, in the caller's transaction."""
         lock_log(self._c)
         seq = self.size()
+        tree = self.tree()
+        if tree.size != seq:
+            raise IntegrityError(f"the access log has {seq} entries but its Merkle tree {tree.size} leaves; "
+                                 "run carekey log verify", log_size=seq, tree_size=tree.size)
         self._c.execute(insert(t).values(
             seq=seq, at=event.at, month=event.month, actor_id=event.actor_id, role=event.role, site_id=event.site_id,
             purpose=event.purpose, action=event.action, outcome=event.outcome, reason=event.reason,
             person_id=event.person_id, salt=salt, leaf_input=leaf_input))
+        tree.append(leaf_input)
         return seq
+
+    def leaves(self) -> list[tuple[int, bytes]]:
+        return [(int(r.seq), bytes(r.leaf_input)) for r in self._c.execute(select(t.c.seq, t.c.leaf_input)
+                                                                           .order_by(t.c.seq))]
 
     def size(self) -> int:
         return int(self._c.execute(select(func.coalesce(func.max(t.c.seq) + 1, 0))).scalar_one())

@@ -31,3 +31,6 @@ class SqlBiometricRepository:
 
     def delete_for_person(self, person_id: str) -> int:
         return self._c.execute(delete(t).where(t.c.person_id == person_id)).rowcount
+
+    def person_ids(self) -> list[str]:
+        return [r[0] for r in self._c.execute(select(t.c.person_id).distinct().order_by(t.c.person_id))]

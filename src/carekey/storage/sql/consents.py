@@ -31,3 +31,9 @@ class SqlConsentRepository:
     def next_version(self, person_id: str) -> int:
         q = select(func.coalesce(func.max(consents.c.version), 0)).where(consents.c.person_id == person_id)
         return int(self._c.execute(q).scalar_one()) + 1
+
+    def latest_decisions(self, purpose: str) -> dict[str, bool]:
+        """person id -> is the latest decision for ``purpose`` a grant."""
+        q = select(consents.c.person_id, consents.c.granted).where(consents.c.purpose == purpose).order_by(
+            consents.c.person_id, consents.c.version)
+        return {r[0]: bool(r[1]) for r in self._c.execute(q)}

@@ -55,6 +55,14 @@ class SqlPersonRepository:
     def set_pin_hash(self, person_id: str, pin_hash: str | None) -> None:
         self._c.execute(update(people).where(people.c.id == person_id).values(pin_hash=pin_hash))
 
+    def in_program(self, program_id: str) -> list[PersonRow]:
+        return [_row(r) for r in self._c.execute(select(people).where(people.c.program_id == program_id)
+                                                 .order_by(people.c.id))]
+
+    def not_seen_since(self, before: datetime) -> list[str]:
+        q = select(people.c.id).where(people.c.last_seen_at < before).order_by(people.c.id)
+        return [r[0] for r in self._c.execute(q)]
+
     def delete(self, person_id: str) -> None:
         self._c.execute(delete(people).where(people.c.id == person_id))
 

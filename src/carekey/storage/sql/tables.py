@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -121,8 +123,8 @@ consents = Table(
     Column("grantor_kind", String(20), nullable=False),
     Column("grantor_ciphertext", LargeBinary, nullable=False),  # guardian name/relation, under the person's key
     Column("at", TS, nullable=False),
-    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
-    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=True),  # None: the person decided in the patient portal
+    Column("user_id", ID, ForeignKey("users.id"), nullable=True),  # None: the person decided in the patient portal
     UniqueConstraint("person_id", "version", name="uq_consents_person_version"),
 )
 
@@ -156,3 +158,32 @@ biometric_templates = Table(
     Column("created_at", TS, nullable=False),
 )
 Index("ix_biometric_templates_modality", biometric_templates.c.modality)
+
+# -- migration 0002: the persistent Merkle tree, its signed heads, the privacy budget ledger -----------------
+
+log_nodes = Table(
+    "log_nodes", metadata,  # perfect nodes of the Merkle tree over access_log.leaf_input (carekey.audit.merkle)
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+tree_heads = Table(
+    "tree_heads", metadata,  # signed tree heads, as published (the signing key is never in the database)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tree_size", Integer, nullable=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("key_id", String(64), nullable=False),
+)
+Index("ix_tree_heads_size", tree_heads.c.tree_size)
+
+privacy_spends = Table(
+    "privacy_spends", metadata,  # the privacy budget ledger (carekey.stats.budget): one row per release
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("program_id", ID, nullable=False, index=True),
+    Column("epsilon", Float, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("at", TS, nullable=False),
+)

@@ -8,8 +8,10 @@ from sqlalchemy import Connection, Engine
 
 from carekey.storage.sql.access_log import SqlAccessLogRepository
 from carekey.storage.sql.biometrics import SqlBiometricRepository
+from carekey.storage.sql.budget import SqlBudgetStore
 from carekey.storage.sql.consents import SqlConsentRepository
 from carekey.storage.sql.exams import SqlExamRepository
+from carekey.storage.sql.log_tree import SqlTreeHeadRepository
 from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
 from carekey.storage.sql.users import SqlUserRepository
@@ -33,6 +35,8 @@ class SqlUnitOfWork:
         self.consents = SqlConsentRepository(conn)
         self.access_log = SqlAccessLogRepository(conn)
         self.biometrics = SqlBiometricRepository(conn)
+        self.tree_heads = SqlTreeHeadRepository(conn)
+        self.budget = SqlBudgetStore(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -19,6 +19,7 @@ from carekey.interfaces.api.schemas import (
     ExamOut,
     LookupIn,
     PersonOut,
+    PinIn,
 )
 
 router = APIRouter(prefix="/visits/{visit_id}", tags=["people"])
@@ -60,6 +61,15 @@ def read_person(visit_id: str, person_id: str, actor: CurrentActor, purpose: Pur
                responses=ALL)
 def erase(visit_id: str, person_id: str, actor: CurrentActor, purpose: PurposeHeader, svc: Svc) -> Response:
     svc.people.erase(actor, visit_id, purpose, person_id)
+    return Response(status_code=204)
+
+
+@router.post("/people/{person_id}/pin", status_code=204, summary="Set the person's patient PIN",
+             description="4-8 digits, typed by the person; stored as an argon2id hash. With their card number it "
+             "opens the patient routes (/patient/...).", responses=ALL)
+def set_pin(visit_id: str, person_id: str, body: PinIn, actor: CurrentActor, purpose: PurposeHeader,
+            svc: Svc) -> Response:
+    svc.people.set_pin(actor, visit_id, purpose, person_id, body.pin)
     return Response(status_code=204)
 
 

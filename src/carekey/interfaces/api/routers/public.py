@@ -1,10 +1,15 @@
-"""Unauthenticated routes: health and public transparency figures."""
+"""Unauthenticated routes: health, public transparency figures, the log's signed tree head and consistency
+proofs (so that anyone holding a receipt or an older head can check it with the public key alone)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from carekey.interfaces.api.deps import Svc
+from carekey.interfaces.api.problems import responses
 from carekey.interfaces.api.schemas import RefusalOut
 
 router = APIRouter(tags=["public"])
@@ -20,3 +25,19 @@ def health() -> dict[str, str]:
             "(law_enforcement, watchlist, kinship, bulk_export, other...) were refused, by purpose and month.")
 def refusals(svc: Svc) -> list[RefusalOut]:
     return [RefusalOut(purpose=r.purpose, month=r.month, count=r.count) for r in svc.transparency.refusals()]
+
+
+@router.get("/transparency/tree-head", summary="Latest signed tree head of the access log",
+            description="Public: the newest Ed25519-signed tree head (size, root hash, timestamp) of the "
+            "transparency log, signed on demand when the log has grown, with the log's public key. Patients check "
+            "their access receipts against it; auditors save it (`carekey log head --save`).")
+def tree_head(svc: Svc) -> dict[str, object]:
+    return svc.transparency.tree_head().to_dict()
+
+
+@router.get("/transparency/consistency", summary="Consistency proof between two tree sizes",
+            description="RFC 9162 section 2.1.4 proof that the tree of size `second` extends the tree of size "
+            "`first` (audit path, base64), for linking a saved head to a newer one.", responses=responses(422))
+def consistency(svc: Svc, first: Annotated[int, Query(ge=0)], second: Annotated[int, Query(ge=0)]) -> dict[str, object]:
+    proof = svc.transparency.consistency(first, second)
+    return {"first": first, "second": second, "consistency_path": [base64.b64encode(p).decode() for p in proof]}

@@ -1,0 +1,234 @@
+"""Patients' rights: the person, signed in with card number + PIN, reads their own record, exams and
+consents, revokes a consent, sees every access to their data with a proof, exports it, asks for erasure.
+
+Every call passes ``authorize`` (purpose patient_access, actor = the person) and is itself logged.
+Functions the web UI calls: ``login``, ``authenticate``, ``logout``, ``record``, ``consents``, ``revoke``,
+``accesses``, ``export``, ``erase``; ``carekey.audit.proofs.verify_access_receipt`` checks a receipt.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from carekey.audit.proofs import InclusionReceipt, access_receipt
+from carekey.domain.consent import ConsentRecord, Grantor, current_grants, parse_consent_purpose
+from carekey.domain.exam import Exam
+from carekey.domain.person import Person
+from carekey.domain.program import Role
+from carekey.domain.purposes import Purpose
+from carekey.errors import InvalidInput, NotAuthenticated
+from carekey.policy.decision import Action
+from carekey.services.access import authorize
+from carekey.services.auth import LoginLimiter, token_hash
+from carekey.services.consents import ConsentInput, add_consent_rows
+from carekey.services.deps import Actor, Deps
+from carekey.services.people import erase_person
+from carekey.services.records import data_key, load_row, open_consent, open_exam, open_person
+from carekey.services.transparency import publish_head
+from carekey.storage.protocols import PersonRow, SessionRow, UnitOfWork
+
+PURPOSE = Purpose.PATIENT_ACCESS.value
+
+
+@dataclass(frozen=True)
+class Patient:
+    """The signed-in person. As an actor in the access log: role ``patient``, actor id = their program id."""
+
+    person_id: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.person_id, self.person_id, Role.PATIENT, frozenset())
+
+
+@dataclass(frozen=True)
+class PatientToken:
+    token: str
+    expires_at: datetime
+    person_id: str
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    person: Person
+    consents: frozenset[Purpose]
+    exams: list[Exam]
+    enrolled_at: datetime
+    enrolled_site: str
+
+
+@dataclass(frozen=True)
+class AccessView:
+    """One access to the person's data, with its inclusion receipt (verify with the published public key)."""
+
+    seq: int
+    event: dict[str, object]
+    salt: bytes | None
+    receipt: InclusionReceipt
+
+    def to_dict(self) -> dict[str, object]:
+        return access_receipt(self.event, self.salt, self.receipt)
+
+
+def exam_dict(e: Exam) -> dict[str, object]:
+    return {"id": e.id, "recorded_at": e.recorded_at.isoformat(), "site_id": e.site_id, "bmi": e.bmi,
+            "notes": e.notes, "observations": e.observations()}
+
+
+def consent_dict(c: ConsentRecord) -> dict[str, object]:
+    return {"id": c.id, "purpose": c.purpose.value, "granted": c.granted, "at": c.at.isoformat(),
+            "notice_version": c.notice_version, "language": c.language, "grantor": c.grantor.kind.value,
+            "site_id": c.site_id, "by": c.user_id or "the person"}
+
+
+class PatientService:
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+        self._ph = PasswordHasher(time_cost=deps.settings.argon2_time_cost,
+                                  memory_cost=deps.settings.argon2_memory_kib)
+        self._dummy = self._ph.hash("carekey-pin-timing")
+        self.limiter = LoginLimiter(deps.settings.login_attempts_per_minute)
+
+    # -- credential ---------------------------------------------------------------------------------
+    def _by_card(self, uow: UnitOfWork, card_number: str, program_id: str | None) -> PersonRow | None:
+        bidx = self.d.index.card(card_number)
+        programs = [program_id] if program_id else [p.id for p in uow.programs.list_programs()]
+        found = [r for p in programs if (r := uow.people.by_card(p, bidx)) is not None]
+        if len(found) > 1:
+            raise InvalidInput("this card number exists in several programs; name the program")
+        return found[0] if found else None
+
+    def login(self, card_number: str, pin: str, client: str = "local", program_id: str | None = None) -> PatientToken:
+        """Card number + PIN -> an opaque token (stored hashed) for ``patient_token_minutes``; failures are
+        rate-limited per card and per client address, like staff logins."""
+        now = self.d.clock()
+        keys = [f"card:{card_number.strip().upper()}", f"addr:{client}"]
+        self.limiter.check(keys, now)
+        with self.d.uow() as uow:
+            row = self._by_card(uow, card_number, program_id)
+            try:
+                ok = self._ph.verify(row.pin_hash if row and row.pin_hash else self._dummy, pin)
+            except (VerificationError, InvalidHashError):
+                ok = False
+            if not ok or row is None or row.pin_hash is None:
+                self.limiter.fail(keys, now)
+                raise NotAuthenticated("wrong card number or PIN (a registrar can set a PIN during a visit)")
+            token = secrets.token_urlsafe(32)
+            expires = now + timedelta(minutes=self.d.settings.patient_token_minutes)
+            uow.users.add_session(SessionRow(token_hash(token), None, row.id, now, expires))
+            uow.users.purge_sessions(now)
+            uow.commit()
+        return PatientToken(token, expires, row.id)
+
+    def authenticate(self, token: str) -> Patient:
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            session = uow.users.get_session(token_hash(token))
+            if session is None or session.person_id is None:
+                raise NotAuthenticated("unknown patient token; sign in with your card number and PIN")
+            if session.expires_at <= now:
+                uow.users.delete_session(session.token_hash)
+                uow.commit()
+                raise NotAuthenticated("session expired; sign in again")
+        return Patient(session.person_id)
+
+    def logout(self, token: str) -> None:
+        with self.d.uow() as uow:
+            uow.users.delete_session(token_hash(token))
+            uow.commit()
+
+    # -- rights ---------------------------------------------------------------------------------------
+    def _gate(self, uow: UnitOfWork, patient: Patient, action: Action) -> None:
+        authorize(uow, self.d.clock(), patient.actor, action, PURPOSE, person_id=patient.person_id)
+
+    def record(self, patient: Patient) -> PatientRecord:
+        """The person's record and all their exams."""
+        with self.d.uow() as uow:
+            self._gate(uow, patient, Action.PATIENT_READ)
+            row = load_row(uow, patient.person_id)
+            key = data_key(self.d.crypto, row)
+            exams, grants = uow.exams.for_person(row.id), current_grants(uow.consents.history(row.id))
+            uow.commit()
+        return PatientRecord(open_person(self.d.crypto, row, key), grants,
+                             [open_exam(self.d.crypto, key, e) for e in exams], row.enrolled_at, row.enrolled_site)
+
+    def consents(self, patient: Patient) -> list[ConsentRecord]:
+        """Every consent decision, oldest first (the latest per purpose is in force)."""
+        with self.d.uow() as uow:
+            self._gate(uow, patient, Action.PATIENT_READ)
+            key = data_key(self.d.crypto, load_row(uow, patient.person_id))
+            rows = uow.consents.history(patient.person_id)
+            uow.commit()
+        return [open_consent(self.d.crypto, key, r) for r in rows]
+
+    def revoke(self, patient: Patient, consent_purpose: str) -> ConsentRecord:
+        """Withdraw one consent now; revoking biometric_identification deletes the templates in this
+        transaction. Takes effect on the very next request of anyone."""
+        cp = parse_consent_purpose(consent_purpose)
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            self._gate(uow, patient, Action.PATIENT_REVOKE)
+            row = load_row(uow, patient.person_id)
+            key = data_key(self.d.crypto, row)
+            history = uow.consents.history(row.id)
+            last = history[-1] if history else None
+            form = ConsentInput((), last.notice_version if last else "v1", last.language if last else "en", Grantor())
+            add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))  # type: ignore[arg-type]
+            newest = uow.consents.history(row.id)[-1]
+            uow.commit()
+        return open_consent(self.d.crypto, key, newest)
+
+    def accesses(self, patient: Patient) -> list[AccessView]:
+        """Every logged access to the person's data (including this one), each with an inclusion receipt
+        against a signed tree head published in the same transaction."""
+        with self.d.uow() as uow:
+            self._gate(uow, patient, Action.PATIENT_READ)
+            views = self._accesses(uow, patient.person_id)
+            uow.commit()
+        return views
+
+    def _accesses(self, uow: UnitOfWork, person_id: str) -> list[AccessView]:
+        sth = publish_head(uow, self.d)
+        tree = uow.access_log.tree()
+        out = []
+        for e in uow.access_log.for_person(person_id):
+            assert e.event.seq is not None
+            if e.event.seq < sth.size:
+                out.append(AccessView(e.event.seq, e.event.leaf_event(), e.salt,
+                                      InclusionReceipt.issue(tree, e.event.seq, e.leaf_input, sth)))
+        return out
+
+    def export(self, patient: Patient) -> dict[str, object]:
+        """Everything carekey holds about the person, as JSON-ready data (their copy; logged)."""
+        with self.d.uow() as uow:
+            self._gate(uow, patient, Action.PATIENT_EXPORT)
+            row = load_row(uow, patient.person_id)
+            key = data_key(self.d.crypto, row)
+            exams, consents = uow.exams.for_person(row.id), uow.consents.history(row.id)
+            templates = uow.biometrics.for_person(row.id)
+            views = self._accesses(uow, row.id)
+            uow.commit()
+        return {
+            "format": "carekey-export-v1", "exported_at": self.d.clock().isoformat(),
+            "person": open_person(self.d.crypto, row, key).to_dict() | {"id": row.id},
+            "enrolled_at": row.enrolled_at.isoformat(), "enrolled_site": row.enrolled_site,
+            "exams": [exam_dict(open_exam(self.d.crypto, key, e)) for e in exams],
+            "consents": [consent_dict(open_consent(self.d.crypto, key, c)) for c in consents],
+            "biometric_templates": [{"modality": t.modality, "position": t.position, "created_at":
+                                     t.created_at.isoformat(), "note": "protected template, not an image"}
+                                    for t in templates],
+            "accesses": [v.to_dict() for v in views],
+        }
+
+    def erase(self, patient: Patient) -> None:
+        """Erasure at the person's request: templates and rows deleted, data key destroyed (crypto-shredding);
+        the log keeps the (non-personal) commitment of this request."""
+        with self.d.uow() as uow:
+            self._gate(uow, patient, Action.PATIENT_ERASE)
+            erase_person(uow, self.d, patient.person_id)
+            uow.commit()

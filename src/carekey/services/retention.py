@@ -1,0 +1,102 @@
+"""Retention: delete records not seen for ``Settings.retention_years`` and what revocations left behind.
+
+- a person whose ``last_seen_at`` is older than the period is erased (rows deleted, data key destroyed:
+  crypto-shredding, as ``erase_person``);
+- biometric templates of a person whose latest ``biometric_identification`` decision is not a grant are
+  deleted (revocation already deletes them at once; this sweeps anything an interrupted revocation left).
+Each deletion is its own unit of work: authorized (admin, purpose administration, action retention_delete)
+and appended to the access log with the person's id, then committed. Re-checked inside the transaction,
+so a person seen since the plan was made is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from carekey.domain.program import Role
+from carekey.domain.purposes import Purpose
+from carekey.policy.decision import Action
+from carekey.services.access import authorize
+from carekey.services.deps import Actor, Deps
+from carekey.services.people import erase_person
+
+RETENTION_JOB = Actor("retention-job", "retention-job", Role.ADMIN, frozenset())
+Progress = Callable[[Iterable[tuple[str, str]], str, int], Iterator[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    cutoff: datetime
+    expired: list[str]  # person ids not seen since the cutoff
+    orphan_templates: list[str]  # person ids holding templates without biometric consent
+
+    def tasks(self) -> list[tuple[str, str]]:
+        return [("erase", p) for p in self.expired] + [("templates", p) for p in self.orphan_templates
+                                                       if p not in set(self.expired)]
+
+
+@dataclass
+class RetentionReport:
+    cutoff: datetime
+    dry_run: bool
+    erased: list[str] = field(default_factory=list)
+    templates_deleted: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # seen or re-consented since the plan
+
+
+def cutoff_for(now: datetime, years: int) -> datetime:
+    return now - timedelta(days=round(365.25 * years))
+
+
+class RetentionService:
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    def plan(self, years: int | None = None) -> RetentionPlan:
+        cutoff = cutoff_for(self.d.clock(), years or self.d.settings.retention_years)
+        with self.d.uow() as uow:
+            expired = uow.people.not_seen_since(cutoff)
+            grants = uow.consents.latest_decisions(Purpose.BIOMETRIC_IDENTIFICATION.value)
+            orphans = [p for p in uow.biometrics.person_ids() if not grants.get(p)]
+        return RetentionPlan(cutoff, expired, orphans)
+
+    def run(self, years: int | None = None, dry_run: bool = False, progress: Progress | None = None,
+            actor: Actor = RETENTION_JOB) -> RetentionReport:
+        plan = self.plan(years)
+        report = RetentionReport(plan.cutoff, dry_run)
+        tasks = plan.tasks()
+        if dry_run:
+            report.erased = [p for k, p in tasks if k == "erase"]
+            report.templates_deleted = [p for k, p in tasks if k == "templates"]
+            return report
+        for kind, person_id in (progress(tasks, "retention", len(tasks)) if progress else tasks):
+            if kind == "erase":
+                done, into = self._erase(actor, person_id, plan.cutoff), report.erased
+            else:
+                done, into = self._templates(actor, person_id), report.templates_deleted
+            (into if done else report.kept).append(person_id)
+        return report
+
+    def _erase(self, actor: Actor, person_id: str, cutoff: datetime) -> bool:
+        with self.d.uow() as uow:
+            row = uow.people.get(person_id)
+            if row is None or row.last_seen_at >= cutoff:
+                return False
+            authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
+                      person_id=person_id)
+            erase_person(uow, self.d, person_id)
+            uow.commit()
+        return True
+
+    def _templates(self, actor: Actor, person_id: str) -> bool:
+        with self.d.uow() as uow:
+            grants = uow.consents.latest_decisions(Purpose.BIOMETRIC_IDENTIFICATION.value)
+            if grants.get(person_id) or not uow.biometrics.for_person(person_id):
+                return False
+            authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
+                      person_id=person_id)
+            uow.biometrics.delete_for_person(person_id)
+            uow.commit()
+        return True

@@ -1,0 +1,172 @@
+"""The authorization matrix: every API route x principal x purpose, expected allow/deny in ONE table.
+
+A route added to the app without an entry here fails ``test_every_route_has_an_entry``. The table is then
+exercised through the API: "allow" means a 2xx answer, "deny" a 401/403/404 problem. Routes without a purpose
+header (visits, admin, patient, public) are exercised without one (purpose column: ``-``).
+"""
+
+import itertools
+
+import pytest
+
+from carekey.domain.purposes import Purpose
+from carekey.interfaces.api.app import create_app
+from tests.conftest import PASSWORD
+from tests.integration.helpers import consent, person_input
+
+STAFF = ("registrar", "clinician", "manager", "auditor", "admin")
+PRINCIPALS = (*STAFF, "patient", "anonymous")
+PURPOSES = (*(p.value for p in Purpose), "law_enforcement")
+PUBLIC = frozenset(PRINCIPALS)
+R, C, M, A, AD = "registrar", "clinician", "manager", "auditor", "admin"
+CARE, STATS, AUDIT = "care_record", "aggregate_statistics", "audit"
+
+# (method, path) -> allowed: a set of principals (no purpose header) or of (principal, purpose) pairs
+MATRIX: dict[tuple[str, str], frozenset] = {
+    ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC, ("GET", "/health"): PUBLIC, ("GET", "/transparency/refusals"): PUBLIC,
+    ("GET", "/transparency/tree-head"): PUBLIC, ("GET", "/transparency/consistency"): PUBLIC,
+    ("POST", "/auth/token"): PUBLIC, ("POST", "/patient/token"): PUBLIC,  # credentials in the body
+    ("DELETE", "/auth/token"): frozenset(STAFF), ("GET", "/auth/me"): frozenset(STAFF),
+    ("POST", "/visits"): frozenset({R, C}), ("GET", "/visits/{visit_id}"): frozenset({R, C}),
+    ("POST", "/visits/{visit_id}/close"): frozenset({R, C}),
+    ("POST", "/visits/{visit_id}/screenings"): frozenset({R, C}),
+    ("POST", "/visits/{visit_id}/people"): frozenset({(R, CARE)}),
+    ("POST", "/visits/{visit_id}/lookup"): frozenset({(R, CARE)}),
+    ("GET", "/visits/{visit_id}/people/{person_id}"): frozenset({(R, CARE), (C, CARE)}),
+    ("DELETE", "/visits/{visit_id}/people/{person_id}"): frozenset({(R, CARE)}),
+    ("GET", "/visits/{visit_id}/people/{person_id}/consents"): frozenset({(R, CARE), (C, CARE)}),
+    ("POST", "/visits/{visit_id}/people/{person_id}/consents"): frozenset({(R, CARE)}),
+    ("POST", "/visits/{visit_id}/people/{person_id}/pin"): frozenset({(R, CARE)}),
+    ("POST", "/visits/{visit_id}/people/{person_id}/exams"): frozenset({(C, CARE)}),
+    ("GET", "/visits/{visit_id}/people/{person_id}/exams"): frozenset({(C, CARE)}),
+    ("GET", "/patient/record"): frozenset({"patient"}), ("GET", "/patient/consents"): frozenset({"patient"}),
+    ("POST", "/patient/consents/{purpose}/revoke"): frozenset({"patient"}),
+    ("GET", "/patient/accesses"): frozenset({"patient"}), ("GET", "/patient/export"): frozenset({"patient"}),
+    ("POST", "/patient/erasure"): frozenset({"patient"}), ("DELETE", "/patient/token"): frozenset({"patient"}),
+    ("POST", "/stats/releases"): frozenset({(M, STATS)}), ("GET", "/stats/budget"): frozenset({(M, STATS)}),
+    ("GET", "/audit/verify"): frozenset({(A, AUDIT)}), ("POST", "/audit/verify"): frozenset({(A, AUDIT)}),
+    ("POST", "/admin/users"): frozenset({AD}), ("GET", "/admin/users"): frozenset({AD}),
+}
+# routes whose allowed call destroys its context (person, visit, token): each call gets a fresh one
+FRESH = {("DELETE", "/visits/{visit_id}/people/{person_id}"), ("POST", "/visits/{visit_id}/close"),
+         ("DELETE", "/auth/token"), ("DELETE", "/patient/token"), ("POST", "/patient/erasure")}
+
+
+def app_routes(app):
+    """(method, path) of every route of the app, including those of included routers."""
+    for route in app.routes:
+        contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for c in contexts:
+            for method in sorted(set(getattr(c, "methods", None) or ()) - {"HEAD", "OPTIONS"}):
+                yield method, c.path
+
+
+def test_every_route_has_an_entry(app, world):
+    routes = set(app_routes(create_app(app.settings, built=app)))
+    assert routes, "no routes found: the enumeration is broken"
+    missing = routes - set(MATRIX)
+    assert not missing, f"routes without an authorization-matrix entry: {sorted(missing)}"
+    assert not set(MATRIX) - routes, f"entries for routes that no longer exist: {sorted(set(MATRIX) - routes)}"
+
+
+class Ctx:
+    n = 0
+
+    def __init__(self, app, world, client):
+        self.app, self.world, self.client, self.s = app, world, client, app.services
+        self.visit, self.person, self.card = self.new_person()
+        self.tokens = {name: self.token(name) for name in PRINCIPALS}
+
+    def new_person(self):
+        Ctx.n += 1
+        card = f"MX{Ctx.n:04d}"
+        visit = self.s.visits.open(self.world.registrar, "north")
+        view = self.s.people.enroll(self.world.registrar, visit.id, CARE, person_input(card_number=card),
+                                    consent(), pin="2468")
+        return visit.id, view.person.id, card
+
+    def token(self, name):
+        if name == "anonymous":
+            return None
+        if name == "patient":
+            r = self.client.post("/patient/token", json={"card_number": self.card, "pin": "2468"})
+        else:
+            r = self.client.post("/auth/token", json={"username": name, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+    def body(self, method, path):
+        Ctx.n += 1
+        return {
+            "/auth/token": {"username": "auditor", "password": PASSWORD},
+            "/patient/token": {"card_number": self.card, "pin": "2468"},
+            "/visits": {"site_id": "north"},
+            "/visits/{visit_id}/screenings": {"systolic_bp": 120, "diastolic_bp": 80},
+            "/visits/{visit_id}/people": {"person": {"given_name": "Kwame", "family_name": "Boateng", "sex": "male",
+                                                     "birth_year": 1975, "card_number": f"MB{Ctx.n:05d}"},
+                                          "consent": {"granted": ["care_record"], "notice_version": "v1",
+                                                      "language": "en"}},
+            "/visits/{visit_id}/lookup": {"card_number": self.card},
+            "/visits/{visit_id}/people/{person_id}/consents": {"purpose": "aggregate_statistics", "granted": True,
+                                                               "notice_version": "v1", "language": "en"},
+            "/visits/{visit_id}/people/{person_id}/exams": {"systolic_bp": 121, "diastolic_bp": 81},
+            "/visits/{visit_id}/people/{person_id}/pin": {"pin": "2468"},
+            "/stats/releases": {"statistic": "count", "epsilon": 0.01},
+            "/audit/verify": {"heads": []},
+            "/admin/users": {"username": f"user{Ctx.n}", "role": "auditor", "password": "long enough password"},
+        }.get(path) if method in ("POST", "PUT") else None
+
+    def call(self, method, path, principal, purpose):
+        fresh = (method, path) in FRESH
+        visit, person, card = self.new_person() if fresh else (self.visit, self.person, self.card)
+        if fresh and principal == "patient":
+            token = self.client.post("/patient/token", json={"card_number": card, "pin": "2468"}).json()[
+                "access_token"]
+        else:
+            token = self.token(principal) if fresh and principal in STAFF else self.tokens[principal]
+        if path == "/visits/{visit_id}/people":  # enrollment needs a visit not yet serving anyone
+            visit = self.s.visits.open(self.world.registrar, "north").id
+        url = path.format(visit_id=visit, person_id=person, purpose="biometric_identification")
+        if path == "/transparency/consistency":
+            url += "?first=0&second=1"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if purpose:
+            headers["X-Carekey-Purpose"] = purpose
+        return self.client.request(method, url, headers=headers, json=self.body(method, path))
+
+
+def cases():
+    for (method, path), allowed in MATRIX.items():
+        header = any(isinstance(a, tuple) for a in allowed)
+        for principal, purpose in itertools.product(PRINCIPALS, PURPOSES if header else (None,)):
+            yield method, path, principal, purpose, ((principal, purpose) if header else principal) in allowed
+
+
+def test_matrix_through_the_api(app, world, client):
+    ctx = Ctx(app, world, client)
+    wrong = []
+    for method, path, principal, purpose, allow in cases():
+        r = ctx.call(method, path, principal, purpose)
+        ok = r.status_code < 300 if allow else r.status_code in (401, 403, 404)
+        if not ok:
+            wrong.append(f"{method} {path} as {principal} for {purpose}: expected {'allow' if allow else 'deny'}, "
+                         f"got {r.status_code} {r.text[:160]}")
+        elif not allow and purpose == "law_enforcement" and principal in STAFF:
+            assert r.json()["type"] == "urn:carekey:problem:refused-purpose", (method, path, r.text)
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("purpose", ["law_enforcement", "security", "watchlist", "kinship", "bulk_export",
+                                     "persons_of_interest", "dna_identification", "marketing"])
+def test_each_refused_purpose_refused_logged_and_counted(app, world, client, login, purpose):
+    ctx = Ctx(app, world, client)
+    h = login("registrar") | {"X-Carekey-Purpose": purpose}
+    r = client.get(f"/visits/{ctx.visit}/people/{ctx.person}", headers=h)
+    assert r.status_code == 403 and r.json()["type"] == "urn:carekey:problem:refused-purpose"
+    label = purpose if purpose != "marketing" else "other"
+    counts = {c["purpose"]: c["count"] for c in client.get("/transparency/refusals").json()}
+    assert counts == {label: 1}
+    with app.database.uow() as uow:
+        last = uow.access_log.for_person(ctx.person)[-1].event
+    assert (last.outcome, last.purpose, last.role) == ("refused", label, "registrar")

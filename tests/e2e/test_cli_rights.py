@@ -1,0 +1,96 @@
+"""The rights commands through the CLI: log head/verify (tampering caught), patient accesses with a receipt
+checked offline, stats release/budget, retention, and a data folder from before the log key existed."""
+
+import json
+import stat
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.test_cli import ck, data  # noqa: F401 - fixture reused
+
+
+def creds(d):
+    pw = {u: p for u, _, p in (line.split("\t") for line in (d / "demo-users.txt").read_text().splitlines())}
+    card, pin = (d / "demo-patients.txt").read_text().split()
+    return pw, card, pin
+
+
+@pytest.fixture
+def demo(data):  # noqa: F811
+    r = ck("demo", "--data", data, "--people", 6)
+    assert r.exit_code == 0, r.output
+    return data
+
+
+def test_log_key_0600_and_created_for_old_data_folders(demo):
+    key = demo / "carekey.log.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    key.unlink()  # a folder initialized before the transparency log had a key
+    r = ck("log", "head", "--data", demo)
+    assert r.exit_code == 0, r.output
+    assert key.exists() and json.loads(r.output)["signed_tree_head"]["tree_size"] > 0
+
+
+def test_patient_accesses_receipt_checked_offline(demo, tmp_path):
+    pw, card, pin = creds(demo)
+    r = ck("patient", "accesses", "--data", demo, "--card", card, env={"CAREKEY_PIN": pin})
+    assert r.exit_code == 0, r.output
+    accesses = json.loads(r.output)
+    assert {a["event"]["role"] for a in accesses} >= {"registrar", "clinician", "patient"}
+    head = json.loads(ck("log", "head", "--data", demo).output)
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(json.dumps(accesses[0]))
+    ok = ck("log", "check-receipt", receipt, "--public-key", head["public_key"])
+    assert ok.exit_code == 0 and ok.output.startswith("VALID"), ok.output
+    receipt.write_text(json.dumps(accesses[0] | {"event": accesses[0]["event"] | {"purpose": "audit"}}))
+    bad = ck("log", "check-receipt", receipt, "--public-key", head["public_key"])
+    assert bad.exit_code == 8 and bad.output.startswith("INVALID")
+    assert ck("patient", "record", "--data", demo, "--card", card, env={"CAREKEY_PIN": "000000"}).exit_code == 4
+
+
+def test_log_verify_catches_a_tampered_row(demo, tmp_path):
+    pw, _, _ = creds(demo)
+    heads = tmp_path / "heads.jsonl"
+    assert ck("log", "head", "--data", demo, "--save", heads).exit_code == 0
+    r = ck("log", "verify", "--data", demo, "--user", "auditor", "--heads", heads, password=pw["auditor"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["ok"] is True, r.output
+    engine = sa.create_engine(f"sqlite:///{demo / 'carekey.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE access_log SET outcome = 'denied', reason = 'edited' WHERE seq = 3"))
+    engine.dispose()
+    r = ck("log", "verify", "--data", demo, "--user", "auditor", "--heads", heads, password=pw["auditor"])
+    assert r.exit_code == 8
+    problems = json.loads(r.stdout)["problems"]
+    assert {"kind": "modified", "index": 3} in [{"kind": p["kind"], "index": p["index"]} for p in problems]
+    assert ck("log", "verify", "--data", demo, "--user", "manager", password=pw["manager"]).exit_code == 5
+
+
+def test_stats_release_budget_and_refusal(demo):
+    pw, _, _ = creds(demo)
+    m = pw["manager"]
+    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "hypertension", "--epsilon", 1,
+           password=m)
+    assert r.exit_code == 0 and "95% CI" in r.output and "Northern" in r.output, r.output
+    b = json.loads(ck("stats", "budget", "--data", demo, "--user", "manager", password=m).output)
+    assert b["spent"] == pytest.approx(1.0) and b["limit"] == 10.0
+    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 9.5,
+           password=m)
+    assert r.exit_code == 5 and "budget" in r.output.lower()
+    r = ck("stats", "release", "--data", demo, "--user", "clinician-north", "--statistic", "count", "--epsilon", 1,
+           password=pw["clinician-north"])
+    assert r.exit_code == 5
+
+
+def test_retention_dry_run_then_run(demo):
+    r = ck("retention", "run", "--data", demo, "--dry-run")
+    assert r.exit_code == 0 and json.loads(r.output)["erased"] == []
+    engine = sa.create_engine(f"sqlite:///{demo / 'carekey.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE people SET last_seen_at = '2001-01-01 00:00:00'"))
+    engine.dispose()
+    planned = json.loads(ck("retention", "run", "--data", demo, "--years", 5, "--dry-run").output)
+    assert len(planned["erased"]) == 6
+    done = json.loads(ck("retention", "run", "--data", demo, "--years", 5).output)
+    assert sorted(done["erased"]) == sorted(planned["erased"])
+    assert json.loads(ck("retention", "run", "--data", demo).output)["erased"] == []
