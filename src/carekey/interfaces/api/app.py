@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
             await run_in_threadpool(state.services.transparency.publish_if_due)
         return response
+
     if web:
         from carekey.interfaces.web import mount
 
