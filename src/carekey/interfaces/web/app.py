@@ -24,8 +24,8 @@ def _install_errors(web: FastAPI) -> None:
     @web.exception_handler(CarekeyError)
     async def _carekey(request: Request, exc: CarekeyError) -> Response:
         if isinstance(exc, NotAuthenticated):
-            patient = request.url.path.startswith("/patient")
-            return redirect(request, "/patient/login" if patient else "/login")
+            patient = request.url.path == "/me" or request.url.path.startswith("/me/")
+            return redirect(request, "/me/login" if patient else "/login")
         return page(request, "error.html", exc.status, title=exc.title, message=exc.message,
                     logged=isinstance(exc, Forbidden), kind=type(exc).__name__)
 

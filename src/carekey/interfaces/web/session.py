@@ -8,7 +8,7 @@ from fastapi import Request
 
 from carekey.domain.program import Role
 from carekey.errors import Forbidden, NotAuthenticated
-from carekey.interfaces.web.security import STAFF_COOKIE
+from carekey.interfaces.web.security import PATIENT_COOKIE, STAFF_COOKIE
 from carekey.services.container import Services
 from carekey.services.deps import Actor
 
@@ -38,3 +38,23 @@ def require_staff(request: Request, roles: Iterable[Role] | None = None) -> Acto
     if allowed and actor.role not in allowed:
         raise Forbidden(f"this screen is for {' or '.join(r.value.replace('_', ' ') for r in allowed)} accounts")
     return actor
+
+
+def current_patient(request: Request):  # type: ignore[no-untyped-def]
+    """The person signed in to the portal with card + PIN (a ``Patient`` of the patients service), or None."""
+    token = request.cookies.get(PATIENT_COOKIE)
+    if not token:
+        return None
+    try:
+        patient = services(request).patients.authenticate(token)
+    except NotAuthenticated:
+        return None
+    request.state.patient = patient
+    return patient
+
+
+def require_patient(request: Request):  # type: ignore[no-untyped-def]
+    patient = current_patient(request)
+    if patient is None:
+        raise NotAuthenticated("please sign in with your card number and PIN")
+    return patient

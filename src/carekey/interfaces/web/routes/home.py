@@ -17,7 +17,7 @@ from carekey.services.visits import VISIT_ROLES
 
 router = APIRouter()
 Form = Annotated[FormData, Depends(form_data)]
-HOME = {Role.PROGRAM_MANAGER: "/dashboard", Role.AUDITOR: "/audit"}
+HOME = {Role.PROGRAM_MANAGER: "/dashboard", Role.AUDITOR: "/auditor"}
 
 
 @router.get("/")

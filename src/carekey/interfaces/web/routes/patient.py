@@ -1,0 +1,113 @@
+"""The patient portal: card number + PIN, then my record and exams, my consents (withdraw), every access to my
+data with its proof status, a copy of my data, erasure. Plain words, big buttons, phone-sized screens.
+
+The purpose is always ``patient_access`` (fixed inside the patients service). Proofs: each access carries an
+inclusion receipt against a signed tree head; the page checks it with the log's public key and shows the
+result, and the downloaded copy holds the receipts so anyone can check them again with the key alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from carekey.audit.proofs import verify_access_receipt
+from carekey.domain.purposes import CONSENT_PURPOSES
+from carekey.errors import NotAuthenticated, RateLimited
+from carekey.interfaces.web import wording
+from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.security import PATIENT_COOKIE, clear_cookie, require_csrf, set_cookie
+from carekey.interfaces.web.session import require_patient, services
+
+router = APIRouter(prefix="/me")
+Form = Annotated[FormData, Depends(form_data)]
+CSRF = [Depends(require_csrf)]
+
+
+@router.get("/login")
+def login_form(request: Request):  # type: ignore[no-untyped-def]
+    return page(request, "me_login.html", values={}, error=None)
+
+
+@router.post("/login", dependencies=CSRF)
+def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    f = Fields(form)
+    client = request.client.host if request.client else "unknown"
+    try:
+        issued = services(request).patients.login(f.text("card_number"), f.text("pin"), client)
+    except (NotAuthenticated, RateLimited) as err:
+        return page(request, "me_login.html", err.status, values={"card_number": f.text("card_number")},
+                    error=err.message)
+    response = redirect(request, "/me")
+    set_cookie(response, request, request.app.state.settings, PATIENT_COOKIE, issued.token)
+    return response
+
+
+@router.post("/logout", dependencies=CSRF)
+def logout(request: Request):  # type: ignore[no-untyped-def]
+    token = request.cookies.get(PATIENT_COOKIE)
+    if token:
+        services(request).patients.logout(token)
+    response = redirect(request, "/", "signed_out")
+    clear_cookie(response, request, request.app.state.settings, PATIENT_COOKIE)
+    return response
+
+
+@router.get("")
+def record(request: Request):  # type: ignore[no-untyped-def]
+    rec = services(request).patients.record(require_patient(request))
+    return page(request, "me_home.html", rec=rec, purposes=CONSENT_PURPOSES, words=wording)
+
+
+@router.get("/consents")
+def consents(request: Request):  # type: ignore[no-untyped-def]
+    svc, patient = services(request), require_patient(request)
+    history = svc.patients.consents(patient)
+    current = {c.purpose: c for c in history}
+    return page(request, "me_consents.html", history=list(reversed(history)), current=current,
+                purposes=CONSENT_PURPOSES, words=wording)
+
+
+@router.post("/consents", dependencies=CSRF)
+def revoke(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    services(request).patients.revoke(require_patient(request), Fields(form).text("purpose"))
+    return redirect(request, "/me/consents", "revoked")
+
+
+@router.get("/access")
+def accesses(request: Request):  # type: ignore[no-untyped-def]
+    svc, patient = services(request), require_patient(request)
+    views = svc.patients.accesses(patient)
+    head = svc.transparency.tree_head()
+    rows = [(v, verify_access_receipt(v.to_dict(), head.public_key)) for v in reversed(views)]
+    return page(request, "me_access.html", rows=rows, head=head, words=wording)
+
+
+@router.post("/export", dependencies=CSRF)
+def export(request: Request):  # type: ignore[no-untyped-def]
+    data = services(request).patients.export(require_patient(request))
+    body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return Response(body, media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="my-carekey-data.json"'})
+
+
+@router.get("/erase")
+def erase_form(request: Request):  # type: ignore[no-untyped-def]
+    require_patient(request)
+    return page(request, "me_erase.html", error=None)
+
+
+@router.post("/erase", dependencies=CSRF)
+def erase(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    patient = require_patient(request)
+    if Fields(form).text("confirm") != "yes":
+        return page(request, "me_erase.html", 422, error="tick the box to confirm that you want everything deleted")
+    services(request).patients.erase(patient)
+    response = redirect(request, "/", "erasure_done")
+    clear_cookie(response, request, request.app.state.settings, PATIENT_COOKIE)
+    return response
