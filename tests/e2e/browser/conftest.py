@@ -22,6 +22,7 @@ from PIL import Image
 from carekey import bootstrap
 from carekey.config import Settings
 from carekey.interfaces.api.app import create_app
+from carekey.interfaces.cli.demo import seed_people
 from tests.conftest import PASSWORD
 from tests.e2e.web_support import ImageFakeMatcher, seed
 
@@ -48,7 +49,10 @@ def live(tmp_path_factory):
     settings = Settings(data_dir=data, argon2_time_cost=1, argon2_memory_kib=64, identifications_per_hour=500)
     bootstrap.initialize(settings)
     built = bootstrap.build(settings, matcher=ImageFakeMatcher())
-    seed(built.services)
+    world = seed(built.services)
+    crowd = {"registrar-north": world.registrar, "clinician-north": world.clinician,
+             "registrar-south": world.registrar_south, "clinician-south": world.clinician_south}
+    seed_people(built.services, crowd, 120, seed=11)  # synthetic people with exams: figures worth charting
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, built=built), host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -101,7 +105,7 @@ def sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
     page.fill("#f-username", username)
     page.fill("#f-password", PASSWORD)
     page.click("button:has-text('Sign in')")
-    page.wait_for_url("**/")
+    page.wait_for_url(lambda url: not url.endswith("/login"))
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ The template draws the bars from these coordinates (SVG attributes, no inline st
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ROW = 26  # px per bar
@@ -45,7 +46,8 @@ def _fmt(value: float, share: bool) -> str:
 
 def bar_chart(title: str, rows: list[tuple[str, float, float, float]], share: bool) -> Chart:
     """``rows`` = (label, value, interval low, interval high); shares are fractions in [0, 1]."""
-    top = 1.0 if share else max([1.0, *(max(v, hi) for _, v, _, hi in rows)])
+    finite = [max(v, hi) for _, v, _, hi in rows if math.isfinite(v) and math.isfinite(hi)]
+    top = 1.0 if share else max([1.0, *finite])
     scale = PLOT_W / top
 
     def x(v: float) -> float:
@@ -54,6 +56,9 @@ def bar_chart(title: str, rows: list[tuple[str, float, float, float]], share: bo
     bars = []
     for i, (label, value, low, high) in enumerate(rows):
         y = TOP + i * ROW
+        if not all(math.isfinite(v) for v in (value, low, high)):  # a share over no known outcome
+            bars.append(Bar(label, 0.0, 0.0, 0.0, y, LABEL_W, 0.0, LABEL_W, LABEL_W, "no estimate"))
+            continue
         bars.append(Bar(label, value, low, high, y, LABEL_W, max(0.0, x(value) - LABEL_W), x(low), x(high),
                         f"{_fmt(value, share)} (95% {_fmt(low, share)}–{_fmt(high, share)})"))
     ticks = [(x(top * k / 4), _fmt(top * k / 4, share)) for k in range(5)]

@@ -9,6 +9,13 @@ PURPOSE = {
     "patient_access": "You, using this portal",
     "audit": "An auditor checking the log",
 }
+WHY = {
+    "care_record": "your health care",
+    "biometric_identification": "finding your record by fingerprint or eye",
+    "aggregate_statistics": "anonymous statistics",
+    "patient_access": "your own visit to this portal",
+    "audit": "checking the log",
+}
 ACTION = {
     "lookup_result": "You were shown as a possible match in a search",
     "identify_biometric_result": "You were shown as a possible match in a fingerprint/iris search",
@@ -31,6 +38,11 @@ ROLE = {"registrar": "a registrar", "clinician": "a clinician", "patient": "you"
 
 def purpose(value: str) -> str:
     return PURPOSE.get(value, value.replace("_", " "))
+
+
+def why(value: str) -> str:
+    """What an access was for (a purpose of the log, in plain words; refused purposes keep their label)."""
+    return WHY.get(value, value.replace("_", " "))
 
 
 def action(value: str) -> str:

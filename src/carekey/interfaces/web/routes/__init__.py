@@ -1,6 +1,18 @@
 """Web routes, one module per screen group."""
 
-from carekey.interfaces.web.routes import capture, consent, enroll, exams, home, identify, public, visits
+from carekey.interfaces.web.routes import (
+    auditor,
+    capture,
+    consent,
+    enroll,
+    exams,
+    home,
+    identify,
+    manager,
+    patient,
+    public,
+    visits,
+)
 
 ROUTERS = [home.router, visits.router, identify.router, enroll.router, consent.router, capture.router, exams.router,
-           public.router]
+           patient.router, manager.router, auditor.router, public.router]

@@ -1,0 +1,101 @@
+"""Patient portal on a phone-sized screen, program manager dashboard, auditor view, in a real browser."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from carekey.domain.consent import Grantor
+from carekey.services.consents import ConsentInput
+from carekey.services.people import PersonInput
+from tests.e2e.browser.conftest import shot, sign_in
+from tests.e2e.web_support import BIO, CARE, FIXTURES, STATS
+
+pytestmark = pytest.mark.browser
+
+
+def enroll_with_fingerprint(live, card: str, pin: str) -> str:  # type: ignore[no-untyped-def]
+    s = live.built.services
+    registrar = s.auth.login("registrar", "correct horse battery").actor
+    visit = s.visits.open(registrar, "north")
+    view = s.people.enroll(registrar, visit.id, CARE, PersonInput("Abla", "Tetteh", "female", 1990, card,
+                                                                  district="Northern", village="Kpalsi"),
+                           ConsentInput.parse([CARE, BIO, STATS], "v1", "en", Grantor()), pin=pin)
+    s.exams.record(s.auth.login("clinician", "correct horse battery").actor, visit.id, CARE, view.person.id,
+                   {"systolic_bp": 132, "diastolic_bp": 84, "weight_kg": 61, "height_cm": 158, "blood_type": "A+"})
+    s.biometrics.enroll(registrar, visit.id, BIO, view.person.id, "fingerprint", "right_index",
+                        (FIXTURES / "finger_b.png").read_bytes())
+    s.visits.close(registrar, visit.id)
+    return view.person.id
+
+
+def test_patient_revokes_biometric_consent_and_sees_the_access_log(new_page, live):
+    person_id = enroll_with_fingerprint(live, "NK3003", "1357")
+    page = new_page(390, 844)
+    page.goto("/")
+    page.click("text=I am a patient")
+    page.fill("#f-card_number", "NK3003")
+    page.fill("#f-pin", "0000")
+    page.click("#me-sign-in")
+    expect(page.locator(".field-error")).to_contain_text("wrong card number or PIN")
+    page.fill("#f-pin", "1357")
+    page.click("#me-sign-in")
+    expect(page.locator("h1")).to_have_text("Abla Tetteh")
+    expect(page.locator(".exam-card")).to_contain_text("132/84")
+    shot(page, "12-patient-record-phone")
+    page.click("text=My choices")
+    page.click("#stop-biometric_identification")
+    expect(page.locator(".flash")).to_contain_text("Consent withdrawn")
+    expect(page.locator("#stop-biometric_identification")).to_have_count(0)
+    expect(page.locator("#stop-care_record")).to_be_visible()
+    shot(page, "13-patient-choices-phone")
+    with live.built.database.uow() as uow:
+        assert uow.biometrics.for_person(person_id) == []  # revoking deleted the templates at once
+    page.click("#me-access")
+    items = page.locator(".access")
+    expect(items.first).to_contain_text("You looked at your data")
+    expect(page.locator(".access-list")).to_contain_text("You withdrew a consent")
+    expect(page.locator(".access-list")).to_contain_text("A fingerprint or iris code was saved")
+    expect(page.locator(".access-list")).to_contain_text("An exam was recorded")
+    assert items.count() >= 6
+    expect(page.locator(".proof-ok")).to_have_count(items.count())  # every access has a checked proof
+    expect(page.locator(".proof-bad")).to_have_count(0)
+    shot(page, "14-patient-access-log-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+
+    # the registrar can no longer find her by fingerprint
+    desk = new_page()
+    sign_in(desk, "registrar")
+    desk.click("#open-visit")
+    desk.set_input_files("#f-image", str(FIXTURES / "finger_b.png"))
+    desk.check("input[name=agree]")
+    desk.click("#find-bio")
+    expect(desk.locator("h1")).to_have_text("No match")
+
+
+def test_manager_dashboard_charts_with_intervals_and_budget(new_page):
+    page = new_page()
+    sign_in(page, "manager")
+    expect(page.locator("h1")).to_have_text("Program statistics")
+    before = float(page.locator("#budget-remaining").inner_text())
+    page.select_option("#f-view", "hypertension:yes")
+    page.fill("#f-epsilon", "0.5")
+    page.click("#release")
+    expect(page.locator("#release-result svg.chart")).to_have_count(3)  # north, south, other districts
+    expect(page.locator("#release-result svg.chart").first.locator("rect.bar")).to_have_count(18)
+    assert page.locator("#release-result line.err").count() == 3 * 18 * 3  # an interval on every bar
+    assert float(page.locator("#budget-remaining").inner_text()) == pytest.approx(before - 0.5, abs=0.01)
+    shot(page, "15-manager-dashboard")
+    assert page.locator("text=Ama").count() == 0 and page.locator("text=NK1001").count() == 0
+
+
+def test_auditor_sees_signed_head_and_verifies(new_page):
+    page = new_page()
+    sign_in(page, "auditor")
+    expect(page.locator("h1")).to_have_text("Access log audit")
+    assert int(page.locator("#sth-size").inner_text()) > 0
+    expect(page.locator(".proof-ok").first).to_contain_text("valid (Ed25519)")
+    page.click("#verify")
+    expect(page.locator("#verify-status")).to_contain_text("Log verified")
+    shot(page, "16-auditor")
