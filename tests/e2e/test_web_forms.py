@@ -121,3 +121,30 @@ def test_screening_without_record_shows_results_and_stores_nothing(web):
     assert r.status_code == 200 and "Not stored" in r.text and "7.2 mmol/L" in r.text
     with built.database.uow() as uow:
         assert uow.access_log.size() == before  # no person named, nothing read, nothing logged
+
+
+def test_registrar_changes_consents_and_sets_a_pin(web):
+    client, _, built = web
+    token = sign_in(client)
+    vid = open_visit(client, token)
+    confirm_card(client, token, vid, "NK1002")  # Kwame: care_record only
+    r = client.get(f"/visit/{vid}/consent")
+    assert r.status_code == 200 and "Your health check and your data" in r.text
+    r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "fr",
+                                                    "show_language": "fr", "grant": ["care_record"]})
+    assert "Votre bilan de santé" in r.text
+    r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "fr",
+                                                    "grant": ["care_record", "aggregate_statistics"]})
+    assert "Consent decision recorded" in r.text and re.search(r"✓\s+aggregate statistics", r.text)
+    r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "12"})
+    assert r.status_code == 422 and "4-8 digits" in r.text
+    r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "975310"})
+    assert "PIN set" in r.text
+    assert built.services.patients.login("NK1002", "975310").person_id
+
+
+def test_web_urls_carry_only_the_random_visit_id():
+    from carekey.interfaces.web.routes import ROUTERS
+
+    params = {p for router in ROUTERS for r in router.routes for p in re.findall(r"{(\w+)}", r.path)}
+    assert params == {"visit_id"}
