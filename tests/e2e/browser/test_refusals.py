@@ -48,6 +48,7 @@ def test_capture_after_withdrawal_is_refused_clearly(new_page, live):
     expect(page.locator(".refused h1")).to_have_text("Consent missing")
     expect(page.locator(".refused")).to_contain_text("revoked")
     expect(page.locator(".refused")).to_contain_text("recorded in the access log")
+    expect(page.locator("#back")).to_have_text("Back to the visit")
     shot(page, "11-refused")
     with live.built.database.uow() as uow:
         events = [e.event for e in uow.access_log.for_person(person_id)]

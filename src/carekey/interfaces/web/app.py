@@ -20,6 +20,14 @@ from carekey.services.container import Services
 STATIC = Path(__file__).parent / "static"
 
 
+def _back(request: Request) -> str:
+    """Where the error page's button leads: the visit in progress, the portal, or the start."""
+    visit_id = request.path_params.get("visit_id")
+    if visit_id and request.url.path != f"/visit/{visit_id}":
+        return f"/visit/{visit_id}"
+    return "/me" if request.url.path.startswith("/me/") else "/"
+
+
 def _install_errors(web: FastAPI) -> None:
     @web.exception_handler(CarekeyError)
     async def _carekey(request: Request, exc: CarekeyError) -> Response:
@@ -27,7 +35,7 @@ def _install_errors(web: FastAPI) -> None:
             patient = request.url.path == "/me" or request.url.path.startswith("/me/")
             return redirect(request, "/me/login" if patient else "/login")
         return page(request, "error.html", exc.status, title=exc.title, message=exc.message,
-                    logged=isinstance(exc, Forbidden), kind=type(exc).__name__)
+                    logged=isinstance(exc, Forbidden), kind=type(exc).__name__, back=_back(request))
 
     @web.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

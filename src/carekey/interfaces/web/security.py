@@ -5,7 +5,8 @@ CSRF uses the *signed double-submit cookie* pattern (OWASP CSRF cheat sheet): ev
 ``csrf`` field; a POST whose field does not match its cookie is refused with 403 before any service runs.
 The signature stops an attacker who can plant a cookie (a sibling subdomain) from forging a matching field.
 The secret is random per process: after a restart an open form must be reloaded (the error page says so).
-Hand-written because it is a few lines over ``hmac``; starlette-csrf and similar packages are unmaintained.
+Hand-written: a few lines over ``hmac``, checked on the form field the route parses anyway (middleware such as
+starlette-csrf expects the token in a request header, which a plain HTML form without JavaScript cannot send).
 """
 
 from __future__ import annotations
