@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from carekey.domain.consent import Grantor
 from carekey.services.consents import ConsentInput
 from carekey.services.people import PersonInput
+from tests.conftest import PASSWORD
 from tests.e2e.browser.conftest import shot, sign_in
 from tests.e2e.web_support import BIO, CARE, FIXTURES, STATS
 
@@ -16,12 +18,12 @@ pytestmark = pytest.mark.browser
 
 def enroll_with_fingerprint(live, card: str, pin: str) -> str:  # type: ignore[no-untyped-def]
     s = live.built.services
-    registrar = s.auth.login("registrar", "correct horse battery").actor
+    registrar = s.auth.login("registrar", PASSWORD).actor
     visit = s.visits.open(registrar, "north")
     view = s.people.enroll(registrar, visit.id, CARE, PersonInput("Abla", "Tetteh", "female", 1990, card,
                                                                   district="Northern", village="Kpalsi"),
                            ConsentInput.parse([CARE, BIO, STATS], "v1", "en", Grantor()), pin=pin)
-    s.exams.record(s.auth.login("clinician", "correct horse battery").actor, visit.id, CARE, view.person.id,
+    s.exams.record(s.auth.login("clinician", PASSWORD).actor, visit.id, CARE, view.person.id,
                    {"systolic_bp": 132, "diastolic_bp": 84, "weight_kg": 61, "height_cm": 158, "blood_type": "A+"})
     s.biometrics.enroll(registrar, visit.id, BIO, view.person.id, "fingerprint", "right_index",
                         (FIXTURES / "finger_b.png").read_bytes())
@@ -90,7 +92,13 @@ def test_manager_dashboard_charts_with_intervals_and_budget(new_page):
     assert page.locator("text=Ama").count() == 0 and page.locator("text=NK1001").count() == 0
 
 
-def test_auditor_sees_signed_head_and_verifies(new_page):
+def test_auditor_sees_signed_head_and_verifies(new_page, live):
+    token = httpx.post(f"{live.url}/auth/token", json={"username": "clinician", "password": PASSWORD}).json()
+    vid = httpx.post(f"{live.url}/visits", json={"site_id": "north"},
+                     headers={"Authorization": f"Bearer {token['access_token']}"}).json()["id"]
+    r = httpx.post(f"{live.url}/visits/{vid}/lookup", json={"name": "Ama Mensah", "birth_year": 1980},
+                   headers={"Authorization": f"Bearer {token['access_token']}", "X-Carekey-Purpose": "watchlist"})
+    assert r.status_code == 403
     page = new_page()
     sign_in(page, "auditor")
     expect(page.locator("h1")).to_have_text("Access log audit")
@@ -98,4 +106,6 @@ def test_auditor_sees_signed_head_and_verifies(new_page):
     expect(page.locator(".proof-ok").first).to_contain_text("valid (Ed25519)")
     page.click("#verify")
     expect(page.locator("#verify-status")).to_contain_text("Log verified")
+    assert int(page.locator("#refused-total").inner_text()) >= 1
+    expect(page.locator("table.refusals")).to_contain_text("watchlist")
     shot(page, "16-auditor")
