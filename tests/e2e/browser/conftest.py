@@ -87,17 +87,25 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live):
-    contexts = []
+    """Pages in fresh browser contexts; a CSP violation, a script error or a missing asset fails the test."""
+    contexts, problems = [], []
 
     def _new(width: int = 1000, height: int = 800):  # type: ignore[no-untyped-def]
         ctx = browser.new_context(base_url=live.url, viewport={"width": width, "height": height})
         ctx.set_default_timeout(10_000)
         contexts.append(ctx)
-        return ctx.new_page()
+        page = ctx.new_page()
+        page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                if r.request.resource_type in ("stylesheet", "script", "image", "font") and r.status >= 400
+                else None)
+        return page
 
     yield _new
     for ctx in contexts:
         ctx.close()
+    assert not problems, problems
 
 
 def sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
