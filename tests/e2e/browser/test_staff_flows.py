@@ -44,6 +44,8 @@ def test_complete_visit_with_biometrics(new_page):
     shot(page, "04-registrar-visit")
 
     page.click("#capture")
+    page.select_option("#f-modality", "iris")
+    expect(page.locator("#f-position")).to_have_value("right_eye")  # only the eyes are offered for iris
     page.select_option("#f-modality", "fingerprint")
     page.select_option("#f-position", "right_index")
     page.set_input_files("#f-image", str(FIXTURES / "blank.png"))

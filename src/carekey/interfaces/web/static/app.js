@@ -14,6 +14,25 @@
       }
     });
   });
+  // Capture: offer only the fingers, or only the eyes, of the chosen modality.
+  var modality = document.getElementById("f-modality");
+  var position = document.getElementById("f-position");
+  if (modality && position) {
+    var sync = function () {
+      position.querySelectorAll("optgroup").forEach(function (g) {
+        var on = g.label === modality.value;
+        g.hidden = !on;
+        g.disabled = !on;
+      });
+      var chosen = position.selectedOptions[0];
+      if (!chosen || chosen.parentElement.label !== modality.value) {
+        var first = position.querySelector("optgroup[label='" + modality.value + "'] option");
+        if (first) first.selected = true;
+      }
+    };
+    modality.addEventListener("change", sync);
+    sync();
+  }
   // Guardian section: shown only for a person under 18, with the rule that applies (12-17 or under 12).
   // Age from the birth year alone is taken as the lower bound, as the server does.
   var guardian = document.getElementById("guardian");
