@@ -7,7 +7,10 @@ from datetime import date
 
 from fastapi.testclient import TestClient
 
-from tests.e2e.web_support import FIXTURES, sign_in
+from carekey.domain.consent import Grantor
+from carekey.services.consents import ConsentInput
+from carekey.services.people import PersonInput
+from tests.e2e.web_support import FIXTURES, csrf_of, sign_in
 
 
 def open_visit(client: TestClient, token: str) -> str:
@@ -148,3 +151,25 @@ def test_web_urls_carry_only_the_random_visit_id():
 
     params = {p for router in ROUTERS for r in router.routes for p in re.findall(r"{(\w+)}", r.path)}
     assert params == {"visit_id"}
+
+
+def test_name_lookup_page_shows_at_most_five_candidates_with_the_minimum_to_confirm(web):
+    client, _, built = web
+    s = built.services
+    registrar = s.auth.authenticate(sign_in_token(client))
+    for i in range(7):
+        visit = s.visits.open(registrar, "north")
+        s.people.enroll(registrar, visit.id, "care_record",
+                        PersonInput("Ama", "Mensah", "female", 1980, f"TW{i:04d}", district="Northern"),
+                        ConsentInput.parse(["care_record"], "v1", "en", Grantor()))
+    token = csrf_of(client.get("/").text)
+    vid = open_visit(client, token)
+    r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "name", "name": "Ama Mensah",
+                                                   "birth_year": "1980"})
+    assert r.text.count('class="card candidate"') == 5
+    assert "TW000" not in r.text and "Northern" not in r.text  # no card number, no district: name, year, village
+
+
+def sign_in_token(client: TestClient) -> str:
+    sign_in(client)
+    return client.cookies["ck_staff"]
