@@ -12,6 +12,7 @@ def test_open_visits_at_own_sites_only_and_not_closed_or_stale(app, world):
     s = app.services
     s.deps.clock.now = s.deps.clock()
     bound, _ = enroll(s, world.registrar)
+    s.deps.clock.now += timedelta(seconds=1)  # the queue is oldest first
     fresh = s.visits.open(world.registrar, "north")
     closed = s.visits.open(world.registrar, "north")
     s.visits.close(world.registrar, closed.id)
