@@ -1,0 +1,66 @@
+"""Every tuning constant of the fingerprint pipeline, in one place (the SourceAFIS habit).
+
+Distances are in pixels at 500 dpi (images at another resolution are rescaled first), angles in
+radians. Matcher constants follow Cappelli, Ferrara, Maltoni, "Minutia Cylinder-Code: a new
+representation and matching technique for fingerprint recognition", IEEE TPAMI 32(12), 2010
+(MCC), bit-based variant with local similarity sort and relaxation (LSS-R), except where noted.
+Thresholds were calibrated on FVC2002 DB1_B and DB2_B only (DB3_B and DB4_B are held out to check
+that nothing was over-fitted); see ``bench/results/fingerprint/``.
+"""
+
+from __future__ import annotations
+
+import math
+
+# --- capture checks -------------------------------------------------------------------------
+NOMINAL_DPI = 500
+MIN_SIDE_PX = 150  # after rescaling to 500 dpi: smaller than ~7.6 mm is no usable print
+MAX_SIDE_PX = 2000  # larger than 10 cm at 500 dpi is not a single-finger capture
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MIN_GRAY_STD = 8.0  # standard deviation of gray levels below this = blank / uniform image
+# Ridge-frequency check: share of spectral energy in the ridge band (periods 5..15 px at 500 dpi)
+RIDGE_PERIOD_PX = (5.0, 15.0)
+MIN_RIDGE_BAND_ENERGY = 0.135  # white noise has 0.11; the poorest FVC2002 print 0.157
+MIN_NFIQ2 = 5  # NFIQ2 score 0..100; below it the capture is refused (configurable per call)
+MIN_MINUTIAE = 8  # fewer minutiae than this cannot identify anybody
+
+# --- minutiae extraction (NBIS mindtct via nbis-py) -------------------------------------------
+MINDTCT_MIN_RELIABILITY = 0.0  # keep every minutia; MCC weighs them by neighbourhood instead
+MAX_MINUTIAE = 96  # keep the most reliable ones when mindtct finds more (bounds template size)
+
+# --- Minutia Cylinder-Code ---------------------------------------------------------------------
+MCC_RADIUS = 70.0  # R
+MCC_NS = 16  # cells along each side of the cylinder base
+MCC_ND = 6  # angular sections
+MCC_SIGMA_S = 28.0 / 3.0  # spatial Gaussian
+MCC_SIGMA_D = 2.0 * math.pi / 9.0  # directional Gaussian
+MCC_MU_PSI = 0.01  # a cell is set when its contribution sum exceeds this (bit version)
+MCC_NEIGHBOUR_DIST = MCC_RADIUS + 3.0 * MCC_SIGMA_S  # minutiae farther away never contribute
+MCC_HULL_MARGIN = 50.0  # Omega: cells outside the minutiae convex hull enlarged by this are invalid
+MCC_MIN_VALID_CELLS = 0.75  # min share of valid cells for a cylinder to be kept
+MCC_MIN_NEIGHBOURS = 2  # min contributing minutiae for a cylinder to be kept
+MCC_MIN_MATCHABLE_CELLS = 0.6  # min share of cells valid in both cylinders to compare them
+MCC_MAX_ANGLE_DIFF = math.pi / 2  # cylinders of minutiae whose directions differ more do not match
+
+# --- global score: local similarity sort + relaxation ------------------------------------------
+LSS_MIN_NP = 4
+LSS_MAX_NP = 12
+LSS_MU_P = 20.0
+LSS_TAU_P = 0.4
+RELAX_ITERATIONS = 5
+RELAX_WEIGHT = 0.5
+RELAX_MU1, RELAX_TAU1 = 5.0, -1.6  # distance consistency (pixels)
+RELAX_MU2, RELAX_TAU2 = math.pi / 12, -30.0  # direction-difference consistency
+RELAX_MU3, RELAX_TAU3 = math.pi / 12, -30.0  # radial-angle consistency
+RELAX_MAX_PAIRS = 48  # nR: pairs kept for relaxation (the paper uses min(nA, nB); capped for speed)
+
+# --- operating points (calibrated on FVC2002 DB1_B + DB2_B, every cross-finger pair) ----------
+THRESHOLD_FMR_0_1PCT = 0.30
+THRESHOLD_FMR_0_01PCT = 0.35
+
+# --- 1:N index ------------------------------------------------------------------------------------
+INDEX_HASHES = 32  # LSH functions per cylinder, each samples INDEX_HASH_BITS cylinder bits
+INDEX_HASH_BITS = 8  # so the pre-filter vector has INDEX_HASHES * 2**INDEX_HASH_BITS bits
+INDEX_HASH_RADIUS = 0.6  # sample cells within this share of the cylinder radius (nearly always valid)
+INDEX_SHORTLIST = 400  # candidates re-ranked with the full matcher
+INDEX_SEED = 20100601  # fixed: the hash functions are part of the template format
