@@ -152,4 +152,4 @@ PARAMS = np.array([
 
 def score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b) -> float:
     """Similarity in [0, 1] of two cylinder sets."""
-    return _score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, PARAMS)
+    return 1.0 - math.exp(-_score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, PARAMS) / P.SCORE_SCALE)
