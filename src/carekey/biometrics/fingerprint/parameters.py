@@ -40,7 +40,7 @@ MCC_HULL_MARGIN = 50.0  # Omega: cells outside the minutiae convex hull enlarged
 MCC_MIN_VALID_CELLS = 0.75  # min share of valid cells for a cylinder to be kept
 MCC_MIN_NEIGHBOURS = 2  # min contributing minutiae for a cylinder to be kept
 MCC_MIN_MATCHABLE_CELLS = 0.6  # min share of cells valid in both cylinders to compare them
-MCC_MAX_ANGLE_DIFF = math.pi / 3  # (paper: pi/2; tuned on DB1/DB2) cylinders of minutiae whose directions differ more do not match
+MCC_MAX_ANGLE_DIFF = math.pi / 3  # paper: pi/2 (tuned on DB1/DB2); directions differing more never match
 
 # --- global score: local similarity sort + relaxation ------------------------------------------
 LSS_MIN_NP = 3  # (paper: 4 and 12; tuned on DB1/DB2)
@@ -52,7 +52,7 @@ RELAX_WEIGHT = 0.5
 RELAX_MU1, RELAX_TAU1 = 5.0, -1.6  # distance consistency (pixels)
 RELAX_MU2, RELAX_TAU2 = math.pi / 12, -30.0  # direction-difference consistency
 RELAX_MU3, RELAX_TAU3 = math.pi / 12, -30.0  # radial-angle consistency
-RELAX_MAX_PAIRS = 255  # nR cap; the paper's nR = min(nA, nB) (a cap of 48 cost 0.3 points of EER on DB1)
+RELAX_MAX_PAIRS = 255  # nR cap; the paper: nR = min(nA, nB) (a cap of 48 cost 0.3 EER points on DB1)
 
 SCORE_SCALE = 0.05  # reported score = 1 - exp(-relaxed / SCORE_SCALE): monotonic, spreads [0, 1]
 
