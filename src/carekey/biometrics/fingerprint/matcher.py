@@ -40,24 +40,32 @@ def _sigmoid(v, mu, tau):
 def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells, max_angle):
     na, nb = bits_a.shape[0], bits_b.shape[0]
     wps = masks_a.shape[1]
-    words = bits_a.shape[1]
+    sections = bits_a.shape[1] // wps
     sims = np.zeros((na, nb))
+    common_mask = np.empty(wps, dtype=np.uint64)
+    cos_a, sin_a = np.cos(xyt_a[:, 2]), np.sin(xyt_a[:, 2])
+    cos_b, sin_b = np.cos(xyt_b[:, 2]), np.sin(xyt_b[:, 2])
+    min_cos = math.cos(max_angle)
     for i in range(na):
         for j in range(nb):
-            if abs(_angle_diff(xyt_a[i, 2], xyt_b[j, 2])) > max_angle:
+            if cos_a[i] * cos_b[j] + sin_a[i] * sin_b[j] < min_cos:  # directions differ by > max_angle
                 continue
             common = 0
             for w in range(wps):
-                common += _popcount(masks_a[i, w] & masks_b[j, w])
+                common_mask[w] = masks_a[i, w] & masks_b[j, w]
+                common += _popcount(common_mask[w])
             if common < min_cells:
                 continue
             na_, nb_, nx = 0, 0, 0
-            for w in range(words):
-                m = masks_a[i, w % wps] & masks_b[j, w % wps]
-                x, y = bits_a[i, w] & m, bits_b[j, w] & m
-                na_ += _popcount(x)
-                nb_ += _popcount(y)
-                nx += _popcount(x ^ y)
+            for k in range(sections):
+                base = k * wps
+                for w in range(wps):
+                    m = common_mask[w]
+                    x = bits_a[i, base + w] & m
+                    y = bits_b[j, base + w] & m
+                    na_ += _popcount(x)
+                    nb_ += _popcount(y)
+                    nx += _popcount(x ^ y)
             den = math.sqrt(na_) + math.sqrt(nb_)
             if den > 0:
                 sims[i, j] = 1.0 - math.sqrt(nx) / den
@@ -66,14 +74,32 @@ def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells
 
 @numba.njit(cache=True)
 def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1, mu2, tau2, mu3, tau3):
-    skip_d1 = mu1 + 13.0 / abs(tau1)
+    # beyond these a factor of the compatibility is below 1e-6: leave it at zero, skip the rest
+    skip_d1 = mu1 + 14.0 / abs(tau1)
+    skip_d2 = mu2 + 14.0 / abs(tau2)
+    skip_d3 = mu3 + 14.0 / abs(tau3)
     na, nb = sims.shape
     flat = sims.ravel()
-    candidates = np.nonzero(flat > 0.0)[0]
-    order = candidates[np.argsort(-flat[candidates])]
+    n_r = min(na, nb, n_r_max)
+    # counting sort of the positive similarities into SORT_BINS buckets, best first (ties within a
+    # bucket keep index order): linear time, where a comparison sort dominated the matcher's cost
+    bins = 1024
+    counts = np.zeros(bins + 1, dtype=np.int64)
+    for v in flat:
+        if v > 0.0:
+            counts[bins - int(v * bins)] += 1
+    starts = np.zeros(bins + 2, dtype=np.int64)
+    for h in range(bins + 1):
+        starts[h + 1] = starts[h] + counts[h]
+    order = np.empty(starts[bins + 1], dtype=np.int64)
+    for idx in range(flat.size):
+        v = flat[idx]
+        if v > 0.0:
+            h = bins - int(v * bins)
+            order[starts[h]] = idx
+            starts[h] += 1
     used_a = np.zeros(na, dtype=np.bool_)
     used_b = np.zeros(nb, dtype=np.bool_)
-    n_r = min(na, nb, n_r_max)
     pa = np.empty(n_r, dtype=np.int64)
     pb = np.empty(n_r, dtype=np.int64)
     lam = np.empty(n_r)
@@ -100,15 +126,29 @@ def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1,
             dxa, dya = xyt_a[aj, 0] - xyt_a[ai, 0], xyt_a[aj, 1] - xyt_a[ai, 1]
             dxb, dyb = xyt_b[bj, 0] - xyt_b[bi, 0], xyt_b[bj, 1] - xyt_b[bi, 1]
             d1 = abs(math.sqrt(dxa * dxa + dya * dya) - math.sqrt(dxb * dxb + dyb * dyb))
-            if d1 > skip_d1:  # compatibility below 1e-9: leave it at zero, skip the trigonometry
+            if d1 > skip_d1:
                 continue
             d2 = abs(_angle_diff(_angle_diff(xyt_a[ai, 2], xyt_a[aj, 2]), _angle_diff(xyt_b[bi, 2], xyt_b[bj, 2])))
+            if d2 > skip_d2:
+                continue
             ra = _angle_diff(xyt_a[ai, 2], math.atan2(dya, dxa))
             rb = _angle_diff(xyt_b[bi, 2], math.atan2(dyb, dxb))
             d3 = abs(_angle_diff(ra, rb))
+            if d3 > skip_d3:
+                continue
             v = _sigmoid(d1, mu1, tau1) * _sigmoid(d2, mu2, tau2) * _sigmoid(d3, mu3, tau3)
             rho[r, c] = v
             rho[c, r] = v
+    # sparse rows: most compatibilities are zero
+    nnz = np.zeros(n_r, dtype=np.int64)
+    cols = np.empty((n_r, n_r), dtype=np.int64)
+    vals = np.empty((n_r, n_r))
+    for r in range(n_r):
+        for c in range(n_r):
+            if rho[r, c] > 0.0:
+                cols[r, nnz[r]] = c
+                vals[r, nnz[r]] = rho[r, c]
+                nnz[r] += 1
     lam0 = lam.copy()
     cur = lam.copy()
     nxt = np.empty(n_r)
@@ -116,8 +156,8 @@ def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1,
     for _ in range(iterations):
         for r in range(n_r):
             acc = 0.0
-            for c in range(n_r):
-                acc += rho[r, c] * cur[c]
+            for q in range(nnz[r]):
+                acc += vals[r, q] * cur[cols[r, q]]
             nxt[r] = w_r * cur[r] + (1.0 - w_r) * acc / denom
         cur[:] = nxt
     eff = cur / lam0
@@ -148,6 +188,15 @@ PARAMS = np.array([
     P.RELAX_MAX_PAIRS, P.RELAX_ITERATIONS, P.RELAX_WEIGHT,
     P.RELAX_MU1, P.RELAX_TAU1, P.RELAX_MU2, P.RELAX_TAU2, P.RELAX_MU3, P.RELAX_TAU3,
 ], dtype=np.float64)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels now rather than in the first comparison."""
+    from carekey.biometrics.fingerprint.cylinders import cylinders
+
+    rng = np.random.default_rng(0)
+    xyt = np.column_stack([rng.uniform(0, 200, 30), rng.uniform(0, 200, 30), rng.uniform(-3, 3, 30)])
+    score(*cylinders(xyt), *cylinders(xyt))
 
 
 def score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b) -> float:
