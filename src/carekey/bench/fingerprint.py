@@ -22,6 +22,7 @@ import numpy as np
 
 from carekey.bench.fingerprint_data import sensor_dpi, shared_fingerprints
 from carekey.biometrics.fingerprint import api, matcher
+from carekey.biometrics.fingerprint import parameters as P
 from carekey.biometrics.fingerprint.index import FingerprintIndex
 from carekey.biometrics.fingerprint.templates import FingerprintTemplate
 from carekey.errors import CaptureRejected
@@ -80,6 +81,7 @@ def search_benchmark(gallery: int, queries: int, progress: Progress | None = Non
     from carekey.bench import synthetic_fingers as syn
 
     track = progress or (lambda it, _label, _n: it)
+    matcher.warm_up()
     real = syn.load_real(shared_fingerprints() / "fvc2002", track)
     enrolled, probes, sources = syn.split(real, queries)
     index = FingerprintIndex(fingers=1)
@@ -113,5 +115,5 @@ def search_benchmark(gallery: int, queries: int, progress: Progress | None = Non
         "queries_accepted_1to1": accepted,
         "gallery_real": len(enrolled),
         "gallery_synthetic": synthetic,
-        "shortlist": api.P.INDEX_SHORTLIST,
+        "shortlist": max(P.INDEX_SHORTLIST_MIN, round(P.INDEX_SHORTLIST_SHARE * len(index))),
     }

@@ -19,34 +19,45 @@ import numpy as np
 
 from carekey.biometrics.fingerprint import matcher
 from carekey.biometrics.fingerprint import parameters as P
-from carekey.biometrics.fingerprint.cylinders import WORDS_PER_SECTION
 from carekey.biometrics.fingerprint.matcher import _popcount
 from carekey.biometrics.fingerprint.templates import FingerprintTemplate
 
 
+def _pooled_cells() -> np.ndarray:
+    """Indices (into the pooled grid) of the pooled cells the hash functions may read."""
+    n = P.MCC_NS // P.INDEX_POOL
+    c = (np.arange(n) + 0.5 - n / 2) / (n / 2)
+    inner = (c[:, None] ** 2 + c[None, :] ** 2).ravel() <= P.INDEX_HASH_RADIUS**2
+    cells = np.flatnonzero(inner)
+    return (np.array(P.INDEX_SECTIONS)[:, None] * n * n + cells[None, :]).ravel()
+
+
 def _hash_positions() -> np.ndarray:
-    """INDEX_HASHES x INDEX_HASH_BITS bit positions inside the cylinder, fixed by INDEX_SEED."""
+    """INDEX_HASHES x INDEX_HASH_BITS positions in the pooled cylinder, fixed by INDEX_SEED."""
     rng = np.random.default_rng(P.INDEX_SEED)
-    ns = P.MCC_NS
-    c = (np.arange(ns) + 0.5 - ns / 2) / (ns / 2)
-    inner = np.flatnonzero((c[:, None] ** 2 + c[None, :] ** 2).ravel() <= P.INDEX_HASH_RADIUS**2)
-    cells = rng.choice(inner, size=(P.INDEX_HASHES, P.INDEX_HASH_BITS))
-    sections = rng.integers(0, P.MCC_ND, size=(P.INDEX_HASHES, P.INDEX_HASH_BITS))
-    return sections * (WORDS_PER_SECTION * 64) + cells
+    return np.stack([rng.choice(_POOLED, size=P.INDEX_HASH_BITS, replace=False) for _ in range(P.INDEX_HASHES)])
 
 
+_POOLED = _pooled_cells()
 _POSITIONS = _hash_positions()
-VECTOR_WORDS = P.INDEX_HASHES * (1 << P.INDEX_HASH_BITS) // 64
+VECTOR_WORDS = P.INDEX_VECTOR_BITS // 64
+_FOLD = np.int64(0x9E3779B1)  # odd multiplier (golden ratio): spreads (hash, value) buckets over the vector
+
+
+def pooled(bits: np.ndarray) -> np.ndarray:
+    """Cylinders with cells OR-ed over INDEX_POOL x INDEX_POOL blocks: denser, shift-tolerant bits."""
+    k, ns, q = bits.shape[0], P.MCC_NS, P.INDEX_POOL
+    cells = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little").reshape(k, P.MCC_ND, ns // q, q, ns // q, q)
+    return cells.any(axis=(3, 5)).reshape(k, -1)
 
 
 def prefilter_vector(bits: np.ndarray) -> np.ndarray:
     """The fixed-length binary pre-filter vector (VECTOR_WORDS uint64) of a template's cylinders."""
-    words, shifts = _POSITIONS // 64, (_POSITIONS % 64).astype(np.uint64)
-    sampled = (bits[:, words] >> shifts) & np.uint64(1)  # k x H x B
-    weights = np.uint64(1) << np.arange(P.INDEX_HASH_BITS, dtype=np.uint64)
-    values = (sampled * weights).sum(axis=2).astype(np.int64)  # k x H
-    buckets = np.unique((np.arange(P.INDEX_HASHES) << P.INDEX_HASH_BITS)[None, :] + values)
-    vector = np.zeros(VECTOR_WORDS * 64, dtype=np.uint8)
+    sampled = pooled(bits)[:, _POSITIONS].astype(np.int64)  # k x H x B
+    values = (sampled << np.arange(P.INDEX_HASH_BITS)).sum(axis=2)  # k x H
+    buckets = ((np.arange(P.INDEX_HASHES) << P.INDEX_HASH_BITS)[None, :] + values) * _FOLD
+    buckets = (buckets >> 7) % P.INDEX_VECTOR_BITS  # a Bloom filter of the (hash, value) pairs
+    vector = np.zeros(P.INDEX_VECTOR_BITS, dtype=np.uint8)
     vector[buckets] = 1
     return np.packbits(vector, bitorder="little").view(np.uint64)
 
@@ -97,8 +108,9 @@ class FingerprintIndex:
             self._pending = []
         return self._vectors
 
-    def search(self, probe: Sequence[FingerprintTemplate], top: int = 5,
-               shortlist: int = P.INDEX_SHORTLIST) -> list[Candidate]:
+    def search(
+        self, probe: Sequence[FingerprintTemplate], top: int = 5, shortlist: int | None = None
+    ) -> list[Candidate]:
         """Best ``top`` entries by fused (mean over fingers) matcher score, best first."""
         if len(probe) != self.fingers:
             raise ValueError(f"a probe needs exactly {self.fingers} finger template(s)")
@@ -108,6 +120,8 @@ class FingerprintIndex:
         votes = np.zeros(len(vectors), dtype=np.int64)
         for f, template in enumerate(probe):
             votes += _scan(np.ascontiguousarray(vectors[:, f]), prefilter_vector(template.bits))
+        if shortlist is None:
+            shortlist = max(P.INDEX_SHORTLIST_MIN, round(P.INDEX_SHORTLIST_SHARE * len(votes)))
         keep = min(shortlist, len(votes))
         short = np.argpartition(-votes, keep - 1)[:keep]
         scored = [(fused_score(probe, self._templates[i]), i) for i in short]
@@ -117,6 +131,5 @@ class FingerprintIndex:
 
 def fused_score(a: Sequence[FingerprintTemplate], b: Sequence[FingerprintTemplate]) -> float:
     """Mean-rule fusion of the per-finger scores (fingers paired by position)."""
-    return float(np.mean([
-        matcher.score(x.xyt, x.bits, x.masks, y.xyt, y.bits, y.masks) for x, y in zip(a, b, strict=True)
-    ]))
+    scores = [matcher.score(x.xyt, x.bits, x.masks, y.xyt, y.bits, y.masks) for x, y in zip(a, b, strict=True)]
+    return sum(scores) / len(scores)

@@ -65,7 +65,11 @@ THRESHOLD_FMR_0_01PCT = 0.485
 
 # --- 1:N index ------------------------------------------------------------------------------------
 INDEX_HASHES = 32  # LSH functions per cylinder, each samples INDEX_HASH_BITS cylinder bits
-INDEX_HASH_BITS = 8  # so the pre-filter vector has INDEX_HASHES * 2**INDEX_HASH_BITS bits
-INDEX_HASH_RADIUS = 0.6  # sample cells within this share of the cylinder radius (nearly always valid)
-INDEX_SHORTLIST = 400  # candidates re-ranked with the full matcher
+INDEX_HASH_BITS = 12  # a (hash, value) pair sets one bit of the pre-filter vector
+INDEX_VECTOR_BITS = 32768  # pre-filter vector length (4 KiB per finger)
+INDEX_HASH_RADIUS = 0.75  # sample cells within this share of the cylinder radius (nearly always valid)
+INDEX_POOL = 2  # hash bits read cylinder cells OR-ed over POOL x POOL blocks (MCC bits are ~10 % dense)
+INDEX_SECTIONS = (0, 2, 3, 5)  # angular sections near 0 and pi direction difference: the dense ones
+INDEX_SHORTLIST_MIN = 200  # candidates re-ranked with the full matcher: at least this many,
+INDEX_SHORTLIST_SHARE = 0.02  # or this share of the gallery (mates rank in the top 1 % of votes 9 times in 10)
 INDEX_SEED = 20100601  # fixed: the hash functions are part of the template format
