@@ -94,3 +94,22 @@ def test_third_party_records_read_and_round_trip_byte_exact():
         assert record.x_resolution == record.y_resolution == 197
         assert 10 <= len(record.views[0].minutiae) <= 255
         assert iso19794.write(record) == data, path.name
+
+
+@needs_data
+def test_our_minutiae_use_the_standard_conventions_of_a_third_party_extractor():
+    """Our template of an image matches SecuGen's ISO record of another impression of the finger,
+    and not of another finger: coordinates and directions follow the same conventions."""
+    from carekey.biometrics.fingerprint import api
+    from carekey.biometrics.fingerprint.templates import FingerprintTemplate
+
+    fixtures = ROOT / "tests" / "fixtures" / "fingerprint"
+    ours = api.extract((fixtures / "db1_101_1.tif").read_bytes())
+
+    def theirs(name: str) -> FingerprintTemplate:
+        record = iso19794.read((ISO_DIR / "DB1_B" / f"{name}.iso").read_bytes())
+        return FingerprintTemplate.from_minutiae(record.views[0].minutiae)
+
+    genuine = api.compare(ours, theirs("101_2"))
+    impostors = [api.compare(ours, theirs(name)) for name in ("102_2", "103_2", "104_2")]
+    assert genuine > max(impostors) + 0.15

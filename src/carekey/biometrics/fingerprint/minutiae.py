@@ -17,6 +17,7 @@ import nbis
 import numpy as np
 
 from carekey.biometrics.fingerprint import parameters as P
+from carekey.biometrics.fingerprint.foreground import border_distance
 from carekey.errors import CaptureRejected
 
 ANGLE_UNITS = 256  # one turn in ISO/IEC 19794-2:2005 direction units
@@ -89,6 +90,8 @@ def extract_minutiae(image: np.ndarray, with_quality: bool = True) -> Extraction
     items = found.get()
     nfiq2 = int(found.quality().score) if with_quality else None
     h, w = image.shape
+    depth = border_distance(image)  # drop minutiae on the edge of the print: mostly false
+    items = [m for m in items if depth[min(max(m.y(), 0), h - 1), min(max(m.x(), 0), w - 1)] >= P.BORDER_MIN_DIST]
     if not items:
         return Extraction(Minutiae.from_arrays([], [], [], [], [], w, h), nfiq2)
     rel = np.array([m.reliability() for m in items])
