@@ -20,7 +20,7 @@ class NormalizedIris:
     """Texture sampled on NORM_RADIAL rows (pupil -> limbus) x NORM_ANGULAR columns (angle, y down)."""
 
     texture: np.ndarray     # float32 (NORM_RADIAL, NORM_ANGULAR), grey levels
-    reflections: np.ndarray  # bool, same shape: specular spots (from segmentation)
+    reflections: np.ndarray  # bool, same shape: specular spots and eyelashes (from segmentation)
     outside: np.ndarray     # bool, same shape: samples that fell outside the image
 
     def __post_init__(self) -> None:
@@ -40,6 +40,6 @@ def rubber_sheet(seg: Segmentation) -> NormalizedIris:
     ys = ((1 - rho)[:, None] * py + rho[:, None] * iy).astype(np.float32)
     h, w = seg.image.shape
     texture = cv2.remap(seg.image.astype(np.float32), xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    spots = cv2.remap(seg.reflections.astype(np.float32), xs, ys, cv2.INTER_LINEAR) > 0.1
+    spots = cv2.remap((seg.reflections | seg.lashes).astype(np.float32), xs, ys, cv2.INTER_LINEAR) > 0.1
     outside = (xs < 0) | (xs > w - 1) | (ys < 0) | (ys > h - 1)
     return NormalizedIris(texture, spots, outside)

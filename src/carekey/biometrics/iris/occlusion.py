@@ -67,5 +67,4 @@ def mask_noise(norm: NormalizedIris) -> MaskedIris:
         lid[:, cols] = np.arange(rows)[:, None] >= first[None, :]
     noise = odd | lid
     noise = ndimage.binary_dilation(noise, structure=np.ones((3, 3), bool))
-    noise[:, :] |= lid
     return MaskedIris(tex, noise, float(lid.mean()))

@@ -16,9 +16,11 @@ MIN_CONTRAST_STD = 8.0        # grey levels; a blank or saturated frame has almo
 # --- segmentation ---------------------------------------------------------------------------
 PUPIL_RADIUS_FRACTION = (0.025, 0.20)  # pupil radius as a share of the shorter image side
 PUPIL_MIN_CIRCULARITY = 0.55           # blob area / enclosing-circle area; lashes are long and thin
-PUPIL_IRIS_RATIO = (0.18, 0.72)        # pupil/iris radius: fully constricted .. fully dilated pupil
+PUPIL_IRIS_RATIO = (0.20, 0.72)        # pupil/iris radius: fully constricted .. fully dilated pupil
 IRIS_CENTER_OFFSET = 0.12              # limbus centre may sit this share of iris radius off the pupil's
 SPECULAR_LEVEL = 0.92                  # reflections: brighter than this share of the frame's 99.9th pct
+LIMBUS_FIRST_PEAK = 0.8               # innermost limbus candidate reaching 80 % of the strongest edge
+LASH_CONTRAST = 0.45                   # eyelash: black top-hat above 45 % of the iris-to-pupil step
 MIN_LIMBUS_CONTRAST = 6.0              # grey levels: weakest iris-to-sclera step we accept as an eye
 MIN_PUPIL_CONTRAST = 15.0              # grey levels: weakest pupil-to-iris step we accept
 EYELID_SECTORS = ((200.0, 340.0), (35.0, 145.0))  # degrees (image y grows down): upper then lower lid
@@ -45,7 +47,7 @@ MASK_MAX_NOISE = 0.25         # a code sample is masked when this share of its s
 FRAGILE_BIT_QUANTILE = 0.10   # mask the weakest 10 % of each phase component (Hollingsworth 2009)
 
 # --- matching -------------------------------------------------------------------------------
-MAX_SHIFT = 8                 # code columns each way: +-22.5 degrees of head tilt / eye torsion
+MAX_SHIFT = 10                # code columns each way: +-28 degrees of head tilt / eye torsion
 DAUGMAN_REFERENCE_BITS = 911  # HD_norm = 0.5 - (0.5 - HD) * sqrt(n / 911) (Daugman 2006)
 MIN_BITS_COMPARED = 300       # fewer common unmasked bits than this cannot support a decision
 # Decision threshold on the normalized Hamming distance (lower = more alike). Daugman's operational

@@ -40,13 +40,14 @@ class Segmentation:
 
     image: np.ndarray        # uint8 (h, w), reflections inpainted
     reflections: np.ndarray  # bool (h, w)
+    lashes: np.ndarray       # bool (h, w): thin dark structures (eyelashes), outside the pupil
     pupil: Circle
     iris: Circle
     pupil_contrast: float    # grey levels, iris minus pupil
     limbus_contrast: float   # grey levels, sclera minus iris
 
     def __post_init__(self) -> None:
-        if self.image.shape != self.reflections.shape or self.reflections.dtype != bool:
+        if not (self.image.shape == self.reflections.shape == self.lashes.shape):
             raise ValueError("image and reflection mask must have the same shape")
         if self.pupil.r >= self.iris.r:
             raise ValueError("pupil must be smaller than the iris")
@@ -56,7 +57,23 @@ def segment(eye: EyeImage) -> Segmentation:
     img, reflections = _fill_reflections(eye.pixels)
     pupil, pupil_contrast = _find_pupil(img)
     iris, limbus_contrast = _find_limbus(img, pupil)
-    return Segmentation(img, reflections, pupil, iris, pupil_contrast, limbus_contrast)
+    lashes = _find_lashes(img, pupil, pupil_contrast)
+    return Segmentation(img, reflections, lashes, pupil, iris, pupil_contrast, limbus_contrast)
+
+
+def _find_lashes(img: np.ndarray, pupil: Circle, pupil_contrast: float) -> np.ndarray:
+    """Eyelashes: thin structures much darker than their neighbourhood (black top-hat).
+
+    Lashes are nearly as dark as the pupil while iris crypts are faint, so the threshold is a share
+    of the iris-to-pupil step, which makes it independent of exposure.
+    """
+    size = max(5, int(round(pupil.r * 0.3)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    blackhat = cv2.morphologyEx(img, cv2.MORPH_BLACKHAT, kernel)
+    lashes = blackhat > P.LASH_CONTRAST * pupil_contrast
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    lashes &= (xx - pupil.x) ** 2 + (yy - pupil.y) ** 2 > (pupil.r * 1.15) ** 2
+    return cv2.dilate(lashes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
 
 def _fill_reflections(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +128,8 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
     radii = np.arange(pupil.r / hi_ratio, pupil.r / lo_ratio, 1.0)
     angles = np.deg2rad(np.r_[np.arange(-25, 40, 3), np.arange(140, 205, 3)])  # lateral arcs
     shift = P.IRIS_CENTER_OFFSET * pupil.r / 0.4  # offset relative to a typical iris radius
-    circle, _ = _integro_differential(blurred, pupil.x, pupil.y, shift, radii, angles, step=1.0)
+    circle, _ = _integro_differential(blurred, pupil.x, pupil.y, shift, radii, angles, step=1.0,
+                                      first_peak=P.LIMBUS_FIRST_PEAK)
     contrast = _ring_step(blurred, circle, angles, width=max(3.0, 0.08 * circle.r))
     if contrast < P.MIN_LIMBUS_CONTRAST:
         raise CaptureRejected("No eye found (iris boundary not visible); please recapture.", reason="no_eye")
@@ -119,8 +137,13 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
 
 
 def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float, radii: np.ndarray,
-                          angles: np.ndarray, step: float = 0.5) -> tuple[Circle, float]:
-    """max over centres and radii of |d/dr G_sigma * mean_{circle}(I)|, dark inside / bright outside."""
+                          angles: np.ndarray, step: float = 0.5,
+                          first_peak: float | None = None) -> tuple[Circle, float]:
+    """max over centres and radii of d/dr G_sigma * mean_{circle}(I), dark inside / bright outside.
+
+    With ``first_peak``, take the innermost radius whose best response reaches that share of the
+    global maximum: outside the limbus, sclera-to-skin edges at the eye corners can be stronger.
+    """
     offsets = np.arange(-shift, shift + 1e-9, step)
     xs = cx + offsets[:, None, None, None] + radii[None, None, :, None] * np.cos(angles)[None, None, None, :]
     ys = cy + offsets[None, :, None, None] + radii[None, None, :, None] * np.sin(angles)[None, None, None, :]
@@ -133,7 +156,14 @@ def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float, r
     deriv = np.where(valid >= 0.6, deriv, -np.inf)
     deriv[..., :2] = -np.inf
     deriv[..., -2:] = -np.inf
-    i, j, k = np.unravel_index(int(np.argmax(deriv)), deriv.shape)
+    if first_peak is not None:
+        per_radius = deriv.max(axis=(0, 1))
+        peaks = (per_radius[1:-1] >= per_radius[:-2]) & (per_radius[1:-1] >= per_radius[2:])
+        strong = np.nonzero(peaks & (per_radius[1:-1] >= first_peak * per_radius.max()))[0]
+        k = int(strong[0]) + 1 if strong.size else int(np.argmax(per_radius))
+        i, j = np.unravel_index(int(np.argmax(deriv[..., k])), deriv.shape[:2])
+    else:
+        i, j, k = np.unravel_index(int(np.argmax(deriv)), deriv.shape)
     return Circle(cx + offsets[i], cy + offsets[j], float(radii[k])), float(deriv[i, j, k])
 
 
