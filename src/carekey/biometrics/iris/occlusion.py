@@ -61,7 +61,7 @@ def mask_noise(norm: NormalizedIris) -> MaskedIris:
         cols = _sector(lo, hi)
         # share of non-iris pixels from row i outward, per column
         outward = np.cumsum(odd[::-1, cols], axis=0)[::-1] / np.arange(rows, 0, -1)[:, None]
-        covered = (outward >= 0.6) & bright[:, cols] | (outward >= 0.85)
+        covered = (outward >= 0.6) & bright[:, cols]  # a lid starts with skin, then covers all
         first = np.where(covered.any(axis=0), covered.argmax(axis=0), rows)
         first = ndimage.median_filter(first, size=9, mode="nearest")
         lid[:, cols] = np.arange(rows)[:, None] >= first[None, :]

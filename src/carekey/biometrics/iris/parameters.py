@@ -29,7 +29,7 @@ NOISE_MAD_BRIGHT = 3.5                 # eyelid skin / sclera / reflections: bri
 
 # --- capture quality --------------------------------------------------------------------------
 MIN_PUPIL_EDGE_SHARPNESS = 0.22   # max radial derivative / pupil step; ~0.5 in focus, ~0.12 at blur sigma 3
-MAX_EYELID_OCCLUSION = 0.65       # share of the iris band hidden by lids: above it the eye is (half) closed
+MAX_EYELID_OCCLUSION = 0.45       # share of the iris band hidden by lids: above it the eye is (half) closed
 MIN_USABLE_IRIS = 0.40            # share of the iris band left after lids, lashes, reflections
 
 # --- normalization and encoding ------------------------------------------------------------

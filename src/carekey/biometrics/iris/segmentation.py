@@ -109,7 +109,8 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
             if circularity >= P.PUPIL_MIN_CIRCULARITY and (best is None or circularity > best[0]):
                 best = (circularity, cx, cy, np.sqrt(area / np.pi))
     if best is None:
-        raise CaptureRejected("No eye found (no pupil visible); please recapture with the eye open and centred.",
+        raise CaptureRejected("No eye found, or the eye is closed (no pupil visible); please recapture with the eye "
+                              "open and centred.",
                               reason="no_eye")
     _, cx, cy, r0 = best
     blurred = cv2.GaussianBlur(img, (0, 0), 1.0).astype(np.float64)
