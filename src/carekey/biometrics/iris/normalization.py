@@ -22,6 +22,8 @@ class NormalizedIris:
     texture: np.ndarray     # float32 (NORM_RADIAL, NORM_ANGULAR), grey levels
     reflections: np.ndarray  # bool, same shape: specular spots and eyelashes (from segmentation)
     outside: np.ndarray     # bool, same shape: samples that fell outside the image
+    pupil_step: float = 0.0   # grey levels from pupil to iris (segmentation)
+    limbus_step: float = 0.0  # grey levels from iris to sclera (segmentation)
 
     def __post_init__(self) -> None:
         shape = (P.NORM_RADIAL, P.NORM_ANGULAR)
@@ -42,4 +44,4 @@ def rubber_sheet(seg: Segmentation) -> NormalizedIris:
     texture = cv2.remap(seg.image.astype(np.float32), xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     spots = cv2.remap((seg.reflections | seg.lashes).astype(np.float32), xs, ys, cv2.INTER_LINEAR) > 0.1
     outside = (xs < 0) | (xs > w - 1) | (ys < 0) | (ys > h - 1)
-    return NormalizedIris(texture, spots, outside)
+    return NormalizedIris(texture, spots, outside, seg.pupil_contrast, seg.limbus_contrast)

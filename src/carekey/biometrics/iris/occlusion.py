@@ -5,7 +5,7 @@ radius where (almost) everything outward is not iris-like, the lid covers the ir
 judged against robust statistics (median, MAD) of the lateral sectors, which lids rarely reach; dark
 outliers are eyelashes and shadows, bright ones eyelid skin, sclera and reflections. The idea of
 statistical eyelash detection follows Kong & Zhang (2001) and Daugman (2007, "New methods in iris
-recognition"), here simplified to robust thresholds.
+recognition"), here simplified to robust thresholds anchored on the measured pupil and sclera levels.
 """
 
 from __future__ import annotations
@@ -42,29 +42,38 @@ def _sector(lo: float, hi: float) -> np.ndarray:
 
 
 def mask_noise(norm: NormalizedIris) -> MaskedIris:
-    tex = norm.texture
+    tex = ndimage.gaussian_filter(norm.texture.astype(np.float64), sigma=(0.7, 1.0), mode=("nearest", "wrap"))
     rows = tex.shape[0]
+    known = ~(norm.reflections | norm.outside)
     lateral = _sector(0, 30) | _sector(330, 360) | _sector(150, 210)
-    ref = tex[1 : int(rows * 0.75), lateral]
-    ref = ref[~(norm.reflections | norm.outside)[1 : int(rows * 0.75), lateral]]
+    ref = tex[1 : int(rows * 0.75), lateral][known[1 : int(rows * 0.75), lateral]]
     if ref.size < 50:
-        ref = tex[~norm.reflections]
+        ref = tex[known] if known.any() else tex.ravel()
     med = float(np.median(ref))
-    mad = max(1.4826 * float(np.median(np.abs(ref - med))), 3.0)
-    smooth = ndimage.uniform_filter(tex, size=(1, 3), mode="wrap")
-    dark = smooth < med - P.NOISE_MAD_DARK * mad
-    bright = smooth > med + P.NOISE_MAD_BRIGHT * mad
-    odd = dark | bright | norm.reflections | norm.outside
+    mad = max(1.4826 * float(np.median(np.abs(ref - med))), 2.0)
+    # the iris level of each angle, from the inner band (illumination often differs above and below)
+    inner = np.where(known, tex, np.nan)[1 : max(3, int(rows * P.LID_REFERENCE_DEPTH))]
+    level = np.nanmedian(np.where(np.isnan(inner).all(axis=0), med, inner), axis=0) if inner.size else np.full(
+        tex.shape[1], med)
+    level = ndimage.median_filter(np.where(np.isnan(level), med, level), size=15, mode="wrap")
+    bright_step = max(P.NOISE_MAD_BRIGHT * mad, 0.5 * norm.limbus_step)
+    dark_step = max(P.NOISE_MAD_DARK * mad, 0.5 * norm.pupil_step)
+    covered_inside = level > med + bright_step  # even the inner band is skin: lid down to the pupil
+    level = np.minimum(level, med + bright_step)
+    bright = tex > level + bright_step
+    dark = tex < level - dark_step
+    odd = dark | bright | ~known
 
     lid = np.zeros_like(odd)
     for lo, hi in P.EYELID_SECTORS:
         cols = _sector(lo, hi)
-        # share of non-iris pixels from row i outward, per column
-        outward = np.cumsum(odd[::-1, cols], axis=0)[::-1] / np.arange(rows, 0, -1)[:, None]
-        covered = (outward >= 0.6) & bright[:, cols]  # a lid starts with skin, then covers all
+        # from row i outward, the share of skin-bright pixels: a lid covers everything beyond its edge
+        depth = np.arange(rows, 0, -1)[:, None]
+        bright_out = np.cumsum(bright[::-1, cols], axis=0)[::-1] / depth
+        covered = (bright_out >= 0.6) & bright[:, cols]
         first = np.where(covered.any(axis=0), covered.argmax(axis=0), rows)
+        first = np.where(covered_inside[cols], 0, first)
         first = ndimage.median_filter(first, size=9, mode="nearest")
         lid[:, cols] = np.arange(rows)[:, None] >= first[None, :]
-    noise = odd | lid
-    noise = ndimage.binary_dilation(noise, structure=np.ones((3, 3), bool))
-    return MaskedIris(tex, noise, float(lid.mean()))
+    noise = ndimage.binary_dilation(odd | lid, structure=np.ones((3, 3), bool))
+    return MaskedIris(norm.texture, noise, float(lid.mean()))

@@ -18,12 +18,17 @@ PUPIL_RADIUS_FRACTION = (0.025, 0.20)  # pupil radius as a share of the shorter 
 PUPIL_MIN_CIRCULARITY = 0.55           # blob area / enclosing-circle area; lashes are long and thin
 PUPIL_IRIS_RATIO = (0.20, 0.72)        # pupil/iris radius: fully constricted .. fully dilated pupil
 IRIS_CENTER_OFFSET = 0.12              # limbus centre may sit this share of iris radius off the pupil's
+IRIS_CENTER_VERTICAL = 0.4            # ... less so vertically (the offset is mostly nasal), which the
+                                       # lateral arcs could not pin down anyway
 SPECULAR_LEVEL = 0.92                  # reflections: brighter than this share of the frame's 99.9th pct
-LIMBUS_FIRST_PEAK = 0.8               # innermost limbus candidate reaching 80 % of the strongest edge
+LIMBUS_ARCS = ((-25.0, 60.0), (120.0, 205.0))  # degrees (y down): lateral and lower-lateral arcs, which
+                                               # the upper lid (the usual occluder) does not reach
+LIMBUS_BAND = 0.1                      # limbus blur half-width, as a share of the iris radius
 LASH_CONTRAST = 0.45                   # eyelash: black top-hat above 45 % of the iris-to-pupil step
 MIN_LIMBUS_CONTRAST = 6.0              # grey levels: weakest iris-to-sclera step we accept as an eye
 MIN_PUPIL_CONTRAST = 15.0              # grey levels: weakest pupil-to-iris step we accept
 EYELID_SECTORS = ((200.0, 340.0), (35.0, 145.0))  # degrees (image y grows down): upper then lower lid
+LID_REFERENCE_DEPTH = 0.35             # inner share of the band taken as each angle's iris level
 NOISE_MAD_DARK = 3.5                   # eyelashes / shadows: darker than median - k * MAD of the iris
 NOISE_MAD_BRIGHT = 3.5                 # eyelid skin / sclera / reflections: brighter than median + k * MAD
 

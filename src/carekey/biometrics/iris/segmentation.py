@@ -127,27 +127,33 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
     blurred = cv2.GaussianBlur(img, (0, 0), 1.5).astype(np.float64)
     lo_ratio, hi_ratio = P.PUPIL_IRIS_RATIO
     radii = np.arange(pupil.r / hi_ratio, pupil.r / lo_ratio, 1.0)
-    angles = np.deg2rad(np.r_[np.arange(-25, 40, 3), np.arange(140, 205, 3)])  # lateral arcs
+    angles = np.deg2rad(np.concatenate([np.arange(lo, hi + 0.1, 2.5) for lo, hi in P.LIMBUS_ARCS]))
     shift = P.IRIS_CENTER_OFFSET * pupil.r / 0.4  # offset relative to a typical iris radius
+    shift = (shift, shift * P.IRIS_CENTER_VERTICAL)
+    near = np.arange(1.15, 1.4, 0.05) * pupil.r  # surely iris whatever the dilation
+    nx, ny = pupil.x + near[:, None] * np.cos(angles), pupil.y + near[:, None] * np.sin(angles)
+    iris_level = float(np.median(ndimage.map_coordinates(blurred, [ny.ravel(), nx.ravel()], order=1)))
     circle, _ = _integro_differential(blurred, pupil.x, pupil.y, shift, radii, angles, step=1.0,
-                                      first_peak=P.LIMBUS_FIRST_PEAK)
+                                      inside_level=iris_level)
     contrast = _ring_step(blurred, circle, angles, width=max(3.0, 0.08 * circle.r))
     if contrast < P.MIN_LIMBUS_CONTRAST:
         raise CaptureRejected("No eye found (iris boundary not visible); please recapture.", reason="no_eye")
     return circle, contrast
 
 
-def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float, radii: np.ndarray,
-                          angles: np.ndarray, step: float = 0.5,
-                          first_peak: float | None = None) -> tuple[Circle, float]:
+def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float | tuple[float, float],
+                          radii: np.ndarray, angles: np.ndarray, step: float = 0.5,
+                          inside_level: float | None = None) -> tuple[Circle, float]:
     """max over centres and radii of d/dr G_sigma * mean_{circle}(I), dark inside / bright outside.
 
-    With ``first_peak``, take the innermost radius whose best response reaches that share of the
-    global maximum: outside the limbus, sclera-to-skin edges at the eye corners can be stronger.
+    With ``inside_level`` (the iris grey level), a candidate only counts when just inside it the
+    image is still closer to the iris than to what lies outside: this rejects the sclera-to-skin
+    edges at the eye corners, which can be stronger than a soft limbus.
     """
-    offsets = np.arange(-shift, shift + 1e-9, step)
-    xs = cx + offsets[:, None, None, None] + radii[None, None, :, None] * np.cos(angles)[None, None, None, :]
-    ys = cy + offsets[None, :, None, None] + radii[None, None, :, None] * np.sin(angles)[None, None, None, :]
+    sx, sy = (shift, shift) if np.isscalar(shift) else shift
+    offx, offy = np.arange(-sx, sx + 1e-9, step), np.arange(-sy, sy + 1e-9, step)
+    xs = cx + offx[:, None, None, None] + radii[None, None, :, None] * np.cos(angles)[None, None, None, :]
+    ys = cy + offy[None, :, None, None] + radii[None, None, :, None] * np.sin(angles)[None, None, None, :]
     xs, ys = np.broadcast_arrays(xs, ys)
     inside = (xs >= 0) & (xs <= img.shape[1] - 1) & (ys >= 0) & (ys <= img.shape[0] - 1)
     values = ndimage.map_coordinates(img, [ys.ravel(), xs.ravel()], order=1, mode="nearest").reshape(xs.shape)
@@ -157,15 +163,17 @@ def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float, r
     deriv = np.where(valid >= 0.6, deriv, -np.inf)
     deriv[..., :2] = -np.inf
     deriv[..., -2:] = -np.inf
-    if first_peak is not None:
-        per_radius = deriv.max(axis=(0, 1))
-        peaks = (per_radius[1:-1] >= per_radius[:-2]) & (per_radius[1:-1] >= per_radius[2:])
-        strong = np.nonzero(peaks & (per_radius[1:-1] >= first_peak * per_radius.max()))[0]
-        k = int(strong[0]) + 1 if strong.size else int(np.argmax(per_radius))
-        i, j = np.unravel_index(int(np.argmax(deriv[..., k])), deriv.shape[:2])
-    else:
-        i, j, k = np.unravel_index(int(np.argmax(deriv)), deriv.shape)
-    return Circle(cx + offsets[i], cy + offsets[j], float(radii[k])), float(deriv[i, j, k])
+    if inside_level is not None:
+        w = max(2, int(round(P.LIMBUS_BAND * float(np.median(radii)) / step)))
+        inner = np.roll(means, w, axis=2)
+        outer = np.roll(means, -w, axis=2)
+        iris_inside = inner - inside_level <= 0.5 * (outer - inside_level)
+        iris_inside[..., :w] = True
+        deriv = np.where(iris_inside, deriv, -np.inf)
+    i, j, k = np.unravel_index(int(np.argmax(deriv)), deriv.shape)
+    if not np.isfinite(deriv[i, j, k]):
+        raise CaptureRejected("No eye found (no circular boundary); please recapture.", reason="no_eye")
+    return Circle(cx + offx[i], cy + offy[j], float(radii[k])), float(deriv[i, j, k])
 
 
 def _ring_step(img: np.ndarray, c: Circle, angles: np.ndarray, width: float) -> float:
