@@ -53,6 +53,9 @@ def library() -> ctypes.CDLL | None:
     lib.iris_scan.restype = None
     lib.iris_scan.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int,
                               ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    lib.iris_scan_coarse.restype = None
+    lib.iris_scan_coarse.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int,
+                                     ctypes.c_void_p, ctypes.c_double, ctypes.c_void_p]
     lib.iris_stream.restype = ctypes.c_uint64
     lib.iris_stream.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
     return lib
@@ -60,9 +63,7 @@ def library() -> ctypes.CDLL | None:
 
 def scan(gallery: np.ndarray, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best HD_norm and best probe index per gallery row. gallery (N, 64) and probes (S, 64) uint64."""
-    if gallery.dtype != np.uint64 or probes.dtype != np.uint64 or gallery.shape[1:] != (64,) or \
-            probes.shape[1:] != (64,) or not gallery.flags.c_contiguous or not probes.flags.c_contiguous:
-        raise ValueError("scan needs C-contiguous uint64 arrays of 64 words per row")
+    _check(gallery, probes)
     n = gallery.shape[0]
     scores = np.empty(n, np.float32)
     shifts = np.empty(n, np.int16)
@@ -72,6 +73,25 @@ def scan(gallery: np.ndarray, probes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     lib.iris_scan(gallery.ctypes.data, n, probes.ctypes.data, probes.shape[0], float(P.DAUGMAN_REFERENCE_BITS),
                   P.MIN_BITS_COMPARED, scores.ctypes.data, shifts.ctypes.data)
     return scores, shifts
+
+
+def scan_coarse(gallery: np.ndarray, probes: np.ndarray, probe0: np.ndarray) -> np.ndarray:
+    """Ranking score per gallery row: best over ``probes`` with the compared-bit count of ``probe0``."""
+    _check(gallery, probes)
+    lib = library()
+    if lib is None:
+        return _scan_numpy(gallery, probes)[0]
+    scores = np.empty(gallery.shape[0], np.float32)
+    probe0 = np.ascontiguousarray(probe0, dtype=np.uint64)
+    lib.iris_scan_coarse(gallery.ctypes.data, gallery.shape[0], probes.ctypes.data, probes.shape[0],
+                         probe0.ctypes.data, float(P.DAUGMAN_REFERENCE_BITS), scores.ctypes.data)
+    return scores
+
+
+def _check(gallery: np.ndarray, probes: np.ndarray) -> None:
+    if gallery.dtype != np.uint64 or probes.dtype != np.uint64 or gallery.shape[1:] != (64,) or \
+            probes.shape[1:] != (64,) or not gallery.flags.c_contiguous or not probes.flags.c_contiguous:
+        raise ValueError("scan needs C-contiguous uint64 arrays of 64 words per row")
 
 
 def _scan_numpy(gallery: np.ndarray, probes: np.ndarray, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:

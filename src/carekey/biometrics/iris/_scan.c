@@ -82,6 +82,62 @@ void iris_scan(const uint64_t *gallery, size_t n, const uint64_t *probes, int sh
     }
 }
 
+/* Coarse pass of a two-stage search: the number of compared bits is taken at shift 0 for every
+ * shift (masks change slowly with rotation), which halves the popcounts; the caller re-scores a
+ * shortlist exactly with iris_scan. Scores are only used to rank. */
+void iris_scan_coarse(const uint64_t *gallery, size_t n, const uint64_t *probes, int shifts,
+                      const uint64_t *probe0, double ref_bits, float *best_score)
+{
+    init_table(ref_bits);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *gc = gallery + i * 2 * WORDS, *gm = gc + WORDS;
+        float best = 2.0f;
+#ifdef HAVE_AVX512_POPCNT
+        __m512i c0 = _mm512_loadu_si512(gc), c1 = _mm512_loadu_si512(gc + 8);
+        __m512i c2 = _mm512_loadu_si512(gc + 16), c3 = _mm512_loadu_si512(gc + 24);
+        __m512i m0 = _mm512_loadu_si512(gm), m1 = _mm512_loadu_si512(gm + 8);
+        __m512i m2 = _mm512_loadu_si512(gm + 16), m3 = _mm512_loadu_si512(gm + 24);
+        const uint64_t *q = probe0 + WORDS;
+        __m512i cnt = _mm512_add_epi64(
+            _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(m0, _mm512_loadu_si512(q))),
+                             _mm512_popcnt_epi64(_mm512_and_si512(m1, _mm512_loadu_si512(q + 8)))),
+            _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(m2, _mm512_loadu_si512(q + 16))),
+                             _mm512_popcnt_epi64(_mm512_and_si512(m3, _mm512_loadu_si512(q + 24)))));
+        uint64_t m = (uint64_t)_mm512_reduce_add_epi64(cnt);
+        for (int s = 0; s < shifts; s += 2) {
+            /* two shifts per reduction: differing counts of shift s in the low, s+1 in the high half */
+            const uint64_t *pa = probes + (size_t)s * 2 * WORDS;
+            const uint64_t *pb = (s + 1 < shifts) ? pa + 2 * WORDS : pa;
+            __m512i a = _mm512_add_epi64(
+                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c0, _mm512_loadu_si512(pa)), _mm512_and_si512(m0, _mm512_loadu_si512(pa + WORDS)))),
+                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c1, _mm512_loadu_si512(pa + 8)), _mm512_and_si512(m1, _mm512_loadu_si512(pa + WORDS + 8))))),
+                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c2, _mm512_loadu_si512(pa + 16)), _mm512_and_si512(m2, _mm512_loadu_si512(pa + WORDS + 16)))),
+                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c3, _mm512_loadu_si512(pa + 24)), _mm512_and_si512(m3, _mm512_loadu_si512(pa + WORDS + 24))))));
+            __m512i b = _mm512_add_epi64(
+                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c0, _mm512_loadu_si512(pb)), _mm512_and_si512(m0, _mm512_loadu_si512(pb + WORDS)))),
+                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c1, _mm512_loadu_si512(pb + 8)), _mm512_and_si512(m1, _mm512_loadu_si512(pb + WORDS + 8))))),
+                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c2, _mm512_loadu_si512(pb + 16)), _mm512_and_si512(m2, _mm512_loadu_si512(pb + WORDS + 16)))),
+                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c3, _mm512_loadu_si512(pb + 24)), _mm512_and_si512(m3, _mm512_loadu_si512(pb + WORDS + 24))))));
+            uint64_t both = (uint64_t)_mm512_reduce_add_epi64(_mm512_or_si512(a, _mm512_slli_epi64(b, 32)));
+            uint64_t d = (both & 0xffffffffu) < (both >> 32) ? (both & 0xffffffffu) : (both >> 32);
+            float score = 0.5f - (0.5f * (float)m - (float)d) * inv_sqrt_tab[m];
+            if (score < best) best = score;
+        }
+#else
+        uint64_t m = 0;
+        for (int w = 0; w < WORDS; w++) m += (uint64_t)__builtin_popcountll(gm[w] & probe0[WORDS + w]);
+        for (int s = 0; s < shifts; s++) {
+            const uint64_t *pc = probes + (size_t)s * 2 * WORDS, *pm = pc + WORDS;
+            uint64_t d = 0;
+            for (int w = 0; w < WORDS; w++) d += (uint64_t)__builtin_popcountll((gc[w] ^ pc[w]) & gm[w] & pm[w]);
+            float score = 0.5f - (0.5f * (float)m - (float)d) * inv_sqrt_tab[m];
+            if (score < best) best = score;
+        }
+#endif
+        best_score[i] = best;
+    }
+}
+
 /* Sum of all words: the memory-streaming floor the scan is compared against. */
 uint64_t iris_stream(const uint64_t *data, size_t words)
 {
