@@ -82,58 +82,50 @@ void iris_scan(const uint64_t *gallery, size_t n, const uint64_t *probes, int sh
     }
 }
 
-/* Coarse pass of a two-stage search: the number of compared bits is taken at shift 0 for every
- * shift (masks change slowly with rotation), which halves the popcounts; the caller re-scores a
- * shortlist exactly with iris_scan. Scores are only used to rank. */
-void iris_scan_coarse(const uint64_t *gallery, size_t n, const uint64_t *probes, int shifts,
-                      const uint64_t *probe0, double ref_bits, float *best_score)
+/* Coarse pass of a two-stage search: the exact masked, normalized distance on half of the code
+ * words, spread over all angles (even words of each first 512-bit block, odd words of each second:
+ * 0, 9, 2, 11, 4, 13, 6, 15 | 16, 25, 18, 27, 20, 29, 22, 31 in lane order), merged once per row by
+ * blends. ``probes_q`` holds per shift those 16 code words then the same 16 mask words. The caller
+ * re-scores a shortlist over all words and shifts with iris_scan. */
+void iris_scan_coarse(const uint64_t *gallery, size_t n, const uint64_t *probes_q, int shifts,
+                      double ref_bits, float *best_score)
 {
+    static const int sel[16] = {0, 9, 2, 11, 4, 13, 6, 15, 16, 25, 18, 27, 20, 29, 22, 31};
     init_table(ref_bits);
     for (size_t i = 0; i < n; i++) {
         const uint64_t *gc = gallery + i * 2 * WORDS, *gm = gc + WORDS;
         float best = 2.0f;
 #ifdef HAVE_AVX512_POPCNT
-        __m512i c0 = _mm512_loadu_si512(gc), c1 = _mm512_loadu_si512(gc + 8);
-        __m512i c2 = _mm512_loadu_si512(gc + 16), c3 = _mm512_loadu_si512(gc + 24);
-        __m512i m0 = _mm512_loadu_si512(gm), m1 = _mm512_loadu_si512(gm + 8);
-        __m512i m2 = _mm512_loadu_si512(gm + 16), m3 = _mm512_loadu_si512(gm + 24);
-        const uint64_t *q = probe0 + WORDS;
-        __m512i cnt = _mm512_add_epi64(
-            _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(m0, _mm512_loadu_si512(q))),
-                             _mm512_popcnt_epi64(_mm512_and_si512(m1, _mm512_loadu_si512(q + 8)))),
-            _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(m2, _mm512_loadu_si512(q + 16))),
-                             _mm512_popcnt_epi64(_mm512_and_si512(m3, _mm512_loadu_si512(q + 24)))));
-        uint64_t m = (uint64_t)_mm512_reduce_add_epi64(cnt);
-        for (int s = 0; s < shifts; s += 2) {
-            /* two shifts per reduction: differing counts of shift s in the low, s+1 in the high half */
-            const uint64_t *pa = probes + (size_t)s * 2 * WORDS;
-            const uint64_t *pb = (s + 1 < shifts) ? pa + 2 * WORDS : pa;
-            __m512i a = _mm512_add_epi64(
-                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c0, _mm512_loadu_si512(pa)), _mm512_and_si512(m0, _mm512_loadu_si512(pa + WORDS)))),
-                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c1, _mm512_loadu_si512(pa + 8)), _mm512_and_si512(m1, _mm512_loadu_si512(pa + WORDS + 8))))),
-                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c2, _mm512_loadu_si512(pa + 16)), _mm512_and_si512(m2, _mm512_loadu_si512(pa + WORDS + 16)))),
-                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c3, _mm512_loadu_si512(pa + 24)), _mm512_and_si512(m3, _mm512_loadu_si512(pa + WORDS + 24))))));
-            __m512i b = _mm512_add_epi64(
-                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c0, _mm512_loadu_si512(pb)), _mm512_and_si512(m0, _mm512_loadu_si512(pb + WORDS)))),
-                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c1, _mm512_loadu_si512(pb + 8)), _mm512_and_si512(m1, _mm512_loadu_si512(pb + WORDS + 8))))),
-                _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c2, _mm512_loadu_si512(pb + 16)), _mm512_and_si512(m2, _mm512_loadu_si512(pb + WORDS + 16)))),
-                                 _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(c3, _mm512_loadu_si512(pb + 24)), _mm512_and_si512(m3, _mm512_loadu_si512(pb + WORDS + 24))))));
-            uint64_t both = (uint64_t)_mm512_reduce_add_epi64(_mm512_or_si512(a, _mm512_slli_epi64(b, 32)));
-            uint64_t d = (both & 0xffffffffu) < (both >> 32) ? (both & 0xffffffffu) : (both >> 32);
-            float score = 0.5f - (0.5f * (float)m - (float)d) * inv_sqrt_tab[m];
+        __m512i ca = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gc), _mm512_loadu_si512(gc + 8));
+        __m512i cb = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gc + 16), _mm512_loadu_si512(gc + 24));
+        __m512i ma = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gm), _mm512_loadu_si512(gm + 8));
+        __m512i mb = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gm + 16), _mm512_loadu_si512(gm + 24));
+        for (int s = 0; s < shifts; s++) {
+            const uint64_t *pq = probes_q + (size_t)s * 32;
+            __m512i ka = _mm512_and_si512(ma, _mm512_loadu_si512(pq + 16));
+            __m512i kb = _mm512_and_si512(mb, _mm512_loadu_si512(pq + 24));
+            __m512i d = _mm512_add_epi64(
+                _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(ca, _mm512_loadu_si512(pq)), ka)),
+                _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(cb, _mm512_loadu_si512(pq + 8)), kb)));
+            __m512i m = _mm512_add_epi64(_mm512_popcnt_epi64(ka), _mm512_popcnt_epi64(kb));
+            uint64_t both = (uint64_t)_mm512_reduce_add_epi64(_mm512_or_si512(d, _mm512_slli_epi64(m, 32)));
+            float score = score_of(both & 0xffffffffu, both >> 32, 0);
             if (score < best) best = score;
         }
 #else
-        uint64_t m = 0;
-        for (int w = 0; w < WORDS; w++) m += (uint64_t)__builtin_popcountll(gm[w] & probe0[WORDS + w]);
         for (int s = 0; s < shifts; s++) {
-            const uint64_t *pc = probes + (size_t)s * 2 * WORDS, *pm = pc + WORDS;
-            uint64_t d = 0;
-            for (int w = 0; w < WORDS; w++) d += (uint64_t)__builtin_popcountll((gc[w] ^ pc[w]) & gm[w] & pm[w]);
-            float score = 0.5f - (0.5f * (float)m - (float)d) * inv_sqrt_tab[m];
+            const uint64_t *pq = probes_q + (size_t)s * 32;
+            uint64_t d = 0, m = 0;
+            for (int w = 0; w < 16; w++) {
+                uint64_t mm = gm[sel[w]] & pq[16 + w];
+                d += (uint64_t)__builtin_popcountll((gc[sel[w]] ^ pq[w]) & mm);
+                m += (uint64_t)__builtin_popcountll(mm);
+            }
+            float score = score_of(d, m, 0);
             if (score < best) best = score;
         }
 #endif
+        (void)sel;
         best_score[i] = best;
     }
 }

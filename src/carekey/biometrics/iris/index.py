@@ -98,9 +98,9 @@ class IrisGallery:
                exhaustive: bool | None = None) -> list[Candidate]:
         """Best ``top`` candidates (lowest rotation-compensated HD_norm first).
 
-        Large galleries are searched in two stages: a coarse pass over every row (every other shift,
-        compared-bit count taken at shift 0: about a quarter of the popcounts), then an exact
-        re-scoring of the ``SEARCH_SHORTLIST`` best rows over all shifts. A genuine match, whose
+        Large galleries are searched in two stages: a coarse pass over every row (the exact distance
+        on half the code words, every ``COARSE_SHIFT_STEP``-th shift), then an exact re-scoring of
+        the ``SEARCH_SHORTLIST`` best rows over all words and shifts. A genuine match, whose
         distance is far below the impostor mass, survives the coarse pass; the benchmark measures
         the agreement with the exhaustive search. ``exhaustive=True`` forces the exact scan.
         """
@@ -114,8 +114,7 @@ class IrisGallery:
         if exhaustive:
             idx = np.arange(n)
         else:
-            coarse = _kernel.scan_coarse(rows, np.ascontiguousarray(probes[:: P.COARSE_SHIFT_STEP]),
-                                         probes[max_shift])
+            coarse = _kernel.scan_coarse(rows, np.ascontiguousarray(probes[:: P.COARSE_SHIFT_STEP]))
             idx = np.argpartition(coarse, P.SEARCH_SHORTLIST - 1)[: P.SEARCH_SHORTLIST]
             rows = np.ascontiguousarray(rows[idx])
         scores, best = _kernel.scan(rows, probes)

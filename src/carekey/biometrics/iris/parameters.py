@@ -58,7 +58,7 @@ FRAGILE_BIT_QUANTILE = 0.10   # mask the weakest 10 % of each phase component (H
 # --- matching -------------------------------------------------------------------------------
 MAX_SHIFT = 16                # code columns each way: +-45 degrees of head tilt (hand-held capture) / torsion
 COARSE_SHIFT_STEP = 2         # 1:N coarse pass tries every other shift ...
-SEARCH_SHORTLIST = 512        # ... and re-scores this many best rows exactly over all shifts
+SEARCH_SHORTLIST = 1024       # ... and re-scores this many best rows exactly over all shifts
 DAUGMAN_REFERENCE_BITS = 911  # HD_norm = 0.5 - (0.5 - HD) * sqrt(n / 911) (Daugman 2006)
 MIN_BITS_COMPARED = 300       # fewer common unmasked bits than this cannot support a decision
 # Decision threshold on the normalized Hamming distance (lower = more alike). Daugman's operational
