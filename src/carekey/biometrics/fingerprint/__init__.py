@@ -3,7 +3,8 @@
 Pipeline (one module per stage, constants in ``parameters``):
 
 1. ``capture``     decode PNG/TIFF/BMP/JPEG, rescale to 500 dpi, refuse unusable captures;
-2. ``minutiae``    NFIQ 2 quality, CLAHE, NBIS mindtct minutiae (nbis-py); ``foreground`` drops
+2. ``minutiae``    NFIQ 2 quality, ``enhancement`` (oriented Gabor filtering), NBIS mindtct
+                   minutiae (nbis-py); ``foreground`` drops
                    minutiae on the edge of the print;
 3. ``cylinders``   Minutia Cylinder-Code (bit version) per minutia;
 4. ``matcher``     MCC local similarities, sort and relaxation (LSS-R): a score in [0, 1];

@@ -4,7 +4,8 @@ After Cappelli, Ferrara, Maltoni, IEEE TPAMI 2010, sections 4-5: the local simil
 bit cylinders is 1 - |a xor b| / (|a| + |b|) (norms = square roots of popcounts) over the cells
 valid in both; the best nR one-to-one pairs (greedy, by local similarity) are relaxed by their
 geometric compatibility with each other, and the score is the mean relaxed similarity of the nP
-most "efficient" pairs. Written by hand because no maintained library implements MCC; numba
+most "efficient" pairs, weighted by how many pairs one rigid motion aligns (global consolidation).
+Written by hand because no maintained library implements MCC; numba
 because a comparison must take tens of microseconds.
 """
 
@@ -73,7 +74,38 @@ def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells
 
 
 @numba.njit(cache=True)
-def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1, mu2, tau2, mu3, tau3):
+def _consolidated(xyt_a, xyt_b, pa, pb, cur, n_r, anchors, max_dist, max_angle):
+    """Largest number of pairs that one rigid motion aligns, tried from the ``anchors`` best relaxed pairs.
+
+    A global consolidation step after MCC's local matching (cf. Cappelli, Ferrara, Maltoni 2010, sec. 7,
+    and the consolidation of Jiang and Yau 2000): impostor pairs that survive relaxation rarely agree
+    on one common rotation and translation.
+    """
+    order = np.argsort(-cur)
+    best = 0
+    cos_max = math.cos(max_angle)
+    for q in range(min(anchors, n_r)):
+        r = order[q]
+        ai, bi = pa[r], pb[r]
+        rot = _angle_diff(xyt_b[bi, 2], xyt_a[ai, 2])
+        c, s = math.cos(rot), math.sin(rot)
+        count = 0
+        for t in range(n_r):
+            dxa, dya = xyt_a[pa[t], 0] - xyt_a[ai, 0], xyt_a[pa[t], 1] - xyt_a[ai, 1]
+            ex = xyt_b[bi, 0] + c * dxa - s * dya - xyt_b[pb[t], 0]
+            ey = xyt_b[bi, 1] + s * dxa + c * dya - xyt_b[pb[t], 1]
+            if ex * ex + ey * ey > max_dist * max_dist:
+                continue
+            if math.cos(_angle_diff(xyt_a[pa[t], 2] + rot, xyt_b[pb[t], 2])) < cos_max:
+                continue
+            count += 1
+        best = max(best, count)
+    return best
+
+
+@numba.njit(cache=True)
+def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1, mu2, tau2, mu3, tau3,
+                   anchors, max_dist, max_angle):
     # beyond these a factor of the compatibility is below 1e-6: leave it at zero, skip the rest
     skip_d1 = mu1 + 14.0 / abs(tau1)
     skip_d2 = mu2 + 14.0 / abs(tau2)
@@ -116,7 +148,7 @@ def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1,
         k += 1
     n_r = k
     if n_r == 0:
-        return 0.0
+        return 0.0, 0
     lam = lam[:n_r]
     rho = np.zeros((n_r, n_r))
     for r in range(n_r):
@@ -166,19 +198,19 @@ def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1,
     total = 0.0
     for q in range(take):
         total += cur[best[q]]
-    return total / n_p
+    return total / n_p, _consolidated(xyt_a, xyt_b, pa, pb, cur, n_r, anchors, max_dist, max_angle)
 
 
 @numba.njit(cache=True)
 def _score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm):
     na, nb = bits_a.shape[0], bits_b.shape[0]
     if na == 0 or nb == 0:
-        return 0.0
+        return 0.0, 0
     z = 1.0 / (1.0 + math.exp(-prm[2] * (min(na, nb) - prm[3])))
     n_p = int(prm[0] + round(z * (prm[1] - prm[0])))
     sims = local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm[4], prm[5])
     return _relaxed_score(xyt_a, xyt_b, sims, n_p, int(prm[6]), int(prm[7]), prm[8],
-                          prm[9], prm[10], prm[11], prm[12], prm[13], prm[14])
+                          prm[9], prm[10], prm[11], prm[12], prm[13], prm[14], int(prm[15]), prm[16], prm[17])
 
 
 _MIN_CELLS = int(P.MCC_MIN_MATCHABLE_CELLS * math.pi * (P.MCC_NS / 2) ** 2)
@@ -187,6 +219,7 @@ PARAMS = np.array([
     P.LSS_MIN_NP, P.LSS_MAX_NP, P.LSS_TAU_P, P.LSS_MU_P, _MIN_CELLS, P.MCC_MAX_ANGLE_DIFF,
     P.RELAX_MAX_PAIRS, P.RELAX_ITERATIONS, P.RELAX_WEIGHT,
     P.RELAX_MU1, P.RELAX_TAU1, P.RELAX_MU2, P.RELAX_TAU2, P.RELAX_MU3, P.RELAX_TAU3,
+    P.CONSOLIDATE_ANCHORS, P.CONSOLIDATE_MAX_DIST, P.CONSOLIDATE_MAX_ANGLE,
 ], dtype=np.float64)
 
 
@@ -201,4 +234,6 @@ def warm_up() -> None:
 
 def score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b) -> float:
     """Similarity in [0, 1] of two cylinder sets."""
-    return 1.0 - math.exp(-_score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, PARAMS) / P.SCORE_SCALE)
+    relaxed, aligned = _score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, PARAMS)
+    consolidated = relaxed * aligned / (aligned + P.CONSOLIDATE_HALF)
+    return 1.0 - math.exp(-consolidated / P.SCORE_SCALE)

@@ -17,6 +17,7 @@ import nbis
 import numpy as np
 
 from carekey.biometrics.fingerprint import parameters as P
+from carekey.biometrics.fingerprint.enhancement import enhance
 from carekey.biometrics.fingerprint.foreground import border_distance
 from carekey.errors import CaptureRejected
 
@@ -85,12 +86,6 @@ def quality_nfiq2(image: np.ndarray) -> int:
         raise CaptureRejected("No fingerprint could be read from the image; please recapture.", cause=str(exc)) from exc
 
 
-def equalized(image: np.ndarray) -> np.ndarray:
-    """Local contrast equalization (CLAHE) before mindtct (chosen on DB1/DB2; helped held-out DB3/DB4 most)."""
-    clahe = cv2.createCLAHE(clipLimit=P.CLAHE_CLIP_LIMIT, tileGridSize=(P.CLAHE_TILES, P.CLAHE_TILES))
-    return clahe.apply(image)
-
-
 def _png(image: np.ndarray) -> bytes:
     ok, png = cv2.imencode(".png", image)
     if not ok:
@@ -102,7 +97,7 @@ def extract_minutiae(image: np.ndarray, with_quality: bool = True) -> Extraction
     """Minutiae of a 500 dpi 8-bit grayscale image (mindtct), with its NFIQ2 score if asked."""
     nfiq2 = quality_nfiq2(image) if with_quality else None  # on the image as captured
     try:
-        found = _extractor(False).extract_minutiae(_png(equalized(image)))
+        found = _extractor(False).extract_minutiae(_png(enhance(image)))
     except nbis.NbisError as exc:
         raise CaptureRejected("No fingerprint could be read from the image; please recapture.", cause=str(exc)) from exc
     items = found.get()
