@@ -38,39 +38,58 @@ def _sigmoid(v, mu, tau):
 
 
 @numba.njit(cache=True)
+def _tiled_masks(masks, words):
+    """Each cylinder's validity mask repeated for every angular section (k x words), so that a
+    comparison runs over contiguous words, which the compiler vectorizes (vector popcount)."""
+    n, wps = masks.shape
+    out = np.empty((n, words), dtype=np.uint64)
+    for i in range(n):
+        for t in range(words):
+            out[i, t] = masks[i, t % wps]
+    return out
+
+
+@numba.njit(cache=True)
 def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells, max_angle):
+    """Positive local similarities, in row-major (i, j) order: (count, values, flat indices i * nb + j).
+
+    Bits are only ever set in valid cells, so a's bits in the cells valid in both are ``a & mask_b``.
+    All counts are integers: the values are exactly those of the plain formula.
+    """
     na, nb = bits_a.shape[0], bits_b.shape[0]
-    wps = masks_a.shape[1]
-    sections = bits_a.shape[1] // wps
-    sims = np.zeros((na, nb))
-    common_mask = np.empty(wps, dtype=np.uint64)
+    wps, words = masks_a.shape[1], bits_a.shape[1]
+    tm_a, tm_b = _tiled_masks(masks_a, words), _tiled_masks(masks_b, words)
+    vals = np.empty(na * nb)
+    idxs = np.empty(na * nb, dtype=np.int64)
+    found = 0
     cos_a, sin_a = np.cos(xyt_a[:, 2]), np.sin(xyt_a[:, 2])
     cos_b, sin_b = np.cos(xyt_b[:, 2]), np.sin(xyt_b[:, 2])
     min_cos = math.cos(max_angle)
     for i in range(na):
+        a, ma = bits_a[i], tm_a[i]
         for j in range(nb):
             if cos_a[i] * cos_b[j] + sin_a[i] * sin_b[j] < min_cos:  # directions differ by > max_angle
                 continue
             common = 0
             for w in range(wps):
-                common_mask[w] = masks_a[i, w] & masks_b[j, w]
-                common += _popcount(common_mask[w])
+                common += _popcount(masks_a[i, w] & masks_b[j, w])
             if common < min_cells:
                 continue
+            b, mb = bits_b[j], tm_b[j]
             na_, nb_, nx = 0, 0, 0
-            for k in range(sections):
-                base = k * wps
-                for w in range(wps):
-                    m = common_mask[w]
-                    x = bits_a[i, base + w] & m
-                    y = bits_b[j, base + w] & m
-                    na_ += _popcount(x)
-                    nb_ += _popcount(y)
-                    nx += _popcount(x ^ y)
+            for t in range(words):
+                x, y = a[t], b[t]
+                na_ += _popcount(x & mb[t])
+                nb_ += _popcount(y & ma[t])
+                nx += _popcount((x ^ y) & ma[t] & mb[t])
             den = math.sqrt(na_) + math.sqrt(nb_)
             if den > 0:
-                sims[i, j] = 1.0 - math.sqrt(nx) / den
-    return sims
+                v = 1.0 - math.sqrt(nx) / den
+                if v > 0.0:
+                    vals[found] = v
+                    idxs[found] = i * nb + j
+                    found += 1
+    return found, vals, idxs
 
 
 @numba.njit(cache=True)
@@ -104,47 +123,43 @@ def _consolidated(xyt_a, xyt_b, pa, pb, cur, n_r, anchors, max_dist, max_angle):
 
 
 @numba.njit(cache=True)
-def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1, mu2, tau2, mu3, tau3,
-                   anchors, max_dist, max_angle):
+def _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, idxs, n_p, n_r_max, iterations, w_r,
+                   mu1, tau1, mu2, tau2, mu3, tau3, anchors, max_dist, max_angle):
     # beyond these a factor of the compatibility is below 1e-6: leave it at zero, skip the rest
     skip_d1 = mu1 + 14.0 / abs(tau1)
     skip_d2 = mu2 + 14.0 / abs(tau2)
     skip_d3 = mu3 + 14.0 / abs(tau3)
-    na, nb = sims.shape
-    flat = sims.ravel()
     n_r = min(na, nb, n_r_max)
     # counting sort of the positive similarities into 1024 buckets, best first (ties within a
     # bucket keep index order): linear time, where a comparison sort dominated the matcher's cost
     bins = 1024
     counts = np.zeros(bins + 1, dtype=np.int64)
-    for v in flat:
-        if v > 0.0:
-            counts[bins - int(v * bins)] += 1
+    for q in range(found):
+        counts[bins - int(vals[q] * bins)] += 1
     starts = np.zeros(bins + 2, dtype=np.int64)
     for h in range(bins + 1):
         starts[h + 1] = starts[h] + counts[h]
-    order = np.empty(starts[bins + 1], dtype=np.int64)
-    for idx in range(flat.size):
-        v = flat[idx]
-        if v > 0.0:
-            h = bins - int(v * bins)
-            order[starts[h]] = idx
-            starts[h] += 1
+    order = np.empty(found, dtype=np.int64)
+    for q in range(found):
+        h = bins - int(vals[q] * bins)
+        order[starts[h]] = q
+        starts[h] += 1
     used_a = np.zeros(na, dtype=np.bool_)
     used_b = np.zeros(nb, dtype=np.bool_)
     pa = np.empty(n_r, dtype=np.int64)
     pb = np.empty(n_r, dtype=np.int64)
     lam = np.empty(n_r)
     k = 0
-    for idx in order:
+    for q in order:
         if k >= n_r:
             break
+        idx = idxs[q]
         i, j = idx // nb, idx % nb
         if used_a[i] or used_b[j]:
             continue
         used_a[i] = True
         used_b[j] = True
-        pa[k], pb[k], lam[k] = i, j, flat[idx]
+        pa[k], pb[k], lam[k] = i, j, vals[q]
         k += 1
     n_r = k
     if n_r == 0:
@@ -208,8 +223,8 @@ def _score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm):
         return 0.0, 0
     z = 1.0 / (1.0 + math.exp(-prm[2] * (min(na, nb) - prm[3])))
     n_p = int(prm[0] + round(z * (prm[1] - prm[0])))
-    sims = local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm[4], prm[5])
-    return _relaxed_score(xyt_a, xyt_b, sims, n_p, int(prm[6]), int(prm[7]), prm[8],
+    found, vals, idxs = local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm[4], prm[5])
+    return _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, idxs, n_p, int(prm[6]), int(prm[7]), prm[8],
                           prm[9], prm[10], prm[11], prm[12], prm[13], prm[14], int(prm[15]), prm[16], prm[17])
 
 
