@@ -19,7 +19,9 @@ from numba import types
 from numba.extending import intrinsic
 
 from carekey.biometrics.fingerprint import parameters as P
-from carekey.biometrics.fingerprint.cylinders import WORDS_PER_SECTION, _angle_diff
+from carekey.biometrics.fingerprint.cylinders import WORDS, WORDS_PER_SECTION, _angle_diff
+
+_BINS = 1024  # buckets of the counting sort of local similarities
 
 
 @intrinsic
@@ -51,16 +53,17 @@ def _tiled_masks(masks, words):
 
 @numba.njit(cache=True)
 def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells, max_angle):
-    """Positive local similarities, in row-major (i, j) order: (count, values, flat indices i * nb + j).
+    """Positive local similarities in row-major (i, j) order: (count, values, i, j, sort bucket).
 
     Bits are only ever set in valid cells, so a's bits in the cells valid in both are ``a & mask_b``.
     All counts are integers: the values are exactly those of the plain formula.
     """
     na, nb = bits_a.shape[0], bits_b.shape[0]
-    wps, words = masks_a.shape[1], bits_a.shape[1]
-    tm_a, tm_b = _tiled_masks(masks_a, words), _tiled_masks(masks_b, words)
+    tm_a, tm_b = _tiled_masks(masks_a, WORDS), _tiled_masks(masks_b, WORDS)
     vals = np.empty(na * nb)
-    idxs = np.empty(na * nb, dtype=np.int64)
+    rows = np.empty(na * nb, dtype=np.int64)
+    cols = np.empty(na * nb, dtype=np.int64)
+    buckets = np.empty(na * nb, dtype=np.int64)
     found = 0
     cos_a, sin_a = np.cos(xyt_a[:, 2]), np.sin(xyt_a[:, 2])
     cos_b, sin_b = np.cos(xyt_b[:, 2]), np.sin(xyt_b[:, 2])
@@ -71,13 +74,13 @@ def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells
             if cos_a[i] * cos_b[j] + sin_a[i] * sin_b[j] < min_cos:  # directions differ by > max_angle
                 continue
             common = 0
-            for w in range(wps):
+            for w in range(WORDS_PER_SECTION):  # compile-time trip counts: fully unrolled
                 common += _popcount(masks_a[i, w] & masks_b[j, w])
             if common < min_cells:
                 continue
             b, mb = bits_b[j], tm_b[j]
             na_, nb_, nx = 0, 0, 0
-            for t in range(words):
+            for t in range(WORDS):
                 x, y = a[t], b[t]
                 na_ += _popcount(x & mb[t])
                 nb_ += _popcount(y & ma[t])
@@ -86,10 +89,10 @@ def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells
             if den > 0:
                 v = 1.0 - math.sqrt(nx) / den
                 if v > 0.0:
-                    vals[found] = v
-                    idxs[found] = i * nb + j
+                    vals[found], rows[found], cols[found] = v, i, j
+                    buckets[found] = _BINS - int(v * _BINS)
                     found += 1
-    return found, vals, idxs
+    return found, vals, rows, cols, buckets
 
 
 @numba.njit(cache=True)
@@ -123,25 +126,20 @@ def _consolidated(xyt_a, xyt_b, pa, pb, cur, n_r, anchors, max_dist, max_angle):
 
 
 @numba.njit(cache=True)
-def _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, idxs, n_p, n_r_max, iterations, w_r,
-                   mu1, tau1, mu2, tau2, mu3, tau3, anchors, max_dist, max_angle):
-    # beyond these a factor of the compatibility is below 1e-6: leave it at zero, skip the rest
-    skip_d1 = mu1 + 14.0 / abs(tau1)
-    skip_d2 = mu2 + 14.0 / abs(tau2)
-    skip_d3 = mu3 + 14.0 / abs(tau3)
-    n_r = min(na, nb, n_r_max)
-    # counting sort of the positive similarities into 1024 buckets, best first (ties within a
-    # bucket keep index order): linear time, where a comparison sort dominated the matcher's cost
-    bins = 1024
-    counts = np.zeros(bins + 1, dtype=np.int64)
+def _select_pairs(na, nb, n_r, found, vals, rows, cols, buckets):
+    """The best one-to-one pairs, greedily by local similarity: (pa, pb, lambda), at most n_r.
+
+    Counting sort of the positive similarities into _BINS buckets, best first (ties within a bucket
+    keep (i, j) order): linear time, where a comparison sort dominated the matcher's cost.
+    """
+    starts = np.zeros(_BINS + 2, dtype=np.int64)
     for q in range(found):
-        counts[bins - int(vals[q] * bins)] += 1
-    starts = np.zeros(bins + 2, dtype=np.int64)
-    for h in range(bins + 1):
-        starts[h + 1] = starts[h] + counts[h]
+        starts[buckets[q] + 1] += 1
+    for h in range(_BINS + 1):
+        starts[h + 1] += starts[h]
     order = np.empty(found, dtype=np.int64)
     for q in range(found):
-        h = bins - int(vals[q] * bins)
+        h = buckets[q]
         order[starts[h]] = q
         starts[h] += 1
     used_a = np.zeros(na, dtype=np.bool_)
@@ -153,58 +151,84 @@ def _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, idxs, n_p, n_r_max, iterat
     for q in order:
         if k >= n_r:
             break
-        idx = idxs[q]
-        i, j = idx // nb, idx % nb
+        i, j = rows[q], cols[q]
         if used_a[i] or used_b[j]:
             continue
         used_a[i] = True
         used_b[j] = True
         pa[k], pb[k], lam[k] = i, j, vals[q]
         k += 1
-    n_r = k
-    if n_r == 0:
-        return 0.0, 0
-    lam = lam[:n_r]
-    rho = np.zeros((n_r, n_r))
+    return pa[:k], pb[:k], lam[:k]
+
+
+@numba.njit(cache=True)
+def _compatibilities(xyt_a, xyt_b, pa, pb, mu1, tau1, mu2, tau2, mu3, tau3):
+    """Geometric compatibility of every two selected pairs, as sparse rows (CSR: starts, columns, values)."""
+    n_r = pa.shape[0]
+    # beyond these a factor of the compatibility is below 1e-6: leave it at zero, skip the rest
+    skip_d1 = mu1 + 14.0 / abs(tau1)
+    skip_d2 = mu2 + 14.0 / abs(tau2)
+    skip_d3 = mu3 + 14.0 / abs(tau3)
+    xa, ya, ta = xyt_a[pa, 0], xyt_a[pa, 1], xyt_a[pa, 2]
+    xb, yb, tb = xyt_b[pb, 0], xyt_b[pb, 1], xyt_b[pb, 2]
+    pairs = n_r * (n_r - 1) // 2
+    e_r = np.empty(pairs, dtype=np.int64)
+    e_c = np.empty(pairs, dtype=np.int64)
+    e_v = np.empty(pairs)
+    n_e = 0
     for r in range(n_r):
-        ai, bi = pa[r], pb[r]
         for c in range(r + 1, n_r):
-            aj, bj = pa[c], pb[c]
-            dxa, dya = xyt_a[aj, 0] - xyt_a[ai, 0], xyt_a[aj, 1] - xyt_a[ai, 1]
-            dxb, dyb = xyt_b[bj, 0] - xyt_b[bi, 0], xyt_b[bj, 1] - xyt_b[bi, 1]
+            dxa, dya = xa[c] - xa[r], ya[c] - ya[r]
+            dxb, dyb = xb[c] - xb[r], yb[c] - yb[r]
             d1 = abs(math.sqrt(dxa * dxa + dya * dya) - math.sqrt(dxb * dxb + dyb * dyb))
             if d1 > skip_d1:
                 continue
-            d2 = abs(_angle_diff(_angle_diff(xyt_a[ai, 2], xyt_a[aj, 2]), _angle_diff(xyt_b[bi, 2], xyt_b[bj, 2])))
+            d2 = abs(_angle_diff(_angle_diff(ta[r], ta[c]), _angle_diff(tb[r], tb[c])))
             if d2 > skip_d2:
                 continue
-            ra = _angle_diff(xyt_a[ai, 2], math.atan2(dya, dxa))
-            rb = _angle_diff(xyt_b[bi, 2], math.atan2(dyb, dxb))
-            d3 = abs(_angle_diff(ra, rb))
+            d3 = abs(_angle_diff(_angle_diff(ta[r], math.atan2(dya, dxa)), _angle_diff(tb[r], math.atan2(dyb, dxb))))
             if d3 > skip_d3:
                 continue
             v = _sigmoid(d1, mu1, tau1) * _sigmoid(d2, mu2, tau2) * _sigmoid(d3, mu3, tau3)
-            rho[r, c] = v
-            rho[c, r] = v
-    # sparse rows: most compatibilities are zero
-    nnz = np.zeros(n_r, dtype=np.int64)
-    cols = np.empty((n_r, n_r), dtype=np.int64)
-    vals = np.empty((n_r, n_r))
+            if v > 0.0:
+                e_r[n_e], e_c[n_e], e_v[n_e] = r, c, v
+                n_e += 1
+    # rows in ascending column order: edges come ordered by (r, c), so row x first receives its
+    # columns r < x (ascending) and then its columns c > x (ascending)
+    starts = np.zeros(n_r + 1, dtype=np.int64)
+    for e in range(n_e):
+        starts[e_r[e] + 1] += 1
+        starts[e_c[e] + 1] += 1
     for r in range(n_r):
-        for c in range(n_r):
-            if rho[r, c] > 0.0:
-                cols[r, nnz[r]] = c
-                vals[r, nnz[r]] = rho[r, c]
-                nnz[r] += 1
-    lam0 = lam.copy()
-    cur = lam.copy()
+        starts[r + 1] += starts[r]
+    fill = starts[:n_r].copy()
+    col = np.empty(2 * n_e, dtype=np.int64)
+    val = np.empty(2 * n_e)
+    for e in range(n_e):
+        r, c, v = e_r[e], e_c[e], e_v[e]
+        col[fill[r]], val[fill[r]] = c, v
+        fill[r] += 1
+        col[fill[c]], val[fill[c]] = r, v
+        fill[c] += 1
+    return starts, col, val
+
+
+@numba.njit(cache=True)
+def _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, rows, cols, buckets, n_p, n_r_max, iterations, w_r,
+                   mu1, tau1, mu2, tau2, mu3, tau3, anchors, max_dist, max_angle):
+    pa, pb, lam0 = _select_pairs(na, nb, min(na, nb, n_r_max), found, vals, rows, cols, buckets)
+    n_r = pa.shape[0]
+    if n_r == 0:
+        return 0.0, 0
+    starts, col, val = _compatibilities(xyt_a, xyt_b, pa, pb, mu1, tau1, mu2, tau2, mu3, tau3)
+    cur = lam0.copy()
     nxt = np.empty(n_r)
     denom = max(n_r - 1, 1)
     for _ in range(iterations):
         for r in range(n_r):
             acc = 0.0
-            for q in range(nnz[r]):
-                acc += vals[r, q] * cur[cols[r, q]]
+            for q in range(starts[r], starts[r + 1]):
+                acc += val[q] * cur[col[q]]
             nxt[r] = w_r * cur[r] + (1.0 - w_r) * acc / denom
         cur[:] = nxt
     eff = cur / lam0
@@ -223,8 +247,9 @@ def _score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm):
         return 0.0, 0
     z = 1.0 / (1.0 + math.exp(-prm[2] * (min(na, nb) - prm[3])))
     n_p = int(prm[0] + round(z * (prm[1] - prm[0])))
-    found, vals, idxs = local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm[4], prm[5])
-    return _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, idxs, n_p, int(prm[6]), int(prm[7]), prm[8],
+    found, vals, rows, cols, buckets = local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b,
+                                                          prm[4], prm[5])
+    return _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, rows, cols, buckets, n_p, int(prm[6]), int(prm[7]), prm[8],
                           prm[9], prm[10], prm[11], prm[12], prm[13], prm[14], int(prm[15]), prm[16], prm[17])
 
 
@@ -249,6 +274,8 @@ def warm_up() -> None:
 
 def score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b) -> float:
     """Similarity in [0, 1] of two cylinder sets."""
+    if bits_a.shape[1] != WORDS or bits_b.shape[1] != WORDS:  # the kernels unroll over WORDS
+        raise ValueError(f"cylinders must have {WORDS} words, got {bits_a.shape[1]} and {bits_b.shape[1]}")
     relaxed, aligned = _score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, PARAMS)
     consolidated = relaxed * aligned / (aligned + P.CONSOLIDATE_HALF)
     return 1.0 - math.exp(-consolidated / P.SCORE_SCALE)
