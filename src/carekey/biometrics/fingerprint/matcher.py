@@ -178,13 +178,15 @@ def _compatibilities(xyt_a, xyt_b, pa, pb, mu1, tau1, mu2, tau2, mu3, tau3):
     n_e = 0
     for r in range(n_r):
         for c in range(r + 1, n_r):
+            # the cheap direction test first (it rejects most impostor pairs); the tests are
+            # independent, so their order does not change the result
+            d2 = abs(_angle_diff(_angle_diff(ta[r], ta[c]), _angle_diff(tb[r], tb[c])))
+            if d2 > skip_d2:
+                continue
             dxa, dya = xa[c] - xa[r], ya[c] - ya[r]
             dxb, dyb = xb[c] - xb[r], yb[c] - yb[r]
             d1 = abs(math.sqrt(dxa * dxa + dya * dya) - math.sqrt(dxb * dxb + dyb * dyb))
             if d1 > skip_d1:
-                continue
-            d2 = abs(_angle_diff(_angle_diff(ta[r], ta[c]), _angle_diff(tb[r], tb[c])))
-            if d2 > skip_d2:
                 continue
             d3 = abs(_angle_diff(_angle_diff(ta[r], math.atan2(dya, dxa)), _angle_diff(tb[r], math.atan2(dyb, dxb))))
             if d3 > skip_d3:
