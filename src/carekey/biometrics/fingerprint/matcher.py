@@ -68,11 +68,17 @@ def local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, min_cells
     cos_a, sin_a = np.cos(xyt_a[:, 2]), np.sin(xyt_a[:, 2])
     cos_b, sin_b = np.cos(xyt_b[:, 2]), np.sin(xyt_b[:, 2])
     min_cos = math.cos(max_angle)
+    near = np.empty(nb, dtype=np.int64)
     for i in range(na):
         a, ma = bits_a[i], tm_a[i]
+        # the j whose directions differ by at most max_angle, in ascending order; written without
+        # a branch (unpredictable: a third of the directions pass)
+        n_near = 0
         for j in range(nb):
-            if cos_a[i] * cos_b[j] + sin_a[i] * sin_b[j] < min_cos:  # directions differ by > max_angle
-                continue
+            near[n_near] = j
+            n_near += cos_a[i] * cos_b[j] + sin_a[i] * sin_b[j] >= min_cos
+        for q in range(n_near):
+            j = near[q]
             common = 0
             for w in range(WORDS_PER_SECTION):  # compile-time trip counts: fully unrolled
                 common += _popcount(masks_a[i, w] & masks_b[j, w])
