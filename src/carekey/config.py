@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     privacy_budget_epsilon: float = Field(
         10.0, gt=0, description="Total differential-privacy budget (epsilon) per program."
     )
+    fingerprint_min_nfiq2: int = Field(
+        5, ge=0, le=100,
+        description="Fingerprint captures whose NIST NFIQ 2 score (0-100) is below this are refused "
+        "with a request to recapture; 0 turns the quality gate off.",
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'carekey.db').resolve()}"

@@ -1,0 +1,113 @@
+"""Capture checks: decode an image file, bring it to 500 dpi, and refuse what cannot be a usable print.
+
+Every refusal is a CaptureRejected whose message asks the worker to recapture; nothing is written.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from carekey.biometrics.fingerprint import parameters as P
+from carekey.errors import CaptureRejected
+
+ACCEPTED_FORMATS = {"PNG", "TIFF", "BMP", "JPEG"}
+
+
+def decode(image_bytes: bytes) -> np.ndarray:
+    """8-bit grayscale pixels of a PNG, TIFF, BMP or JPEG file."""
+    if not image_bytes:
+        raise CaptureRejected("The image file is empty; please recapture the finger.")
+    if len(image_bytes) > P.MAX_FILE_BYTES:
+        raise CaptureRejected("The image file is too large for a single-finger capture; please recapture.")
+    try:
+        with Image.open(io.BytesIO(image_bytes)) as img:
+            if img.format not in ACCEPTED_FORMATS:
+                raise CaptureRejected(
+                    f"Image format {img.format} is not accepted (PNG, TIFF, BMP or JPEG); please recapture."
+                )
+            img.load()
+            gray = img.convert("L") if img.mode != "L" else img
+            return np.array(gray, dtype=np.uint8)
+    except CaptureRejected:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise CaptureRejected("The image file is unreadable or truncated; please recapture the finger.",
+                              cause=str(exc)) from exc
+
+
+def to_nominal_resolution(pixels: np.ndarray, dpi: float) -> np.ndarray:
+    """Rescale an image of ``dpi`` to 500 dpi (area interpolation when shrinking)."""
+    import cv2
+
+    if not 250 <= dpi <= 2000:
+        raise CaptureRejected(f"A resolution of {dpi} dpi is not a fingerprint scanner's; please recapture.")
+    if abs(dpi - P.NOMINAL_DPI) < 1:
+        return pixels
+    scale = P.NOMINAL_DPI / dpi
+    h, w = pixels.shape
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def check_size(pixels: np.ndarray) -> None:
+    h, w = pixels.shape
+    if min(h, w) < P.MIN_SIDE_PX or max(h, w) > P.MAX_SIDE_PX:
+        raise CaptureRejected(
+            f"Image size {w}x{h} px at 500 dpi is not a single-finger capture "
+            f"({P.MIN_SIDE_PX}..{P.MAX_SIDE_PX} px per side); please recapture."
+        )
+
+
+def check_not_blank(pixels: np.ndarray) -> None:
+    if float(pixels.std()) < P.MIN_GRAY_STD:
+        raise CaptureRejected("The image is blank or uniform: no finger was on the scanner; please recapture.")
+
+
+def ridge_band_energy(pixels: np.ndarray) -> float:
+    """Share of the spectral energy (DC removed) at ridge periods of a 500 dpi fingerprint."""
+    img = pixels.astype(np.float64)
+    img -= img.mean()
+    h, w = img.shape
+    window = np.outer(np.hanning(h), np.hanning(w))
+    power = np.abs(np.fft.fft2(img * window)) ** 2
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.fftfreq(w)[None, :]
+    radius = np.sqrt(fx * fx + fy * fy)
+    low, high = 1.0 / P.RIDGE_PERIOD_PX[1], 1.0 / P.RIDGE_PERIOD_PX[0]
+    total = power[radius > 1.0 / max(h, w)].sum()
+    band = power[(radius >= low) & (radius <= high)].sum()
+    return float(band / total) if total > 0 else 0.0
+
+
+def check_looks_like_fingerprint(pixels: np.ndarray) -> None:
+    if ridge_band_energy(pixels) < P.MIN_RIDGE_BAND_ENERGY:
+        raise CaptureRejected(
+            "The image does not look like a fingerprint (no ridge pattern found); please recapture the finger."
+        )
+
+
+def check_quality(nfiq2: int | None, minimum: int) -> None:
+    if nfiq2 is not None and nfiq2 < minimum:
+        raise CaptureRejected(
+            f"Fingerprint quality too low (NFIQ2 {nfiq2} < {minimum}); clean and dry the finger and recapture.",
+            nfiq2=nfiq2,
+        )
+
+
+def check_minutiae_count(count: int) -> None:
+    if count < P.MIN_MINUTIAE:
+        raise CaptureRejected(
+            f"Too few fingerprint features found ({count}); press the finger flat and recapture.", minutiae=count
+        )
+
+
+def checked_image(image_bytes: bytes, dpi: float = P.NOMINAL_DPI) -> np.ndarray:
+    """Decode, rescale to 500 dpi and run every check that needs no feature extraction."""
+    pixels = to_nominal_resolution(decode(image_bytes), dpi)
+    check_size(pixels)
+    check_not_blank(pixels)
+    check_looks_like_fingerprint(pixels)
+    return pixels
