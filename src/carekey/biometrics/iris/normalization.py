@@ -1,0 +1,47 @@
+"""Stage 3: Daugman's rubber-sheet model — the iris annulus unwrapped onto a fixed (radius, angle) grid.
+
+Each point is a linear blend between the pupil boundary and the limbus along the same angle, so the
+grid absorbs pupil dilation and a non-concentric pupil (Daugman 1993, section on "rubber sheet").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from carekey.biometrics.iris import parameters as P
+from carekey.biometrics.iris.segmentation import Segmentation
+
+
+@dataclass(frozen=True)
+class NormalizedIris:
+    """Texture sampled on NORM_RADIAL rows (pupil -> limbus) x NORM_ANGULAR columns (angle, y down)."""
+
+    texture: np.ndarray     # float32 (NORM_RADIAL, NORM_ANGULAR), grey levels
+    reflections: np.ndarray  # bool, same shape: specular spots and eyelashes (from segmentation)
+    outside: np.ndarray     # bool, same shape: samples that fell outside the image
+    pupil_step: float = 0.0   # grey levels from pupil to iris (segmentation)
+    limbus_step: float = 0.0  # grey levels from iris to sclera (segmentation)
+
+    def __post_init__(self) -> None:
+        shape = (P.NORM_RADIAL, P.NORM_ANGULAR)
+        if self.texture.shape != shape or self.reflections.shape != shape or self.outside.shape != shape:
+            raise ValueError(f"normalized iris must be {shape}")
+
+
+def rubber_sheet(seg: Segmentation) -> NormalizedIris:
+    theta = np.linspace(0.0, 2 * np.pi, P.NORM_ANGULAR, endpoint=False)
+    rho = (np.arange(P.NORM_RADIAL) + 0.5) / P.NORM_RADIAL
+    px = seg.pupil.x + seg.pupil.r * np.cos(theta)
+    py = seg.pupil.y + seg.pupil.r * np.sin(theta)
+    ix = seg.iris.x + seg.iris.r * np.cos(theta)
+    iy = seg.iris.y + seg.iris.r * np.sin(theta)
+    xs = ((1 - rho)[:, None] * px + rho[:, None] * ix).astype(np.float32)
+    ys = ((1 - rho)[:, None] * py + rho[:, None] * iy).astype(np.float32)
+    h, w = seg.image.shape
+    texture = cv2.remap(seg.image.astype(np.float32), xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    spots = cv2.remap((seg.reflections | seg.lashes).astype(np.float32), xs, ys, cv2.INTER_LINEAR) > 0.1
+    outside = (xs < 0) | (xs > w - 1) | (ys < 0) | (ys > h - 1)
+    return NormalizedIris(texture, spots, outside, seg.pupil_contrast, seg.limbus_contrast)

@@ -1,0 +1,61 @@
+"""Every tuning constant of the iris pipeline, in one place (the SourceAFIS habit).
+
+Sizes are relative to the detected eye where possible, so that the pipeline carries over from
+MMU1 (320x240, iris radius ~50 px) to other near-infrared sensors (640x480, iris radius ~120 px)
+without retuning. Each value says what physical fact it stands for.
+"""
+
+from __future__ import annotations
+
+# --- capture ------------------------------------------------------------------------------
+MIN_IMAGE_SIDE = 120          # px; below this an iris cannot hold ~70 px of texture (ISO/IEC 29794-6)
+MAX_IMAGE_SIDE = 2000         # px; larger frames are downscaled before segmentation
+WORK_SIDE = 480               # px; frames whose longer side exceeds this are downscaled to it
+MIN_CONTRAST_STD = 8.0        # grey levels; a blank or saturated frame has almost no spread
+
+# --- segmentation ---------------------------------------------------------------------------
+PUPIL_RADIUS_FRACTION = (0.025, 0.20)  # pupil radius as a share of the shorter image side
+PUPIL_MIN_CIRCULARITY = 0.55           # blob area / enclosing-circle area; lashes are long and thin
+PUPIL_IRIS_RATIO = (0.20, 0.72)        # pupil/iris radius: fully constricted .. fully dilated pupil
+IRIS_CENTER_OFFSET = 0.12              # limbus centre may sit this share of iris radius off the pupil's
+IRIS_CENTER_VERTICAL = 0.4            # ... less so vertically (the offset is mostly nasal), which the
+                                       # lateral arcs could not pin down anyway
+SPECULAR_LEVEL = 0.92                  # reflections: brighter than this share of the frame's 99.9th pct
+LIMBUS_ARCS = ((-25.0, 60.0), (120.0, 205.0))  # degrees (y down): lateral and lower-lateral arcs, which
+                                               # the upper lid (the usual occluder) does not reach
+LIMBUS_BAND = 0.1                      # limbus blur half-width, as a share of the iris radius
+LASH_CONTRAST = 0.45                   # eyelash: black top-hat above 45 % of the iris-to-pupil step
+MIN_LIMBUS_CONTRAST = 6.0              # grey levels: weakest iris-to-sclera step we accept as an eye
+MIN_PUPIL_CONTRAST = 15.0              # grey levels: weakest pupil-to-iris step we accept
+EYELID_SECTORS = ((200.0, 340.0), (35.0, 145.0))  # degrees (image y grows down): upper then lower lid
+LID_REFERENCE_DEPTH = 0.35             # inner share of the band taken as each angle's iris level
+NOISE_MAD_DARK = 3.5                   # eyelashes / shadows: darker than median - k * MAD of the iris
+NOISE_MAD_BRIGHT = 3.5                 # eyelid skin / sclera / reflections: brighter than median + k * MAD
+
+# --- capture quality --------------------------------------------------------------------------
+MIN_PUPIL_EDGE_SHARPNESS = 0.22   # max radial derivative / pupil step; ~0.5 in focus, ~0.12 at blur sigma 3
+MAX_EYELID_OCCLUSION = 0.45       # share of the iris band hidden by lids: above it the eye is (half) closed
+MIN_USABLE_IRIS = 0.40            # share of the iris band left after lids, lashes, reflections
+
+# --- normalization and encoding ------------------------------------------------------------
+NORM_RADIAL = 32              # rubber-sheet rows (pupil -> limbus)
+NORM_ANGULAR = 256            # rubber-sheet columns (angle)
+NORM_RADIAL_RANGE = (0.04, 0.86)  # skip the pupil margin and the blurry outer rim (collarette to limbus)
+CODE_ROWS = 8                 # radial samples in the code
+CODE_COLS = 128               # angular samples in the code (one column = 2.8 degrees)
+BITS_PER_SAMPLE = 2           # phase quadrant (sign of real and imaginary parts), Daugman 1993
+CODE_BITS = CODE_ROWS * CODE_COLS * BITS_PER_SAMPLE  # 2048
+LOG_GABOR_WAVELENGTH = 16.0   # angular pixels (of NORM_ANGULAR) per cycle: iris crypts/furrows scale
+LOG_GABOR_SIGMA_ON_F = 0.5    # bandwidth ~2 octaves (Field 1987; Masek 2003)
+RADIAL_SMOOTHING = 1.5        # rows (Gaussian sigma) of the radial envelope of the 2-D filter
+MASK_MAX_NOISE = 0.25         # a code sample is masked when this share of its support is noise
+FRAGILE_BIT_QUANTILE = 0.10   # mask the weakest 10 % of each phase component (Hollingsworth 2009)
+
+# --- matching -------------------------------------------------------------------------------
+MAX_SHIFT = 10                # code columns each way: +-28 degrees of head tilt / eye torsion
+DAUGMAN_REFERENCE_BITS = 911  # HD_norm = 0.5 - (0.5 - HD) * sqrt(n / 911) (Daugman 2006)
+MIN_BITS_COMPARED = 300       # fewer common unmasked bits than this cannot support a decision
+# Decision threshold on the normalized Hamming distance (lower = more alike). Daugman's operational
+# 0.32 gives a theoretical FMR ~1e-6 for independent codes; measured on MMU1 (bench/results/iris),
+# it sits between FMR 0.1 % and FMR 0.01 % of our impostor distribution.
+MATCH_THRESHOLD = 0.32
