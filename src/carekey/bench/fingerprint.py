@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,13 @@ class CarekeyFingerprint:
         return api.compare(a, b)
 
 
+@lru_cache(maxsize=4)
+def _nbis_extractor(dpi: float) -> nbis.NbisExtractor:
+    settings = nbis.NbisExtractorSettings(min_quality=0.0, get_center=False, check_fingerprint=False,
+                                          compute_nfiq2=False, ppi=dpi)
+    return nbis.new_nbis_extractor(settings)
+
+
 @dataclass
 class NbisBaseline:
     """NIST NBIS as shipped in nbis-py: mindtct minutiae, bozorth3 scores."""
@@ -50,10 +58,8 @@ class NbisBaseline:
     worst_score: float = 0.0
 
     def extract(self, path: Path) -> Any:
-        settings = nbis.NbisExtractorSettings(min_quality=0.0, get_center=False, check_fingerprint=False,
-                                              compute_nfiq2=False, ppi=sensor_dpi(path))
         try:
-            return nbis.new_nbis_extractor(settings).extract_minutiae(Path(path).read_bytes())
+            return _nbis_extractor(sensor_dpi(path)).extract_minutiae(Path(path).read_bytes())
         except nbis.NbisError as exc:
             raise CaptureRejected("NBIS could not read the image", cause=str(exc)) from exc
 
