@@ -52,13 +52,15 @@ def test_closed_eye_is_refused(eye):
     assert err.detail["reason"] == "no_eye" and "closed" in err.message
 
 
-def test_heavily_occluded_eye_is_refused(eye):
+@pytest.mark.parametrize("top,bottom", [(0.5, 0.5), (0.0, 0.6)])
+def test_heavily_occluded_eye_is_refused(eye, top, bottom):
     img, seg = eye
     lids = img.copy()
     skin = int(np.percentile(img, 90))
-    lids[: int(seg.pupil.y - 0.3 * seg.pupil.r)] = skin   # upper lid down to the pupil
-    lids[int(seg.pupil.y + seg.pupil.r):] = skin          # lower lid up to the pupil
-    assert rejected(encode_png(lids)).detail["reason"] == "occluded"
+    lids[: int(seg.pupil.y - top * seg.pupil.r)] = skin      # upper lid over the top of the pupil
+    lids[int(seg.pupil.y + bottom * seg.pupil.r):] = skin    # lower lid over its bottom
+    err = rejected(encode_png(lids))
+    assert err.detail["reason"] == "occluded" and "closed" in err.message
 
 
 def test_out_of_focus_is_refused(eye):

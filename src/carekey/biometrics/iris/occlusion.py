@@ -23,7 +23,7 @@ from carekey.biometrics.iris.normalization import NormalizedIris
 class MaskedIris:
     texture: np.ndarray  # float32 (R, A)
     noise: np.ndarray    # bool (R, A): True where the texture is not iris
-    eyelid_fraction: float  # share of the band covered by eyelids
+    eyelid_fraction: float  # share of the eyelid sectors (top and bottom of the iris) covered by lids
 
     def __post_init__(self) -> None:
         if self.texture.shape != self.noise.shape or self.noise.dtype != bool:
@@ -65,7 +65,9 @@ def mask_noise(norm: NormalizedIris) -> MaskedIris:
     odd = dark | bright | ~known
 
     lid = np.zeros_like(odd)
+    sectors = np.zeros(tex.shape[1], bool)
     for lo, hi in P.EYELID_SECTORS:
+        sectors |= _sector(lo, hi)
         cols = _sector(lo, hi)
         # from row i outward, the share of skin-bright pixels: a lid covers everything beyond its edge
         depth = np.arange(rows, 0, -1)[:, None]
@@ -76,4 +78,4 @@ def mask_noise(norm: NormalizedIris) -> MaskedIris:
         first = ndimage.median_filter(first, size=9, mode="nearest")
         lid[:, cols] = np.arange(rows)[:, None] >= first[None, :]
     noise = ndimage.binary_dilation(odd | lid, structure=np.ones((3, 3), bool))
-    return MaskedIris(norm.texture, noise, float(lid.mean()))
+    return MaskedIris(norm.texture, noise, float(lid[:, sectors].mean()))

@@ -24,6 +24,7 @@ SPECULAR_LEVEL = 0.92                  # reflections: brighter than this share o
 LIMBUS_ARCS = ((-25.0, 60.0), (120.0, 205.0))  # degrees (y down): lateral and lower-lateral arcs, which
                                                # the upper lid (the usual occluder) does not reach
 LIMBUS_BAND = 0.1                      # limbus blur half-width, as a share of the iris radius
+LASH_CONTRAST_UPPER = 0.30             # ... above the pupil, where the upper lashes hang over the iris
 LASH_CONTRAST = 0.45                   # eyelash: black top-hat above 45 % of the iris-to-pupil step
 MIN_LIMBUS_CONTRAST = 6.0              # grey levels: weakest iris-to-sclera step we accept as an eye
 MIN_PUPIL_CONTRAST = 15.0              # grey levels: weakest pupil-to-iris step we accept
@@ -34,8 +35,9 @@ NOISE_MAD_BRIGHT = 3.5                 # eyelid skin / sclera / reflections: bri
 
 # --- capture quality --------------------------------------------------------------------------
 MIN_PUPIL_EDGE_SHARPNESS = 0.22   # max radial derivative / pupil step; ~0.5 in focus, ~0.12 at blur sigma 3
-MAX_EYELID_OCCLUSION = 0.45       # share of the iris band hidden by lids: above it the eye is (half) closed
-MIN_USABLE_IRIS = 0.40            # share of the iris band left after lids, lashes, reflections
+MIN_PUPIL_VISIBLE = 0.70      # share of the pupil ring with a clear step; lids closing over the pupil cut it
+MAX_EYELID_OCCLUSION = 0.90   # share of the top and bottom iris sectors hidden by lids: the eye is (nearly) shut
+MIN_USABLE_IRIS = 0.25        # share of the band left after lids, lashes, reflections (~500 code bits)
 
 # --- normalization and encoding ------------------------------------------------------------
 NORM_RADIAL = 32              # rubber-sheet rows (pupil -> limbus)
@@ -45,14 +47,14 @@ CODE_ROWS = 8                 # radial samples in the code
 CODE_COLS = 128               # angular samples in the code (one column = 2.8 degrees)
 BITS_PER_SAMPLE = 2           # phase quadrant (sign of real and imaginary parts), Daugman 1993
 CODE_BITS = CODE_ROWS * CODE_COLS * BITS_PER_SAMPLE  # 2048
-LOG_GABOR_WAVELENGTH = 16.0   # angular pixels (of NORM_ANGULAR) per cycle: iris crypts/furrows scale
+LOG_GABOR_WAVELENGTH = 12.0   # angular pixels (of NORM_ANGULAR) per cycle (~17 degrees): crypt and furrow scale
 LOG_GABOR_SIGMA_ON_F = 0.5    # bandwidth ~2 octaves (Field 1987; Masek 2003)
-RADIAL_SMOOTHING = 1.5        # rows (Gaussian sigma) of the radial envelope of the 2-D filter
+RADIAL_SMOOTHING = 1.0       # rows (Gaussian sigma) of the radial envelope of the 2-D filter
 MASK_MAX_NOISE = 0.25         # a code sample is masked when this share of its support is noise
 FRAGILE_BIT_QUANTILE = 0.10   # mask the weakest 10 % of each phase component (Hollingsworth 2009)
 
 # --- matching -------------------------------------------------------------------------------
-MAX_SHIFT = 10                # code columns each way: +-28 degrees of head tilt / eye torsion
+MAX_SHIFT = 8                 # code columns each way: +-22.5 degrees of head tilt / eye torsion
 DAUGMAN_REFERENCE_BITS = 911  # HD_norm = 0.5 - (0.5 - HD) * sqrt(n / 911) (Daugman 2006)
 MIN_BITS_COMPARED = 300       # fewer common unmasked bits than this cannot support a decision
 # Decision threshold on the normalized Hamming distance (lower = more alike). Daugman's operational

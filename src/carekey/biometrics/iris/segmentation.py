@@ -70,8 +70,10 @@ def _find_lashes(img: np.ndarray, pupil: Circle, pupil_contrast: float) -> np.nd
     size = max(5, int(round(pupil.r * 0.3)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     blackhat = cv2.morphologyEx(img, cv2.MORPH_BLACKHAT, kernel)
-    lashes = blackhat > P.LASH_CONTRAST * pupil_contrast
     yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    # upper lashes hang over the iris: a lower threshold above the pupil centre
+    level = np.where(yy < pupil.y, P.LASH_CONTRAST_UPPER, P.LASH_CONTRAST) * pupil_contrast
+    lashes = blackhat > level
     lashes &= (xx - pupil.x) ** 2 + (yy - pupil.y) ** 2 > (pupil.r * 1.15) ** 2
     return cv2.dilate(lashes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
