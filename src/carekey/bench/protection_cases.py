@@ -102,11 +102,11 @@ class IrisCase:
         gallery = iris_api.IrisGallery()
         for k, t in enumerate(templates):
             gallery.add(str(k), t)
-        protected = np.stack([piris.protect(t, secret) for t in templates])
+        protected = piris.one_hot(np.stack([piris.protect(t, secret) for t in templates]))
         probes = templates[: min(20, len(templates))]
         unprot = _median_ms(lambda p: gallery.search(p), probes)
-        prot = _median_ms(lambda p: np.argsort(-piris.search(p, protected))[:5],
-                          [piris.protect_probe(t, secret) for t in probes])
+        prot = _median_ms(lambda p: np.argsort(-piris.search_one_hot(p, protected))[:5],
+                          [piris.one_hot(piris.protect_probe(t, secret)) for t in probes])
         return unprot, prot
 
 

@@ -13,6 +13,7 @@ from carekey.biometrics.iris import matching
 from carekey.biometrics.iris import parameters as IP
 from carekey.biometrics.iris.templates import IrisTemplate
 from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection._kernels import best_shift_scan
 from carekey.biometrics.protection.iom import IoMKey, iom_key
 
 DIM = IP.CODE_BITS
@@ -41,14 +42,27 @@ def protect_probe(template: IrisTemplate, secret: bytes, max_shift: int = IP.MAX
     return key_for(secret).hash(code_vectors(codes, masks))
 
 
-def compare(probe: np.ndarray, enrolled: np.ndarray) -> float:
-    """Similarity in [0, 1]: the best share of colliding hashes over the probe's rotations."""
-    return float((probe == enrolled[None, :]).mean(axis=1).max())
+_ONE_HOT = np.eye(P.IRIS_Q, dtype=bool)
+
+
+def one_hot(codes: np.ndarray) -> np.ndarray:
+    """IoM codes (n, m) as packed one-hot rows (n, m * Q / 64) uint64: equal values = common bits."""
+    codes = np.atleast_2d(codes)
+    bits = _ONE_HOT[codes].reshape(codes.shape[0], -1)
+    return np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little").view("<u8"))
+
+
+def search_one_hot(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """Similarities in [0, 1] of a one-hot probe (S rotations) to every one-hot gallery row."""
+    return best_shift_scan(probe, gallery) / P.IRIS_HASHES
 
 
 def search(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-    """Similarities of a probe (S, m) to every row of a protected gallery (N, m)."""
-    best = np.zeros(len(gallery), np.float64)
-    for row in probe:
-        best = np.maximum(best, (gallery == row[None, :]).mean(axis=1))
-    return best
+    """Similarities of a probe (S, m) to every row of a protected gallery (N, m): the share of colliding
+    hashes at the best rotation."""
+    return search_one_hot(one_hot(probe), one_hot(gallery))
+
+
+def compare(probe: np.ndarray, enrolled: np.ndarray) -> float:
+    """Similarity in [0, 1] of a probe (S, m) and one enrolled code (m,)."""
+    return float(search(probe, enrolled[None, :])[0])
