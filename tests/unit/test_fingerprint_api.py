@@ -58,6 +58,12 @@ def test_every_accepted_format_gives_a_matching_template(templates, fmt):
     assert api.compare(probe, templates["101_1"]) >= api.THRESHOLD_FMR_0_1PCT
 
 
+def test_sixteen_bit_grayscale_is_scaled_not_clipped(templates):
+    wide = pixels("101_2").astype(np.uint16) * 257
+    probe = api.extract(encode(wide, "PNG"))
+    assert api.compare(probe, templates["101_1"]) >= api.THRESHOLD_FMR_0_1PCT
+
+
 def test_dpi_option_rescales_to_500_dpi(templates):
     big = cv2.resize(pixels("101_2"), None, fx=1.25, fy=1.25, interpolation=cv2.INTER_CUBIC)
     probe = api.extract(encode(big, "PNG"), dpi=625)

@@ -29,8 +29,11 @@ def decode(image_bytes: bytes) -> np.ndarray:
                     f"Image format {img.format} is not accepted (PNG, TIFF, BMP or JPEG); please recapture."
                 )
             img.load()
-            gray = img.convert("L") if img.mode != "L" else img
-            return np.array(gray, dtype=np.uint8)
+            if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float gray: scale, don't clip
+                wide = np.asarray(img, dtype=np.float64)
+                low, high = float(wide.min()), float(wide.max())
+                return np.round((wide - low) * (255.0 / max(high - low, 1e-9))).astype(np.uint8)
+            return np.array(img.convert("L") if img.mode != "L" else img, dtype=np.uint8)
     except CaptureRejected:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:

@@ -81,7 +81,7 @@ def _relaxed_score(xyt_a, xyt_b, sims, n_p, n_r_max, iterations, w_r, mu1, tau1,
     na, nb = sims.shape
     flat = sims.ravel()
     n_r = min(na, nb, n_r_max)
-    # counting sort of the positive similarities into SORT_BINS buckets, best first (ties within a
+    # counting sort of the positive similarities into 1024 buckets, best first (ties within a
     # bucket keep index order): linear time, where a comparison sort dominated the matcher's cost
     bins = 1024
     counts = np.zeros(bins + 1, dtype=np.int64)
