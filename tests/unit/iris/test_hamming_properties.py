@@ -94,3 +94,30 @@ def test_fusion_pools_bits():
     assert matching.fuse_eyes(None, right) == pytest.approx(right.hd_norm)
     with pytest.raises(ValueError):
         matching.fuse_eyes(None, None)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(templates(), min_size=1, max_size=12), templates())
+def test_coarse_scan_is_the_exact_distance_on_its_half_of_the_words(gallery, probe):
+    rows = np.stack([t.words() for t in gallery])
+    probes, _ = index.probe_rows(probe)
+    keep = np.isin(np.arange(64), np.concatenate([_kernel.COARSE_WORDS, 32 + _kernel.COARSE_WORDS]))
+    ref, _ = _kernel._scan_numpy(np.where(keep, rows, 0), np.ascontiguousarray(np.where(keep, probes, 0)), 0)
+    np.testing.assert_allclose(_kernel.scan_coarse(rows, probes), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("rotation", [0, 5, -11, 15])
+def test_two_stage_search_agrees_with_exhaustive_on_a_real_rotated_eye(templates, rotation):
+    rng = np.random.default_rng(7)
+    rows = rng.integers(0, 2**64 - 1, size=(6000, 64), dtype=np.uint64, endpoint=True)
+    rows[:, 32:] = np.tile(templates["40_L_2"].words()[32:], (6000, 1))  # real masks, random codes
+    rows[:, :32] &= rows[:, 32:]
+    gallery = index.IrisGallery()
+    gallery.add_rows([f"syn{i}" for i in range(6000)], rows)
+    gallery.add("enrolled", templates["01_L_1"])
+    probe = rotate(templates["01_L_3"], rotation)
+    fast = gallery.search(probe, top=1)
+    exact = gallery.search(probe, top=1, exhaustive=True)
+    assert fast[0].key == exact[0].key == "enrolled"
+    assert fast[0].score == pytest.approx(exact[0].score)
+    assert abs(fast[0].shift + rotation) <= 1

@@ -82,6 +82,54 @@ void iris_scan(const uint64_t *gallery, size_t n, const uint64_t *probes, int sh
     }
 }
 
+/* Coarse pass of a two-stage search: the exact masked, normalized distance on half of the code
+ * words, spread over all angles (even words of each first 512-bit block, odd words of each second:
+ * 0, 9, 2, 11, 4, 13, 6, 15 | 16, 25, 18, 27, 20, 29, 22, 31 in lane order), merged once per row by
+ * blends. ``probes_q`` holds per shift those 16 code words then the same 16 mask words. The caller
+ * re-scores a shortlist over all words and shifts with iris_scan. */
+void iris_scan_coarse(const uint64_t *gallery, size_t n, const uint64_t *probes_q, int shifts,
+                      double ref_bits, float *best_score)
+{
+    static const int sel[16] = {0, 9, 2, 11, 4, 13, 6, 15, 16, 25, 18, 27, 20, 29, 22, 31};
+    init_table(ref_bits);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *gc = gallery + i * 2 * WORDS, *gm = gc + WORDS;
+        float best = 2.0f;
+#ifdef HAVE_AVX512_POPCNT
+        __m512i ca = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gc), _mm512_loadu_si512(gc + 8));
+        __m512i cb = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gc + 16), _mm512_loadu_si512(gc + 24));
+        __m512i ma = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gm), _mm512_loadu_si512(gm + 8));
+        __m512i mb = _mm512_mask_blend_epi64(0xAA, _mm512_loadu_si512(gm + 16), _mm512_loadu_si512(gm + 24));
+        for (int s = 0; s < shifts; s++) {
+            const uint64_t *pq = probes_q + (size_t)s * 32;
+            __m512i ka = _mm512_and_si512(ma, _mm512_loadu_si512(pq + 16));
+            __m512i kb = _mm512_and_si512(mb, _mm512_loadu_si512(pq + 24));
+            __m512i d = _mm512_add_epi64(
+                _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(ca, _mm512_loadu_si512(pq)), ka)),
+                _mm512_popcnt_epi64(_mm512_and_si512(_mm512_xor_si512(cb, _mm512_loadu_si512(pq + 8)), kb)));
+            __m512i m = _mm512_add_epi64(_mm512_popcnt_epi64(ka), _mm512_popcnt_epi64(kb));
+            uint64_t both = (uint64_t)_mm512_reduce_add_epi64(_mm512_or_si512(d, _mm512_slli_epi64(m, 32)));
+            float score = score_of(both & 0xffffffffu, both >> 32, 0);
+            if (score < best) best = score;
+        }
+#else
+        for (int s = 0; s < shifts; s++) {
+            const uint64_t *pq = probes_q + (size_t)s * 32;
+            uint64_t d = 0, m = 0;
+            for (int w = 0; w < 16; w++) {
+                uint64_t mm = gm[sel[w]] & pq[16 + w];
+                d += (uint64_t)__builtin_popcountll((gc[sel[w]] ^ pq[w]) & mm);
+                m += (uint64_t)__builtin_popcountll(mm);
+            }
+            float score = score_of(d, m, 0);
+            if (score < best) best = score;
+        }
+#endif
+        (void)sel;
+        best_score[i] = best;
+    }
+}
+
 /* Sum of all words: the memory-streaming floor the scan is compared against. */
 uint64_t iris_stream(const uint64_t *data, size_t words)
 {

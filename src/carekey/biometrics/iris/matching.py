@@ -36,13 +36,14 @@ class Comparison:
         return normalized_hd(self.differing, self.compared)
 
 
-def normalized_hd(differing: int | np.ndarray, compared: int | np.ndarray) -> float | np.ndarray:
+def normalized_hd(differing: int | np.ndarray, compared: int | np.ndarray,
+                  min_bits: int = P.MIN_BITS_COMPARED) -> float | np.ndarray:
     """Daugman's HD_norm; 0.5 (chance) when nothing, or too little, was compared."""
     differing, compared = np.asarray(differing, np.float64), np.asarray(compared, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         hd = np.where(compared > 0, differing / np.maximum(compared, 1), 0.5)
         out = 0.5 - (0.5 - hd) * np.sqrt(compared / P.DAUGMAN_REFERENCE_BITS)
-    out = np.where(compared >= P.MIN_BITS_COMPARED, out, np.maximum(out, 0.5))
+    out = np.where(compared >= min_bits, out, np.maximum(out, 0.5))
     return float(out) if out.ndim == 0 else out
 
 

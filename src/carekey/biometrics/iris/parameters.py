@@ -24,6 +24,8 @@ SPECULAR_LEVEL = 0.92                  # reflections: brighter than this share o
 LIMBUS_ARCS = ((-25.0, 60.0), (120.0, 205.0))  # degrees (y down): lateral and lower-lateral arcs, which
                                                # the upper lid (the usual occluder) does not reach
 LIMBUS_BAND = 0.1                      # limbus blur half-width, as a share of the iris radius
+LASH_TEXTURE_QUANTILE = 0.95           # ... and above the 95th percentile of the lateral iris's own black top-hat
+LASH_CONTRAST_MAX = 0.6                # ... but never above 60 % of the iris-to-pupil step
 LASH_CONTRAST_UPPER = 0.30             # ... above the pupil, where the upper lashes hang over the iris
 LASH_CONTRAST = 0.45                   # eyelash: black top-hat above 45 % of the iris-to-pupil step
 MIN_LIMBUS_CONTRAST = 6.0              # grey levels: weakest iris-to-sclera step we accept as an eye
@@ -54,7 +56,9 @@ MASK_MAX_NOISE = 0.25         # a code sample is masked when this share of its s
 FRAGILE_BIT_QUANTILE = 0.10   # mask the weakest 10 % of each phase component (Hollingsworth 2009)
 
 # --- matching -------------------------------------------------------------------------------
-MAX_SHIFT = 8                 # code columns each way: +-22.5 degrees of head tilt / eye torsion
+MAX_SHIFT = 16                # code columns each way: +-45 degrees of head tilt (hand-held capture) / torsion
+COARSE_SHIFT_STEP = 2         # 1:N coarse pass tries every other shift ...
+SEARCH_SHORTLIST = 1024       # ... and re-scores this many best rows exactly over all shifts
 DAUGMAN_REFERENCE_BITS = 911  # HD_norm = 0.5 - (0.5 - HD) * sqrt(n / 911) (Daugman 2006)
 MIN_BITS_COMPARED = 300       # fewer common unmasked bits than this cannot support a decision
 # Decision threshold on the normalized Hamming distance (lower = more alike). Daugman's operational

@@ -57,24 +57,29 @@ def segment(eye: EyeImage) -> Segmentation:
     img, reflections = _fill_reflections(eye.pixels)
     pupil, pupil_contrast = _find_pupil(img)
     iris, limbus_contrast = _find_limbus(img, pupil)
-    lashes = _find_lashes(img, pupil, pupil_contrast)
+    lashes = _find_lashes(img, pupil, iris, pupil_contrast)
     return Segmentation(img, reflections, lashes, pupil, iris, pupil_contrast, limbus_contrast)
 
 
-def _find_lashes(img: np.ndarray, pupil: Circle, pupil_contrast: float) -> np.ndarray:
+def _find_lashes(img: np.ndarray, pupil: Circle, iris: Circle, pupil_contrast: float) -> np.ndarray:
     """Eyelashes: thin structures much darker than their neighbourhood (black top-hat).
 
-    Lashes are nearly as dark as the pupil while iris crypts are faint, so the threshold is a share
-    of the iris-to-pupil step, which makes it independent of exposure.
+    The threshold is the larger of a share of the iris-to-pupil step (independent of exposure) and
+    the strongest black top-hat that the iris's own texture (crypts, furrows) shows where lashes do
+    not reach — the lateral iris, within 30 degrees of horizontal (a per-image, data-driven bound).
     """
     size = max(5, int(round(pupil.r * 0.3)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    blackhat = cv2.morphologyEx(img, cv2.MORPH_BLACKHAT, kernel)
+    blackhat = cv2.morphologyEx(img, cv2.MORPH_BLACKHAT, kernel).astype(np.float64)
     yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
-    # upper lashes hang over the iris: a lower threshold above the pupil centre
-    level = np.where(yy < pupil.y, P.LASH_CONTRAST_UPPER, P.LASH_CONTRAST) * pupil_contrast
-    lashes = blackhat > level
-    lashes &= (xx - pupil.x) ** 2 + (yy - pupil.y) ** 2 > (pupil.r * 1.15) ** 2
+    dist = np.hypot(xx - pupil.x, yy - pupil.y)
+    angle = np.degrees(np.arctan2(np.abs(yy - pupil.y), np.abs(xx - pupil.x)))
+    lateral = (dist > 1.3 * pupil.r) & (np.hypot(xx - iris.x, yy - iris.y) < 0.9 * iris.r) & (angle < 30)
+    texture = float(np.quantile(blackhat[lateral], P.LASH_TEXTURE_QUANTILE)) if lateral.sum() > 50 else 0.0
+    texture = min(texture, P.LASH_CONTRAST_MAX * pupil_contrast)  # lashes over the lateral iris too
+    # upper lashes hang over the iris: a lower exposure-relative threshold above the pupil centre
+    level = np.maximum(np.where(yy < pupil.y, P.LASH_CONTRAST_UPPER, P.LASH_CONTRAST) * pupil_contrast, texture)
+    lashes = (blackhat > level) & (dist > pupil.r * 1.15)
     return cv2.dilate(lashes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
 
