@@ -53,7 +53,11 @@ def protect(template: FingerprintTemplate, secret: bytes) -> np.ndarray:
     0.03 to 0.06). So every template has FP_ROWS rows: a random subset of the cylinders when there are
     more, random chaff codes (which collide with anything only by chance) when there are fewer."""
     rng = np.random.default_rng()
-    codes = key_for(secret).hash(cylinder_vectors(template.bits, template.masks))
+    vectors = cylinder_vectors(template.bits, template.masks)
+    # A cylinder with no set (or no unset) valid cell centres to the zero vector, whose IoM code is all
+    # zeros under *every* key: such rows would link templates across programs (DB2_B: D<->sys 0.14), so
+    # they are dropped.
+    codes = key_for(secret).hash(vectors[np.abs(vectors).sum(axis=1) > 0])
     if len(codes) >= P.FP_ROWS:
         return codes[rng.permutation(len(codes))[: P.FP_ROWS]]
     chaff = rng.integers(0, P.FP_Q, (P.FP_ROWS - len(codes), P.FP_HASHES), dtype=np.uint8)
