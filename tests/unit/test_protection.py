@@ -54,6 +54,18 @@ def test_fingerprint_protected_form_holds_no_minutiae(fingers):
     assert fp_api.save(t)[5:40] not in data  # not even the ISO record's header
 
 
+def test_degenerate_cylinders_are_not_hashed(fingers):
+    """An empty cylinder centres to the zero vector, whose IoM code is all zeros under every key."""
+    import dataclasses
+
+    t = fingers["db1_101_1"]
+    bits = t.bits.copy()
+    bits[:5] = 0
+    for key in (KEY_A, KEY_B):
+        codes = pfp.protect(dataclasses.replace(t, bits=bits), key)
+        assert not np.any(np.all(codes == 0, axis=1))
+
+
 def test_iris_same_key_matches_other_key_is_an_impostor(eyes):
     probe_a = piris.protect_probe(eyes["01_L_1"], KEY_A)
     genuine = piris.compare(probe_a, piris.protect(eyes["01_L_2"], KEY_A))
