@@ -14,6 +14,7 @@ per second with rotation compensation (each over 2 * MAX_SHIFT + 1 shifts).
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -122,11 +123,12 @@ def search_benchmark(gallery: int, queries: int, progress: Progress) -> dict[str
         n = min(100_000, synthetic - lo)
         g.add_rows([f"syn:{lo + i}" for i in range(n)], _synthetic_rows(n, masks, rng))
 
-    times, hits, agree, exhaustive_times = [], 0, 0, []
+    times, cpu_times, hits, agree, exhaustive_times = [], [], 0, 0, []
     for q, (eye, probe) in enumerate(progress(probes, "search", len(probes))):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         best = g.search(probe, top=1)
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.thread_time() - c0)
         hits += bool(best) and best[0].key == f"mmu1:{eye}"
         if q < EXHAUSTIVE_CHECKS:  # the two-stage search against the exact exhaustive scan
             t0 = time.perf_counter()
@@ -158,6 +160,10 @@ def search_benchmark(gallery: int, queries: int, progress: Progress) -> dict[str
         "shifts": shifts,
         "search_ms_median": search_s * 1000,
         "search_ms_max": max(times) * 1000,
+        # CPU time of the searching thread: the one-core cost even when other jobs share the machine
+        "search_cpu_ms_median": statistics.median(cpu_times) * 1000,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpu_cores": os.cpu_count(),
         "search_method": f"two-stage: coarse pass (every {P.COARSE_SHIFT_STEP}nd shift), exact re-scoring of "
                          f"{P.SEARCH_SHORTLIST} rows over all shifts",
         "exhaustive_ms_median": statistics.median(exhaustive_times) * 1000 if exhaustive_times else None,

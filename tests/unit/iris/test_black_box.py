@@ -45,3 +45,17 @@ def test_persistent_round_trip_keeps_scores(templates):
     t = templates["01_L_2"]
     loaded = api.load_template(t.to_bytes())
     assert api.compare(loaded, templates["01_L_1"]) == api.compare(t, templates["01_L_1"])
+
+
+@pytest.mark.parametrize("scale", [1.6, 2.4])
+def test_higher_resolution_sensor_still_matches(templates, scale):
+    """Sizes are relative to the eye: a 2x sensor (640x480-class) gives the same code."""
+    import cv2
+
+    from .conftest import encode_png, gray
+
+    big = cv2.resize(gray("01_L_1"), None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    big = cv2.copyMakeBorder(big, 40, 40, 60, 60, cv2.BORDER_REFLECT)
+    t = api.extract(encode_png(big))
+    assert api.is_match(api.compare(templates["01_L_2"], t))
+    assert not api.is_match(api.compare(templates["40_L_2"], t))

@@ -32,6 +32,8 @@ def _cache_dir() -> Path:
 @cache
 def library() -> ctypes.CDLL | None:
     """The compiled kernel, or None when no C compiler is available (numpy fallback is used)."""
+    if not SOURCE.exists():
+        return None
     src = SOURCE.read_bytes()
     tag = hashlib.sha256(src + platform.machine().encode() + platform.node().encode()).hexdigest()[:16]
     target = _cache_dir() / f"iris_scan_{tag}.so"
@@ -39,7 +41,10 @@ def library() -> ctypes.CDLL | None:
         cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
         if cc is None:
             return None
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             out = Path(tmp) / target.name
             cmd = [cc, "-O3", "-march=native", "-mprefer-vector-width=512", "-shared", "-fPIC",

@@ -61,7 +61,9 @@ COARSE_SHIFT_STEP = 2         # 1:N coarse pass tries every other shift ...
 SEARCH_SHORTLIST = 1024       # ... and re-scores this many best rows exactly over all shifts
 DAUGMAN_REFERENCE_BITS = 911  # HD_norm = 0.5 - (0.5 - HD) * sqrt(n / 911) (Daugman 2006)
 MIN_BITS_COMPARED = 300       # fewer common unmasked bits than this cannot support a decision
-# Decision threshold on the normalized Hamming distance (lower = more alike). Daugman's operational
-# 0.32 gives a theoretical FMR ~1e-6 for independent codes; measured on MMU1 (bench/results/iris),
-# it sits between FMR 0.1 % and FMR 0.01 % of our impostor distribution.
-MATCH_THRESHOLD = 0.32
+# Decision threshold on the normalized Hamming distance (lower = more alike). Measured on MMU1
+# (bench/results/iris/accuracy.json, 100,125 impostor pairs): HD_norm 0.387 is FMR 1 %, 0.365 is
+# FMR 0.1 %, and the lowest impostor score is 0.319. A 1:N search over a large gallery needs a far
+# lower per-comparison FMR than a 1:1 check, so the operating point sits below every impostor seen:
+# 0.31 (Daugman's operational range is 0.32-0.33 for codes with ~250 degrees of freedom).
+MATCH_THRESHOLD = 0.31
