@@ -12,7 +12,7 @@ from carekey.audit.sth import LogSigner
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
-from carekey.crypto.keys import create_key_file, load_key_file
+from carekey.crypto.keys import ProgramKeys, create_key_file, ensure_biometric_secret, rotate_biometric
 from carekey.errors import Conflict
 from carekey.services.biometrics import BiometricMatcher
 from carekey.services.container import Services, build_services
@@ -60,13 +60,32 @@ def log_signer(path: Path) -> LogSigner:
     return LogSigner.load(path)
 
 
+def default_matcher(settings: Settings, keys: ProgramKeys) -> BiometricMatcher:
+    """Fingerprint and iris engines behind the program's template protection (current key version)."""
+    from carekey.biometrics.protection.matcher import ProtectedMatcher  # heavy (numba, OpenCV): load lazily
+
+    assert keys.biometric_secret is not None
+    return ProtectedMatcher(keys.biometric_secret, keys.biometric_version, settings.fingerprint_min_nfiq2)
+
+
 def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: bool = True) -> App:
-    """Open an initialized data folder: load keys, open (and migrate) the database, wire services."""
-    keys = load_key_file(settings.resolved_key_file())
+    """Open an initialized data folder: load keys (adding the biometric secret to a key file that predates
+    it), open (and migrate) the database, wire services with ``matcher`` or the protected default."""
+    keys = ensure_biometric_secret(settings.resolved_key_file())
     store = FileSecretStore(settings.resolved_key_store())
     db = Database(settings.resolved_database_url())
     if migrate:
         db.migrate()
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
-                signer=log_signer(settings.resolved_log_key_file()))
-    return App(settings, db, build_services(deps, matcher))
+                signer=log_signer(settings.resolved_log_key_file()), biometric_key_version=keys.biometric_version)
+    return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
+
+
+def rotate_biometric_key(settings: Settings) -> int:
+    """Replace the program's biometric secret by a fresh one under the next key version; returns it.
+
+    From then on captures enroll under the new version; templates of the old version are no longer
+    searched (a leaked gallery is useless without the old secret, which is not kept), are deleted when
+    the person re-enrolls, and by ``RetentionService``. Restart running servers to pick the new key up.
+    """
+    return rotate_biometric(settings.resolved_key_file()).biometric_version

@@ -1,6 +1,11 @@
-"""The program key file: a JSON document with the key-encryption key and the blind-index key.
+"""The program key file: a JSON document with the key-encryption key, the blind-index key and the
+biometric protection secret of the current biometric key version.
 
 Created once by ``carekey init`` with mode 0600; refused on load if readable by group or others.
+Key files written before template protection have no biometric secret: ``ensure_biometric_secret``
+adds one (version 1) on the next start. ``rotate_biometric`` replaces it by a fresh secret under the
+next version; the old secret is not kept, so templates protected with it (a leaked gallery included)
+can no longer be used by anyone holding this file.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import json
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -25,15 +30,27 @@ class ProgramKeys:
     kek: bytes  # key-encryption key: derives the per-person wrapping keys
     index_key: bytes  # HMAC key of the blind indexes
     key_version: int = 1
+    biometric_secret: bytes | None = None  # keys the template protection (IoM projections)
+    biometric_version: int = 0  # 0 = no secret yet (a key file from before template protection)
 
     @classmethod
     def generate(cls) -> ProgramKeys:
-        return cls(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES))
+        return cls(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES),
+                   biometric_secret=secrets.token_bytes(KEY_BYTES), biometric_version=1)
+
+    def rotated_biometric(self) -> ProgramKeys:
+        """These keys with a fresh biometric secret under the next version (the old one is dropped)."""
+        return replace(self, biometric_secret=secrets.token_bytes(KEY_BYTES),
+                       biometric_version=self.biometric_version + 1)
 
     def to_json(self) -> str:
         enc = base64.b64encode
-        return json.dumps({"format": FORMAT, "key_version": self.key_version,
-                           "kek": enc(self.kek).decode(), "index_key": enc(self.index_key).decode()}, indent=1)
+        doc = {"format": FORMAT, "key_version": self.key_version,
+               "kek": enc(self.kek).decode(), "index_key": enc(self.index_key).decode()}
+        if self.biometric_secret is not None:
+            doc |= {"biometric_version": self.biometric_version,
+                    "biometric_secret": enc(self.biometric_secret).decode()}
+        return json.dumps(doc, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ProgramKeys:
@@ -41,11 +58,16 @@ class ProgramKeys:
             d = json.loads(text)
             if d.get("format") != FORMAT:
                 raise ValueError("unknown format")
-            keys = cls(base64.b64decode(d["kek"]), base64.b64decode(d["index_key"]), int(d["key_version"]))
+            bio = d.get("biometric_secret")
+            keys = cls(base64.b64decode(d["kek"]), base64.b64decode(d["index_key"]), int(d["key_version"]),
+                       base64.b64decode(bio) if bio is not None else None, int(d.get("biometric_version", 0)))
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(f"key file is not a carekey key file: {exc}") from None
         if len(keys.kek) != KEY_BYTES or len(keys.index_key) != KEY_BYTES:
             raise IntegrityError("key file holds keys of the wrong length")
+        if (keys.biometric_secret is None) != (keys.biometric_version == 0) or (
+                keys.biometric_secret is not None and len(keys.biometric_secret) != KEY_BYTES):
+            raise IntegrityError("key file holds an invalid biometric secret or version")
         return keys
 
 
@@ -56,6 +78,34 @@ def create_key_file(path: Path) -> ProgramKeys:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(keys.to_json())
+    return keys
+
+
+def _replace_key_file(path: Path, keys: ProgramKeys) -> None:
+    """Rewrite the key file atomically (a 0600 temporary file renamed over it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(keys.to_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def ensure_biometric_secret(path: Path) -> ProgramKeys:
+    """Load the key file, first adding a biometric secret (version 1) when it has none."""
+    keys = load_key_file(path)
+    if keys.biometric_secret is None:
+        keys = replace(keys, biometric_secret=secrets.token_bytes(KEY_BYTES), biometric_version=1)
+        _replace_key_file(path, keys)
+    return keys
+
+
+def rotate_biometric(path: Path) -> ProgramKeys:
+    """Replace the biometric secret by a fresh one under the next version; returns the new keys."""
+    keys = ensure_biometric_secret(path).rotated_biometric()
+    _replace_key_file(path, keys)
     return keys
 
 

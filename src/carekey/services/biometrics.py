@@ -1,13 +1,20 @@
 """Biometric enrollment and 1:N identification through the BiometricMatcher port.
 
-The fingerprint and iris engines live in ``carekey.biometrics`` and are wired in ``bootstrap``;
-this layer only sees protected template bytes. Templates are stored only with
-``biometric_identification`` granted and are deleted when it is revoked.
+The fingerprint and iris engines live in ``carekey.biometrics`` and are wired in ``bootstrap``
+(``biometrics.protection.matcher.ProtectedMatcher``); this layer only sees protected template bytes.
+Templates are stored only with ``biometric_identification`` granted and are deleted when it is revoked.
+Images are never stored: they go to the matcher and are dropped with the request.
+
+Key versions: only templates of the matcher's current biometric key version are searched. Enrolling a
+position again under the current version deletes that person's retired templates of the modality;
+``RetentionService`` deletes the rest. Identification takes one image, or one per position (two
+fingers, two eyes): per-position best scores of a person are fused by the mean rule (a probed position
+the person has no template for counts 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from carekey.domain.ids import new_id
@@ -30,6 +37,10 @@ class BiometricMatcher(Protocol):
     def extract(self, modality: str, image: bytes) -> bytes:
         """Quality-check, extract and protect; raises CaptureRejected on unusable images. The image is
         not kept."""
+        ...
+
+    def probe(self, modality: str, image: bytes) -> bytes:
+        """Like ``extract``, in the form used to search (may differ, e.g. iris rotations)."""
         ...
 
     def search(self, modality: str, probe: bytes, gallery: Sequence[tuple[str, bytes]]) -> list[tuple[str, float]]:
@@ -63,26 +74,35 @@ class BiometricService:
             tid = new_id("T")
             uow.biometrics.add(TemplateRow(tid, person_id, modality, position[:40], self.matcher.key_version,
                                            template, now))
+            uow.biometrics.delete_retired(self.matcher.key_version, person_id=person_id, modality=modality)
             uow.commit()
         return tid
 
     def identify(self, actor: Actor, visit_id: str, purpose: str | None, modality: str,
-                 image: bytes) -> list[Candidate]:
+                 image: bytes | Mapping[str, bytes]) -> list[Candidate]:
+        """Candidates above threshold, best first; ``image`` is one capture, or one per position."""
         modality = _modality(modality)
+        images = {"": image} if isinstance(image, bytes | bytearray) else dict(image)
+        if not images:
+            raise InvalidInput("at least one image is needed to identify")
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             p = authorize(uow, self.d.clock(), actor, Action.IDENTIFY_BIOMETRIC, purpose, visit=visit,
                           per_hour=self.d.settings.identifications_per_hour)
             assert visit is not None
-            probe = self.matcher.extract(modality, image)
+            probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
             rows = [r for r in uow.biometrics.by_modality(modality) if r.key_version == self.matcher.key_version]
             owner = {r.id: r.person_id for r in rows}
-            best: dict[str, float] = {}
-            for ref, score in self.matcher.search(modality, probe, [(r.id, r.template) for r in rows]):
-                if score >= self.matcher.threshold(modality):
-                    pid = owner[ref]
-                    best[pid] = max(best.get(pid, score), score)
-            hits = sorted(best.items(), key=lambda kv: -kv[1])
+            per_position: dict[str, dict[str, float]] = {}
+            for pos, probe in probes.items():
+                gallery = [(r.id, r.template) for r in rows if not pos or r.position == pos[:40]]
+                found = per_position.setdefault(pos, {})
+                for ref, score in self.matcher.search(modality, probe, gallery):
+                    found[owner[ref]] = max(found.get(owner[ref], score), score)
+            people = {pid for found in per_position.values() for pid in found}
+            fused = {pid: sum(f.get(pid, 0.0) for f in per_position.values()) / len(per_position) for pid in people}
+            threshold = self.matcher.threshold(modality)
+            hits = sorted(((pid, sc) for pid, sc in fused.items() if sc >= threshold), key=lambda kv: -kv[1])
             out: list[Candidate] = []
             for pid, score in hits:
                 person = open_person_or_none(self.d.crypto, load_row(uow, pid))

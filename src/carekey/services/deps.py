@@ -40,3 +40,4 @@ class Deps:
     settings: Settings
     signer: LogSigner | None = None  # signs tree heads; None only in tests that never publish one
     clock: Callable[[], datetime] = utcnow
+    biometric_key_version: int | None = None  # current template-protection key version (None: not wired)

@@ -3,7 +3,9 @@
 - a person whose ``last_seen_at`` is older than the period is erased (rows deleted, data key destroyed:
   crypto-shredding, as ``erase_person``);
 - biometric templates of a person whose latest ``biometric_identification`` decision is not a grant are
-  deleted (revocation already deletes them at once; this sweeps anything an interrupted revocation left).
+  deleted (revocation already deletes them at once; this sweeps anything an interrupted revocation left);
+- templates protected under a retired biometric key version (``carekey keys rotate-biometric``) are
+  deleted: they are no longer searched and the secret that made them is gone.
 Each deletion is its own unit of work: authorized (admin, purpose administration, action retention_delete)
 and appended to the access log with the person's id, then committed. Re-checked inside the transaction,
 so a person seen since the plan was made is kept.
@@ -31,10 +33,13 @@ class RetentionPlan:
     cutoff: datetime
     expired: list[str]  # person ids not seen since the cutoff
     orphan_templates: list[str]  # person ids holding templates without biometric consent
+    retired_templates: list[str] = field(default_factory=list)  # person ids holding retired-version templates
 
     def tasks(self) -> list[tuple[str, str]]:
-        return [("erase", p) for p in self.expired] + [("templates", p) for p in self.orphan_templates
-                                                       if p not in set(self.expired)]
+        done = set(self.expired) | set(self.orphan_templates)
+        return ([("erase", p) for p in self.expired] + [("templates", p) for p in self.orphan_templates
+                                                        if p not in set(self.expired)]
+                + [("retired", p) for p in self.retired_templates if p not in done])
 
 
 @dataclass
@@ -44,6 +49,7 @@ class RetentionReport:
     erased: list[str] = field(default_factory=list)
     templates_deleted: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # seen or re-consented since the plan
+    retired_templates_deleted: list[str] = field(default_factory=list)  # old biometric key version
 
 
 def cutoff_for(now: datetime, years: int) -> datetime:
@@ -60,7 +66,9 @@ class RetentionService:
             expired = uow.people.not_seen_since(cutoff)
             grants = uow.consents.latest_decisions(Purpose.BIOMETRIC_IDENTIFICATION.value)
             orphans = [p for p in uow.biometrics.person_ids() if not grants.get(p)]
-        return RetentionPlan(cutoff, expired, orphans)
+            version = self.d.biometric_key_version
+            retired = uow.biometrics.retired_person_ids(version) if version else []
+        return RetentionPlan(cutoff, expired, orphans, retired)
 
     def run(self, years: int | None = None, dry_run: bool = False, progress: Progress | None = None,
             actor: Actor = RETENTION_JOB) -> RetentionReport:
@@ -70,10 +78,13 @@ class RetentionService:
         if dry_run:
             report.erased = [p for k, p in tasks if k == "erase"]
             report.templates_deleted = [p for k, p in tasks if k == "templates"]
+            report.retired_templates_deleted = [p for k, p in tasks if k == "retired"]
             return report
         for kind, person_id in (progress(tasks, "retention", len(tasks)) if progress else tasks):
             if kind == "erase":
                 done, into = self._erase(actor, person_id, plan.cutoff), report.erased
+            elif kind == "retired":
+                done, into = self._retired(actor, person_id), report.retired_templates_deleted
             else:
                 done, into = self._templates(actor, person_id), report.templates_deleted
             (into if done else report.kept).append(person_id)
@@ -98,5 +109,16 @@ class RetentionService:
             authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
                       person_id=person_id)
             uow.biometrics.delete_for_person(person_id)
+            uow.commit()
+        return True
+
+    def _retired(self, actor: Actor, person_id: str) -> bool:
+        version = self.d.biometric_key_version
+        with self.d.uow() as uow:
+            if not version or person_id not in uow.biometrics.retired_person_ids(version):
+                return False
+            authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
+                      person_id=person_id)
+            uow.biometrics.delete_retired(version, person_id=person_id)
             uow.commit()
         return True

@@ -69,6 +69,29 @@ def search_cmd(
     typer.echo(f"report written to {out}")
 
 
+@app.command("protection")
+def protection_cmd(
+    modality: Modality,
+    dataset: Annotated[
+        Path, typer.Option(exists=True, file_okay=False, help="folder of <identity>_<sample>.<ext> images")
+    ],
+    out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/protection.json"),
+    plot: Annotated[Path | None, typer.Option(help="DET plot (PNG): unprotected, protected, across keys")] = None,
+    attacked: Annotated[int, typer.Option(min=0, help="templates given to the pre-image attack")] = 24,
+) -> None:
+    """Protected vs unprotected: EER / FNMR, unlinkability D<->sys across keys, pre-image attack, 1:N speed."""
+    from carekey.bench import protection
+
+    report, systems = protection.run(modality, dataset, track, attacked=attacked)
+    if plot:
+        plots.det_plot(systems, plot, f"{modality} protection, {dataset.name}")
+        report["det_plot"] = str(plot)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    typer.echo(protection.table(report))
+    typer.echo(f"report written to {out}")
+
+
 @app.command("log")
 def log_cmd(
     entries: Annotated[int, typer.Option(min=1, help="log size to build")] = 1_000_000,

@@ -64,4 +64,5 @@ def run(data: DataDir,
         if not dry_run:
             app.services.transparency.tree_head()  # the deletions end with a signed tree head
     emit({"cutoff": report.cutoff, "dry_run": report.dry_run, "erased": report.erased,
-          "templates_deleted": report.templates_deleted, "kept": report.kept})
+          "templates_deleted": report.templates_deleted,
+          "retired_templates_deleted": report.retired_templates_deleted, "kept": report.kept})

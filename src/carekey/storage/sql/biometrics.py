@@ -32,5 +32,17 @@ class SqlBiometricRepository:
     def delete_for_person(self, person_id: str) -> int:
         return self._c.execute(delete(t).where(t.c.person_id == person_id)).rowcount
 
+    def delete_retired(self, key_version: int, person_id: str | None = None, modality: str | None = None) -> int:
+        stmt = delete(t).where(t.c.key_version != key_version)
+        if person_id is not None:
+            stmt = stmt.where(t.c.person_id == person_id)
+        if modality is not None:
+            stmt = stmt.where(t.c.modality == modality)
+        return self._c.execute(stmt).rowcount
+
+    def retired_person_ids(self, key_version: int) -> list[str]:
+        query = select(t.c.person_id).where(t.c.key_version != key_version).distinct().order_by(t.c.person_id)
+        return [r[0] for r in self._c.execute(query)]
+
     def person_ids(self) -> list[str]:
         return [r[0] for r in self._c.execute(select(t.c.person_id).distinct().order_by(t.c.person_id))]

@@ -1,0 +1,113 @@
+"""The two modalities as seen by the protection benchmark: unprotected and protected comparisons,
+the pre-image attack turned back into an unprotected template, and 1:N search on both forms."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from carekey.bench import inversion
+from carekey.biometrics.fingerprint import api as fp_api
+from carekey.biometrics.fingerprint import parameters as FP
+from carekey.biometrics.iris import api as iris_api
+from carekey.biometrics.protection import fingerprint as pfp
+from carekey.biometrics.protection import iris as piris
+
+
+def _median_ms(fn, probes) -> float:
+    times = []
+    for p in probes:
+        t0 = time.perf_counter()
+        fn(p)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+class FingerprintCase:
+    name = "fingerprint"
+
+    def extract(self, path: Path) -> Any:
+        return fp_api.extract(Path(path).read_bytes())
+
+    def unprotected(self, a: Any, b: Any) -> float:
+        return fp_api.compare(a, b)
+
+    def enrolled(self, t: Any, secret: bytes) -> np.ndarray:
+        return pfp.protect(t, secret)
+
+    probe = enrolled
+
+    def protected(self, probe: np.ndarray, enrolled: np.ndarray) -> float:
+        return pfp.compare(probe, enrolled)
+
+    def attack(self, t: Any, secret: bytes) -> Any:
+        """Pre-image of every cylinder's IoM code, binarized; the attacker is *given* the minutiae
+        positions (not stored in the protected template) and full validity masks: an upper bound."""
+        key = pfp.key_for(secret)
+        codes = key.hash(pfp.cylinder_vectors(t.bits, t.masks))  # unshuffled: rows line up with t.xyt
+        x = inversion.preimage(key, codes)
+        bits = np.packbits(x > 0, axis=1, bitorder="little").view("<u8")
+        masks = np.repeat(_disk_mask()[None, :], len(x), axis=0)
+        return dataclasses.replace(t, bits=np.ascontiguousarray(bits), masks=masks)
+
+    def search_ms(self, templates: list[Any], secret: bytes) -> tuple[float, float]:
+        index = fp_api.FingerprintIndex(fingers=1)
+        for k, t in enumerate(templates):
+            index.add(k, [t])
+        gallery = [pfp.protect(t, secret) for t in templates]
+        probes = templates[: min(20, len(templates))]
+        unprot = _median_ms(lambda p: index.search([p]), probes)
+        prot = _median_ms(lambda p: sorted(pfp.compare(p, g) for g in gallery),
+                          [pfp.protect(t, secret) for t in probes])
+        return unprot, prot
+
+
+def _disk_mask() -> np.ndarray:
+    ns = FP.MCC_NS
+    c = np.arange(ns) + 0.5 - ns / 2
+    disk = (c[:, None] ** 2 + c[None, :] ** 2).ravel() <= (ns / 2) ** 2
+    return np.packbits(disk, bitorder="little").view("<u8")
+
+
+class IrisCase:
+    name = "iris"
+
+    def extract(self, path: Path) -> Any:
+        return iris_api.extract(Path(path).read_bytes())
+
+    def unprotected(self, a: Any, b: Any) -> float:
+        return float(np.clip(1.0 - iris_api.compare(a, b), 0.0, 1.0))
+
+    def enrolled(self, t: Any, secret: bytes) -> np.ndarray:
+        return piris.protect(t, secret)
+
+    def probe(self, t: Any, secret: bytes) -> np.ndarray:
+        return piris.protect_probe(t, secret)
+
+    def protected(self, probe: np.ndarray, enrolled: np.ndarray) -> float:
+        return piris.compare(probe, enrolled)
+
+    def attack(self, t: Any, secret: bytes) -> Any:
+        """Pre-image of the enrolled IoM code, binarized into a full-mask iris code."""
+        key = piris.key_for(secret)
+        x = inversion.preimage(key, piris.protect(t, secret)[None, :])[0]
+        return iris_api.IrisTemplate.from_bits(x > 0, np.ones(x.size, bool))
+
+    def search_ms(self, templates: list[Any], secret: bytes) -> tuple[float, float]:
+        gallery = iris_api.IrisGallery()
+        for k, t in enumerate(templates):
+            gallery.add(str(k), t)
+        protected = piris.one_hot(np.stack([piris.protect(t, secret) for t in templates]))
+        probes = templates[: min(20, len(templates))]
+        unprot = _median_ms(lambda p: gallery.search(p), probes)
+        prot = _median_ms(lambda p: np.argsort(-piris.search_one_hot(p, protected))[:5],
+                          [piris.one_hot(piris.protect_probe(t, secret)) for t in probes])
+        return unprot, prot
+
+
+CASES = {"fingerprint": FingerprintCase, "iris": IrisCase}

@@ -1,0 +1,66 @@
+"""Compiled loops of protected matching (numba, as the fingerprint matcher): counting equal IoM values
+is a byte compare that LLVM vectorizes; numpy would build an (na, nb, m) temporary per comparison."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from carekey.biometrics.fingerprint.matcher import _popcount
+
+
+@numba.njit(cache=True)
+def collision_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Number of equal hash values of every row of ``a`` (na, m) with every row of ``b`` (nb, m)."""
+    na, nb, m = a.shape[0], b.shape[0], a.shape[1]
+    out = np.zeros((na, nb), np.int32)
+    for i in range(na):
+        for j in range(nb):
+            c = 0
+            for k in range(m):
+                c += a[i, k] == b[j, k]
+            out[i, j] = c
+    return out
+
+
+@numba.njit(cache=True)
+def greedy_lss(sims: np.ndarray, n_p: int) -> float:
+    """Mean of the n_p best pairs of ``sims``, each row and column used at most once."""
+    na, nb = sims.shape
+    used_r = np.zeros(na, np.bool_)
+    used_c = np.zeros(nb, np.bool_)
+    total = 0.0
+    taken = 0
+    for _ in range(min(n_p, na, nb)):
+        best, bi, bj = -1e300, -1, -1
+        for i in range(na):
+            if used_r[i]:
+                continue
+            for j in range(nb):
+                if not used_c[j] and sims[i, j] > best:
+                    best, bi, bj = sims[i, j], i, j
+        used_r[bi] = True
+        used_c[bj] = True
+        total += best
+        taken += 1
+    return total / taken if taken else 0.0
+
+
+@numba.njit(cache=True)
+def best_shift_scan(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """Per gallery row: the most colliding hash values with any probe rotation. Rows are one-hot IoM
+    codes packed in uint64 words, so a collision is a common set bit (a popcount of AND)."""
+    n, s, w = gallery.shape[0], probe.shape[0], probe.shape[1]
+    out = np.zeros(n, np.int32)
+    for r in range(n):
+        g = gallery[r]
+        best = np.uint64(0)
+        for t in range(s):
+            p = probe[t]
+            c = np.uint64(0)
+            for k in range(w):
+                c += _popcount(p[k] & g[k])
+            if c > best:
+                best = c
+        out[r] = best
+    return out

@@ -1,0 +1,78 @@
+"""The BiometricMatcher the services use: extract, protect, and search protected templates only.
+
+Implements ``carekey.services.biometrics.BiometricMatcher`` structurally (biometrics imports nothing
+of services). One instance holds one program's biometric secret of the current key version; templates
+of any other version or secret are refused on load (TemplateError) and never searched. The image and
+the unprotected template live only inside ``extract`` / ``probe``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from carekey.biometrics.fingerprint import api as fingerprint_api
+from carekey.biometrics.iris import api as iris_api
+from carekey.biometrics.protection import fingerprint as pfp
+from carekey.biometrics.protection import iris as piris
+from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection.templates import ProtectedTemplate, dump, load
+from carekey.errors import InvalidInput
+
+MODALITIES = ("fingerprint", "iris")
+
+
+class ProtectedMatcher:
+    """Fingerprint (per finger; the services fuse two fingers) and iris (per eye; both eyes fused)."""
+
+    def __init__(self, secret: bytes, key_version: int, min_nfiq2: int = 5) -> None:
+        if len(secret) != P.SECRET_BYTES or key_version < 1:
+            raise ValueError("a biometric secret of 32 bytes and a key version >= 1 are required")
+        self._secret = secret
+        self.key_version = key_version
+        self._min_nfiq2 = min_nfiq2
+
+    def _protect(self, modality: str, image: bytes, probe: bool) -> bytes:
+        if modality == "fingerprint":
+            codes = pfp.protect(fingerprint_api.extract(image, min_nfiq2=self._min_nfiq2), self._secret)
+        elif modality == "iris":
+            template = iris_api.extract(image)
+            codes = (piris.protect_probe(template, self._secret) if probe
+                     else piris.protect(template, self._secret)[None, :])
+        else:
+            raise InvalidInput(f"modality must be one of {', '.join(MODALITIES)}")
+        return dump(ProtectedTemplate(modality, self.key_version, codes), self._secret)
+
+    def extract(self, modality: str, image: bytes) -> bytes:
+        """Enrollment form. Raises CaptureRejected (with a recapture hint) on unusable images."""
+        return self._protect(modality, image, probe=False)
+
+    def probe(self, modality: str, image: bytes) -> bytes:
+        """Search form (an iris probe holds every rotation). Raises CaptureRejected like ``extract``."""
+        return self._protect(modality, image, probe=True)
+
+    def load(self, modality: str, data: bytes) -> ProtectedTemplate:
+        """Validate a stored template: TemplateError if corrupt, of another key version or program."""
+        return load(data, modality, self.key_version, self._secret)
+
+    def search(self, modality: str, probe: bytes, gallery: Sequence[tuple[str, bytes]]) -> list[tuple[str, float]]:
+        """Scores of the probe against (reference, protected template) pairs, best first."""
+        p = self.load(modality, probe).codes
+        refs = [ref for ref, _ in gallery]
+        stored = [self.load(modality, data).codes for _, data in gallery]
+        if not stored:
+            return []
+        if modality == "iris":
+            scores = piris.search(p, np.concatenate(stored))
+        else:
+            scores = np.array([pfp.compare(p, s) for s in stored])
+        order = np.argsort(-scores, kind="stable")
+        return [(refs[i], float(scores[i])) for i in order]
+
+    def threshold(self, modality: str) -> float:
+        return P.FP_THRESHOLD if modality == "fingerprint" else P.IRIS_THRESHOLD
+
+    def fuse(self, modality: str, scores: Sequence[float]) -> float:
+        """Per-position scores of one person (two fingers, two eyes) fused by the mean rule."""
+        return float(np.mean(scores)) if scores else 0.0

@@ -1,0 +1,78 @@
+"""The versioned persistent form of protected templates, validated on every load.
+
+Layout (big-endian): ``b"CKPT"`` | u8 format version | u8 modality (1 fingerprint, 2 iris) |
+u32 key version | KEY_ID_BYTES key id | u16 rows | u16 hashes | rows * hashes IoM values (u8) |
+u32 CRC-32 of everything before. The key id is HMAC(secret, "key-id"): a template made under another
+secret (another program, or a rotated key) is refused on load instead of scoring as garbage. Nothing
+of the unprotected template (minutiae, iris bits) is in it.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection.iom import derive
+from carekey.errors import TemplateError
+
+MAGIC = b"CKPT"
+FORMAT_VERSION = 1
+MODALITY_CODES = {"fingerprint": 1, "iris": 2}
+SHAPES = {"fingerprint": (P.FP_HASHES, P.FP_Q), "iris": (P.IRIS_HASHES, P.IRIS_Q)}
+_HEADER = struct.Struct(f">4sBBI{P.KEY_ID_BYTES}sHH")
+
+
+def key_id(secret: bytes) -> bytes:
+    return derive(secret, "key-id")[: P.KEY_ID_BYTES]
+
+
+@dataclass(frozen=True, eq=False)
+class ProtectedTemplate:
+    """IoM codes of one finger (one row per cylinder) or one eye (one row)."""
+
+    modality: str
+    key_version: int
+    codes: np.ndarray  # (rows, hashes) uint8
+
+
+def dump(t: ProtectedTemplate, secret: bytes) -> bytes:
+    rows, hashes = t.codes.shape
+    body = _HEADER.pack(MAGIC, FORMAT_VERSION, MODALITY_CODES[t.modality], t.key_version, key_id(secret),
+                        rows, hashes) + np.ascontiguousarray(t.codes, np.uint8).tobytes()
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def load(data: bytes, modality: str, key_version: int, secret: bytes) -> ProtectedTemplate:
+    """Parse and validate; TemplateError (with a reason) when corrupt, of another modality, key version
+    or program secret."""
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) < _HEADER.size + 4:
+        raise TemplateError("Protected template is truncated or not bytes.", reason="truncated")
+    data = bytes(data)
+    magic, version, mod, kv, kid, rows, hashes = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise TemplateError("Not a carekey protected template (bad magic); unprotected templates are refused.",
+                            reason="magic")
+    if version != FORMAT_VERSION:
+        raise TemplateError(f"Protected template format {version} is not supported (expected {FORMAT_VERSION}).",
+                            reason="format")
+    if zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
+        raise TemplateError("Protected template is corrupt (checksum mismatch).", reason="checksum")
+    if mod != MODALITY_CODES.get(modality):
+        raise TemplateError(f"Protected template is not a {modality} template.", reason="modality")
+    if kv != key_version:
+        raise TemplateError(f"Protected template was made under biometric key version {kv}, not the current "
+                            f"{key_version}; it is retired and the person must be re-enrolled.", reason="key_version")
+    if kid != key_id(secret):
+        raise TemplateError("Protected template was made under another program's biometric key.", reason="key")
+    expected_hashes, q = SHAPES[modality]
+    if hashes != expected_hashes or len(data) != _HEADER.size + rows * hashes + 4 or rows == 0:
+        raise TemplateError("Protected template has the wrong size.", reason="size")
+    codes = np.frombuffer(data, np.uint8, rows * hashes, _HEADER.size).reshape(rows, hashes).copy()
+    if codes.max() >= q:
+        raise TemplateError("Protected template holds out-of-range hash values.", reason="range")
+    codes.setflags(write=False)
+    return ProtectedTemplate(modality, kv, codes)

@@ -1,0 +1,116 @@
+"""Protected templates on real fixture images: same finger / eye under the same key matches, under
+another key it scores like an impostor; the persistent form refuses other key versions, other
+programs' secrets, unprotected and corrupt templates with a clear TemplateError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carekey.biometrics.fingerprint import api as fp_api
+from carekey.biometrics.iris import api as iris_api
+from carekey.biometrics.protection import fingerprint as pfp
+from carekey.biometrics.protection import iris as piris
+from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection.templates import ProtectedTemplate, dump, key_id, load
+from carekey.errors import TemplateError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+KEY_A, KEY_B = bytes(range(32)), bytes(range(1, 33))
+
+
+@pytest.fixture(scope="module")
+def fingers():
+    names = ["db1_101_1", "db1_101_2", "db1_102_1", "db1_103_1"]
+    return {n: fp_api.extract((FIXTURES / "fingerprint" / f"{n}.tif").read_bytes()) for n in names}
+
+
+@pytest.fixture(scope="module")
+def eyes():
+    names = ["01_L_1", "01_L_2", "40_L_2", "45_R_1"]
+    return {n: iris_api.extract((FIXTURES / "iris" / f"{n}.png").read_bytes()) for n in names}
+
+
+def test_fingerprint_same_key_matches_other_key_is_an_impostor(fingers):
+    a = {n: pfp.protect(t, KEY_A) for n, t in fingers.items()}
+    b = {n: pfp.protect(t, KEY_B) for n, t in fingers.items()}
+    genuine = pfp.compare(a["db1_101_1"], a["db1_101_2"])
+    impostors = [pfp.compare(a["db1_101_1"], a[n]) for n in ("db1_102_1", "db1_103_1")]
+    assert genuine >= P.FP_THRESHOLD > max(impostors)
+    assert pfp.compare(a["db1_101_1"], b["db1_101_2"]) < P.FP_THRESHOLD
+    assert pfp.compare(a["db1_101_1"], b["db1_101_1"]) < P.FP_THRESHOLD  # even the very same capture
+    assert pfp.compare_pair([a["db1_101_1"], a["db1_102_1"]], [a["db1_101_2"], a["db1_102_1"]]) >= P.FP_THRESHOLD
+
+
+def test_fingerprint_protected_form_holds_no_minutiae(fingers):
+    t = fingers["db1_101_1"]
+    codes = pfp.protect(t, KEY_A)
+    assert codes.dtype == np.uint8 and codes.shape == (P.FP_ROWS, P.FP_HASHES) and codes.max() < P.FP_Q
+    data = dump(ProtectedTemplate("fingerprint", 1, codes), KEY_A)
+    assert fp_api.save(t)[5:40] not in data  # not even the ISO record's header
+
+
+def test_degenerate_cylinders_are_not_hashed(fingers):
+    """An empty cylinder centres to the zero vector, whose IoM code is all zeros under every key."""
+    import dataclasses
+
+    t = fingers["db1_101_1"]
+    bits = t.bits.copy()
+    bits[:5] = 0
+    for key in (KEY_A, KEY_B):
+        codes = pfp.protect(dataclasses.replace(t, bits=bits), key)
+        assert not np.any(np.all(codes == 0, axis=1))
+
+
+def test_iris_same_key_matches_other_key_is_an_impostor(eyes):
+    probe_a = piris.protect_probe(eyes["01_L_1"], KEY_A)
+    genuine = piris.compare(probe_a, piris.protect(eyes["01_L_2"], KEY_A))
+    impostors = [piris.compare(probe_a, piris.protect(eyes[n], KEY_A)) for n in ("40_L_2", "45_R_1")]
+    assert genuine >= P.IRIS_THRESHOLD > max(impostors)
+    assert piris.compare(probe_a, piris.protect(eyes["01_L_2"], KEY_B)) < P.IRIS_THRESHOLD
+    assert piris.compare(probe_a, piris.protect(eyes["01_L_1"], KEY_B)) < P.IRIS_THRESHOLD
+    gallery = np.stack([piris.protect(eyes[n], KEY_A) for n in ("40_L_2", "01_L_2", "45_R_1")])
+    assert int(np.argmax(piris.search(probe_a, gallery))) == 1
+
+
+def _template(rows: int = 3) -> ProtectedTemplate:
+    codes = np.random.default_rng(rows).integers(0, P.FP_Q, (rows, P.FP_HASHES), dtype=np.uint8)
+    return ProtectedTemplate("fingerprint", 2, codes)
+
+
+def test_round_trip_and_refusals():
+    data = dump(_template(), KEY_A)
+    assert np.array_equal(load(data, "fingerprint", 2, KEY_A).codes, _template().codes)
+    cases = {
+        "key_version": lambda: load(data, "fingerprint", 3, KEY_A),
+        "key": lambda: load(data, "fingerprint", 2, KEY_B),
+        "modality": lambda: load(data, "iris", 2, KEY_A),
+        "truncated": lambda: load(data[:10], "fingerprint", 2, KEY_A),
+        "checksum": lambda: load(data[:-1] + bytes([data[-1] ^ 1]), "fingerprint", 2, KEY_A),
+    }
+    for reason, attempt in cases.items():
+        with pytest.raises(TemplateError) as err:
+            attempt()
+        assert err.value.detail["reason"] == reason
+    with pytest.raises(TemplateError, match="retired"):
+        load(data, "fingerprint", 3, KEY_A)
+    assert key_id(KEY_A) != key_id(KEY_B)
+
+
+def test_unprotected_templates_are_refused(fingers, eyes):
+    for raw in (fp_api.save(fingers["db1_101_1"]), eyes["01_L_1"].to_bytes()):
+        with pytest.raises(TemplateError, match="unprotected"):
+            load(raw, "fingerprint", 1, KEY_A)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0), st.integers(min_value=1, max_value=255))
+def test_any_corrupted_byte_is_refused(position, flip):
+    data = bytearray(dump(_template(2), KEY_A))
+    data[position % len(data)] ^= flip
+    with pytest.raises(TemplateError):
+        load(bytes(data), "fingerprint", 2, KEY_A)
