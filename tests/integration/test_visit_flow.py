@@ -181,3 +181,22 @@ def test_unknown_person_looks_like_no_consent(app, world):
     visit = app.services.visits.open(world.registrar, "north")
     with pytest.raises(ConsentMissing):
         app.services.people.read(world.registrar, visit.id, CARE, "CK-0000-0000")
+
+
+def test_empty_visit_cannot_take_over_or_erase_another_person(app, world):
+    """A registrar must confirm who is present (read or enroll in this visit) before setting their portal PIN or
+    erasing them: otherwise one empty visit could hijack anyone's patient portal or erase anyone."""
+    s = app.services
+    first, view = enroll(s, world.registrar)
+    s.visits.close(world.registrar, first.id)
+    pid = view.person.id
+    empty = s.visits.open(world.registrar, "north")
+    with pytest.raises(Forbidden, match="confirmed in this visit"):
+        s.people.set_pin(world.registrar, empty.id, CARE, pid, "135790")
+    with pytest.raises(Forbidden, match="confirmed in this visit"):
+        s.people.erase(world.registrar, empty.id, CARE, pid)
+    assert s.people.read(world.registrar, empty.id, CARE, pid).person.id == pid  # the person is present
+    s.people.set_pin(world.registrar, empty.id, CARE, pid, "135790")  # now bound: allowed, and logged
+    with app.database.uow() as uow:
+        actions = [(e.event.action, e.event.outcome) for e in uow.access_log.for_person(pid)]
+    assert ("set_pin", "denied") in actions and ("erase", "denied") in actions and ("set_pin", "granted") in actions

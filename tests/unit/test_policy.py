@@ -16,6 +16,7 @@ EXPECTED = {
     Action.ENROLL: {Role.REGISTRAR},
     Action.ENROLL_BIOMETRIC: {Role.REGISTRAR},
     Action.RECORD_CONSENT: {Role.REGISTRAR},
+    Action.SET_PIN: {Role.REGISTRAR},
     Action.READ_PERSON: {Role.REGISTRAR, Role.CLINICIAN},
     Action.RECORD_EXAM: {Role.CLINICIAN},
     Action.READ_EXAMS: {Role.CLINICIAN},
@@ -59,7 +60,20 @@ def test_visit_must_serve_the_person(action):
     role = next(iter(EXPECTED[action]))
     d = decide(req(action, role, visit=VisitFacts(SITE, True, "CK-B")))
     assert not d.allowed and "another person" in d.reason
-    assert decide(req(action, role, visit=VisitFacts(SITE, True, None))).allowed
+    unbound = decide(req(action, role, visit=VisitFacts(SITE, True, None)))
+    if RULES[action].needs_bound_visit:
+        assert not unbound.allowed and "confirmed in this visit" in unbound.reason
+    else:
+        assert unbound.allowed
+
+
+@pytest.mark.parametrize("action", [Action.SET_PIN, Action.ERASE])
+def test_credential_change_and_erasure_need_the_person_confirmed_in_the_visit(action):
+    """An empty visit must not let a registrar set anyone's PIN (portal takeover) or erase anyone."""
+    assert RULES[action].needs_bound_visit
+    assert decide(req(action, Role.REGISTRAR, visit=VisitFacts(SITE, True, "CK-A"))).allowed
+    for bound_to in (None, "CK-B"):
+        assert not decide(req(action, Role.REGISTRAR, visit=VisitFacts(SITE, True, bound_to))).allowed
 
 
 @pytest.mark.parametrize("action", [a for a in EXPECTED if RULES[a].consent])

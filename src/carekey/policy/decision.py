@@ -17,15 +17,18 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | record_consent         | registrar            | care_record          | open, own site, person's | -                |
 | read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
 | record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
-| erase                  | registrar            | care_record          | open, own site, person's | -                |
+| set_pin                | registrar            | care_record          | open, own site, BOUND    | care_record      |
+| erase                  | registrar            | care_record          | open, own site, BOUND    | -                |
 | statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
 | verify_log             | auditor              | audit                | -                        | -                |
 | administer, retention  | admin                | administration       | -                        | -                |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
 
 "person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
-first action that binds it). Admin and auditor never read records; a program manager never sees a
-row. Patient self-service (purpose patient_access) is decided in ``patient_access`` below.
+first action that binds it). "BOUND" means the visit is already bound to that very person (the registrar
+confirmed who is present by reading or enrolling them in this visit): a credential change or an erasure can
+never be aimed at an arbitrary person id from an empty visit. Admin and auditor never read records; a program
+manager never sees a row. Patient self-service (purpose patient_access) is decided in ``patient_access`` below.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Action(StrEnum):
     ENROLL = "enroll"
     ENROLL_BIOMETRIC = "enroll_biometric"
     RECORD_CONSENT = "record_consent"
+    SET_PIN = "set_pin"  # the person's patient-portal credential
     READ_PERSON = "read_person"
     RECORD_EXAM = "record_exam"
     READ_EXAMS = "read_exams"
@@ -67,10 +71,12 @@ class Rule:
     needs_visit: bool
     needs_person_visit: bool  # the visit must serve this person (or be not yet bound)
     consent: Purpose | None
+    needs_bound_visit: bool = False  # the visit must already be bound to this very person
 
 
-def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool, consent: Purpose | None) -> Rule:
-    return Rule(frozenset(roles), purpose, visit, person_visit, consent)
+def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool, consent: Purpose | None,
+       bound: bool = False) -> Rule:
+    return Rule(frozenset(roles), purpose, visit, person_visit, consent, bound)
 
 
 R, C = Role.REGISTRAR, Role.CLINICIAN
@@ -85,7 +91,8 @@ RULES: dict[Action, Rule] = {
     Action.READ_PERSON: _r({R, C}, CARE, True, True, CARE),
     Action.RECORD_EXAM: _r({C}, CARE, True, True, CARE),
     Action.READ_EXAMS: _r({C}, CARE, True, True, CARE),
-    Action.ERASE: _r({R}, CARE, True, True, None),
+    Action.SET_PIN: _r({R}, CARE, True, True, CARE, bound=True),
+    Action.ERASE: _r({R}, CARE, True, True, None, bound=True),
     Action.STATISTICS: _r({Role.PROGRAM_MANAGER}, Purpose.AGGREGATE_STATISTICS, False, False, None),
     Action.VERIFY_LOG: _r({Role.AUDITOR}, Purpose.AUDIT, False, False, None),
     Action.ADMINISTER: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
@@ -148,6 +155,8 @@ def decide(req: Request) -> Decision:
                 return _deny(f"{req.action.value} needs a person")
             if v.person_id not in (None, req.person_id):
                 return _deny("the visit serves another person")
+            if rule.needs_bound_visit and v.person_id != req.person_id:
+                return _deny(f"{req.action.value} needs the person confirmed in this visit first (open their record)")
     if rule.consent is not None and rule.consent not in req.consents:
         return _deny(f"the person has not granted (or has revoked) consent for {rule.consent.value}", rule.consent)
     return Decision(True, f"{req.role.value} may {req.action.value} for {rule.purpose.value}")

@@ -133,7 +133,7 @@ class PeopleService:
         check_pin(pin)
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            authorize(uow, self.d.clock(), actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id)
+            authorize(uow, self.d.clock(), actor, Action.SET_PIN, purpose, visit=visit, person_id=person_id)
             load_row(uow, person_id)
             uow.people.set_pin_hash(person_id, self._ph.hash(pin))
             uow.commit()

@@ -63,6 +63,10 @@ def run(data: DataDir,
         report = app.services.retention.run(years, dry_run, progress=None if dry_run else track)
         if not dry_run:
             app.services.transparency.tree_head()  # the deletions end with a signed tree head
-    emit({"cutoff": report.cutoff, "dry_run": report.dry_run, "erased": report.erased,
-          "templates_deleted": report.templates_deleted,
-          "retired_templates_deleted": report.retired_templates_deleted, "kept": report.kept})
+    # counts only: a list of person ids would be a listing of the registry (each deletion is in the access log)
+    def n(v: object) -> object:
+        return len(v) if isinstance(v, list | tuple | set | frozenset) else v
+
+    emit({"cutoff": report.cutoff, "dry_run": report.dry_run, "erased": n(report.erased),
+          "templates_deleted": n(report.templates_deleted),
+          "retired_templates_deleted": n(report.retired_templates_deleted), "kept": n(report.kept)})
