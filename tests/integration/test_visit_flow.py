@@ -200,3 +200,23 @@ def test_empty_visit_cannot_take_over_or_erase_another_person(app, world):
     with app.database.uow() as uow:
         actions = [(e.event.action, e.event.outcome) for e in uow.access_log.for_person(pid)]
     assert ("set_pin", "denied") in actions and ("erase", "denied") in actions and ("set_pin", "granted") in actions
+
+
+def test_lookup_stays_inside_the_visit_s_program(app, world):
+    """Two programs on one server: a registrar of the second never finds people of the first."""
+    from carekey.domain.program import Program, Site
+    from carekey.services.admin import LOCAL_OPERATOR
+    from carekey.services.deps import Actor
+
+    s = app.services
+    _, view = enroll(s, world.registrar)
+    s.admin.create_program(LOCAL_OPERATOR, Program("other", "Other program", ("v1",), ("en",)))
+    s.admin.add_site(LOCAL_OPERATOR, Site("east", "other", "East clinic", "Eastern"))
+    other = Actor.of(s.admin.add_user(LOCAL_OPERATOR, "registrar-east", "registrar", "pw-east-123456", ["east"]))
+    visit = s.visits.open(other, "east")
+    card = view.person.card_number
+    assert s.lookup.by_card(other, visit.id, CARE, card) == []
+    assert s.lookup.by_name(other, visit.id, CARE, view.person.given_name + " " + view.person.family_name,
+                            view.person.birth_year) == []
+    home = s.visits.open(world.registrar, "north")
+    assert [c.person_id for c in s.lookup.by_card(world.registrar, home.id, CARE, card)] == [view.person.id]

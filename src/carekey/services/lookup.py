@@ -62,7 +62,9 @@ class LookupService:
             p = authorize(uow, self.d.clock(), actor, Action.LOOKUP, purpose, visit=visit,
                           per_hour=self.d.settings.identifications_per_hour)
             assert visit is not None
-            rows = [r for r in find(uow) if Purpose.CARE_RECORD in consents_of(uow, r[0].id)]
+            site = uow.programs.get_site(visit.site_id)
+            program_ids = [site.program_id] if site is not None else []  # only the visit's own program
+            rows = [r for r in find(uow, program_ids) if Purpose.CARE_RECORD in consents_of(uow, r[0].id)]
             ranked = sorted((Candidate.of(p, score) for p, score in rows), key=lambda c: (-c.score, c.person_id))
             ranked = ranked[: self.d.settings.max_candidates]
             report_candidates(uow, self.d, actor, visit.site_id, Action.LOOKUP.value, p, ranked)
@@ -70,8 +72,7 @@ class LookupService:
         return ranked
 
     def by_card(self, actor: Actor, visit_id: str, purpose: str | None, card_number: str) -> list[Candidate]:
-        def find(uow: UnitOfWork) -> list[tuple[Person, float]]:
-            program_ids = [p.id for p in uow.programs.list_programs()]
+        def find(uow: UnitOfWork, program_ids: list[str]) -> list[tuple[Person, float]]:
             rows = [uow.people.by_card(pid, self.d.index.card(card_number)) for pid in program_ids]
             people = [open_person_or_none(self.d.crypto, r) for r in rows if r is not None]
             return [(p, 100.0) for p in people if p is not None]
@@ -85,14 +86,14 @@ class LookupService:
             raise InvalidInput("give at least two letters of the name")
         ix, min_score = self.d.index, self.d.settings.lookup_min_score
 
-        def find(uow: UnitOfWork) -> list[tuple[Person, float]]:
+        def find(uow: UnitOfWork, program_ids: list[str]) -> list[tuple[Person, float]]:
             years = [ix.birth_year(y) for y in (birth_year - 1, birth_year, birth_year + 1)]
             village_ix = ix.village(village) if village and village.strip() else None
             pool: dict[str, PersonRow] = {}
-            for program in uow.programs.list_programs():
-                for row in uow.people.candidates(program.id, years, village_ix, CANDIDATE_POOL):
+            for program_id in program_ids:
+                for row in uow.people.candidates(program_id, years, village_ix, CANDIDATE_POOL):
                     pool[row.id] = row
-                for row in uow.people.by_name(program.id, ix.name(name), 50):  # exact name, any birth year
+                for row in uow.people.by_name(program_id, ix.name(name), 50):  # exact name, any birth year
                     if village_ix is None or row.village_bidx == village_ix:
                         pool[row.id] = row
             scored = []
