@@ -67,7 +67,9 @@ def serve(data: DataDir = Path("var"),
     with handled():
         api = create_app(settings_for(data))
     typer.echo(f"carekey serving {data}: web UI http://{host}:{port}/ · API docs http://{host}:{port}/docs")
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    # no per-request access log: request paths carry pseudonymous person and visit ids, which are personal
+    # data; every access to personal data is in carekey's own transparency log instead
+    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command("demo")
