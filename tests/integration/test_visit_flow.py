@@ -218,5 +218,7 @@ def test_lookup_stays_inside_the_visit_s_program(app, world):
     assert s.lookup.by_card(other, visit.id, CARE, card) == []
     assert s.lookup.by_name(other, visit.id, CARE, view.person.given_name + " " + view.person.family_name,
                             view.person.birth_year) == []
+    with pytest.raises(Forbidden, match="another screening program"):  # nor by a known id
+        s.people.read(other, visit.id, CARE, view.person.id)
     home = s.visits.open(world.registrar, "north")
     assert [c.person_id for c in s.lookup.by_card(world.registrar, home.id, CARE, card)] == [view.person.id]

@@ -1,6 +1,7 @@
 """``authorize`` on fakes: what is logged, what is committed, and in which order."""
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -43,9 +44,23 @@ class FakeConsents:
                 for i, p in enumerate(self.granted)]
 
 
+class FakeDirectory:
+    """people.get / programs.get_site: the person and the site are in the same program unless told otherwise."""
+
+    def __init__(self, person_program="demo"):
+        self.person_program = person_program
+
+    def get(self, person_id):
+        return SimpleNamespace(id=person_id, program_id=self.person_program)
+
+    def get_site(self, site_id):
+        return SimpleNamespace(id=site_id, program_id="demo")
+
+
 class FakeUow:
-    def __init__(self, granted=(Purpose.CARE_RECORD,), fail=False):
+    def __init__(self, granted=(Purpose.CARE_RECORD,), fail=False, person_program="demo"):
         self.access_log, self.consents, self.commits = FakeLog(fail), FakeConsents(granted), 0
+        self.people = self.programs = FakeDirectory(person_program)
 
     def commit(self):
         self.commits += 1
@@ -93,3 +108,10 @@ def test_rate_limit_counts_granted_identifications():
 def test_failed_append_raises_before_any_data():
     with pytest.raises(RuntimeError):
         authorize(FakeUow(fail=True), NOW, CLIN, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A")
+
+
+def test_person_of_another_program_is_denied_and_logged():
+    uow = FakeUow(person_program="other")
+    with pytest.raises(Forbidden, match="another screening program"):
+        authorize(uow, NOW, CLIN, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A")
+    assert [e.outcome for e in uow.access_log.rows] == ["denied"] and uow.commits == 1

@@ -100,3 +100,10 @@ def test_patient_reads_only_own_data(action):
     assert not decide(Request(actor_id="CK-A", person_id="CK-A", **(base | {"purpose": Purpose.CARE_RECORD}))).allowed
     for staff in set(Role) - {Role.PATIENT}:  # a staff member whose id happened to equal the person's id
         assert not decide(Request(actor_id="CK-A", person_id="CK-A", **(base | {"role": staff}))).allowed
+
+
+@pytest.mark.parametrize("action", [a for a in EXPECTED if RULES[a].needs_person_visit])
+def test_person_of_another_program_is_denied(action):
+    role = next(iter(EXPECTED[action]))
+    d = decide(req(action, role, same_program=False))
+    assert not d.allowed and "another screening program" in d.reason

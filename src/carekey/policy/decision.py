@@ -118,6 +118,7 @@ class Request:
     visit: VisitFacts | None = None
     person_id: str | None = None
     consents: frozenset[Purpose] = field(default_factory=frozenset)  # current grants of the person
+    same_program: bool = True  # False when the person is enrolled in another program than the visit's site
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ def decide(req: Request) -> Decision:
                 return _deny(f"{req.action.value} needs a person")
             if v.person_id not in (None, req.person_id):
                 return _deny("the visit serves another person")
+            if not req.same_program:
+                return _deny("the person is enrolled in another screening program")
             if rule.needs_bound_visit and v.person_id != req.person_id:
                 return _deny(f"{req.action.value} needs the person confirmed in this visit first (open their record)")
     if rule.consent is not None and rule.consent not in req.consents:

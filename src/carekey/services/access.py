@@ -56,7 +56,7 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
     facts = VisitFacts(visit.site_id, visit.is_open, visit.person_id) if visit else None
     decision = decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids,
                               action=action, purpose=purpose, site_id=site_id, visit=facts, person_id=person_id,
-                              consents=consents))
+                              consents=consents, same_program=_same_program(uow, site_id, person_id)))
     if not decision.allowed:
         log_access(uow, now, actor, action.value, purpose.value, "denied", decision.reason, site_id, person_id)
         uow.commit()
@@ -72,6 +72,14 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
             raise RateLimited(reason, retry_after=3600)
     log_access(uow, now, actor, action.value, purpose.value, "granted", decision.reason, site_id, person_id)
     return purpose
+
+
+def _same_program(uow: UnitOfWork, site_id: str | None, person_id: str | None) -> bool:
+    """False only when both are known and the person is enrolled in another program than the site's."""
+    if site_id is None or person_id is None:
+        return True
+    row, site = uow.people.get(person_id), uow.programs.get_site(site_id)
+    return row is None or site is None or row.program_id == site.program_id
 
 
 def check_policy(actor: Actor, action: Action, purpose_raw: str | None) -> Purpose:
