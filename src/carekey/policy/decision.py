@@ -27,8 +27,10 @@ Rules (every condition must hold; the first failing one is the reason of the den
 "person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
 first action that binds it). "BOUND" means the visit is already bound to that very person (the registrar
 confirmed who is present by reading or enrolling them in this visit): a credential change or an erasure can
-never be aimed at an arbitrary person id from an empty visit. Admin and auditor never read records; a program
-manager never sees a row. Patient self-service (purpose patient_access) is decided in ``patient_access`` below.
+never be aimed at an arbitrary person id from an empty visit. Every action on a person also requires the
+person to be enrolled in the program of the visit's site (``same_program``). Admin and auditor never read
+records; a program manager never sees a row. Patient self-service (purpose patient_access) is decided in
+``patient_access`` below.
 """
 
 from __future__ import annotations
