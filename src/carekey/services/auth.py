@@ -15,11 +15,23 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from carekey.errors import NotAuthenticated, RateLimited
 from carekey.services.deps import Actor, Deps
-from carekey.storage.protocols import SessionRow
+from carekey.storage.protocols import SessionRow, UnitOfWork
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def live_session(uow: UnitOfWork, token: str, now: datetime, *, staff: bool, unknown: str, expired: str) -> SessionRow:
+    """The unexpired session of a bearer token (staff or patient); an expired one is deleted, then refused."""
+    session = uow.users.get_session(token_hash(token))
+    if session is None or (session.user_id if staff else session.person_id) is None:
+        raise NotAuthenticated(unknown)
+    if session.expires_at <= now:
+        uow.users.delete_session(session.token_hash)
+        uow.commit()
+        raise NotAuthenticated(expired)
+    return session
 
 
 @dataclass(frozen=True)
@@ -92,13 +104,8 @@ class AuthService:
     def authenticate(self, token: str) -> Actor:
         now = self.d.clock()
         with self.d.uow() as uow:
-            session = uow.users.get_session(token_hash(token))
-            if session is None or session.user_id is None:
-                raise NotAuthenticated("unknown token; log in again")
-            if session.expires_at <= now:
-                uow.users.delete_session(session.token_hash)
-                uow.commit()
-                raise NotAuthenticated("token expired; log in again")
+            session = live_session(uow, token, now, staff=True, unknown="unknown token; log in again",
+                                   expired="token expired; log in again")
             user = uow.users.get(session.user_id)
         if user is None or not user.active:
             raise NotAuthenticated("account disabled")

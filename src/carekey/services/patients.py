@@ -24,7 +24,7 @@ from carekey.domain.purposes import Purpose
 from carekey.errors import InvalidInput, NotAuthenticated
 from carekey.policy.decision import Action
 from carekey.services.access import authorize
-from carekey.services.auth import LoginLimiter, token_hash
+from carekey.services.auth import LoginLimiter, live_session, token_hash
 from carekey.services.consents import ConsentInput, add_consent_rows
 from carekey.services.deps import Actor, Deps
 from carekey.services.people import erase_person
@@ -128,13 +128,9 @@ class PatientService:
     def authenticate(self, token: str) -> Patient:
         now = self.d.clock()
         with self.d.uow() as uow:
-            session = uow.users.get_session(token_hash(token))
-            if session is None or session.person_id is None:
-                raise NotAuthenticated("unknown patient token; sign in with your card number and PIN")
-            if session.expires_at <= now:
-                uow.users.delete_session(session.token_hash)
-                uow.commit()
-                raise NotAuthenticated("session expired; sign in again")
+            session = live_session(uow, token, now, staff=False,
+                                   unknown="unknown patient token; sign in with your card number and PIN",
+                                   expired="session expired; sign in again")
         return Patient(session.person_id)
 
     def logout(self, token: str) -> None:
