@@ -21,7 +21,8 @@ def open_visit(client: TestClient, token: str) -> str:
 def confirm_card(client: TestClient, token: str, vid: str, card: str) -> None:
     r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "card", "card_number": card})
     pid = re.search(r'name="person_id" value="([^"]+)"', r.text).group(1)
-    client.post(f"/visit/{vid}/confirm", data={"csrf": token, "person_id": pid})
+    offer = re.search(r'name="offer" value="([^"]+)"', r.text).group(1)
+    client.post(f"/visit/{vid}/confirm", data={"csrf": token, "person_id": pid, "offer": offer})
 
 
 def field_error(html: str, name: str) -> str:

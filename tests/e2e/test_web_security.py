@@ -106,7 +106,8 @@ def test_no_personal_data_in_urls_through_a_whole_visit(web):
                                                    "birth_year": "1980"})
     assert "Ama Mensah" in r.text
     pid = re.search(r'name="person_id" value="([^"]+)"', r.text).group(1)
-    r = client.post(f"/visit/{vid}/confirm", data={"csrf": token, "person_id": pid})
+    offer = re.search(r'name="offer" value="([^"]+)"', r.text).group(1)
+    r = client.post(f"/visit/{vid}/confirm", data={"csrf": token, "person_id": pid, "offer": offer})
     assert "NK1001" in r.text
     client.post(f"/visit/{vid}/enroll", data={"csrf": token})
     client.post(f"/visit/{vid}/close", data={"csrf": token})
@@ -128,3 +129,21 @@ def test_purpose_comes_from_the_screen_not_the_form(web):
     with built.database.uow() as uow:
         last = uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event
     assert last.purpose == "care_record" and last.action == "lookup_result"
+
+
+def test_only_a_candidate_just_shown_in_this_visit_can_be_confirmed(web):
+    client, _, _ = web
+    token = sign_in(client)
+    first = str(client.post("/visit", data={"csrf": token, "site_id": "north"}).url).rsplit("/", 1)[1]
+    r = client.post(f"/visit/{first}/lookup", data={"csrf": token, "by": "card", "card_number": "NK1001"})
+    pid = re.search(r'name="person_id" value="([^"]+)"', r.text).group(1)
+    offer = re.search(r'name="offer" value="([^"]+)"', r.text).group(1)
+    other = str(client.post("/visit", data={"csrf": token, "site_id": "north"}).url).rsplit("/", 1)[1]
+    for visit, data in ((first, {"person_id": pid}),  # no offer: an id typed into the form
+                        (first, {"person_id": pid, "offer": "0" * 64}),  # a forged offer
+                        (other, {"person_id": pid, "offer": offer})):  # offered in another visit
+        r = client.post(f"/visit/{visit}/confirm", data={"csrf": token, **data})
+        assert r.status_code == 403 and "candidates a search of this visit showed" in r.text
+        assert "NK1001" not in r.text
+    r = client.post(f"/visit/{first}/confirm", data={"csrf": token, "person_id": pid, "offer": offer})
+    assert r.status_code == 200 and "NK1001" in r.text

@@ -11,6 +11,7 @@ from carekey.services.biometrics import BiometricService
 from tests.integration.helpers import CARE, enroll
 
 BIO = "biometric_identification"
+AGREED = {"person_agreed": True}  # the person present agreed to the search
 
 
 def test_lookup_by_card_and_fuzzy_name(app, world):
@@ -80,11 +81,17 @@ def test_biometric_enroll_identify_and_revoke(app, world):
     with pytest.raises(CaptureRejected):
         bio.enroll(world.registrar, visit.id, BIO, pid, "fingerprint", "right_thumb", b"")
     nxt = s.visits.open(world.registrar, "north")
-    assert [c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image")] == [pid]
-    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"someone-else") == []
+    with pytest.raises(Forbidden, match="agreement of the person present"):
+        bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image", person_agreed=False)
+    with app.database.uow() as uow:
+        last = uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event
+    assert (last.action, last.outcome) == ("identify_biometric", "denied")
+    hits = bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image", **AGREED)
+    assert [c.person_id for c in hits] == [pid]
+    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"someone-else", **AGREED) == []
     s.consents.decide(world.registrar, visit.id, CARE, pid, BIO, False, "v1", "en", Grantor())
     with app.database.uow() as uow:
         assert uow.biometrics.for_person(pid) == []
-    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image") == []
+    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image", **AGREED) == []
     with pytest.raises(Forbidden):
         bio.enroll(world.registrar, visit.id, BIO, pid, "fingerprint", "right_index", b"finger-image")

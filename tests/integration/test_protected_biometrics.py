@@ -16,6 +16,7 @@ from carekey.errors import CaptureRejected, TemplateError
 from tests.integration.helpers import enroll
 
 BIO = "biometric_identification"
+AGREED = {"person_agreed": True}  # the person present agreed to the search
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
@@ -54,13 +55,14 @@ def test_enroll_identify_with_protected_templates_only(sqlite_app, world):
         assert not any(raw[5:40] in r or raw[8:40] in r for r in rows)
 
     nxt = s.visits.open(world.registrar, "north")
-    hits = bio.identify(world.registrar, nxt.id, BIO, "fingerprint", {"right_index": image("db1_101_2")})
+    hits = bio.identify(world.registrar, nxt.id, BIO, "fingerprint", {"right_index": image("db1_101_2")}, **AGREED)
     assert [c.person_id for c in hits] == [ama.person.id]
-    assert [c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_2"))] == [ama.person.id]
-    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", image("db1_103_1")) == []
-    assert bio.identify(world.registrar, nxt.id, BIO, "iris", image("45_R_1")) == []
+    iris_hits = bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_2"), **AGREED)
+    assert [c.person_id for c in iris_hits] == [ama.person.id]
+    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", image("db1_103_1"), **AGREED) == []
+    assert bio.identify(world.registrar, nxt.id, BIO, "iris", image("45_R_1"), **AGREED) == []
     with pytest.raises(CaptureRejected, match="recapture"):
-        bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"\x89PNG not really an image")
+        bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"\x89PNG not really an image", **AGREED)
 
 
 def test_two_fingers_fused(app, world):
@@ -70,13 +72,14 @@ def test_two_fingers_fused(app, world):
         s.biometrics.enroll(world.registrar, visit.id, BIO, ama.person.id, "fingerprint", position, image(name))
     nxt = s.visits.open(world.registrar, "north")
     both = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                 {"right_index": image("db1_101_2"), "left_index": image("db1_103_1")})
+                                 {"right_index": image("db1_101_2"), "left_index": image("db1_103_1")}, **AGREED)
     assert [c.person_id for c in both] == [ama.person.id]
     one_wrong = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                      {"right_index": image("db1_101_2"), "left_index": image("db1_102_1")})
+                                      {"right_index": image("db1_101_2"), "left_index": image("db1_102_1")}, **AGREED)
     assert not one_wrong or one_wrong[0].score < both[0].score  # mean rule: a wrong finger lowers the score
     someone_else = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                         {"right_index": image("db1_102_1"), "left_index": image("db1_102_1")})
+                                         {"right_index": image("db1_102_1"), "left_index": image("db1_102_1")},
+                                         **AGREED)
     assert someone_else == []
 
 
@@ -99,13 +102,14 @@ def test_rotation_retires_old_templates(app, world):
         with pytest.raises(TemplateError, match="key version"):
             bio.matcher.load("iris", leaked[0])  # the leaked gallery is useless under the new key
         nxt = rotated.services.visits.open(world.registrar, "north")
-        assert bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_2")) == []  # retired: not searched
+        # retired: not searched
+        assert bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_2"), **AGREED) == []
         bio.enroll(world.registrar, nxt.id, BIO, ama.person.id, "iris", "left", image("01_L_2"))
         with rotated.database.uow() as uow:
             versions = {r.person_id: {x.key_version for x in uow.biometrics.for_person(r.person_id)}
                         for r in uow.biometrics.by_modality("iris")}
         assert versions == {ama.person.id: {new_keys.biometric_version}, kofi.person.id: {old_keys.biometric_version}}
-        hits = bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_3"))
+        hits = bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_3"), **AGREED)
         assert [c.person_id for c in hits] == [ama.person.id]
         report = rotated.services.retention.run()
         assert report.retired_templates_deleted == [kofi.person.id]

@@ -71,6 +71,13 @@ def test_card_normalization():
     assert normalize_card(" 12 34-ab ") == "1234AB"
 
 
+@pytest.mark.parametrize("bad", ["N1!0002", "AB", "N" * 25])
+def test_a_rejected_card_number_is_not_repeated_in_the_error(bad):
+    with pytest.raises(InvalidInput) as err:
+        normalize_card(bad)
+    assert "4-20 letters or digits" in err.value.message and bad not in str(err.value.detail) + err.value.message
+
+
 def test_exam_derives_bmi_and_lists_loinc():
     e = exam(systolic_bp=120, diastolic_bp=80, height_cm=170, weight_kg=70, blood_type="o pos")
     assert e.bmi == 24.2 and e.blood_type is BloodType.O_POS

@@ -31,12 +31,22 @@ EXPECTED = {
 def req(action, role, **kw):
     base = dict(actor_id="U-1", role=role, actor_site_ids=frozenset({SITE}), action=action,
                 purpose=RULES[action].purpose, site_id=SITE, visit=VisitFacts(SITE, True, "CK-A"),
-                person_id="CK-A", consents=ALL_CONSENTS)
+                person_id="CK-A", consents=ALL_CONSENTS, person_agreed=True)
     return Request(**(base | kw))
 
 
 def test_table_covers_every_action():
     assert set(EXPECTED) == set(Action) - PATIENT_ACTIONS
+
+
+@pytest.mark.parametrize("action", list(EXPECTED))
+def test_agreement_of_the_person_present_is_needed_only_where_the_table_says(action):
+    role = next(iter(EXPECTED[action]))
+    d = decide(req(action, role, person_agreed=False))
+    assert d.allowed != RULES[action].needs_agreement
+    assert RULES[Action.IDENTIFY_BIOMETRIC].needs_agreement  # the one search that runs before anyone is known
+    if not d.allowed:
+        assert "agreement of the person present" in d.reason
 
 
 @pytest.mark.parametrize("action", list(EXPECTED))

@@ -37,7 +37,7 @@ def normalize_card(raw: str) -> str:
     """Upper-case and drop spaces/dashes; cards are 4-20 letters and digits."""
     card = re.sub(r"[\s-]", "", raw).upper()
     if not _CARD.match(card):
-        raise InvalidInput(f"card number must be 4-20 letters or digits, got {raw!r}")
+        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)")
     return card
 
 

@@ -11,7 +11,7 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | action                 | roles                | purpose              | visit                    | consent          |
 |------------------------|----------------------|----------------------|--------------------------|------------------|
 | lookup                 | registrar            | care_record          | open, at an actor's site | -                |
-| identify_biometric     | registrar            | biometric_ident.     | open, at an actor's site | -                |
+| identify_biometric     | registrar            | biometric_ident.     | open, at an actor's site | AGREED (present) |
 | enroll                 | registrar            | care_record          | open, own site, person's | care_record      |
 | enroll_biometric       | registrar            | biometric_ident.     | open, own site, person's | biometric_ident. |
 | record_consent         | registrar            | care_record          | open, own site, person's | -                |
@@ -27,10 +27,12 @@ Rules (every condition must hold; the first failing one is the reason of the den
 "person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
 first action that binds it). "BOUND" means the visit is already bound to that very person (the registrar
 confirmed who is present by reading or enrolling them in this visit): a credential change or an erasure can
-never be aimed at an arbitrary person id from an empty visit. Every action on a person also requires the
-person to be enrolled in the program of the visit's site (``same_program``). Admin and auditor never read
-records; a program manager never sees a row. Patient self-service (purpose patient_access) is decided in
-``patient_access`` below.
+never be aimed at an arbitrary person id from an empty visit. "AGREED (present)": nobody is known before a
+biometric search, so no stored consent can be checked; the person present must have agreed to this one search
+after hearing the notice, and the caller must say so (``person_agreed``) or the search is denied and logged.
+Every action on a person also requires the person to be enrolled in the program of the visit's site
+(``same_program``). Admin and auditor never read records; a program manager never sees a row. Patient
+self-service (purpose patient_access) is decided in ``patient_access`` below.
 """
 
 from __future__ import annotations
@@ -74,11 +76,12 @@ class Rule:
     needs_person_visit: bool  # the visit must serve this person (or be not yet bound)
     consent: Purpose | None
     needs_bound_visit: bool = False  # the visit must already be bound to this very person
+    needs_agreement: bool = False  # the person present agreed to this very action (biometric search)
 
 
 def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool, consent: Purpose | None,
-       bound: bool = False) -> Rule:
-    return Rule(frozenset(roles), purpose, visit, person_visit, consent, bound)
+       bound: bool = False, agreement: bool = False) -> Rule:
+    return Rule(frozenset(roles), purpose, visit, person_visit, consent, bound, agreement)
 
 
 R, C = Role.REGISTRAR, Role.CLINICIAN
@@ -86,7 +89,7 @@ CARE, BIO = Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION
 
 RULES: dict[Action, Rule] = {
     Action.LOOKUP: _r({R}, CARE, True, False, None),
-    Action.IDENTIFY_BIOMETRIC: _r({R}, BIO, True, False, None),
+    Action.IDENTIFY_BIOMETRIC: _r({R}, BIO, True, False, None, agreement=True),
     Action.ENROLL: _r({R}, CARE, True, True, CARE),
     Action.ENROLL_BIOMETRIC: _r({R}, BIO, True, True, BIO),
     Action.RECORD_CONSENT: _r({R}, CARE, True, True, None),
@@ -121,6 +124,7 @@ class Request:
     person_id: str | None = None
     consents: frozenset[Purpose] = field(default_factory=frozenset)  # current grants of the person
     same_program: bool = True  # False when the person is enrolled in another program than the visit's site
+    person_agreed: bool = False  # the caller states that the person present agreed to this very action
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,8 @@ def decide(req: Request) -> Decision:
                 return _deny("the person is enrolled in another screening program")
             if rule.needs_bound_visit and v.person_id != req.person_id:
                 return _deny(f"{req.action.value} needs the person confirmed in this visit first (open their record)")
+    if rule.needs_agreement and not req.person_agreed:
+        return _deny(f"{req.action.value} needs the agreement of the person present: read them the notice first")
     if rule.consent is not None and rule.consent not in req.consents:
         return _deny(f"the person has not granted (or has revoked) consent for {rule.consent.value}", rule.consent)
     return Decision(True, f"{req.role.value} may {req.action.value} for {rule.purpose.value}")

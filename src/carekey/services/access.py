@@ -42,7 +42,8 @@ def consents_of(uow: UnitOfWork, person_id: str) -> frozenset[Purpose]:
 
 def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purpose_raw: str | None, *,
               visit: Visit | None = None, site_id: str | None = None, person_id: str | None = None,
-              consents: frozenset[Purpose] | None = None, per_hour: int | None = None) -> Purpose:
+              consents: frozenset[Purpose] | None = None, per_hour: int | None = None,
+              person_agreed: bool = False) -> Purpose:
     site_id = site_id if site_id is not None else (visit.site_id if visit else None)
     try:
         purpose = parse_purpose(purpose_raw or "")
@@ -56,7 +57,8 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
     facts = VisitFacts(visit.site_id, visit.is_open, visit.person_id) if visit else None
     decision = decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids,
                               action=action, purpose=purpose, site_id=site_id, visit=facts, person_id=person_id,
-                              consents=consents, same_program=_same_program(uow, site_id, person_id)))
+                              consents=consents, same_program=_same_program(uow, site_id, person_id),
+                              person_agreed=person_agreed))
     if not decision.allowed:
         log_access(uow, now, actor, action.value, purpose.value, "denied", decision.reason, site_id, person_id)
         uow.commit()

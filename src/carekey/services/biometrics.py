@@ -79,8 +79,11 @@ class BiometricService:
         return tid
 
     def identify(self, actor: Actor, visit_id: str, purpose: str | None, modality: str,
-                 image: bytes | Mapping[str, bytes]) -> list[Candidate]:
-        """Candidates above threshold, best first; ``image`` is one capture, or one per position."""
+                 image: bytes | Mapping[str, bytes], *, person_agreed: bool) -> list[Candidate]:
+        """Candidates above threshold, best first; ``image`` is one capture, or one per position.
+
+        ``person_agreed``: the caller states that the person present heard the notice and agreed to this
+        search; without it the policy denies the search (and the denial is logged)."""
         modality = _modality(modality)
         images = {"": image} if isinstance(image, bytes | bytearray) else dict(image)
         if not images:
@@ -88,7 +91,7 @@ class BiometricService:
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             p = authorize(uow, self.d.clock(), actor, Action.IDENTIFY_BIOMETRIC, purpose, visit=visit,
-                          per_hour=self.d.settings.identifications_per_hour)
+                          per_hour=self.d.settings.identifications_per_hour, person_agreed=person_agreed)
             assert visit is not None
             probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
             rows = [r for r in uow.biometrics.by_modality(modality) if r.key_version == self.matcher.key_version]

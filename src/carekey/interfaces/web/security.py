@@ -60,6 +60,15 @@ class Csrf:
     def token_for(self, cookie: str) -> str:
         return hmac.new(self._secret, cookie.encode(), hashlib.sha256).hexdigest()
 
+    def offer_for(self, cookie: str, visit_id: str, person_id: str) -> str:
+        """Signature of "this candidate was shown in this visit to this browser": the confirm form carries it,
+        so a registrar can confirm only a person that a search of this visit just offered."""
+        return hmac.new(self._secret, f"offer\0{cookie}\0{visit_id}\0{person_id}".encode(), hashlib.sha256).hexdigest()
+
+    def verify_offer(self, cookie: str | None, visit_id: str, person_id: str, field: str | None) -> None:
+        if not cookie or not field or not hmac.compare_digest(self.offer_for(cookie, visit_id, person_id), field):
+            raise Forbidden("confirm only one of the candidates a search of this visit showed; search again")
+
     def verify(self, cookie: str | None, field: str | None) -> None:
         if not cookie or not field or not hmac.compare_digest(self.token_for(cookie), field):
             raise Forbidden("this form has expired or did not come from carekey; go back, reload the page and "

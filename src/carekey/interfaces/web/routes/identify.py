@@ -18,7 +18,7 @@ from carekey.errors import CaptureRejected, InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data, read_upload
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
-from carekey.interfaces.web.security import require_csrf
+from carekey.interfaces.web.security import CSRF_COOKIE, csrf_cookie, require_csrf
 from carekey.interfaces.web.session import require_staff, services
 from carekey.services.biometrics import MODALITIES
 
@@ -32,6 +32,14 @@ def _identify_page(request: Request, visit_id: str, f: Fields, status: int = 422
     visit = svc.visits.get(request.state.actor, visit_id)
     return page(request, "identify.html", status, visit=visit, biometrics=svc.biometrics is not None,
                 values=f.values(), errors=f.errors)
+
+
+def _candidates_page(request: Request, visit_id: str, found: list, how: str):  # type: ignore[no-untyped-def]
+    """The candidates, each with a signed offer that ``confirm`` checks (only those shown can be confirmed)."""
+    actor, cookie, csrf = request.state.actor, csrf_cookie(request), request.app.state.csrf
+    offers = {c.person_id: csrf.offer_for(cookie, visit_id, c.person_id) for c in found}
+    return page(request, "candidates.html", visit=services(request).visits.get(actor, visit_id), candidates=found,
+                how=how, offers=offers)
 
 
 @router.post("/lookup", dependencies=CSRF)
@@ -58,7 +66,7 @@ def lookup(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
         except InvalidInput as err:
             f.errors["name"] = err.message
             return _identify_page(request, visit_id, f)
-    return page(request, "candidates.html", visit=svc.visits.get(actor, visit_id), candidates=found, how="lookup")
+    return _candidates_page(request, visit_id, found, "lookup")
 
 
 @router.post("/identify", dependencies=CSRF)
@@ -79,16 +87,19 @@ async def identify(request: Request, visit_id: str, form: Form):  # type: ignore
     if f.errors:
         return await run_in_threadpool(_identify_page, request, visit_id, f)
     try:
-        found = await run_in_threadpool(svc.biometrics.identify, actor, visit_id, BIO, modality, image)
+        found = await run_in_threadpool(lambda: svc.biometrics.identify(actor, visit_id, BIO, modality, image,
+                                                                        person_agreed=True))  # ticked above
     except CaptureRejected as err:
         f.errors["image"] = f"{err.message} — please capture again"
         return await run_in_threadpool(_identify_page, request, visit_id, f)
-    visit = await run_in_threadpool(svc.visits.get, actor, visit_id)
-    return page(request, "candidates.html", visit=visit, candidates=found, how="biometric")
+    return await run_in_threadpool(_candidates_page, request, visit_id, found, "biometric")
 
 
 @router.post("/confirm", dependencies=[Depends(require_csrf)])
 def confirm(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
     actor = require_staff(request, (Role.REGISTRAR,))
-    services(request).people.read(actor, visit_id, CARE, Fields(form).text("person_id"))
+    f = Fields(form)
+    pid = f.text("person_id")
+    request.app.state.csrf.verify_offer(request.cookies.get(CSRF_COOKIE), visit_id, pid, f.text("offer"))
+    services(request).people.read(actor, visit_id, CARE, pid)
     return redirect(request, visit_url(visit_id), "confirmed")
