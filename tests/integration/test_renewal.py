@@ -109,3 +109,19 @@ def test_a_corrupt_kept_image_fails_its_person_only(app, world, rotated):
         assert len(renewals(new, people[name])) == 1
         assert versions(new, people[name]) == [("iris", report.key_version - 1)]
     assert versions(new, people["Ama"]) == [("iris", report.key_version)]
+
+
+def test_kept_images_outlive_their_retired_templates_and_still_renew(app, world, rotated):
+    """Retention deletes retired templates (the image's link is cleared, the image stays); renewal still works."""
+    s = app.services
+    visit, ama = enroll_with(s, world.registrar, (*ALL, IMAGES))
+    s.biometrics.enroll(world.registrar, visit.id, BIO, ama, "iris", "left", image("01_L_1"))
+    new = rotated()
+    assert new.services.retention.run().retired_templates_deleted == [ama]
+    with new.database.uow() as uow:
+        assert uow.biometrics.for_person(ama) == []
+        assert [i.template_id for i in uow.images.for_person(ama)] == [None]
+    assert new.services.renewal.run().renewed == [ama]
+    with new.database.uow() as uow:
+        [template] = uow.biometrics.for_person(ama)
+        assert [i.template_id for i in uow.images.for_person(ama)] == [template.id]
