@@ -1,4 +1,4 @@
-"""``carekey keys rotate-biometric`` and key files from before template protection."""
+"""``carekey keys rotate-biometric|renew-biometric`` and key files from before template protection."""
 
 import json
 import stat
@@ -6,8 +6,13 @@ import stat
 import pytest
 from typer.testing import CliRunner
 
+from carekey import bootstrap
+from carekey.config import Settings
 from carekey.crypto.keys import load_key_file
 from carekey.interfaces.cli.main import app
+from tests.conftest import make_world
+from tests.integration.helpers import ALL, CARE, consent, person_input
+from tests.integration.test_protected_biometrics import BIO, image
 
 runner = CliRunner()
 
@@ -52,3 +57,39 @@ def test_a_tampered_biometric_entry_is_refused(data):
     path.write_text(json.dumps(doc))
     r = runner.invoke(app, ["keys", "rotate-biometric", "--data", str(data)])
     assert r.exit_code != 0 and "biometric" in (r.output + str(r.exception))
+
+
+def test_rotate_then_renew_from_kept_images_through_the_cli(data, monkeypatch):
+    """People who opted in to kept images get templates of the new key version from `keys renew-biometric`
+    (one logged access each); the others keep only retired templates until their next capture."""
+    monkeypatch.setenv("CAREKEY_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("CAREKEY_ARGON2_MEMORY_KIB", "64")
+    built = bootstrap.build(Settings(data_dir=data))
+    try:
+        s = built.services
+        world = make_world(s)
+        ids = []
+        for card, granted in (("NK1001", (*ALL, "biometric_image_retention")), ("NK1002", ALL)):
+            visit = s.visits.open(world.registrar, "north")
+            pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
+                                  consent(granted)).person.id
+            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"))
+            ids.append(pid)
+    finally:
+        built.close()
+    r = runner.invoke(app, ["keys", "rotate-biometric", "--data", str(data)])
+    assert r.exit_code == 0 and "renew-biometric" in r.output, r.output
+    r = runner.invoke(app, ["keys", "renew-biometric", "--data", str(data)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out == {"biometric_key_version": 2, "renewed": 1, "templates": 1, "skipped": 0, "failed": {}}
+    built = bootstrap.build(Settings(data_dir=data))
+    try:
+        with built.database.uow() as uow:
+            assert [t.key_version for t in uow.biometrics.for_person(ids[0])] == [2]
+            assert [t.key_version for t in uow.biometrics.for_person(ids[1])] == [1]
+            assert [e.event.action for e in uow.access_log.for_person(ids[0])].count("renew_biometric") == 1
+    finally:
+        built.close()
+    r = runner.invoke(app, ["keys", "rotate-biometric", "--renew", "--data", str(data)])
+    assert r.exit_code == 0 and '"renewed": 1' in r.output, r.output

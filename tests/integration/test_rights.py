@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from carekey.audit.proofs import verify_access_receipt
+from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import BudgetExhausted, ConsentMissing, Forbidden, InvalidInput, NotAuthenticated
 from carekey.storage.protocols import TemplateRow
 from tests.integration.helpers import CARE, consent, person_input
@@ -89,7 +90,7 @@ def test_export_and_erasure(app, world):
     patient = s.patients.authenticate(token := s.patients.login("NK3001", PIN).token)
     data = s.patients.export(patient)
     assert data["person"]["id"] == pid and data["person"]["family_name"] == "Mensah"
-    assert len(data["consents"]) == 3 and len(data["biometric_templates"]) == 1
+    assert len(data["consents"]) == len(CONSENT_PURPOSES) and len(data["biometric_templates"]) == 1
     assert data["accesses"][-1]["event"]["action"] == "patient_export"
     s.patients.erase(patient)
     with pytest.raises(NotAuthenticated):

@@ -73,3 +73,17 @@ def test_users_and_sites_validated():
     with pytest.raises(InvalidInput):
         parse_role("police")
     assert parse_role(" Auditor ") is Role.AUDITOR
+
+
+def test_kept_images_only_with_biometric_consent():
+    from carekey.domain.consent import check_dependencies, implied_revocations
+
+    bio, images = Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION
+    check_dependencies({Purpose.CARE_RECORD, bio, images})
+    check_dependencies({bio})
+    with pytest.raises(InvalidInput, match="together with biometric_identification"):
+        check_dependencies({Purpose.CARE_RECORD, images})
+    assert implied_revocations(bio, {bio, images}) == (images,)
+    assert implied_revocations(bio, {bio}) == ()
+    assert implied_revocations(images, {bio, images}) == ()
+    assert parse_consent_purpose("biometric_image_retention") is images

@@ -3,11 +3,11 @@
 import pytest
 
 from carekey.domain.program import Role
-from carekey.domain.purposes import Purpose
+from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
 from carekey.policy.decision import PATIENT_ACTIONS, RULES, Action, Request, VisitFacts, decide
 
 SITE = "north"
-ALL_CONSENTS = frozenset({Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION, Purpose.AGGREGATE_STATISTICS})
+ALL_CONSENTS = frozenset(CONSENT_PURPOSES)
 
 # action -> roles allowed (with the rule's purpose, an open visit at own site for the person, all consents)
 EXPECTED = {
@@ -25,6 +25,7 @@ EXPECTED = {
     Action.VERIFY_LOG: {Role.AUDITOR},
     Action.ADMINISTER: {Role.ADMIN},
     Action.RETENTION_DELETE: {Role.ADMIN},
+    Action.RENEW_BIOMETRIC: {Role.ADMIN},
 }
 
 
@@ -86,12 +87,24 @@ def test_credential_change_and_erasure_need_the_person_confirmed_in_the_visit(ac
         assert not decide(req(action, Role.REGISTRAR, visit=VisitFacts(SITE, True, bound_to))).allowed
 
 
-@pytest.mark.parametrize("action", [a for a in EXPECTED if RULES[a].consent])
-def test_missing_or_revoked_consent_denies(action):
+@pytest.mark.parametrize(("action", "needed"), [(a, c) for a in EXPECTED for c in RULES[a].consents])
+def test_missing_or_revoked_consent_denies(action, needed):
     role = next(iter(EXPECTED[action]))
-    needed = RULES[action].consent
     d = decide(req(action, role, consents=ALL_CONSENTS - {needed}))
     assert not d.allowed and d.missing_consent is needed
+
+
+def test_renewal_from_kept_images_needs_both_biometric_consents_and_its_own_purpose():
+    """The admin's renewal job reads kept images only for people who opted in, and only under the purpose
+    biometric_image_retention: under administration (the admin's usual purpose) it is refused."""
+    assert set(RULES[Action.RENEW_BIOMETRIC].consents) == {Purpose.BIOMETRIC_IDENTIFICATION,
+                                                            Purpose.BIOMETRIC_IMAGE_RETENTION}
+    ok = req(Action.RENEW_BIOMETRIC, Role.ADMIN, visit=None, site_id=None)
+    assert decide(ok).allowed
+    assert not decide(req(Action.RENEW_BIOMETRIC, Role.ADMIN, purpose=Purpose.ADMINISTRATION)).allowed
+    assert not decide(req(Action.RENEW_BIOMETRIC, Role.ADMIN, visit=None, person_id=None)).allowed
+    for action in (Action.READ_PERSON, Action.READ_EXAMS):  # and the admin still reads no record
+        assert not decide(req(action, Role.ADMIN)).allowed
 
 
 @pytest.mark.parametrize("action", list(EXPECTED))

@@ -77,6 +77,15 @@ class PersonCrypto:
     def open_json(data_key: bytes, blob: bytes, aad: str) -> object:
         return json.loads(_open(data_key, blob, aad.encode()))
 
+    @staticmethod
+    def seal_bytes(data_key: bytes, data: bytes, aad: str) -> bytes:
+        """Binary payloads (kept enrollment images) under the data key, bound to their row by ``aad``."""
+        return _seal(data_key, data, aad.encode())
+
+    @staticmethod
+    def open_bytes(data_key: bytes, blob: bytes, aad: str) -> bytes:
+        return _open(data_key, blob, aad.encode())
+
 
 def person_aad(person_id: str) -> str:
     return f"people|{person_id}|v1"
@@ -84,3 +93,7 @@ def person_aad(person_id: str) -> str:
 
 def exam_aad(exam_id: str, person_id: str) -> str:
     return f"exams|{exam_id}|{person_id}|v1"
+
+
+def image_aad(image_id: str, person_id: str, modality: str, position: str) -> str:
+    return f"biometric_images|{image_id}|{person_id}|{modality}|{position}|v1"

@@ -9,6 +9,10 @@ than granting):
     18 and over   the person, alone                         (grantor "self", no guardian)
     12 to 17      the person, co-signed by a guardian       (grantor "self" + guardian name/relation)
     under 12      a guardian decides                        (grantor "guardian" + guardian name/relation)
+
+Dependent purposes (``DEPENDS_ON``): ``biometric_image_retention`` is granted only together with (or after)
+``biometric_identification``; revoking ``biometric_identification`` revokes it too (``implied_revocations``),
+so that granting biometrics again later never silently brings back the keeping of images.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
+from carekey.domain.purposes import CONSENT_PURPOSES, DEPENDS_ON, Purpose
 from carekey.errors import InvalidInput
 
 ADULT_AGE = 18
@@ -48,6 +52,21 @@ def parse_consent_purpose(raw: str) -> Purpose:
         if p.value == norm:
             return p
     raise InvalidInput(f"{raw!r} is not a consent purpose; one of {', '.join(p.value for p in CONSENT_PURPOSES)}")
+
+
+def check_dependencies(granted: Iterable[Purpose]) -> None:
+    """Raise InvalidInput when a purpose is granted without the purpose it depends on."""
+    grants = frozenset(granted)
+    for purpose, needed in DEPENDS_ON.items():
+        if purpose in grants and needed not in grants:
+            raise InvalidInput(f"{purpose.value} can only be granted together with {needed.value} "
+                               "(the images are kept only to renew the person's biometric codes)")
+
+
+def implied_revocations(revoked: Purpose, current: Iterable[Purpose]) -> tuple[Purpose, ...]:
+    """The currently granted purposes that depend on ``revoked`` and so end with it."""
+    grants = frozenset(current)
+    return tuple(p for p, needed in DEPENDS_ON.items() if needed is revoked and p in grants)
 
 
 def check_grantor(grantor: Grantor, age: int) -> None:

@@ -15,14 +15,22 @@ from carekey.errors import RefusedPurpose
 class Purpose(StrEnum):
     CARE_RECORD = "care_record"  # read/write the person's record and exams during a visit
     BIOMETRIC_IDENTIFICATION = "biometric_identification"  # capture, enroll and search biometrics
+    # keep the enrollment images (encrypted under the person's key) to renew templates without a new capture;
+    # opt-in, separate, and only together with biometric_identification
+    BIOMETRIC_IMAGE_RETENTION = "biometric_image_retention"
     AGGREGATE_STATISTICS = "aggregate_statistics"  # differentially private releases only
     PATIENT_ACCESS = "patient_access"  # the person reading/exporting/revoking their own data
     AUDIT = "audit"  # verifying the transparency log; never reads records
     ADMINISTRATION = "administration"  # users, sites and keys; never reads records
 
 
-#: The purposes a person grants or refuses in the consent form.
-CONSENT_PURPOSES = (Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION, Purpose.AGGREGATE_STATISTICS)
+#: The purposes a person grants or refuses in the consent form (a purpose comes after those it depends on).
+CONSENT_PURPOSES = (Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION,
+                    Purpose.AGGREGATE_STATISTICS)
+
+#: A consent purpose that is meaningful only while another is granted: granting it alone is refused, and
+#: revoking the other revokes it too.
+DEPENDS_ON = {Purpose.BIOMETRIC_IMAGE_RETENTION: Purpose.BIOMETRIC_IDENTIFICATION}
 
 #: Purposes carekey never serves, counted publicly by name when someone asks for them.
 REFUSED = frozenset(

@@ -22,6 +22,7 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
 | verify_log             | auditor              | audit                | -                        | -                |
 | administer, retention  | admin                | administration       | -                        | -                |
+| renew_biometric        | admin                | biometric_image_ret. | -                        | both biometric   |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
 
 "person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
@@ -31,8 +32,13 @@ never be aimed at an arbitrary person id from an empty visit. "AGREED (present)"
 biometric search, so no stored consent can be checked; the person present must have agreed to this one search
 after hearing the notice, and the caller must say so (``person_agreed``) or the search is denied and logged.
 Every action on a person also requires the person to be enrolled in the program of the visit's site
-(``same_program``). Admin and auditor never read records; a program manager never sees a row. Patient
-self-service (purpose patient_access) is decided in ``patient_access`` below.
+(``same_program``). Admin and auditor never read records; a program manager never sees a row. The one
+exception is narrow and consented: ``renew_biometric``
+lets the admin's renewal job (``carekey keys renew-biometric``) decrypt the enrollment images a person asked
+to keep, in memory, to re-extract their templates under a new key version; it returns nothing to the admin,
+needs purpose ``biometric_image_retention`` (``administration`` is refused) and both biometric consents
+(``biometric_identification`` and ``biometric_image_retention``). Patient self-service (purpose patient_access)
+is decided in ``patient_access`` below.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class Action(StrEnum):
     VERIFY_LOG = "verify_log"
     ADMINISTER = "administer"
     RETENTION_DELETE = "retention_delete"  # the retention job deleting a record past its period
+    RENEW_BIOMETRIC = "renew_biometric"  # re-extracting templates from kept images under a new key version
     PATIENT_READ = "patient_read"  # the person reading their own data (record, exams, consents, accesses)
     PATIENT_EXPORT = "patient_export"  # ... exporting it as JSON
     PATIENT_REVOKE = "patient_revoke"  # ... revoking a consent
@@ -74,18 +81,19 @@ class Rule:
     purpose: Purpose
     needs_visit: bool
     needs_person_visit: bool  # the visit must serve this person (or be not yet bound)
-    consent: Purpose | None
+    consents: tuple[Purpose, ...]  # every one must be granted by the person
     needs_bound_visit: bool = False  # the visit must already be bound to this very person
     needs_agreement: bool = False  # the person present agreed to this very action (biometric search)
 
 
-def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool, consent: Purpose | None,
-       bound: bool = False, agreement: bool = False) -> Rule:
-    return Rule(frozenset(roles), purpose, visit, person_visit, consent, bound, agreement)
+def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool,
+       consent: Purpose | tuple[Purpose, ...] | None, bound: bool = False, agreement: bool = False) -> Rule:
+    consents = () if consent is None else consent if isinstance(consent, tuple) else (consent,)
+    return Rule(frozenset(roles), purpose, visit, person_visit, consents, bound, agreement)
 
 
 R, C = Role.REGISTRAR, Role.CLINICIAN
-CARE, BIO = Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION
+CARE, BIO, IMAGES = Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION
 
 RULES: dict[Action, Rule] = {
     Action.LOOKUP: _r({R}, CARE, True, False, None),
@@ -102,6 +110,7 @@ RULES: dict[Action, Rule] = {
     Action.VERIFY_LOG: _r({Role.AUDITOR}, Purpose.AUDIT, False, False, None),
     Action.ADMINISTER: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RETENTION_DELETE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
+    Action.RENEW_BIOMETRIC: _r({Role.ADMIN}, IMAGES, False, False, (BIO, IMAGES)),
 }
 
 
@@ -168,8 +177,11 @@ def decide(req: Request) -> Decision:
                 return _deny(f"{req.action.value} needs the person confirmed in this visit first (open their record)")
     if rule.needs_agreement and not req.person_agreed:
         return _deny(f"{req.action.value} needs the agreement of the person present: read them the notice first")
-    if rule.consent is not None and rule.consent not in req.consents:
-        return _deny(f"the person has not granted (or has revoked) consent for {rule.consent.value}", rule.consent)
+    if rule.consents and req.person_id is None:
+        return _deny(f"{req.action.value} needs a person")
+    for needed in rule.consents:
+        if needed not in req.consents:
+            return _deny(f"the person has not granted (or has revoked) consent for {needed.value}", needed)
     return Decision(True, f"{req.role.value} may {req.action.value} for {rule.purpose.value}")
 
 

@@ -3,7 +3,12 @@
 The fingerprint and iris engines live in ``carekey.biometrics`` and are wired in ``bootstrap``
 (``biometrics.protection.matcher.ProtectedMatcher``); this layer only sees protected template bytes.
 Templates are stored only with ``biometric_identification`` granted and are deleted when it is revoked.
-Images are never stored: they go to the matcher and are dropped with the request.
+Images go to the matcher and are dropped with the request, unless the person opted in to keeping them
+(``biometric_image_retention``, a separate, default-off consent that needs ``biometric_identification``):
+then the enrollment image is kept sealed under the person's own data key (``services.images``), linked to its
+template, so that a key rotation can renew the template without a new capture (``services.renewal``). Kept
+images are deleted when either consent is revoked, on erasure (and crypto-shredded with the data key), and by
+``RetentionService`` when the consent is missing. Identification probes are never kept.
 
 Key versions: only templates of the matcher's current biometric key version are searched. Enrolling a
 position again under the current version deletes that person's retired templates of the modality;
@@ -23,8 +28,9 @@ from carekey.errors import InvalidInput
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
+from carekey.services.images import keep_image
 from carekey.services.lookup import Candidate, report_candidates
-from carekey.services.records import load_row, open_person_or_none
+from carekey.services.records import data_key, load_row, open_person_or_none
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import TemplateRow
 
@@ -69,14 +75,15 @@ class BiometricService:
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
-            load_row(uow, person_id)
-            template = self.matcher.extract(modality, image)
-            tid = new_id("T")
-            uow.biometrics.add(TemplateRow(tid, person_id, modality, position[:40], self.matcher.key_version,
-                                           template, now))
+            row = load_row(uow, person_id)
+            template = TemplateRow(new_id("T"), person_id, modality, position[:40], self.matcher.key_version,
+                                   self.matcher.extract(modality, image), now)
+            uow.biometrics.add(template)
+            if Purpose.BIOMETRIC_IMAGE_RETENTION in consents_of(uow, person_id):
+                keep_image(uow, self.d.crypto, data_key(self.d.crypto, row), template, bytes(image), now)
             uow.biometrics.delete_retired(self.matcher.key_version, person_id=person_id, modality=modality)
             uow.commit()
-        return tid
+        return template.id
 
     def identify(self, actor: Actor, visit_id: str, purpose: str | None, modality: str,
                  image: bytes | Mapping[str, bytes], *, person_agreed: bool) -> list[Candidate]:

@@ -1,16 +1,27 @@
-"""Grant and revoke consent (with history); revoking biometric_identification deletes templates at once."""
+"""Grant and revoke consent (with history).
+
+Revoking ``biometric_identification`` deletes the person's templates and kept images at once (and revokes
+``biometric_image_retention`` with it); revoking ``biometric_image_retention`` deletes the kept images. Both in
+the transaction that records the revocation."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from carekey.domain.consent import ConsentRecord, Grantor, check_grantor, parse_consent_purpose
+from carekey.domain.consent import (
+    ConsentRecord,
+    Grantor,
+    check_dependencies,
+    check_grantor,
+    implied_revocations,
+    parse_consent_purpose,
+)
 from carekey.domain.ids import new_id
 from carekey.domain.program import Program
 from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
 from carekey.errors import NotFound
 from carekey.policy.decision import Action
-from carekey.services.access import authorize
+from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
 from carekey.services.records import data_key, load_row, open_consent, open_person, seal_grantor
 from carekey.services.visits import load_visit
@@ -31,14 +42,20 @@ class ConsentInput:
         return cls(tuple(dict.fromkeys(parse_consent_purpose(p) for p in granted)), notice_version, language,
                    grantor)
 
-    def check(self, program: Program, age: int) -> None:
+    def check(self, program: Program, age: int, current: frozenset[Purpose] = frozenset()) -> None:
+        """The notice exists, the grantor may sign at this age, dependent purposes come with what they need
+        (``current``: the grants already in force, for a single added grant)."""
         program.check_notice(self.notice_version, self.language)
         check_grantor(self.grantor, age)
+        check_dependencies(current | set(self.granted))
 
 
 def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, form: ConsentInput, now,
                      site_id: str | None, user_id: str | None,
                      purposes: tuple[Purpose, ...] = CONSENT_PURPOSES) -> None:  # type: ignore[no-untyped-def]
+    revoked = [p for p in purposes if p not in form.granted]
+    current = consents_of(uow, person_id)
+    purposes += tuple(d for r in revoked for d in implied_revocations(r, current) if d not in purposes)
     version = uow.consents.next_version(person_id)
     for i, purpose in enumerate(purposes):
         cid = new_id("C")
@@ -47,8 +64,11 @@ def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, fo
             notice_version=form.notice_version, language=form.language, grantor_kind=form.grantor.kind.value,
             grantor_ciphertext=seal_grantor(deps.crypto, key, cid, person_id, form.grantor), at=now,
             site_id=site_id, user_id=user_id))
-    if Purpose.BIOMETRIC_IDENTIFICATION in purposes and Purpose.BIOMETRIC_IDENTIFICATION not in form.granted:
+    ended = {p for p in purposes if p not in form.granted}
+    if Purpose.BIOMETRIC_IDENTIFICATION in ended:
         uow.biometrics.delete_for_person(person_id)
+    if ended & {Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION}:
+        uow.images.delete_for_person(person_id)
 
 
 class ConsentService:
@@ -72,11 +92,12 @@ class ConsentService:
                 program = uow.programs.get_program(row.program_id)
                 if program is None:
                     raise NotFound("the person's program is missing")
-                form.check(program, open_person(self.d.crypto, row, key).age(now.date()))
+                form.check(program, open_person(self.d.crypto, row, key).age(now.date()),
+                           consents_of(uow, person_id))
             add_consent_rows(uow, self.d, key, person_id, form, now, visit.site_id, actor.user_id, (cp,))
             if visit.person_id is None:
                 uow.visits.save(visit.bind(person_id))
-            last = uow.consents.history(person_id)[-1]
+            last = [r for r in uow.consents.history(person_id) if r.purpose == cp.value][-1]
             uow.commit()
         return open_consent(self.d.crypto, key, last)
 

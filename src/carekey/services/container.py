@@ -14,6 +14,7 @@ from carekey.services.exams import ExamService
 from carekey.services.lookup import LookupService
 from carekey.services.patients import PatientService
 from carekey.services.people import PeopleService
+from carekey.services.renewal import RenewalService
 from carekey.services.retention import RetentionService
 from carekey.services.statistics import StatisticsService
 from carekey.services.transparency import TransparencyService
@@ -36,6 +37,7 @@ class Services:
     statistics: StatisticsService
     retention: RetentionService
     biometrics: BiometricService | None = None
+    renewal: RenewalService | None = None  # templates from kept images after a key rotation (needs a matcher)
 
 
 def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Services:
@@ -45,4 +47,5 @@ def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Servi
                     lookup=LookupService(deps), transparency=TransparencyService(deps),
                     audit=AuditService(deps), patients=PatientService(deps), statistics=StatisticsService(deps),
                     retention=RetentionService(deps),
-                    biometrics=BiometricService(deps, matcher) if matcher else None)
+                    biometrics=BiometricService(deps, matcher) if matcher else None,
+                    renewal=RenewalService(deps, matcher) if matcher else None)

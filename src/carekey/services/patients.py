@@ -60,6 +60,7 @@ class PatientRecord:
     exams: list[Exam]
     enrolled_at: datetime
     enrolled_site: str
+    images_kept: int = 0  # enrollment images kept at the person's request (biometric_image_retention)
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,11 @@ class PatientService:
             row = load_row(uow, patient.person_id)
             key = data_key(self.d.crypto, row)
             exams, grants = uow.exams.for_person(row.id), current_grants(uow.consents.history(row.id))
+            images = uow.images.count_for_person(row.id)
             uow.commit()
         return PatientRecord(open_person(self.d.crypto, row, key), grants,
-                             [open_exam(self.d.crypto, key, e) for e in exams], row.enrolled_at, row.enrolled_site)
+                             [open_exam(self.d.crypto, key, e) for e in exams], row.enrolled_at, row.enrolled_site,
+                             images)
 
     def consents(self, patient: Patient) -> list[ConsentRecord]:
         """Every consent decision, oldest first (the latest per purpose is in force)."""
@@ -163,8 +166,9 @@ class PatientService:
         return [open_consent(self.d.crypto, key, r) for r in rows]
 
     def revoke(self, patient: Patient, consent_purpose: str) -> ConsentRecord:
-        """Withdraw one consent now; revoking biometric_identification deletes the templates in this
-        transaction. Takes effect on the very next request of anyone."""
+        """Withdraw one consent now; revoking biometric_identification deletes the templates and kept images,
+        revoking biometric_image_retention the kept images, in this transaction. Takes effect on the very next
+        request of anyone."""
         cp = parse_consent_purpose(consent_purpose)
         now = self.d.clock()
         with self.d.uow() as uow:
@@ -175,7 +179,7 @@ class PatientService:
             last = history[-1] if history else None
             form = ConsentInput((), last.notice_version if last else "v1", last.language if last else "en", Grantor())
             add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))  # type: ignore[arg-type]
-            newest = uow.consents.history(row.id)[-1]
+            newest = [r for r in uow.consents.history(row.id) if r.purpose == cp.value][-1]
             uow.commit()
         return open_consent(self.d.crypto, key, newest)
 
@@ -206,7 +210,7 @@ class PatientService:
             row = load_row(uow, patient.person_id)
             key = data_key(self.d.crypto, row)
             exams, consents = uow.exams.for_person(row.id), uow.consents.history(row.id)
-            templates = uow.biometrics.for_person(row.id)
+            templates, images = uow.biometrics.for_person(row.id), uow.images.for_person(row.id)
             views = self._accesses(uow, row.id)
             uow.commit()
         return {
@@ -218,6 +222,10 @@ class PatientService:
             "biometric_templates": [{"modality": t.modality, "position": t.position, "created_at":
                                      t.created_at.isoformat(), "note": "protected template, not an image"}
                                     for t in templates],
+            # what is kept and since when, never the images themselves: a copy of one needs a visit
+            "biometric_images_kept": [{"modality": i.modality, "position": i.position, "created_at":
+                                       i.created_at.isoformat(), "note": "encrypted under your own key; deleted when "
+                                       "you withdraw biometric_image_retention"} for i in images],
             "accesses": [v.to_dict() for v in views],
         }
 

@@ -52,9 +52,10 @@ def check_pin(pin: str | None) -> None:
 
 
 def erase_person(uow: UnitOfWork, deps: Deps, person_id: str) -> None:
-    """Delete the person's rows (exams, consents, templates and sessions cascade) and destroy their shred
-    secret. Call after authorization, inside the caller's unit of work; the caller commits."""
+    """Delete the person's rows (exams, consents, templates, kept images and sessions cascade) and destroy their
+    shred secret. Call after authorization, inside the caller's unit of work; the caller commits."""
     row = load_row(uow, person_id)
+    uow.images.delete_for_person(person_id)
     uow.biometrics.delete_for_person(person_id)
     uow.people.delete(person_id)
     deps.crypto.shred(row.key_ref)  # irreversible: from here on, every copy of the record is unreadable

@@ -85,6 +85,21 @@ class TemplateRow:
 
 
 @dataclass(frozen=True)
+class ImageRow:
+    """An enrollment image kept at the person's request (``biometric_image_retention``), sealed under their
+    data key; linked to the template extracted from it (None once that template is deleted)."""
+
+    id: str
+    person_id: str
+    template_id: str | None
+    modality: str
+    position: str
+    key_version: int  # the biometric key version of the template last extracted from this image
+    ciphertext: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class LogEntry:
     event: AccessEvent
     salt: bytes | None
@@ -170,6 +185,17 @@ class BiometricRepository(Protocol):
     def person_ids(self) -> list[str]: ...
 
 
+class BiometricImageRepository(Protocol):
+    def add(self, row: ImageRow) -> None: ...
+    def for_person(self, person_id: str) -> list[ImageRow]: ...
+    def count_for_person(self, person_id: str) -> int: ...
+    def delete_for_person(self, person_id: str) -> int: ...
+    def delete_position(self, person_id: str, modality: str, position: str) -> int: ...
+    def relink(self, image_id: str, template_id: str, key_version: int) -> None: ...
+    def person_ids(self) -> list[str]: ...
+    def stale_person_ids(self, key_version: int) -> list[str]: ...  # people with images of another key version
+
+
 class TreeHeadRepository(Protocol):
     def add(self, sth: SignedTreeHead) -> None: ...
     def latest(self) -> SignedTreeHead | None: ...
@@ -193,6 +219,7 @@ class UnitOfWork(Protocol):
     consents: ConsentRepository
     access_log: AccessLogRepository
     biometrics: BiometricRepository
+    images: BiometricImageRepository
     tree_heads: TreeHeadRepository
     budget: BudgetRepository
 

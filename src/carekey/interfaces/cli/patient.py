@@ -34,7 +34,8 @@ def record(data: DataDir, card: CardOpt) -> None:
     """Your record and exams."""
     with signed_in(data, card) as (app, me):
         r = app.services.patients.record(me)  # type: ignore[attr-defined]
-        emit({"person": r.person.to_dict(), "consents": r.consents, "exams": [exam_dict(e) for e in r.exams]})
+        emit({"person": r.person.to_dict(), "consents": r.consents, "exams": [exam_dict(e) for e in r.exams],
+              "biometric_images_kept": r.images_kept})
 
 
 @patient_app.command("consents")
@@ -46,9 +47,10 @@ def consents(data: DataDir, card: CardOpt) -> None:
 
 @patient_app.command("revoke")
 def revoke(data: DataDir, card: CardOpt,
-           purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification or "
-                                                  "aggregate_statistics")]) -> None:
-    """Withdraw one consent (biometric_identification: your templates are deleted now)."""
+           purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification, "
+                                                  "biometric_image_retention or aggregate_statistics")]) -> None:
+    """Withdraw one consent (biometric_identification: your templates and kept images are deleted now;
+    biometric_image_retention: your kept images are deleted now)."""
     with signed_in(data, card) as (app, me):
         emit(consent_dict(app.services.patients.revoke(me, purpose)))  # type: ignore[attr-defined]
 

@@ -127,8 +127,8 @@ def _consent(data, user, visit, person_id, consent_purpose, granted, notice_vers
 
 @consent_app.command("grant")
 def grant(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
-          consent_purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification or "
-                                                         "aggregate_statistics")],
+          consent_purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification, "
+                                                         "biometric_image_retention or aggregate_statistics")],
           notice_version: Annotated[str, typer.Option(help="notice version shown")] = "v1",
           language: Annotated[str, typer.Option(help="notice language")] = "en",
           guardian_name: GuardianName = "", guardian_relation: GuardianRelation = "",
@@ -142,7 +142,8 @@ def grant(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
 def revoke(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
            consent_purpose: Annotated[str, typer.Argument(help="the consent purpose to revoke")],
            purpose: PurposeOpt = "care_record") -> None:
-    """Revoke one consent; effective at once (biometrics are deleted on revoking biometric_identification)."""
+    """Revoke one consent; effective at once (templates and kept images are deleted on revoking
+    biometric_identification, kept images on revoking biometric_image_retention)."""
     _consent(data, user, visit, person_id, consent_purpose, False, "v1", "en", Grantor(), purpose)
 
 

@@ -57,8 +57,8 @@ def run(data: DataDir,
         = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be deleted; delete nothing")]
         = False) -> None:
-    """Erase people not seen for the period (crypto-shredding) and templates left without biometric consent;
-    each deletion is logged."""
+    """Erase people not seen for the period (crypto-shredding), templates left without biometric consent and kept
+    images left without image-retention consent; each deletion is logged."""
     with opened(data) as app:
         report = app.services.retention.run(years, dry_run, progress=None if dry_run else track)
         if not dry_run:
@@ -69,4 +69,5 @@ def run(data: DataDir,
 
     emit({"cutoff": report.cutoff, "dry_run": report.dry_run, "erased": n(report.erased),
           "templates_deleted": n(report.templates_deleted),
-          "retired_templates_deleted": n(report.retired_templates_deleted), "kept": n(report.kept)})
+          "retired_templates_deleted": n(report.retired_templates_deleted),
+          "images_deleted": n(report.images_deleted), "kept": n(report.kept)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 PURPOSE = {
     "care_record": "Keep my health record",
     "biometric_identification": "Find my record with my fingerprint or eye",
+    "biometric_image_retention": "Keep my fingerprint and eye pictures to renew my code",
     "aggregate_statistics": "Count me in anonymous statistics",
     "patient_access": "You, using this portal",
     "audit": "An auditor checking the log",
@@ -12,6 +13,7 @@ PURPOSE = {
 WHY = {
     "care_record": "your health care",
     "biometric_identification": "finding your record by fingerprint or eye",
+    "biometric_image_retention": "renewing your fingerprint/eye code from the pictures you asked us to keep",
     "aggregate_statistics": "anonymous statistics",
     "patient_access": "your own visit to this portal",
     "audit": "checking the log",
@@ -22,6 +24,8 @@ ACTION = {
     "read_person": "Your record was opened",
     "enroll": "You were registered",
     "enroll_biometric": "A fingerprint or iris code was saved",
+    "renew_biometric": "Your kept pictures were used to renew your fingerprint/eye code (new key)",
+    "retention_delete": "Data past its keeping period or without your consent was deleted",
     "record_consent": "Your choices were recorded",
     "record_exam": "An exam was recorded",
     "read_exams": "Your exams were read",

@@ -187,3 +187,18 @@ privacy_spends = Table(
     Column("label", Text, nullable=False),
     Column("at", TS, nullable=False),
 )
+
+# -- migration 0003: enrollment images kept at the person's request (biometric_image_retention) -------------
+
+biometric_images = Table(
+    "biometric_images", metadata,  # sealed under the person's data key (AES-256-GCM): never in the clear
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("template_id", ID, ForeignKey("biometric_templates.id", ondelete="SET NULL"), nullable=True),
+    Column("modality", String(20), nullable=False),
+    Column("position", String(40), nullable=False),
+    Column("key_version", Integer, nullable=False),  # key version of the template last extracted from it
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+Index("ix_biometric_images_key_version", biometric_images.c.key_version)

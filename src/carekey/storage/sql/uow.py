@@ -11,6 +11,7 @@ from carekey.storage.sql.biometrics import SqlBiometricRepository
 from carekey.storage.sql.budget import SqlBudgetStore
 from carekey.storage.sql.consents import SqlConsentRepository
 from carekey.storage.sql.exams import SqlExamRepository
+from carekey.storage.sql.images import SqlImageRepository
 from carekey.storage.sql.log_tree import SqlTreeHeadRepository
 from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.consents = SqlConsentRepository(conn)
         self.access_log = SqlAccessLogRepository(conn)
         self.biometrics = SqlBiometricRepository(conn)
+        self.images = SqlImageRepository(conn)
         self.tree_heads = SqlTreeHeadRepository(conn)
         self.budget = SqlBudgetStore(conn)
         return self

@@ -42,7 +42,7 @@ def record(patient: CurrentPatient, svc: Svc) -> dict[str, object]:
     r = svc.patients.record(patient)
     return {"person": r.person.to_dict(), "consents": sorted(p.value for p in r.consents),
             "enrolled_at": r.enrolled_at.isoformat(), "enrolled_site": r.enrolled_site,
-            "exams": [exam_dict(e) for e in r.exams]}
+            "exams": [exam_dict(e) for e in r.exams], "biometric_images_kept": r.images_kept}
 
 
 @router.get("/consents", summary="My consent decisions", responses=ALL)
@@ -52,7 +52,7 @@ def consents(patient: CurrentPatient, svc: Svc) -> list[dict[str, object]]:
 
 @router.post("/consents/{purpose}/revoke", summary="Revoke one consent",
              description="Takes effect on the next request. Revoking biometric_identification deletes your templates "
-             "at once.", responses=ALL)
+             "and kept images at once; revoking biometric_image_retention deletes your kept images.", responses=ALL)
 def revoke(purpose: str, patient: CurrentPatient, svc: Svc) -> dict[str, object]:
     return consent_dict(svc.patients.revoke(patient, purpose))
 

@@ -82,8 +82,10 @@ def consents(visit_id: str, person_id: str, actor: CurrentActor, purpose: Purpos
 
 @router.post("/people/{person_id}/consents", status_code=201, response_model=ConsentOut,
              summary="Grant or revoke one consent",
-             description="Revoking biometric_identification deletes the person's templates at once; any revocation "
-             "takes effect on the next request.", responses=ALL)
+             description="Revoking biometric_identification deletes the person's templates and kept images at once "
+             "(and revokes biometric_image_retention); revoking biometric_image_retention deletes the kept images; "
+             "granting biometric_image_retention needs biometric_identification. Any revocation takes effect on the "
+             "next request.", responses=ALL)
 def decide_consent(visit_id: str, person_id: str, body: ConsentDecisionIn, actor: CurrentActor,
                    purpose: PurposeHeader, svc: Svc) -> ConsentOut:
     g = body.grantor.domain() if body.grantor else Grantor()

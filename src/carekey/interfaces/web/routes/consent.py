@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
-from carekey.domain.consent import Grantor
+from carekey.domain.consent import Grantor, check_dependencies
 from carekey.domain.program import Role
 from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import InvalidInput
@@ -56,10 +56,12 @@ def decide(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
     wanted = set(f.checked("grant"))
     grantor = grantor_for(view.person.age(svc.deps.clock().date()), f)
     try:
-        for purpose in CONSENT_PURPOSES:  # withdrawals first: withdrawing never waits on a grant's checks
+        # withdrawals first (dependent purposes before what they depend on): withdrawing never waits on a grant
+        for purpose in reversed(CONSENT_PURPOSES):
             if purpose in view.consents and purpose.value not in wanted:
                 svc.consents.decide(actor, visit.id, CARE, visit.person_id, purpose.value, False,
                                     f.text("notice_version"), language, Grantor())
+        check_dependencies(p for p in CONSENT_PURPOSES if p.value in wanted)  # e.g. kept images without biometrics
         for purpose in CONSENT_PURPOSES:
             if purpose not in view.consents and purpose.value in wanted:
                 svc.consents.decide(actor, visit.id, CARE, visit.person_id, purpose.value, True,

@@ -54,6 +54,8 @@ def _field_of(err: CarekeyError) -> str:
         return "pin"
     if "guardian" in msg or "adult" in msg:
         return "guardian_name"
+    if "together with" in msg:  # a dependent consent (kept images) without the one it needs
+        return "grant"
     for name in ("card", "birth", "sex", "name"):
         if name in msg:
             return {"card": "card_number", "birth": "birth_year", "sex": "sex", "name": "given_name"}[name]

@@ -1,0 +1,110 @@
+"""Renewal of protected templates from kept enrollment images after a key rotation (ISO/IEC 24745
+renewability without a new capture).
+
+``carekey keys rotate-biometric`` starts a new biometric key version; templates of older versions are retired
+(no longer searched). People who opted in to keeping their enrollment images (``biometric_image_retention``)
+are renewed here; everyone else re-enrolls at their next capture, as before. Per person, in its own unit of work:
+
+1. re-check that they still hold images of another key version and grant both biometric consents (a
+   revocation since the plan wins: they are skipped; ``RetentionService`` deletes what a revocation left);
+2. ``authorize``: the renewal job (role admin) for purpose ``biometric_image_retention``, action
+   ``renew_biometric``. The grant is appended to the transparency log with the person's id BEFORE any image
+   is decrypted, so the person sees this processing in their access list;
+3. decrypt each stale image in memory and extract its template under the current key version. A corrupt
+   ciphertext or an unusable image fails THIS person with a clear TemplateError (their access stays logged,
+   nothing else changes) and the job goes on with the others;
+4. store the new templates, relink the images to them, delete the person's retired templates of those
+   modalities. The images never leave this function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from carekey.domain.ids import new_id
+from carekey.domain.program import Role
+from carekey.domain.purposes import Purpose
+from carekey.errors import CarekeyError, TemplateError
+from carekey.policy.decision import Action
+from carekey.services.access import authorize, consents_of
+from carekey.services.biometrics import BiometricMatcher
+from carekey.services.deps import Actor, Deps
+from carekey.services.images import open_image
+from carekey.services.records import data_key, load_row
+from carekey.storage.protocols import ImageRow, TemplateRow, UnitOfWork
+
+RENEWAL_JOB = Actor("renewal-job", "renewal-job", Role.ADMIN, frozenset())
+PURPOSE = Purpose.BIOMETRIC_IMAGE_RETENTION
+NEEDED = frozenset({Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION})
+Progress = Callable[[Iterable[str], str, int], Iterator[str]]
+
+
+@dataclass
+class RenewalReport:
+    key_version: int
+    renewed: list[str] = field(default_factory=list)  # person ids whose templates were re-extracted
+    templates: int = 0  # templates created
+    failed: dict[str, str] = field(default_factory=dict)  # person id -> why (corrupt or unusable kept image)
+    skipped: list[str] = field(default_factory=list)  # stale images without both consents (left to retention)
+
+
+class RenewalService:
+    def __init__(self, deps: Deps, matcher: BiometricMatcher) -> None:
+        self.d = deps
+        self.matcher = matcher
+
+    def plan(self) -> tuple[list[str], list[str]]:
+        """(people due for renewal, people holding stale images without both consents)."""
+        with self.d.uow() as uow:
+            stale = uow.images.stale_person_ids(self.matcher.key_version)
+            due = [p for p in stale if consents_of(uow, p) >= NEEDED]
+        return due, [p for p in stale if p not in set(due)]
+
+    def run(self, progress: Progress | None = None, actor: Actor = RENEWAL_JOB) -> RenewalReport:
+        due, skipped = self.plan()
+        report = RenewalReport(self.matcher.key_version, skipped=skipped)
+        for person_id in progress(due, "renewal", len(due)) if progress else due:
+            try:
+                made = self._renew(actor, person_id)
+            except CarekeyError as err:
+                report.failed[person_id] = err.message
+                continue
+            if made is None:
+                report.skipped.append(person_id)
+            else:
+                report.renewed.append(person_id)
+                report.templates += made
+        return report
+
+    def _renew(self, actor: Actor, person_id: str) -> int | None:
+        version, now = self.matcher.key_version, self.d.clock()
+        with self.d.uow() as uow:
+            stale = [i for i in uow.images.for_person(person_id) if i.key_version != version]
+            if not stale or not consents_of(uow, person_id) >= NEEDED:
+                return None
+            authorize(uow, now, actor, Action.RENEW_BIOMETRIC, PURPOSE.value, person_id=person_id)
+            templates = self._extract(uow, person_id, stale)
+            for image, template in zip(stale, templates, strict=True):
+                row = TemplateRow(new_id("T"), person_id, image.modality, image.position, version, template, now)
+                uow.biometrics.add(row)
+                uow.images.relink(image.id, row.id, version)
+            for modality in sorted({i.modality for i in stale}):
+                uow.biometrics.delete_retired(version, person_id=person_id, modality=modality)
+            uow.commit()
+        return len(templates)
+
+    def _extract(self, uow: UnitOfWork, person_id: str, stale: list[ImageRow]) -> list[bytes]:
+        """Templates of the stale images, in order; on any failure the logged access is committed (the images
+        were read) and a TemplateError names the image."""
+        key = data_key(self.d.crypto, load_row(uow, person_id))
+        out = []
+        for image in stale:
+            try:
+                out.append(self.matcher.extract(image.modality, open_image(self.d.crypto, key, image)))
+            except CarekeyError as err:
+                uow.commit()
+                raise TemplateError(f"the kept {image.modality} image ({image.position or 'no position'}) could "
+                                    f"not be renewed: {err.message}; the person re-enrolls at their next "
+                                    "capture") from None
+        return out
