@@ -1,0 +1,111 @@
+"""Attacks on iris fuzzy commitments, for ``protection_fc``: linkage without keys, reconstruction with the
+program key known. Outcomes of the Reed-Solomon decoder are read from block errata counts (``fc_kernels``:
+it unlocks iff 2 wrong + erased blocks <= n - k), which equals running it and checking the HMAC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from carekey.bench import fc_kernels, unlinkability
+from carekey.bench.fc_prep import Prepared, bipolar, helpers, probes
+from carekey.biometrics.iris import matching
+from carekey.biometrics.iris.templates import IrisTemplate
+from carekey.biometrics.protection import fuzzy_commitment as fc
+
+RU_ROTATIONS = (-8, 0, 8)  # dictionary eyes enter the Rathgeb-Uhl histograms at these code shifts
+RU_TARGETS = 90            # commitments attacked (spread over the dataset): the attack costs T x dictionary
+
+
+def errata(probe_words: np.ndarray, helper: tuple[np.ndarray, np.ndarray], params: fc.FCParams,
+           pairs: np.ndarray) -> np.ndarray:
+    words, truth = helper
+    return fc_kernels.block_errata(probe_words, words, truth, np.ascontiguousarray(pairs), params.block,
+                                   params.margin, params.n)
+
+
+def unlocks(probe_words, helper, params: fc.FCParams, pairs: np.ndarray) -> np.ndarray:
+    return errata(probe_words, helper, params, pairs) <= params.n - params.k
+
+
+def linkage(prep: Prepared, com_a: list, com_b: list, pairs: np.ndarray, same: np.ndarray, track) -> dict[str, float]:
+    """D<->sys of what an attacker holding two programs' helper data (no keys) can score per pair."""
+    p = com_a[0].params
+
+    def words(coms):
+        h = np.stack([c.helper for c in coms])
+        return bipolar(h, np.stack([c.mask for c in coms]) if p.enrol_mask else None)
+
+    wa, wb = words(com_a), words(com_b)
+    ha, hb = np.stack([c.helper for c in com_a]), np.stack([c.helper for c in com_b])
+    scores = {
+        "decodability (Kelkboom)": fc_kernels.decodability(wa, wb, pairs, p.block),
+        "helper Hamming similarity": 1 - (ha[pairs[:, 0]] != hb[pairs[:, 1]]).mean(axis=1),
+        "same-key decodability (control, no permutation change)": fc_kernels.decodability(wa, wa, pairs, p.block),
+    }
+    if p.enrol_mask:
+        ua, ub = np.stack([c.mask for c in com_a]).sum(1), np.stack([c.mask for c in com_b]).sum(1)
+        scores["usable-bit count"] = -np.abs(ua[pairs[:, 0]] - ub[pairs[:, 1]]).astype(float)
+    return {name: unlinkability.d_sys(s[same], s[~same]) for name, s in track(scores.items(), "linkage", len(scores))}
+
+
+def reconstruction(prep: Prepared, coms: list, key: bytes, probe_words: np.ndarray, params: fc.FCParams,
+                   track) -> dict[str, Any]:
+    """Key known. Dictionary: every eye of another identity tried as a probe on every commitment (ordered
+    pairs). Mean code: the majority bit of all other identities' codes. Rathgeb & Uhl, "Statistical attack
+    against iris-biometric fuzzy commitment schemes", CVPR Workshops 2011: per block, the histogram of the
+    symbols the dictionary decodes to; the most voted symbol per block, the least voted blocks erased."""
+    helper = helpers(prep, coms, key)
+    t = len(prep.codes)
+    ii, jj = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
+    other = prep.identity[ii] != prep.identity[jj]
+    pairs = np.stack([ii[other], jj[other]], axis=1)
+    hits = unlocks(probe_words, helper, params, pairs)
+    unlocked_templates = np.zeros(t, bool)
+    unlocked_templates[pairs[hits, 1]] = True
+    mean_hits = _mean_code(prep, helper, key, params)
+    targets = np.unique(np.linspace(0, t - 1, min(RU_TARGETS, t)).astype(int))
+    ru_hits = np.array([_rathgeb_uhl(prep, helper, probe_words, params, j)
+                        for j in track(targets, "Rathgeb-Uhl attack", len(targets))])
+    rate = float(hits.mean())
+    return {"chance": 0.001, "attempts": int(hits.size), "success": rate,
+            "success_vs_source_template": rate,
+            "success_vs_other_samples": rate,  # an unlock yields the exact enrolled code, scored as a genuine probe
+            "templates_unlocked_by_dictionary": float(unlocked_templates.mean()),
+            "mean_code": float(mean_hits.mean()), "rathgeb_uhl": float(ru_hits.mean()),
+            "rathgeb_uhl_targets": int(targets.size), "attacked_templates": t}
+
+
+def _mean_code(prep: Prepared, helper, key: bytes, params: fc.FCParams) -> np.ndarray:
+    """Per identity left out, the majority code of all others (every bit usable), tried at every rotation."""
+    labels = np.unique(prep.identity)
+    usable = prep.masks.sum(0)
+    ones = (prep.codes & prep.masks).astype(np.int64)
+    total_ones, total_use = ones.sum(0), prep.masks.astype(np.int64).sum(0)
+    means = []
+    for g in labels:
+        mine = prep.identity == g
+        share = (total_ones - ones[mine].sum(0)) / np.maximum(total_use - prep.masks[mine].sum(0), 1)
+        means.append(IrisTemplate.from_bits(share > 0.5, np.ones_like(usable, bool)))
+    shifts = matching.shift_range()
+    rot = [matching.shifted(m, shifts) for m in means]
+    unpack = lambda a: np.unpackbits(a.view(np.uint8), axis=-1, bitorder="little")  # noqa: E731
+    mean_prep = Prepared(prep.codes[: len(means)], prep.masks[: len(means)], np.stack([unpack(c) for c, _ in rot]),
+                         np.stack([unpack(m) for _, m in rot]), labels)
+    index = {g: k for k, g in enumerate(labels)}
+    pairs = np.array([[index[g], j] for j, g in enumerate(prep.identity)], np.int64)
+    return unlocks(probes(mean_prep, key), helper, params, pairs)
+
+
+def _rathgeb_uhl(prep: Prepared, helper, probe_words: np.ndarray, params: fc.FCParams, j: int) -> bool:
+    words, truth = helper
+    centre = probe_words.shape[1] // 2
+    others = prep.identity != prep.identity[j]
+    cands = probe_words[others][:, [centre + r for r in RU_ROTATIONS]].reshape(-1, probe_words.shape[2])
+    votes = fc_kernels.block_spectra_votes(np.ascontiguousarray(cands), words[j], params.block, params.n)
+    guess, confidence = votes.argmax(axis=1), votes.max(axis=1)
+    wrong = (guess != truth[j])[np.argsort(-confidence, kind="stable")]  # most confident blocks first
+    budget = params.n - params.k
+    # the attacker (key known: he checks the HMAC) erases the s least confident blocks, for every s
+    return any(2 * int(wrong[:params.n - s].sum()) + s <= budget for s in range(budget + 1))
