@@ -18,6 +18,14 @@ RU_ROTATIONS = (-8, 0, 8)  # dictionary eyes enter the Rathgeb-Uhl histograms at
 RU_TARGETS = 90            # commitments attacked (spread over the dataset): the attack costs T x dictionary
 
 
+def d_sys(mated: np.ndarray, non_mated: np.ndarray) -> float:
+    """unlinkability.d_sys, or NaN when a sample is too small or degenerate for its kernel density."""
+    try:
+        return unlinkability.d_sys(mated, non_mated)
+    except (np.linalg.LinAlgError, ValueError):
+        return float("nan")
+
+
 def errata(probe_words: np.ndarray, helper: tuple[np.ndarray, np.ndarray], params: fc.FCParams,
            pairs: np.ndarray) -> np.ndarray:
     words, truth = helper
@@ -47,7 +55,7 @@ def linkage(prep: Prepared, com_a: list, com_b: list, pairs: np.ndarray, same: n
     if p.enrol_mask:
         ua, ub = np.stack([c.mask for c in com_a]).sum(1), np.stack([c.mask for c in com_b]).sum(1)
         scores["usable-bit count"] = -np.abs(ua[pairs[:, 0]] - ub[pairs[:, 1]]).astype(float)
-    return {name: unlinkability.d_sys(s[same], s[~same]) for name, s in track(scores.items(), "linkage", len(scores))}
+    return {name: d_sys(s[same], s[~same]) for name, s in track(scores.items(), "linkage", len(scores))}
 
 
 def reconstruction(prep: Prepared, coms: list, key: bytes, probe_words: np.ndarray, params: fc.FCParams,

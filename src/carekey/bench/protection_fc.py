@@ -73,7 +73,8 @@ def run(folder: Path, progress: protection.Progress | None = None, seed_keys: tu
     linkage = fc_attacks.linkage(prep, com_a, com_b, pairs, same, track)
     recon = fc_attacks.reconstruction(prep, com_a, key_a, probes_a, op, track)
     verify_ms, search_u = _timing(case, templates, com_a, key_a)
-    d_sys = unlinkability.d_sys(cross[same], cross[~same])
+    guess_us = _guess_us(key_a, op)
+    d_sys = fc_attacks.d_sys(cross[same], cross[~same])
     report = {
         "modality": "iris", "scheme": "fuzzy-commitment", "dataset": str(folder), "images": len(samples) + fte,
         "identities": len(set(prep.identity.tolist())), "failure_to_enroll": fte,
@@ -84,7 +85,7 @@ def run(folder: Path, progress: protection.Progress | None = None, seed_keys: tu
         "fnmr_at_fmr_0_1pct_protected": p["fnmr_at_fmr_0_1pct"],
         "threshold_at_fmr_0_1pct_unprotected": u["threshold_at_fmr_0_1pct"],
         "threshold_at_fmr_0_1pct_protected": p["threshold_at_fmr_0_1pct"],
-        "operating_point": _describe(op),
+        "operating_point": _describe(op) | {"chosen_on_this_data": operating is None},
         "genuine_decode_failure": float(1 - unlocked[same].mean()),
         "impostor_decode_success": float(unlocked[~same].mean()),
         "decoder_validation": validation,
@@ -94,8 +95,9 @@ def run(folder: Path, progress: protection.Progress | None = None, seed_keys: tu
         "helper_data_linkage": linkage,
         "reconstruction_success_at_fmr_0_1pct": recon["success"], "reconstruction": recon,
         "search_gallery": len(templates), "search_ms_unprotected": search_u,
-        "search_ms_protected": verify_ms["impostor"] * len(templates),
+        "search_ms_protected": verify_ms["impostor"] * len(templates), "search_ms_protected_is_estimate": True,
         "search_ratio": verify_ms["impostor"] * len(templates) / search_u if search_u else None,
+        "message_guess_us": guess_us, "exhaustive_search_cpu_s": guess_us * 2.0 ** op.key_bits / 1e6,
         "verify_ms": verify_ms, "decodes_per_second": 1000.0 * op_rotations() / verify_ms["impostor"],
         "sweep": sweep,
         "score_distributions": {
@@ -141,7 +143,10 @@ def _choose(sweep: list[dict[str, Any]]) -> fc.FCParams:
     """Lowest genuine failure among the settings whose impostor unlocks stay <= 0.1 % and whose message is no
     easier to guess than chance (ties: longer key). Chosen on the data it is reported on: optimistic."""
     fine = [r for r in sweep if r["impostor_success"] <= IMPOSTOR_TARGET and r["key_bits"] >= MIN_KEY_BITS]
-    best = min(fine, key=lambda r: (r["genuine_failure"], -r["key_bits"]))
+    if fine:
+        best = min(fine, key=lambda r: (r["genuine_failure"], -r["key_bits"]))
+    else:  # nothing meets the target: the fewest impostor unlocks (reported as such)
+        best = min(sweep, key=lambda r: (r["impostor_success"], r["genuine_failure"]))
     return fc.FCParams(best["hadamard_block_bits"], best["rs_k"], best["enrolment_mask_stored"], best["erasure_margin"])
 
 
@@ -170,6 +175,15 @@ def _timing(case: IrisCase, templates, coms, key) -> tuple[dict[str, float], flo
     return {"genuine": genuine, "impostor": impostor}, search_u
 
 
+def _guess_us(key: bytes, params: fc.FCParams, guesses: int = 20_000) -> float:
+    """Key known, the message can be guessed: one guess costs one check value (no decoding needed)."""
+    messages = np.random.default_rng(3).integers(0, 2 ** params.symbol_bits, (guesses, params.k), dtype=np.uint8)
+    t0 = time.perf_counter()
+    for m in messages:
+        fc.check_value(key, m.tobytes())
+    return (time.perf_counter() - t0) / guesses * 1e6
+
+
 def table(report: dict[str, Any]) -> str:
     op, rec, link = report["operating_point"], report["reconstruction"], report["helper_data_linkage"]
     lines = [protection.table(report).replace("pre-image attack", "reconstruction (dictionary unlock)"),
@@ -182,7 +196,9 @@ def table(report: dict[str, Any]) -> str:
              "helper-data linkage without keys, D<->sys: " + ", ".join(f"{k} {v:.3f}" for k, v in link.items()),
              f"key known: dictionary {rec['success'] * 100:.3f} % per attempt, templates unlocked by some other eye "
              f"{rec['templates_unlocked_by_dictionary'] * 100:.1f} %; mean code {rec['mean_code'] * 100:.2f} %; "
-             f"Rathgeb-Uhl {rec['rathgeb_uhl'] * 100:.2f} % (chance 0.1 %)",
+             f"Rathgeb-Uhl {rec['rathgeb_uhl'] * 100:.2f} % of {rec['rathgeb_uhl_targets']} (chance 0.1 %)",
+             f"guessing the {op['key_bits']}-bit message: {report['exhaustive_search_cpu_s']:.3g} CPU-s per template "
+             f"({report['message_guess_us']:.2f} us per guess)",
              f"1:1 verify {report['verify_ms']['genuine']:.1f} ms genuine / {report['verify_ms']['impostor']:.1f} ms "
              f"impostor ({report['decodes_per_second']:.0f} decodes/s); 1:N ratio {report['search_ratio']:.0f}x",
              "trade-off (per configuration: where impostor unlocks reach <= 0.1 %, and keys of ~32 / 64 / 128 bits):",
