@@ -48,7 +48,7 @@ def test_round_trip_same_and_genuine_eye_unlock_impostor_does_not(eyes):
 def test_persistent_form_round_trips(eyes):
     c = fc.commit(eyes["01_L_1"], KEY_A, PARAMS)
     back = fc.Commitment.from_bytes(c.to_bytes())
-    assert back.params == PARAMS and back.check == c.check
+    assert back.params == PARAMS and back.check == c.check and back.salt == c.salt
     assert np.array_equal(back.helper, c.helper) and np.array_equal(back.mask, c.mask)
     assert fc.verify(eyes["01_L_2"], KEY_A, back) > 0.5
 
@@ -83,6 +83,13 @@ def test_masked_blocks_are_erasures():
         m[perm[: erased * params.block]] = False
         c = fc.commit(IrisTemplate.from_bits(code, m), KEY_A, params)
         assert (fc.verify(t, KEY_A, c, max_shift=0) > 0) is unlocks
+
+
+def test_each_commitment_has_its_own_salt_and_check_value(eyes):
+    a, b = (fc.commit(eyes["01_L_1"], KEY_A, PARAMS, message=bytes(8)) for _ in range(2))
+    assert a.salt != b.salt and a.check != b.check
+    fast = fc.commit(eyes["01_L_1"], KEY_A, fc.FCParams(64, 8, slow_check=False))
+    assert fc.verify(eyes["01_L_2"], KEY_A, fc.Commitment.from_bytes(fast.to_bytes())) > 0.5
 
 
 def test_another_programs_key_does_not_decode(eyes):

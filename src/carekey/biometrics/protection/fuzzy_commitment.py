@@ -15,8 +15,11 @@
   based cross-matching in a fuzzy commitment scheme", IEEE TIFS 6(1), 2011: the code is put through a
   bit permutation keyed by the program's secret before commitment, so h_A XOR h_B of two programs is
   no longer (codeword XOR small error).
-Stored per eye: h, the permuted enrolment mask (optional), HMAC-SHA256 of the message under a key
-derived from the program secret. The reconstructed code exists only inside ``verify``.
+Stored per eye: h, the permuted enrolment mask (optional), a random salt and the check value of the
+message: Argon2id (RFC 9106) of HMAC-SHA256(program-derived key, message). With the program key known, the
+message can be guessed; Argon2id makes each guess cost ~0.1 s instead of ~1 us (the decoder reaches it once
+per genuine unlock: RS miscorrections of impostor words are ~1e-13). The reconstructed code exists only
+inside ``verify``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import reedsolo
+from argon2.low_level import Type, hash_secret_raw
 from scipy.linalg import hadamard
 
 from carekey.biometrics.iris import matching
@@ -41,7 +45,9 @@ from carekey.errors import TemplateError
 BITS = IP.CODE_BITS
 MAGIC = b"CKFC"
 FORMAT_VERSION = 1
-_HEADER = struct.Struct("<4sHHHB?f")  # magic, version, block bits, rs n, rs k, enrolment mask stored, margin
+_HEADER = struct.Struct("<4sHHHB??f")  # magic, version, block, rs n, rs k, mask stored, slow check, margin
+SALT_BYTES = 16
+ARGON2_TIME, ARGON2_MEMORY_KIB = 2, 19 * 1024  # the OWASP minimum for Argon2id
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class FCParams:
     k: int = 8
     enrol_mask: bool = True
     margin: float = 0.0   # block erased when (|best| - |second|) correlation < margin * block
+    slow_check: bool = True  # Argon2id check value (False: HMAC only; for measuring the difference)
 
     @property
     def symbol_bits(self) -> int:
@@ -76,41 +83,43 @@ class Commitment:
     params: FCParams
     helper: np.ndarray        # uint8 (BITS,) bits: c XOR perm(code)
     mask: np.ndarray | None   # uint8 (BITS,) bits: perm(enrolment mask), or None
-    check: bytes              # HMAC-SHA256(mac key, message)
+    salt: bytes               # SALT_BYTES random
+    check: bytes              # check_value(secret, message, salt, slow)
 
     def to_bytes(self) -> bytes:
         p = self.params
-        body = _HEADER.pack(MAGIC, FORMAT_VERSION, p.block, p.n, p.k, p.enrol_mask, p.margin)
+        body = _HEADER.pack(MAGIC, FORMAT_VERSION, p.block, p.n, p.k, p.enrol_mask, p.slow_check, p.margin)
         body += np.packbits(self.helper).tobytes() + (np.packbits(self.mask).tobytes() if p.enrol_mask else b"")
-        body += self.check
+        body += self.salt + self.check
         return body + struct.pack("<I", zlib.crc32(body))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Commitment:
         if not isinstance(data, bytes | bytearray) or len(data) < _HEADER.size + 4:
             raise TemplateError("Fuzzy commitment is truncated or not bytes.", reason="truncated")
-        magic, version, block, n, k, has_mask, margin = _HEADER.unpack_from(data)
+        magic, version, block, n, k, has_mask, slow, margin = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise TemplateError("Not an iris fuzzy commitment (bad magic).", reason="magic")
         if version != FORMAT_VERSION:
             raise TemplateError(f"Fuzzy commitment format version {version} is not supported.", reason="version")
-        size = _HEADER.size + BITS // 8 * (2 if has_mask else 1) + 32 + 4
+        size = _HEADER.size + BITS // 8 * (2 if has_mask else 1) + SALT_BYTES + 32 + 4
         if len(data) != size:
             raise TemplateError("Fuzzy commitment has the wrong size.", reason="size")
         (crc,) = struct.unpack_from("<I", data, size - 4)
         if crc != zlib.crc32(bytes(data[: size - 4])):
             raise TemplateError("Fuzzy commitment is corrupt (checksum mismatch).", reason="checksum")
-        params = FCParams(block, k, bool(has_mask), float(margin))
+        params = FCParams(block, k, bool(has_mask), float(margin), bool(slow))
         try:
             params.validate()
         except ValueError as exc:
             raise TemplateError(f"Fuzzy commitment has invalid parameters: {exc}", reason="parameters") from None
         if params.n != n:
             raise TemplateError("Fuzzy commitment block count does not match its block size.", reason="parameters")
-        raw = np.frombuffer(bytes(data[_HEADER.size : size - 36]), np.uint8)
+        tail = size - 36 - SALT_BYTES
+        raw = np.frombuffer(bytes(data[_HEADER.size : tail]), np.uint8)
         helper = np.unpackbits(raw[: BITS // 8])
         mask = np.unpackbits(raw[BITS // 8 :]) if has_mask else None
-        return cls(params, helper, mask, bytes(data[size - 36 : size - 4]))
+        return cls(params, helper, mask, bytes(data[tail : size - 36]), bytes(data[size - 36 : size - 4]))
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -125,8 +134,12 @@ def permutation(secret: bytes) -> np.ndarray:
     return np.random.default_rng(seed).permutation(BITS)
 
 
-def check_value(secret: bytes, message: bytes) -> bytes:
-    return hmac.new(_derive(secret, "check"), message, hashlib.sha256).digest()
+def check_value(secret: bytes, message: bytes, salt: bytes, slow: bool = True) -> bytes:
+    keyed = hmac.new(_derive(secret, "check"), salt + message, hashlib.sha256).digest()
+    if not slow:
+        return keyed
+    return hash_secret_raw(keyed, salt, time_cost=ARGON2_TIME, memory_cost=ARGON2_MEMORY_KIB, parallelism=1,
+                           hash_len=32, type=Type.ID)
 
 
 # --- inner code: Hadamard / first-order Reed-Muller -------------------------------------------------
@@ -193,8 +206,9 @@ def commit(template: IrisTemplate, secret: bytes, params: FCParams = FCParams(),
     code, mask = template.bits()
     perm = permutation(secret)
     helper = _pad(params, codeword_bits(params, message)) ^ code[perm].astype(np.uint8)
-    return Commitment(params, helper, mask[perm].astype(np.uint8) if params.enrol_mask else None,
-                      check_value(secret, message))
+    salt = secrets.token_bytes(SALT_BYTES)
+    return Commitment(params, helper, mask[perm].astype(np.uint8) if params.enrol_mask else None, salt,
+                      check_value(secret, message, salt, params.slow_check))
 
 
 def candidates(codes: np.ndarray, masks: np.ndarray, secret: bytes, c: Commitment) -> np.ndarray:
@@ -214,7 +228,7 @@ def unlock(codes: np.ndarray, masks: np.ndarray, secret: bytes, c: Commitment) -
     symbols, erased = hadamard_decode(candidates(codes, masks, secret, c), p.block, p.margin)
     for s in np.argsort(erased.sum(axis=1), kind="stable"):
         message = rs_decode(p, symbols[s], erased[s])
-        if message is not None and hmac.compare_digest(check_value(secret, message), c.check):
+        if message is not None and hmac.compare_digest(check_value(secret, message, c.salt, p.slow_check), c.check):
             covered = p.n * p.block
             code, mask = np.zeros(BITS, bool), np.zeros(BITS, bool)
             code[perm[:covered]] = codeword_bits(p, message) ^ c.helper[:covered]
