@@ -117,6 +117,8 @@ def test_invalid_parameters_are_refused(eyes):
         fc.commit(eyes["01_L_1"], KEY_A, fc.FCParams(block=48, k=8))
     with pytest.raises(ValueError, match="unsupported"):
         fc.commit(eyes["01_L_1"], KEY_A, fc.FCParams(block=64, k=32))
+    with pytest.raises(ValueError, match="symbols"):
+        fc.commit(eyes["01_L_1"], KEY_A, PARAMS, message=bytes([200] * 8))  # 7-bit symbols
 
 
 @pytest.mark.parametrize("block, margin", [(32, 0.0), (64, 1 / 32), (128, 0.0)])

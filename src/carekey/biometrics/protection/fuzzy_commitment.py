@@ -203,6 +203,8 @@ def commit(template: IrisTemplate, secret: bytes, params: FCParams = FCParams(),
     params.validate()
     if message is None:
         message = bytes(secrets.randbelow(2 ** params.symbol_bits) for _ in range(params.k))
+    if len(message) != params.k or max(message) >= 2 ** params.symbol_bits:
+        raise ValueError(f"a message is {params.k} symbols of {params.symbol_bits} bits")
     code, mask = template.bits()
     perm = permutation(secret)
     helper = _pad(params, codeword_bits(params, message)) ^ code[perm].astype(np.uint8)
