@@ -92,6 +92,14 @@ def test_each_commitment_has_its_own_salt_and_check_value(eyes):
     assert fc.verify(eyes["01_L_2"], KEY_A, fc.Commitment.from_bytes(fast.to_bytes())) > 0.5
 
 
+@pytest.mark.parametrize("usable", [600, 1500])
+def test_equalized_masks_all_have_the_same_size_and_still_unlock(eyes, usable):
+    params = fc.FCParams(128, 3, True, 1 / 32, mask_bits=usable)
+    c = fc.Commitment.from_bytes(fc.commit(eyes["01_L_1"], KEY_A, params).to_bytes())
+    assert c.params.mask_bits == usable and int(c.mask.sum()) == usable
+    assert fc.verify(eyes["01_L_1"], KEY_A, c) > 0.5 and fc.verify(eyes["40_L_2"], KEY_A, c) == 0.0
+
+
 def test_another_programs_key_does_not_decode(eyes):
     c = fc.commit(eyes["01_L_1"], KEY_A, PARAMS)
     assert fc.verify(eyes["01_L_1"], KEY_B, c) == 0.0

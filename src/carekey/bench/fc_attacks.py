@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from carekey.bench import fc_kernels, unlinkability
-from carekey.bench.fc_prep import Prepared, bipolar, helpers, probes
+from carekey.bench.fc_prep import Prepared, bipolar, probes
 from carekey.biometrics.iris import matching
 from carekey.biometrics.iris.templates import IrisTemplate
 from carekey.biometrics.protection import fuzzy_commitment as fc
@@ -58,13 +58,12 @@ def linkage(prep: Prepared, com_a: list, com_b: list, pairs: np.ndarray, same: n
     return {name: d_sys(s[same], s[~same]) for name, s in track(scores.items(), "linkage", len(scores))}
 
 
-def reconstruction(prep: Prepared, coms: list, key: bytes, probe_words: np.ndarray, params: fc.FCParams,
-                   track) -> dict[str, Any]:
+def reconstruction(prep: Prepared, helper: tuple[np.ndarray, np.ndarray], key: bytes, probe_words: np.ndarray,
+                   params: fc.FCParams, track) -> dict[str, Any]:
     """Key known. Dictionary: every eye of another identity tried as a probe on every commitment (ordered
     pairs). Mean code: the majority bit of all other identities' codes. Rathgeb & Uhl, "Statistical attack
     against iris-biometric fuzzy commitment schemes", CVPR Workshops 2011: per block, the histogram of the
     symbols the dictionary decodes to; the most voted symbol per block, the least voted blocks erased."""
-    helper = helpers(prep, coms, key)
     t = len(prep.codes)
     ii, jj = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
     other = prep.identity[ii] != prep.identity[jj]

@@ -45,27 +45,31 @@ def probes(prep: Prepared, key: bytes) -> np.ndarray:
     return bipolar(prep.rot_codes[:, :, perm], prep.rot_masks[:, :, perm])
 
 
-def helpers(prep: Prepared, coms: list[fc.Commitment] | None, key: bytes | None = None,
-            params: fc.FCParams | None = None, truth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(bipolar helper words (T, BITS) with erased enrolment bits 0, committed symbols (T, n)).
+def helpers(prep: Prepared, coms: list[fc.Commitment] | None, truth: np.ndarray, key: bytes | None = None,
+            params: fc.FCParams | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(bipolar helper words (T, BITS) with erased enrolment bits 0, committed symbols ``truth`` (T, n)).
 
-    From real commitments (``coms``; the symbols are read back with the enrolled code, as only an
-    evaluator can), or synthetic ones: ``truth`` symbols committed under ``key`` with ``params``."""
+    From real commitments (``coms``, of the messages whose codewords are ``truth``), or synthetic ones:
+    ``truth`` committed under ``key`` with ``params`` (as ``fuzzy_commitment.commit`` does)."""
     if coms is None:
-        perm = fc.permutation(key)
-        covered = params.n * params.block
-        h = prep.codes[:, perm].copy()
+        perm, covered = fc.permutation(key), params.n * params.block
+        codes, masks = prep.codes, prep.masks
+        if params.mask_bits:
+            rng = np.random.default_rng(params.mask_bits)
+            pairs = [fc.equalize(c, m, params.mask_bits, rng) for c, m in zip(codes, masks, strict=True)]
+            codes, masks = np.stack([c for c, _ in pairs]), np.stack([m for _, m in pairs])
+        h = codes[:, perm].astype(np.uint8)
         h[:, :covered] ^= fc.hadamard_encode(truth, params.block)
-        return bipolar(h, prep.masks[:, perm] if params.enrol_mask else None), truth
+        return bipolar(h, masks[:, perm] if params.enrol_mask else None), truth
     p = coms[0].params
     h = np.stack([c.helper for c in coms])
     usable = np.stack([c.mask for c in coms]) if p.enrol_mask else None
-    return bipolar(h, usable), committed_symbols(prep, coms, key)
+    return bipolar(h, usable), truth
 
 
-def committed_symbols(prep: Prepared, coms: list[fc.Commitment], key: bytes) -> np.ndarray:
-    p, perm = coms[0].params, fc.permutation(key)
-    covered = p.n * p.block
-    cw = np.stack([c.helper[:covered] for c in coms]) ^ prep.codes[:, perm][:, :covered]
-    symbols, _ = fc.hadamard_decode(bipolar(cw).reshape(len(coms), p.n, p.block), p.block, 0.0)
-    return symbols
+def commit_all(templates: list, key: bytes, params: fc.FCParams, seed: int) -> tuple[list, np.ndarray]:
+    """Commitments of every template to random messages, and their codewords' symbols (T, n)."""
+    rng = np.random.default_rng(seed)
+    messages = [rng.integers(0, 2 ** params.symbol_bits, params.k, dtype=np.uint8).tobytes() for _ in templates]
+    coms = [fc.commit(t, key, params, m) for t, m in zip(templates, messages, strict=True)]
+    return coms, np.stack([fc.codeword_symbols(params, m) for m in messages])

@@ -45,7 +45,7 @@ from carekey.errors import TemplateError
 BITS = IP.CODE_BITS
 MAGIC = b"CKFC"
 FORMAT_VERSION = 1
-_HEADER = struct.Struct("<4sHHHB??f")  # magic, version, block, rs n, rs k, mask stored, slow check, margin
+_HEADER = struct.Struct("<4sHHHB??fH")  # magic, version, block, rs n, rs k, mask stored, slow, margin, mask bits
 SALT_BYTES = 16
 ARGON2_TIME, ARGON2_MEMORY_KIB = 2, 19 * 1024  # the OWASP minimum for Argon2id
 
@@ -60,6 +60,7 @@ class FCParams:
     enrol_mask: bool = True
     margin: float = 0.0   # block erased when (|best| - |second|) correlation < margin * block
     slow_check: bool = True  # Argon2id check value (False: HMAC only; for measuring the difference)
+    mask_bits: int = 0       # > 0: every stored mask has exactly this many usable bits (``equalize``)
 
     @property
     def symbol_bits(self) -> int:
@@ -74,7 +75,7 @@ class FCParams:
         return self.k * self.symbol_bits
 
     def validate(self) -> None:
-        if self.block not in (32, 64, 128) or not 0 < self.k < self.n:
+        if self.block not in (32, 64, 128) or not 0 < self.k < self.n or not 0 <= self.mask_bits <= BITS:
             raise ValueError(f"unsupported fuzzy commitment parameters {self}")
 
 
@@ -88,7 +89,8 @@ class Commitment:
 
     def to_bytes(self) -> bytes:
         p = self.params
-        body = _HEADER.pack(MAGIC, FORMAT_VERSION, p.block, p.n, p.k, p.enrol_mask, p.slow_check, p.margin)
+        body = _HEADER.pack(MAGIC, FORMAT_VERSION, p.block, p.n, p.k, p.enrol_mask, p.slow_check, p.margin,
+                            p.mask_bits)
         body += np.packbits(self.helper).tobytes() + (np.packbits(self.mask).tobytes() if p.enrol_mask else b"")
         body += self.salt + self.check
         return body + struct.pack("<I", zlib.crc32(body))
@@ -97,7 +99,7 @@ class Commitment:
     def from_bytes(cls, data: bytes) -> Commitment:
         if not isinstance(data, bytes | bytearray) or len(data) < _HEADER.size + 4:
             raise TemplateError("Fuzzy commitment is truncated or not bytes.", reason="truncated")
-        magic, version, block, n, k, has_mask, slow, margin = _HEADER.unpack_from(data)
+        magic, version, block, n, k, has_mask, slow, margin, mask_bits = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise TemplateError("Not an iris fuzzy commitment (bad magic).", reason="magic")
         if version != FORMAT_VERSION:
@@ -108,7 +110,7 @@ class Commitment:
         (crc,) = struct.unpack_from("<I", data, size - 4)
         if crc != zlib.crc32(bytes(data[: size - 4])):
             raise TemplateError("Fuzzy commitment is corrupt (checksum mismatch).", reason="checksum")
-        params = FCParams(block, k, bool(has_mask), float(margin), bool(slow))
+        params = FCParams(block, k, bool(has_mask), float(margin), bool(slow), mask_bits)
         try:
             params.validate()
         except ValueError as exc:
@@ -184,10 +186,29 @@ def rs_decode(params: FCParams, symbols: np.ndarray, erased: np.ndarray) -> byte
     return bytes(message)
 
 
+def codeword_symbols(params: FCParams, message: bytes) -> np.ndarray:
+    return np.frombuffer(bytes(_codec(params).encode(bytearray(message))), np.uint8).astype(np.int64)
+
+
 def codeword_bits(params: FCParams, message: bytes) -> np.ndarray:
     """The committed codeword (n * block bits): RS-encode the message, Hadamard-encode each symbol."""
-    symbols = np.frombuffer(bytes(_codec(params).encode(bytearray(message))), np.uint8).astype(np.int64)
-    return hadamard_encode(symbols, params.block)
+    return hadamard_encode(codeword_symbols(params, message), params.block)
+
+
+def equalize(code: np.ndarray, mask: np.ndarray, usable: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly ``usable`` usable bits: drop random usable bits, or add random masked positions holding random
+    bits (noise to the decoder). The count of a stored mask would otherwise link the same eye across
+    programs (the permutation hides positions, not counts)."""
+    code, mask = code.astype(bool).copy(), mask.astype(bool).copy()
+    on, off = np.flatnonzero(mask), np.flatnonzero(~mask)
+    if on.size > usable:
+        drop = rng.choice(on, on.size - usable, replace=False)
+        mask[drop], code[drop] = False, False
+    elif on.size < usable:
+        add = rng.choice(off, usable - on.size, replace=False)
+        mask[add], code[add] = True, rng.integers(0, 2, add.size).astype(bool)
+    return code, mask
 
 
 def _pad(params: FCParams, codeword: np.ndarray) -> np.ndarray:
@@ -206,6 +227,8 @@ def commit(template: IrisTemplate, secret: bytes, params: FCParams = FCParams(),
     if len(message) != params.k or max(message) >= 2 ** params.symbol_bits:
         raise ValueError(f"a message is {params.k} symbols of {params.symbol_bits} bits")
     code, mask = template.bits()
+    if params.mask_bits:
+        code, mask = equalize(code, mask, params.mask_bits, np.random.default_rng(secrets.randbits(128)))
     perm = permutation(secret)
     helper = _pad(params, codeword_bits(params, message)) ^ code[perm].astype(np.uint8)
     salt = secrets.token_bytes(SALT_BYTES)
