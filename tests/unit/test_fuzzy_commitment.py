@@ -141,3 +141,14 @@ def test_benchmark_kernel_counts_errata_as_the_reference_decoder(block, margin):
     expected = (2 * ((symbols != truth) & ~erased) + erased).sum(axis=1).min()
     got = fc_kernels.block_errata(probe, helper, truth, np.array([[0, 0]]), block, margin, 10**6)
     assert got[0] == expected
+
+
+def test_linkage_measure_handles_the_point_mass_of_failed_decodes():
+    from carekey.bench.fc_attacks import d_sys
+
+    rng = np.random.default_rng(0)
+    nothing = np.zeros(5000)
+    nothing[:3] = 0.6
+    assert d_sys(np.zeros(300), nothing) < 0.01              # both all-but-never unlock: unlinkable
+    linked = np.where(rng.random(300) < 0.9, rng.uniform(0.7, 0.9, 300), 0.0)
+    assert d_sys(linked, nothing) > 0.8                       # mated unlock across keys: linkable

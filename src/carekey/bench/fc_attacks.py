@@ -19,11 +19,33 @@ RU_TARGETS = 90            # commitments attacked (spread over the dataset): the
 
 
 def d_sys(mated: np.ndarray, non_mated: np.ndarray) -> float:
-    """unlinkability.d_sys, or NaN when a sample is too small or degenerate for its kernel density."""
+    """unlinkability.d_sys, aware of the point mass at score 0 (every failed decode) that a kernel density
+    cannot represent: D<->sys = P_m(0) D(LR_0) + the continuous part with LR scaled by (1 - P_m(0)) /
+    (1 - P_n(0)) (the ``omega`` multiplier of D<->(s)). NaN when a sample is too small for a density."""
+    mated, non_mated = np.asarray(mated, float), np.asarray(non_mated, float)
+    zm, zn = float(np.mean(mated == 0)), float(np.mean(non_mated == 0))
     try:
-        return unlinkability.d_sys(mated, non_mated)
+        if zm < 0.5 and zn < 0.5:
+            return unlinkability.d_sys(mated, non_mated)
+        lr0 = zm / max(zn, 1e-12)
+        total = zm * (2 * lr0 / (1 + lr0) - 1 if lr0 > 1 else 0.0)
+        rest_m, rest_n = mated[mated != 0], non_mated[non_mated != 0]
+        if rest_m.size >= 2 and rest_n.size >= 2:
+            total += (1 - zm) * unlinkability.d_sys(rest_m, rest_n, omega=(1 - zm) / (1 - zn))
+        elif rest_m.size:  # a few mated unlocks where non-mated have none: count them fully linkable
+            total += 1 - zm
+        return float(min(total, 1.0))
     except (np.linalg.LinAlgError, ValueError):
         return float("nan")
+
+
+def d_sys_floor(mated_count: int, non_mated: np.ndarray, draws: int = 5) -> float:
+    """``d_sys`` of non-mated scores posing as mated ones (as unlinkability.d_sys_floor, with the point mass)."""
+    rng, non_mated = np.random.default_rng(0), np.asarray(non_mated)
+    if mated_count < 2 or non_mated.size < 2 * mated_count:
+        return float("nan")
+    orders = [rng.permutation(non_mated.size) for _ in range(draws)]
+    return float(np.mean([d_sys(non_mated[o[:mated_count]], non_mated[o[mated_count:]]) for o in orders]))
 
 
 def errata(probe_words: np.ndarray, helper: tuple[np.ndarray, np.ndarray], params: fc.FCParams,

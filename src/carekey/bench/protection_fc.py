@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from carekey.bench import accuracy, fc_attacks, protection, unlinkability
+from carekey.bench import accuracy, fc_attacks, protection
 from carekey.bench.fc_prep import Prepared, commit_all, helpers, prepare, probes
 from carekey.bench.protection_cases import IrisCase
 from carekey.biometrics.protection import fuzzy_commitment as fc
@@ -90,7 +90,7 @@ def run(folder: Path, progress: protection.Progress | None = None, seed_keys: tu
         "genuine_decode_failure": float(1 - unlocked[same].mean()),
         "impostor_decode_success": float(unlocked[~same].mean()),
         "decoder_validation": validation,
-        "d_sys": d_sys, "d_sys_estimator_floor": unlinkability.d_sys_floor(int(same.sum()), cross[~same]),
+        "d_sys": d_sys, "d_sys_estimator_floor": fc_attacks.d_sys_floor(int(same.sum()), cross[~same]),
         "cross_key_eer": protection._rates(cross[same], cross[~same])["eer"],
         "cross_key_unlocks": {"mated": float(across[same].mean()), "non_mated": float(across[~same].mean())},
         "helper_data_linkage": linkage,
