@@ -78,11 +78,19 @@ def protection_cmd(
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/protection.json"),
     plot: Annotated[Path | None, typer.Option(help="DET plot (PNG): unprotected, protected, across keys")] = None,
     attacked: Annotated[int, typer.Option(min=0, help="templates given to the pre-image attack")] = 24,
+    scheme: Annotated[str, typer.Option(help="iom (production) or fuzzy-commitment (iris prototype)")] = "iom",
 ) -> None:
     """Protected vs unprotected: EER / FNMR, unlinkability D<->sys across keys, pre-image attack, 1:N speed."""
     from carekey.bench import protection
 
-    report, systems = protection.run(modality, dataset, track, attacked=attacked)
+    if scheme not in ("iom", "fuzzy-commitment") or (scheme == "fuzzy-commitment" and modality != "iris"):
+        raise typer.BadParameter(f"unknown scheme {scheme!r} for {modality} (iom; fuzzy-commitment for iris)")
+    if scheme == "fuzzy-commitment":
+        from carekey.bench import protection_fc as protection  # noqa: F811 (same run / table interface)
+
+        report, systems = protection.run(dataset, track)
+    else:
+        report, systems = protection.run(modality, dataset, track, attacked=attacked)
     if plot:
         plots.det_plot(systems, plot, f"{modality} protection, {dataset.name}")
         report["det_plot"] = str(plot)
