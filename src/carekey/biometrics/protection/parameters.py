@@ -28,3 +28,13 @@ FP_THRESHOLD = 0.68  # FMR 0.1 %: 0.679 on FVC2002 DB1_B, 0.654 on DB2_B (DB3_B 
 IRIS_HASHES = 1024  # m (MMU1, first 150 images: EER 3.1 % at 512, 1.7 % at 1024 = unprotected; q = 4 or 16 no better)
 IRIS_Q = 8  # q (a hash value is 3 bits)
 IRIS_THRESHOLD = 0.21  # FMR 0.1 % on MMU1: 0.205 (bench/results/protection); chance collisions are 1/8
+
+# --- 1:N search indexes (iris_index.py, fingerprint_index.py): speed only, the comparison is unchanged ---
+IRIS_INDEX_HASHES = 256  # stage 1 counts collisions of the first 256 hash functions (a multiple of 64) ...
+IRIS_INDEX_SHIFT_STEP = 1  # ... at every probe rotation (every other: half the time, see search.md)
+IRIS_INDEX_SHORTLIST = 1024  # the best rows of stage 1 are scored in full (iris.search)
+FP_INDEX_BAND = 3  # a band key is this many consecutive IoM values of one code row (12 bits at q = 16) ...
+FP_INDEX_BANDS = 32  # ... taken from the first BANDS * BAND hash functions of every row
+FP_INDEX_BITS = 32768  # Bloom-style bitset per finger (4 KiB, as the unprotected pre-filter)
+FP_INDEX_SHORTLIST_MIN = 200  # fingers scored in full (fingerprint.compare): at least this many,
+FP_INDEX_SHORTLIST_SHARE = 0.02  # or this share of the gallery
