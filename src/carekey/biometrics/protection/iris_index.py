@@ -46,7 +46,8 @@ class ProtectedIrisIndex(Slots):
     def add(self, keys: Sequence[Hashable], codes: np.ndarray) -> None:
         """Bulk insert of protected codes (len(keys), IRIS_HASHES) uint8."""
         codes = np.asarray(codes)
-        if codes.dtype != np.uint8 or codes.shape != (len(keys), P.IRIS_HASHES) or (codes.size and codes.max() >= P.IRIS_Q):
+        shape = (len(keys), P.IRIS_HASHES)
+        if codes.dtype != np.uint8 or codes.shape != shape or (codes.size and codes.max() >= P.IRIS_Q):
             raise ValueError(f"codes must be uint8 values below {P.IRIS_Q} of shape (len(keys), {P.IRIS_HASHES})")
         start, end = self._new_keys(keys)
         self._codes = grown(self._codes, end)
@@ -66,9 +67,9 @@ class ProtectedIrisIndex(Slots):
         self._codes[last] = 0
 
     def search(self, probe: np.ndarray, top: int = 5, exhaustive: bool | None = None,
-               among: np.ndarray | None = None) -> list[Candidate]:
+               among: np.ndarray | None = None, shortlist: int = P.IRIS_INDEX_SHORTLIST) -> list[Candidate]:
         """Best ``top`` rows (highest ``iris.search`` similarity first), over the slots ``among`` if given.
-        Small galleries (at most 4 shortlists) are always scored in full."""
+        Stage 1 keeps ``shortlist`` rows; galleries of at most 4 shortlists are scored in full by default."""
         n = len(self)
         probe = np.atleast_2d(np.asarray(probe, np.uint8))
         if probe.shape[1:] != (P.IRIS_HASHES,):
@@ -77,13 +78,13 @@ class ProtectedIrisIndex(Slots):
         if n == 0 or slots.size == 0:
             return []
         if exhaustive is None:
-            exhaustive = slots.size <= 4 * P.IRIS_INDEX_SHORTLIST
-        if not exhaustive:
+            exhaustive = slots.size <= 4 * shortlist
+        if not exhaustive and shortlist < slots.size:
             rotations = np.ascontiguousarray(probe[:: P.IRIS_INDEX_SHIFT_STEP, : self._h1])
             differ = sliced_scan(self._blocks[: -(-n // LANES)], bit_planes(rotations, self._planes))[:n]
             if among is not None:
                 differ = differ[slots]
-            keep = np.argpartition(differ, P.IRIS_INDEX_SHORTLIST - 1)[: P.IRIS_INDEX_SHORTLIST]
+            keep = np.argpartition(differ, shortlist - 1)[:shortlist]
             slots = np.sort(slots[keep])
         scores = [piris.search(probe, self._codes[slots[lo : lo + CHUNK]]) for lo in range(0, slots.size, CHUNK)]
         return self._ranked(slots, np.concatenate(scores), top)
