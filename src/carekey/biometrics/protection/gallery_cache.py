@@ -65,14 +65,14 @@ class GalleryCache:
             if crc.get(ref) != data[-4:]:
                 fresh.append((ref, data))
         loaded = [(ref, data[-4:], self._load(modality, data)) for ref, data in fresh]  # validate all first
-        for ref, tail, codes in loaded:
+        for ref, tail, _ in loaded:
             if ref in index:
                 index.remove(ref)
-            if isinstance(index, ProtectedIrisIndex):
-                index.add([ref], codes)
-            else:
-                index.add(ref, codes)
             crc[ref] = tail
+        if loaded and isinstance(index, ProtectedIrisIndex):
+            index.add([ref for ref, _, _ in loaded], np.concatenate([codes for _, _, codes in loaded]))
+        elif loaded:
+            index.add_many([ref for ref, _, _ in loaded], [codes for _, _, codes in loaded])
         return index
 
     def _evict(self, modality: str) -> None:
