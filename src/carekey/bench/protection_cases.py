@@ -17,6 +17,8 @@ from carekey.biometrics.fingerprint import parameters as FP
 from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import iris as piris
+from carekey.biometrics.protection.fingerprint_index import ProtectedFingerprintIndex
+from carekey.biometrics.protection.iris_index import ProtectedIrisIndex
 
 
 def _median_ms(fn, probes) -> float:
@@ -59,11 +61,12 @@ class FingerprintCase:
         index = fp_api.FingerprintIndex(fingers=1)
         for k, t in enumerate(templates):
             index.add(k, [t])
-        gallery = [pfp.protect(t, secret) for t in templates]
+        protected = ProtectedFingerprintIndex(secret)
+        for k, t in enumerate(templates):
+            protected.add(k, pfp.protect(t, secret))
         probes = templates[: min(20, len(templates))]
         unprot = _median_ms(lambda p: index.search([p]), probes)
-        prot = _median_ms(lambda p: sorted(pfp.compare(p, g) for g in gallery),
-                          [pfp.protect(t, secret) for t in probes])
+        prot = _median_ms(lambda p: protected.search(p), [pfp.protect(t, secret) for t in probes])
         return unprot, prot
 
 
@@ -102,11 +105,11 @@ class IrisCase:
         gallery = iris_api.IrisGallery()
         for k, t in enumerate(templates):
             gallery.add(str(k), t)
-        protected = piris.one_hot(np.stack([piris.protect(t, secret) for t in templates]))
+        protected = ProtectedIrisIndex()
+        protected.add(list(range(len(templates))), np.stack([piris.protect(t, secret) for t in templates]))
         probes = templates[: min(20, len(templates))]
         unprot = _median_ms(lambda p: gallery.search(p), probes)
-        prot = _median_ms(lambda p: np.argsort(-piris.search_one_hot(p, protected))[:5],
-                          [piris.one_hot(piris.protect_probe(t, secret)) for t in probes])
+        prot = _median_ms(lambda p: protected.search(p), [piris.protect_probe(t, secret) for t in probes])
         return unprot, prot
 
 

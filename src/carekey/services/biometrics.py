@@ -50,7 +50,8 @@ class BiometricMatcher(Protocol):
         ...
 
     def search(self, modality: str, probe: bytes, gallery: Sequence[tuple[str, bytes]]) -> list[tuple[str, float]]:
-        """Score the probe against (reference id, protected template) pairs; best first."""
+        """Score the probe against (reference id, protected template) pairs; best first. A matcher with a
+        1:N index may leave out pairs its pre-filter ruled out (they score below any threshold)."""
         ...
 
     def threshold(self, modality: str) -> float:

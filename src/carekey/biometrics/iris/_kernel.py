@@ -1,60 +1,26 @@
-"""Loads the C scan kernel (``_scan.c``), compiling it on first use; numpy fallback without a compiler.
-
-The shared library is cached per source hash under ``$XDG_CACHE_HOME/carekey`` (default
-``~/.cache/carekey``), compiled with the system C compiler for the host CPU (-march=native, so
-AVX-512 VPOPCNTDQ is used where present).
-"""
+"""Loads the C scan kernel (``_scan.c``), compiling it on first use (``carekey.biometrics.native``);
+numpy fallback without a compiler."""
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from carekey.biometrics.iris import parameters as P
+from carekey.biometrics.native import compile_library
 
 SOURCE = Path(__file__).with_name("_scan.c")
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "carekey"
 
 
 @cache
 def library() -> ctypes.CDLL | None:
     """The compiled kernel, or None when no C compiler is available (numpy fallback is used)."""
-    if not SOURCE.exists():
+    lib = compile_library(SOURCE, "iris_scan")
+    if lib is None:
         return None
-    src = SOURCE.read_bytes()
-    tag = hashlib.sha256(src + platform.machine().encode() + platform.node().encode()).hexdigest()[:16]
-    target = _cache_dir() / f"iris_scan_{tag}.so"
-    if not target.exists():
-        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-        if cc is None:
-            return None
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return None
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            out = Path(tmp) / target.name
-            cmd = [cc, "-O3", "-march=native", "-mprefer-vector-width=512", "-shared", "-fPIC",
-                   "-o", str(out), str(SOURCE), "-lm"]
-            if subprocess.run(cmd, capture_output=True).returncode != 0:
-                cmd.remove("-mprefer-vector-width=512")
-                if subprocess.run(cmd, capture_output=True).returncode != 0:
-                    return None
-            os.replace(out, target)
-    lib = ctypes.CDLL(str(target))
     lib.iris_scan.restype = None
     lib.iris_scan.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int,
                               ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]

@@ -17,8 +17,9 @@ from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection.gallery_cache import GalleryCache
 from carekey.biometrics.protection.templates import ProtectedTemplate, dump, load
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, TemplateError
 
 MODALITIES = ("fingerprint", "iris")
 
@@ -32,6 +33,7 @@ class ProtectedMatcher:
         self._secret = secret
         self.key_version = key_version
         self._min_nfiq2 = min_nfiq2
+        self._cache = GalleryCache(secret, self._enrolled_codes)
 
     def _protect(self, modality: str, image: bytes, probe: bool) -> bytes:
         if modality == "fingerprint":
@@ -56,19 +58,22 @@ class ProtectedMatcher:
         """Validate a stored template: TemplateError if corrupt, of another key version or program."""
         return load(data, modality, self.key_version, self._secret)
 
+    def _enrolled_codes(self, modality: str, data: bytes) -> np.ndarray:
+        """A stored (enrolled) template's codes, of the shape its index holds; TemplateError otherwise."""
+        codes = self.load(modality, data).codes
+        rows = P.FP_ROWS if modality == "fingerprint" else 1
+        if codes.shape[0] != rows:
+            raise TemplateError(f"Stored {modality} template has {codes.shape[0]} rows, not {rows}.", reason="size")
+        return codes[0][None, :] if modality == "iris" else codes
+
     def search(self, modality: str, probe: bytes, gallery: Sequence[tuple[str, bytes]]) -> list[tuple[str, float]]:
-        """Scores of the probe against (reference, protected template) pairs, best first."""
+        """Scores of the probe against (reference, protected template) pairs, best first: every pair the
+        1:N index scored in full (``iris_index`` / ``fingerprint_index``; pairs its pre-filter ruled out
+        are left out). Stored templates are loaded once and kept in memory by reference (``gallery_cache``)."""
         p = self.load(modality, probe).codes
-        refs = [ref for ref, _ in gallery]
-        stored = [self.load(modality, data).codes for _, data in gallery]
-        if not stored:
-            return []
-        if modality == "iris":
-            scores = piris.search(p, np.concatenate(stored))
-        else:
-            scores = np.array([pfp.compare(p, s) for s in stored])
-        order = np.argsort(-scores, kind="stable")
-        return [(refs[i], float(scores[i])) for i in order]
+        if modality == "fingerprint" and p.shape[0] != P.FP_ROWS:
+            raise TemplateError(f"A fingerprint probe has {P.FP_ROWS} rows.", reason="size")
+        return [(c.key, c.score) for c in self._cache.search(modality, p, gallery)]
 
     def threshold(self, modality: str) -> float:
         return P.FP_THRESHOLD if modality == "fingerprint" else P.IRIS_THRESHOLD

@@ -28,3 +28,15 @@ FP_THRESHOLD = 0.68  # FMR 0.1 %: 0.679 on FVC2002 DB1_B, 0.654 on DB2_B (DB3_B 
 IRIS_HASHES = 1024  # m (MMU1, first 150 images: EER 3.1 % at 512, 1.7 % at 1024 = unprotected; q = 4 or 16 no better)
 IRIS_Q = 8  # q (a hash value is 3 bits)
 IRIS_THRESHOLD = 0.21  # FMR 0.1 % on MMU1: 0.205 (bench/results/protection); chance collisions are 1/8
+
+# --- 1:N search indexes (iris_index.py, fingerprint_index.py): speed only, the comparison is unchanged ---
+IRIS_INDEX_HASHES = 512  # stage 1 counts collisions of the first 512 hash functions (a multiple of 64) ...
+IRIS_INDEX_SHIFT_STEP = 1  # ... at every probe rotation (every other: half the time, fewer mates kept)
+IRIS_INDEX_SHORTLIST = 4096  # the best rows of stage 1 are scored in full (iris.search). At 1M eyes, 384
+# hashes and 2048 rows lost 2 of 50 MMU1 hits to the pre-filter (bench/results/protection/search.md)
+FP_INDEX_BAND = 2  # a band key is this many consecutive IoM values of one code row (8 bits at q = 16) ...
+FP_INDEX_BANDS = 96  # ... from the first BANDS * BAND hash functions (DB1_B/DB2_B mates in the top 1 % of
+# 2,000 chimeras: 93 %; 3-value bands 65 %, 64 bands 85 %)
+FP_INDEX_BITS = 65536  # Bloom-style bitset per finger (8 KiB; 32768 bits lost ~5 points of the above)
+FP_INDEX_SHORTLIST_MIN = 200  # fingers scored in full (fingerprint.compare): at least this many,
+FP_INDEX_SHORTLIST_SHARE = 0.02  # or this share of the gallery

@@ -1,0 +1,90 @@
+"""1:N search over protected iris codes in two stages, built only from the protected codes.
+
+Stage 1 counts, for every row, the collisions of the first IRIS_INDEX_HASHES hash functions with the
+probe at every rotation. The codes are stored bit-sliced (``_search_kernels``): a hash value of q = 8
+takes 3 bits instead of the 8 of the one-hot form, and 8 rows are compared per 512-bit vector. The
+hash functions are independent, so a subset ranks rows like all of them, with more noise; stage 2 scores
+the IRIS_INDEX_SHORTLIST best rows with the full comparison (``iris.search``) and ranks them. The same
+scheme as the unprotected iris gallery (``biometrics.iris.index``); ``exhaustive=True`` scores every
+row in full, against which the benchmark measures top-1 agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from carekey.biometrics.protection import iris as piris
+from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection._search_kernels import LANES, bit_planes, planes_of, sliced_scan
+from carekey.biometrics.protection.gallery import Candidate, Slots, grown
+
+CHUNK = 16384  # rows scored in full per call: bounds the one-hot temporaries of iris.search
+
+
+def stage1_hashes() -> int:
+    """Hash functions compared in stage 1: IRIS_INDEX_HASHES, at most all of them, a multiple of 64."""
+    return max(64, min(P.IRIS_INDEX_HASHES, P.IRIS_HASHES) // 64 * 64)
+
+
+class ProtectedIrisIndex(Slots):
+    """Protected iris codes (IRIS_HASHES,) uint8 under opaque keys; probes are (rotations, IRIS_HASHES)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        super().__init__()
+        self._planes = planes_of(P.IRIS_Q)
+        self._h1 = stage1_hashes()
+        self._codes = np.zeros((max(capacity, 1), P.IRIS_HASHES), np.uint8)
+        self._blocks = np.zeros((-(-max(capacity, 1) // LANES), self._planes, self._h1 // 64, LANES), np.uint64)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of the indexed rows: the codes (stage 2) and their stage-1 bit planes."""
+        return len(self) * (P.IRIS_HASHES + self._planes * self._h1 // 8)
+
+    def add(self, keys: Sequence[Hashable], codes: np.ndarray) -> None:
+        """Bulk insert of protected codes (len(keys), IRIS_HASHES) uint8."""
+        codes = np.asarray(codes)
+        shape = (len(keys), P.IRIS_HASHES)
+        if codes.dtype != np.uint8 or codes.shape != shape or (codes.size and codes.max() >= P.IRIS_Q):
+            raise ValueError(f"codes must be uint8 values below {P.IRIS_Q} of shape (len(keys), {P.IRIS_HASHES})")
+        start, end = self._new_keys(keys)
+        self._codes = grown(self._codes, end)
+        self._blocks = grown(self._blocks, -(-end // LANES))
+        self._codes[start:end] = codes
+        self._write(np.arange(start, end), codes)
+
+    def _write(self, slots: np.ndarray, codes: np.ndarray) -> None:
+        planes = bit_planes(codes[:, : self._h1], self._planes)
+        self._blocks[slots // LANES, :, :, slots % LANES] = planes
+
+    def remove(self, key: Hashable) -> None:
+        i, last = self._drop_key(key)
+        if i != last:
+            self._codes[i] = self._codes[last]
+            self._write(np.array([i]), self._codes[i : i + 1])
+        self._codes[last] = 0
+
+    def search(self, probe: np.ndarray, top: int = 5, exhaustive: bool | None = None,
+               among: np.ndarray | None = None, shortlist: int = P.IRIS_INDEX_SHORTLIST) -> list[Candidate]:
+        """Best ``top`` rows (highest ``iris.search`` similarity first), over the slots ``among`` if given.
+        Stage 1 keeps ``shortlist`` rows; galleries of at most 4 shortlists are scored in full by default."""
+        n = len(self)
+        probe = np.atleast_2d(np.asarray(probe, np.uint8))
+        if probe.shape[1:] != (P.IRIS_HASHES,):
+            raise ValueError(f"an iris probe is (rotations, {P.IRIS_HASHES}) IoM values")
+        slots = np.arange(n) if among is None else np.asarray(among, np.int64)
+        if n == 0 or slots.size == 0:
+            return []
+        if exhaustive is None:
+            exhaustive = slots.size <= 4 * shortlist
+        if not exhaustive and shortlist < slots.size:
+            rotations = np.ascontiguousarray(probe[:: P.IRIS_INDEX_SHIFT_STEP, : self._h1])
+            differ = sliced_scan(self._blocks[: -(-n // LANES)], bit_planes(rotations, self._planes))[:n]
+            if among is not None:
+                differ = differ[slots]
+            keep = np.argpartition(differ, shortlist - 1)[:shortlist]
+            slots = np.sort(slots[keep])
+        scores = [piris.search(probe, self._codes[slots[lo : lo + CHUNK]]) for lo in range(0, slots.size, CHUNK)]
+        return self._ranked(slots, np.concatenate(scores), top)
