@@ -107,6 +107,27 @@ def test_unprotected_templates_are_refused(fingers, eyes):
             load(raw, "fingerprint", 1, KEY_A)
 
 
+def _recrc(body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def test_templates_of_another_format_or_hash_count_are_refused():
+    """Format 1 held 256 hashes per cylinder (1024 per iris): refused by version, and a well-formed
+    current-version template with the old hash count is refused by size, never scored."""
+    data = dump(_template(), KEY_A)
+    old = _recrc(data[:4] + bytes([1]) + data[5:-4])
+    with pytest.raises(TemplateError, match="re-enroll") as err:
+        load(old, "fingerprint", 2, KEY_A)
+    assert err.value.detail["reason"] == "format"
+    codes = np.zeros((3, P.FP_HASHES // 2), np.uint8)
+    with pytest.raises(TemplateError) as err:
+        load(dump(ProtectedTemplate("fingerprint", 2, codes), KEY_A), "fingerprint", 2, KEY_A)
+    assert err.value.detail["reason"] == "size"
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(min_value=0), st.integers(min_value=1, max_value=255))
 def test_any_corrupted_byte_is_refused(position, flip):
