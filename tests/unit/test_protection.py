@@ -66,6 +66,31 @@ def test_degenerate_cylinders_are_not_hashed(fingers):
         assert not np.any(np.all(codes == 0, axis=1))
 
 
+def test_chaff_and_generic_cylinders_get_no_credit(fingers):
+    """The distinctiveness normalization: a pair is credited only by how far it stands above each cylinder's
+    best alternatives, so uniform collisions (however high) and random chaff score 0."""
+    real = pfp.protect(fingers["db1_101_1"], KEY_A)
+    chaff = np.random.default_rng(0).integers(0, P.FP_Q, real.shape, dtype=np.uint8)
+    assert pfp.compare(real, chaff) < 0.5 * P.FP_THRESHOLD
+    assert pfp.compare(real, real) > P.FP_THRESHOLD  # the same codes stand out on the diagonal
+    uniform = np.full((P.FP_ROWS, P.FP_ROWS), 0.9)
+    assert np.allclose(pfp.normalized(uniform), 0.0) and pfp.to_score(pfp.lss(pfp.normalized(uniform))) == 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32 - 1), st.floats(min_value=-0.5, max_value=0.5))
+def test_normalization_ignores_a_common_offset_and_credits_a_planted_match(seed, offset):
+    rng = np.random.default_rng(seed)
+    sims = rng.uniform(0.0, 0.2, (20, 24))
+    assert np.allclose(pfp.normalized(sims + offset), pfp.normalized(sims))
+    sims[3, 7] = 0.9
+    norm = pfp.normalized(sims)
+    assert norm[3, 7] == norm.max() > 0
+    sims[5, 8 : 9 + P.FP_NORM_TOP] = 0.9  # a generic cylinder, as alike to several of the other print's ...
+    norm = pfp.normalized(sims)
+    assert norm[5, 8 : 9 + P.FP_NORM_TOP].max() < 0.6 * norm[3, 7]  # ... gets far less credit (row means: ~0.9)
+
+
 def test_iris_same_key_matches_other_key_is_an_impostor(eyes):
     probe_a = piris.protect_probe(eyes["01_L_1"], KEY_A)
     genuine = piris.compare(probe_a, piris.protect(eyes["01_L_2"], KEY_A))
@@ -105,6 +130,27 @@ def test_unprotected_templates_are_refused(fingers, eyes):
     for raw in (fp_api.save(fingers["db1_101_1"]), eyes["01_L_1"].to_bytes()):
         with pytest.raises(TemplateError, match="unprotected"):
             load(raw, "fingerprint", 1, KEY_A)
+
+
+def _recrc(body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def test_templates_of_another_format_or_hash_count_are_refused():
+    """Format 1 held 256 hashes per cylinder (1024 per iris): refused by version, and a well-formed
+    current-version template with the old hash count is refused by size, never scored."""
+    data = dump(_template(), KEY_A)
+    old = _recrc(data[:4] + bytes([1]) + data[5:-4])
+    with pytest.raises(TemplateError, match="re-enroll") as err:
+        load(old, "fingerprint", 2, KEY_A)
+    assert err.value.detail["reason"] == "format"
+    codes = np.zeros((3, P.FP_HASHES // 2), np.uint8)
+    with pytest.raises(TemplateError) as err:
+        load(dump(ProtectedTemplate("fingerprint", 2, codes), KEY_A), "fingerprint", 2, KEY_A)
+    assert err.value.detail["reason"] == "size"
 
 
 @settings(max_examples=60, deadline=None)

@@ -14,9 +14,10 @@ sensitive hashing-enabled cancelable biometrics: Index-of-Max hashing", IEEE TIF
   bit-sliced iris scan; keyed band-Bloom fingerprint pre-filter), kept in memory by ``gallery_cache``.
 
 Why IoM, on measurements (``carekey bench protection``, ``bench/results/protection/``):
-- it costs accuracy, less than the alternatives we could build in time: iris EER 1.11 % -> 1.89 % on
-  MMU1 (m = 512 hashes gave 3.1 %); fingerprints lose MCC's geometric consolidation (no minutia positions
-  may be stored), which no fixed-length / local-descriptor scheme avoids (DB1_B 1.8 % -> 3.6 %);
+- it costs accuracy, less than the alternatives we could build in time: iris EER 1.11 % -> 1.62 % on
+  MMU1 (2048 hashes; 1024 gave 1.8 %, a mask-aware windowed variant 2.2-3.0 %); fingerprints lose MCC's
+  geometric consolidation (no minutia positions may be stored), which no fixed-length / local-descriptor
+  scheme avoids (FVC2002 DB1_B..DB4_B 0.52 / 1.07 / 1.98 / 0.71 % -> 1.43 / 1.07 / 4.64 / 1.43 %);
 - unlike BioHashing (sign of projections = linear constraints, broken when the token leaks), an IoM value
   keeps only the rank of projections; cross-key scores of the same finger or eye are at chance
   (D<->sys at the estimator's floor);

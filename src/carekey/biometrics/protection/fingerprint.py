@@ -69,10 +69,18 @@ def _n_p(na: int, nb: int) -> int:
     return int(P.FP_MIN_NP + round(z * (P.FP_MAX_NP - P.FP_MIN_NP)))
 
 
+def _top_mean(sims: np.ndarray, axis: int) -> np.ndarray:
+    k = min(P.FP_NORM_TOP, sims.shape[axis])
+    return np.partition(sims, sims.shape[axis] - k, axis=axis).take(range(sims.shape[axis] - k, sims.shape[axis]),
+                                                                     axis=axis).mean(axis=axis, keepdims=True)
+
+
 def normalized(sims: np.ndarray) -> np.ndarray:
-    """Collision rates minus the mean of their row and column: a cylinder that collides with every
-    cylinder of the other print (a sparse, generic one) gets no credit for it."""
-    return sims - 0.5 * (sims.mean(axis=1, keepdims=True) + sims.mean(axis=0, keepdims=True))
+    """Collision rates minus the mean of the FP_NORM_TOP best of their row and of their column: a pair is
+    credited only by how far it stands out from each cylinder's best alternatives (a distinctiveness test,
+    as the ratio test of Lowe, "Distinctive image features from scale-invariant keypoints", IJCV 2004), so a
+    generic cylinder that collides well with many cylinders of the other print, and chaff, get no credit."""
+    return sims - 0.5 * (_top_mean(sims, 1) + _top_mean(sims, 0))
 
 
 def lss(sims: np.ndarray) -> float:

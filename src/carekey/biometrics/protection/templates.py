@@ -20,7 +20,7 @@ from carekey.biometrics.protection.iom import derive
 from carekey.errors import TemplateError
 
 MAGIC = b"CKPT"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: 512 hashes per fingerprint cylinder, 2048 per iris (1: 256 and 1024)
 MODALITY_CODES = {"fingerprint": 1, "iris": 2}
 SHAPES = {"fingerprint": (P.FP_HASHES, P.FP_Q), "iris": (P.IRIS_HASHES, P.IRIS_Q)}
 _HEADER = struct.Struct(f">4sBBI{P.KEY_ID_BYTES}sHH")
@@ -57,8 +57,8 @@ def load(data: bytes, modality: str, key_version: int, secret: bytes) -> Protect
         raise TemplateError("Not a carekey protected template (bad magic); unprotected templates are refused.",
                             reason="magic")
     if version != FORMAT_VERSION:
-        raise TemplateError(f"Protected template format {version} is not supported (expected {FORMAT_VERSION}).",
-                            reason="format")
+        raise TemplateError(f"Protected template format {version} is not supported (expected {FORMAT_VERSION}); "
+                            "re-enroll the person.", reason="format")
     if zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
         raise TemplateError("Protected template is corrupt (checksum mismatch).", reason="checksum")
     if mod != MODALITY_CODES.get(modality):
