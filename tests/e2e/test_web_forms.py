@@ -174,3 +174,22 @@ def test_name_lookup_page_shows_at_most_five_candidates_with_the_minimum_to_conf
 def sign_in_token(client: TestClient) -> str:
     sign_in(client)
     return client.cookies["ck_staff"]
+
+
+def test_biometric_search_without_the_persons_agreement_is_denied_and_logged(web):
+    client, _, built = web
+    token = sign_in(client)
+    vid = open_visit(client, token)
+    finger = ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")
+    with built.database.uow() as uow:
+        before = uow.access_log.size()
+    r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint"},
+                    files={"image": finger})
+    assert r.status_code == 422 and "tick this box only if they agree" in field_error(r.text, "agree")
+    with built.database.uow() as uow:
+        events = [e.event for e in uow.access_log.entries(before, uow.access_log.size())]
+    assert [(e.action, e.outcome) for e in events] == [("identify_biometric", "denied")]
+    assert "agreement of the person present" in events[0].reason
+    r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
+                    files={"image": finger})
+    assert r.status_code == 200

@@ -1,5 +1,6 @@
 """ProtectedMatcher.search through its in-memory indexes: stored templates are loaded once, deleted or
-replaced ones are never scored stale, a search sees only the ids it is given, bad templates still fail."""
+replaced ones are never scored stale, a search sees only the ids it is given, a bad stored template is
+skipped (not fatal to the search) and a bad probe fails."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def test_iris_gallery_is_loaded_once_and_follows_deletions(monkeypatch):
     again = matcher.search("iris", probe, gallery)
     assert again == first and calls[0] == 32  # only the probe
     without = [g for g in gallery if g[0] != "T7"]
-    assert all(ref != "T7" for ref, _ in matcher.search("iris", probe, without))
+    rest = matcher.search("iris", probe, without)
+    assert len(rest) == 29 and all(ref != "T7" for ref, _ in rest)
     replaced = [(ref, _iris(codes[0]) if ref == "T7" else data) for ref, data in gallery]
     assert matcher.search("iris", probe, replaced)[0][0] != "T7"  # new bytes under the same id: reloaded
 
@@ -70,16 +72,20 @@ def test_unseen_ids_are_evicted_and_subsets_are_searched_alone():
     assert len(matcher._cache) == 3  # the right-hand ids were not seen for EVICT_AFTER searches
 
 
-def test_bad_templates_still_fail_and_leave_the_index_usable():
+def test_bad_stored_templates_are_skipped_not_fatal_and_bad_probes_fail():
     matcher = ProtectedMatcher(KEY_A, 1)
     codes = RNG.integers(0, P.IRIS_Q, (3, P.IRIS_HASHES), dtype=np.uint8)
     good = [(f"T{i}", _iris(c)) for i, c in enumerate(codes)]
     probe = _iris(codes[2][None, :])
     corrupt = bytearray(_iris(codes[0]))
     corrupt[30] ^= 1
-    for bad in (bytes(corrupt), _iris(codes[0], KEY_B), _iris(np.stack([codes[0], codes[1]]))):
-        with pytest.raises(TemplateError):
-            matcher.search("iris", probe, [*good, ("X", bad)])
+    for i, bad in enumerate((bytes(corrupt), _iris(codes[0], KEY_B), _iris(np.stack([codes[0], codes[1]])))):
+        found = matcher.search("iris", probe, [*good, (f"X{i}", bad)])  # one bad row does not stop the search
+        assert found[0] == ("T2", 1.0) and {ref for ref, _ in found} == {"T0", "T1", "T2"}
+        assert f"X{i}" in matcher._cache.rejected
+        assert matcher.search("iris", probe, [(f"X{i}", bad)]) == []
+    with pytest.raises(TemplateError):
+        matcher.search("iris", bytes(corrupt), good)  # a bad probe is the caller's error
     assert matcher.search("iris", probe, good)[0] == ("T2", 1.0)
     assert matcher.search("iris", probe, []) == []
     with pytest.raises(TemplateError):

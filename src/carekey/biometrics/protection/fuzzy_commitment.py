@@ -21,6 +21,11 @@ message can be guessed; Argon2id makes each guess cost ~25 ms instead of ~4 us. 
 it for every RS output, and with block erasures (margin > 0) a short RS code "decodes" impostor words often
 (few unerased symbols left: ~18 % of rotations for RS(16, 3) in a spot check), so an impostor verify costs
 ~6 Argon2id runs (~190 ms vs ~8 ms at margin 0). The reconstructed code exists only inside ``verify``.
+
+Not fit for production at the operating point the benchmark chose on MMU1 (a 24-bit message): with the program
+key known, 2^24 Argon2id guesses (about 5 CPU-days per eye) recover the iris code from what is stored. Longer
+messages make guessing infeasible but raise genuine failures steeply (bench/results/protection/
+iris_mmu1_fuzzy_commitment.txt: 32 bits 8.6 %, 64 bits 17 %); that trade-off is why it stays a measurement.
 """
 
 from __future__ import annotations

@@ -6,11 +6,14 @@ the matcher keeps one index per modality: a template is loaded once, when its id
 already indexed is trusted only if the stored bytes still end with the same CRC-32 (templates are never
 updated in place; a changed one is reloaded). Each search is restricted to the ids it was given, so a
 deleted template is never returned; an id absent from the last EVICT_AFTER searches of its modality
-(revoked consent, retired key, another position's gallery) is dropped from memory.
+(revoked consent, retired key, another position's gallery) is dropped from memory. A stored template that
+does not load (corrupt, an older format, another secret) is skipped and counted in ``rejected``: one bad row
+must not make every search of the modality fail; the person is found again once re-enrolled.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -19,6 +22,9 @@ import numpy as np
 from carekey.biometrics.protection.fingerprint_index import ProtectedFingerprintIndex
 from carekey.biometrics.protection.gallery import Candidate
 from carekey.biometrics.protection.iris_index import ProtectedIrisIndex
+from carekey.errors import TemplateError
+
+log = logging.getLogger(__name__)
 
 EVICT_AFTER = 8  # searches of a modality an unseen id survives (a gallery per probed position)
 Index = ProtectedIrisIndex | ProtectedFingerprintIndex
@@ -35,14 +41,16 @@ class GalleryCache:
         self._crc: dict[str, dict[str, bytes]] = {}
         self._seen: dict[str, dict[str, int]] = {}
         self._searches: dict[str, int] = {}
+        self.rejected: dict[str, str] = {}  # template id -> why it was skipped (ids only, no personal data)
 
     def search(self, modality: str, probe: np.ndarray, gallery: Sequence[tuple[str, bytes]]) -> list[Candidate]:
         """Every candidate the index scored in full, best first, among the gallery's ids only."""
         with self._lock:
             index = self._sync(modality, gallery)
-            if not gallery:
+            usable = [ref for ref, _ in gallery if ref in index]
+            if not usable:
                 return []
-            among = None if len(index) == len(gallery) else index.slots(ref for ref, _ in gallery)
+            among = None if len(index) == len(usable) else index.slots(usable)
             found = index.search(probe, top=len(gallery), among=among)
             self._evict(modality)
             return found
@@ -64,7 +72,17 @@ class GalleryCache:
             seen[ref] = count
             if crc.get(ref) != data[-4:]:
                 fresh.append((ref, data))
-        loaded = [(ref, data[-4:], self._load(modality, data)) for ref, data in fresh]  # validate all first
+        loaded = []
+        for ref, data in fresh:
+            try:
+                loaded.append((ref, data[-4:], self._load(modality, data)))
+            except TemplateError as err:
+                if ref in index:
+                    index.remove(ref)
+                crc.pop(ref, None)
+                if ref not in self.rejected:
+                    log.warning("stored %s template %s skipped: %s", modality, ref, err.message)
+                self.rejected[ref] = err.message
         for ref, tail, _ in loaded:
             if ref in index:
                 index.remove(ref)

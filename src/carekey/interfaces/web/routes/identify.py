@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
-from carekey.errors import CaptureRejected, InvalidInput
+from carekey.errors import CaptureRejected, Forbidden, InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data, read_upload
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
@@ -25,6 +25,7 @@ from carekey.services.biometrics import MODALITIES
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
 BIO = Purpose.BIOMETRIC_IDENTIFICATION.value
+NOT_AGREED = "read the notice to the person and tick this box only if they agree"
 
 
 def _identify_page(request: Request, visit_id: str, f: Fields, status: int = 422):  # type: ignore[no-untyped-def]
@@ -75,8 +76,7 @@ async def identify(request: Request, visit_id: str, form: Form):  # type: ignore
     svc, f = services(request), Fields(form)
     if svc.biometrics is None:
         raise InvalidInput("biometric identification is not available on this server; use the card or the name")
-    if f.text("agree") != "yes":
-        f.errors["agree"] = "read the notice to the person and tick this box only if they agree"
+    agreed = f.text("agree") == "yes"
     modality = f.text("modality")
     if modality not in MODALITIES:
         f.errors["modality"] = "choose fingerprint or iris"
@@ -85,10 +85,17 @@ async def identify(request: Request, visit_id: str, form: Form):  # type: ignore
     except InvalidInput as err:
         f.errors["image"] = err.message
     if f.errors:
+        if not agreed:
+            f.errors["agree"] = NOT_AGREED
         return await run_in_threadpool(_identify_page, request, visit_id, f)
-    try:
+    try:  # without the tick the policy denies the search, and the denial is logged and visible to auditors
         found = await run_in_threadpool(lambda: svc.biometrics.identify(actor, visit_id, BIO, modality, image,
-                                                                        person_agreed=True))  # ticked above
+                                                                        person_agreed=agreed))
+    except Forbidden:
+        if agreed:
+            raise
+        f.errors["agree"] = NOT_AGREED
+        return await run_in_threadpool(_identify_page, request, visit_id, f)
     except CaptureRejected as err:
         f.errors["image"] = f"{err.message} — please capture again"
         return await run_in_threadpool(_identify_page, request, visit_id, f)
