@@ -2,6 +2,7 @@
 
 import json
 import stat
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -82,7 +83,7 @@ def test_rotate_then_renew_from_kept_images_through_the_cli(data, monkeypatch):
     r = runner.invoke(app, ["keys", "renew-biometric", "--data", str(data)])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output[r.output.index("{"):])
-    assert out == {"biometric_key_version": 2, "renewed": 1, "templates": 1, "skipped": 0, "failed": {}}
+    assert out == {"biometric_key_version": 2, "renewed": 1, "templates": 1, "skipped": 0, "failed": 0}
     built = bootstrap.build(Settings(data_dir=data))
     try:
         with built.database.uow() as uow:
@@ -93,3 +94,40 @@ def test_rotate_then_renew_from_kept_images_through_the_cli(data, monkeypatch):
         built.close()
     r = runner.invoke(app, ["keys", "rotate-biometric", "--renew", "--data", str(data)])
     assert r.exit_code == 0 and '"renewed": 1' in r.output, r.output
+
+
+def test_renewal_failures_are_counted_without_naming_anyone(data, monkeypatch):
+    """The admin sees counts only; a person whose kept image cannot be renewed finds it in their own access log."""
+    monkeypatch.setenv("CAREKEY_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("CAREKEY_ARGON2_MEMORY_KIB", "64")
+    built = bootstrap.build(Settings(data_dir=data))
+    try:
+        s = built.services
+        world = make_world(s)
+        ids = []
+        for card in ("NK1001", "NK1002"):
+            visit = s.visits.open(world.registrar, "north")
+            pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
+                                  consent((*ALL, "biometric_image_retention"))).person.id
+            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"))
+            ids.append(pid)
+        with built.database.uow() as uow:  # the second person's kept image: tampered ciphertext
+            [kept] = uow.images.for_person(ids[1])
+            uow.images.delete_for_person(ids[1])
+            uow.images.add(replace(kept, ciphertext=kept.ciphertext[:40] + bytes([kept.ciphertext[40] ^ 0xFF])
+                                   + kept.ciphertext[41:]))
+            uow.commit()
+    finally:
+        built.close()
+    r = runner.invoke(app, ["keys", "rotate-biometric", "--renew", "--data", str(data)])
+    assert r.exit_code == 1, r.output
+    out = json.loads(r.output[r.output.index("{", r.output.index("}")):r.output.rindex("}") + 1])
+    assert out == {"biometric_key_version": 2, "renewed": 1, "templates": 1, "skipped": 0, "failed": 1}
+    assert "own access log" in r.output and "next capture" in r.output
+    assert not any(pid in r.output for pid in ids)  # no person is named to the admin
+    built = bootstrap.build(Settings(data_dir=data))
+    try:
+        with built.database.uow() as uow:
+            assert [e.event.action for e in uow.access_log.for_person(ids[1])].count("renew_biometric") == 1
+    finally:
+        built.close()

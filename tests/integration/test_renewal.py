@@ -4,6 +4,8 @@ skipped, a corrupt kept image failing only its own person."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from carekey import bootstrap
@@ -127,3 +129,83 @@ def test_kept_images_outlive_their_retired_templates_and_still_renew(app, world,
     with new.database.uow() as uow:
         [template] = uow.biometrics.for_person(ama)
         assert [i.template_id for i in uow.images.for_person(ama)] == [template.id]
+
+
+class _FailingOn:
+    """The real matcher, except that extracting one given image raises a non-carekey error (as OpenCV/numpy may)."""
+
+    def __init__(self, matcher, bad: bytes) -> None:
+        self._m, self._bad = matcher, bad
+        self.key_version = matcher.key_version
+
+    def extract(self, modality, img):
+        if img == self._bad:
+            raise ValueError("cv2.error: (-215:Assertion failed) !_src.empty()")
+        return self._m.extract(modality, img)
+
+
+def test_an_unexpected_extractor_error_fails_its_person_only_and_keeps_the_logged_access(app, world, rotated):
+    s = app.services
+    people = {}
+    for name, card, img in (("Ama", "NK1001", "01_L_1"), ("Efua", "NK5005", "40_L_2"), ("Yaw", "NK6006", "01_L_2")):
+        visit, pid = enroll_with(s, world.registrar, (*ALL, IMAGES), card_number=card, given_name=name)
+        s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image(img))
+        people[name] = pid
+
+    new = rotated()
+    renewal = new.services.renewal
+    renewal.matcher = _FailingOn(renewal.matcher, image("40_L_2"))
+    report = renewal.run()
+
+    assert sorted(report.renewed) == sorted([people["Ama"], people["Yaw"]])  # the job went on after Efua
+    assert list(report.failed) == [people["Efua"]]
+    assert "could not re-extract (ValueError)" in report.failed[people["Efua"]]
+    assert "next capture" in report.failed[people["Efua"]]
+    [event] = renewals(new, people["Efua"])  # her image was decrypted: the access stays in her log
+    assert event.outcome == "granted"
+    assert versions(new, people["Efua"]) == [("iris", report.key_version - 1)]
+    with new.database.uow() as uow:
+        assert {i.key_version for i in uow.images.for_person(people["Efua"])} == {report.key_version - 1}
+    for name in ("Ama", "Yaw"):
+        assert versions(new, people[name]) == [("iris", report.key_version)]
+
+
+def test_a_position_re_enrolled_under_the_current_version_is_not_renewed_twice(app, world, rotated):
+    """A re-enrollment that committed while renewal held the old image list (the race renewal can lose) leaves the
+    older kept image next to a current-version template: renewal must skip that position, renew the others."""
+    s = app.services
+    visit, ama = enroll_with(s, world.registrar, (*ALL, IMAGES))
+    s.biometrics.enroll(world.registrar, visit.id, BIO, ama, "iris", "left", image("01_L_1"))
+    s.biometrics.enroll(world.registrar, visit.id, BIO, ama, "fingerprint", "right_index", image("db1_101_1"))
+    with app.database.uow() as uow:
+        [old_iris] = [i for i in uow.images.for_person(ama) if i.modality == "iris"]
+
+    new = rotated()
+    nxt = new.services.visits.open(world.registrar, "north")
+    new.services.biometrics.enroll(world.registrar, nxt.id, BIO, ama, "iris", "left", image("01_L_2"))
+    with new.database.uow() as uow:  # what the renewal saw before the re-enrollment: the older kept image
+        uow.images.delete_position(ama, "iris", "left")
+        uow.images.add(replace(old_iris, template_id=None))  # its retired template was deleted by the enroll
+        uow.commit()
+
+    report = new.services.renewal.run()
+
+    assert (report.renewed, report.templates, report.failed) == ([ama], 1, {})
+    with new.database.uow() as uow:
+        current = [(t.modality, t.position) for t in uow.biometrics.for_person(ama)
+                   if t.key_version == report.key_version]
+    assert sorted(current) == [("fingerprint", "right_index"), ("iris", "left")]  # one per position
+
+
+def test_renewal_does_not_relink_an_image_replaced_meanwhile(app, world, rotated):
+    """The relink is a compare-and-set on the image's key version: an image no longer of the version renewal read
+    (replaced or already renewed) updates no row, so no template is added for it."""
+    s = app.services
+    visit, ama = enroll_with(s, world.registrar, (*ALL, IMAGES))
+    s.biometrics.enroll(world.registrar, visit.id, BIO, ama, "iris", "left", image("01_L_1"))
+    new = rotated()
+    with new.database.uow() as uow:
+        [kept] = uow.images.for_person(ama)
+        assert uow.images.relink(kept.id, None, kept.key_version + 1, kept.key_version + 5) == 0
+        assert uow.images.relink(kept.id, None, kept.key_version + 1, kept.key_version) == 1
+        assert uow.images.relink(kept.id, None, kept.key_version + 1, kept.key_version) == 0  # already claimed

@@ -11,10 +11,12 @@ are renewed here; everyone else re-enrolls at their next capture, as before. Per
    ``renew_biometric``. The grant is appended to the transparency log with the person's id BEFORE any image
    is decrypted, so the person sees this processing in their access list;
 3. decrypt each stale image in memory and extract its template under the current key version. A corrupt
-   ciphertext or an unusable image fails THIS person with a clear TemplateError (their access stays logged,
-   nothing else changes) and the job goes on with the others;
+   ciphertext or an unusable image (any error while decoding or extracting) fails THIS person with a clear
+   TemplateError (their access stays logged, nothing else changes) and the job goes on with the others;
 4. store the new templates, relink the images to them, delete the person's retired templates of those
-   modalities. The images never leave this function.
+   modalities. A position that already has a current-version template (re-enrolled since the rotation), or
+   whose image was replaced meanwhile, is skipped: never two current templates for one position. The images
+   never leave this function.
 """
 
 from __future__ import annotations
@@ -70,41 +72,57 @@ class RenewalService:
             except CarekeyError as err:
                 report.failed[person_id] = err.message
                 continue
-            if made is None:
+            if not made:  # nothing left to renew (revoked, or re-enrolled under the current version meanwhile)
                 report.skipped.append(person_id)
             else:
                 report.renewed.append(person_id)
                 report.templates += made
         return report
 
-    def _renew(self, actor: Actor, person_id: str) -> int | None:
+    def _renew(self, actor: Actor, person_id: str) -> int:
         version, now = self.matcher.key_version, self.d.clock()
         with self.d.uow() as uow:
-            stale = [i for i in uow.images.for_person(person_id) if i.key_version != version]
-            if not stale or not consents_of(uow, person_id) >= NEEDED:
-                return None
+            if not self._due(uow, person_id) or not consents_of(uow, person_id) >= NEEDED:
+                return 0
             authorize(uow, now, actor, Action.RENEW_BIOMETRIC, PURPOSE.value, person_id=person_id)
-            templates = self._extract(uow, person_id, stale)
-            for image, template in zip(stale, templates, strict=True):
+            due = self._due(uow, person_id)  # again, now under the log lock: a re-enrollment committed since wins
+            templates = self._extract(uow, person_id, due)
+            made = 0
+            for image, template in zip(due, templates, strict=True):
+                # claim the image (compare-and-set on its key version): if it was replaced or renewed meanwhile,
+                # this older capture must not add a second current-version template for its position
+                if uow.images.relink(image.id, None, version, image.key_version) != 1:
+                    continue
                 row = TemplateRow(new_id("T"), person_id, image.modality, image.position, version, template, now)
                 uow.biometrics.add(row)
-                uow.images.relink(image.id, row.id, version)
-            for modality in sorted({i.modality for i in stale}):
+                uow.images.relink(image.id, row.id, version, version)
+                made += 1
+            for modality in sorted({i.modality for i in due}):
                 uow.biometrics.delete_retired(version, person_id=person_id, modality=modality)
             uow.commit()
-        return len(templates)
+        return made
+
+    def _due(self, uow: UnitOfWork, person_id: str) -> list[ImageRow]:
+        """The person's kept images of another key version, except for positions that already have a template
+        of the current version (re-enrolled since the rotation: the newer capture wins, the old image is left
+        to ``keep_image``'s replacement or to retention)."""
+        version = self.matcher.key_version
+        current = {(t.modality, t.position) for t in uow.biometrics.for_person(person_id) if t.key_version == version}
+        return [i for i in uow.images.for_person(person_id)
+                if i.key_version != version and (i.modality, i.position) not in current]
 
     def _extract(self, uow: UnitOfWork, person_id: str, stale: list[ImageRow]) -> list[bytes]:
-        """Templates of the stale images, in order; on any failure the logged access is committed (the images
-        were read) and a TemplateError names the image."""
+        """Templates of the stale images, in order; on any failure (ours, or an unexpected one from decoding or
+        the extractor, e.g. OpenCV/numpy) the logged access is committed (the images were read) and a
+        TemplateError names the image, so the job goes on with the next person."""
         key = data_key(self.d.crypto, load_row(uow, person_id))
         out = []
         for image in stale:
             try:
                 out.append(self.matcher.extract(image.modality, open_image(self.d.crypto, key, image)))
-            except CarekeyError as err:
+            except Exception as err:  # noqa: BLE001 - any failure fails this person only, never the whole job
+                why = err.message if isinstance(err, CarekeyError) else f"could not re-extract ({type(err).__name__})"
                 uow.commit()
                 raise TemplateError(f"the kept {image.modality} image ({image.position or 'no position'}) could "
-                                    f"not be renewed: {err.message}; the person re-enrolls at their next "
-                                    "capture") from None
+                                    f"not be renewed: {why}; the person re-enrolls at their next capture") from None
         return out

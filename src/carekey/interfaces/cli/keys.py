@@ -46,9 +46,11 @@ def _renew(data: Path) -> None:
             raise typer.Exit(1)
         report = renewal.run(progress=track)
         app.services.transparency.tree_head()  # the renewals end with a signed tree head
-    # counts, and the failures by person id (to tell the site: these people re-enroll at their next capture)
+    # counts only: who was renewed or failed is personal data; each failure is in that person's own access log
     emit({"biometric_key_version": report.key_version, "renewed": len(report.renewed),
-          "templates": report.templates, "skipped": len(report.skipped), "failed": report.failed})
+          "templates": report.templates, "skipped": len(report.skipped), "failed": len(report.failed)})
     if report.failed:
-        typer.echo(f"error: {len(report.failed)} person(s) could not be renewed (see 'failed')", err=True)
+        typer.echo(f"error: {len(report.failed)} person(s) could not be renewed from their kept images; each "
+                   "failed renewal is in that person's own access log, and they re-enroll at their next capture",
+                   err=True)
         raise typer.Exit(1)

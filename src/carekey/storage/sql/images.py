@@ -38,8 +38,9 @@ class SqlImageRepository:
         return self._c.execute(delete(t).where(t.c.person_id == person_id, t.c.modality == modality,
                                                t.c.position == position)).rowcount
 
-    def relink(self, image_id: str, template_id: str, key_version: int) -> None:
-        self._c.execute(update(t).where(t.c.id == image_id).values(template_id=template_id, key_version=key_version))
+    def relink(self, image_id: str, template_id: str | None, key_version: int, was_version: int) -> int:
+        stmt = update(t).where(t.c.id == image_id, t.c.key_version == was_version)
+        return self._c.execute(stmt.values(template_id=template_id, key_version=key_version)).rowcount
 
     def person_ids(self) -> list[str]:
         return [r[0] for r in self._c.execute(select(t.c.person_id).distinct().order_by(t.c.person_id))]
