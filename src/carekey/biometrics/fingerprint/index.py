@@ -63,7 +63,8 @@ def prefilter_vector(bits: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _scan(gallery, probe):
+def bitset_scan(gallery: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """Common set bits of the probe bitset (words,) with every gallery bitset (n, words)."""
     n, w = gallery.shape
     out = np.empty(n, dtype=np.int32)
     for i in range(n):
@@ -119,7 +120,7 @@ class FingerprintIndex:
             return []
         votes = np.zeros(len(vectors), dtype=np.int64)
         for f, template in enumerate(probe):
-            votes += _scan(np.ascontiguousarray(vectors[:, f]), prefilter_vector(template.bits))
+            votes += bitset_scan(np.ascontiguousarray(vectors[:, f]), prefilter_vector(template.bits))
         if shortlist is None:
             shortlist = max(P.INDEX_SHORTLIST_MIN, round(P.INDEX_SHORTLIST_SHARE * len(votes)))
         keep = min(shortlist, len(votes))

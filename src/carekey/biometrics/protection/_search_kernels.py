@@ -1,5 +1,5 @@
-"""Kernels of the protected 1:N indexes: a bit-sliced IoM scan (C, ``_search.c``, numpy fallback) and a
-popcount scan of Bloom-style bitsets (numba, as the unprotected fingerprint index)."""
+"""Kernel of the protected iris 1:N index: a bit-sliced IoM scan (C, ``_search.c``, numpy fallback). The
+protected fingerprint index reuses the unprotected fingerprint index's bitset scan."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import ctypes
 from functools import cache
 from pathlib import Path
 
-import numba
 import numpy as np
 
-from carekey.biometrics.fingerprint.matcher import _popcount
 from carekey.biometrics.native import compile_library
 
 SOURCE = Path(__file__).with_name("_search.c")
@@ -74,17 +72,4 @@ def _sliced_numpy(blocks: np.ndarray, probes: np.ndarray, chunk: int = 8192) -> 
         g = rows[lo : lo + chunk]
         diff = [np.bitwise_count(np.bitwise_or.reduce(g ^ probe[None], axis=1)).sum(axis=1) for probe in probes]
         out[lo : lo + chunk] = np.min(diff, axis=0)
-    return out
-
-
-@numba.njit(cache=True)
-def bitset_scan(gallery: np.ndarray, probe: np.ndarray) -> np.ndarray:
-    """Common set bits of the probe bitset (words,) with every gallery bitset (n, words)."""
-    n, w = gallery.shape
-    out = np.empty(n, dtype=np.int32)
-    for i in range(n):
-        acc = 0
-        for k in range(w):
-            acc += _popcount(gallery[i, k] & probe[k])
-        out[i] = acc
     return out

@@ -22,9 +22,9 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from carekey.biometrics.fingerprint.index import bitset_scan  # the unprotected pre-filter's popcount scan
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import parameters as P
-from carekey.biometrics.protection._search_kernels import bitset_scan
 from carekey.biometrics.protection.gallery import Candidate, Slots, grown
 from carekey.biometrics.protection.iom import derive
 
