@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from carekey import bootstrap
 from carekey.config import Settings
 from carekey.domain.program import Program, Role, Site
-from carekey.services.admin import LOCAL_OPERATOR
+from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
 from carekey.services.deps import Actor
 from carekey.storage.sql.tables import metadata
 
@@ -99,11 +99,11 @@ def make_world(services) -> World:
     admin.add_site(LOCAL_OPERATOR, Site("south", "demo", "South school", "Southern"))
     spec = {"registrar": ("registrar", ["north"]), "clinician": ("clinician", ["north"]),
             "registrar_south": ("registrar", ["south"]), "clinician_south": ("clinician", ["south"]),
-            "manager": ("program_manager", []), "auditor": ("auditor", []), "admin": ("admin", [])}
+            "manager": ("program_manager", ["north", "south"]), "auditor": ("auditor", []), "admin": ("admin", [])}
     actors = {}
     for name, (role, sites) in spec.items():
-        user = admin.add_user(LOCAL_OPERATOR, name.replace("_", "-"), role, PASSWORD, sites)
-        actors[name] = Actor.of(user)
+        admin.add_user(LOCAL_OPERATOR, name.replace("_", "-"), role, PASSWORD, sites)
+        actors[name] = Actor.of(admin.approve_user(DEMO_SEED, name.replace("_", "-")))
     assert actors["admin"].role is Role.ADMIN
     return World(**actors)
 

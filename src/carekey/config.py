@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     identifications_per_hour: int = Field(
         60, ge=1, description="1:N identifications (biometric or name lookup) allowed per user per hour."
     )
+    identifications_per_site_per_day: int = Field(
+        400, ge=1, description="1:N identifications and lookups (every attempt, empty or refused) allowed per site "
+        "per day, whatever the number of accounts: bounds what a set of insider accounts can enumerate."
+    )
+    presence_pin_failures_per_hour: int = Field(
+        5, ge=1, description="Wrong PINs typed as proof of presence allowed per person per hour."
+    )
     max_candidates: int = Field(5, ge=1, le=5, description="Most candidates a lookup may return (never more than 5).")
     lookup_min_score: float = Field(
         80.0, ge=0, le=100, description="Least fuzzy name score (rapidfuzz token-sort ratio, 0-100, minus 5 per "

@@ -34,6 +34,20 @@ class FakeLog:
     def count_since(self, actor_id, actions, since):
         return sum(1 for e in self.rows if e.actor_id == actor_id and e.action in actions and e.at >= since)
 
+    def count_site_since(self, site_id, actions, since):
+        return sum(1 for e in self.rows if e.site_id == site_id and e.action in actions and e.at >= since)
+
+    def lock(self):
+        self.locked = True
+
+
+class FakeVisits:
+    def __init__(self, offers=None):
+        self._offers = offers or {}
+
+    def offers(self, visit_id):
+        return dict(self._offers.get(visit_id, {}))
+
 
 class FakeConsents:
     def __init__(self, granted):
@@ -61,6 +75,7 @@ class FakeUow:
     def __init__(self, granted=(Purpose.CARE_RECORD,), fail=False, person_program="demo"):
         self.access_log, self.consents, self.commits = FakeLog(fail), FakeConsents(granted), 0
         self.people = self.programs = FakeDirectory(person_program)
+        self.visits = FakeVisits()
 
     def commit(self):
         self.commits += 1
@@ -95,14 +110,38 @@ def test_denial_is_logged_and_committed():
     assert uow.commits == uow2.commits == 1
 
 
-def test_rate_limit_counts_granted_identifications():
+EMPTY = Visit("V-2", "north", "U-0", NOW)
+
+
+def test_rate_limit_counts_every_identification_attempt():
     reg = Actor("U-2", "reg", Role.REGISTRAR, frozenset({"north"}))
     uow = FakeUow()
     for _ in range(2):
-        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=VISIT, per_hour=2)
+        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=EMPTY, per_hour=3)
+    with pytest.raises(Forbidden):  # a denied attempt (a bound visit) counts too
+        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=VISIT, per_hour=3)
     with pytest.raises(RateLimited):
-        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=VISIT, per_hour=2)
-    assert [e.outcome for e in uow.access_log.rows] == ["granted", "granted", "denied"]
+        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=EMPTY, per_hour=3)
+    assert [e.outcome for e in uow.access_log.rows] == ["granted", "granted", "denied", "denied"]
+    assert uow.access_log.locked  # counted under the append lock
+
+
+def test_site_limit_holds_across_accounts():
+    uow = FakeUow()
+    for i in range(3):
+        reg = Actor(f"U-{i}", f"reg{i}", Role.REGISTRAR, frozenset({"north"}))
+        authorize(uow, NOW, reg, Action.LOOKUP, "care_record", visit=EMPTY, per_hour=10, per_site_day=3)
+    fresh = Actor("U-9", "fresh", Role.REGISTRAR, frozenset({"north"}))
+    with pytest.raises(RateLimited, match="per day at site north"):
+        authorize(uow, NOW, fresh, Action.LOOKUP, "care_record", visit=EMPTY, per_hour=10, per_site_day=3)
+
+
+def test_unapproved_account_is_denied_and_logged():
+    pending = Actor("U-3", "new", Role.CLINICIAN, frozenset({"north"}), approved=False)
+    uow = FakeUow()
+    with pytest.raises(Forbidden, match="awaiting approval"):
+        authorize(uow, NOW, pending, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A")
+    assert [e.outcome for e in uow.access_log.rows] == ["denied"] and uow.commits == 1
 
 
 def test_failed_append_raises_before_any_data():

@@ -4,7 +4,17 @@ import pytest
 
 from carekey.domain.program import Role
 from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
-from carekey.policy.decision import PATIENT_ACTIONS, RULES, Action, Request, VisitFacts, decide
+from carekey.policy.decision import (
+    PATIENT_ACTIONS,
+    RULES,
+    AccountFacts,
+    Action,
+    ApproverFacts,
+    Presence,
+    Request,
+    VisitFacts,
+    decide,
+)
 
 SITE = "north"
 ALL_CONSENTS = frozenset(CONSENT_PURPOSES)
@@ -26,13 +36,17 @@ EXPECTED = {
     Action.ADMINISTER: {Role.ADMIN},
     Action.RETENTION_DELETE: {Role.ADMIN},
     Action.RENEW_BIOMETRIC: {Role.ADMIN},
+    Action.APPROVE_ACCOUNT: {Role.ADMIN, Role.PROGRAM_MANAGER},
 }
 
 
 def req(action, role, **kw):
+    visit = VisitFacts(SITE, True, None if action is Action.LOOKUP else "CK-A")  # a lookup comes before binding
     base = dict(actor_id="U-1", role=role, actor_site_ids=frozenset({SITE}), action=action,
-                purpose=RULES[action].purpose, site_id=SITE, visit=VisitFacts(SITE, True, "CK-A"),
-                person_id="CK-A", consents=ALL_CONSENTS, person_agreed=True)
+                purpose=RULES[action].purpose, site_id=SITE, visit=visit,
+                person_id="CK-A", consents=ALL_CONSENTS, person_agreed=True, actor_approved=True,
+                presence=Presence.PIN, account=AccountFacts("U-9", "U-0", frozenset({SITE})),
+                actor_program_sites=frozenset({SITE}))
     return Request(**(base | kw))
 
 
@@ -71,11 +85,15 @@ def test_visit_must_serve_the_person(action):
     role = next(iter(EXPECTED[action]))
     d = decide(req(action, role, visit=VisitFacts(SITE, True, "CK-B")))
     assert not d.allowed and "another person" in d.reason
-    unbound = decide(req(action, role, visit=VisitFacts(SITE, True, None)))
+    unbound = decide(req(action, role, visit=VisitFacts(SITE, True, None, frozenset({"CK-A"}))))
     if RULES[action].needs_bound_visit:
         assert not unbound.allowed and "confirmed in this visit" in unbound.reason
     else:
         assert unbound.allowed
+    not_offered = decide(req(action, role, visit=VisitFacts(SITE, True, None, frozenset({"CK-B"}))))
+    assert not_offered.allowed == (action is Action.ENROLL)  # enrollment creates its person; nothing else
+    if not not_offered.allowed:
+        assert "did not find this person" in not_offered.reason
 
 
 @pytest.mark.parametrize("action", [Action.SET_PIN, Action.ERASE])
@@ -130,3 +148,58 @@ def test_person_of_another_program_is_denied(action):
     role = next(iter(EXPECTED[action]))
     d = decide(req(action, role, same_program=False))
     assert not d.allowed and "another screening program" in d.reason
+
+
+@pytest.mark.parametrize("action", [a for a in EXPECTED if a not in PATIENT_ACTIONS])
+def test_an_account_awaiting_approval_reaches_nothing(action):
+    role = next(iter(EXPECTED[action]))
+    d = decide(req(action, role, actor_approved=False))
+    assert not d.allowed and "awaiting approval" in d.reason
+
+
+@pytest.mark.parametrize("action", [Action.SET_PIN, Action.ERASE])
+def test_powerful_actions_need_proof_of_presence(action):
+    assert not decide(req(action, Role.REGISTRAR, presence=None)).allowed
+    for presence in (Presence.PIN, Presence.BIOMETRIC, Presence.ENROLLED):
+        d = decide(req(action, Role.REGISTRAR, presence=presence))
+        assert d.allowed and presence.value in d.reason
+
+
+def test_a_regrant_needs_presence_but_a_first_grant_or_a_revocation_does_not():
+    assert decide(req(Action.RECORD_CONSENT, Role.REGISTRAR, presence=None)).allowed
+    d = decide(req(Action.RECORD_CONSENT, Role.REGISTRAR, presence=None, regrant=True))
+    assert not d.allowed and "refused or withdrew" in d.reason
+    assert decide(req(Action.RECORD_CONSENT, Role.REGISTRAR, presence=Presence.BIOMETRIC, regrant=True)).allowed
+
+
+def _approver(**kw):
+    base = dict(user_id="U-7", username="clinician-north", role=Role.CLINICIAN, site_ids=frozenset({SITE}),
+                approved=True, active=True)
+    return ApproverFacts(**(base | kw))
+
+
+def test_two_person_rule():
+    def ok(approver):
+        return decide(req(Action.SET_PIN, Role.REGISTRAR, presence=Presence.SECOND_STAFF, approver=approver)).allowed
+    good = decide(req(Action.SET_PIN, Role.REGISTRAR, presence=Presence.SECOND_STAFF, approver=_approver()))
+    assert good.allowed and "clinician-north" in good.reason
+    assert not ok(None)
+    assert not ok(_approver(user_id="U-1"))  # the actor themself
+    assert not ok(_approver(site_ids=frozenset({"south"})))  # not at the visit's site
+    assert not ok(_approver(approved=False))
+    assert not ok(_approver(active=False))
+    assert not ok(_approver(role=Role.ADMIN))
+
+
+def test_nobody_approves_their_own_or_their_own_change():
+    assert decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, visit=None)).allowed
+    assert not decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, account=AccountFacts("U-1", "U-0", frozenset()))).allowed
+    assert not decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, account=AccountFacts("U-9", "U-1", frozenset()))).allowed
+    assert not decide(req(Action.APPROVE_ACCOUNT, Role.PROGRAM_MANAGER,
+                          account=AccountFacts("U-9", "U-0", frozenset({"elsewhere"})))).allowed
+
+
+def test_lookup_on_a_visit_already_serving_someone_is_denied():
+    d = decide(req(Action.LOOKUP, Role.REGISTRAR, visit=VisitFacts(SITE, True, "CK-A")))
+    assert not d.allowed and "already serves" in d.reason
+    assert decide(req(Action.LOOKUP, Role.REGISTRAR, visit=VisitFacts(SITE, True, None))).allowed

@@ -85,6 +85,12 @@ class User:
     site_ids: frozenset[str] = field(default_factory=frozenset)
     display_name: str = ""
     active: bool = True
+    changed_by: str | None = None  # who created the account, or last reset its password or changed its role/sites
+    approved_by: str | None = None  # the second person who approved it as it is now (None: awaiting approval)
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_by is not None
 
     def __post_init__(self) -> None:
         if not _USERNAME.match(self.username):

@@ -14,21 +14,32 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | identify_biometric     | registrar            | biometric_ident.     | open, at an actor's site | AGREED (present) |
 | enroll                 | registrar            | care_record          | open, own site, person's | care_record      |
 | enroll_biometric       | registrar            | biometric_ident.     | open, own site, person's | biometric_ident. |
-| record_consent         | registrar            | care_record          | open, own site, person's | -                |
+| record_consent         | registrar            | care_record          | open, own site, person's | - (re-grant: PRESENT) |
 | read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
 | record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
-| set_pin                | registrar            | care_record          | open, own site, BOUND    | care_record      |
-| erase                  | registrar            | care_record          | open, own site, BOUND    | -                |
+| set_pin                | registrar            | care_record          | open, own site, BOUND    | care_record, PRESENT |
+| erase                  | registrar            | care_record          | open, own site, BOUND    | PRESENT          |
 | statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
 | verify_log             | auditor              | audit                | -                        | -                |
 | administer, retention  | admin                | administration       | -                        | -                |
+| approve_account        | admin, program_mgr   | administration       | -                        | not own, not by its creator |
 | renew_biometric        | admin                | biometric_image_ret. | -                        | both biometric   |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
 
-"person's" means the visit is bound to the person concerned (or not yet bound to anyone, for the
-first action that binds it). "BOUND" means the visit is already bound to that very person (the registrar
+Every staff action first needs an APPROVED account: a new account, and one whose password was reset or whose
+role or sites changed by an admin, reaches no data until a second person (another admin, or a program
+manager) approves it; nobody approves an account they created or changed, or their own.
+
+"person's" means the visit is bound to the person concerned, or not yet bound to anyone and the person was
+OFFERED by this very visit (a candidate of its card/name lookup or biometric identification; a person
+enrolled in the visit binds it at once): a visit never reaches a person id learned elsewhere, and once one
+person-level action binds it, it serves that person only. "BOUND" means the visit is already bound to that very person (the registrar
 confirmed who is present by reading or enrolling them in this visit): a credential change or an erasure can
-never be aimed at an arbitrary person id from an empty visit. "AGREED (present)": nobody is known before a
+never be aimed at an arbitrary person id from an empty visit. "PRESENT" means the person proved they are there, in this visit: their PIN typed on the device, a biometric match
+of their own enrolled template in this visit's identification, their enrollment in this very visit, or, when
+they have neither, a second staff member of the visit's site approving with their own credentials (two-person
+rule). It is needed for the powerful actions: setting or resetting the portal PIN, staff-initiated erasure,
+and granting again a consent the person refused or withdrew. "AGREED (present)": nobody is known before a
 biometric search, so no stored consent can be checked; the person present must have agreed to this one search
 after hearing the notice, and the caller must say so (``person_agreed``) or the search is denied and logged.
 Every action on a person also requires the person to be enrolled in the program of the visit's site
@@ -66,6 +77,7 @@ class Action(StrEnum):
     ADMINISTER = "administer"
     RETENTION_DELETE = "retention_delete"  # the retention job deleting a record past its period
     RENEW_BIOMETRIC = "renew_biometric"  # re-extracting templates from kept images under a new key version
+    APPROVE_ACCOUNT = "approve_account"  # the second person's approval of a new or changed staff account
     PATIENT_READ = "patient_read"  # the person reading their own data (record, exams, consents, accesses)
     PATIENT_EXPORT = "patient_export"  # ... exporting it as JSON
     PATIENT_REVOKE = "patient_revoke"  # ... revoking a consent
@@ -84,12 +96,14 @@ class Rule:
     consents: tuple[Purpose, ...]  # every one must be granted by the person
     needs_bound_visit: bool = False  # the visit must already be bound to this very person
     needs_agreement: bool = False  # the person present agreed to this very action (biometric search)
+    needs_presence: bool = False  # the person proved, in this visit, that they are there (see PRESENCE)
 
 
 def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool,
-       consent: Purpose | tuple[Purpose, ...] | None, bound: bool = False, agreement: bool = False) -> Rule:
+       consent: Purpose | tuple[Purpose, ...] | None, bound: bool = False, agreement: bool = False,
+       presence: bool = False) -> Rule:
     consents = () if consent is None else consent if isinstance(consent, tuple) else (consent,)
-    return Rule(frozenset(roles), purpose, visit, person_visit, consents, bound, agreement)
+    return Rule(frozenset(roles), purpose, visit, person_visit, consents, bound, agreement, presence)
 
 
 R, C = Role.REGISTRAR, Role.CLINICIAN
@@ -104,14 +118,45 @@ RULES: dict[Action, Rule] = {
     Action.READ_PERSON: _r({R, C}, CARE, True, True, CARE),
     Action.RECORD_EXAM: _r({C}, CARE, True, True, CARE),
     Action.READ_EXAMS: _r({C}, CARE, True, True, CARE),
-    Action.SET_PIN: _r({R}, CARE, True, True, CARE, bound=True),
-    Action.ERASE: _r({R}, CARE, True, True, None, bound=True),
+    Action.SET_PIN: _r({R}, CARE, True, True, CARE, bound=True, presence=True),
+    Action.ERASE: _r({R}, CARE, True, True, None, bound=True, presence=True),
     Action.STATISTICS: _r({Role.PROGRAM_MANAGER}, Purpose.AGGREGATE_STATISTICS, False, False, None),
     Action.VERIFY_LOG: _r({Role.AUDITOR}, Purpose.AUDIT, False, False, None),
     Action.ADMINISTER: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RETENTION_DELETE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RENEW_BIOMETRIC: _r({Role.ADMIN}, IMAGES, False, False, (BIO, IMAGES)),
+    Action.APPROVE_ACCOUNT: _r({Role.ADMIN, Role.PROGRAM_MANAGER}, Purpose.ADMINISTRATION, False, False, None),
 }
+
+
+class Presence(StrEnum):
+    """How the person proved, in this visit, that they are there (for the powerful actions)."""
+
+    PIN = "pin"  # typed their portal PIN on the device
+    BIOMETRIC = "biometric"  # this visit's identification matched their own enrolled template
+    ENROLLED = "enrolled"  # they were enrolled in this very visit
+    SECOND_STAFF = "second_staff"  # a second staff member of the site approved (two-person rule)
+
+
+@dataclass(frozen=True)
+class ApproverFacts:
+    """The second staff member who vouches for the person's presence (two-person rule)."""
+
+    user_id: str
+    username: str
+    role: Role
+    site_ids: frozenset[str]
+    approved: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """The staff account an approval is about."""
+
+    user_id: str
+    changed_by: str | None  # who created it, or last reset its password / changed its role or sites
+    site_ids: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -119,6 +164,7 @@ class VisitFacts:
     site_id: str
     is_open: bool
     person_id: str | None
+    offered: frozenset[str] = frozenset()  # people this visit's own lookups/identifications offered or enrolled
 
 
 @dataclass(frozen=True)
@@ -134,6 +180,12 @@ class Request:
     consents: frozenset[Purpose] = field(default_factory=frozenset)  # current grants of the person
     same_program: bool = True  # False when the person is enrolled in another program than the visit's site
     person_agreed: bool = False  # the caller states that the person present agreed to this very action
+    actor_approved: bool = False  # a second person approved the actor's account (as it is now)
+    presence: Presence | None = None  # the proof, in this visit, that the person is there
+    approver: ApproverFacts | None = None  # with presence SECOND_STAFF
+    regrant: bool = False  # record_consent grants a purpose the person refused or withdrew
+    account: AccountFacts | None = None  # approve_account: the account to approve
+    actor_program_sites: frozenset[str] | None = None  # approve_account by a manager: the sites of their program
 
 
 @dataclass(frozen=True)
@@ -156,6 +208,8 @@ def decide(req: Request) -> Decision:
         return _deny(f"no rule allows {req.action.value}")
     if req.role not in rule.roles:
         return _deny(f"role {req.role.value} may not {req.action.value}")
+    if not req.actor_approved:
+        return _deny("this account is awaiting approval by a second admin or the program manager")
     if req.purpose is not rule.purpose:
         return _deny(f"{req.action.value} serves purpose {rule.purpose.value}, not {req.purpose.value}")
     if rule.needs_visit:
@@ -166,15 +220,27 @@ def decide(req: Request) -> Decision:
             return _deny("the visit is closed")
         if v.site_id not in req.actor_site_ids or req.site_id != v.site_id:
             return _deny("the visit is not at one of the actor's sites")
+        if req.action is Action.LOOKUP and v.person_id is not None:
+            return _deny("this visit already serves a person: open a new visit for someone else")
         if rule.needs_person_visit:
             if req.person_id is None:
                 return _deny(f"{req.action.value} needs a person")
             if v.person_id not in (None, req.person_id):
                 return _deny("the visit serves another person")
+            if v.person_id is None and req.action is not Action.ENROLL and req.person_id not in v.offered:
+                return _deny("this visit did not find this person: look them up (card, name or biometrics) in it first")
             if not req.same_program:
                 return _deny("the person is enrolled in another screening program")
             if rule.needs_bound_visit and v.person_id != req.person_id:
                 return _deny(f"{req.action.value} needs the person confirmed in this visit first (open their record)")
+    if rule.needs_presence or (req.action is Action.RECORD_CONSENT and req.regrant):
+        denied = _presence(req)
+        if denied is not None:
+            return denied
+    if req.action is Action.APPROVE_ACCOUNT:
+        denied = _approval(req)
+        if denied is not None:
+            return denied
     if rule.needs_agreement and not req.person_agreed:
         return _deny(f"{req.action.value} needs the agreement of the person present: read them the notice first")
     if rule.consents and req.person_id is None:
@@ -182,7 +248,48 @@ def decide(req: Request) -> Decision:
     for needed in rule.consents:
         if needed not in req.consents:
             return _deny(f"the person has not granted (or has revoked) consent for {needed.value}", needed)
-    return Decision(True, f"{req.role.value} may {req.action.value} for {rule.purpose.value}")
+    return Decision(True, f"{req.role.value} may {req.action.value} for {rule.purpose.value}{_proof(req)}")
+
+
+def _presence(req: Request) -> Decision | None:
+    what = "grant again a consent the person refused or withdrew" if req.action is Action.RECORD_CONSENT \
+        else req.action.value
+    if req.presence is None:
+        return _deny(f"to {what} the person must prove they are here: their PIN, a fingerprint or iris match "
+                     "in this visit, or a second staff member's approval")
+    if req.presence is Presence.SECOND_STAFF:
+        a, v = req.approver, req.visit
+        if a is None or v is None:
+            return _deny("a second staff member must approve")
+        if a.user_id == req.actor_id:
+            return _deny("the approver must be another staff member")
+        if not (a.active and a.approved) or a.role not in (Role.REGISTRAR, Role.CLINICIAN):
+            return _deny("the approver must be an active, approved registrar or clinician")
+        if v.site_id not in a.site_ids:
+            return _deny("the approver must work at the visit's site")
+    return None
+
+
+def _approval(req: Request) -> Decision | None:
+    acct = req.account
+    if acct is None:
+        return _deny("approve_account needs the account")
+    if acct.user_id == req.actor_id:
+        return _deny("nobody approves their own account")
+    if acct.changed_by == req.actor_id:
+        return _deny("the account must be approved by someone other than who created or changed it")
+    if req.role is Role.PROGRAM_MANAGER and (req.actor_program_sites is None or not acct.site_ids
+                                            or not acct.site_ids <= req.actor_program_sites):
+        return _deny("a program manager approves only accounts working at sites of their own program")
+    return None
+
+
+def _proof(req: Request) -> str:
+    if req.presence is None or not (RULES[req.action].needs_presence or req.regrant):
+        return ""
+    if req.presence is Presence.SECOND_STAFF and req.approver is not None:
+        return f"; presence vouched for by {req.approver.username} (two-person rule)"
+    return f"; presence proven by {req.presence.value.replace('_', ' ')}"
 
 
 def patient_access(req: Request) -> Decision:

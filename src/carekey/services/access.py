@@ -4,7 +4,8 @@
    entry is COMMITTED, and RefusedPurpose is raised;
 2. ask ``policy.decide``, with the person's consents read now (a revocation counts at once);
    a denial is logged and committed, then ConsentMissing/Forbidden is raised;
-3. optional rate limit (identifications per user per hour), logged and committed when exceeded;
+3. optional rate limits (searches per user per hour and per site per day, every attempt counted, checked under
+   the log's append lock so parallel requests cannot all slip under it), logged and committed when exceeded;
 4. a grant is appended to the log in the caller's unit of work, BEFORE any data is read or
    returned: if the append fails, the unit of work fails and no data leaves.
 
@@ -21,7 +22,7 @@ from carekey.domain.consent import current_grants
 from carekey.domain.purposes import Purpose, parse_purpose
 from carekey.domain.visit import Visit
 from carekey.errors import ConsentMissing, Forbidden, RateLimited, RefusedPurpose
-from carekey.policy.decision import Action, Request, VisitFacts, decide
+from carekey.policy.decision import AccountFacts, Action, ApproverFacts, Presence, Request, VisitFacts, decide
 from carekey.services.deps import Actor
 from carekey.storage.protocols import UnitOfWork
 
@@ -43,37 +44,58 @@ def consents_of(uow: UnitOfWork, person_id: str) -> frozenset[Purpose]:
 def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purpose_raw: str | None, *,
               visit: Visit | None = None, site_id: str | None = None, person_id: str | None = None,
               consents: frozenset[Purpose] | None = None, per_hour: int | None = None,
-              person_agreed: bool = False) -> Purpose:
+              per_site_day: int | None = None, person_agreed: bool = False, presence: Presence | None = None,
+              approver: ApproverFacts | None = None, regrant: bool = False, account: AccountFacts | None = None,
+              actor_program_sites: frozenset[str] | None = None, detail: str = "",
+              logged_action: str | None = None) -> Purpose:
+    """Decide, log and (on a denial) commit; return the parsed purpose on a grant. ``detail`` is appended to the
+    logged reason (e.g. what an admin action changed); ``logged_action`` names the entry when it is more precise
+    than the policy action (``admin_add_user`` for ``administer``)."""
+    name = logged_action or action.value
     site_id = site_id if site_id is not None else (visit.site_id if visit else None)
     try:
         purpose = parse_purpose(purpose_raw or "")
     except RefusedPurpose as err:
-        log_access(uow, now, actor, action.value, str(err.detail["purpose"]), "refused", err.message, site_id,
+        log_access(uow, now, actor, name, str(err.detail["purpose"]), "refused", err.message, site_id,
                    person_id)
         uow.commit()
         raise
     if consents is None:
         consents = consents_of(uow, person_id) if person_id else frozenset()
-    facts = VisitFacts(visit.site_id, visit.is_open, visit.person_id) if visit else None
+    facts = VisitFacts(visit.site_id, visit.is_open, visit.person_id, frozenset(uow.visits.offers(visit.id))) \
+        if visit else None
     decision = decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids,
                               action=action, purpose=purpose, site_id=site_id, visit=facts, person_id=person_id,
                               consents=consents, same_program=_same_program(uow, site_id, person_id),
-                              person_agreed=person_agreed))
+                              person_agreed=person_agreed, actor_approved=actor.approved, presence=presence,
+                              approver=approver, regrant=regrant, account=account,
+                              actor_program_sites=actor_program_sites))
     if not decision.allowed:
-        log_access(uow, now, actor, action.value, purpose.value, "denied", decision.reason, site_id, person_id)
+        log_access(uow, now, actor, name, purpose.value, "denied", decision.reason, site_id, person_id)
         uow.commit()
         if decision.missing_consent is not None:
             raise ConsentMissing(decision.reason, purpose=decision.missing_consent.value)
         raise Forbidden(decision.reason)
-    if per_hour is not None:
-        used = uow.access_log.count_since(actor.user_id, IDENTIFY_ACTIONS, now - timedelta(hours=1))
-        if used >= per_hour:
-            reason = f"identification rate limit reached ({per_hour} per hour)"
-            log_access(uow, now, actor, action.value, purpose.value, "denied", reason, site_id, person_id)
+    if per_hour is not None or per_site_day is not None:
+        uow.access_log.lock()  # count and append as one step: parallel searches cannot all pass the limit
+        reason = _over_limit(uow, now, actor, site_id, per_hour, per_site_day)
+        if reason is not None:
+            log_access(uow, now, actor, name, purpose.value, "denied", reason, site_id, person_id)
             uow.commit()
             raise RateLimited(reason, retry_after=3600)
-    log_access(uow, now, actor, action.value, purpose.value, "granted", decision.reason, site_id, person_id)
+    log_access(uow, now, actor, name, purpose.value, "granted", decision.reason + detail, site_id, person_id)
     return purpose
+
+
+def _over_limit(uow: UnitOfWork, now: datetime, actor: Actor, site_id: str | None, per_hour: int | None,
+                per_site_day: int | None) -> str | None:
+    if per_hour is not None and uow.access_log.count_since(actor.user_id, IDENTIFY_ACTIONS,
+                                                           now - timedelta(hours=1)) >= per_hour:
+        return f"identification rate limit reached ({per_hour} per hour for this account)"
+    if per_site_day is not None and site_id is not None and uow.access_log.count_site_since(
+            site_id, IDENTIFY_ACTIONS, now - timedelta(days=1)) >= per_site_day:
+        return f"identification rate limit reached ({per_site_day} per day at site {site_id}, all accounts together)"
+    return None
 
 
 def _same_program(uow: UnitOfWork, site_id: str | None, person_id: str | None) -> bool:

@@ -1,19 +1,40 @@
-"""Programs, sites and users. Only an admin (or the local operator holding the key file, through the CLI)
-may do this; none of it reads personal data."""
+"""Programs, sites and staff accounts. Only an admin (or the local operator holding the key file, through the
+CLI) may do this; none of it reads personal data, and every action is a transparency-log entry (counted on the
+public page), decided by ``policy.decide`` (``administer`` / ``approve_account``).
+
+An admin cannot give themselves access to records: an account that is new, or whose password was reset or whose
+role or sites changed, reaches no data until a second person (another admin, or the program manager of its
+sites) approves it; nobody approves an account they created or changed. Resets, role changes and deactivation
+sign the account out everywhere.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from carekey.domain.ids import new_id
 from carekey.domain.program import Program, Role, Site, User, parse_role
-from carekey.errors import Forbidden, InvalidInput, NotFound
+from carekey.domain.purposes import Purpose
+from carekey.errors import InvalidInput, NotAuthenticated, NotFound
+from carekey.policy.decision import AccountFacts, Action
+from carekey.services.access import authorize, log_access
 from carekey.services.auth import AuthService
 from carekey.services.deps import Actor, Deps
+from carekey.storage.protocols import UnitOfWork
 
 MIN_PASSWORD = 10
+ADMIN = Purpose.ADMINISTRATION.value
+
 #: The operator at the server's console (CLI with access to the data folder and key file).
 LOCAL_OPERATOR = Actor("local-operator", "local-operator", Role.ADMIN, frozenset())
+#: ``carekey demo`` seeding its demo accounts (a second identity, so the seeded accounts are approved; logged).
+DEMO_SEED = Actor("demo-seed", "demo-seed", Role.ADMIN, frozenset())
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters", field="password")
 
 
 class AdminService:
@@ -21,21 +42,20 @@ class AdminService:
         self.d = deps
         self.auth = auth
 
-    @staticmethod
-    def _require_admin(actor: Actor) -> None:
-        if actor.role is not Role.ADMIN:
-            raise Forbidden("only an admin manages programs, sites and users")
+    def _gate(self, uow: UnitOfWork, actor: Actor, what: str, detail: str) -> None:
+        authorize(uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action=f"admin_{what}",
+                  detail=f": {detail}")
 
     def create_program(self, actor: Actor, program: Program) -> Program:
-        self._require_admin(actor)
         with self.d.uow() as uow:
+            self._gate(uow, actor, "create_program", f"program {program.id}")
             uow.programs.add_program(program, self.d.clock())
             uow.commit()
         return program
 
     def add_site(self, actor: Actor, site: Site) -> Site:
-        self._require_admin(actor)
         with self.d.uow() as uow:
+            self._gate(uow, actor, "add_site", f"site {site.id} of program {site.program_id}")
             if uow.programs.get_program(site.program_id) is None:
                 raise NotFound(f"no program {site.program_id!r}")
             uow.programs.add_site(site)
@@ -44,22 +64,99 @@ class AdminService:
 
     def add_user(self, actor: Actor, username: str, role: str, password: str, sites: Iterable[str] = (),
                  display_name: str = "") -> User:
-        self._require_admin(actor)
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters")
-        user = User(new_id("U"), username.strip().lower(), parse_role(role), frozenset(sites), display_name)
+        """A new account, awaiting a second person's approval before it reaches any data."""
+        _check_password(password)
+        user = User(new_id("U"), username.strip().lower(), parse_role(role), frozenset(sites), display_name,
+                    changed_by=actor.user_id)
         with self.d.uow() as uow:
-            for site_id in user.site_ids:
-                if uow.programs.get_site(site_id) is None:
-                    raise NotFound(f"no site {site_id!r}")
+            self._gate(uow, actor, "add_user", f"account {user.username} ({user.role.value}"
+                       f"{' at ' + ', '.join(sorted(user.site_ids)) if user.site_ids else ''}), awaiting approval")
+            self._check_sites(uow, user.site_ids)
             uow.users.add(user, self.auth.hash_password(password), self.d.clock())
             uow.commit()
         return user
 
-    def users(self, actor: Actor) -> list[User]:
-        self._require_admin(actor)
+    def approve_user(self, actor: Actor, username: str) -> User:
+        """The second person's approval of an account as it is now (not its creator or last changer)."""
         with self.d.uow() as uow:
-            return uow.users.list()
+            user = self._user(uow, username)
+            program_sites = self._program_sites(uow, actor) if actor.role is Role.PROGRAM_MANAGER else None
+            authorize(uow, self.d.clock(), actor, Action.APPROVE_ACCOUNT, ADMIN, logged_action="admin_approve_user",
+                      account=AccountFacts(user.id, user.changed_by, user.site_ids),
+                      actor_program_sites=program_sites,
+                      detail=f": account {user.username} ({user.role.value}), changed by {user.changed_by}")
+            approved = replace(user, approved_by=actor.user_id)
+            uow.users.save(approved)
+            uow.commit()
+        return approved
+
+    def change_user(self, actor: Actor, username: str, role: str | None = None,
+                    sites: Iterable[str] | None = None, display_name: str | None = None) -> User:
+        """Change role, sites or name; a change of role or sites needs a new approval and signs the account out."""
+        with self.d.uow() as uow:
+            user = self._user(uow, username)
+            new_role = parse_role(role) if role else user.role
+            new_sites = frozenset(sites) if sites is not None else user.site_ids
+            widened = new_role is not user.role or new_sites != user.site_ids
+            changed = replace(user, role=new_role, site_ids=new_sites,
+                              display_name=user.display_name if display_name is None else display_name,
+                              changed_by=actor.user_id if widened else user.changed_by,
+                              approved_by=None if widened else user.approved_by)
+            self._gate(uow, actor, "change_user", f"account {user.username}: role {user.role.value} -> "
+                       f"{new_role.value}, sites {sorted(user.site_ids)} -> {sorted(new_sites)}"
+                       + (", awaiting approval" if widened else ""))
+            self._check_sites(uow, new_sites)
+            uow.users.save(changed)
+            if widened:
+                uow.users.end_sessions(user_id=user.id)
+            uow.commit()
+        return changed
+
+    def reset_password(self, actor: Actor, username: str, password: str) -> User:
+        """An admin sets a new password: the account needs a new approval (the admin now knows the password) and
+        is signed out everywhere."""
+        _check_password(password)
+        with self.d.uow() as uow:
+            user = self._user(uow, username)
+            self._gate(uow, actor, "reset_password", f"account {user.username}, awaiting approval")
+            uow.users.set_password(user.id, self.auth.hash_password(password))
+            changed = replace(user, changed_by=actor.user_id, approved_by=None)
+            uow.users.save(changed)
+            uow.users.end_sessions(user_id=user.id)
+            uow.commit()
+        return changed
+
+    def set_active(self, actor: Actor, username: str, active: bool) -> User:
+        """Deactivate (signed out at once) or reactivate (which needs a new approval) an account."""
+        with self.d.uow() as uow:
+            user = self._user(uow, username)
+            self._gate(uow, actor, "deactivate" if not active else "reactivate", f"account {user.username}"
+                       + (", awaiting approval" if active else ""))
+            changed = replace(user, active=active, changed_by=actor.user_id if active else user.changed_by,
+                              approved_by=None if active else user.approved_by)
+            uow.users.save(changed)
+            uow.users.end_sessions(user_id=user.id)
+            uow.commit()
+        return changed
+
+    def change_own_password(self, actor: Actor, old: str, new: str) -> None:
+        """Any staff member changes their own password (the approval stays: nobody else learned it)."""
+        _check_password(new)
+        with self.d.uow() as uow:
+            found = uow.users.by_username(actor.username)
+            if found is None or not self.auth.verify_password(found[1], old):
+                raise NotAuthenticated("the current password is wrong")
+            uow.users.set_password(found[0].id, self.auth.hash_password(new))
+            log_access(uow, self.d.clock(), actor, "change_own_password", ADMIN, "granted",
+                       "the staff member changed their own password")
+            uow.commit()
+
+    def users(self, actor: Actor) -> list[User]:
+        with self.d.uow() as uow:
+            authorize(uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action="admin_list_users")
+            users = uow.users.list()
+            uow.commit()
+        return users
 
     def sites(self) -> list[Site]:
         with self.d.uow() as uow:
@@ -72,3 +169,23 @@ class AdminService:
     def is_empty(self) -> bool:
         with self.d.uow() as uow:
             return not uow.programs.list_programs() and uow.users.count() == 0 and uow.people.count() == 0
+
+    @staticmethod
+    def _user(uow: UnitOfWork, username: str) -> User:
+        found = uow.users.by_username(username.strip().lower()[:40])
+        if found is None:
+            raise NotFound(f"no account {username[:40]!r}")
+        return found[0]
+
+    @staticmethod
+    def _check_sites(uow: UnitOfWork, site_ids: Iterable[str]) -> None:
+        for site_id in site_ids:
+            if uow.programs.get_site(site_id) is None:
+                raise NotFound(f"no site {site_id!r}")
+
+    @staticmethod
+    def _program_sites(uow: UnitOfWork, actor: Actor) -> frozenset[str]:
+        """Every site of the programs the actor's sites belong to."""
+        sites = uow.programs.list_sites()
+        programs = {s.program_id for s in sites if s.id in actor.site_ids}
+        return frozenset(s.id for s in sites if s.program_id in programs)

@@ -77,6 +77,12 @@ class AuthService:
     def hash_password(self, password: str) -> str:
         return self.hasher.hash(password)
 
+    def verify_password(self, stored: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
     def login(self, username: str, password: str, client: str = "local") -> IssuedToken:
         now = self.d.clock()
         keys = [f"user:{username.strip().lower()}", f"addr:{client}"]

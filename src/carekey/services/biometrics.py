@@ -24,7 +24,7 @@ from typing import Protocol
 
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, NotFound
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
@@ -83,6 +83,9 @@ class BiometricService:
             if Purpose.BIOMETRIC_IMAGE_RETENTION in consents_of(uow, person_id):
                 keep_image(uow, self.d.crypto, data_key(self.d.crypto, row), template, bytes(image), now)
             uow.biometrics.delete_retired(self.matcher.key_version, person_id=person_id, modality=modality)
+            assert visit is not None
+            if visit.person_id is None:
+                uow.visits.save(visit.bind(person_id))
             uow.commit()
         return template.id
 
@@ -99,10 +102,18 @@ class BiometricService:
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             p = authorize(uow, self.d.clock(), actor, Action.IDENTIFY_BIOMETRIC, purpose, visit=visit,
-                          per_hour=self.d.settings.identifications_per_hour, person_agreed=person_agreed)
+                          per_hour=self.d.settings.identifications_per_hour,
+                          per_site_day=self.d.settings.identifications_per_site_per_day, person_agreed=person_agreed)
             assert visit is not None
+            site = uow.programs.get_site(visit.site_id)
+            if site is None:
+                raise NotFound("the visit's site belongs to no program")
             probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
-            rows = [r for r in uow.biometrics.by_modality(modality) if r.key_version == self.matcher.key_version]
+            # only the visit's program; on a visit already serving a person, only that person (a verification:
+            # the biometric proof of presence), never a search of everyone else
+            rows = [r for r in uow.biometrics.by_modality(modality, site.program_id)
+                    if r.key_version == self.matcher.key_version
+                    and (visit.person_id is None or r.person_id == visit.person_id)]
             owner = {r.id: r.person_id for r in rows}
             per_position: dict[str, dict[str, float]] = {}
             for pos, probe in probes.items():
@@ -121,6 +132,6 @@ class BiometricService:
                     out.append(Candidate.of(person, score))
                 if len(out) == self.d.settings.max_candidates:
                     break
-            report_candidates(uow, self.d, actor, visit.site_id, Action.IDENTIFY_BIOMETRIC.value, p, out)
+            report_candidates(uow, self.d, actor, visit, Action.IDENTIFY_BIOMETRIC.value, p, out, "biometric")
             uow.commit()
         return out

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from argon2 import PasswordHasher
+
 from carekey.domain.consent import (
     ConsentRecord,
     Grantor,
@@ -23,6 +25,7 @@ from carekey.errors import NotFound
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
+from carekey.services.presence import NO_PROOF, PresenceProof, establish
 from carekey.services.records import data_key, load_row, open_consent, open_person, seal_grantor
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import ConsentRow, UnitOfWork
@@ -74,16 +77,23 @@ def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, fo
 class ConsentService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
+        self._ph = PasswordHasher(time_cost=deps.settings.argon2_time_cost, memory_cost=deps.settings.argon2_memory_kib)
 
     def decide(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, consent_purpose: str,
-               granted: bool, notice_version: str, language: str, grantor: Grantor) -> ConsentRecord:
+               granted: bool, notice_version: str, language: str, grantor: Grantor,
+               proof: PresenceProof = NO_PROOF) -> ConsentRecord:
         """Record one grant or revocation. A revocation is accepted from any grantor (withdrawing is never
-        harder than granting); a grant follows the age rules."""
+        harder than granting); a grant follows the age rules, and granting again a purpose the person refused or
+        withdrew needs their proof of presence in this visit (staff can never override a withdrawal)."""
         cp = parse_consent_purpose(consent_purpose)
         now = self.d.clock()
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            authorize(uow, now, actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id)
+            regrant = granted and _declined(uow, person_id, cp)
+            presence, approver = establish(uow, self.d, self._ph, actor, visit, person_id, proof) if regrant \
+                else (None, None)
+            authorize(uow, now, actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id,
+                      regrant=regrant, presence=presence, approver=approver)
             assert visit is not None
             row = load_row(uow, person_id)
             key = data_key(self.d.crypto, row)
@@ -109,5 +119,14 @@ class ConsentService:
             row = load_row(uow, person_id)
             key = data_key(self.d.crypto, row)
             rows = uow.consents.history(person_id)
+            assert visit is not None
+            if visit.person_id is None:
+                uow.visits.save(visit.bind(person_id))
             uow.commit()
         return [open_consent(self.d.crypto, key, r) for r in rows]
+
+
+def _declined(uow: UnitOfWork, person_id: str, purpose: Purpose) -> bool:
+    """The person's latest decision on ``purpose`` is a refusal or a withdrawal."""
+    latest = [r for r in uow.consents.history(person_id) if r.purpose == purpose.value]
+    return bool(latest) and not latest[-1].granted

@@ -26,10 +26,11 @@ class Actor:
     username: str
     role: Role
     site_ids: frozenset[str]
+    approved: bool = True  # from the account (``of``); only code-made actors (console operator, tests) default
 
     @classmethod
     def of(cls, user: User) -> Actor:
-        return cls(user.id, user.username, user.role, user.site_ids)
+        return cls(user.id, user.username, user.role, user.site_ids, user.approved)
 
 
 @dataclass

@@ -57,6 +57,9 @@ class ExamService:
             row = load_row(uow, person_id)
             key = data_key(self.d.crypto, row)
             rows = uow.exams.for_person(person_id)
+            assert visit is not None
+            if visit.person_id is None:
+                uow.visits.save(visit.bind(person_id))
             uow.commit()
         return [open_exam(self.d.crypto, key, r) for r in rows]
 

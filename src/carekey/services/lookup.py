@@ -14,6 +14,7 @@ from rapidfuzz import fuzz
 
 from carekey.domain.person import Person, normalize_name
 from carekey.domain.purposes import Purpose
+from carekey.domain.visit import Visit
 from carekey.errors import InvalidInput
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of, log_access
@@ -43,31 +44,34 @@ class Candidate:
                    round(score, 1))
 
 
-def report_candidates(uow: UnitOfWork, deps: Deps, actor: Actor, site_id: str, action: str, purpose: Purpose,
-                      candidates: list[Candidate]) -> None:
-    """Log each person shown as a candidate: the person will see it in their access log."""
+def report_candidates(uow: UnitOfWork, deps: Deps, actor: Actor, visit: Visit, action: str, purpose: Purpose,
+                      candidates: list[Candidate], method: str) -> None:
+    """Log each person shown as a candidate (the person will see it in their access log) and record them as
+    offered by this visit: the only people this visit may then bind to (``policy.decision``)."""
     now = deps.clock()
     for c in candidates:
         log_access(uow, now, actor, f"{action}_result", purpose.value, "granted",
-                   f"shown as a candidate (score {c.score})", site_id, c.person_id)
+                   f"shown as a candidate (score {c.score})", visit.site_id, c.person_id)
+        uow.visits.offer(visit.id, c.person_id, method)
 
 
 class LookupService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    def _run(self, actor: Actor, visit_id: str, purpose: str | None, find) -> list[Candidate]:  # type: ignore[no-untyped-def]
+    def _run(self, actor: Actor, visit_id: str, purpose: str | None, find, method: str) -> list[Candidate]:  # type: ignore[no-untyped-def]
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             p = authorize(uow, self.d.clock(), actor, Action.LOOKUP, purpose, visit=visit,
-                          per_hour=self.d.settings.identifications_per_hour)
+                          per_hour=self.d.settings.identifications_per_hour,
+                          per_site_day=self.d.settings.identifications_per_site_per_day)
             assert visit is not None
             site = uow.programs.get_site(visit.site_id)
             program_ids = [site.program_id] if site is not None else []  # only the visit's own program
             rows = [r for r in find(uow, program_ids) if Purpose.CARE_RECORD in consents_of(uow, r[0].id)]
             ranked = sorted((Candidate.of(p, score) for p, score in rows), key=lambda c: (-c.score, c.person_id))
             ranked = ranked[: self.d.settings.max_candidates]
-            report_candidates(uow, self.d, actor, visit.site_id, Action.LOOKUP.value, p, ranked)
+            report_candidates(uow, self.d, actor, visit, Action.LOOKUP.value, p, ranked, method)
             uow.commit()
         return ranked
 
@@ -77,7 +81,7 @@ class LookupService:
             people = [open_person_or_none(self.d.crypto, r) for r in rows if r is not None]
             return [(p, 100.0) for p in people if p is not None]
 
-        return self._run(actor, visit_id, purpose, find)
+        return self._run(actor, visit_id, purpose, find, "card")
 
     def by_name(self, actor: Actor, visit_id: str, purpose: str | None, name: str, birth_year: int,
                 village: str | None = None) -> list[Candidate]:
@@ -107,4 +111,4 @@ class LookupService:
                     scored.append((person, float(score)))
             return scored
 
-        return self._run(actor, visit_id, purpose, find)
+        return self._run(actor, visit_id, purpose, find, "name")

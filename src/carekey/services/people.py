@@ -12,11 +12,12 @@ from carekey.domain.consent import Grantor, current_grants
 from carekey.domain.ids import new_person_id
 from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
-from carekey.errors import ConsentMissing, InvalidInput, NotFound
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound
 from carekey.policy.decision import Action
-from carekey.services.access import authorize
+from carekey.services.access import authorize, log_access
 from carekey.services.consents import ConsentInput, add_consent_rows
 from carekey.services.deps import Actor, Deps
+from carekey.services.presence import NO_PROOF, PresenceProof, establish
 from carekey.services.records import data_key, load_row, open_person
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import PersonRow, UnitOfWork
@@ -70,7 +71,16 @@ class PeopleService:
     def enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
                consent: ConsentInput, pin: str | None = None) -> PersonView:
         """Create the person with the consents given now; ``care_record`` is required (without it nothing
-        is stored: record the exam with ``ExamService.screen_without_record`` instead)."""
+        is stored: record the exam with ``ExamService.screen_without_record`` instead). A refusal for a card
+        already enrolled (409) is logged like any other decision."""
+        try:
+            return self._enroll(actor, visit_id, purpose, data, consent, pin)
+        except Conflict as err:
+            self._log_conflict(actor, visit_id, err)
+            raise
+
+    def _enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
+                consent: ConsentInput, pin: str | None) -> PersonView:
         now, person_id = self.d.clock(), new_person_id()
         granted = frozenset(consent.granted)
         with self.d.uow() as uow:
@@ -99,11 +109,21 @@ class PeopleService:
                     pin_hash=self._ph.hash(pin) if pin else None))
                 add_consent_rows(uow, self.d, key, person_id, consent, now, visit.site_id, actor.user_id)
                 uow.visits.save(visit.bind(person_id))
+                uow.visits.offer(visit.id, person_id, "enrolled")
                 uow.commit()
             except BaseException:
                 self.d.crypto.shred(sealed.key_ref)  # nothing was stored; do not leave an orphan secret
                 raise
         return PersonView(person, granted, now, now, visit.site_id)
+
+    def _log_conflict(self, actor: Actor, visit_id: str, err: Conflict) -> None:
+        """A refused enrollment (the card is already enrolled) is a decision like any other: log it."""
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            site_id = visit.site_id if visit else None
+            log_access(uow, self.d.clock(), actor, Action.ENROLL.value, "care_record", "denied",
+                       f"enrollment refused: {err.message}", site_id)
+            uow.commit()
 
     def read(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str) -> PersonView:
         """The person's record; binds the visit to the person (the registrar's confirmation)."""
@@ -121,22 +141,31 @@ class PeopleService:
             uow.commit()
         return PersonView(person, grants, row.enrolled_at, now, row.enrolled_site)
 
-    def erase(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str) -> None:
-        """Erase at the person's request during a visit (crypto-shredding)."""
+    def erase(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str,
+              proof: PresenceProof = NO_PROOF) -> None:
+        """Erase at the person's request during a visit (crypto-shredding); the person proves they are here."""
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            authorize(uow, self.d.clock(), actor, Action.ERASE, purpose, visit=visit, person_id=person_id)
+            presence, approver = establish(uow, self.d, self._ph, actor, visit, person_id, proof)
+            authorize(uow, self.d.clock(), actor, Action.ERASE, purpose, visit=visit, person_id=person_id,
+                      presence=presence, approver=approver)
             erase_person(uow, self.d, person_id)
             uow.commit()
 
-    def set_pin(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, pin: str) -> None:
-        """Set the patient PIN (the person's credential for self-service, with their card)."""
+    def set_pin(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, pin: str,
+                proof: PresenceProof = NO_PROOF) -> None:
+        """Set or reset the patient PIN (the person's credential for self-service, with their card). The person
+        proves they are here (their current PIN, a biometric match in this visit, their enrollment in this visit,
+        or a second staff member's approval); every open portal session of theirs ends."""
         check_pin(pin)
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            authorize(uow, self.d.clock(), actor, Action.SET_PIN, purpose, visit=visit, person_id=person_id)
+            presence, approver = establish(uow, self.d, self._ph, actor, visit, person_id, proof)
+            authorize(uow, self.d.clock(), actor, Action.SET_PIN, purpose, visit=visit, person_id=person_id,
+                      presence=presence, approver=approver)
             load_row(uow, person_id)
             uow.people.set_pin_hash(person_id, self._ph.hash(pin))
+            uow.users.end_sessions(person_id=person_id)
             uow.commit()
 
     def data_key_of(self, uow: UnitOfWork, person_id: str) -> bytes:

@@ -19,6 +19,13 @@ class RefusalCount:
 
 
 @dataclass(frozen=True)
+class AdminActionCount:
+    action: str  # e.g. admin_add_user, admin_approve_user, admin_reset_password
+    month: str  # YYYY-MM
+    count: int
+
+
+@dataclass(frozen=True)
 class PublishedHead:
     sth: SignedTreeHead
     public_key: bytes  # raw Ed25519 public key: all anyone needs to check heads and receipts
@@ -50,6 +57,12 @@ class TransparencyService:
     def refusals(self) -> list[RefusalCount]:
         with self.d.uow() as uow:
             return [RefusalCount(p, m, n) for p, m, n in uow.access_log.refusal_counts()]
+
+    def admin_actions(self) -> list[AdminActionCount]:
+        """Every admin action (accounts created, approved, changed, reset, deactivated; programs, sites, keys),
+        counted by kind and month: the admin's own power is on the public page too."""
+        with self.d.uow() as uow:
+            return [AdminActionCount(a, m, n) for a, m, n in uow.access_log.admin_counts()]
 
     def tree_head(self) -> PublishedHead:
         """Sign a head for the current log if it grew (on demand), store it, and return it with the key."""

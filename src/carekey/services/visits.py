@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from carekey.domain.ids import new_id
@@ -27,6 +28,8 @@ class VisitService:
     def open(self, actor: Actor, site_id: str) -> Visit:
         if actor.role not in VISIT_ROLES:
             raise Forbidden(f"a {actor.role.value} does not open visits")
+        if not actor.approved:
+            raise Forbidden("this account is awaiting approval by a second admin or the program manager")
         if site_id not in actor.site_ids:
             raise Forbidden(f"you do not work at site {site_id!r}")
         with self.d.uow() as uow:
@@ -48,11 +51,13 @@ class VisitService:
         return closed
 
     def get(self, actor: Actor, visit_id: str) -> Visit:
+        """A visit at the actor's sites. Once closed it no longer says whom it served (a past visit id, e.g. on an
+        exam, is no way to learn a person id)."""
         with self.d.uow() as uow:
             visit = uow.visits.get(visit_id)
-        if visit is None or visit.site_id not in actor.site_ids:
+        if visit is None or visit.site_id not in actor.site_ids or actor.role not in VISIT_ROLES:
             raise NotFound(f"no visit {visit_id} at your sites")
-        return visit
+        return visit if visit.is_open else replace(visit, person_id=None)
 
     def open_visits(self, actor: Actor) -> list[Visit]:
         """The site queue: visits still open at the actor's sites, opened in the last day, oldest first. A visit

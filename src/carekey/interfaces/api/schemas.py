@@ -13,6 +13,7 @@ from carekey.domain.visit import Visit
 from carekey.services.consents import ConsentInput
 from carekey.services.lookup import Candidate
 from carekey.services.people import PersonInput, PersonView
+from carekey.services.presence import NO_PROOF, PresenceProof
 
 
 class Strict(BaseModel):
@@ -183,12 +184,35 @@ class ExamOut(BaseModel):
                    observations=[ObservationOut(**o) for o in e.observations()], notes=e.notes)
 
 
+class PresenceIn(Strict):
+    """The person's proof that they are here, typed on the device (one of the two), for the powerful actions:
+    setting or resetting a PIN, erasure, granting again a consent the person refused or withdrew. A biometric
+    match of the person in this visit's identification, or their enrollment in this visit, is proof enough and
+    needs nothing here."""
+
+    pin: str | None = Field(None, max_length=16, description="the person's current portal PIN, typed by them",
+                            examples=["482913"])
+    approver_username: str | None = Field(None, max_length=40, description="a second staff member of the visit's "
+                                          "site (two-person rule), when the person has no PIN and no biometrics",
+                                          examples=["clinician-north"])
+    approver_password: str | None = Field(None, max_length=200)
+
+    def domain(self) -> PresenceProof:
+        return PresenceProof(self.pin, self.approver_username, self.approver_password)
+
+
+def proof_of(p: PresenceIn | None) -> PresenceProof:
+    return p.domain() if p is not None else NO_PROOF
+
+
 class ConsentDecisionIn(Strict):
     purpose: str = Field(examples=["biometric_identification"])
     granted: bool = Field(description="true grants, false revokes", examples=[False])
     notice_version: str = Field(examples=["v1"])
     language: str = Field(examples=["en"])
     grantor: GrantorIn = Field(default_factory=GrantorIn)
+    presence: PresenceIn | None = Field(None, description="needed to grant again a purpose the person refused or "
+                                        "withdrew")
 
 
 class ConsentOut(BaseModel):
@@ -231,7 +255,30 @@ class UserOut(BaseModel):
     role: str
     site_ids: list[str]
     display_name: str
+    active: bool = True
+    approved: bool = Field(False, description="false: awaiting a second person's approval; reaches no data")
+
+
+class UserChangeIn(Strict):
+    role: Literal["registrar", "clinician", "program_manager", "auditor", "admin"] | None = None
+    site_ids: list[str] | None = None
+    display_name: str | None = Field(None, max_length=200)
+
+
+class PasswordResetIn(Strict):
+    password: str = Field(min_length=10, max_length=200)
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
 
 
 class PinIn(Strict):
     pin: str = Field(description="4-8 digits", examples=["4321"])
+    presence: PresenceIn | None = Field(None, description="the person's proof of presence (not needed when they "
+                                        "were enrolled or matched by biometrics in this visit)")
+
+
+class EraseIn(Strict):
+    presence: PresenceIn | None = None

@@ -13,7 +13,7 @@ from faker import Faker
 from carekey.domain.consent import Grantor, GrantorKind
 from carekey.domain.program import Program, Site
 from carekey.interfaces.cli.progress import track
-from carekey.services.admin import LOCAL_OPERATOR
+from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
 from carekey.services.consents import ConsentInput
 from carekey.services.container import Services
 from carekey.services.deps import Actor
@@ -24,7 +24,7 @@ SITES = (Site("north", "demo", "North district clinic", "Northern"),
 VILLAGES = {"north": ("Kpalsi", "Gumani", "Nyohini", "Lamashegu"), "south": ("Ashaiman", "Tema", "Kpone", "Ada")}
 USERS = (("registrar-north", "registrar", ["north"]), ("clinician-north", "clinician", ["north"]),
          ("registrar-south", "registrar", ["south"]), ("clinician-south", "clinician", ["south"]),
-         ("manager", "program_manager", []), ("auditor", "auditor", []), ("admin", "admin", []))
+         ("manager", "program_manager", ["north", "south"]), ("auditor", "auditor", []), ("admin", "admin", []))
 CARE = "care_record"
 
 
@@ -43,8 +43,8 @@ def seed_program(services: Services) -> tuple[list[DemoUser], dict[str, Actor]]:
     users, actors = [], {}
     for username, role, sites in USERS:
         password = "-".join(secrets.token_hex(3) for _ in range(3))
-        actors[username] = Actor.of(admin.add_user(LOCAL_OPERATOR, username, role, password, sites,
-                                                   username.replace("-", " ").title()))
+        admin.add_user(LOCAL_OPERATOR, username, role, password, sites, username.replace("-", " ").title())
+        actors[username] = Actor.of(admin.approve_user(DEMO_SEED, username))  # the seed's second signature
         users.append(DemoUser(username, role, password))
     return users, actors
 
@@ -68,6 +68,7 @@ def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: 
     fake.seed_instance(seed)
     year = services.deps.clock().year
     enrolled = 0
+    cards = rng.sample(range(100000, 1000000), count)  # random, not sequential: a card number predicts no other
     for i in track(range(count), "enrolling demo people", count):
         site = SITES[i % 2].id
         reg, clin = actors[f"registrar-{site}"], actors[f"clinician-{site}"]
@@ -82,7 +83,7 @@ def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: 
         granted = [CARE] + [p for p, share in (("biometric_identification", 0.8), ("aggregate_statistics", 0.9))
                             if rng.random() < share]
         visit = services.visits.open(reg, site)
-        person = PersonInput(given, fake.last_name(), sex, year - age - 1, f"{site[0].upper()}{100000 + i}",
+        person = PersonInput(given, fake.last_name(), sex, year - age - 1, f"{site[0].upper()}{cards[i]}",
                              district=SITES[i % 2].district, village=rng.choice(VILLAGES[site]),
                              language=rng.choice(["en", "fr"]))
         pin = f"{secrets.randbelow(10**6):06d}" if i == 0 and patients is not None else None

@@ -66,8 +66,29 @@ class SqlAccessLogRepository:
 
     def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int:
         q = select(func.count()).select_from(t).where(t.c.actor_id == actor_id, t.c.action.in_(actions),
-                                                      t.c.at >= since, t.c.outcome == "granted")
+                                                      t.c.at >= since)  # every attempt counts, empty or refused
         return int(self._c.execute(q).scalar_one())
+
+    def lock(self) -> None:
+        """Take the append lock now (for a count that must stay true until this transaction's append)."""
+        lock_log(self._c)
+
+    def count_site_since(self, site_id: str, actions: Sequence[str], since: datetime) -> int:
+        """Every attempt (granted, denied, refused) of these actions at a site: the per-site enumeration bound."""
+        q = select(func.count()).select_from(t).where(t.c.site_id == site_id, t.c.action.in_(actions),
+                                                      t.c.at >= since)
+        return int(self._c.execute(q).scalar_one())
+
+    def count_person_since(self, person_id: str, actions: Sequence[str], outcome: str, since: datetime) -> int:
+        q = select(func.count()).select_from(t).where(t.c.person_id == person_id, t.c.action.in_(actions),
+                                                      t.c.outcome == outcome, t.c.at >= since)
+        return int(self._c.execute(q).scalar_one())
+
+    def admin_counts(self) -> list[tuple[str, str, int]]:
+        q = (select(t.c.action, t.c.month, func.count())
+             .where(t.c.outcome == "granted", t.c.purpose == "administration")
+             .group_by(t.c.action, t.c.month).order_by(t.c.month, t.c.action))
+        return [(r[0], r[1], int(r[2])) for r in self._c.execute(q)]
 
     def refusal_counts(self) -> list[tuple[str, str, int]]:
         q = (select(t.c.purpose, t.c.month, func.count()).where(t.c.outcome == "refused")

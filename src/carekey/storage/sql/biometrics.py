@@ -7,6 +7,7 @@ from sqlalchemy import Connection, delete, insert, select
 from carekey.storage.protocols import TemplateRow
 from carekey.storage.sql._util import utc
 from carekey.storage.sql.tables import biometric_templates as t
+from carekey.storage.sql.tables import people
 
 
 def _row(r) -> TemplateRow:  # type: ignore[no-untyped-def]
@@ -26,8 +27,13 @@ class SqlBiometricRepository:
     def for_person(self, person_id: str) -> list[TemplateRow]:
         return [_row(r) for r in self._c.execute(select(t).where(t.c.person_id == person_id).order_by(t.c.id))]
 
-    def by_modality(self, modality: str) -> list[TemplateRow]:
-        return [_row(r) for r in self._c.execute(select(t).where(t.c.modality == modality).order_by(t.c.id))]
+    def by_modality(self, modality: str, program_id: str | None = None) -> list[TemplateRow]:
+        """The templates of a modality; with ``program_id``, only those of that program's people (the search of a
+        visit never scores another program's templates)."""
+        q = select(t).where(t.c.modality == modality)
+        if program_id is not None:
+            q = q.join(people, people.c.id == t.c.person_id).where(people.c.program_id == program_id)
+        return [_row(r) for r in self._c.execute(q.order_by(t.c.id))]
 
     def delete_for_person(self, person_id: str) -> int:
         return self._c.execute(delete(t).where(t.c.person_id == person_id)).rowcount

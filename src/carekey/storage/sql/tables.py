@@ -54,6 +54,9 @@ users = Table(
     Column("password_hash", String(200), nullable=False),  # argon2id
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", TS, nullable=False),
+    # migration 0004: a second person approves every new or changed account before it reaches any data
+    Column("changed_by", ID, nullable=True),
+    Column("approved_by", ID, nullable=True),
 )
 
 user_sites = Table(
@@ -146,6 +149,7 @@ access_log = Table(
 )
 Index("ix_access_log_refusals", access_log.c.outcome, access_log.c.purpose, access_log.c.month)
 Index("ix_access_log_actor_at", access_log.c.actor_id, access_log.c.at)
+Index("ix_access_log_site_at", access_log.c.site_id, access_log.c.at)  # migration 0004: per-site limits
 
 biometric_templates = Table(
     "biometric_templates", metadata,
@@ -202,3 +206,12 @@ biometric_images = Table(
     Column("created_at", TS, nullable=False),
 )
 Index("ix_biometric_images_key_version", biometric_images.c.key_version)
+
+# -- migration 0004: the people a visit may reach (offered by its own lookups or enrolled in it) ---------------
+
+visit_offers = Table(
+    "visit_offers", metadata,
+    Column("visit_id", ID, ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    Column("method", String(20), nullable=False),  # card, name, biometric, enrolled
+)

@@ -20,13 +20,15 @@ class SqlUserRepository:
         with conflict_on_duplicate(lambda: f"username {user.username!r} is taken"):
             self._c.execute(insert(users).values(id=user.id, username=user.username, role=user.role.value,
                                                  display_name=user.display_name, password_hash=password_hash,
-                                                 active=user.active, created_at=at))
+                                                 active=user.active, created_at=at, changed_by=user.changed_by,
+                                                 approved_by=user.approved_by))
         for site_id in sorted(user.site_ids):
             self._c.execute(insert(user_sites).values(user_id=user.id, site_id=site_id))
 
     def _user(self, r) -> User:  # type: ignore[no-untyped-def]
         site_ids = self._c.execute(select(user_sites.c.site_id).where(user_sites.c.user_id == r.id)).scalars()
-        return User(r.id, r.username, Role(r.role), frozenset(site_ids), r.display_name, bool(r.active))
+        return User(r.id, r.username, Role(r.role), frozenset(site_ids), r.display_name, bool(r.active),
+                    r.changed_by, r.approved_by)
 
     def get(self, user_id: str) -> User | None:
         r = self._c.execute(select(users).where(users.c.id == user_id)).first()
@@ -38,6 +40,22 @@ class SqlUserRepository:
 
     def set_password(self, user_id: str, password_hash: str) -> None:
         self._c.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+    def save(self, user: User) -> None:
+        """Role, sites, activity and approval as in ``user`` (username and password unchanged)."""
+        self._c.execute(update(users).where(users.c.id == user.id).values(
+            role=user.role.value, display_name=user.display_name, active=user.active, changed_by=user.changed_by,
+            approved_by=user.approved_by))
+        self._c.execute(delete(user_sites).where(user_sites.c.user_id == user.id))
+        for site_id in sorted(user.site_ids):
+            self._c.execute(insert(user_sites).values(user_id=user.id, site_id=site_id))
+
+    def end_sessions(self, user_id: str | None = None, person_id: str | None = None) -> int:
+        """Delete every session of a staff user or of a patient (sign them out everywhere)."""
+        col, value = (sessions.c.user_id, user_id) if user_id is not None else (sessions.c.person_id, person_id)
+        if value is None:
+            return 0
+        return int(self._c.execute(delete(sessions).where(col == value)).rowcount or 0)
 
     def list(self) -> list[User]:
         return [self._user(r) for r in self._c.execute(select(users).order_by(users.c.username))]

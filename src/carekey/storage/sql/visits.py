@@ -9,7 +9,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from carekey.domain.visit import Visit
 from carekey.storage.sql._util import utc
-from carekey.storage.sql.tables import visits
+from carekey.storage.sql.tables import visit_offers, visits
 
 
 class SqlVisitRepository:
@@ -29,6 +29,19 @@ class SqlVisitRepository:
         q = (select(visits).where(visits.c.site_id.in_(list(site_ids)), visits.c.closed_at.is_(None),
                                   visits.c.opened_at >= since).order_by(visits.c.opened_at, visits.c.id))
         return [_visit(r) for r in self._c.execute(q)]
+
+    def offer(self, visit_id: str, person_id: str, method: str) -> None:
+        found = self._c.execute(select(visit_offers.c.method).where(
+            visit_offers.c.visit_id == visit_id, visit_offers.c.person_id == person_id)).first()
+        if found is None:
+            self._c.execute(insert(visit_offers).values(visit_id=visit_id, person_id=person_id, method=method))
+        elif method == "biometric" and found.method != "biometric":  # a biometric match is the stronger proof
+            self._c.execute(update(visit_offers).where(visit_offers.c.visit_id == visit_id,
+                                                       visit_offers.c.person_id == person_id).values(method=method))
+
+    def offers(self, visit_id: str) -> dict[str, str]:
+        q = select(visit_offers.c.person_id, visit_offers.c.method).where(visit_offers.c.visit_id == visit_id)
+        return {r.person_id: r.method for r in self._c.execute(q)}
 
     def save(self, visit: Visit) -> None:
         self._c.execute(update(visits).where(visits.c.id == visit.id).values(

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from carekey.interfaces.api.deps import CurrentActor, Svc
 from carekey.interfaces.api.problems import responses
-from carekey.interfaces.api.schemas import TokenIn, TokenOut
+from carekey.interfaces.api.schemas import PasswordChangeIn, TokenIn, TokenOut
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -35,4 +35,12 @@ def logout(request: Request, actor: CurrentActor, svc: Svc) -> Response:
             responses=responses(401))
 def me(actor: CurrentActor) -> dict[str, object]:
     return {"user_id": actor.user_id, "username": actor.username, "role": actor.role.value,
-            "site_ids": sorted(actor.site_ids)}
+            "site_ids": sorted(actor.site_ids), "approved": actor.approved}
+
+
+@router.post("/password", status_code=204, summary="Change your own password",
+             description="Any staff member, with their current password (logged; the account's approval stays).",
+             responses=responses(401, 422))
+def change_password(body: PasswordChangeIn, actor: CurrentActor, svc: Svc) -> Response:
+    svc.admin.change_own_password(actor, body.current_password, body.new_password)
+    return Response(status_code=204)

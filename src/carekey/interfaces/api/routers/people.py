@@ -13,6 +13,7 @@ from carekey.interfaces.api.problems import responses
 from carekey.interfaces.api.schemas import (
     CandidateOut,
     ConsentDecisionIn,
+    EraseIn,
     ConsentOut,
     EnrollIn,
     ExamIn,
@@ -20,6 +21,7 @@ from carekey.interfaces.api.schemas import (
     LookupIn,
     PersonOut,
     PinIn,
+    proof_of,
 )
 
 router = APIRouter(prefix="/visits/{visit_id}", tags=["people"])
@@ -50,26 +52,43 @@ def lookup(visit_id: str, body: LookupIn, actor: CurrentActor, purpose: PurposeH
 
 
 @router.get("/people/{person_id}", response_model=PersonOut, summary="Read a person's record",
-            description="Confirms the person for this visit (binds the visit) and returns the decrypted record.",
-            responses=ALL)
+            description="Confirms the person for this visit (binds the visit) and returns the decrypted record. Only a "
+            "person this visit's own lookup or identification offered (or enrolled in it) can be reached, and once "
+            "bound the visit serves that person only.", responses=ALL)
 def read_person(visit_id: str, person_id: str, actor: CurrentActor, purpose: PurposeHeader, svc: Svc) -> PersonOut:
     return PersonOut.of(svc.people.read(actor, visit_id, purpose, person_id))
 
 
+ERASE_DOC = ("Crypto-shredding: the person's data key is destroyed, rows and biometrics deleted. The person proves "
+             "they are here (`presence`: their PIN, or a second staff member of the site; or a biometric match or "
+             "their enrollment in this visit).")
+
+
 @router.delete("/people/{person_id}", status_code=204, summary="Erase a person (at their request)",
-               description="Crypto-shredding: the person's data key is destroyed, rows and biometrics deleted.",
-               responses=ALL)
-def erase(visit_id: str, person_id: str, actor: CurrentActor, purpose: PurposeHeader, svc: Svc) -> Response:
-    svc.people.erase(actor, visit_id, purpose, person_id)
+               description=ERASE_DOC, responses=ALL)
+def erase(visit_id: str, person_id: str, actor: CurrentActor, purpose: PurposeHeader, svc: Svc,
+          body: EraseIn | None = None) -> Response:
+    svc.people.erase(actor, visit_id, purpose, person_id, proof_of(body.presence if body else None))
+    return Response(status_code=204)
+
+
+@router.post("/people/{person_id}/erase", status_code=204, summary="Erase a person (at their request), with proof",
+             description=ERASE_DOC + " The same as DELETE, for clients that cannot send a body with DELETE.",
+             responses=ALL)
+def erase_post(visit_id: str, person_id: str, body: EraseIn, actor: CurrentActor, purpose: PurposeHeader,
+               svc: Svc) -> Response:
+    svc.people.erase(actor, visit_id, purpose, person_id, proof_of(body.presence))
     return Response(status_code=204)
 
 
 @router.post("/people/{person_id}/pin", status_code=204, summary="Set the person's patient PIN",
              description="4-8 digits, typed by the person; stored as an argon2id hash. With their card number it "
-             "opens the patient routes (/patient/...).", responses=ALL)
+             "opens the patient routes (/patient/...). Setting or resetting a PIN needs the person's proof of "
+             "presence (`presence`: their current PIN or a second staff member; or a biometric match or their "
+             "enrollment in this visit) and signs out every open portal session of theirs.", responses=ALL)
 def set_pin(visit_id: str, person_id: str, body: PinIn, actor: CurrentActor, purpose: PurposeHeader,
             svc: Svc) -> Response:
-    svc.people.set_pin(actor, visit_id, purpose, person_id, body.pin)
+    svc.people.set_pin(actor, visit_id, purpose, person_id, body.pin, proof_of(body.presence))
     return Response(status_code=204)
 
 
@@ -85,12 +104,13 @@ def consents(visit_id: str, person_id: str, actor: CurrentActor, purpose: Purpos
              description="Revoking biometric_identification deletes the person's templates and kept images at once "
              "(and revokes biometric_image_retention); revoking biometric_image_retention deletes the kept images; "
              "granting biometric_image_retention needs biometric_identification. Any revocation takes effect on the "
-             "next request.", responses=ALL)
+             "next request. Granting again a purpose the person refused or withdrew needs their proof of presence "
+             "(`presence`): staff can never override a withdrawal.", responses=ALL)
 def decide_consent(visit_id: str, person_id: str, body: ConsentDecisionIn, actor: CurrentActor,
                    purpose: PurposeHeader, svc: Svc) -> ConsentOut:
     g = body.grantor.domain() if body.grantor else Grantor()
     rec = svc.consents.decide(actor, visit_id, purpose, person_id, body.purpose, body.granted, body.notice_version,
-                              body.language, g)
+                              body.language, g, proof_of(body.presence))
     return ConsentOut.of(rec)
 
 

@@ -27,6 +27,14 @@ def refusals(svc: Svc) -> list[RefusalOut]:
     return [RefusalOut(purpose=r.purpose, month=r.month, count=r.count) for r in svc.transparency.refusals()]
 
 
+@router.get("/transparency/admin-actions", summary="Admin actions, counted",
+            description="Public and unauthenticated: how many accounts were created, approved, changed, reset, "
+            "deactivated (and programs, sites, key operations), by kind and month. Each is also an entry of the "
+            "signed transparency log.")
+def admin_actions(svc: Svc) -> list[dict[str, object]]:
+    return [{"action": a.action, "month": a.month, "count": a.count} for a in svc.transparency.admin_actions()]
+
+
 @router.get("/transparency/tree-head", summary="Latest signed tree head of the access log",
             description="Public: the newest Ed25519-signed tree head (size, root hash, timestamp) of the "
             "transparency log, signed on demand when the log has grown, with the log's public key. Patients check "

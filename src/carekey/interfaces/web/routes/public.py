@@ -14,4 +14,5 @@ router = APIRouter()
 def transparency(request: Request):  # type: ignore[no-untyped-def]
     current_staff(request)
     rows = services(request).transparency.refusals()
-    return page(request, "transparency.html", rows=rows, total=sum(r.count for r in rows))
+    admin = services(request).transparency.admin_actions()
+    return page(request, "transparency.html", rows=rows, total=sum(r.count for r in rows), admin=admin)
