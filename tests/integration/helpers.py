@@ -24,3 +24,17 @@ def enroll(services, actor, **kw):
     visit = services.visits.open(actor, next(iter(actor.site_ids)))
     view = services.people.enroll(actor, visit.id, CARE, person_input(**kw), consent())
     return visit, view
+
+
+def revisit(services, actor, view=None, site_id=None, card="NK1001"):
+    """A new visit at the actor's site that finds the person by their card (as a registrar does when they return):
+    the only way a visit reaches an existing person."""
+    visit = services.visits.open(actor, site_id or next(iter(actor.site_ids)))
+    found = services.lookup.by_card(actor, visit.id, CARE, view.person.card_number if view else card)
+    assert found and (view is None or view.person.id in [c.person_id for c in found])
+    return visit
+
+
+def last_entry(app):
+    with app.database.uow() as uow:
+        return uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event

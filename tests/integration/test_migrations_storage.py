@@ -61,15 +61,16 @@ def test_people_repository_roundtrip_and_unique_card(app, world):
 
 def test_access_log_seq_contiguous_and_refusal_counts(app, world):
     with app.database.uow() as uow:
+        base = uow.access_log.size()  # the world's setup (accounts created and approved) is logged before
         for i, outcome in enumerate(["granted", "refused", "denied", "refused"]):
             event = AccessEvent(at=T0.replace(day=1 + i), actor_id="U", role="registrar", site_id="north",
                                 purpose="law_enforcement" if outcome == "refused" else "care_record",
                                 action="lookup", outcome=outcome, reason="r")
             salt = leaf.new_salt()
-            assert uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt)) == i
+            assert uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt)) == base + i
         uow.commit()
-        assert uow.access_log.size() == 4
-        assert [e.event.seq for e in uow.access_log.entries(0, 10)] == [0, 1, 2, 3]
+        assert uow.access_log.size() == base + 4
+        assert [e.event.seq for e in uow.access_log.entries(0, base + 10)] == list(range(base + 4))
         entry = uow.access_log.entries(1, 2)[0]
         assert entry.leaf_input == leaf.leaf_input(entry.event.leaf_event(), entry.salt)
         assert uow.access_log.refusal_counts() == [("law_enforcement", "2026-11", 2)]

@@ -13,7 +13,7 @@ from carekey.biometrics.fingerprint import api as fp_api
 from carekey.biometrics.iris import api as iris_api
 from carekey.crypto.keys import load_key_file
 from carekey.errors import CaptureRejected, TemplateError
-from tests.integration.helpers import enroll
+from tests.integration.helpers import enroll, revisit
 
 BIO = "biometric_identification"
 AGREED = {"person_agreed": True}  # the person present agreed to the search
@@ -101,7 +101,7 @@ def test_rotation_retires_old_templates(app, world):
         bio = rotated.services.biometrics
         with pytest.raises(TemplateError, match="key version"):
             bio.matcher.load("iris", leaked[0])  # the leaked gallery is useless under the new key
-        nxt = rotated.services.visits.open(world.registrar, "north")
+        nxt = revisit(rotated.services, world.registrar, ama)
         # retired: not searched
         assert bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_2"), **AGREED) == []
         bio.enroll(world.registrar, nxt.id, BIO, ama.person.id, "iris", "left", image("01_L_2"))

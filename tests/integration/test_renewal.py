@@ -13,7 +13,7 @@ from carekey.services.images import keep_image
 from carekey.services.patients import Patient
 from carekey.services.records import data_key
 from carekey.services.renewal import RENEWAL_JOB
-from tests.integration.helpers import ALL
+from tests.integration.helpers import ALL, revisit
 from tests.integration.test_kept_images import IMAGES, enroll_with
 from tests.integration.test_protected_biometrics import BIO, image
 
@@ -181,7 +181,7 @@ def test_a_position_re_enrolled_under_the_current_version_is_not_renewed_twice(a
         [old_iris] = [i for i in uow.images.for_person(ama) if i.modality == "iris"]
 
     new = rotated()
-    nxt = new.services.visits.open(world.registrar, "north")
+    nxt = revisit(new.services, world.registrar)
     new.services.biometrics.enroll(world.registrar, nxt.id, BIO, ama, "iris", "left", image("01_L_2"))
     with new.database.uow() as uow:  # what the renewal saw before the re-enrollment: the older kept image
         uow.images.delete_position(ama, "iris", "left")

@@ -150,5 +150,5 @@ def test_retention_deletes_expired_records_and_orphan_templates(app, world):
         assert uow.biometrics.for_person(orphan) == []
         assert [e.event.action for e in uow.access_log.for_person(old)][-1] == "retention_delete"
     assert s.retention.run().erased == []
-    with pytest.raises(ConsentMissing):  # an unknown person looks like one without consent
+    with pytest.raises(Forbidden, match="did not find"):  # an erased person is unknown, like any other id
         s.people.read(world.registrar, s.visits.open(world.registrar, "north").id, CARE, old)

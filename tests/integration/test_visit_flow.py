@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from carekey.domain.consent import Grantor, GrantorKind
 from carekey.errors import Conflict, ConsentMissing, Forbidden, InvalidInput, OutOfRange, RefusedPurpose
-from tests.integration.helpers import CARE, consent, enroll, person_input
+from carekey.services.presence import PresenceProof
+from tests.integration.helpers import CARE, consent, enroll, last_entry, person_input, revisit
 
 
 def count(app, table):
@@ -72,8 +73,7 @@ def test_missing_consent_stores_nothing_and_exam_can_be_shown(app, world):
     assert count(app, "people") == 0 and count(app, "consents") == 0
     shown = s.exams.screen_without_record(world.clinician, visit.id, {"systolic_bp": 120, "diastolic_bp": 70})
     assert shown.person_id is None and count(app, "exams") == 0
-    with app.database.uow() as uow:
-        assert uow.access_log.entries(0, 10)[-1].event.outcome == "denied"
+    assert last_entry(app).outcome == "denied"
 
 
 def test_revoked_consent_denies_next_call(app, world):
@@ -147,8 +147,7 @@ def test_non_care_roles_read_no_records(app, world, who):
 def test_unknown_visit_is_denied_and_logged(app, world):
     with pytest.raises(Forbidden, match="open visit"):
         app.services.people.read(world.registrar, "V-nope", CARE, "CK-AAAA-AAAA")
-    with app.database.uow() as uow:
-        assert uow.access_log.entries(0, 1)[0].event.outcome == "denied"
+    assert last_entry(app).outcome == "denied"
 
 
 def test_append_failure_leaks_no_data(app, world, monkeypatch):
@@ -178,11 +177,15 @@ def test_token_expiry_and_login_limit(app, world):
         s.auth.login("clinician", "correct horse battery")
 
 
-def test_unknown_person_looks_like_no_consent(app, world):
-    """Existence is not revealed: an unknown id is denied like a person without consent."""
+def test_unknown_person_looks_like_a_person_not_found_in_this_visit(app, world):
+    """Existence is not revealed: an unknown id is denied exactly like a known one this visit did not find."""
+    _, view = enroll(app.services, world.registrar)
     visit = app.services.visits.open(world.registrar, "north")
-    with pytest.raises(ConsentMissing):
+    with pytest.raises(Forbidden) as unknown:
         app.services.people.read(world.registrar, visit.id, CARE, "CK-0000-0000")
+    with pytest.raises(Forbidden) as known:
+        app.services.people.read(world.registrar, visit.id, CARE, view.person.id)
+    assert unknown.value.message == known.value.message and "did not find" in known.value.message
 
 
 def test_empty_visit_cannot_take_over_or_erase_another_person(app, world):
@@ -193,12 +196,16 @@ def test_empty_visit_cannot_take_over_or_erase_another_person(app, world):
     s.visits.close(world.registrar, first.id)
     pid = view.person.id
     empty = s.visits.open(world.registrar, "north")
-    with pytest.raises(Forbidden, match="confirmed in this visit"):
+    with pytest.raises(Forbidden, match="did not find this person"):
         s.people.set_pin(world.registrar, empty.id, CARE, pid, "135790")
-    with pytest.raises(Forbidden, match="confirmed in this visit"):
+    with pytest.raises(Forbidden, match="did not find this person"):
         s.people.erase(world.registrar, empty.id, CARE, pid)
+    empty = revisit(s, world.registrar, view)
     assert s.people.read(world.registrar, empty.id, CARE, pid).person.id == pid  # the person is present
-    s.people.set_pin(world.registrar, empty.id, CARE, pid, "135790")  # now bound: allowed, and logged
+    with pytest.raises(Forbidden, match="prove they are here"):  # found by card: not yet proof of presence
+        s.people.set_pin(world.registrar, empty.id, CARE, pid, "135790")
+    second = PresenceProof(approver_username="clinician", approver_password="correct horse battery")
+    s.people.set_pin(world.registrar, empty.id, CARE, pid, "135790", second)  # two-person rule: allowed, logged
     with app.database.uow() as uow:
         actions = [(e.event.action, e.event.outcome) for e in uow.access_log.for_person(pid)]
     assert ("set_pin", "denied") in actions and ("erase", "denied") in actions and ("set_pin", "granted") in actions
@@ -214,13 +221,14 @@ def test_lookup_stays_inside_the_visit_s_program(app, world):
     _, view = enroll(s, world.registrar)
     s.admin.create_program(LOCAL_OPERATOR, Program("other", "Other program", ("v1",), ("en",)))
     s.admin.add_site(LOCAL_OPERATOR, Site("east", "other", "East clinic", "Eastern"))
-    other = Actor.of(s.admin.add_user(LOCAL_OPERATOR, "registrar-east", "registrar", "pw-east-123456", ["east"]))
+    s.admin.add_user(LOCAL_OPERATOR, "registrar-east", "registrar", "pw-east-123456", ["east"])
+    other = Actor.of(s.admin.approve_user(world.admin, "registrar-east"))
     visit = s.visits.open(other, "east")
     card = view.person.card_number
     assert s.lookup.by_card(other, visit.id, CARE, card) == []
     assert s.lookup.by_name(other, visit.id, CARE, view.person.given_name + " " + view.person.family_name,
                             view.person.birth_year) == []
-    with pytest.raises(Forbidden, match="another screening program"):  # nor by a known id
+    with pytest.raises(Forbidden, match="did not find this person"):  # nor by a known id
         s.people.read(other, visit.id, CARE, view.person.id)
     home = s.visits.open(world.registrar, "north")
     assert [c.person_id for c in s.lookup.by_card(world.registrar, home.id, CARE, card)] == [view.person.id]

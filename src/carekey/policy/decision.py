@@ -8,38 +8,41 @@ authorization-matrix tests exercise it directly.
 
 Rules (every condition must hold; the first failing one is the reason of the denial):
 
-| action                 | roles                | purpose              | visit                    | consent          |
+| action                 | roles                | purpose              | visit                    | consent / proof  |
 |------------------------|----------------------|----------------------|--------------------------|------------------|
-| lookup                 | registrar            | care_record          | open, at an actor's site | -                |
+| lookup                 | registrar            | care_record          | open, own site, UNBOUND  | -                |
 | identify_biometric     | registrar            | biometric_ident.     | open, at an actor's site | AGREED (present) |
-| enroll                 | registrar            | care_record          | open, own site, person's | care_record      |
+| enroll                 | registrar            | care_record          | open, own site, UNBOUND  | care_record      |
 | enroll_biometric       | registrar            | biometric_ident.     | open, own site, person's | biometric_ident. |
-| record_consent         | registrar            | care_record          | open, own site, person's | - (re-grant: PRESENT) |
+| record_consent         | registrar            | care_record          | open, own site, person's | re-grant PRESENT |
 | read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
 | record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
-| set_pin                | registrar            | care_record          | open, own site, BOUND    | care_record, PRESENT |
+| set_pin                | registrar            | care_record          | open, own site, BOUND    | care_r., PRESENT |
 | erase                  | registrar            | care_record          | open, own site, BOUND    | PRESENT          |
 | statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
 | verify_log             | auditor              | audit                | -                        | -                |
 | administer, retention  | admin                | administration       | -                        | -                |
-| approve_account        | admin, program_mgr   | administration       | -                        | not own, not by its creator |
+| approve_account        | admin, program_mgr   | administration       | -                        | SECOND PERSON    |
 | renew_biometric        | admin                | biometric_image_ret. | -                        | both biometric   |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
 
 Every staff action first needs an APPROVED account: a new account, and one whose password was reset or whose
 role or sites changed by an admin, reaches no data until a second person (another admin, or a program
-manager) approves it; nobody approves an account they created or changed, or their own.
+manager of its sites) approves it: "SECOND PERSON", nobody approves an account they created or changed,
+or their own.
 
 "person's" means the visit is bound to the person concerned, or not yet bound to anyone and the person was
 OFFERED by this very visit (a candidate of its card/name lookup or biometric identification; a person
-enrolled in the visit binds it at once): a visit never reaches a person id learned elsewhere, and once one
-person-level action binds it, it serves that person only. "BOUND" means the visit is already bound to that very person (the registrar
-confirmed who is present by reading or enrolling them in this visit): a credential change or an erasure can
-never be aimed at an arbitrary person id from an empty visit. "PRESENT" means the person proved they are there, in this visit: their PIN typed on the device, a biometric match
-of their own enrolled template in this visit's identification, their enrollment in this very visit, or, when
-they have neither, a second staff member of the visit's site approving with their own credentials (two-person
-rule). It is needed for the powerful actions: setting or resetting the portal PIN, staff-initiated erasure,
-and granting again a consent the person refused or withdrew. "AGREED (present)": nobody is known before a
+enrolled in the visit binds it at once): a visit never reaches a person id learned elsewhere, and once
+one person-level action binds it, it serves that person only ("UNBOUND": a lookup or an enrollment only
+in a visit that serves nobody yet). "BOUND" means the visit is already bound to that very person (the
+registrar confirmed who is present by reading or enrolling them in this visit): a credential change or an
+erasure can never be aimed at an arbitrary person id from an empty visit. "PRESENT" means the person
+proved they are there, in this visit: their PIN typed on the device, a biometric match of their own
+enrolled template in this visit's identification, their enrollment in this very visit, or, when they
+have neither, a second staff member of the visit's site approving with their own credentials (two-person
+rule). It is needed for the powerful actions: setting or resetting the portal PIN, staff-initiated
+erasure, and granting again a consent the person refused or withdrew. "AGREED (present)": nobody is known before a
 biometric search, so no stored consent can be checked; the person present must have agreed to this one search
 after hearing the notice, and the caller must say so (``person_agreed``) or the search is denied and logged.
 Every action on a person also requires the person to be enrolled in the program of the visit's site

@@ -110,7 +110,7 @@ def check_policy(actor: Actor, action: Action, purpose_raw: str | None) -> Purpo
     """The decision alone, without logging: only for the auditor when the log itself refuses appends."""
     purpose = parse_purpose(purpose_raw or "")
     decision = decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids, action=action,
-                              purpose=purpose))
+                              purpose=purpose, actor_approved=actor.approved))
     if not decision.allowed:
         raise Forbidden(decision.reason)
     return purpose

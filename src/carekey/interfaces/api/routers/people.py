@@ -13,9 +13,9 @@ from carekey.interfaces.api.problems import responses
 from carekey.interfaces.api.schemas import (
     CandidateOut,
     ConsentDecisionIn,
-    EraseIn,
     ConsentOut,
     EnrollIn,
+    EraseIn,
     ExamIn,
     ExamOut,
     LookupIn,
