@@ -14,6 +14,7 @@ catches them broadly.
     ├── Forbidden                     403      the policy engine said no
     │   ├── RefusedPurpose                     a purpose carekey never serves (law enforcement, kinship...)
     │   ├── ConsentMissing                     the person has not granted (or has revoked) this purpose
+    │   ├── PresenceRequired                   a powerful action without the person's proof of presence
     │   └── RateLimited               429      too many identifications or logins
     ├── NotFound                      404      no such person/visit/exam visible to this actor
     ├── Conflict                      409      state does not allow it (closed visit, duplicate enrollment)
@@ -66,6 +67,10 @@ class RefusedPurpose(Forbidden):
 
 class ConsentMissing(Forbidden):
     title = "Consent missing"
+
+
+class PresenceRequired(Forbidden):
+    title = "Proof of presence needed"
 
 
 class RateLimited(Forbidden):

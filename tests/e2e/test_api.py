@@ -43,7 +43,10 @@ def test_one_visit(client, visit):
     assert len(exams) == 1 and exams[0]["stored"] is True
     person = client.get(f"/visits/{vid}/people/{pid}", headers=clin | CARE).json()
     assert person["family_name"] == "Mensah" and "care_record" in person["consents"]
-    hits = client.post(f"/visits/{vid}/lookup", json={"name": "ama mensa", "birth_year": 1980},
+    r = client.post(f"/visits/{vid}/lookup", json={"name": "ama mensa", "birth_year": 1980}, headers=reg | CARE)
+    assert r.status_code == 403 and "already serves" in r.json()["detail"]  # one visit, one person
+    nxt = client.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]
+    hits = client.post(f"/visits/{nxt}/lookup", json={"name": "ama mensa", "birth_year": 1980},
                        headers=reg | CARE).json()
     assert [h["person_id"] for h in hits] == [pid]
     assert client.post(f"/visits/{vid}/close", headers=reg).json()["is_open"] is False

@@ -47,9 +47,17 @@ MATRIX: dict[tuple[str, str], frozenset] = {
     ("POST", "/stats/releases"): frozenset({(M, STATS)}), ("GET", "/stats/budget"): frozenset({(M, STATS)}),
     ("GET", "/audit/verify"): frozenset({(A, AUDIT)}), ("POST", "/audit/verify"): frozenset({(A, AUDIT)}),
     ("POST", "/admin/users"): frozenset({AD}), ("GET", "/admin/users"): frozenset({AD}),
+    ("GET", "/transparency/admin-actions"): PUBLIC, ("POST", "/auth/password"): frozenset(STAFF),
+    ("POST", "/visits/{visit_id}/people/{person_id}/erase"): frozenset({(R, CARE)}),
+    ("POST", "/admin/users/{username}/approve"): frozenset({AD, M}),
+    ("PATCH", "/admin/users/{username}"): frozenset({AD}),
+    ("POST", "/admin/users/{username}/password"): frozenset({AD}),
+    ("POST", "/admin/users/{username}/deactivate"): frozenset({AD}),
+    ("POST", "/admin/users/{username}/reactivate"): frozenset({AD}),
 }
 # routes whose allowed call destroys its context (person, visit, token): each call gets a fresh one
 FRESH = {("DELETE", "/visits/{visit_id}/people/{person_id}"), ("POST", "/visits/{visit_id}/close"),
+         ("POST", "/visits/{visit_id}/people/{person_id}/erase"),
          ("DELETE", "/auth/token"), ("DELETE", "/patient/token"), ("POST", "/patient/erasure")}
 
 
@@ -77,6 +85,8 @@ class Ctx:
         self.app, self.world, self.client, self.s = app, world, client, app.services
         self.visit, self.person, self.card = self.new_person()
         self.tokens = {name: self.token(name) for name in PRINCIPALS}
+        from carekey.services.admin import LOCAL_OPERATOR  # the account the admin routes act on
+        self.s.admin.add_user(LOCAL_OPERATOR, "target", "clinician", "long enough password", ["north"])
 
     def new_person(self):
         Ctx.n += 1
@@ -115,7 +125,11 @@ class Ctx:
             "/stats/releases": {"statistic": "count", "epsilon": 0.01},
             "/audit/verify": {"heads": []},
             "/admin/users": {"username": f"user{Ctx.n}", "role": "auditor", "password": "long enough password"},
-        }.get(path) if method in ("POST", "PUT") else None
+            "/auth/password": {"current_password": PASSWORD, "new_password": PASSWORD},
+            "/admin/users/{username}": {"display_name": "Target"},
+            "/admin/users/{username}/password": {"password": "another long password"},
+            "/visits/{visit_id}/people/{person_id}/erase": {"presence": {"pin": "2468"}},
+        }.get(path) if method in ("POST", "PUT", "PATCH") else None
 
     def call(self, method, path, principal, purpose):
         fresh = (method, path) in FRESH
@@ -125,9 +139,9 @@ class Ctx:
                 "access_token"]
         else:
             token = self.token(principal) if fresh and principal in STAFF else self.tokens[principal]
-        if path == "/visits/{visit_id}/people":  # enrollment needs a visit not yet serving anyone
+        if path in ("/visits/{visit_id}/people", "/visits/{visit_id}/lookup"):  # a visit not yet serving anyone
             visit = self.s.visits.open(self.world.registrar, "north").id
-        url = path.format(visit_id=visit, person_id=person, purpose="biometric_identification")
+        url = path.format(visit_id=visit, person_id=person, purpose="biometric_identification", username="target")
         if path == "/transparency/consistency":
             url += "?first=0&second=1"
         headers = {"Authorization": f"Bearer {token}"} if token else {}

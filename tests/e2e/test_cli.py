@@ -50,6 +50,11 @@ def test_scripted_visit(data):
     r = ck("user", "add", "--data", data, "nurse-ama", "--role", "clinician", "--site", "north",
            env={"CAREKEY_NEW_PASSWORD": "a long password"})
     assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["approved"] is False  # reaches nothing yet
+    nurse0 = ["--data", data, "--user", "nurse-ama"]
+    assert ck("visit", "open", *nurse0, "--site", "north", password="a long password").exit_code == 5
+    r = ck("user", "approve", "--data", data, "nurse-ama", "--user", "admin", password=pw["admin"])
+    assert r.exit_code == 0 and json.loads(r.output)["approved"] is True, r.output
     reg = ["--data", data, "--user", "registrar-north"]
     visit = json.loads(ck("visit", "open", *reg, "--site", "north", password=pw["registrar-north"]).output)["id"]
     r = ck("person", "enroll", *reg, "--visit", visit, "--given", "Kofi", "--family", "Asante", "--sex", "male",
@@ -68,6 +73,9 @@ def test_scripted_visit(data):
            password=pw["registrar-north"])
     assert r.exit_code == 5 and "kinship" in r.output
     r = ck("person", "lookup", *reg, "--visit", visit, "--card", "NK7777", password=pw["registrar-north"])
+    assert r.exit_code == 5 and "already serves" in r.output  # this visit serves Kofi: no searching for others
+    again = json.loads(ck("visit", "open", *reg, "--site", "north", password=pw["registrar-north"]).output)["id"]
+    r = ck("person", "lookup", *reg[:4], "--visit", again, "--card", "NK7777", password=pw["registrar-north"])
     assert json.loads(r.output)[0]["person_id"] == pid
     assert "kinship" in ck("transparency", "refusals", "--data", data).output
     r = ck("visit", "close", *reg, visit, password=pw["registrar-north"])

@@ -137,12 +137,17 @@ def test_registrar_changes_consents_and_sets_a_pin(web):
     r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "fr",
                                                     "show_language": "fr", "grant": ["care_record"]})
     assert "Votre bilan de santé" in r.text
-    r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "fr",
-                                                    "grant": ["care_record", "aggregate_statistics"]})
+    wanted = {"csrf": token, "notice_version": "v1", "language": "fr", "grant": ["care_record", "aggregate_statistics"]}
+    r = client.post(f"/visit/{vid}/consent", data=wanted)  # Kwame refused statistics at enrollment
+    assert r.status_code == 403 and 'id="presence-error"' in r.text and "prove they are here" in r.text
+    second = {"approver_username": "clinician", "approver_password": "correct horse battery"}
+    r = client.post(f"/visit/{vid}/consent", data=wanted | second)  # two-person rule, one step on the same form
     assert "Consent decision recorded" in r.text and re.search(r"✓\s+aggregate statistics", r.text)
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "12"})
     assert r.status_code == 422 and "4-8 digits" in r.text
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "975310"})
+    assert r.status_code == 403 and "prove they are here" in r.text
+    r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "975310"} | second)
     assert "PIN set" in r.text
     assert built.services.patients.login("NK1002", "975310").person_id
 

@@ -59,7 +59,10 @@ def test_kept_image_shown_in_the_portal_and_withdrawn_there(web):
     confirm_card(client, token, vid, "NK1001")
     r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "grant": ["care_record", "biometric_identification",
                                                                              IMAGES, "aggregate_statistics"],
-                                                    "notice_version": "v1", "language": "en"})
+                                                    "notice_version": "v1", "language": "en",
+                                                    # refused at enrollment: granting it now needs the person's proof
+                                                    "approver_username": "clinician",
+                                                    "approver_password": "correct horse battery"})
     assert r.status_code == 200, r.text
     finger = (FIXTURES / "finger_a.png").read_bytes()
     r = client.post(f"/visit/{vid}/capture", data={"csrf": token, "modality": "fingerprint",

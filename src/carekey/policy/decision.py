@@ -196,6 +196,7 @@ class Decision:
     allowed: bool
     reason: str
     missing_consent: Purpose | None = None  # set when the only obstacle is the person's consent
+    missing_presence: bool = False  # set when the obstacle is the person's proof of presence
 
 
 def _deny(reason: str, missing: Purpose | None = None) -> Decision:
@@ -258,8 +259,8 @@ def _presence(req: Request) -> Decision | None:
     what = "grant again a consent the person refused or withdrew" if req.action is Action.RECORD_CONSENT \
         else req.action.value
     if req.presence is None:
-        return _deny(f"to {what} the person must prove they are here: their PIN, a fingerprint or iris match "
-                     "in this visit, or a second staff member's approval")
+        return Decision(False, f"to {what} the person must prove they are here: their PIN, a fingerprint or iris "
+                        "match in this visit, or a second staff member's approval", missing_presence=True)
     if req.presence is Presence.SECOND_STAFF:
         a, v = req.approver, req.visit
         if a is None or v is None:

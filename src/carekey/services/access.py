@@ -21,7 +21,7 @@ from carekey.domain.access import AccessEvent, Outcome
 from carekey.domain.consent import current_grants
 from carekey.domain.purposes import Purpose, parse_purpose
 from carekey.domain.visit import Visit
-from carekey.errors import ConsentMissing, Forbidden, RateLimited, RefusedPurpose
+from carekey.errors import ConsentMissing, Forbidden, PresenceRequired, RateLimited, RefusedPurpose
 from carekey.policy.decision import AccountFacts, Action, ApproverFacts, Presence, Request, VisitFacts, decide
 from carekey.services.deps import Actor
 from carekey.storage.protocols import UnitOfWork
@@ -75,6 +75,8 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
         uow.commit()
         if decision.missing_consent is not None:
             raise ConsentMissing(decision.reason, purpose=decision.missing_consent.value)
+        if decision.missing_presence:
+            raise PresenceRequired(decision.reason)
         raise Forbidden(decision.reason)
     if per_hour is not None or per_site_day is not None:
         uow.access_log.lock()  # count and append as one step: parallel searches cannot all pass the limit

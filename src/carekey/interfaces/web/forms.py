@@ -8,6 +8,7 @@ from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 
 from carekey.errors import InvalidInput
+from carekey.services.presence import PresenceProof
 
 FIELD_LIMIT = 2000
 
@@ -56,3 +57,9 @@ async def read_upload(value: object, limit: int) -> bytes:
     if not data:
         raise InvalidInput("the uploaded file is empty; capture again", field="image")
     return data
+
+
+def presence_proof(f: Fields) -> PresenceProof:
+    """The proof of presence typed in ``_presence.html`` (empty fields: no proof typed)."""
+    return PresenceProof(f.text("presence_pin") or None, f.text("approver_username") or None,
+                         f.text("approver_password") or None)

@@ -10,9 +10,9 @@ from starlette.datastructures import FormData
 from carekey.domain.consent import Grantor, check_dependencies
 from carekey.domain.program import Role
 from carekey.domain.purposes import CONSENT_PURPOSES
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, PresenceRequired
 from carekey.interfaces.web import notices
-from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.forms import Fields, form_data, presence_proof
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.enroll import grantor_for, program_of
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
@@ -65,8 +65,11 @@ def decide(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
         for purpose in CONSENT_PURPOSES:
             if purpose not in view.consents and purpose.value in wanted:
                 svc.consents.decide(actor, visit.id, CARE, visit.person_id, purpose.value, True,
-                                    f.text("notice_version"), language, grantor)
+                                    f.text("notice_version"), language, grantor, presence_proof(f))
     except InvalidInput as err:
         f.errors["guardian_name" if "guardian" in err.message or "adult" in err.message else "grant"] = err.message
         return _render(request, visit_id, f, language, 422)
+    except PresenceRequired as err:
+        f.errors["presence"] = err.message
+        return _render(request, visit_id, f, language, 403)
     return redirect(request, visit_url(visit.id), "consent_saved")

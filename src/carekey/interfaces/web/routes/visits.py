@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 from carekey.domain.program import Role
 from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
 from carekey.errors import ConsentMissing, InvalidInput
-from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.forms import Fields, form_data, presence_proof
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
@@ -61,7 +61,8 @@ def set_pin(request: Request, visit_id: str, form: Form):  # type: ignore[no-unt
     visit = svc.visits.get(actor, visit_id)
     if visit.person_id is None:
         raise InvalidInput("confirm or enroll the person first")
-    svc.people.set_pin(actor, visit.id, CARE, visit.person_id, Fields(form).text("pin"))
+    f = Fields(form)
+    svc.people.set_pin(actor, visit.id, CARE, visit.person_id, f.text("pin"), presence_proof(f))
     return redirect(request, visit_url(visit.id), "pin_set")
 
 
