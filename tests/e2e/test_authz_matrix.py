@@ -58,6 +58,7 @@ MATRIX: dict[tuple[str, str], frozenset] = {
 # routes whose allowed call destroys its context (person, visit, token): each call gets a fresh one
 FRESH = {("DELETE", "/visits/{visit_id}/people/{person_id}"), ("POST", "/visits/{visit_id}/close"),
          ("POST", "/visits/{visit_id}/people/{person_id}/erase"),
+         ("POST", "/visits/{visit_id}/people/{person_id}/pin"),  # a PIN change ends the person's portal sessions
          ("DELETE", "/auth/token"), ("DELETE", "/patient/token"), ("POST", "/patient/erasure")}
 
 

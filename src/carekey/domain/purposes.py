@@ -7,6 +7,8 @@ and counted as ``other``.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from enum import StrEnum
 
 from carekey.errors import RefusedPurpose
@@ -48,10 +50,54 @@ REFUSED = frozenset(
 )
 
 
+#: Words that name a refused purpose in other terms (after normalization), mapped to its public label. The public
+#: count must not hide a request from the police under "other" because it said "police" or "immigration".
+SYNONYMS = {
+    "lawenforcement": "law_enforcement", "police": "law_enforcement", "policing": "law_enforcement",
+    "investigation": "law_enforcement", "criminalinvestigation": "law_enforcement", "warrant": "law_enforcement",
+    "court": "law_enforcement", "courtorder": "law_enforcement", "prosecution": "law_enforcement",
+    "crime": "law_enforcement", "policia": "law_enforcement", "polizei": "law_enforcement",
+    "gendarmerie": "law_enforcement", "justice": "law_enforcement", "criminal": "law_enforcement", "forensic": "law_enforcement",
+    "forensics": "law_enforcement", "subpoena": "law_enforcement", "arrest": "law_enforcement",
+    "intelligence": "security", "nationalsecurity": "security", "surveillance": "security",
+    "counterterrorism": "security", "military": "security", "defence": "security", "defense": "security",
+    "migration": "immigration", "border": "immigration", "bordercontrol": "immigration",
+    "deportation": "immigration", "inmigracion": "immigration", "immigracion": "immigration", "asylum": "immigration", "customs": "immigration",
+    "personofinterest": "persons_of_interest", "suspect": "persons_of_interest", "suspects": "persons_of_interest",
+    "wanted": "persons_of_interest", "blacklist": "watchlist", "watchlisting": "watchlist",
+    "family": "kinship", "familytracing": "kinship", "relatives": "kinship", "paternity": "kinship",
+    "dna": "dna_identification", "genetic": "dna_identification", "geneticidentification": "dna_identification",
+    "export": "bulk_export", "bulk": "bulk_export", "dump": "bulk_export", "datadump": "bulk_export",
+    "download": "bulk_export", "massexport": "bulk_export",
+}
+_COMPACT_REFUSED = {r.replace("_", ""): r for r in REFUSED}
+
+
+def _normalize(raw: str) -> str:
+    """Case, Unicode width (NFKC folds full-width letters), accents, punctuation and spacing."""
+    text = unicodedata.normalize("NFKC", raw).casefold()
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.sub(r"[\W_]+", "_", text).strip("_")
+
+
 def refusal_label(raw: str) -> str:
-    """The public counting label of a refused purpose: its name if known, else ``other``."""
-    norm = raw.strip().lower().replace("-", "_").replace(" ", "_")
-    return norm if norm in REFUSED else "other"
+    """The public counting label of a refused purpose: the closest refused category (by name, spelled in any case,
+    width, punctuation or spacing, or by a common synonym such as ``police``), else ``other``."""
+    norm = _normalize(raw)
+    if norm in REFUSED:
+        return norm
+    compact = norm.replace("_", "")
+    if compact in _COMPACT_REFUSED:
+        return _COMPACT_REFUSED[compact]
+    if compact in SYNONYMS:
+        return SYNONYMS[compact]
+    for word in norm.split("_"):  # e.g. "police_request", "for_immigration"
+        if word in SYNONYMS:
+            return SYNONYMS[word]
+    for refused in sorted(REFUSED):
+        if refused.replace("_", "") in compact:  # e.g. "lawenforcementrequest"
+            return refused
+    return "other"
 
 
 def parse_purpose(raw: str) -> Purpose:
@@ -61,11 +107,12 @@ def parse_purpose(raw: str) -> Purpose:
         return Purpose(norm)
     except ValueError:
         pass
-    if norm in REFUSED:
+    label = refusal_label(raw)
+    if label != "other":
         raise RefusedPurpose(
-            f"carekey never processes data for {norm!r}: data collected for care is used only for the "
+            f"carekey never processes data for {label!r}: data collected for care is used only for the "
             "person's own care, their own access, and privacy-protected aggregate statistics.",
-            purpose=refusal_label(raw),
+            purpose=label,
         )
     raise RefusedPurpose(
         f"{raw!r} is not a purpose carekey serves; allowed purposes: {', '.join(p.value for p in Purpose)}.",
