@@ -95,3 +95,57 @@ def test_biometric_enroll_identify_and_revoke(app, world):
     assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image", **AGREED) == []
     with pytest.raises(Forbidden):
         bio.enroll(world.registrar, visit.id, BIO, pid, "fingerprint", "right_index", b"finger-image")
+
+
+class RecordingMatcher(FakeMatcher):
+    """The fake that remembers every gallery it was handed: what a search could possibly have scored."""
+
+    def __init__(self):
+        self.seen = []
+
+    def search(self, modality, probe, gallery):
+        self.seen.extend(ref for ref, _ in gallery)
+        return super().search(modality, probe, gallery)
+
+
+def test_biometric_search_stays_inside_the_visit_s_program(app, world):
+    """Issue 11 finding 4: a registrar of another program uploads a demo person's finger and is shown nobody,
+    and no template of the demo program is ever handed to the matcher for that search."""
+    from carekey.domain.program import Program, Site
+    from carekey.services.admin import LOCAL_OPERATOR
+    from carekey.services.deps import Actor
+
+    s = app.services
+    matcher = RecordingMatcher()
+    bio = BiometricService(s.deps, matcher)
+    visit, view = enroll(s, world.registrar)
+    bio.enroll(world.registrar, visit.id, BIO, view.person.id, "fingerprint", "right_index", b"finger-image")
+    s.admin.create_program(LOCAL_OPERATOR, Program("other", "Other program", ("v1",), ("en",)))
+    s.admin.add_site(LOCAL_OPERATOR, Site("east", "other", "East clinic", "Eastern"))
+    s.admin.add_user(LOCAL_OPERATOR, "registrar-east", "registrar", "pw-east-123456", ["east"])
+    east = Actor.of(s.admin.approve_user(world.admin, "registrar-east"))
+    v = s.visits.open(east, "east")
+    assert bio.identify(east, v.id, BIO, "fingerprint", b"finger-image", **AGREED) == []
+    assert matcher.seen == []  # filtered before scoring, not after
+    home = s.visits.open(world.registrar, "north")
+    assert [c.person_id for c in bio.identify(world.registrar, home.id, BIO, "fingerprint", b"finger-image",
+                                              **AGREED)] == [view.person.id]
+
+
+def test_a_biometric_match_is_proof_of_presence_and_a_bound_visit_only_verifies(app, world):
+    s = app.services
+    bio = BiometricService(s.deps, FakeMatcher())
+    visit, ama = enroll(s, world.registrar)
+    bio.enroll(world.registrar, visit.id, BIO, ama.person.id, "fingerprint", "right_index", b"ama-finger")
+    v2, kwame = enroll(s, world.registrar, given_name="Kwame", card_number="NK1002")
+    bio.enroll(world.registrar, v2.id, BIO, kwame.person.id, "fingerprint", "right_index", b"kwame-finger")
+    nxt = s.visits.open(world.registrar, "north")
+    assert [c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"ama-finger",
+                                              **AGREED)] == [ama.person.id]
+    s.people.read(world.registrar, nxt.id, CARE, ama.person.id)
+    s.people.set_pin(world.registrar, nxt.id, CARE, ama.person.id, "246813")  # the match proved she is here
+    # the visit now serves Ama: a search there verifies her only, it never reaches Kwame
+    assert bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"kwame-finger", **AGREED) == []
+    with app.database.uow() as uow:
+        [entry] = [e.event for e in uow.access_log.for_person(ama.person.id) if e.event.action == "set_pin"]
+    assert entry.outcome == "granted" and "presence proven by biometric" in entry.reason
