@@ -158,6 +158,17 @@ class AdminService:
             uow.commit()
         return users
 
+    def pending_for(self, actor: Actor) -> list[User]:
+        """For a program manager: the accounts of their program's sites awaiting approval (nothing else of the
+        staff list). Listing them is itself logged."""
+        with self.d.uow() as uow:
+            sites = self._program_sites(uow, actor)
+            authorize(uow, self.d.clock(), actor, Action.APPROVE_ACCOUNT, ADMIN, logged_action="list_pending_accounts",
+                      account=AccountFacts("-", None, sites), actor_program_sites=sites)
+            users = [u for u in uow.users.list() if not u.approved and u.site_ids and u.site_ids <= sites]
+            uow.commit()
+        return users
+
     def sites(self) -> list[Site]:
         with self.d.uow() as uow:
             return uow.programs.list_sites()

@@ -23,6 +23,8 @@ FLASH = {
     "consent_saved": "Consent decision recorded.",
     "exam_recorded": "Exam recorded and encrypted under the person's key.",
     "pin_set": "Patient portal PIN set.",
+    "account_saved": "Account saved. The action is in the signed log.",
+    "password_changed": "Your password was changed.",
     "revoked": "Consent withdrawn. It takes effect immediately.",
     "erasure_done": "Your data has been erased.",
 }

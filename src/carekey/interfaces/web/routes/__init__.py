@@ -1,6 +1,7 @@
 """Web routes, one module per screen group."""
 
 from carekey.interfaces.web.routes import (
+    accounts,
     auditor,
     capture,
     consent,
@@ -15,4 +16,4 @@ from carekey.interfaces.web.routes import (
 )
 
 ROUTERS = [home.router, visits.router, identify.router, enroll.router, consent.router, capture.router, exams.router,
-           patient.router, manager.router, auditor.router, public.router]
+           patient.router, manager.router, auditor.router, public.router, accounts.router]
