@@ -103,3 +103,22 @@ def test_help_everywhere():
     for path in paths:
         r = runner.invoke(app, [*path, "--help"])
         assert r.exit_code == 0 and "Usage" in r.output, path
+
+
+def test_cli_pin_reset_needs_the_person_s_proof(data):
+    """Issue 11 through the CLI: a registrar resets a portal PIN only with the person's proof of presence."""
+    assert ck("demo", "--data", data, "--people", 2).exit_code == 0
+    pw = {u: p for u, _, p in (line.split("\t") for line in (data / "demo-users.txt").read_text().splitlines())}
+    card, pin = (data / "demo-patients.txt").read_text().split()[:2]
+    reg = ["--data", data, "--user", "registrar-north"]
+    visit = json.loads(ck("visit", "open", *reg, "--site", "north", password=pw["registrar-north"]).output)["id"]
+    pid = json.loads(ck("person", "lookup", *reg, "--visit", visit, "--card", card,
+                        password=pw["registrar-north"]).output)[0]["person_id"]
+    assert ck("person", "show", *reg, "--visit", visit, pid, password=pw["registrar-north"]).exit_code == 0
+    r = ck("person", "set-pin", *reg, "--visit", visit, pid, password=pw["registrar-north"],
+           env={"CAREKEY_NEW_PIN": "808080"})
+    assert r.exit_code == 5 and "prove they are here" in r.output
+    r = ck("person", "set-pin", *reg, "--visit", visit, pid, "--person-pin", password=pw["registrar-north"],
+           env={"CAREKEY_NEW_PIN": "808080", "CAREKEY_PRESENCE_PIN": pin})
+    assert r.exit_code == 0, r.output
+    assert ck("patient", "record", "--data", data, "--card", card, env={"CAREKEY_PIN": "808080"}).exit_code == 0

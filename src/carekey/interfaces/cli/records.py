@@ -14,6 +14,7 @@ from carekey.errors import InvalidInput
 from carekey.interfaces.cli.common import DataDir, PurposeOpt, UserOpt, VisitOpt, emit, handled, session
 from carekey.services.consents import ConsentInput
 from carekey.services.people import PersonInput
+from carekey.services.presence import NO_PROOF, PresenceProof
 
 visit_app = typer.Typer(help="Open and close visits.", no_args_is_help=True)
 person_app = typer.Typer(help="Enroll, look up, show and erase a person (within an open visit).",
@@ -94,35 +95,59 @@ def show(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
         emit(app.services.people.read(actor, visit, purpose, person_id))
 
 
+Approver = Annotated[str | None, typer.Option(
+    "--approver", help="a second staff member of the visit's site who vouches that the person is here (two-person "
+    "rule; their password from CAREKEY_APPROVER_PASSWORD or a prompt), when the person has no PIN")]
+PresencePin = Annotated[bool, typer.Option(
+    "--person-pin", help="the person proves they are here by typing their current PIN (CAREKEY_PRESENCE_PIN or a "
+    "prompt)")]
+
+
+def _proof(person_pin: bool, approver: str | None) -> PresenceProof:
+    """The person's proof of presence for a PIN change, an erasure or a re-grant (nothing: rely on a biometric
+    match or an enrollment in this visit)."""
+    import os
+
+    pin = (os.environ.get("CAREKEY_PRESENCE_PIN") or typer.prompt("the person types their PIN", hide_input=True)) \
+        if person_pin else None
+    password = (os.environ.get("CAREKEY_APPROVER_PASSWORD") or typer.prompt(f"password for {approver}",
+                                                                             hide_input=True)) if approver else None
+    return PresenceProof(pin, approver, password)
+
+
 @person_app.command("set-pin")
 def set_pin(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
-            purpose: PurposeOpt = "care_record") -> None:
-    """Set the person's patient PIN (4-8 digits; from CAREKEY_NEW_PIN or typed by the person)."""
+            purpose: PurposeOpt = "care_record", person_pin: PresencePin = False, approver: Approver = None) -> None:
+    """Set or reset the person's patient PIN (4-8 digits; from CAREKEY_NEW_PIN or typed by the person). The person
+    proves they are here (--person-pin, --approver, or a biometric match / enrollment in this visit); their open
+    portal sessions end."""
     import os
 
     pin = os.environ.get("CAREKEY_NEW_PIN") or typer.prompt("new PIN", hide_input=True, confirmation_prompt=True)
+    proof = _proof(person_pin, approver)
     with session(data, user) as (app, actor):
-        app.services.people.set_pin(actor, visit, purpose, person_id, pin)
+        app.services.people.set_pin(actor, visit, purpose, person_id, pin, proof)
         emit({"pin_set": person_id})
 
 
 @person_app.command("erase")
 def erase(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
           yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False,
-          purpose: PurposeOpt = "care_record") -> None:
-    """Erase a person at their request (crypto-shredding; irreversible)."""
+          purpose: PurposeOpt = "care_record", person_pin: PresencePin = False, approver: Approver = None) -> None:
+    """Erase a person at their request (crypto-shredding; irreversible); the person proves they are here."""
     if not yes:
         typer.confirm(f"erase {person_id} irreversibly?", abort=True)
+    proof = _proof(person_pin, approver)
     with session(data, user) as (app, actor):
-        app.services.people.erase(actor, visit, purpose, person_id)
+        app.services.people.erase(actor, visit, purpose, person_id, proof)
         emit({"erased": person_id})
 
 
 def _consent(data, user, visit, person_id, consent_purpose, granted, notice_version, language, grantor,  # type: ignore[no-untyped-def]
-             purpose) -> None:
+             purpose, proof=NO_PROOF) -> None:
     with session(data, user) as (app, actor):
         emit(app.services.consents.decide(actor, visit, purpose, person_id, consent_purpose, granted, notice_version,
-                                          language, grantor))
+                                          language, grantor, proof))
 
 
 @consent_app.command("grant")
@@ -132,10 +157,12 @@ def grant(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
           notice_version: Annotated[str, typer.Option(help="notice version shown")] = "v1",
           language: Annotated[str, typer.Option(help="notice language")] = "en",
           guardian_name: GuardianName = "", guardian_relation: GuardianRelation = "",
-          guardian_decides: GuardianDecides = False, purpose: PurposeOpt = "care_record") -> None:
-    """Grant one consent (age rules apply)."""
+          guardian_decides: GuardianDecides = False, purpose: PurposeOpt = "care_record",
+          person_pin: PresencePin = False, approver: Approver = None) -> None:
+    """Grant one consent (age rules apply). Granting again what the person refused or withdrew needs their proof of
+    presence (--person-pin, --approver, or a biometric match in this visit)."""
     _consent(data, user, visit, person_id, consent_purpose, True, notice_version, language,
-             _grantor(guardian_name, guardian_relation, guardian_decides), purpose)
+             _grantor(guardian_name, guardian_relation, guardian_decides), purpose, _proof(person_pin, approver))
 
 
 @consent_app.command("revoke")
