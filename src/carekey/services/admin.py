@@ -151,6 +151,13 @@ class AdminService:
                        "the staff member changed their own password")
             uow.commit()
 
+    def record_key_rotation(self, actor: Actor, what: str) -> None:
+        """A key operation done at the console (the keys live outside the database) enters the log like any other
+        admin action, so it is counted publicly."""
+        with self.d.uow() as uow:
+            self._gate(uow, actor, "rotate_key", what)
+            uow.commit()
+
     def users(self, actor: Actor) -> list[User]:
         with self.d.uow() as uow:
             authorize(uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action="admin_list_users")

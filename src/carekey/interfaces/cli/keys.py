@@ -10,6 +10,7 @@ import typer
 from carekey import bootstrap
 from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 from carekey.interfaces.cli.progress import track
+from carekey.services.admin import LOCAL_OPERATOR
 
 keys_app = typer.Typer(help="Program keys.", no_args_is_help=True)
 
@@ -23,6 +24,8 @@ def rotate_biometric(data: DataDir,
     searched; deleted on re-enrollment and by `carekey retention run`). Use it when a gallery may have leaked."""
     with handled():
         version = bootstrap.rotate_biometric_key(settings_for(data))
+    with opened(data) as app:
+        app.services.admin.record_key_rotation(LOCAL_OPERATOR, f"biometric key version {version}")
     emit({"biometric_key_version": version,
           "note": "templates of older versions are retired; people re-enroll at their next visit"
                   + ("" if renew else "; run `carekey keys renew-biometric` for those who opted in to kept images")})
