@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from carekey.domain.visit import Visit
 from carekey.storage.sql._util import utc
@@ -33,8 +35,11 @@ class SqlVisitRepository:
     def offer(self, visit_id: str, person_id: str, method: str) -> None:
         found = self._c.execute(select(visit_offers.c.method).where(
             visit_offers.c.visit_id == visit_id, visit_offers.c.person_id == person_id)).first()
-        if found is None:
-            self._c.execute(insert(visit_offers).values(visit_id=visit_id, person_id=person_id, method=method))
+        if found is None:  # idempotent under concurrency too: a parallel offer of the same person is no error
+            dialect = self._c.dialect.name
+            ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(visit_offers)
+            self._c.execute(ins.values(visit_id=visit_id, person_id=person_id, method=method)
+                            .on_conflict_do_nothing(index_elements=["visit_id", "person_id"]))
         elif method == "biometric" and found.method != "biometric":  # a biometric match is the stronger proof
             self._c.execute(update(visit_offers).where(visit_offers.c.visit_id == visit_id,
                                                        visit_offers.c.person_id == person_id).values(method=method))
