@@ -26,6 +26,7 @@ EXPECTED = {
     Action.ADMINISTER: {Role.ADMIN},
     Action.RETENTION_DELETE: {Role.ADMIN},
     Action.RENEW_BIOMETRIC: {Role.ADMIN},
+    Action.EHR_PUSH: {Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN},
 }
 
 

@@ -70,6 +70,7 @@ class Action(StrEnum):
     PATIENT_EXPORT = "patient_export"  # ... exporting it as JSON
     PATIENT_REVOKE = "patient_revoke"  # ... revoking a consent
     PATIENT_ERASE = "patient_erase"  # ... asking for erasure
+    EHR_PUSH = "ehr_push"  # sending one closed visit (FHIR Bundle) to the site's EMR, with ehr_sharing consent
 
 
 PATIENT_ACTIONS = frozenset({Action.PATIENT_READ, Action.PATIENT_EXPORT, Action.PATIENT_REVOKE, Action.PATIENT_ERASE})
@@ -111,6 +112,7 @@ RULES: dict[Action, Rule] = {
     Action.ADMINISTER: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RETENTION_DELETE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RENEW_BIOMETRIC: _r({Role.ADMIN}, IMAGES, False, False, (BIO, IMAGES)),
+    Action.EHR_PUSH: _r({R, C, Role.ADMIN}, Purpose.EHR_SHARING, False, False, (CARE, Purpose.EHR_SHARING)),
 }
 
 
