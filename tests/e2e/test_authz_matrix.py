@@ -47,6 +47,8 @@ MATRIX: dict[tuple[str, str], frozenset] = {
     ("POST", "/stats/releases"): frozenset({(M, STATS)}), ("GET", "/stats/budget"): frozenset({(M, STATS)}),
     ("GET", "/audit/verify"): frozenset({(A, AUDIT)}), ("POST", "/audit/verify"): frozenset({(A, AUDIT)}),
     ("POST", "/admin/users"): frozenset({AD}), ("GET", "/admin/users"): frozenset({AD}),
+    ("GET", "/fhir/metadata"): PUBLIC, ("GET", "/patient/export/fhir"): frozenset({"patient"}),
+    ("GET", "/admin/fhir/queue"): frozenset({AD}),
 }
 # routes whose allowed call destroys its context (person, visit, token): each call gets a fresh one
 FRESH = {("DELETE", "/visits/{visit_id}/people/{person_id}"), ("POST", "/visits/{visit_id}/close"),
