@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from fhir.resources.R4B.auditevent import (
     AuditEvent,
@@ -107,7 +106,8 @@ def _quantity(name: str, value: float) -> Quantity:
     return Quantity(value=value, unit=unit, system=S.UCUM, code=unit)
 
 
-def _observation(exam: Exam, code: str, display: str, category: str, profile: str | None, **value: object) -> Observation:
+def _observation(exam: Exam, code: str, display: str, category: str, profile: str | None,
+                 **value: object) -> Observation:
     assert exam.person_id is not None, "an exam without a stored person is never mapped"
     return Observation(
         identifier=[ident(S.OBSERVATION_ID, observation_key(exam, code))], status="final",

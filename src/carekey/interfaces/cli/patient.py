@@ -47,8 +47,8 @@ def consents(data: DataDir, card: CardOpt) -> None:
 
 @patient_app.command("revoke")
 def revoke(data: DataDir, card: CardOpt,
-           purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification, "
-                                                  "biometric_image_retention, aggregate_statistics or ehr_sharing")]) -> None:
+           purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification, biometric_image_"
+                                                  "retention, aggregate_statistics or ehr_sharing")]) -> None:
     """Withdraw one consent (biometric_identification: your templates and kept images are deleted now;
     biometric_image_retention: your kept images are deleted now)."""
     with signed_in(data, card) as (app, me):
