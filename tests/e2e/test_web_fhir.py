@@ -4,6 +4,7 @@ arriving at the clinic's (local, real) FHIR endpoint, the FHIR download in the p
 from __future__ import annotations
 
 import json
+import re
 
 from carekey.fhir import bundles, reading
 from tests.e2e.test_web_forms import confirm_card, open_visit
@@ -47,6 +48,10 @@ def test_visit_closed_in_the_browser_arrives_at_the_clinic(web, monkeypatch):
         ("8480-6", 132.0, "mm[Hg]"), ("8462-4", 86.0, "mm[Hg]"), ("8867-4", 71.0, "/min")}
     patient = bundle.entry[0].resource
     assert patient.identifier[1].value == "NK1002" and patient.birthDate == "1975"
+    sign_in(client, "admin")
+    home = client.get("/").text
+    assert re.search(r"<td>north</td><td>0</td><td>1</td><td>0</td><td>0</td>", home)  # counts only
+    assert "NK1002" not in home and "Boateng" not in home
 
 
 def test_patient_downloads_their_fhir_export(web):
