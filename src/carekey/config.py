@@ -5,6 +5,7 @@ Values come from keyword arguments, then ``CAREKEY_*`` environment variables, th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -70,6 +71,16 @@ class Settings(BaseSettings):
         "with a request to recapture; 0 turns the quality gate off.",
     )
 
+    fhir_endpoints: dict[str, str] = Field(
+        default_factory=dict, description="FHIR R4 base URL of the EMR each screening site pushes closed visits to "
+        "(site id -> URL), for people who granted ehr_sharing; also CAREKEY_FHIR_ENDPOINT_<SITE> (site id upper-cased, "
+        "'-' as '_'), which wins. A site without one pushes nothing.")
+    fhir_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one FHIR push (connect and answer).")
+    fhir_max_attempts: int = Field(
+        8, ge=1, description="Attempts of one FHIR push (network errors, 408, 429 and 5xx are retried with "
+        "exponential backoff) before it is marked failed; other 4xx answers fail at once.")
+    fhir_retry_seconds: int = Field(60, ge=0, description="First FHIR retry delay in seconds; doubles per attempt.")
+
     cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto", description="Secure flag on the web UI's cookies: auto (set when the request came over https, "
         "e.g. behind a TLS proxy with uvicorn --proxy-headers), always, or never.")
@@ -84,6 +95,11 @@ class Settings(BaseSettings):
 
     def resolved_log_key_file(self) -> Path:
         return self.log_key_file or self.data_dir / "carekey.log.key"
+
+    def fhir_endpoint(self, site_id: str) -> str | None:
+        """The FHIR base URL of ``site_id``'s EMR: CAREKEY_FHIR_ENDPOINT_<SITE>, else ``fhir_endpoints``."""
+        env = os.environ.get("CAREKEY_FHIR_ENDPOINT_" + site_id.upper().replace("-", "_"), "").strip()
+        return env or self.fhir_endpoints.get(site_id) or None
 
     def resolved_key_store(self) -> Path:
         return self.key_store or self.data_dir / "carekey.keystore"

@@ -54,6 +54,8 @@ MATRIX: dict[tuple[str, str], frozenset] = {
     ("POST", "/admin/users/{username}/password"): frozenset({AD}),
     ("POST", "/admin/users/{username}/deactivate"): frozenset({AD}),
     ("POST", "/admin/users/{username}/reactivate"): frozenset({AD}),
+    ("GET", "/fhir/metadata"): PUBLIC, ("GET", "/patient/export/fhir"): frozenset({"patient"}),
+    ("GET", "/admin/fhir/queue"): frozenset({AD}),
 }
 # routes whose allowed call destroys its context (person, visit, token): each call gets a fresh one
 FRESH = {("DELETE", "/visits/{visit_id}/people/{person_id}"), ("POST", "/visits/{visit_id}/close"),

@@ -37,6 +37,7 @@ EXPECTED = {
     Action.RETENTION_DELETE: {Role.ADMIN},
     Action.RENEW_BIOMETRIC: {Role.ADMIN},
     Action.APPROVE_ACCOUNT: {Role.ADMIN, Role.PROGRAM_MANAGER},
+    Action.EHR_PUSH: {Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN},
 }
 
 

@@ -21,6 +21,8 @@ class Purpose(StrEnum):
     # opt-in, separate, and only together with biometric_identification
     BIOMETRIC_IMAGE_RETENTION = "biometric_image_retention"
     AGGREGATE_STATISTICS = "aggregate_statistics"  # differentially private releases only
+    # each closed visit pushed (FHIR transaction Bundle) to the EMR of the screening site's clinic; per person
+    EHR_SHARING = "ehr_sharing"
     PATIENT_ACCESS = "patient_access"  # the person reading/exporting/revoking their own data
     AUDIT = "audit"  # verifying the transparency log; never reads records
     ADMINISTRATION = "administration"  # users, sites and keys; never reads records
@@ -28,7 +30,7 @@ class Purpose(StrEnum):
 
 #: The purposes a person grants or refuses in the consent form (a purpose comes after those it depends on).
 CONSENT_PURPOSES = (Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION,
-                    Purpose.AGGREGATE_STATISTICS)
+                    Purpose.AGGREGATE_STATISTICS, Purpose.EHR_SHARING)
 
 #: A consent purpose that is meaningful only while another is granted: granting it alone is refused, and
 #: revoking the other revokes it too.

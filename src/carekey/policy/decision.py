@@ -24,6 +24,7 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | administer, retention  | admin                | administration       | -                        | -                |
 | approve_account        | admin, program_mgr   | administration       | -                        | SECOND PERSON    |
 | renew_biometric        | admin                | biometric_image_ret. | -                        | both biometric   |
+| ehr_push               | registrar, clinician, admin | ehr_sharing   | -                        | care_r., ehr_sh. |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
 
 Every staff action first needs an APPROVED account: a new account, and one whose password was reset or whose
@@ -85,6 +86,7 @@ class Action(StrEnum):
     PATIENT_EXPORT = "patient_export"  # ... exporting it as JSON
     PATIENT_REVOKE = "patient_revoke"  # ... revoking a consent
     PATIENT_ERASE = "patient_erase"  # ... asking for erasure
+    EHR_PUSH = "ehr_push"  # sending one closed visit (FHIR Bundle) to the site's EMR, with ehr_sharing consent
 
 
 PATIENT_ACTIONS = frozenset({Action.PATIENT_READ, Action.PATIENT_EXPORT, Action.PATIENT_REVOKE, Action.PATIENT_ERASE})
@@ -129,6 +131,7 @@ RULES: dict[Action, Rule] = {
     Action.RETENTION_DELETE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RENEW_BIOMETRIC: _r({Role.ADMIN}, IMAGES, False, False, (BIO, IMAGES)),
     Action.APPROVE_ACCOUNT: _r({Role.ADMIN, Role.PROGRAM_MANAGER}, Purpose.ADMINISTRATION, False, False, None),
+    Action.EHR_PUSH: _r({R, C, Role.ADMIN}, Purpose.EHR_SHARING, False, False, (CARE, Purpose.EHR_SHARING)),
 }
 
 

@@ -11,6 +11,8 @@ from carekey.services.biometrics import BiometricMatcher, BiometricService
 from carekey.services.consents import ConsentService
 from carekey.services.deps import Deps
 from carekey.services.exams import ExamService
+from carekey.services.fhir_export import FhirExportService
+from carekey.services.fhir_push import FhirPushService
 from carekey.services.lookup import LookupService
 from carekey.services.patients import PatientService
 from carekey.services.people import PeopleService
@@ -38,6 +40,8 @@ class Services:
     retention: RetentionService
     biometrics: BiometricService | None = None
     renewal: RenewalService | None = None  # templates from kept images after a key rotation (needs a matcher)
+    fhir: FhirPushService | None = None  # the FHIR push queue (ehr_sharing)
+    fhir_export: FhirExportService | None = None  # the person's export as a FHIR Bundle
 
 
 def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Services:
@@ -48,4 +52,5 @@ def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Servi
                     audit=AuditService(deps), patients=PatientService(deps), statistics=StatisticsService(deps),
                     retention=RetentionService(deps),
                     biometrics=BiometricService(deps, matcher) if matcher else None,
-                    renewal=RenewalService(deps, matcher) if matcher else None)
+                    renewal=RenewalService(deps, matcher) if matcher else None,
+                    fhir=FhirPushService(deps), fhir_export=FhirExportService(deps))

@@ -10,6 +10,7 @@ from carekey.domain.program import Role
 from carekey.domain.visit import Visit
 from carekey.errors import Forbidden, NotFound
 from carekey.services.deps import Actor, Deps
+from carekey.services.fhir_push import FhirPushService
 from carekey.storage.protocols import UnitOfWork
 
 VISIT_ROLES = (Role.REGISTRAR, Role.CLINICIAN)
@@ -48,6 +49,7 @@ class VisitService:
             closed = visit.close(actor.user_id, self.d.clock())
             uow.visits.save(closed)
             uow.commit()
+        FhirPushService(self.d).visit_closed(actor, closed)  # ehr_sharing: queue and try the FHIR push
         return closed
 
     def get(self, actor: Actor, visit_id: str) -> Visit:

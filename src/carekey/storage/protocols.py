@@ -100,6 +100,25 @@ class ImageRow:
 
 
 @dataclass(frozen=True)
+class FhirPushRow:
+    """One queued push of a closed visit to the site's FHIR endpoint (no personal data: the Bundle is built at
+    send time). ``status``: pending, sent, failed (gave up or refused by the server), cancelled (consent gone)."""
+
+    id: str
+    visit_id: str
+    person_id: str
+    site_id: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str = ""
+    location: str | None = None
+
+
+@dataclass(frozen=True)
 class LogEntry:
     event: AccessEvent
     salt: bytes | None
@@ -216,6 +235,16 @@ class BudgetRepository(Protocol):  # carekey.stats.budget.BudgetStore
     def add(self, spend: Spend) -> None: ...
 
 
+class FhirPushRepository(Protocol):
+    def add(self, row: FhirPushRow) -> None: ...  # Conflict when the visit is already queued
+    def get(self, push_id: str) -> FhirPushRow | None: ...
+    def save(self, row: FhirPushRow) -> None: ...  # status, attempts, times, last answer
+    def due(self, now: datetime, limit: int) -> list[FhirPushRow]: ...  # pending, next attempt <= now, oldest first
+    def list(self, statuses: Sequence[str]) -> list[FhirPushRow]: ...  # oldest first
+    def counts(self) -> list[tuple[str, str, int]]: ...  # (site id, status, count)
+    def requeue_failed(self, now: datetime) -> int: ...  # failed -> pending, attempts reset
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back.
     ``commit()`` may be called more than once: it commits and starts a new transaction."""
@@ -231,6 +260,7 @@ class UnitOfWork(Protocol):
     images: BiometricImageRepository
     tree_heads: TreeHeadRepository
     budget: BudgetRepository
+    fhir_pushes: FhirPushRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

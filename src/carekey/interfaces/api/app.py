@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from carekey import __version__, bootstrap
 from carekey.config import Settings
 from carekey.interfaces.api import problems
-from carekey.interfaces.api.routers import admin, audit, auth, patient, people, public, stats, visits
+from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -47,10 +47,11 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                                 {"name": "patient", "description": "The person's own data (card + PIN)"},
                                 {"name": "statistics", "description": "Differentially private, within a budget"},
                                 {"name": "audit", "description": "Transparency log verification"},
-                                {"name": "public", "description": "Unauthenticated"}])
+                                {"name": "public", "description": "Unauthenticated"},
+                                {"name": "fhir", "description": "FHIR R4 conformance (push-only, no FHIR reads)"}])
     app.state.carekey = state
     problems.install(app)
-    for module in (auth, visits, people, patient, stats, audit, admin, public):
+    for module in (auth, visits, people, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -47,8 +47,8 @@ def consents(data: DataDir, card: CardOpt) -> None:
 
 @patient_app.command("revoke")
 def revoke(data: DataDir, card: CardOpt,
-           purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification, "
-                                                  "biometric_image_retention or aggregate_statistics")]) -> None:
+           purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification, biometric_image_"
+                                                  "retention, aggregate_statistics or ehr_sharing")]) -> None:
     """Withdraw one consent (biometric_identification: your templates and kept images are deleted now;
     biometric_image_retention: your kept images are deleted now)."""
     with signed_in(data, card) as (app, me):
@@ -63,10 +63,16 @@ def accesses(data: DataDir, card: CardOpt) -> None:
 
 
 @patient_app.command("export")
-def export(data: DataDir, card: CardOpt) -> None:
-    """All your data as JSON."""
+def export(data: DataDir, card: CardOpt,
+           fmt: Annotated[str, typer.Option("--format", help="json (carekey's own, complete) or fhir (an R4 "
+                                            "Bundle for health systems)")] = "json") -> None:
+    """All your data as JSON, or as a FHIR R4 Bundle with --format fhir."""
+    if fmt not in ("json", "fhir"):
+        typer.echo("error: --format is json or fhir", err=True)
+        raise typer.Exit(3)
     with signed_in(data, card) as (app, me):
-        emit(app.services.patients.export(me))  # type: ignore[attr-defined]
+        services = app.services  # type: ignore[attr-defined]
+        emit(services.fhir_export.export(me) if fmt == "fhir" else services.patients.export(me))
 
 
 @patient_app.command("erase")

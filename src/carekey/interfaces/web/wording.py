@@ -7,6 +7,7 @@ PURPOSE = {
     "biometric_identification": "Find my record with my fingerprint or eye",
     "biometric_image_retention": "Keep my fingerprint and eye pictures to renew my code",
     "aggregate_statistics": "Count me in anonymous statistics",
+    "ehr_sharing": "Send my results to my clinic's health record",
     "patient_access": "You, using this portal",
     "audit": "An auditor checking the log",
 }
@@ -15,6 +16,7 @@ WHY = {
     "biometric_identification": "finding your record by fingerprint or eye",
     "biometric_image_retention": "renewing your fingerprint/eye code from the pictures you asked us to keep",
     "aggregate_statistics": "anonymous statistics",
+    "ehr_sharing": "sending your visit's results to your clinic's health record",
     "patient_access": "your own visit to this portal",
     "audit": "checking the log",
 }
@@ -34,6 +36,7 @@ ACTION = {
     "patient_revoke": "You withdrew a consent",
     "patient_export": "You downloaded your data",
     "patient_erase": "You asked for erasure",
+    "ehr_push": "The results of a visit were sent to your clinic's health record",
 }
 OUTCOME = {"granted": "allowed", "denied": "refused", "refused": "refused (never allowed)"}
 ROLE = {"registrar": "a registrar", "clinician": "a clinician", "patient": "you", "program_manager": "a manager",

@@ -215,3 +215,22 @@ visit_offers = Table(
     Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
     Column("method", String(20), nullable=False),  # card, name, biometric, enrolled
 )
+
+# -- migration 0004_fhir: the FHIR push queue (one row per closed visit of a person who granted ehr_sharing) -----
+
+fhir_pushes = Table(
+    "fhir_pushes", metadata,  # no personal data: the Bundle is built from the record at send time, after the policy
+    Column("id", ID, primary_key=True),
+    Column("visit_id", ID, ForeignKey("visits.id"), nullable=False, unique=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("status", String(10), nullable=False),  # pending, sent, failed, cancelled
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("next_attempt_at", TS, nullable=True),
+    Column("last_attempt_at", TS, nullable=True),
+    Column("last_status", Integer, nullable=True),  # HTTP status of the last answer (None: no answer)
+    Column("last_error", String(200), nullable=False),  # a short reason; never the server's body
+    Column("location", String(500), nullable=True),  # Location header of the accepted push
+)
+Index("ix_fhir_pushes_due", fhir_pushes.c.status, fhir_pushes.c.next_attempt_at)

@@ -11,6 +11,7 @@ from carekey.storage.sql.biometrics import SqlBiometricRepository
 from carekey.storage.sql.budget import SqlBudgetStore
 from carekey.storage.sql.consents import SqlConsentRepository
 from carekey.storage.sql.exams import SqlExamRepository
+from carekey.storage.sql.fhir_pushes import SqlFhirPushRepository
 from carekey.storage.sql.images import SqlImageRepository
 from carekey.storage.sql.log_tree import SqlTreeHeadRepository
 from carekey.storage.sql.people import SqlPersonRepository
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
         self.images = SqlImageRepository(conn)
         self.tree_heads = SqlTreeHeadRepository(conn)
         self.budget = SqlBudgetStore(conn)
+        self.fhir_pushes = SqlFhirPushRepository(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

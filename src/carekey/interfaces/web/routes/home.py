@@ -27,9 +27,10 @@ def home(request: Request):  # type: ignore[no-untyped-def]
         return page(request, "welcome.html")
     if actor.role in HOME:
         return redirect(request, HOME[actor.role])
-    if actor.role not in VISIT_ROLES:
-        return page(request, "admin_home.html")
     svc = services(request)
+    if actor.role not in VISIT_ROLES:
+        fhir = svc.fhir.queue(actor).counts if svc.fhir is not None and actor.role is Role.ADMIN else {}
+        return page(request, "admin_home.html", fhir=fhir)
     sites = [s for s in svc.admin.sites() if s.id in actor.site_ids]
     queue = svc.visits.open_visits(actor)
     return page(request, "home.html", sites=sites, queue=queue, site_names={s.id: s.name for s in sites})

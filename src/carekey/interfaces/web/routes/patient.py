@@ -96,6 +96,16 @@ def export(request: Request):  # type: ignore[no-untyped-def]
                     headers={"Content-Disposition": 'attachment; filename="my-carekey-data.json"'})
 
 
+@router.post("/export/fhir", dependencies=CSRF)
+def export_fhir(request: Request):  # type: ignore[no-untyped-def]
+    """The same data as a FHIR R4 Bundle, the health standard a clinic's or a country's system reads."""
+    svc = services(request)
+    assert svc.fhir_export is not None
+    body = json.dumps(svc.fhir_export.export(require_patient(request)), indent=2, ensure_ascii=False)
+    return Response(body, media_type="application/fhir+json",
+                    headers={"Content-Disposition": 'attachment; filename="my-carekey-data.fhir.json"'})
+
+
 @router.get("/erase")
 def erase_form(request: Request):  # type: ignore[no-untyped-def]
     require_patient(request)
