@@ -8,7 +8,7 @@ import pytest
 from carekey.domain.consent import Grantor
 from carekey.fhir import bundles, reading
 from tests.fhir_endpoint import free_port, running_endpoint
-from tests.integration.helpers import CARE, consent, person_input
+from tests.integration.helpers import CARE, consent, person_input, revisit
 
 WITH_EHR = ("care_record", "biometric_identification", "aggregate_statistics", "ehr_sharing")
 EXAM = {"systolic_bp": 150, "diastolic_bp": 95, "pulse": 72, "height_cm": 160, "weight_kg": 80,
@@ -126,7 +126,7 @@ def test_revoking_ehr_sharing_stops_further_pushes(app, world, endpoint):
     endpoint.script = [503]
     visit, pid, _ = visit_with_exam(s, world)
     s.visits.close(world.clinician, visit.id)  # first attempt fails: the push waits for a retry
-    second = s.visits.open(world.registrar, "north")
+    second = revisit(s, world.registrar)
     s.people.read(world.registrar, second.id, CARE, pid)
     s.consents.decide(world.registrar, second.id, CARE, pid, "ehr_sharing", False, "v1", "en", Grantor())
     clock.now += timedelta(hours=1)
