@@ -99,7 +99,7 @@ def make_world(services) -> World:
     admin.add_site(LOCAL_OPERATOR, Site("south", "demo", "South school", "Southern"))
     spec = {"registrar": ("registrar", ["north"]), "clinician": ("clinician", ["north"]),
             "registrar_south": ("registrar", ["south"]), "clinician_south": ("clinician", ["south"]),
-            "manager": ("program_manager", []), "auditor": ("auditor", []), "admin": ("admin", [])}
+            "manager": ("program_manager", ["north", "south"]), "auditor": ("auditor", []), "admin": ("admin", [])}
     actors = {}
     for name, (role, sites) in spec.items():
         user = admin.add_user(LOCAL_OPERATOR, name.replace("_", "-"), role, PASSWORD, sites)

@@ -24,7 +24,7 @@ SITES = (Site("north", "demo", "North district clinic", "Northern"),
 VILLAGES = {"north": ("Kpalsi", "Gumani", "Nyohini", "Lamashegu"), "south": ("Ashaiman", "Tema", "Kpone", "Ada")}
 USERS = (("registrar-north", "registrar", ["north"]), ("clinician-north", "clinician", ["north"]),
          ("registrar-south", "registrar", ["south"]), ("clinician-south", "clinician", ["south"]),
-         ("manager", "program_manager", []), ("auditor", "auditor", []), ("admin", "admin", []))
+         ("manager", "program_manager", ["north", "south"]), ("auditor", "auditor", []), ("admin", "admin", []))
 CARE = "care_record"
 
 
