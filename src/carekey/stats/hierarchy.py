@@ -79,6 +79,11 @@ class Node:
         return "|".join(x for x in (self.district, self.sex, self.age_band) if x is not None) or "total"
 
     @property
+    def part(self) -> str:
+        """What the node adds to its parent: its sex, age band or district ("all districts" for the total)."""
+        return self.sex or self.age_band or self.district or "all districts"
+
+    @property
     def label(self) -> str:
         parts = [x for x in (self.district, self.sex, self.age_band) if x is not None]
         return " ".join(parts) if parts else "all districts"
@@ -280,7 +285,7 @@ class Figure:
     count_ci: tuple[int, int]
     share: float | None = None  # of the first outcome among known outcomes (prevalence), None for counts
     share_ci: tuple[float, float] | None = None
-    merged: tuple[str, ...] = ()  # the cells pooled into this one (empty for an ordinary cell)
+    merged: tuple[str, ...] = ()  # the groups pooled into this one (sexes, age bands or districts); () if none
 
 
 @dataclass(frozen=True)
@@ -411,7 +416,7 @@ def publish(statistic: Statistic, m: Measurement, ints: np.ndarray, sd: np.ndarr
             spread = np.sqrt(sum((sds[index[n]] ** 2 for n in small), np.zeros(len(outs))))
             anchor = Node(level, small[0].district) if level is not Level.DISTRICT else None
             f = fig(level, f"{parent}: {MERGED} ({len(small)} groups)", anchor, counts, spread,
-                    tuple(n.label for n in small)) if len(small) > 1 else None
+                    tuple(n.part for n in small)) if len(small) > 1 else None
             if f is not None:
                 rel.figures.append(f)
             else:
