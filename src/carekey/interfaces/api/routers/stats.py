@@ -19,8 +19,8 @@ router = APIRouter(prefix="/stats", tags=["statistics"])
 class ReleaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     statistic: str = Field(description=f"one of {', '.join(STATISTICS)}", examples=["hypertension"])
-    epsilon: float = Field(strict=True, description=f"privacy cost of this release, between {EPSILON_MIN:g} and the per-release "
-                           "cap (Settings.stats_max_release_epsilon, default 1); anything else: 422",
+    epsilon: float = Field(strict=True, description=f"privacy cost of this release, between {EPSILON_MIN:g} and the "
+                           "per-release cap (Settings.stats_max_release_epsilon, default 1); anything else: 422",
                            examples=[0.5])
     period: str | None = Field(None, description="reporting period: 202611 or 2026-11 (month), 2026Q4 or 2026-Q4 "
                                "(quarter), 2026 (year); default the current quarter", examples=["2026Q4"])
