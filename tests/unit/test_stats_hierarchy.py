@@ -81,7 +81,7 @@ def test_small_cells_are_merged_upward_and_never_invented():
         assert not any(f.district == r.OTHER_DISTRICT for f in shown)  # an empty district is not invented
         assert all(f.level is Level.TOTAL or f.count >= 10 for f in rel.figures)
         assert all(f.level is Level.TOTAL or f.count_ci[0] > 0 for f in rel.figures)
-        assert any("not shown alone" in n for n in rel.notes) and rel.hidden
+        assert any("never shown alone" in n for n in rel.notes) and rel.hidden
 
 
 def test_merged_groups_are_shown_as_one_bar():

@@ -319,8 +319,10 @@ class HierarchicalRelease:
         n_merged = sum(len(f.merged) for f in self.figures)
         n_hidden = sum(h.cells for h in self.hidden)
         if n_merged or n_hidden:
-            out.append(f"Groups under {self.min_cell} people are not shown alone: {n_merged} merged into "
-                       f"'merged' bars, {n_hidden} too small even merged (counted in their district or total).")
+            parts = ([f"{n_merged} shown together as 'merged' bars"] if n_merged else []) + (
+                [f"{n_hidden} not shown (their people are counted in their district or the total)"] if n_hidden else [])
+            out.append(f"Groups under {self.min_cell} people, or that may be empty, are never shown alone: "
+                       f"{' and '.join(parts)}.")
         return out
 
     def to_dict(self) -> dict[str, object]:

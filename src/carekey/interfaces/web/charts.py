@@ -40,7 +40,7 @@ class Chart:
     bars: list[Bar]
     height: int
     width: int
-    ticks: list[tuple[float, str]]
+    ticks: list[tuple[float, str, str]]  # x, label, text-anchor (the end ticks stay inside the chart)
     note: str = ""
 
 
@@ -66,7 +66,8 @@ def bar_chart(title: str, rows: list[tuple[str, float, float, float, bool]], sha
         bars.append(Bar(label, value, low, high, y, max(0.0, x(value) - 1), x(low), x(high),
                         f"{_fmt(value, share)} ({_fmt(low, share)}–{_fmt(high, share)})", merged))
     height = TOP + len(rows) * ROW + 22
-    ticks = [(x(top * k / 4), _fmt(top * k / 4, share)) for k in range(5)]
+    ticks = [(x(top * k / 4), _fmt(top * k / 4, share), ("start", "middle", "middle", "middle", "end")[k])
+             for k in range(5)]
     return Chart(title, "share" if share else "people", bars, height, WIDTH, ticks, note)
 
 
