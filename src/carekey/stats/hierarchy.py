@@ -25,8 +25,9 @@ differentially private histograms through consistency" (PVLDB 2010):
    fractional parts), so every released figure is a non-negative integer and children sum exactly to their
    parent, as in TopDown (which solves the same two steps as optimization problems per geographic level).
 
-Small cells (fewer than ``min_cell`` people in the post-processed figure, or an interval reaching 0: the cell
-may be empty) are never shown on their own: the small children of one parent are pooled into one "merged"
+Small cells (fewer than ``min_cell`` people in the post-processed figure, an interval reaching 0, or a
+least-squares count within ``Z_SHOW`` standard errors of 0: the cell may be empty)
+are never shown on their own: the small children of one parent are pooled into one "merged"
 cell, and a pool still too small is not shown at all (its people stay in the parent's figure). Deciding on
 noisy figures is post-processing too: it costs no privacy and invents nothing (a category with no one in it
 comes out at or near 0 and is merged).
@@ -386,11 +387,17 @@ def hierarchical_release(statistic: Statistic, rows: Sequence[r.ScreeningRecord]
     m = measure(statistic, rows, districts, epsilon, split, before_noise)
     est, sd = least_squares(m)
     ints = top_down(m.nodes, est, m.variance)
-    return publish(statistic, m, ints, sd, min_cell, alpha)
+    return publish(statistic, m, ints, sd, min_cell, alpha, est)
+
+
+#: A group is shown alone only if its least-squares count is this many standard errors above 0 (one-sided
+#: 2.3e-4 chance for an empty group): the rounded, non-negative figures are biased up for empty groups
+#: (negative noise is cut at 0, positive noise kept), so the test is made on the unbiased estimate.
+Z_SHOW = 3.5
 
 
 def publish(statistic: Statistic, m: Measurement, ints: np.ndarray, sd: np.ndarray, min_cell: int,
-            alpha: float) -> HierarchicalRelease:
+            alpha: float, est: np.ndarray | None = None) -> HierarchicalRelease:
     nodes, outs = m.nodes, m.outcomes
     index = {n: i for i, n in enumerate(nodes)}
     rel = HierarchicalRelease(statistic, m.epsilon, m.level_epsilon, alpha, min_cell, outs)
@@ -398,19 +405,26 @@ def publish(statistic: Statistic, m: Measurement, ints: np.ndarray, sd: np.ndarr
     t = index[Node(Level.TOTAL)]
     rel.figures.append(_figure(statistic, Level.TOTAL, "all districts", nodes[t], outs, ints[t], sds[t], alpha))
 
+    gls = est if est is not None else ints.astype(float)
+
     def fig(level: Level, label: str, node: Node | None, counts: np.ndarray, sd: np.ndarray,
-            merged: tuple[str, ...] = ()) -> Figure | None:
-        """The figure, or None when it is too small to show alone: under ``min_cell`` people, or an interval
-        that reaches 0 (the cell may well be empty: showing it would invent people)."""
+            merged: tuple[str, ...] = (), unbiased: float = 0.0, unbiased_sd: float = 0.0) -> Figure | None:
+        """The figure, or None when it is too small to show alone: under ``min_cell`` people, an interval that
+        reaches 0, or a least-squares count within ``Z_SHOW`` standard errors of 0 (the group may well be empty:
+        showing it would invent people)."""
         f = _figure(statistic, level, label, node, outs, counts, sd, alpha, merged)
-        return f if size(statistic, outs, counts) >= min_cell and f.count_ci[0] > 0 else None
+        sure = unbiased - Z_SHOW * unbiased_sd > 0
+        return f if size(statistic, outs, counts) >= min_cell and f.count_ci[0] > 0 and sure else None
+
+    def total_of(n: Node) -> tuple[float, float]:
+        return float(gls[index[n]].sum()), float(sds[index[n]][0]) * math.sqrt(len(outs))
 
     def pool(level: Level, parent: str, children: list[Node]) -> list[Node]:
         """Add the figures of ``children`` (small ones merged); return the children shown on their own."""
         big = []
         small = []
         for n in children:
-            f = fig(level, n.label, n, ints[index[n]], sds[index[n]])
+            f = fig(level, n.label, n, ints[index[n]], sds[index[n]], (), *total_of(n))
             if f is not None:
                 rel.figures.append(f)
                 big.append(n)
@@ -420,8 +434,9 @@ def publish(statistic: Statistic, m: Measurement, ints: np.ndarray, sd: np.ndarr
             counts = sum((ints[index[n]] for n in small), np.zeros(len(outs), dtype=int))
             spread = np.sqrt(sum((sds[index[n]] ** 2 for n in small), np.zeros(len(outs))))
             anchor = Node(level, small[0].district) if level is not Level.DISTRICT else None
+            pooled = sum(total_of(n)[0] for n in small), math.sqrt(sum(total_of(n)[1] ** 2 for n in small))
             f = fig(level, f"{parent}: {MERGED} ({len(small)} groups)", anchor, counts, spread,
-                    tuple(n.part for n in small)) if len(small) > 1 else None
+                    tuple(n.part for n in small), *pooled) if len(small) > 1 else None
             if f is not None:
                 rel.figures.append(f)
             else:
