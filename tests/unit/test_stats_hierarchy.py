@@ -127,6 +127,7 @@ def test_projection_and_rounding_keep_sums():
 @pytest.mark.parametrize("kwargs", [
     {"epsilon": 0}, {"epsilon": -1}, {"epsilon": math.nan}, {"epsilon": math.inf}, {"min_cell": -1},
     {"split": {Level.TOTAL: 1.0}}, {"split": dict(DEFAULT_SPLIT) | {Level.TOTAL: 0.5}}, {"districts": []},
+    {"districts": ["a|female", "a"]}, {"districts": ["other"]},
     {"alpha": 0},
 ])
 def test_bad_parameters_are_refused_before_any_noise(kwargs):
