@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,7 +63,34 @@ class Settings(BaseSettings):
     )
     retention_years: int = Field(10, ge=1, description="Records not seen for this many years are deleted.")
     privacy_budget_epsilon: float = Field(
-        10.0, gt=0, description="Total differential-privacy budget (epsilon) per program."
+        2.0, gt=0, le=100, description="Differential-privacy budget (epsilon) of one program for one reporting "
+        "period (a month, a quarter or a year each have their own): the releases of the period add up to at most "
+        "this. A person screened once is in one month, one quarter and one year, so their exam is protected at "
+        "three times this value at worst."
+    )
+    stats_max_release_epsilon: float = Field(
+        1.0, gt=0, le=10, description="Largest epsilon one release may spend (the cap). A release asks for an "
+        "epsilon between 0.01 and this value; anything else (negative, tiny, huge, not a number) is refused with "
+        "422 and costs nothing."
+    )
+    stats_min_cell: int = Field(
+        10, ge=0, description="A released group with fewer people than this (or whose interval reaches 0) is not "
+        "shown alone: it is merged with the other small groups of its district, or left out (its people stay "
+        "in the district and program totals)."
+    )
+    dhis2_url: str | None = Field(
+        None, description="Base URL of the DHIS2 instance that `carekey stats push` posts to "
+        "(<url>/api/dataValueSets), e.g. https://dhis2.example.org; unset: pushing is refused."
+    )
+    dhis2_username: str | None = Field(None, description="DHIS2 user for HTTP basic auth (with dhis2_password).")
+    dhis2_password: SecretStr | None = Field(None, description="Password of dhis2_username (set it in the "
+                                             "environment, CAREKEY_DHIS2_PASSWORD, never on a command line).")
+    dhis2_token: SecretStr | None = Field(None, description="DHIS2 personal access token (Authorization: ApiToken); "
+                                          "used instead of basic auth when set (CAREKEY_DHIS2_TOKEN).")
+    dhis2_timeout_seconds: float = Field(30.0, gt=0, le=600, description="How long a push waits for DHIS2.")
+    dhis2_mapping_file: Path | None = Field(
+        None, description="JSON file mapping carekey's figures to DHIS2 data elements, org units and category "
+        "option combos (`carekey stats mapping init` writes one); default <data_dir>/dhis2-mapping.json."
     )
     fingerprint_min_nfiq2: int = Field(
         5, ge=0, le=100,
@@ -100,6 +127,8 @@ class Settings(BaseSettings):
         """The FHIR base URL of ``site_id``'s EMR: CAREKEY_FHIR_ENDPOINT_<SITE>, else ``fhir_endpoints``."""
         env = os.environ.get("CAREKEY_FHIR_ENDPOINT_" + site_id.upper().replace("-", "_"), "").strip()
         return env or self.fhir_endpoints.get(site_id) or None
+    def resolved_dhis2_mapping_file(self) -> Path:
+        return self.dhis2_mapping_file or self.data_dir / "dhis2-mapping.json"
 
     def resolved_key_store(self) -> Path:
         return self.key_store or self.data_dir / "carekey.keystore"

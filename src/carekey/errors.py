@@ -20,6 +20,7 @@ catches them broadly.
     ├── Conflict                      409      state does not allow it (closed visit, duplicate enrollment)
     ├── BudgetExhausted               403      the privacy budget cannot pay for this release
     ├── TemplateError                 422      a stored template is corrupt or of another key version
+    ├── UpstreamFailed                502      a remote system (DHIS2) refused, failed or did not answer
     └── IntegrityError                500      the transparency log or a key file failed verification
 """
 
@@ -95,6 +96,11 @@ class BudgetExhausted(Forbidden):
 class TemplateError(CarekeyError):
     status = 422
     title = "Template rejected"
+
+
+class UpstreamFailed(CarekeyError):
+    status = 502
+    title = "Remote system failed"
 
 
 class IntegrityError(CarekeyError):

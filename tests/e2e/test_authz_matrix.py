@@ -6,12 +6,14 @@ header (visits, admin, patient, public) are exercised without one (purpose colum
 """
 
 import itertools
+import json
 
 import pytest
 
 from carekey.domain.purposes import Purpose
 from carekey.interfaces.api.app import create_app
 from tests.conftest import PASSWORD
+from tests.e2e.dhis2_fake import FakeDhis2
 from tests.integration.helpers import consent, person_input
 
 STAFF = ("registrar", "clinician", "manager", "auditor", "admin")
@@ -45,6 +47,11 @@ MATRIX: dict[tuple[str, str], frozenset] = {
     ("GET", "/patient/accesses"): frozenset({"patient"}), ("GET", "/patient/export"): frozenset({"patient"}),
     ("POST", "/patient/erasure"): frozenset({"patient"}), ("DELETE", "/patient/token"): frozenset({"patient"}),
     ("POST", "/stats/releases"): frozenset({(M, STATS)}), ("GET", "/stats/budget"): frozenset({(M, STATS)}),
+    ("GET", "/stats/releases"): frozenset({(M, STATS)}),
+    ("GET", "/stats/releases/{release_id}"): frozenset({(M, STATS)}),
+    ("GET", "/stats/releases/{release_id}/csv"): frozenset({(M, STATS)}),
+    ("GET", "/stats/releases/{release_id}/dhis2"): frozenset({(M, STATS)}),
+    ("POST", "/stats/push"): frozenset({(M, STATS)}),
     ("GET", "/audit/verify"): frozenset({(A, AUDIT)}), ("POST", "/audit/verify"): frozenset({(A, AUDIT)}),
     ("POST", "/admin/users"): frozenset({AD}), ("GET", "/admin/users"): frozenset({AD}),
     ("GET", "/transparency/admin-actions"): PUBLIC, ("POST", "/auth/password"): frozenset(STAFF),
@@ -87,6 +94,9 @@ class Ctx:
     def __init__(self, app, world, client):
         self.app, self.world, self.client, self.s = app, world, client, app.services
         self.visit, self.person, self.card = self.new_person()
+        self.release = self.s.statistics.release(world.manager, STATS, "count", 0.1)["id"]  # one to read and push
+        mapping = app.settings.resolved_dhis2_mapping_file()
+        mapping.write_text(json.dumps(self.s.statistics.mapping_template(world.manager, STATS)))
         self.tokens = {name: self.token(name) for name in PRINCIPALS}
         from carekey.services.admin import LOCAL_OPERATOR  # the account the admin routes act on
         self.s.admin.add_user(LOCAL_OPERATOR, "target", "clinician", "long enough password", ["north"])
@@ -126,6 +136,7 @@ class Ctx:
             "/visits/{visit_id}/people/{person_id}/exams": {"systolic_bp": 121, "diastolic_bp": 81},
             "/visits/{visit_id}/people/{person_id}/pin": {"pin": "2468"},
             "/stats/releases": {"statistic": "count", "epsilon": 0.01},
+            "/stats/push": {"period": self.s.statistics.budget(self.world.manager, STATS).period},
             "/audit/verify": {"heads": []},
             "/admin/users": {"username": f"user{Ctx.n}", "role": "auditor", "password": "long enough password"},
             "/auth/password": {"current_password": PASSWORD, "new_password": PASSWORD},
@@ -144,7 +155,8 @@ class Ctx:
             token = self.token(principal) if fresh and principal in STAFF else self.tokens[principal]
         if path in ("/visits/{visit_id}/people", "/visits/{visit_id}/lookup"):  # a visit not yet serving anyone
             visit = self.s.visits.open(self.world.registrar, "north").id
-        url = path.format(visit_id=visit, person_id=person, purpose="biometric_identification", username="target")
+        url = path.format(visit_id=visit, person_id=person, purpose="biometric_identification", username="target",
+                          release_id=self.release)
         if path == "/transparency/consistency":
             url += "?first=0&second=1"
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -162,6 +174,12 @@ def cases():
 
 def test_matrix_through_the_api(app, world, client):
     ctx = Ctx(app, world, client)
+    with FakeDhis2() as dhis2:
+        app.settings.dhis2_url = dhis2.url
+        check_matrix(ctx)
+
+
+def check_matrix(ctx):
     wrong = []
     for method, path, principal, purpose, allow in cases():
         r = ctx.call(method, path, principal, purpose)

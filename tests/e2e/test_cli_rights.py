@@ -7,6 +7,7 @@ import stat
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.dhis2_fake import FakeDhis2
 from tests.e2e.test_cli import ck, data  # noqa: F401 - fixture reused
 
 
@@ -71,12 +72,22 @@ def test_stats_release_budget_and_refusal(demo):
     m = pw["manager"]
     r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "hypertension", "--epsilon", 1,
            password=m)
-    assert r.exit_code == 0 and "95% CI" in r.output and "Northern" in r.output, r.output
+    assert r.exit_code == 0 and "95% CI" in r.output and "all districts" in r.output, r.output
     b = json.loads(ck("stats", "budget", "--data", demo, "--user", "manager", password=m).output)
-    assert b["spent"] == pytest.approx(1.0) and b["limit"] == 10.0
-    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 9.5,
+    assert b["spent"] == pytest.approx(1.0) and b["limit"] == 2.0 and len(b["open_periods"]) == 6
+    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 1.5,
            password=m)
-    assert r.exit_code == 5 and "budget" in r.output.lower()
+    assert r.exit_code == 3 and "between 0.01 and 1" in r.output  # over the per-release cap: 422, nothing spent
+    for _ in range(2):
+        r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 0.6,
+               password=m)
+    assert r.exit_code == 5 and "budget" in r.output.lower()  # 1 + 0.6 fits in 2, 1 + 0.6 + 0.6 does not
+    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 0.6,
+           "--period", "2025", password=m)
+    assert r.exit_code == 0, r.output  # another period, its own budget
+    rid = json.loads(ck("stats", "releases", "--data", demo, "--user", "manager", password=m).output)[0]["id"]
+    r = ck("stats", "export", "--data", demo, "--user", "manager", "--release", rid, password=m)
+    assert r.exit_code == 0 and r.output.startswith("program,period,statistic,level")
     r = ck("stats", "release", "--data", demo, "--user", "clinician-north", "--statistic", "count", "--epsilon", 1,
            password=pw["clinician-north"])
     assert r.exit_code == 5
@@ -95,3 +106,37 @@ def test_retention_dry_run_then_run(demo):
     assert done["erased"] == planned["erased"]
     assert "CK-" not in json.dumps(done)
     assert json.loads(ck("retention", "run", "--data", demo, "--years", 5, "--dry-run").output)["erased"] == 0
+
+
+def test_stats_mapping_init_export_and_push_to_a_local_dhis2(demo):
+    pw, _, _ = creds(demo)
+    m = pw["manager"]
+    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 1,
+           "--json", password=m)
+    assert r.exit_code == 0, r.output
+    period = json.loads(r.output)["period"]
+    assert ck("stats", "mapping", "init", "--data", demo, "--user", "manager", password=m).exit_code == 0
+    assert ck("stats", "mapping", "init", "--data", demo, "--user", "manager", password=m).exit_code == 7  # kept
+    path = demo / "dhis2-mapping.json"
+    mapping = json.loads(path.read_text())
+    assert set(mapping["orgUnits"]) == {"total", "Northern", "Southern"}
+    mapping["orgUnits"]["total"] = "OuProgram01"
+    mapping["dataElements"]["count"]["screened"] = "DeScreened1"
+    path.write_text(json.dumps(mapping))
+    with FakeDhis2("error") as dhis2:
+        env = {"CAREKEY_DHIS2_URL": dhis2.url, "CAREKEY_DHIS2_USERNAME": "carekey", "CAREKEY_DHIS2_PASSWORD": "pw"}
+        r = ck("stats", "push", "--data", demo, "--user", "manager", "--period", period, password=m, env=env)
+        assert r.exit_code == 1 and "nothing is marked as sent" in r.output
+        assert dhis2.requests[0]["headers"]["Authorization"].startswith("Basic ")
+    with FakeDhis2("ok") as dhis2:
+        env["CAREKEY_DHIS2_URL"] = dhis2.url
+        r = ck("stats", "push", "--data", demo, "--user", "manager", "--period", period, password=m, env=env)
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["sent_values"] == 1 and out["import_summary"]["importCount"]["imported"] == 1
+        assert dhis2.requests[0]["body"]["dataValues"][0]["dataElement"] == "DeScreened1"
+    listed = json.loads(ck("stats", "releases", "--data", demo, "--user", "manager", password=m).output)
+    assert listed[0]["sent_at"] is not None
+    r = ck("stats", "export", "--data", demo, "--user", "manager", "--release", listed[0]["id"], "--format", "dhis2",
+           password=m)
+    assert r.exit_code == 0 and json.loads(r.output)["dataValues"][0]["value"].isdigit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi.testclient import TestClient
 
@@ -56,13 +57,50 @@ def test_screens_are_kept_to_their_role(web):
 
 
 def test_dashboard_shows_only_noisy_aggregates_and_refuses_past_the_budget(web):
-    client, app, _ = web
+    client, _, built = web
+    built.services.deps.settings.privacy_budget_epsilon = 1.5
     token = sign_in(client, "manager")
-    r = client.post("/dashboard", data={"csrf": token, "view": "count:", "epsilon": "2"})
-    assert r.status_code == 200 and r.text.count('class="bar"') == 54
+    r = client.post("/dashboard", data={"csrf": token, "view": "count:", "epsilon": "1", "breakdown": "district_sex"})
+    assert r.status_code == 200 and 'id="release-result"' in r.text
+    assert r.text.count('class="bar') >= 1 and 'class="err"' in r.text  # the total at least (few people seeded)
     for secret in ("Ama", "Mensah", "NK1001", "Kwame"):
         assert secret not in r.text
-    r = client.post("/dashboard", data={"csrf": token, "view": "count:", "epsilon": "9"})
-    assert r.status_code == 403 and "only 8" in r.text
+    rid = re.search(r'href="/dashboard/releases/(R-[0-9a-f]+)/csv"', r.text)[1]
+    csv_text = client.get(f"/dashboard/releases/{rid}/csv").text
+    assert csv_text.startswith("program,period,statistic,level") and ",total," in csv_text
+    assert client.get(f"/dashboard/releases/{rid}").status_code == 200
+    r = client.post("/dashboard", data={"csrf": token, "view": "count:", "epsilon": "1"})
+    assert r.status_code == 403 and "only 0.5" in r.text
+    r = client.post("/dashboard", data={"csrf": token, "view": "count:", "epsilon": "2"})
+    assert r.status_code == 422 and "between 0.01 and 1" in r.text  # the per-release cap
     r = client.post("/dashboard", data={"csrf": token, "view": "kinship:yes", "epsilon": "1"})
     assert r.status_code == 422 and "choose a figure" in r.text
+
+
+
+
+def test_dashboard_downloads_are_walled_in_the_managers_program(web):
+    from carekey.domain.program import Program, Site
+    from carekey.services.admin import LOCAL_OPERATOR
+    from tests.conftest import PASSWORD
+
+    client, app, built = web
+    admin = built.services.admin
+    admin.create_program(LOCAL_OPERATOR, Program("other", "Other screening", ("v1",), ("en",)))
+    admin.add_site(LOCAL_OPERATOR, Site("west", "other", "West clinic", "Western"))
+    admin.add_user(LOCAL_OPERATOR, "manager-other", "program_manager", PASSWORD, ["west"])
+    token = sign_in(client, "manager")
+    r = client.post("/dashboard", data={"csrf": token, "view": "count:", "epsilon": "0.5"})
+    rid = re.search(r'href="/dashboard/releases/(R-[0-9a-f]+)/csv"', r.text)[1]
+    r = client.get(f"/dashboard/releases/{rid}/dhis2")
+    assert r.status_code == 422 and "mapping" in r.text  # no mapping file yet: a clear message, no 500
+    with TestClient(app) as other:
+        sign_in(other, "manager-other")
+        assert other.get("/dashboard").status_code == 200
+        for suffix in ("", "/csv", "/dhis2"):
+            path = f"/dashboard/releases/{rid}{suffix}"
+            assert other.get(path).status_code == 404
+        assert rid not in other.get("/dashboard").text
+    with TestClient(app) as clinician:
+        sign_in(clinician, "clinician")
+        assert clinician.get(f"/dashboard/releases/{rid}/csv").status_code == 403

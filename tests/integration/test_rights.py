@@ -110,10 +110,11 @@ def test_statistics_budget_is_persistent_and_refuses_past_limit(app, world):
         s.exams.record(world.clinician, visit.id, CARE, pid, {"systolic_bp": 150, "diastolic_bp": 95})
     out = s.statistics.release(world.manager, "aggregate_statistics", "hypertension", 0.6)
     assert out["epsilon_spent"] == pytest.approx(0.6) and out["confidence"] == 0.95
-    fig = next(f for f in out["figures"] if f["district"] == "Northern" and f["sex"] == "female"
-               and f["age_band"] == "45-59" and f["outcome"] == "yes")
-    lo, hi = fig["count"]["ci95_raw"]
-    assert lo <= fig["count"]["noisy"] <= hi
+    fig = next(f for f in out["figures"] if f["level"] == "total")
+    lo, hi = fig["count_ci95"]
+    assert lo <= fig["count"] <= hi and set(fig["counts"]) == {"yes", "no", "unknown"}
+    assert all(f["level"] == "total" or f["count"] >= 10 for f in out["figures"])  # 3 people: no small cell alone
+    assert out["period"] == out["released_at"][:4] + "Q" + str((int(out["released_at"][5:7]) - 1) // 3 + 1)
     with pytest.raises(BudgetExhausted):
         s.statistics.release(world.manager, "aggregate_statistics", "count", 0.6)
     assert s.statistics.budget(world.manager, "aggregate_statistics").spent == pytest.approx(0.6)

@@ -44,6 +44,7 @@ class VisitService:
     def close(self, actor: Actor, visit_id: str) -> Visit:
         with self.d.uow() as uow:
             visit = uow.visits.get(visit_id)
+            # a manager's sites only bind them to a program (statistics): visits are for registrars and clinicians
             if visit is None or visit.site_id not in actor.site_ids or actor.role not in VISIT_ROLES:
                 raise NotFound(f"no visit {visit_id} at your sites")
             closed = visit.close(actor.user_id, self.d.clock())

@@ -1,4 +1,12 @@
-"""Per-program privacy budget ledger (sequential composition: the epsilons of all releases add up).
+"""Privacy budget ledger per program per reporting period (sequential composition: the epsilons of all
+releases over the same period add up).
+
+Why per period: a release for period P reads only the exams recorded in P, so releases over disjoint
+periods read disjoint records (parallel composition over the records of a period). A person screened in
+November 2026 is in three periods (``202611``, ``2026Q4``, ``2026``), each with its own budget, so the
+privacy loss about that exam is at most the sum of those three budgets; a person screened every month of a
+year is in 12 + 4 + 1 periods. Both bounds are in the README next to the setting
+(``Settings.privacy_budget_epsilon``, the budget of one program for one period).
 
 Pure logic over the list of past spends; where spends are kept is a ``BudgetStore`` (a database table in
 production, a list in tests). A release is charged *before* it is computed, and refused with
@@ -25,12 +33,13 @@ TOLERANCE = 1e-9
 class Spend:
     program: str
     epsilon: float
-    label: str  # what was released, e.g. "hypertension by district x sex x age band"
+    label: str  # what was released, e.g. "hypertension, hierarchical (total, district, x sex, x age band)"
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    period: str | None = None  # DHIS2 period id (202611, 2026Q4, 2026); None only for pre-period rows
 
 
 class BudgetStore(Protocol):
-    def spends(self, program: str) -> Sequence[Spend]: ...
+    def spends(self, program: str, period: str | None = None) -> Sequence[Spend]: ...
 
     def add(self, spend: Spend) -> None: ...
 
@@ -39,8 +48,8 @@ class InMemoryBudgetStore:
     def __init__(self, spends: Sequence[Spend] = ()) -> None:
         self._spends = list(spends)
 
-    def spends(self, program: str) -> list[Spend]:
-        return [s for s in self._spends if s.program == program]
+    def spends(self, program: str, period: str | None = None) -> list[Spend]:
+        return [s for s in self._spends if s.program == program and s.period == period]
 
     def add(self, spend: Spend) -> None:
         self._spends.append(spend)
@@ -64,7 +73,7 @@ def check_charge(spends: Sequence[Spend], limit: float, epsilon: float) -> float
 
 
 class PrivacyLedger:
-    """The budget of every program: one default limit, optional per-program limits."""
+    """The budget of every program for every period: one default limit, optional per-program limits."""
 
     def __init__(self, store: BudgetStore, limit: float, limits: Mapping[str, float] | None = None) -> None:
         if not math.isfinite(limit) or limit <= 0:
@@ -74,15 +83,15 @@ class PrivacyLedger:
     def limit(self, program: str) -> float:
         return self.limits.get(program, self.default_limit)
 
-    def spent(self, program: str) -> float:
-        return total(self.store.spends(program))
+    def spent(self, program: str, period: str | None = None) -> float:
+        return total(self.store.spends(program, period))
 
-    def remaining(self, program: str) -> float:
-        return max(self.limit(program) - self.spent(program), 0.0)
+    def remaining(self, program: str, period: str | None = None) -> float:
+        return max(self.limit(program) - self.spent(program, period), 0.0)
 
-    def charge(self, program: str, epsilon: float, label: str) -> Spend:
-        """Record the spend, or raise BudgetExhausted and record nothing."""
-        check_charge(self.store.spends(program), self.limit(program), epsilon)
-        spend = Spend(program, float(epsilon), label)
+    def charge(self, program: str, epsilon: float, label: str, period: str | None = None) -> Spend:
+        """Record the spend against (program, period), or raise BudgetExhausted and record nothing."""
+        check_charge(self.store.spends(program, period), self.limit(program), epsilon)
+        spend = Spend(program, float(epsilon), label, period=period)
         self.store.add(spend)
         return spend

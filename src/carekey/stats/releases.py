@@ -1,4 +1,8 @@
-"""The statistics a program manager may ask for, by district x sex x age band, each with its accuracy.
+"""The statistics a program manager may ask for, and the *flat* release by district x sex x age band.
+
+The service releases hierarchically (``carekey.stats.hierarchy``: total, district, district x sex, district x
+age band, consistent); this flat release is what carekey did before, kept as the baseline of ``carekey bench
+stats`` and as the building block of its outcomes.
 
 One release = one OpenDP count-by-categories measurement over every (cell, outcome) pair, where a cell is
 (district, sex, age band) and the outcome is the band of the statistic (or ``unknown`` when the measure
@@ -87,10 +91,14 @@ def categories(statistic: Statistic, districts: Sequence[str]) -> list[str]:
     return [_SEP.join((*cell, o)) for cell in cells(districts) for o in outcomes(statistic)]
 
 
+def outcome_of(statistic: Statistic, record: r.ScreeningRecord) -> str:
+    """The outcome band of ``record`` for ``statistic`` (``unknown`` when the measure is missing)."""
+    return _OUTCOMES[statistic][1](record)
+
+
 def label(statistic: Statistic, record: r.ScreeningRecord, districts: frozenset[str]) -> str:
     district = record.district if record.district in districts else r.OTHER_DISTRICT
-    _, outcome_of = _OUTCOMES[statistic]
-    return _SEP.join((district, r.sex_label(record.sex), r.age_band(record.age), outcome_of(record)))
+    return _SEP.join((district, r.sex_label(record.sex), r.age_band(record.age), outcome_of(statistic, record)))
 
 
 def cost(statistic: Statistic, districts: Sequence[str], epsilon: float) -> float:

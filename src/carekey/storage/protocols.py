@@ -18,6 +18,7 @@ from carekey.domain.access import AccessEvent
 from carekey.domain.program import Program, Site, User
 from carekey.domain.visit import Visit
 from carekey.stats.budget import Spend
+from carekey.stats.published import ReleaseStore
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ class TreeHeadRepository(Protocol):
 
 
 class BudgetRepository(Protocol):  # carekey.stats.budget.BudgetStore
-    def spends(self, program: str) -> Sequence[Spend]: ...
+    def spends(self, program: str, period: str | None = None) -> Sequence[Spend]: ...
     def add(self, spend: Spend) -> None: ...
 
 
@@ -261,6 +262,7 @@ class UnitOfWork(Protocol):
     tree_heads: TreeHeadRepository
     budget: BudgetRepository
     fhir_pushes: FhirPushRepository
+    releases: ReleaseStore  # carekey.stats.published: released statistics and their DHIS2 push
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

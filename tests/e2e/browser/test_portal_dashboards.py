@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -76,19 +78,37 @@ def test_patient_revokes_biometric_consent_and_sees_the_access_log(new_page, liv
     expect(desk.locator("h1")).to_have_text("No match")
 
 
-def test_manager_dashboard_charts_with_intervals_and_budget(new_page):
-    page = new_page()
+def test_manager_picks_a_quarter_releases_reads_on_a_phone_and_downloads(new_page):
+    page = new_page(360, 800)
     sign_in(page, "manager")
     expect(page.locator("h1")).to_have_text("Program statistics")
+    quarter = page.locator("#f-period option").nth(2).get_attribute("value")  # month, previous month, quarter...
+    assert quarter and "Q" in quarter
+    page.select_option("#f-show-period", quarter)
+    page.click("#show-period")
     before = float(page.locator("#budget-remaining").inner_text())
     page.select_option("#f-view", "hypertension:yes")
+    page.select_option("#f-breakdown", "district_sex")
+    page.select_option("#f-period", quarter)
     page.fill("#f-epsilon", "0.5")
     page.click("#release")
-    expect(page.locator("#release-result svg.chart")).to_have_count(3)  # north, south, other districts
-    expect(page.locator("#release-result svg.chart").first.locator("rect.bar")).to_have_count(18)
-    assert page.locator("#release-result line.err").count() == 3 * 18 * 3  # an interval on every bar
+    charts = page.locator("#release-result svg.chart")
+    expect(charts.first.locator("rect.bar")).to_have_count(1)  # the program total
+    assert charts.count() >= 2  # the districts, then each district by sex
+    bars = page.locator("#release-result rect.bar").count()
+    assert page.locator("#release-result line.err").count() == 3 * bars  # an interval on every bar
     assert float(page.locator("#budget-remaining").inner_text()) == pytest.approx(before - 0.5, abs=0.01)
+    sizes = page.evaluate("""[...document.querySelectorAll('#release-result svg.chart text')].map(
+        t => parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a)""")
+    assert sizes and min(sizes) >= 12, f"chart labels render at {min(sizes):.1f} px on a phone"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the dashboard scrolls sideways on a phone ({width}px)"
+    expect(page.locator("#past-releases")).to_contain_text("hypertension")
     shot(page, "15-manager-dashboard")
+    with page.expect_download() as dl:
+        page.click("#dl-csv")
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("program,period,statistic,level") and f",{quarter},hypertension,total," in text
     assert page.locator("text=Ama").count() == 0 and page.locator("text=NK1001").count() == 0
 
 

@@ -130,3 +130,28 @@ def log_cmd(
     out.write_text(json.dumps(report, indent=2))
     typer.echo(log_bench.table(report))
     typer.echo(f"report written to {out}")
+
+
+@app.command("stats")
+def stats_cmd(
+    people: Annotated[int, typer.Option(min=1, help="people in the synthetic program")] = 5000,
+    epsilon: Annotated[float, typer.Option(min=0.01, max=10, help="epsilon of one release")] = 1.0,
+    districts: Annotated[int, typer.Option(min=1, max=50, help="districts (4: 40/30/20/10 % of people)")] = 4,
+    runs: Annotated[int, typer.Option(min=1, help="releases per method, errors averaged")] = 20,
+    out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/stats/report.json"),
+    plot: Annotated[Path | None, typer.Option(help="PNG of MAE and relative error per level")] = None,
+) -> None:
+    """DP statistics: flat vs hierarchical release, MAE and relative error per level against the true counts.
+
+    Example: carekey bench stats --people 5000 --epsilon 1 --out bench/results/stats/report.json
+    --plot bench/results/stats/report.png"""
+    from carekey.bench import stats as stats_bench
+
+    report = stats_bench.run(people, epsilon, districts, runs, progress=track)
+    if plot:
+        stats_bench.plot(report, plot)
+        report["plot"] = str(plot)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    typer.echo(stats_bench.table(report))
+    typer.echo(f"report written to {out}")

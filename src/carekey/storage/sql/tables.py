@@ -234,3 +234,23 @@ fhir_pushes = Table(
     Column("location", String(500), nullable=True),  # Location header of the accepted push
 )
 Index("ix_fhir_pushes_due", fhir_pushes.c.status, fhir_pushes.c.next_attempt_at)
+
+# -- migration 0004_stats: reporting periods on the budget ledger; the released (noisy) figures ------------
+
+privacy_spends.append_column(Column("period", String(8), nullable=True))  # DHIS2 period id; NULL before 0004
+Index("ix_privacy_spends_program_period", privacy_spends.c.program_id, privacy_spends.c.period)
+
+stats_releases = Table(
+    "stats_releases", metadata,  # what a release published (noisy aggregates only, never a row), and its DHIS2 push
+    Column("id", ID, primary_key=True),
+    Column("program_id", ID, nullable=False),
+    Column("period", String(8), nullable=False),
+    Column("statistic", String(40), nullable=False),
+    Column("epsilon", Float, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", ID, nullable=False),  # the manager's user id
+    Column("body", Text, nullable=False),  # JSON: HierarchicalRelease.to_dict()
+    Column("sent_at", TS, nullable=True),  # when DHIS2 accepted it (None: never pushed, or every push failed)
+    Column("sent_summary", Text, nullable=True),  # DHIS2's import summary (JSON) of the accepted push
+)
+Index("ix_stats_releases_program_period", stats_releases.c.program_id, stats_releases.c.period)

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine
 
 from carekey.storage.sql.access_log import SqlAccessLogRepository
 from carekey.storage.sql.biometrics import SqlBiometricRepository
-from carekey.storage.sql.budget import SqlBudgetStore
+from carekey.storage.sql.budget import SqlBudgetStore, SqlReleaseStore
 from carekey.storage.sql.consents import SqlConsentRepository
 from carekey.storage.sql.exams import SqlExamRepository
 from carekey.storage.sql.fhir_pushes import SqlFhirPushRepository
@@ -41,6 +41,7 @@ class SqlUnitOfWork:
         self.tree_heads = SqlTreeHeadRepository(conn)
         self.budget = SqlBudgetStore(conn)
         self.fhir_pushes = SqlFhirPushRepository(conn)
+        self.releases = SqlReleaseStore(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
