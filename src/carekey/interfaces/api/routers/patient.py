@@ -27,8 +27,8 @@ class PatientTokenIn(BaseModel):
 def login(body: PatientTokenIn, request: Request, svc: Svc) -> dict[str, object]:
     client = request.client.host if request.client else "unknown"
     t = svc.patients.login(body.card_number, body.pin, client, body.program_id)
-    return {"access_token": t.token, "token_type": "bearer", "expires_at": t.expires_at.isoformat(),
-            "person_id": t.person_id}
+    # no person id here: a sign-in answer is no way to learn the pseudonymous id behind a card number
+    return {"access_token": t.token, "token_type": "bearer", "expires_at": t.expires_at.isoformat()}
 
 
 @router.delete("/token", status_code=204, summary="Sign out", responses=responses(401))
