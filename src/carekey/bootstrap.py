@@ -5,6 +5,7 @@ Nothing imports interfaces; interfaces import this module. No engine is created 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
 from carekey.crypto.keys import ProgramKeys, create_key_file, ensure_biometric_secret, rotate_biometric
-from carekey.errors import Conflict
+from carekey.errors import Conflict, IntegrityError, KeyCheckFailed
 from carekey.services.biometrics import BiometricMatcher
 from carekey.services.container import Services, build_services
 from carekey.services.deps import Deps
+from carekey.storage import keychecks
 from carekey.storage.database import Database
 from carekey.storage.keystore import FileSecretStore
 
@@ -31,33 +33,134 @@ class App:
         self.database.dispose()
 
 
+#: data files (database, -wal, -shm, key files, key store, journals) are created readable by the owner only
+UMASK = 0o077
+
+
+def restrict_new_files() -> None:
+    """Set the process umask so that every file carekey (and SQLite under it) creates is 0600 from creation."""
+    os.umask(UMASK)
+
+
+def _files(settings: Settings) -> keychecks.KeyFiles:
+    return keychecks.KeyFiles(settings.resolved_key_file(), settings.resolved_key_store(),
+                              settings.resolved_log_key_file())
+
+
+def _sqlite_path(settings: Settings) -> Path | None:
+    url = settings.resolved_database_url()
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def _database_exists(settings: Settings, db: Database) -> bool:
+    """True when the database holds carekey's schema (checked without creating an SQLite file)."""
+    path = _sqlite_path(settings)
+    if path is not None and (not path.exists() or path.stat().st_size == 0):
+        return False
+    return db.has_schema()
+
+
+def _missing_database(settings: Settings) -> KeyCheckFailed:
+    where = _sqlite_path(settings) or "the configured PostgreSQL database"
+    return KeyCheckFailed(
+        f"refusing to start: the database ({where}) is missing or empty while the key file "
+        f"{settings.resolved_key_file()} exists. Restore the database from the backup made with these keys; "
+        "for a new, empty registry move the key files away first, then run `carekey init`.", key="database")
+
+
+def _missing_keys(settings: Settings) -> KeyCheckFailed:
+    return KeyCheckFailed(
+        f"refusing to start: the key file {settings.resolved_key_file()} is missing while the database holds "
+        "data; restore it from the backup made with this database. `carekey init` never creates keys next to "
+        "an existing database (their records could never be read again).", key=keychecks.PROGRAM_KEYS)
+
+
 def initialize(settings: Settings, if_missing: bool = False) -> bool:
-    """Create the data folder, the key file (0600) and the key store, and migrate the database.
-    Returns False when already initialized (allowed only with ``if_missing``)."""
+    """Create the data folder, the key file, the key store and the log key (0600), migrate the database and
+    record the key-check values. Returns False when already initialized (allowed only with ``if_missing``;
+    then only migrates). Never creates keys next to an existing database, nor a database next to existing keys."""
+    restrict_new_files()
     key_file = settings.resolved_key_file()
     existed = key_file.exists()
     if existed and not if_missing:
         raise Conflict(f"{key_file} exists: this data folder is already initialized")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if not existed:
-        create_key_file(key_file)
-    FileSecretStore(settings.resolved_key_store())
-    log_signer(settings.resolved_log_key_file())
     db = Database(settings.resolved_database_url())
     try:
+        has_db = _database_exists(settings, db)
+        if existed and not has_db:
+            raise _missing_database(settings)
+        if not existed and has_db:
+            raise _missing_keys(settings)
+        if existed:
+            db.migrate()
+            return False
+        keys = create_key_file(key_file)
+        store = FileSecretStore(settings.resolved_key_store())
+        signer = log_signer(settings.resolved_log_key_file())
         db.migrate()
+        keychecks.record(db, keychecks.check_values(keys, store, signer))
     finally:
         db.dispose()
-    return not existed
+    return True
 
 
-def log_signer(path: Path) -> LogSigner:
-    """Load the log's signing key, creating it (mode 0600) when missing: data folders initialized before the
-    transparency log had signed heads get their key on first start."""
+def log_signer(path: Path, create: bool = True) -> LogSigner:
+    """Load the log's signing key, creating it (mode 0600) when missing and ``create``: data folders initialized
+    before the transparency log had signed heads get their key on first start."""
     if not path.exists():
+        if not create:
+            raise KeyCheckFailed(f"the log key {path} is missing", file=str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         LogSigner.generate().save(path)
-    return LogSigner.load(path)
+    try:
+        return LogSigner.load(path)
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise KeyCheckFailed(f"refusing to start: the log key {path} is unreadable or corrupt ({exc}); restore "
+                             "it from your backup", file=str(path), key=keychecks.LOG_KEY) from None
+
+
+def open_checked(settings: Settings, migrate: bool = True) -> tuple[ProgramKeys, FileSecretStore, Database, LogSigner]:
+    """Open the key files and the database, refusing (``KeyCheckFailed``) when they do not belong together, and
+    finish any deletion a crash left half-done (two-phase erasure, phase 2)."""
+    restrict_new_files()
+    files = _files(settings)
+    db = Database(settings.resolved_database_url())
+    try:
+        has_db = _database_exists(settings, db)
+        if not files.keys.exists():
+            if has_db:
+                raise _missing_keys(settings)
+            raise KeyCheckFailed(f"{settings.data_dir} is not initialized (no key file {files.keys}); run "
+                                 "`carekey init`", key="not-initialized")
+        if not has_db:
+            raise _missing_database(settings)
+        if migrate:
+            db.migrate()
+        values, people_count, heads = keychecks.stored(db)
+        try:
+            keys = ensure_biometric_secret(files.keys)
+        except IntegrityError as exc:
+            raise keychecks.refuse(files, keychecks.PROGRAM_KEYS, f"is unreadable ({exc.message})",
+                                   people_count) from None
+        guarded = keychecks.KEY_STORE in values or people_count > 0
+        if guarded and not files.store.exists():
+            raise keychecks.refuse(files, keychecks.KEY_STORE, "is missing", people_count)
+        try:
+            store = FileSecretStore(files.store)
+        except KeyCheckFailed as exc:
+            raise keychecks.refuse(files, keychecks.KEY_STORE, f"is unreadable ({exc.message})",
+                                   people_count) from None
+        if (keychecks.LOG_KEY in values or heads) and not files.log_key.exists():
+            raise keychecks.refuse(files, keychecks.LOG_KEY, "is missing", people_count)
+        signer = log_signer(files.log_key)
+        keychecks.verify(db, files, keys, store, signer)
+        db.store = store
+        db.recover()
+    except BaseException:
+        db.dispose()
+        raise
+    return keys, store, db, signer
 
 
 def default_matcher(settings: Settings, keys: ProgramKeys) -> BiometricMatcher:
@@ -70,14 +173,12 @@ def default_matcher(settings: Settings, keys: ProgramKeys) -> BiometricMatcher:
 
 def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: bool = True) -> App:
     """Open an initialized data folder: load keys (adding the biometric secret to a key file that predates
-    it), open (and migrate) the database, wire services with ``matcher`` or the protected default."""
-    keys = ensure_biometric_secret(settings.resolved_key_file())
-    store = FileSecretStore(settings.resolved_key_store())
-    db = Database(settings.resolved_database_url())
-    if migrate:
-        db.migrate()
+    it), open (and migrate) the database, check that keys and database belong together (refusing to start
+    otherwise, ``carekey.storage.keychecks``), finish interrupted deletions, and wire services with ``matcher``
+    or the protected default."""
+    keys, store, db, signer = open_checked(settings, migrate)
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
-                signer=log_signer(settings.resolved_log_key_file()), biometric_key_version=keys.biometric_version)
+                signer=signer, biometric_key_version=keys.biometric_version)
     return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
 
 

@@ -97,6 +97,7 @@ class ImageRow:
     key_version: int  # the biometric key version of the template last extracted from this image
     ciphertext: bytes
     created_at: datetime
+    key_ref: str | None = None  # the person's image key (key store); None: sealed under the data key (before 0004)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class AccessLogRepository(Protocol):
     def size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[LogEntry]: ...
     def for_person(self, person_id: str) -> list[LogEntry]: ...
+    def pseudonymize(self, person_id: str, pseudonym: str) -> int: ...  # on erasure: id -> pseudonym, salt dropped
     def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int: ...
     def refusal_counts(self) -> list[tuple[str, str, int]]: ...  # (purpose label, YYYY-MM, count)
 
@@ -190,6 +192,7 @@ class BiometricImageRepository(Protocol):
     def for_person(self, person_id: str) -> list[ImageRow]: ...
     def count_for_person(self, person_id: str) -> int: ...
     def delete_for_person(self, person_id: str) -> int: ...
+    def key_refs(self, person_id: str) -> list[str]: ...  # the person's image key reference(s)
     def delete_position(self, person_id: str, modality: str, position: str) -> int: ...
     # compare-and-set: only if the image still has key version ``was_version``; returns the rows updated (0 or 1)
     def relink(self, image_id: str, template_id: str | None, key_version: int, was_version: int) -> int: ...
@@ -208,6 +211,19 @@ class BudgetRepository(Protocol):  # carekey.stats.budget.BudgetStore
     def add(self, spend: Spend) -> None: ...
 
 
+class ShredQueue(Protocol):
+    """Key-store secrets to destroy once the deletion naming them has committed (two-phase erasure)."""
+
+    def schedule(self, key_ref: str) -> None: ...
+    def resume(self) -> int: ...  # recovery: finish every pending secret at this unit of work's commit
+    def pending(self) -> list[str]: ...
+
+
+class KeyCheckRepository(Protocol):
+    def all(self) -> dict[str, str]: ...  # key file name -> key-check value
+    def put(self, name: str, value: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back.
     ``commit()`` may be called more than once: it commits and starts a new transaction."""
@@ -223,6 +239,8 @@ class UnitOfWork(Protocol):
     images: BiometricImageRepository
     tree_heads: TreeHeadRepository
     budget: BudgetRepository
+    shreds: ShredQueue
+    key_checks: KeyCheckRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
