@@ -11,7 +11,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from carekey.crypto.keys import SecretStore
-
 from carekey.storage.sql.engine import make_engine, wal_checkpoint
 from carekey.storage.sql.shreds import finish_shreds
 from carekey.storage.sql.uow import SqlUnitOfWork

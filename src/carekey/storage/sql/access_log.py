@@ -51,11 +51,16 @@ class SqlAccessLogRepository:
         return seq
 
     def pseudonymize(self, person_id: str, pseudonym: str) -> int:
-        """On erasure: the person's rows name ``pseudonym`` instead of their id, and lose their salt. The leaf
+        """On erasure: the person's rows (as subject, or as actor in the patient portal) name ``pseudonym`` instead
+        of their id, and lose their salt. The leaf
         stays unchanged (the Merkle tree and every signed head still verify); it was a salted commitment to the
         event with the id, and without the salt nobody can test a guessed id against it any more."""
-        return self._c.execute(update(t).where(t.c.person_id == person_id)
+        rows = self._c.execute(update(t).where(t.c.person_id == person_id)
                                .values(person_id=pseudonym, salt=None)).rowcount
+        # in the patient portal the person is also the actor
+        rows += self._c.execute(update(t).where(t.c.actor_id == person_id)
+                                .values(actor_id=pseudonym, salt=None)).rowcount
+        return rows
 
     def leaves(self) -> list[tuple[int, bytes]]:
         return [(int(r.seq), bytes(r.leaf_input)) for r in self._c.execute(select(t.c.seq, t.c.leaf_input)
