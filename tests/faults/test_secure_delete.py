@@ -66,7 +66,8 @@ def test_revocation_leaves_no_template_or_image_bytes_and_destroys_the_image_key
 def test_erasure_leaves_no_blind_index_key_or_person_id(opened, world_of):
     app, world = opened, world_of
     _, pid, templates, kept, person = enroll_biometric(app, world)
-    _, other, *_ = enroll_biometric(app, world, card="NK7002", given_name="Kofi", village="Bolga")  # stays: the scan must not be trivially empty
+    # another person stays: the scan must find them (and shares no blind index with the erased one)
+    _, other, *_ = enroll_biometric(app, world, card="NK7002", given_name="Kofi", village="Bolga")
     needles = [pid.encode(), person.card_bidx.encode(), person.name_bidx.encode(), person.wrapped_key,
                person.ciphertext[12:60], *needles_of(templates, kept)]
     before = data_files(app.settings)
