@@ -63,14 +63,14 @@ def _database_exists(settings: Settings, db: Database) -> bool:
 def _missing_database(settings: Settings) -> KeyCheckFailed:
     where = _sqlite_path(settings) or "the configured PostgreSQL database"
     return KeyCheckFailed(
-        f"refusing to start: the database ({where}) is missing or empty while the key file "
+        f"the database ({where}) is missing or empty while the key file "
         f"{settings.resolved_key_file()} exists. Restore the database from the backup made with these keys; "
         "for a new, empty registry move the key files away first, then run `carekey init`.", key="database")
 
 
 def _missing_keys(settings: Settings) -> KeyCheckFailed:
     return KeyCheckFailed(
-        f"refusing to start: the key file {settings.resolved_key_file()} is missing while the database holds "
+        f"the key file {settings.resolved_key_file()} is missing while the database holds "
         "data; restore it from the backup made with this database. `carekey init` never creates keys next to "
         "an existing database (their records could never be read again).", key=keychecks.PROGRAM_KEYS)
 
@@ -116,7 +116,7 @@ def log_signer(path: Path, create: bool = True) -> LogSigner:
     try:
         return LogSigner.load(path)
     except (ValueError, UnicodeDecodeError, OSError) as exc:
-        raise KeyCheckFailed(f"refusing to start: the log key {path} is unreadable or corrupt ({exc}); restore "
+        raise KeyCheckFailed(f"the log key {path} is unreadable or corrupt ({exc}); restore "
                              "it from your backup", file=str(path), key=keychecks.LOG_KEY) from None
 
 

@@ -72,7 +72,7 @@ def refuse(files: KeyFiles, name: str, what: str, people_count: int) -> KeyCheck
                       "moment loses the people enrolled since)",
            LOG_KEY: f"restore {path} from your backup; to change the log key on purpose, put the old key back "
                     "and run `carekey log rotate-key` (or pass the old key with --old-key)"}[name]
-    return KeyCheckFailed(f"refusing to start: {path} {what}, and {held} under it. Nothing was changed. To fix: "
+    return KeyCheckFailed(f"{path} {what}, and {held} under it. Nothing was changed. To fix: "
                           f"{fix}.", file=str(path), key=name)
 
 
