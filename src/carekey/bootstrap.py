@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from carekey.audit.sth import LogSigner
+from carekey.audit.sth import KeyRotation, LogSigner
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
@@ -180,6 +181,58 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
                 signer=signer, biometric_key_version=keys.biometric_version)
     return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
+
+
+def rotate_log_key(settings: Settings, old_key: Path | None = None) -> dict[str, str]:
+    """Replace the log's signing key, explicitly and on the record. The old key (the one this database's key
+    check names: the configured file, or ``old_key`` when the configured file already holds the replacement)
+    and the new key sign each other (``carekey.audit.sth.rotation_bytes``); the rotation is stored, appended
+    to the access log (action ``log_key_rotate``) and the key check updated in one transaction; then the new
+    key file takes the configured path (0600). Heads signed before stay verifiable through the rotation."""
+    from carekey.services.access import log_access
+    from carekey.services.admin import LOCAL_OPERATOR
+
+    restrict_new_files()
+    path = settings.resolved_log_key_file()
+    db = Database(settings.resolved_database_url())
+    try:
+        if not _database_exists(settings, db):
+            raise _missing_database(settings)
+        db.migrate()
+        expected = keychecks.stored(db)[0].get(keychecks.LOG_KEY)
+        current = log_signer(path, create=False) if path.exists() else None
+        if expected is None:
+            raise KeyCheckFailed("this database has no log key check yet: start carekey once before rotating")
+        if current is not None and current.key_id.hex() == expected:
+            old, new, write = current, LogSigner.generate(), True
+        elif old_key is not None and log_signer(old_key, create=False).key_id.hex() == expected:
+            if current is None:
+                raise KeyCheckFailed(f"no new log key at {path}: put the replacement there, or omit --old-key to "
+                                     "generate one")
+            old, new, write = log_signer(old_key, create=False), current, False
+        else:
+            raise KeyCheckFailed(f"rotate-key needs the old log key (key id {expected[:16]}...) to sign the new one: "
+                                 f"it is neither at {path} nor given with --old-key")
+        at = datetime.now(UTC)
+        ms = int(at.timestamp() * 1000)
+        rotation = KeyRotation(ms, old.public_key, new.public_key, old.sign_rotation(old.public_key, new.public_key,
+                                                                                     ms),
+                               new.sign_rotation(old.public_key, new.public_key, ms))
+        staged = path.with_name(path.name + ".new")
+        if write:
+            staged.unlink(missing_ok=True)
+            new.save(staged)
+        with db.uow() as uow:
+            uow.log_keys.add(rotation)
+            uow.key_checks.put(keychecks.LOG_KEY, new.key_id.hex())
+            log_access(uow, at, LOCAL_OPERATOR, "log_key_rotate", "administration", "granted",
+                       f"log key {old.key_id.hex()[:16]} replaced by {new.key_id.hex()[:16]}, signed by both")
+            uow.commit()
+        if write:
+            os.replace(staged, path)
+    finally:
+        db.dispose()
+    return {"old_key_id": old.key_id.hex(), "new_key_id": new.key_id.hex(), "public_key": new.public_key.hex()}
 
 
 def rotate_biometric_key(settings: Settings) -> int:

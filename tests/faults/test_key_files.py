@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from carekey import bootstrap
+from carekey.audit.sth import LogSigner
 from carekey.config import Settings
 from carekey.errors import KeyCheckFailed
 from carekey.interfaces.cli.main import app as cli
@@ -42,7 +43,8 @@ def refuses(settings: Settings, mentions: str) -> None:
     """Both ways in refuse: the composition root (what `serve` calls) and a command, exit code 9."""
     with pytest.raises(KeyCheckFailed) as err:
         bootstrap.build(settings)
-    assert err.value.title.startswith("Refusing to start") and mentions in err.value.message and ("restore" in err.value.message.lower())
+    message = err.value.message
+    assert err.value.title.startswith("Refusing to start") and mentions in message and "restore" in message.lower()
     result = run("transparency", "refusals", "--data", str(settings.data_dir))
     assert result.exit_code == 9, result.output
     assert "Refusing to start" in result.output and mentions in result.output
@@ -115,3 +117,42 @@ def test_an_intact_folder_still_starts_and_init_if_missing_is_quiet(populated):
         assert built.services.admin.is_empty() is False
     finally:
         built.close()
+
+
+def _auditor(built):
+    from carekey.services.deps import Actor
+
+    with built.database.uow() as uow:
+        return next(Actor.of(u) for u in uow.users.list() if u.username == "auditor")
+
+
+def test_a_replaced_log_key_needs_an_explicit_logged_rotation_signed_by_the_old_key(populated, tmp_path):
+    key = populated.data_dir / "carekey.log.key"
+    old = tmp_path / "old.log.key"
+    shutil.copy2(key, old)
+    key.unlink()
+    LogSigner.generate().save(key)  # the replacement, put in place by hand
+    refuses(populated, "carekey.log.key")
+
+    lost = run("log", "rotate-key", "--data", str(populated.data_dir))  # without the old key: no way round
+    assert lost.exit_code == 9 and "needs the old log key" in lost.output
+    refuses(populated, "carekey.log.key")
+
+    rotated = run("log", "rotate-key", "--data", str(populated.data_dir), "--old-key", str(old))
+    assert rotated.exit_code == 0, rotated.output
+    assert json.loads(rotated.output)["new_key_id"] == LogSigner.load(key).key_id.hex()
+    built = bootstrap.build(populated)
+    try:
+        built.services.transparency.tree_head()  # a head under the new key, after the ones under the old key
+        with built.database.uow() as uow:
+            assert len({h.key_id for h in uow.tree_heads.all()}) == 2
+            assert [e.event.action for e in uow.access_log.entries(0, uow.access_log.size())
+                    if e.event.action == "log_key_rotate"] == ["log_key_rotate"]
+        report = built.services.audit.verify(_auditor(built), "audit")
+        assert report.ok, report.to_dict()  # heads of both keys verify through the rotation
+    finally:
+        built.close()
+
+    again = run("log", "rotate-key", "--data", str(populated.data_dir))  # the current key present: a fresh one
+    assert again.exit_code == 0 and json.loads(again.output)["new_key_id"] == LogSigner.load(key).key_id.hex()
+    bootstrap.build(populated).close()

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Protocol
 
 from carekey.audit.merkle import MerkleLog
-from carekey.audit.sth import SignedTreeHead
+from carekey.audit.sth import KeyRotation, SignedTreeHead
 from carekey.domain.access import AccessEvent
 from carekey.domain.program import Program, Site, User
 from carekey.domain.visit import Visit
@@ -224,6 +224,11 @@ class KeyCheckRepository(Protocol):
     def put(self, name: str, value: str) -> None: ...
 
 
+class LogKeyRotationRepository(Protocol):
+    def add(self, rotation: KeyRotation) -> None: ...
+    def all(self) -> list[KeyRotation]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back.
     ``commit()`` may be called more than once: it commits and starts a new transaction."""
@@ -241,6 +246,7 @@ class UnitOfWork(Protocol):
     budget: BudgetRepository
     shreds: ShredQueue
     key_checks: KeyCheckRepository
+    log_keys: LogKeyRotationRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

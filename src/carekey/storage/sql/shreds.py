@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
+from carekey.audit.sth import KeyRotation
 from carekey.crypto.keys import SecretStore
 from carekey.storage.sql.engine import DELETED
-from carekey.storage.sql.tables import key_checks, pending_shreds
+from carekey.storage.sql.tables import key_checks, log_key_rotations, pending_shreds
 
 
 class SqlShredQueue:
@@ -57,6 +58,22 @@ class SqlKeyChecks:
     def put(self, name: str, value: str) -> None:
         self._c.execute(delete(key_checks).where(key_checks.c.name == name))
         self._c.execute(insert(key_checks).values(name=name, value=value, created_at=datetime.now(UTC)))
+
+
+class SqlLogKeyRotations:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, r: KeyRotation) -> None:
+        self._c.execute(insert(log_key_rotations).values(
+            timestamp_ms=r.timestamp_ms, old_public_key=r.old_public_key, new_public_key=r.new_public_key,
+            old_signature=r.old_signature, new_signature=r.new_signature))
+
+    def all(self) -> list[KeyRotation]:
+        t = log_key_rotations
+        return [KeyRotation(int(r.timestamp_ms), bytes(r.old_public_key), bytes(r.new_public_key),
+                            bytes(r.old_signature), bytes(r.new_signature))
+                for r in self._c.execute(select(t).order_by(t.c.id))]
 
 
 def finish_shreds(conn: Connection, store: SecretStore) -> int:

@@ -220,3 +220,13 @@ pending_shreds = Table(
     Column("key_ref", String(40), primary_key=True),  # names a secret in the key store; never a person id
     Column("marked_at", TS, nullable=False),
 )
+
+log_key_rotations = Table(
+    "log_key_rotations", metadata,  # `carekey log rotate-key`: each key vouches for the other (carekey.audit.sth)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("old_public_key", LargeBinary, nullable=False),
+    Column("new_public_key", LargeBinary, nullable=False),
+    Column("old_signature", LargeBinary, nullable=False),
+    Column("new_signature", LargeBinary, nullable=False),
+)

@@ -31,7 +31,7 @@ from carekey.storage.sql.images import SqlImageRepository
 from carekey.storage.sql.log_tree import SqlTreeHeadRepository
 from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
-from carekey.storage.sql.shreds import SqlKeyChecks, SqlShredQueue, finish_shreds
+from carekey.storage.sql.shreds import SqlKeyChecks, SqlLogKeyRotations, SqlShredQueue, finish_shreds
 from carekey.storage.sql.users import SqlUserRepository
 from carekey.storage.sql.visits import SqlVisitRepository
 
@@ -98,6 +98,7 @@ class SqlUnitOfWork:
         self.budget = SqlBudgetStore(conn)
         self.shreds = SqlShredQueue(conn)
         self.key_checks = SqlKeyChecks(conn)
+        self.log_keys = SqlLogKeyRotations(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
