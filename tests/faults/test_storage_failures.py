@@ -13,13 +13,16 @@ from __future__ import annotations
 import re
 import sqlite3
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from carekey import bootstrap
+from carekey.config import Settings
 from carekey.interfaces.api.app import create_app
 from carekey.storage.keystore import FileSecretStore
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Clock, make_world, pg_url_or_skip, reset_pg
 from tests.e2e.web_support import ImageFakeMatcher
 
 pytestmark = pytest.mark.faults
@@ -144,3 +147,40 @@ def test_key_store_full_during_enrollment_answers_503(api):
     assert count(app, "people") == 0
     assert client.post(f"/visits/{vid}/people", json={"person": PERSON, "consent": CONSENT},
                        headers=reg | CARE).status_code == 201
+
+
+@pytest.fixture
+def pg_api(tmp_path):
+    url = pg_url_or_skip()
+    reset_pg(url)
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, argon2_time_cost=1, argon2_memory_kib=64)
+    bootstrap.initialize(settings)
+    built = bootstrap.build(settings, matcher=ImageFakeMatcher())
+    built.services.deps.clock = Clock()
+    make_world(built.services)
+    with TestClient(create_app(settings, built=built, web=False)) as client:
+        yield client, built
+    built.close()
+
+
+@pytest.mark.postgres
+def test_a_lost_postgresql_connection_answers_503_and_the_pool_recovers(pg_api):
+    client, built = pg_api
+    reg = token(client, "registrar")
+    url = built.database.url.replace("postgresql+psycopg://", "postgresql://")
+    armed = {"on": False}
+
+    def kill_own_backend(conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if armed["on"] and WRITE.match(statement):
+            armed["on"] = False
+            pid = conn.connection.dbapi_connection.info.backend_pid
+            with psycopg.connect(url, autocommit=True) as admin:  # the server drops the request's connection
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    sa.event.listen(built.database.engine, "before_cursor_execute", kill_own_backend)
+    before = count(built, "visits")
+    armed["on"] = True
+    unavailable(client.post("/visits", json={"site_id": "north"}, headers=reg))
+    assert count(built, "visits") == before  # nothing half-written
+    for _ in range(3):  # the pool replaced the dead connection by itself
+        assert client.post("/visits", json={"site_id": "north"}, headers=reg).status_code == 201
