@@ -156,3 +156,28 @@ def test_a_replaced_log_key_needs_an_explicit_logged_rotation_signed_by_the_old_
     again = run("log", "rotate-key", "--data", str(populated.data_dir))  # the current key present: a fresh one
     assert again.exit_code == 0 and json.loads(again.output)["new_key_id"] == LogSigner.load(key).key_id.hex()
     bootstrap.build(populated).close()
+
+
+def test_a_key_store_restored_from_an_older_backup_refuses_start(populated, tmp_path):
+    store = populated.data_dir / "carekey.keystore"
+    backup = tmp_path / "keystore.bak"
+    shutil.copy2(store, backup)  # the backup, taken before the newest enrollments
+    built = bootstrap.build(populated)
+    try:
+        world_actors = {u.username: u for u in built.services.admin.users(_admin(built))}
+        assert "registrar" in world_actors
+        from carekey.services.deps import Actor
+
+        for i in range(3):
+            enroll(built.services, Actor.of(world_actors["registrar"]), card_number=f"NK60{i}")
+    finally:
+        built.close()
+    shutil.copy2(backup, store)
+    refuses(populated, "carekey.keystore")
+
+
+def _admin(built):
+    from carekey.services.deps import Actor
+
+    with built.database.uow() as uow:
+        return next(Actor.of(u) for u in uow.users.list() if u.username == "admin")

@@ -10,8 +10,10 @@ database holds data under it, or when the database is missing while key files ex
 
 A database from before these checks (no ``key_checks`` rows) adopts the present files only after proving them
 on its data: a sample of people must unwrap with these keys from this key store, and the latest signed head must
-name this log key. The check values reveal nothing: an HMAC of a label under each program key, a hash of the key
-store's random identity, the public key id of the log key.
+name this log key. The people sample is checked at every start too: a key store restored from an older
+backup (same identity, fewer secrets) lacks the newest people's keys and is refused. The check values reveal
+nothing: an HMAC of a label under each program key, a hash of the key store's random identity, the public key
+id of the log key.
 """
 
 from __future__ import annotations
@@ -84,11 +86,12 @@ def verify(db: Database, files: KeyFiles, keys: ProgramKeys, store: FileSecretSt
         if name in values and values[name] != value:
             raise refuse(files, name, "is not the key file this database was written with (its key-check value "
                          "differs: replaced, corrupt or from another data folder)", count)
+    # every start: the newest people must open (a key store restored from an older backup has the right
+    # identity but lacks their secrets; an isolated missing secret is an erasure, not a stale store)
+    _prove_on_people(db, files, keys, store, count)
     missing = {n: v for n, v in present.items() if n not in values}
     if not missing:
         return
-    if PROGRAM_KEYS in missing or KEY_STORE in missing:
-        _prove_on_people(db, files, keys, store, count)
     if LOG_KEY in missing and heads:
         with db.uow() as uow:
             latest = uow.tree_heads.latest()
@@ -98,13 +101,14 @@ def verify(db: Database, files: KeyFiles, keys: ProgramKeys, store: FileSecretSt
 
 
 def _prove_on_people(db: Database, files: KeyFiles, keys: ProgramKeys, store: FileSecretStore, count: int) -> None:
-    """A sample of people (newest first) must open with these keys: at least one, and not a single wrong tag."""
+    """A sample of the newest people must open with these keys: more than half of them, and not a single wrong
+    tag (a wrong key-encryption key)."""
     if not count:
         return
     with db.engine.connect() as conn:
         rows = conn.execute(select(people.c.id, people.c.key_ref, people.c.wrapped_key)
                             .order_by(people.c.enrolled_at.desc()).limit(SAMPLE)).all()
-    crypto, opened = PersonCrypto(keys, store), 0
+    crypto, opened = PersonCrypto(keys, store), 0  # an isolated missing secret is an interrupted erasure
     for row in rows:
         try:
             crypto.data_key(row.id, SealedKey(row.key_ref, bytes(row.wrapped_key)))
@@ -112,5 +116,6 @@ def _prove_on_people(db: Database, files: KeyFiles, keys: ProgramKeys, store: Fi
         except CarekeyError as exc:
             if exc.status == 500:  # a wrong key: authentication failed
                 raise refuse(files, PROGRAM_KEYS, "does not open this database's records", count) from None
-    if not opened:
-        raise refuse(files, KEY_STORE, "holds none of the keys of this database's newest people", count)
+    if opened * 2 <= len(rows):
+        raise refuse(files, KEY_STORE, "holds none of the keys of this database's newest people (an older copy?)",
+                     count)
