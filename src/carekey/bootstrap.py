@@ -53,6 +53,15 @@ def _sqlite_path(settings: Settings) -> Path | None:
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
+def _tighten(settings: Settings) -> None:
+    """Data files created by an older carekey (0644) become owner-only too."""
+    base = _sqlite_path(settings)
+    paths = [settings.resolved_key_store()] + ([base, Path(f"{base}-wal"), Path(f"{base}-shm")] if base else [])
+    for path in paths:
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 def _database_exists(settings: Settings, db: Database) -> bool:
     """True when the database holds carekey's schema (checked without creating an SQLite file)."""
     path = _sqlite_path(settings)
@@ -136,6 +145,7 @@ def open_checked(settings: Settings, migrate: bool = True) -> tuple[ProgramKeys,
                                  "`carekey init`", key="not-initialized")
         if not has_db:
             raise _missing_database(settings)
+        _tighten(settings)
         if migrate:
             db.migrate()
         values, people_count, heads = keychecks.stored(db)
