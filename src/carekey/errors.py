@@ -21,7 +21,11 @@ catches them broadly.
     ├── BudgetExhausted               403      the privacy budget cannot pay for this release
     ├── TemplateError                 422      a stored template is corrupt or of another key version
     ├── UpstreamFailed                502      a remote system (DHIS2) refused, failed or did not answer
-    └── IntegrityError                500      the transparency log or a key file failed verification
+    ├── IntegrityError                500      the transparency log or a key file failed verification
+    │   └── KeyCheckFailed                     a key file or the database is missing, replaced or corrupt:
+    │                                          carekey refuses to start (CLI exit code 9)
+    └── StorageUnavailable            503      the database or the key store cannot write or be reached (full
+                                               disk, I/O error, lost connection); nothing was committed, retry
 """
 
 from __future__ import annotations
@@ -106,3 +110,19 @@ class UpstreamFailed(CarekeyError):
 class IntegrityError(CarekeyError):
     status = 500
     title = "Integrity check failed"
+
+
+class KeyCheckFailed(IntegrityError):
+    """A key file (program keys, key store, log key) does not match the key-check value the database holds,
+    is missing or unreadable, or the database is missing while keys exist. carekey refuses to start."""
+
+    title = "Refusing to start: keys and database do not match"
+
+
+class StorageUnavailable(CarekeyError):
+    """The storage failed (disk full, I/O error, lost database connection). The transaction was rolled back:
+    nothing of this request was committed, and nothing committed before is lost. Retry later."""
+
+    status = 503
+    title = "Storage unavailable"
+    retry_after = 5

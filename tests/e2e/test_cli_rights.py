@@ -27,7 +27,14 @@ def demo(data):  # noqa: F811
 def test_log_key_0600_and_created_for_old_data_folders(demo):
     key = demo / "carekey.log.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    key.unlink()  # a folder initialized before the transparency log had a key
+    key.unlink()  # a lost log key, while the database holds heads signed with it: refuse, say what to restore
+    r = ck("log", "head", "--data", demo)
+    assert r.exit_code == 9 and "carekey.log.key is missing" in r.output and "restore" in r.output, r.output
+    engine = sa.create_engine(f"sqlite:///{demo / 'carekey.db'}")
+    with engine.begin() as conn:  # a folder initialized before the transparency log had a key (nor heads)
+        conn.execute(sa.text("DELETE FROM tree_heads"))
+        conn.execute(sa.text("DELETE FROM key_checks WHERE name = 'log_key'"))
+    engine.dispose()
     r = ck("log", "head", "--data", demo)
     assert r.exit_code == 0, r.output
     assert key.exists() and json.loads(r.output)["signed_tree_head"]["tree_size"] > 0

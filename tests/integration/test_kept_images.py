@@ -4,6 +4,8 @@ the real protected matcher and fixture images: sealed under the person's own key
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from carekey.domain.consent import Grantor
@@ -53,10 +55,12 @@ def test_with_the_opt_in_the_image_is_kept_sealed_under_the_persons_key(app, wor
     assert (row.template_id, row.modality, row.position) == (tid, "iris", "left")
     assert row.key_version == s.biometrics.matcher.key_version
     assert row.ciphertext != raw and raw[100:164] not in row.ciphertext and raw[:16] not in row.ciphertext
-    assert open_image(s.deps.crypto, key_of(app, pid), row) == raw  # the person's own data key opens it
+    with app.database.uow() as uow:
+        assert row.key_ref and row.key_ref.startswith("ik-") and row.key_ref != uow.people.get(pid).key_ref
+    assert open_image(s.deps.crypto, key_of(app, pid), row) == raw  # the person's own image key opens it
     other_visit, other = enroll_with(s, world.registrar, (*ALL, IMAGES), card_number="NK3003")
     with pytest.raises(IntegrityError, match="authentication"):  # bound to its person: another key cannot open it
-        open_image(s.deps.crypto, key_of(app, other), row)
+        open_image(s.deps.crypto, key_of(app, other), dataclasses.replace(row, person_id=other))
 
     s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_2"))  # same eye again
     assert [open_image(s.deps.crypto, key_of(app, pid), r) for r in kept(app, pid)] == [image("01_L_2")]
@@ -145,6 +149,22 @@ def test_erasure_deletes_and_crypto_shreds_the_kept_images(app, world):
     assert kept(app, pid) == []
     with pytest.raises(NotFound, match="destroyed"):
         data_key(s.deps.crypto, person)  # the copy's wrapped key cannot be unwrapped: the images are noise
+    with pytest.raises(NotFound, match="destroyed"):
+        open_image(s.deps.crypto, b"\0" * 32, copy[0])  # nor the copy's images: their own key is gone too
+
+
+@pytest.mark.parametrize("revoked", [BIO, IMAGES])
+def test_revocation_destroys_the_image_key_but_not_the_record(app, world, revoked):
+    s = app.services
+    visit, pid = enroll_with(s, world.registrar, (*ALL, IMAGES))
+    s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"))
+    [copy] = kept(app, pid)  # what a database copy, a backup or the WAL taken before the revocation holds
+    s.consents.decide(world.registrar, visit.id, CARE, pid, revoked, False, "v1", "en", Grantor())
+    with pytest.raises(NotFound, match="image key has been destroyed"):
+        open_image(s.deps.crypto, key_of(app, pid), copy)
+    assert s.people.read(world.registrar, visit.id, CARE, pid).person.id == pid  # the record itself lives on
+    with app.database.uow() as uow:
+        assert uow.shreds.pending() == []  # phase 2 ran right after the commit
 
 
 def test_retention_deletes_images_left_without_the_consent(app, world):

@@ -26,6 +26,48 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from carekey.audit.merkle import HASH_SIZE
 
 STH_PREFIX = b"carekey-sth-v1\x00"
+ROTATION_PREFIX = b"carekey-log-key-rotation-v1\x00"
+
+
+def rotation_bytes(old_public_key: bytes, new_public_key: bytes, timestamp_ms: int) -> bytes:
+    """What both keys sign when the log key is rotated: the old key vouches for the new one (continuity for
+    anyone who trusted the old key) and the new key for the old one (so that a verifier holding only the
+    current key accepts the heads signed before; nobody without the current key can add an old key)."""
+    return ROTATION_PREFIX + struct.pack(">Q", timestamp_ms) + old_public_key + new_public_key
+
+
+def verify_signature(public_key: bytes, signature: bytes, data: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """A log key rotation as recorded (``carekey log rotate-key``)."""
+
+    timestamp_ms: int
+    old_public_key: bytes
+    new_public_key: bytes
+    old_signature: bytes  # by the old key over rotation_bytes
+    new_signature: bytes  # by the new key over rotation_bytes
+
+    def valid(self) -> bool:
+        data = rotation_bytes(self.old_public_key, self.new_public_key, self.timestamp_ms)
+        return (verify_signature(self.old_public_key, self.old_signature, data)
+                and verify_signature(self.new_public_key, self.new_signature, data))
+
+
+def trusted_keys(current_public_key: bytes, rotations: list[KeyRotation]) -> dict[bytes, bytes]:
+    """key id -> public key of every log key a verifier holding ``current_public_key`` can trust: the current
+    one, and walking back each valid rotation whose new key is already trusted."""
+    trusted = {key_id(current_public_key): current_public_key}
+    for r in sorted(rotations, key=lambda r: r.timestamp_ms, reverse=True):
+        if key_id(r.new_public_key) in trusted and r.valid():
+            trusted[key_id(r.old_public_key)] = r.old_public_key
+    return trusted
 
 
 def key_id(public_key: bytes) -> bytes:
@@ -138,6 +180,9 @@ class LogSigner:
             return cls.from_private_bytes(bytes.fromhex(Path(path).read_text().strip()))
         except ValueError as exc:
             raise ValueError(f"{path}: not a carekey log key ({exc})") from exc
+
+    def sign_rotation(self, old_public_key: bytes, new_public_key: bytes, timestamp_ms: int) -> bytes:
+        return self._key.sign(rotation_bytes(old_public_key, new_public_key, timestamp_ms))
 
     def sign(self, size: int, root: bytes, timestamp_ms: int | None = None) -> SignedTreeHead:
         head = TreeHead(size, root, int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from carekey.audit.merkle import MerkleLog, NodeStore, leaf_hash, verify_consistency
-from carekey.audit.sth import SignedTreeHead
+from carekey.audit.sth import SignedTreeHead, key_id
 
 MAX_PROBLEMS = 1000
 
@@ -70,8 +70,10 @@ class VerificationReport:
                 "problems": [{"kind": p.kind, "index": p.index, "detail": p.detail} for p in self.problems]}
 
 
-def verify_log(entries: Sequence[tuple[int, bytes]], heads: Sequence[SignedTreeHead], public_key: bytes,
-               recorded: NodeStore | None = None) -> VerificationReport:
+def verify_log(entries: Sequence[tuple[int, bytes]], heads: Sequence[SignedTreeHead],
+               public_key: bytes | Mapping[bytes, bytes], recorded: NodeStore | None = None) -> VerificationReport:
+    """``public_key``: the log key, or key id -> public key of every trusted log key (after rotations)."""
+    keys = public_key if isinstance(public_key, Mapping) else {key_id(public_key): public_key}
     report = VerificationReport(entries=len(entries), heads_checked=len(heads))
     _check_index_column([i for i, _ in entries], report)
     rebuilt = MerkleLog()
@@ -79,7 +81,7 @@ def verify_log(entries: Sequence[tuple[int, bytes]], heads: Sequence[SignedTreeH
         rebuilt.append(data)
     valid = []
     for sth in heads:
-        if sth.verify(public_key):
+        if sth.verify(keys.get(sth.key_id, b"")):
             valid.append(sth)
         else:
             report.add("bad_signature", None, f"tree head of size {sth.size} does not verify with the log key")

@@ -6,6 +6,8 @@ encryptions per data key, far below the 2^32 random-nonce limit for GCM).
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import os
 import secrets
@@ -64,6 +66,30 @@ class PersonCrypto:
         if secret is None:
             raise NotFound("this person's data key has been destroyed (erased)", person_id=person_id)
         return _open(self._wrapping_key(sealed.key_ref, secret), sealed.wrapped, b"wrap|" + person_id.encode())
+
+    def new_image_key_ref(self) -> str:
+        """A fresh per-person image key (a key-store secret apart from the data key): kept enrollment images are
+        sealed under it, and revoking a biometric consent destroys it without touching the person's record."""
+        key_ref = f"ik-{secrets.token_hex(16)}"
+        self._store.create(key_ref)
+        return key_ref
+
+    def image_key(self, person_id: str, key_ref: str) -> bytes:
+        secret = self._store.get(key_ref)
+        if secret is None:
+            raise NotFound("this person's image key has been destroyed", person_id=person_id)
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=secret,
+                    info=b"carekey-image-v1|" + key_ref.encode() + b"|" + person_id.encode())
+        return hkdf.derive(self._keys.kek)
+
+    def log_pseudonym(self, person_id: str, key_ref: str) -> str:
+        """The keyed pseudonym that replaces ``person_id`` in the access log when the person is erased:
+        HMAC-SHA256 under a key derived from the person's shred secret, which the erasure then destroys, so the
+        pseudonym can no longer be linked to the id (not even by whoever holds the program keys). 10 base32
+        characters after ``X-`` (50 bits), the width of a person id column."""
+        secret = self._store.get(key_ref) or secrets.token_bytes(KEY_BYTES)  # already shredded: unlinkable anyway
+        mac = hmac.new(secret, b"carekey-log-pseudonym-v1|" + person_id.encode(), "sha256").digest()
+        return "X-" + base64.b32encode(mac[:10]).decode()[:10]
 
     def shred(self, key_ref: str) -> None:
         """Destroy the shred secret: every copy of the wrapped key becomes useless."""

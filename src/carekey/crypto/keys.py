@@ -11,6 +11,8 @@ can no longer be used by anyone holding this file.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -37,6 +39,13 @@ class ProgramKeys:
     def generate(cls) -> ProgramKeys:
         return cls(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES),
                    biometric_secret=secrets.token_bytes(KEY_BYTES), biometric_version=1)
+
+    def check_value(self) -> str:
+        """Key-check value of the key-encryption and blind-index keys (kept in the database, compared at every
+        start): HMAC-SHA256 of a fixed label under each key, so it proves the key without revealing it. The
+        biometric secret is not part of it (``rotate-biometric`` replaces it on purpose)."""
+        return "".join(hmac.new(k, b"carekey-kcv-v1", hashlib.sha256).hexdigest()[:32]
+                       for k in (self.kek, self.index_key))
 
     def rotated_biometric(self) -> ProgramKeys:
         """These keys with a fresh biometric secret under the next version (the old one is dropped)."""
@@ -115,7 +124,11 @@ def load_key_file(path: Path) -> ProgramKeys:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise IntegrityError(f"key file {path} has mode {oct(mode)}; it must be 0600 (chmod 600 {path})")
-    return ProgramKeys.from_json(path.read_text())
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise IntegrityError(f"key file {path} is corrupt (not text)") from None
+    return ProgramKeys.from_json(text)
 
 
 class SecretStore(Protocol):

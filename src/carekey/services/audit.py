@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from carekey.audit import leaf
-from carekey.audit.sth import SignedTreeHead
+from carekey.audit.sth import SignedTreeHead, trusted_keys
 from carekey.audit.verify import VerificationReport, verify_log
 from carekey.errors import IntegrityError, NotFound
 from carekey.policy.decision import Action
@@ -42,7 +42,8 @@ class AuditService:
                 unwritable = err.message
             entries = uow.access_log.leaves()
             heads = [*uow.tree_heads.all(), *saved_heads]
-            report = verify_log(entries, heads, self.d.signer.public_key, uow.access_log.tree().store)
+            keys = trusted_keys(self.d.signer.public_key, uow.log_keys.all())  # heads of rotated-out keys too
+            report = verify_log(entries, heads, keys, uow.access_log.tree().store)
             size = uow.access_log.size()
             for start in range(0, size, BATCH):
                 for e in uow.access_log.entries(start, start + BATCH):

@@ -2,7 +2,8 @@
 
 Revoking ``biometric_identification`` deletes the person's templates and kept images at once (and revokes
 ``biometric_image_retention`` with it); revoking ``biometric_image_retention`` deletes the kept images. Both in
-the transaction that records the revocation."""
+the transaction that records the revocation; the kept images' key is destroyed right after its commit
+(``carekey.services.images.delete_kept_images``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from carekey.errors import NotFound
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
+from carekey.services.images import delete_kept_images
 from carekey.services.presence import NO_PROOF, PresenceProof, establish
 from carekey.services.records import data_key, load_row, open_consent, open_person, seal_grantor
 from carekey.services.visits import load_visit
@@ -71,7 +73,7 @@ def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, fo
     if Purpose.BIOMETRIC_IDENTIFICATION in ended:
         uow.biometrics.delete_for_person(person_id)
     if ended & {Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION}:
-        uow.images.delete_for_person(person_id)
+        delete_kept_images(uow, person_id)
 
 
 class ConsentService:

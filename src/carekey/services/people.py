@@ -53,13 +53,21 @@ def check_pin(pin: str | None) -> None:
 
 
 def erase_person(uow: UnitOfWork, deps: Deps, person_id: str) -> None:
-    """Delete the person's rows (exams, consents, templates, kept images and sessions cascade) and destroy their
-    shred secret. Call after authorization, inside the caller's unit of work; the caller commits."""
+    """Phase 1 of the two-phase erasure ("mark"), inside the caller's unit of work: delete the person's rows
+    (exams, consents, templates, kept images and sessions cascade), replace their id in the access log by a keyed
+    pseudonym (``PersonCrypto.log_pseudonym``; the leaves stay as they are) and queue their data key and image key
+    for destruction. The caller's commit then destroys the keys and finalizes (phase 2, in the unit of work;
+    a crash in between is finished by recovery at start-up and in ``retention run``). So the person is never
+    half-erased: before the commit nothing changed, after it they are neither visible nor blocking (their card
+    is free), and every copy of their ciphertext is unreadable once phase 2 has run."""
     row = load_row(uow, person_id)
+    image_refs = uow.images.key_refs(person_id)
+    uow.access_log.pseudonymize(person_id, deps.crypto.log_pseudonym(person_id, row.key_ref))
     uow.images.delete_for_person(person_id)
     uow.biometrics.delete_for_person(person_id)
     uow.people.delete(person_id)
-    deps.crypto.shred(row.key_ref)  # irreversible: from here on, every copy of the record is unreadable
+    for key_ref in (row.key_ref, *image_refs):
+        uow.shreds.schedule(key_ref)  # destroyed right after the commit: irreversible from then on
 
 
 class PeopleService:

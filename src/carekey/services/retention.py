@@ -8,6 +8,8 @@
   ``biometric_identification`` are deleted (the same sweep, for images);
 - templates protected under a retired biometric key version (``carekey keys rotate-biometric``) are
   deleted: they are no longer searched and the secret that made them is gone.
+Before all that, ``run`` finishes any erasure or revocation a crash left between its commit and the destruction
+of its keys (phase 2 of the two-phase erasure, ``carekey.storage.sql.shreds``).
 Each deletion is its own unit of work: authorized (admin, purpose administration, action retention_delete)
 and appended to the access log with the person's id, then committed. Re-checked inside the transaction,
 so a person seen since the plan was made is kept.
@@ -24,6 +26,7 @@ from carekey.domain.purposes import Purpose
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
+from carekey.services.images import delete_kept_images
 from carekey.services.people import erase_person
 from carekey.storage.protocols import UnitOfWork
 
@@ -56,6 +59,7 @@ class RetentionReport:
     kept: list[str] = field(default_factory=list)  # seen or re-consented since the plan
     retired_templates_deleted: list[str] = field(default_factory=list)  # old biometric key version
     images_deleted: list[str] = field(default_factory=list)  # kept images without the consents
+    keys_recovered: int = 0  # keys of interrupted erasures / revocations destroyed now (phase 2 finished)
 
 
 def _may_keep_images(uow: UnitOfWork, person_id: str) -> bool:
@@ -84,8 +88,9 @@ class RetentionService:
 
     def run(self, years: int | None = None, dry_run: bool = False, progress: Progress | None = None,
             actor: Actor = RETENTION_JOB) -> RetentionReport:
+        recovered = 0 if dry_run else self.recover()
         plan = self.plan(years)
-        report = RetentionReport(plan.cutoff, dry_run)
+        report = RetentionReport(plan.cutoff, dry_run, keys_recovered=recovered)
         tasks = plan.tasks()
         if dry_run:
             report.erased = [p for k, p in tasks if k == "erase"]
@@ -104,6 +109,13 @@ class RetentionService:
                 done, into = self._templates(actor, person_id), report.templates_deleted
             (into if done else report.kept).append(person_id)
         return report
+
+    def recover(self) -> int:
+        """Finish every deletion left between its commit and the destruction of its keys; idempotent."""
+        with self.d.uow() as uow:
+            count = uow.shreds.resume()
+            uow.commit()
+        return count
 
     def _erase(self, actor: Actor, person_id: str, cutoff: datetime) -> bool:
         with self.d.uow() as uow:
@@ -124,7 +136,7 @@ class RetentionService:
             authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
                       person_id=person_id)
             uow.biometrics.delete_for_person(person_id)
-            uow.images.delete_for_person(person_id)
+            delete_kept_images(uow, person_id)
             uow.commit()
         return True
 
@@ -145,6 +157,6 @@ class RetentionService:
                 return False
             authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
                       person_id=person_id)
-            uow.images.delete_for_person(person_id)
+            delete_kept_images(uow, person_id)
             uow.commit()
         return True

@@ -8,9 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
-from carekey.storage.sql.engine import make_engine
+from carekey.crypto.keys import SecretStore
+from carekey.storage.sql.engine import make_engine, wal_checkpoint
+from carekey.storage.sql.shreds import finish_shreds
 from carekey.storage.sql.uow import SqlUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -23,9 +25,10 @@ def alembic_config() -> Config:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, store: SecretStore | None = None) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
+        self.store = store  # the key store whose secrets committed deletions destroy (phase 2)
 
     @property
     def dialect(self) -> str:
@@ -43,8 +46,22 @@ class Database:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision() == head
 
+    def has_schema(self) -> bool:
+        """True when the database has been migrated at least once (it holds carekey's tables)."""
+        with self.engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.store)
+
+    def recover(self) -> int:
+        """Finish what a crash left between the commit of a deletion and the destruction of its keys (phase 2
+        of the two-phase erasure), then checkpoint the WAL. Returns the number of secrets destroyed."""
+        assert self.store is not None, "recovery needs the key store"
+        with self.engine.connect() as conn:
+            done = finish_shreds(conn, self.store)
+            wal_checkpoint(conn)
+        return done
 
     def dispose(self) -> None:
         self.engine.dispose()

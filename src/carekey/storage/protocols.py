@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Protocol
 
 from carekey.audit.merkle import MerkleLog
-from carekey.audit.sth import SignedTreeHead
+from carekey.audit.sth import KeyRotation, SignedTreeHead
 from carekey.domain.access import AccessEvent
 from carekey.domain.program import Program, Site, User
 from carekey.domain.visit import Visit
@@ -98,6 +98,7 @@ class ImageRow:
     key_version: int  # the biometric key version of the template last extracted from this image
     ciphertext: bytes
     created_at: datetime
+    key_ref: str | None = None  # the person's image key (key store); None: sealed under the data key (before 0004)
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ class AccessLogRepository(Protocol):
     def size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[LogEntry]: ...
     def for_person(self, person_id: str) -> list[LogEntry]: ...
+    def pseudonymize(self, person_id: str, pseudonym: str) -> int: ...  # on erasure: id -> pseudonym, salt dropped
     def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int: ...
     def lock(self) -> None: ...  # the append lock, held to the end of the transaction
     def count_site_since(self, site_id: str, actions: Sequence[str], since: datetime) -> int: ...
@@ -218,6 +220,7 @@ class BiometricImageRepository(Protocol):
     def for_person(self, person_id: str) -> list[ImageRow]: ...
     def count_for_person(self, person_id: str) -> int: ...
     def delete_for_person(self, person_id: str) -> int: ...
+    def key_refs(self, person_id: str) -> list[str]: ...  # the person's image key reference(s)
     def delete_position(self, person_id: str, modality: str, position: str) -> int: ...
     # compare-and-set: only if the image still has key version ``was_version``; returns the rows updated (0 or 1)
     def relink(self, image_id: str, template_id: str | None, key_version: int, was_version: int) -> int: ...
@@ -244,6 +247,22 @@ class FhirPushRepository(Protocol):
     def list(self, statuses: Sequence[str]) -> list[FhirPushRow]: ...  # oldest first
     def counts(self) -> list[tuple[str, str, int]]: ...  # (site id, status, count)
     def requeue_failed(self, now: datetime) -> int: ...  # failed -> pending, attempts reset
+class ShredQueue(Protocol):
+    """Key-store secrets to destroy once the deletion naming them has committed (two-phase erasure)."""
+
+    def schedule(self, key_ref: str) -> None: ...
+    def resume(self) -> int: ...  # recovery: finish every pending secret at this unit of work's commit
+    def pending(self) -> list[str]: ...
+
+
+class KeyCheckRepository(Protocol):
+    def all(self) -> dict[str, str]: ...  # key file name -> key-check value
+    def put(self, name: str, value: str) -> None: ...
+
+
+class LogKeyRotationRepository(Protocol):
+    def add(self, rotation: KeyRotation) -> None: ...
+    def all(self) -> list[KeyRotation]: ...
 
 
 class UnitOfWork(Protocol):
@@ -263,6 +282,9 @@ class UnitOfWork(Protocol):
     budget: BudgetRepository
     fhir_pushes: FhirPushRepository
     releases: ReleaseStore  # carekey.stats.published: released statistics and their DHIS2 push
+    shreds: ShredQueue
+    key_checks: KeyCheckRepository
+    log_keys: LogKeyRotationRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -4,13 +4,14 @@ data folder (keys, database) through ``carekey.bootstrap``. A web UI may mount i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
+from carekey.errors import StorageUnavailable
 from carekey.interfaces.api import problems
 from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
 
@@ -59,7 +60,9 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
         """A write batch ends with a signed tree head (at most one per Settings.tree_head_seconds)."""
         response: Response = await call_next(request)
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            await run_in_threadpool(state.services.transparency.publish_if_due)
+            # on a storage failure the request's own answer stands; the head is signed on a later write
+            with suppress(StorageUnavailable):
+                await run_in_threadpool(state.services.transparency.publish_if_due)
         return response
 
     if web:

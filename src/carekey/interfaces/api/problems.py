@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from carekey.errors import CarekeyError, NotAuthenticated, RateLimited
+from carekey.errors import CarekeyError, NotAuthenticated, RateLimited, StorageUnavailable
+from carekey.storage.sql.uow import storage_failure
 
 MEDIA = "application/problem+json"
 
@@ -52,9 +55,21 @@ def install(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.detail.get("retry_after", 60))
+        if isinstance(exc, StorageUnavailable):  # full disk, I/O error, lost database connection: nothing saved
+            headers["Retry-After"] = str(exc.retry_after)
         extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int | float) and k != "retry_after"}
         kind = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__.removesuffix("Error")).lower()
         return problem(request, exc.status, exc.title, exc.message, kind, headers, **extra)
+
+    async def _storage(request: Request, exc: Exception) -> JSONResponse:
+        """A storage failure raised outside a unit of work (which would have made it StorageUnavailable) is a 503
+        too; any other database error is a bug, answered as a problem document without internals."""
+        if storage_failure(exc):
+            return await _carekey(request, StorageUnavailable("the storage cannot be reached right now; retry"))
+        return problem(request, 500, "Internal error", "an unexpected error occurred; nothing more is shown here")
+
+    for cls in (sa_exc.DBAPIError, sa_exc.TimeoutError, sqlite3.Error):
+        app.add_exception_handler(cls, _storage)  # type: ignore[arg-type]
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> JSONResponse:
@@ -81,5 +96,6 @@ def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     text = {400: "Malformed request or missing purpose header", 401: "Not authenticated or token expired",
             403: "Refused purpose, policy denial or missing consent", 404: "Not found",
             409: "Conflict (closed visit, duplicate card)", 422: "Invalid input (out-of-range values...)",
-            429: "Rate limited"}
+            429: "Rate limited", 503: "Storage unavailable (disk full, I/O error, lost database connection): "
+            "nothing was saved; retry after Retry-After seconds"}
     return {s: {"model": Problem, "description": text[s], "content": {MEDIA: {}}} for s in statuses}

@@ -16,7 +16,16 @@ import typer
 
 from carekey import bootstrap
 from carekey.config import Settings
-from carekey.errors import CarekeyError, Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from carekey.errors import (
+    CarekeyError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    KeyCheckFailed,
+    NotAuthenticated,
+    NotFound,
+    StorageUnavailable,
+)
 from carekey.services.deps import Actor
 
 DataDir = Annotated[Path, typer.Option("--data", envvar="CAREKEY_DATA_DIR",
@@ -26,7 +35,8 @@ UserOpt = Annotated[str, typer.Option("--user", "-u", envvar="CAREKEY_USER",
 PurposeOpt = Annotated[str, typer.Option("--purpose", help="Purpose of this access (logged).")]
 VisitOpt = Annotated[str, typer.Option("--visit", "-v", help="Id of the open visit (carekey visit open).")]
 
-EXIT_CODES = [(InvalidInput, 3), (NotAuthenticated, 4), (Forbidden, 5), (NotFound, 6), (Conflict, 7)]
+EXIT_CODES = [(InvalidInput, 3), (NotAuthenticated, 4), (Forbidden, 5), (NotFound, 6), (Conflict, 7),
+              (KeyCheckFailed, 9), (StorageUnavailable, 10)]
 
 
 def settings_for(data: Path) -> Settings:

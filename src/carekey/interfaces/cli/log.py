@@ -10,7 +10,16 @@ import typer
 
 from carekey.audit.proofs import verify_access_receipt
 from carekey.audit.sth import SignedTreeHead
-from carekey.interfaces.cli.common import DataDir, PurposeOpt, UserOpt, emit, handled, opened, session
+from carekey.interfaces.cli.common import (
+    DataDir,
+    PurposeOpt,
+    UserOpt,
+    emit,
+    handled,
+    opened,
+    session,
+    settings_for,
+)
 
 log_app = typer.Typer(help="The transparency log: signed tree heads, verification, receipts.", no_args_is_help=True)
 EXIT_TAMPERED = 8
@@ -28,6 +37,19 @@ def read_heads(path: Path) -> list[SignedTreeHead]:
                 typer.echo(f"error: {path}:{n}: not a signed tree head ({err})", err=True)
                 raise typer.Exit(3) from None
     return heads
+
+
+@log_app.command("rotate-key")
+def rotate_key(data: DataDir,
+               old_key: Annotated[Path | None, typer.Option(
+                   "--old-key", help="the old log key, when the configured file already holds its replacement")]
+               = None) -> None:
+    """Replace the log's signing key on the record: the old and the new key sign each other, the rotation is
+    logged, heads signed before stay verifiable. Needs the old key: a lost key cannot be replaced silently."""
+    from carekey import bootstrap
+
+    with handled():
+        emit(bootstrap.rotate_log_key(settings_for(data), old_key))
 
 
 @log_app.command("head")

@@ -1,7 +1,9 @@
 """The ``carekey`` command.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 invalid input, 4 not authenticated, 5 forbidden (refused
-purpose, denied, missing consent, budget exhausted), 6 not found, 7 conflict, 8 log verification failed.
+purpose, denied, missing consent, budget exhausted), 6 not found, 7 conflict, 8 log verification failed,
+9 refusing to start (a key file or the database is missing, replaced or corrupt: the message says what to
+restore), 10 storage unavailable (disk full, I/O error, lost database connection; nothing was saved).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from carekey.bootstrap import restrict_new_files
 from carekey.interfaces.cli import admin, bench, demo, fhir, keys, log, patient, records, stats
 from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 
@@ -38,8 +41,10 @@ def main() -> None:
     """carekey: consent-first registry for community health screening.
 
     Start with `carekey init --data var`, then `carekey demo --data var` and `carekey serve --data var`.
-    Exit codes: 3 invalid input, 4 not authenticated, 5 forbidden, 6 not found, 7 conflict, 8 log tampered.
+    Exit codes: 3 invalid input, 4 not authenticated, 5 forbidden, 6 not found, 7 conflict, 8 log tampered,
+    9 refusing to start (keys and database do not match), 10 storage unavailable.
     """
+    restrict_new_files()  # every file a command creates (database, -wal, -shm, keys, exports) is 0600
 
 
 @app.command()

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carekey.config import Settings
-from carekey.errors import CarekeyError, Forbidden, NotAuthenticated
+from carekey.errors import CarekeyError, Forbidden, NotAuthenticated, StorageUnavailable
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes import ROUTERS
 from carekey.interfaces.web.security import Csrf, SecurityHeaders
@@ -34,8 +34,11 @@ def _install_errors(web: FastAPI) -> None:
         if isinstance(exc, NotAuthenticated):
             patient = request.url.path == "/me" or request.url.path.startswith("/me/")
             return redirect(request, "/me/login" if patient else "/login")
-        return page(request, "error.html", exc.status, title=exc.title, message=exc.message,
-                    logged=isinstance(exc, Forbidden), kind=type(exc).__name__, back=_back(request))
+        response = page(request, "error.html", exc.status, title=exc.title, message=exc.message,
+                        logged=isinstance(exc, Forbidden), kind=type(exc).__name__, back=_back(request))
+        if isinstance(exc, StorageUnavailable):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @web.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from carekey.audit.merkle import MerkleLog
 from carekey.domain.access import AccessEvent
@@ -49,6 +49,18 @@ class SqlAccessLogRepository:
             person_id=event.person_id, salt=salt, leaf_input=leaf_input))
         tree.append(leaf_input)
         return seq
+
+    def pseudonymize(self, person_id: str, pseudonym: str) -> int:
+        """On erasure: the person's rows (as subject, or as actor in the patient portal) name ``pseudonym`` instead
+        of their id, and lose their salt. The leaf
+        stays unchanged (the Merkle tree and every signed head still verify); it was a salted commitment to the
+        event with the id, and without the salt nobody can test a guessed id against it any more."""
+        rows = self._c.execute(update(t).where(t.c.person_id == person_id)
+                               .values(person_id=pseudonym, salt=None)).rowcount
+        # in the patient portal the person is also the actor
+        rows += self._c.execute(update(t).where(t.c.actor_id == person_id)
+                                .values(actor_id=pseudonym, salt=None)).rowcount
+        return rows
 
     def leaves(self) -> list[tuple[int, bytes]]:
         return [(int(r.seq), bytes(r.leaf_input)) for r in self._c.execute(select(t.c.seq, t.c.leaf_input)

@@ -9,10 +9,16 @@ SQLite dialect documentation).
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 BUSY_TIMEOUT_MS = 30_000
 _LOG_LOCK_KEY = 0x6361_7265  # "care": PostgreSQL advisory lock serializing access-log appends
+#: statements that remove personal data: the connection is checkpointed after their commit (SQLite)
+_PERSONAL_DELETE = re.compile(r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|"
+                              r"biometric_images)\b|UPDATE\s+access_log\b)", re.IGNORECASE)
+DELETED = "carekey_deleted_personal_data"
 
 
 def make_engine(url: str) -> Engine:
@@ -24,13 +30,18 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}",
-                           "synchronous=NORMAL"):
+                           "synchronous=NORMAL", "secure_delete=ON"):
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # type: ignore[no-untyped-def]
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _on_execute(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+            if _PERSONAL_DELETE.match(statement):
+                conn.info[DELETED] = True
 
         return engine
     if url.startswith("postgresql"):
@@ -42,3 +53,21 @@ def lock_log(conn: Connection) -> None:
     """Serialize access-log appends so that ``seq`` stays contiguous (SQLite already has one writer)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOG_LOCK_KEY})
+
+
+def checkpoint_after_delete(conn: Connection) -> bool:
+    """After a committed deletion of personal data on SQLite: ``wal_checkpoint(TRUNCATE)``, so that no earlier
+    copy of the deleted rows stays in the ``-wal`` file. Waits for readers (busy timeout); returns False when
+    the checkpoint could not complete (it is then retried after the next deletion). Outside any transaction."""
+    if not conn.info.pop(DELETED, False) or conn.dialect.name != "sqlite":
+        return True
+    return wal_checkpoint(conn)
+
+
+def wal_checkpoint(conn: Connection) -> bool:
+    if conn.dialect.name != "sqlite":
+        return True
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return busy == 0

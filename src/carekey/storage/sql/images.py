@@ -1,4 +1,4 @@
-"""Enrollment images kept at the person's request, as ciphertext under the person's data key (sealed and opened
+"""Enrollment images kept at the person's request, as ciphertext under the person's image key (sealed and opened
 in the services). Deleted with the person, with either biometric consent, and by the retention job."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from carekey.storage.sql.tables import biometric_images as t
 
 def _row(r) -> ImageRow:  # type: ignore[no-untyped-def]
     return ImageRow(r.id, r.person_id, r.template_id, r.modality, r.position, r.key_version, bytes(r.ciphertext),
-                    utc(r.created_at))  # type: ignore[arg-type]
+                    utc(r.created_at), r.key_ref)  # type: ignore[arg-type]
 
 
 class SqlImageRepository:
@@ -22,7 +22,13 @@ class SqlImageRepository:
     def add(self, row: ImageRow) -> None:
         self._c.execute(insert(t).values(id=row.id, person_id=row.person_id, template_id=row.template_id,
                                          modality=row.modality, position=row.position, key_version=row.key_version,
-                                         ciphertext=row.ciphertext, created_at=row.created_at))
+                                         ciphertext=row.ciphertext, created_at=row.created_at,
+                                         key_ref=row.key_ref))
+
+    def key_refs(self, person_id: str) -> list[str]:
+        """The person's image key reference(s) (one per person; more only transiently)."""
+        q = select(t.c.key_ref).where(t.c.person_id == person_id, t.c.key_ref.is_not(None)).distinct()
+        return sorted(r[0] for r in self._c.execute(q))
 
     def for_person(self, person_id: str) -> list[ImageRow]:
         return [_row(r) for r in self._c.execute(select(t).where(t.c.person_id == person_id).order_by(t.c.id))]

@@ -204,6 +204,9 @@ biometric_images = Table(
     Column("key_version", Integer, nullable=False),  # key version of the template last extracted from it
     Column("ciphertext", LargeBinary, nullable=False),
     Column("created_at", TS, nullable=False),
+    # migration 0004_atrest: the person's image key (a key-store secret, apart from their data key) sealing this
+    # image; destroyed when a biometric consent is revoked. NULL: an image sealed under the data key (before 0004)
+    Column("key_ref", String(40), nullable=True),
 )
 Index("ix_biometric_images_key_version", biometric_images.c.key_version)
 
@@ -254,3 +257,28 @@ stats_releases = Table(
     Column("sent_summary", Text, nullable=True),  # DHIS2's import summary (JSON) of the accepted push
 )
 Index("ix_stats_releases_program_period", stats_releases.c.program_id, stats_releases.c.period)
+
+# -- migration 0004_atrest: key-check values, the erasure (shred) queue, per-person image keys -------------------
+
+key_checks = Table(
+    "key_checks", metadata,  # one check value per key file (carekey.storage.keychecks): never the key itself
+    Column("name", String(40), primary_key=True),  # program_keys | key_store | log_key
+    Column("value", String(128), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+pending_shreds = Table(
+    "pending_shreds", metadata,  # key-store secrets to destroy once the deletion that named them has committed
+    Column("key_ref", String(40), primary_key=True),  # names a secret in the key store; never a person id
+    Column("marked_at", TS, nullable=False),
+)
+
+log_key_rotations = Table(
+    "log_key_rotations", metadata,  # `carekey log rotate-key`: each key vouches for the other (carekey.audit.sth)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("old_public_key", LargeBinary, nullable=False),
+    Column("new_public_key", LargeBinary, nullable=False),
+    Column("old_signature", LargeBinary, nullable=False),
+    Column("new_signature", LargeBinary, nullable=False),
+)

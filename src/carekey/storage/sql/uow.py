@@ -1,33 +1,90 @@
-"""The SQL unit of work: one connection, one transaction, every repository bound to it."""
+"""The SQL unit of work: one connection, one transaction, every repository bound to it.
+
+After a commit that scheduled key-store secrets for destruction (``shreds.schedule``: erasure, revocation of a
+biometric consent) the unit of work destroys them and finalizes the queue (phase 2 of the two-phase erasure,
+``carekey.storage.sql.shreds``); after a commit that deleted personal data it checkpoints the SQLite WAL
+(``carekey.storage.sql.engine``). A failure of either after the commit is logged and left to recovery: the
+deletion itself is committed, and the person is gone from every query.
+
+Storage failures (full disk, I/O error, lost PostgreSQL connection, pool timeout) leave the unit of work as
+``StorageUnavailable`` (HTTP 503): the transaction is rolled back, nothing of it was acknowledged.
+"""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
 
+from carekey.crypto.keys import SecretStore
+from carekey.errors import StorageUnavailable
 from carekey.storage.sql.access_log import SqlAccessLogRepository
 from carekey.storage.sql.biometrics import SqlBiometricRepository
 from carekey.storage.sql.budget import SqlBudgetStore, SqlReleaseStore
 from carekey.storage.sql.consents import SqlConsentRepository
+from carekey.storage.sql.engine import checkpoint_after_delete
 from carekey.storage.sql.exams import SqlExamRepository
 from carekey.storage.sql.fhir_pushes import SqlFhirPushRepository
 from carekey.storage.sql.images import SqlImageRepository
 from carekey.storage.sql.log_tree import SqlTreeHeadRepository
 from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
+from carekey.storage.sql.shreds import SqlKeyChecks, SqlLogKeyRotations, SqlShredQueue, finish_shreds
 from carekey.storage.sql.users import SqlUserRepository
 from carekey.storage.sql.visits import SqlVisitRepository
 
+log = logging.getLogger(__name__)
+
+# SQLite primary result codes meaning "the storage, not the statement, failed" (sqlite.org/rescode.html)
+_SQLITE_UNAVAILABLE = {5, 6, 8, 10, 13, 14, 15}  # BUSY LOCKED READONLY IOERR FULL CANTOPEN PROTOCOL
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """True for errors of the storage itself (retry later), False for errors of the statement (a bug: 500)."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig  # type: ignore[assignment]
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
+    module = type(exc).__module__
+    if module.startswith("psycopg"):  # psycopg.OperationalError (connection lost, admin shutdown) and friends
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)
+
+
+def unavailable(exc: BaseException) -> StorageUnavailable:
+    return StorageUnavailable("the database or key store cannot be written or reached right now (disk full, I/O "
+                              f"error or lost connection: {type(exc).__name__}); nothing of this request was "
+                              "saved, please retry")
+
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, store: SecretStore | None = None) -> None:
         self._engine = engine
+        self._store = store
         self._conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
-        conn = self._engine.connect()
-        conn.begin()
+        try:
+            conn = self._engine.connect()
+            try:
+                conn.begin()
+            except BaseException:
+                conn.close()
+                raise
+        except Exception as exc:
+            if storage_failure(exc):
+                raise unavailable(exc) from exc
+            raise
         self._conn = conn
         self.programs = SqlProgramRepository(conn)
         self.users = SqlUserRepository(conn)
@@ -42,6 +99,9 @@ class SqlUnitOfWork:
         self.budget = SqlBudgetStore(conn)
         self.fhir_pushes = SqlFhirPushRepository(conn)
         self.releases = SqlReleaseStore(conn)
+        self.shreds = SqlShredQueue(conn)
+        self.key_checks = SqlKeyChecks(conn)
+        self.log_keys = SqlLogKeyRotations(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -50,16 +110,40 @@ class SqlUnitOfWork:
         try:
             if self._conn.in_transaction():
                 self._conn.rollback()
+        except Exception as failure:  # a dead connection cannot roll back: the server already did
+            if exc is None and not storage_failure(failure):
+                raise
+            self._conn.invalidate()
         finally:
             self._conn.close()
             self._conn = None
+        if exc is not None and not isinstance(exc, StorageUnavailable) and isinstance(exc, Exception) \
+                and storage_failure(exc):
+            raise unavailable(exc) from exc
 
     def commit(self) -> None:
         assert self._conn is not None, "commit outside the unit of work"
         self._conn.commit()
+        scheduled, self.shreds.scheduled = self.shreds.scheduled, []
+        self._after_commit(bool(scheduled))
         self._conn.begin()
+
+    def _after_commit(self, shred: bool) -> None:
+        """Phase 2 of a committed deletion and the WAL checkpoint; failures are left to recovery."""
+        assert self._conn is not None
+        try:
+            if shred and self._store is not None:
+                finish_shreds(self._conn, self._store)
+            if not checkpoint_after_delete(self._conn):
+                log.warning("WAL checkpoint after a deletion did not complete (readers); retried after the next one")
+        except Exception as exc:  # noqa: BLE001 - the deletion is committed; recovery finishes it
+            if self._conn.in_transaction():
+                self._conn.rollback()
+            log.warning("finishing a committed deletion failed (%s); recovery at start-up or in `carekey "
+                        "retention run` completes it", type(exc).__name__)
 
     def rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
+        self.shreds.scheduled = []
         self._conn.begin()
