@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
-from carekey.interfaces.api import problems
+from carekey.interfaces.api import docs, problems
 from carekey.interfaces.api.routers import admin, audit, auth, patient, people, public, stats, visits
 
 DESCRIPTION = """
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
             state.close()
 
     app = FastAPI(title="carekey", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served by docs.install, without a CDN
                   openapi_tags=[{"name": "auth", "description": "Staff login"},
                                 {"name": "visits", "description": "Person-present encounters"},
                                 {"name": "people", "description": "A person's data, within a visit"},
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                                 {"name": "public", "description": "Unauthenticated"}])
     app.state.carekey = state
     problems.install(app)
+    docs.install(app)
     for module in (auth, visits, people, patient, stats, audit, admin, public):
         app.include_router(module.router)
 
