@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from carekey import __version__, bootstrap
 from carekey.config import Settings
 from carekey.interfaces.api import docs, problems
+from carekey.interfaces.api.request_log import RequestLog
 from carekey.interfaces.api.routers import admin, audit, auth, patient, people, public, stats, visits
 
 DESCRIPTION = """
@@ -67,4 +68,5 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
         from carekey.interfaces.web import mount
 
         mount(app, state.services, state.settings)
+    app.add_middleware(RequestLog)  # outermost: sees the route each request matched, never the path itself
     return app
