@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from carekey import __version__
-from carekey.interfaces.cli import admin, bench, demo, keys, log, patient, records, stats
+from carekey.interfaces.cli import admin, backup, bench, demo, keys, log, patient, records, stats
 from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 
 app = typer.Typer(help="carekey: consent-first registry for community health screening.", no_args_is_help=True)
@@ -29,6 +29,8 @@ app.add_typer(patient.patient_app, name="patient")
 app.add_typer(stats.stats_app, name="stats")
 app.add_typer(stats.retention_app, name="retention")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(backup.backup_app, name="backup")
+app.command("restore")(backup.restore)
 transparency_app = typer.Typer(help="Public transparency figures.", no_args_is_help=True)
 app.add_typer(transparency_app, name="transparency")
 
