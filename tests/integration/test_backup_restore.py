@@ -84,3 +84,21 @@ def test_wrong_passphrase_changed_byte_and_cut_file_are_refused(app, world, sett
         backup.verify(settings.resolved_key_file(), PASS)
     with pytest.raises(InvalidInput, match="at least 12"):
         backup.create(settings, tmp_path / "short.ckbackup", "short", FAST)
+
+
+def test_sqlite_database_wal_and_shm_are_created_0600(tmp_path):
+    settings = Settings(data_dir=tmp_path / "d", argon2_time_cost=1, argon2_memory_kib=64)
+    bootstrap.initialize(settings)
+    built = bootstrap.build(settings)
+    try:
+        with built.database.uow() as uow:  # a write: the WAL and SHM files exist while the engine is open
+            assert uow.people.count() == 0
+        files = [settings.data_dir / n for n in ("carekey.db", "carekey.db-wal", "carekey.db-shm", "carekey.keys",
+                                                 "carekey.keystore", "carekey.log.key")]
+        assert all(f.exists() for f in files), [f.name for f in files if not f.exists()]
+        assert {f.name: oct(mode(f)) for f in files} == {f.name: "0o600" for f in files}
+    finally:
+        built.close()
+    (settings.data_dir / "carekey.db").chmod(0o644)  # an older folder: tightened on the next start
+    bootstrap.build(settings).close()
+    assert mode(settings.data_dir / "carekey.db") == 0o600
