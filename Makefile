@@ -9,15 +9,20 @@ PORT ?= 8000
 .PHONY: install run test lint unit bench clean
 
 $(BIN)/.installed: pyproject.toml
+	@echo "==> [1/3] creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] upgrading pip"
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "==> [3/3] installing carekey and its dependencies (about 100 s the first time; pip names each package)"
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
 	touch $@
+	@echo "==> installed: $$($(BIN)/carekey --version)"
 
 install: $(BIN)/.installed
 
 ## Set up the venv, initialize the embedded (SQLite) database under ./var, seed the demo, serve.
 run: install
+	@echo "==> initializing $(DATA) (SQLite database and key files), seeding the demo if empty, then serving"
 	$(BIN)/carekey init --data $(DATA) --if-missing
 	$(BIN)/carekey demo --data $(DATA) --if-empty
 	$(BIN)/carekey serve --data $(DATA) --host $(HOST) --port $(PORT)

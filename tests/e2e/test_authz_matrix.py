@@ -25,7 +25,7 @@ CARE, STATS, AUDIT = "care_record", "aggregate_statistics", "audit"
 
 # (method, path) -> allowed: a set of principals (no purpose header) or of (principal, purpose) pairs
 MATRIX: dict[tuple[str, str], frozenset] = {
-    ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/assets/swagger-init.js"): PUBLIC,
     ("GET", "/redoc"): PUBLIC, ("GET", "/health"): PUBLIC, ("GET", "/transparency/refusals"): PUBLIC,
     ("GET", "/transparency/tree-head"): PUBLIC, ("GET", "/transparency/consistency"): PUBLIC,
     ("POST", "/auth/token"): PUBLIC, ("POST", "/patient/token"): PUBLIC,  # credentials in the body

@@ -92,6 +92,7 @@ class Exam:
     height_cm: float | None = None
     weight_kg: float | None = None
     glucose_mmol_l: float | None = None
+    glucose_fasting: bool | None = None  # True: no calories for 8 h (WHO cut-offs differ); None: not said
     hemoglobin_g_dl: float | None = None
     blood_type: BloodType | None = None
     notes: str = ""
@@ -110,6 +111,11 @@ class Exam:
             raise InvalidInput("diastolic blood pressure must be lower than systolic")
         bt = kw.get("blood_type")
         kw["blood_type"] = parse_blood_type(bt) if isinstance(bt, str) else bt
+        fasting = kw.get("glucose_fasting")
+        if fasting is not None and not isinstance(fasting, bool):
+            raise InvalidInput("glucose_fasting must be true, false or absent")
+        if fasting is not None and kw.get("glucose_mmol_l") is None:
+            kw["glucose_fasting"] = None  # says nothing without a glucose value
         notes = str(kw.get("notes") or "")
         if len(notes) > MAX_NOTES:
             raise InvalidInput(f"notes are limited to {MAX_NOTES} characters")
@@ -137,4 +143,6 @@ class Exam:
         data: dict[str, object] = {name: getattr(self, name) for name in SPECS}
         data["blood_type"] = self.blood_type.value if self.blood_type else None
         data["notes"] = self.notes
+        if self.glucose_fasting is not None:
+            data["glucose_fasting"] = self.glucose_fasting
         return data

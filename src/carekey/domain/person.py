@@ -59,6 +59,22 @@ def age_on(birth_year: int, birth_date: date | None, today: date) -> int:
     return max(0, today.year - birth_year - 1)
 
 
+def likely_age(birth_year: int, today: date) -> int:
+    """With only a birth year: the more likely of the two possible ages, assuming birthdays spread evenly
+    over the year (the birthday has passed with probability day-of-year / days-in-year). Born 1984: 41 on
+    2026-03-01, 42 on 2026-11-29. For display only; the consent rules keep ``age_on``'s lower bound."""
+    days = (date(today.year + 1, 1, 1) - date(today.year, 1, 1)).days
+    passed = today.timetuple().tm_yday * 2 > days
+    return max(0, today.year - birth_year - (0 if passed else 1))
+
+
+def age_label(birth_year: int, birth_date: date | None, today: date) -> str:
+    """Age as shown to people: ``"41"`` from a full birth date, ``"about 42"`` from a birth year alone."""
+    if birth_date is not None:
+        return str(age_on(birth_year, birth_date, today))
+    return f"about {likely_age(birth_year, today)}"
+
+
 @dataclass(frozen=True)
 class Person:
     id: str  # pseudonymous program id, e.g. CK-7F3K-92QD
@@ -98,6 +114,9 @@ class Person:
 
     def age(self, today: date) -> int:
         return age_on(self.birth_year, self.birth_date, today)
+
+    def age_label(self, today: date) -> str:
+        return age_label(self.birth_year, self.birth_date, today)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)

@@ -16,7 +16,7 @@ from carekey.services.visits import load_visit
 from carekey.storage.protocols import ExamRow
 
 MEASUREMENT_FIELDS = ("systolic_bp", "diastolic_bp", "pulse", "height_cm", "weight_kg", "glucose_mmol_l",
-                      "hemoglobin_g_dl", "blood_type", "notes")
+                      "hemoglobin_g_dl", "blood_type", "notes", "glucose_fasting")
 
 
 def _fields(values: Mapping[str, object]) -> dict[str, object]:

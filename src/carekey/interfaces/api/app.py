@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from carekey import __version__, bootstrap
 from carekey.config import Settings
 from carekey.errors import StorageUnavailable
-from carekey.interfaces.api import problems
+from carekey.interfaces.api import docs, problems
+from carekey.interfaces.api.request_log import RequestLog
 from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
 
 DESCRIPTION = """
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
             state.close()
 
     app = FastAPI(title="carekey", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served by docs.install, without a CDN
                   openapi_tags=[{"name": "auth", "description": "Staff login"},
                                 {"name": "visits", "description": "Person-present encounters"},
                                 {"name": "people", "description": "A person's data, within a visit"},
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                                 {"name": "fhir", "description": "FHIR R4 conformance (push-only, no FHIR reads)"}])
     app.state.carekey = state
     problems.install(app)
+    docs.install(app)
     for module in (auth, visits, people, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
 
@@ -69,4 +72,5 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
         from carekey.interfaces.web import mount
 
         mount(app, state.services, state.settings)
+    app.add_middleware(RequestLog)  # outermost: sees the route each request matched, never the path itself
     return app

@@ -152,6 +152,9 @@ class ExamIn(Strict):
     height_cm: float | None = Field(None, description="cm, LOINC 8302-2", examples=[162])
     weight_kg: float | None = Field(None, description="kg, LOINC 29463-7", examples=[68.5])
     glucose_mmol_l: float | None = Field(None, description="mmol/L, LOINC 15074-8", examples=[5.4])
+    glucose_fasting: bool | None = Field(
+        None, description="the glucose sample was taken fasting (8 h): WHO fasting cut-offs apply; false: the random "
+        "cut-off (11.1 mmol/L); absent: not asked (fasting cut-offs, said so in the flag)")
     hemoglobin_g_dl: float | None = Field(None, description="g/dL, LOINC 718-7", examples=[12.9])
     blood_type: str | None = Field(None, description="ABO/Rh, LOINC 882-1", examples=["O+"])
     notes: str | None = Field(None, max_length=2000)
@@ -175,13 +178,15 @@ class ExamOut(BaseModel):
     stored: bool
     bmi: float | None
     observations: list[ObservationOut]
+    glucose_fasting: bool | None = None
     notes: str
 
     @classmethod
     def of(cls, e: Exam) -> ExamOut:
         return cls(id=e.id, person_id=e.person_id, visit_id=e.visit_id, site_id=e.site_id, recorded_by=e.recorded_by,
                    recorded_at=e.recorded_at, stored=e.person_id is not None, bmi=e.bmi,
-                   observations=[ObservationOut(**o) for o in e.observations()], notes=e.notes)
+                   observations=[ObservationOut(**o) for o in e.observations()], notes=e.notes,
+                   glucose_fasting=e.glucose_fasting)
 
 
 class PresenceIn(Strict):

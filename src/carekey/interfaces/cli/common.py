@@ -28,8 +28,10 @@ from carekey.errors import (
 )
 from carekey.services.deps import Actor
 
-DataDir = Annotated[Path, typer.Option("--data", envvar="CAREKEY_DATA_DIR",
-                                       help="Data folder (database, key file, key store).")]
+DEFAULT_DATA = Path("var")
+DataDir = Annotated[Path, typer.Option("--data", envvar="CAREKEY_DATA_DIR", default_factory=lambda: DEFAULT_DATA,
+                                       show_default="$CAREKEY_DATA_DIR, else var",
+                                       help="Data folder (database, key files).")]
 UserOpt = Annotated[str, typer.Option("--user", "-u", envvar="CAREKEY_USER",
                                       help="Your username; the password comes from CAREKEY_PASSWORD or a prompt.")]
 PurposeOpt = Annotated[str, typer.Option("--purpose", help="Purpose of this access (logged).")]

@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
+from carekey import __version__
 from carekey.bootstrap import restrict_new_files
-from carekey.interfaces.cli import admin, bench, demo, fhir, keys, log, patient, records, stats
+from carekey.interfaces.cli import admin, backup, bench, demo, fhir, keys, log, patient, records, stats
 from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 
 app = typer.Typer(help="carekey: consent-first registry for community health screening.", no_args_is_help=True)
@@ -32,15 +33,25 @@ app.add_typer(stats.stats_app, name="stats")
 app.add_typer(stats.retention_app, name="retention")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(fhir.fhir_app, name="fhir")
+app.add_typer(backup.backup_app, name="backup")
+app.command("restore")(backup.restore)
 transparency_app = typer.Typer(help="Public transparency figures.", no_args_is_help=True)
 app.add_typer(transparency_app, name="transparency")
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"carekey {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="print the version and exit")] = False) -> None:
     """carekey: consent-first registry for community health screening.
 
-    Start with `carekey init --data var`, then `carekey demo --data var` and `carekey serve --data var`.
+    Start with `carekey init`, then `carekey demo` and `carekey serve`. Every command takes `--data DIR`
+    (default: $CAREKEY_DATA_DIR, else ./var).
     Exit codes: 3 invalid input, 4 not authenticated, 5 forbidden, 6 not found, 7 conflict, 8 log tampered,
     9 refusing to start (keys and database do not match), 10 storage unavailable.
     """
@@ -48,7 +59,7 @@ def main() -> None:
 
 
 @app.command()
-def init(data: DataDir = Path("var"),
+def init(data: DataDir,
          if_missing: Annotated[bool, typer.Option("--if-missing", help="succeed quietly if already initialized")]
          = False) -> None:
     """Create the data folder: key file (mode 0600), key store, and the migrated database."""
@@ -62,24 +73,31 @@ def init(data: DataDir = Path("var"),
 
 
 @app.command()
-def serve(data: DataDir = Path("var"),
+def serve(data: DataDir,
           host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="TCP port")] = 8000) -> None:
+          port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+          workers: Annotated[int, typer.Option(help="worker processes (each opens the data folder)")] = 1,
+          trusted_proxy: Annotated[list[str] | None, typer.Option(
+              "--trusted-proxy", help="address of a reverse proxy whose X-Forwarded-For/-Proto headers are "
+              "believed (repeat; none: the headers are ignored)")] = None,
+          tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate chain (PEM) to serve https")] = None,
+          tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM) of --tls-cert")] = None,
+          request_log: Annotated[bool, typer.Option(
+              help="log each request as method, route template, status, duration (no path, no personal data)")]
+          = True) -> None:
     """Serve the web UI (at /) and the API (OpenAPI docs at /docs) on one port."""
-    import uvicorn
+    from carekey.interfaces.cli import serving
 
-    from carekey.interfaces.api.app import create_app
-
+    options = serving.uvicorn_options(host, port, workers, trusted_proxy or [], tls_cert, tls_key, request_log)
+    scheme = "https" if tls_cert else "http"
+    typer.echo(f"carekey {__version__} serving {data} with {workers} worker(s): web UI {scheme}://{host}:{port}/ "
+               f"· API docs {scheme}://{host}:{port}/docs")
     with handled():
-        api = create_app(settings_for(data))
-    typer.echo(f"carekey serving {data}: web UI http://{host}:{port}/ · API docs http://{host}:{port}/docs")
-    # no per-request access log: request paths carry pseudonymous person and visit ids, which are personal
-    # data; every access to personal data is in carekey's own transparency log instead
-    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
+        serving.run(data, options)
 
 
 @app.command("demo")
-def demo_cmd(data: DataDir = Path("var"),
+def demo_cmd(data: DataDir,
              if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing if the data folder has data")]
              = False,
              people: Annotated[int, typer.Option(help="synthetic people to enroll")] = 200,
@@ -107,7 +125,7 @@ def demo_cmd(data: DataDir = Path("var"),
 
 
 @transparency_app.command("refusals")
-def refusals(data: DataDir = Path("var"),
+def refusals(data: DataDir,
              as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Refused requests by purpose and month (public figures)."""
     with opened(data) as built:

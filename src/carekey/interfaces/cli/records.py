@@ -184,7 +184,7 @@ def history(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
 
 def _exam_out(e) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"id": e.id, "person_id": e.person_id, "recorded_at": e.recorded_at, "site_id": e.site_id,
-            "bmi": e.bmi, "observations": e.observations(), "notes": e.notes}
+            "bmi": e.bmi, "observations": e.observations(), "glucose_fasting": e.glucose_fasting, "notes": e.notes}
 
 
 @exam_app.command("record")
@@ -195,6 +195,8 @@ def exam_record(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: Person
                 height: Annotated[float | None, typer.Option(help="cm")] = None,
                 weight: Annotated[float | None, typer.Option(help="kg")] = None,
                 glucose: Annotated[float | None, typer.Option(help="mmol/L")] = None,
+                fasting: Annotated[bool | None, typer.Option("--fasting/--not-fasting",
+                                                             help="the glucose sample was taken fasting (8 h)")] = None,
                 hemoglobin: Annotated[float | None, typer.Option(help="g/dL")] = None,
                 blood_type: Annotated[str | None, typer.Option(help="A+, O-, AB+ ...")] = None,
                 notes: Annotated[str | None, typer.Option(help="free text")] = None,
@@ -202,7 +204,7 @@ def exam_record(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: Person
     """Record an exam (fixed units; BMI derived)."""
     values = {"systolic_bp": systolic, "diastolic_bp": diastolic, "pulse": pulse, "height_cm": height,
               "weight_kg": weight, "glucose_mmol_l": glucose, "hemoglobin_g_dl": hemoglobin,
-              "blood_type": blood_type, "notes": notes}
+              "blood_type": blood_type, "notes": notes, "glucose_fasting": fasting}
     with session(data, user) as (app, actor):
         emit(_exam_out(app.services.exams.record(actor, visit, purpose, person_id,
                                                  {k: v for k, v in values.items() if v is not None})))

@@ -9,9 +9,12 @@ SQLite dialect documentation).
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 30_000
 _LOG_LOCK_KEY = 0x6361_7265  # "care": PostgreSQL advisory lock serializing access-log appends
@@ -21,8 +24,23 @@ _PERSONAL_DELETE = re.compile(r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biom
 DELETED = "carekey_deleted_personal_data"
 
 
+def private_sqlite_files(url: str) -> None:
+    """The database file is created mode 0600 (and an existing one, its WAL and SHM tightened to 0600): SQLite
+    creates the -wal and -shm files with the permissions of the database file (os_unix.c, findCreateFileMode)."""
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if f.exists() and f.stat().st_mode & 0o077 and f.stat().st_uid == os.getuid():
+            os.chmod(f, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_files(url)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

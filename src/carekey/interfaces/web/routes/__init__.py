@@ -12,8 +12,9 @@ from carekey.interfaces.web.routes import (
     manager,
     patient,
     public,
+    slip,
     visits,
 )
 
 ROUTERS = [home.router, visits.router, identify.router, enroll.router, consent.router, capture.router, exams.router,
-           patient.router, manager.router, auditor.router, public.router, accounts.router]
+           slip.router, patient.router, manager.router, auditor.router, public.router, accounts.router]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
 from carekey.domain.exam import SPECS, BloodType
+from carekey.domain.followup import review
 from carekey.domain.program import Role
 from carekey.errors import InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data
@@ -35,13 +36,15 @@ def _render(request: Request, visit_id: str, f: Fields, stored: bool, status: in
     visit = services(request).visits.get(request.state.actor, visit_id)
     visit.require_open()
     return page(request, "exam.html", status, visit=visit, fields=_fields(), blood_types=[b.value for b in BloodType],
-                values=f.values(), errors=f.errors, stored=stored, shown=shown)
+                values=f.values(), errors=f.errors, stored=stored, shown=shown,
+                latest=review(shown, None) if shown is not None else None)
 
 
 def _values(f: Fields) -> dict[str, object]:
     values: dict[str, object] = {n: f.number(n) for n in NUMERIC}
     values["blood_type"] = f.text("blood_type") or None
     values["notes"] = f.text("notes") or None
+    values["glucose_fasting"] = {"yes": True, "no": False}.get(f.text("glucose_fasting"))
     return values
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from carekey.audit.proofs import verify_access_receipt
+from carekey.domain.followup import review
 from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import NotAuthenticated, RateLimited
 from carekey.interfaces.web import wording
@@ -60,8 +61,11 @@ def logout(request: Request):  # type: ignore[no-untyped-def]
 
 @router.get("")
 def record(request: Request):  # type: ignore[no-untyped-def]
-    rec = services(request).patients.record(require_patient(request))
-    return page(request, "me_home.html", rec=rec, purposes=CONSENT_PURPOSES, words=wording)
+    svc = services(request)
+    rec = svc.patients.record(require_patient(request))
+    reviews = [review(e, rec.person) for e in rec.exams]
+    return page(request, "me_home.html", rec=rec, reviews=reviews, purposes=CONSENT_PURPOSES, words=wording,
+                age=rec.person.age_label(svc.deps.clock().date()))
 
 
 @router.get("/consents")

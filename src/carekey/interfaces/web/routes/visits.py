@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
+from carekey.domain.followup import review
 from carekey.domain.program import Role
 from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
 from carekey.errors import ConsentMissing, InvalidInput
@@ -49,9 +50,11 @@ def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
     except ConsentMissing:
         return page(request, "closed.html", visit=visit, withdrawn=True)
     exams = svc.exams.read(actor, visit.id, CARE, visit.person_id) if actor.role is Role.CLINICIAN else None
+    reviews = [review(e, view.person) for e in exams] if exams else []
     today = svc.deps.clock().date()
-    return page(request, "visit.html", visit=visit, view=view, person=view.person, age=view.person.age(today),
-                exams=exams, purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None)
+    return page(request, "visit.html", visit=visit, view=view, person=view.person,
+                age=view.person.age_label(today), exams=exams, reviews=reviews, latest=reviews[-1] if reviews else None,
+                purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None)
 
 
 @router.post("/{visit_id}/pin", dependencies=CSRF)
