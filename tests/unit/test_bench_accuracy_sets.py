@@ -131,3 +131,12 @@ def test_cli_one_set_keeps_the_single_set_report(folders, fake_modalities, tmp_p
     assert "sets" not in report and report["failure_to_enroll"] == 1
     assert report["baseline"]["system"] == "coarse" and "eer_ratio_to_baseline" in report
     assert {"eer", "fnmr_at_fmr_1pct", "fnmr_at_fmr_0_1pct", "images", "identities"} <= set(report)
+
+
+def test_sets_run_in_worker_processes_give_the_same_report(folders, fake_modalities):
+    sets = accuracy_sets.expand([folders])
+    one, two = accuracy_sets.run(sets), accuracy_sets.run(sets, jobs=2)
+    assert list(two["sets"]) == list(one["sets"])  # the order asked for, whatever finished first
+    for label in one["sets"]:
+        assert two["sets"][label]["eer"] == one["sets"][label]["eer"]
+        assert two["sets"][label]["baseline"]["eer"] == one["sets"][label]["baseline"]["eer"]

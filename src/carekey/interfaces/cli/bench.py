@@ -33,6 +33,7 @@ def accuracy_cmd(
         help="DET plot (PNG) of all systems; with several sets, a folder of one plot per set")] = None,
     markdown: Annotated[Path | None, typer.Option(
         help="several sets: also write the table as Markdown (default: the JSON path with .md)")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="several sets: how many sets to run at once (processes)")] = 1,
 ) -> None:
     """Score every genuine and impostor pair of each data set; EER, FNMR at FMR 1 % / 0.1 %, FTE, baseline.
 
@@ -55,7 +56,7 @@ def accuracy_cmd(
         return
     wanted = None if baseline is None else [b for b in baseline if b != "none"]
     try:
-        report = accuracy_sets.run(sets, wanted, track, plot_dir=plot)
+        report = accuracy_sets.run(sets, wanted, track, plot_dir=plot, jobs=jobs)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--baseline") from exc
     out.parent.mkdir(parents=True, exist_ok=True)
