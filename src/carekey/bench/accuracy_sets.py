@@ -56,15 +56,15 @@ def expand(folders: Iterable[Path], modality: str | None = None) -> list[DataSet
         if not folder.is_dir():
             raise ValueError(f"{folder}: not a folder")
         if _has_images(folder):
-            sets = [folder.resolve()]
-            root = sets[0].parent.parent  # labelled "<parent>/<name>", e.g. fvc2002/DB1_B
+            sets = [folder]
+            root = folder.resolve().parent.parent  # labelled "<parent>/<name>", e.g. fvc2002/DB1_B
         else:
             root = folder.resolve()
-            sets = sorted(d for d in root.rglob("*") if d.is_dir() and _has_images(d))
+            sets = sorted(d for d in folder.rglob("*") if d.is_dir() and _has_images(d))
             if not sets:
                 raise ValueError(f"{folder}: no <identity>_<sample> images in it or below it")
         for path in sets:
-            label = path.relative_to(root).as_posix()
+            label = path.resolve().relative_to(root).as_posix()
             found.append(DataSet(label, path, _modality_of(path, modality)))
     labels = [s.label for s in found]
     if len(set(labels)) != len(labels):

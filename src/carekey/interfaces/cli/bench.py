@@ -51,7 +51,7 @@ def accuracy_cmd(
             modalities.load(modality)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset / --modality") from exc
-    if len(sets) == 1 and len(dataset) == 1 and sets[0].path == dataset[0].resolve():
+    if len(sets) == 1 and len(dataset) == 1 and sets[0].path == dataset[0]:
         _single_set(sets[0].modality, dataset[0], out, (baseline or [None])[0], plot)
         return
     wanted = None if baseline is None else [b for b in baseline if b != "none"]
