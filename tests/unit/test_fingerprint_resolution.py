@@ -100,3 +100,24 @@ def test_untagged_or_default_tagged_files_declare_nothing(fmt, options):
 def test_the_fvc_tiff_without_a_resolution_tag_declares_nothing():
     assert resolution.declared_resolution((FIXTURES / "db1_101_1.tif").read_bytes()) is None
     assert resolution.declared_resolution(b"not an image") is None
+
+
+@pytest.mark.parametrize("compression", [0, 5])  # raw 8-bit, PNG
+def test_an_iso_19794_4_record_at_1000_ppi_matches_the_original(enrolled, compression):
+    from carekey.biometrics.fingerprint import iso19794_4
+
+    record = iso19794_4.write(enlarged("101_2", 2.0), ppi=1000, compression=compression)
+    assert iso19794_4.read(record).ppi_x == 1000
+    assert api.compare(api.extract(record), enrolled) >= api.THRESHOLD_FMR_0_1PCT
+
+
+def test_iso_19794_4_records_under_350_ppi_or_broken_are_refused():
+    from carekey.biometrics.fingerprint import iso19794_4
+
+    small = cv2.resize(pixels("101_1"), None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    with pytest.raises(CaptureRejected, match="300 ppi .*ISO/IEC 19794-4"):
+        api.extract(iso19794_4.write(small, ppi=300))
+    record = iso19794_4.write(pixels("101_1"), ppi=500)
+    for bad in (record[:40], record[:-500], record[:29] + b"\x02" + record[30:]):  # truncated; WSQ
+        with pytest.raises(CaptureRejected):
+            api.extract(bad)

@@ -28,9 +28,10 @@ __all__ = [
 
 
 def extract(image_bytes: bytes, dpi: float | None = None, min_nfiq2: int = P.MIN_NFIQ2) -> FingerprintTemplate:
-    """Template of one finger image (PNG, TIFF, BMP or JPEG, grayscale).
+    """Template of one finger image (PNG, TIFF, BMP or JPEG, grayscale; or an ISO/IEC 19794-4 record).
 
-    Resolution: ``dpi`` when the caller states it, else the file's own resolution tag, else 500 ppi;
+    Resolution: ``dpi`` when the caller states it, else the file's own resolution tag (or the record's),
+    else 500 ppi;
     the image is rescaled to 500 ppi before extraction, and refused under 350 ppi.
 
     Raises CaptureRejected (asking to recapture) for unreadable, mis-sized, blank, non-fingerprint

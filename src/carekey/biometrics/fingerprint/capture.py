@@ -11,6 +11,7 @@ import io
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from carekey.biometrics.fingerprint import iso19794_4
 from carekey.biometrics.fingerprint import parameters as P
 from carekey.biometrics.resolution import declared_resolution
 from carekey.errors import CaptureRejected
@@ -142,8 +143,16 @@ def check_minutiae_count(count: int) -> None:
 
 def checked_image(image_bytes: bytes, dpi: float | None = None) -> np.ndarray:
     """Decode, rescale to 500 ppi (``resolution_of``) and run every check that needs no feature extraction."""
-    pixels = decode(image_bytes)
-    dpi_x, dpi_y, source = resolution_of(image_bytes, dpi)
+    if iso19794_4.is_record(image_bytes):  # an ISO/IEC 19794-4 finger image record carries its resolution
+        if len(image_bytes) > P.MAX_FILE_BYTES:
+            raise CaptureRejected("The record is too large for a single-finger capture; please recapture.")
+        record = iso19794_4.read(image_bytes)
+        pixels = record.pixels
+        dpi_x, dpi_y, source = ((float(dpi), float(dpi), "stated by the caller") if dpi is not None
+                                else (record.ppi_x, record.ppi_y, "from its ISO/IEC 19794-4 record"))
+    else:
+        pixels = decode(image_bytes)
+        dpi_x, dpi_y, source = resolution_of(image_bytes, dpi)
     pixels = to_nominal_resolution(pixels, dpi_x, dpi_y, source)
     check_size(pixels)
     check_not_blank(pixels)
