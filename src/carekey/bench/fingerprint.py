@@ -1,7 +1,8 @@
 """Fingerprint benchmarks: our pipeline, the NBIS baseline (mindtct + bozorth3), and 1:N search.
 
-Resolution: the harness hands us only a path, so the sensor resolution is looked up by image size
-for the FVC2002 sensors (DB2 is 569 dpi, the others 500); both systems get the same value.
+Resolution: FVC2002 DB2's untagged 569 dpi images are recognised by size (``sensor_dpi``); every
+other image's resolution is what production uses: its own resolution tag, else 500 ppi. Both systems
+get the same value.
 
 Quality gate: the accuracy benchmark runs our pipeline with the NFIQ2 gate off (``min_nfiq2=0``),
 so every image is compared; every other capture check stays on and failures count as
@@ -22,7 +23,7 @@ import nbis
 import numpy as np
 
 from carekey.bench.fingerprint_data import sensor_dpi, shared_fingerprints
-from carekey.biometrics.fingerprint import api, matcher
+from carekey.biometrics.fingerprint import api, capture, matcher
 from carekey.biometrics.fingerprint import parameters as P
 from carekey.biometrics.fingerprint.index import FingerprintIndex
 from carekey.biometrics.fingerprint.templates import FingerprintTemplate
@@ -59,7 +60,9 @@ class NbisBaseline:
 
     def extract(self, path: Path) -> Any:
         try:
-            return _nbis_extractor(sensor_dpi(path)).extract_minutiae(Path(path).read_bytes())
+            data = Path(path).read_bytes()
+            dpi_x, dpi_y, _ = capture.resolution_of(data, sensor_dpi(path))
+            return _nbis_extractor((dpi_x + dpi_y) / 2).extract_minutiae(data)
         except nbis.NbisError as exc:
             raise CaptureRejected("NBIS could not read the image", cause=str(exc)) from exc
 

@@ -19,7 +19,9 @@ def shared_fingerprints() -> Path:
     return ROOT.parent / "shared" / "data" / "fingerprint"
 
 
-def sensor_dpi(path: Path) -> float:
-    """The harness hands us only a path: look the sensor resolution up by image size (500 dpi default)."""
+def sensor_dpi(path: Path) -> float | None:
+    """The documented resolution of a development set's sensor whose files carry no resolution tag
+    (FVC2002 DB2: 569 dpi, by its image size); None otherwise: the pipeline then reads the file's own
+    resolution tag, or assumes 500 ppi when it has none."""
     with Image.open(path) as img:
-        return SENSOR_DPI_BY_SIZE.get(img.size, 500.0)
+        return SENSOR_DPI_BY_SIZE.get(img.size)

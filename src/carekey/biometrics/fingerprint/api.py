@@ -1,6 +1,6 @@
 """The public facade of fingerprint recognition: extract, compare, and a 1:N index.
 
-    template = extract(image_bytes, dpi=500)       # CaptureRejected: please recapture
+    template = extract(image_bytes)                 # CaptureRejected: please recapture
     score = compare(template_a, template_b)         # similarity in [0, 1]
     accepted = score >= THRESHOLD_FMR_0_1PCT
 
@@ -27,8 +27,12 @@ __all__ = [
 ]
 
 
-def extract(image_bytes: bytes, dpi: float = P.NOMINAL_DPI, min_nfiq2: int = P.MIN_NFIQ2) -> FingerprintTemplate:
-    """Template of one finger image (PNG, TIFF, BMP or JPEG, grayscale, ``dpi`` dots per inch).
+def extract(image_bytes: bytes, dpi: float | None = None, min_nfiq2: int = P.MIN_NFIQ2) -> FingerprintTemplate:
+    """Template of one finger image (PNG, TIFF, BMP or JPEG, grayscale; or an ISO/IEC 19794-4 record).
+
+    Resolution: ``dpi`` when the caller states it, else the file's own resolution tag (or the record's),
+    else 500 ppi;
+    the image is rescaled to 500 ppi before extraction, and refused under 350 ppi.
 
     Raises CaptureRejected (asking to recapture) for unreadable, mis-sized, blank, non-fingerprint
     or low-quality (NFIQ2 below ``min_nfiq2``) images.
@@ -42,7 +46,7 @@ def extract(image_bytes: bytes, dpi: float = P.NOMINAL_DPI, min_nfiq2: int = P.M
     return template
 
 
-def extract_pair(images: Sequence[bytes], dpi: float = P.NOMINAL_DPI,
+def extract_pair(images: Sequence[bytes], dpi: float | None = None,
                  min_nfiq2: int = P.MIN_NFIQ2) -> tuple[FingerprintTemplate, FingerprintTemplate]:
     """Templates of two different fingers (e.g. right and left index), in a fixed order."""
     if len(images) != 2:

@@ -1,4 +1,5 @@
-"""Capture checks: decode an image file, bring it to 500 dpi, and refuse what cannot be a usable print.
+"""Capture checks: decode an image file, bring it to 500 ppi (its own resolution tag, else 500 ppi),
+and refuse what cannot be a usable print.
 
 Every refusal is a CaptureRejected whose message asks the worker to recapture; nothing is written.
 """
@@ -10,7 +11,9 @@ import io
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from carekey.biometrics.fingerprint import iso19794_4
 from carekey.biometrics.fingerprint import parameters as P
+from carekey.biometrics.resolution import declared_resolution
 from carekey.errors import CaptureRejected
 
 ACCEPTED_FORMATS = {"PNG", "TIFF", "BMP", "JPEG"}
@@ -41,18 +44,49 @@ def decode(image_bytes: bytes) -> np.ndarray:
                               cause=str(exc)) from exc
 
 
-def to_nominal_resolution(pixels: np.ndarray, dpi: float) -> np.ndarray:
-    """Rescale an image of ``dpi`` to 500 dpi (area interpolation when shrinking)."""
+def resolution_of(image_bytes: bytes, dpi: float | None) -> tuple[float, float, str]:
+    """Pixels per inch (x, y) of a capture and where the figure came from.
+
+    ``dpi`` given by the caller (the scanner driver knows) wins; otherwise the file's own resolution
+    tag (``carekey.biometrics.resolution``); a file without one is taken to be 500 ppi, the
+    resolution of ISO/IEC 19794-4 / FBI Appendix F single-finger scanners.
+    """
+    if dpi is not None:
+        return float(dpi), float(dpi), "stated by the caller"
+    declared = declared_resolution(image_bytes)
+    if declared is None:
+        return float(P.NOMINAL_DPI), float(P.NOMINAL_DPI), "no resolution tag: 500 ppi assumed"
+    return declared.x, declared.y, f"from its {declared.source}"
+
+
+def to_nominal_resolution(pixels: np.ndarray, dpi: float, dpi_y: float | None = None,
+                          source: str = "stated by the caller") -> np.ndarray:
+    """Rescale an image of ``dpi`` (x; ``dpi_y`` along y, default the same) to 500 ppi.
+
+    Refuses resolutions under MIN_DPI: ridges ~9 px apart at 500 ppi are under 6 px there, and
+    minutiae can no longer be told apart reliably (ISO/IEC 19794-4 and FBI/NIST scanners: 500 ppi).
+    """
     import cv2
 
-    if not 250 <= dpi <= 2000:
-        raise CaptureRejected(f"A resolution of {dpi} dpi is not a fingerprint scanner's; please recapture.")
-    if abs(dpi - P.NOMINAL_DPI) < 1:
+    dpi_y = dpi if dpi_y is None else dpi_y
+    low, high = min(dpi, dpi_y), max(dpi, dpi_y)
+    if low < P.MIN_DPI:
+        raise CaptureRejected(
+            f"The image resolution is {low:.0f} ppi ({source}); fingerprints need at least {P.MIN_DPI} ppi "
+            f"(scanners capture at 500 ppi); please recapture with a fingerprint scanner.",
+            dpi=round(low), minimum_dpi=P.MIN_DPI,
+        )
+    if high > P.MAX_DPI:
+        raise CaptureRejected(
+            f"A resolution of {high:.0f} ppi ({source}) is not a fingerprint scanner's (at most {P.MAX_DPI}); "
+            "please recapture.", dpi=round(high),
+        )
+    if abs(dpi - P.NOMINAL_DPI) < 1 and abs(dpi_y - P.NOMINAL_DPI) < 1:
         return pixels
-    scale = P.NOMINAL_DPI / dpi
+    sx, sy = P.NOMINAL_DPI / dpi, P.NOMINAL_DPI / dpi_y
     h, w = pixels.shape
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    size = (max(1, round(w * sx)), max(1, round(h * sy)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if sx * sy < 1 else cv2.INTER_CUBIC)
 
 
 def check_size(pixels: np.ndarray) -> None:
@@ -107,9 +141,19 @@ def check_minutiae_count(count: int) -> None:
         )
 
 
-def checked_image(image_bytes: bytes, dpi: float = P.NOMINAL_DPI) -> np.ndarray:
-    """Decode, rescale to 500 dpi and run every check that needs no feature extraction."""
-    pixels = to_nominal_resolution(decode(image_bytes), dpi)
+def checked_image(image_bytes: bytes, dpi: float | None = None) -> np.ndarray:
+    """Decode, rescale to 500 ppi (``resolution_of``) and run every check that needs no feature extraction."""
+    if iso19794_4.is_record(image_bytes):  # an ISO/IEC 19794-4 finger image record carries its resolution
+        if len(image_bytes) > P.MAX_FILE_BYTES:
+            raise CaptureRejected("The record is too large for a single-finger capture; please recapture.")
+        record = iso19794_4.read(image_bytes)
+        pixels = record.pixels
+        dpi_x, dpi_y, source = ((float(dpi), float(dpi), "stated by the caller") if dpi is not None
+                                else (record.ppi_x, record.ppi_y, "from its ISO/IEC 19794-4 record"))
+    else:
+        pixels = decode(image_bytes)
+        dpi_x, dpi_y, source = resolution_of(image_bytes, dpi)
+    pixels = to_nominal_resolution(pixels, dpi_x, dpi_y, source)
     check_size(pixels)
     check_not_blank(pixels)
     check_looks_like_fingerprint(pixels)

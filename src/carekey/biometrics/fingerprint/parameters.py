@@ -14,6 +14,8 @@ import math
 
 # --- capture checks -------------------------------------------------------------------------
 NOMINAL_DPI = 500
+MIN_DPI = 350  # lower resolutions are refused (ridge period under ~6 px); between 350 and 500: upscaled
+MAX_DPI = 2000
 MIN_SIDE_PX = 150  # after rescaling to 500 dpi: smaller than ~7.6 mm is no usable print
 MAX_SIDE_PX = 2000  # larger than 10 cm at 500 dpi is not a single-finger capture
 MAX_FILE_BYTES = 20 * 1024 * 1024

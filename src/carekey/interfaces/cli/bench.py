@@ -20,21 +20,60 @@ Modality = Annotated[str, typer.Option(help="fingerprint or iris")]
 
 @app.command("accuracy")
 def accuracy_cmd(
-    modality: Modality,
-    dataset: Annotated[
-        Path, typer.Option(exists=True, file_okay=False, help="folder of <identity>_<sample>.<ext> images")
-    ],
+    dataset: Annotated[list[Path], typer.Option(
+        exists=True, file_okay=False,
+        help="folder of <identity>_<sample>.<ext> images, or a folder of such folders; repeat for several sets")],
+    modality: Annotated[str | None, typer.Option(
+        help="fingerprint or iris (default: read from each set's path)")] = None,
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/accuracy.json"),
-    baseline: Annotated[str | None, typer.Option(help="reference system run side by side, e.g. nbis")] = None,
-    plot: Annotated[Path | None, typer.Option(help="write a DET plot (PNG) of all systems")] = None,
+    baseline: Annotated[list[str] | None, typer.Option(
+        help="reference system run side by side, e.g. nbis (fingerprint) or plain-hd (iris); several sets: "
+             "default one per modality, 'none' for none")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="DET plot (PNG) of all systems; with several sets, a folder of one plot per set")] = None,
+    markdown: Annotated[Path | None, typer.Option(
+        help="several sets: also write the table as Markdown (default: the JSON path with .md)")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="several sets: how many sets to run at once (processes)")] = 1,
 ) -> None:
-    """Score every genuine and impostor pair of a dataset; report EER and FNMR at FMR 1 % / 0.1 %."""
+    """Score every genuine and impostor pair of each data set; EER, FNMR at FMR 1 % / 0.1 %, FTE, baseline.
+
+    One set: the single-set report (unchanged keys). Several sets, or a folder of sets: one table, per
+    set and the mean per modality, with the baseline run on the same images and issue 12's targets.
+
+    Example: carekey bench accuracy --dataset ../shared/data/fingerprint --dataset ../shared/data/iris
+    --out bench/results/accuracy_all.json
+    """
+    from carekey.bench import accuracy_sets
+
+    try:
+        sets = accuracy_sets.expand(dataset, modality)
+        if modality is not None:
+            modalities.load(modality)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset / --modality") from exc
+    if len(sets) == 1 and len(dataset) == 1 and sets[0].path == dataset[0]:
+        _single_set(sets[0].modality, dataset[0], out, (baseline or [None])[0], plot)
+        return
+    wanted = None if baseline is None else [b for b in baseline if b != "none"]
+    try:
+        report = accuracy_sets.run(sets, wanted, track, plot_dir=plot, jobs=jobs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--baseline") from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    md = markdown or out.with_suffix(".md")
+    md.write_text(accuracy_sets.markdown(report))
+    typer.echo(accuracy_sets.table(report))
+    typer.echo(f"report written to {out} and {md}")
+
+
+def _single_set(modality: str, dataset: Path, out: Path, baseline: str | None, plot: Path | None) -> None:
     mod = modalities.load(modality)
     ours = accuracy.run(mod.modality(), dataset, track)
     report = ours.report()
     rows = {"carekey": report}
     systems = {"carekey": (ours.genuine, ours.impostor)}
-    if baseline:
+    if baseline and baseline != "none":
         ref = accuracy.run(mod.baseline(baseline), dataset, track)
         report["baseline"] = ref.report() | {"system": baseline}
         rows[baseline] = report["baseline"]
