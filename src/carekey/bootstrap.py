@@ -18,6 +18,7 @@ from carekey.services.biometrics import BiometricMatcher
 from carekey.services.container import Services, build_services
 from carekey.services.deps import Deps
 from carekey.storage.database import Database
+from carekey.storage.heads import HeadsFile
 from carekey.storage.keystore import FileSecretStore
 
 
@@ -46,6 +47,11 @@ def initialize(settings: Settings, if_missing: bool = False) -> bool:
     db = Database(settings.resolved_database_url())
     try:
         db.migrate()
+        heads = HeadsFile(settings.resolved_heads_file())
+        if not heads.exists():
+            with db.uow() as uow:
+                if uow.tree_heads.latest() is None:  # a database with heads needs `carekey log adopt-heads`
+                    heads.create()
     finally:
         db.dispose()
     return not existed
@@ -77,7 +83,8 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     if migrate:
         db.migrate()
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
-                signer=log_signer(settings.resolved_log_key_file()), biometric_key_version=keys.biometric_version)
+                signer=log_signer(settings.resolved_log_key_file()), biometric_key_version=keys.biometric_version,
+                heads=HeadsFile(settings.resolved_heads_file()))
     return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
 
 

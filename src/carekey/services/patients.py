@@ -29,7 +29,7 @@ from carekey.services.consents import ConsentInput, add_consent_rows
 from carekey.services.deps import Actor, Deps
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, load_row, open_consent, open_exam, open_person
-from carekey.services.transparency import publish_head
+from carekey.services.transparency import publish_head, record_heads
 from carekey.storage.protocols import PersonRow, SessionRow, UnitOfWork
 
 PURPOSE = Purpose.PATIENT_ACCESS.value
@@ -190,6 +190,8 @@ class PatientService:
             self._gate(uow, patient, Action.PATIENT_READ)
             views = self._accesses(uow, patient.person_id)
             uow.commit()
+        if views:
+            record_heads(self.d, views[0].receipt.sth)
         return views
 
     def _accesses(self, uow: UnitOfWork, person_id: str) -> list[AccessView]:
@@ -213,6 +215,8 @@ class PatientService:
             templates, images = uow.biometrics.for_person(row.id), uow.images.for_person(row.id)
             views = self._accesses(uow, row.id)
             uow.commit()
+        if views:
+            record_heads(self.d, views[0].receipt.sth)
         return {
             "format": "carekey-export-v1", "exported_at": self.d.clock().isoformat(),
             "person": open_person(self.d.crypto, row, key).to_dict() | {"id": row.id},

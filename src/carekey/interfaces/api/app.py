@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     """The API, with the web UI mounted at ``/`` unless ``web`` is False (API routes are matched first)."""
     settings = settings or Settings()
     state = built or bootstrap.build(settings)
+    state.services.transparency.check_log()  # never serve (and sign over) a log cut below a signed head
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
