@@ -3,10 +3,11 @@
 ``carekey.audit.verify.verify_log`` recomputes the tree from the stored leaves and checks it against every
 signed tree head (those stored in the database, those in the heads file outside it (``carekey.storage.heads``,
 checked by default: a missing or unreadable heads file is itself a problem) and those saved elsewhere, e.g. by
-``carekey log head --save`` or a witness), using the recorded node hashes to name the exact entry that was modified, removed, inserted or
-reordered. On top of it this service checks that each entry's visible fields (who, what, why, when,
-outcome) still match the salted commitment in its leaf, so editing a row's purpose or outcome is caught
-even when ``leaf_input`` is left alone. The report holds leaf indexes and problem kinds, no personal data.
+``carekey log head --save`` or a witness), using the recorded node hashes to name the exact entry that was
+modified, removed, inserted or reordered. On top of it this service checks that each entry's visible fields
+(who, what, why, when, outcome) still match the salted commitment in its leaf, so editing a row's purpose or
+outcome is caught even when ``leaf_input`` is left alone. The report holds leaf indexes and problem kinds,
+no personal data.
 """
 
 from __future__ import annotations

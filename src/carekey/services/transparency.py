@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carekey.audit.sth import SignedTreeHead
 from carekey.audit.merkle import MerkleLog, ProofError
+from carekey.audit.sth import SignedTreeHead
 from carekey.errors import IntegrityError, InvalidInput, NotFound
-from carekey.storage.heads import HeadsFileError
 from carekey.services.deps import Deps
+from carekey.storage.heads import HeadsFileError
 from carekey.storage.protocols import UnitOfWork
 
 
