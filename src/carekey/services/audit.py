@@ -59,8 +59,8 @@ class AuditService:
             entries = uow.access_log.leaves()
             file_heads, file_problem, file_detail = self._file_heads() if heads_file else ([], None, None)
             stored = uow.tree_heads.all()
-            in_db = {h.signature for h in stored}
-            deleted = [h for h in file_heads if h.signature not in in_db]  # every file head was committed first
+            in_db = set(stored)
+            deleted = [h for h in file_heads if h not in in_db]  # every file head was committed first
             heads = _unique([*stored, *file_heads, *saved_heads])
             report = verify_log(entries, heads, self.d.signer.public_key, uow.access_log.tree().store)
             if file_problem is not None and entries:
@@ -81,5 +81,5 @@ class AuditService:
 
 def _unique(heads: list[SignedTreeHead]) -> list[SignedTreeHead]:
     """The same head stored in the database and in the heads file is checked once."""
-    seen: set[bytes] = set()
-    return [h for h in heads if not (h.signature in seen or seen.add(h.signature))]  # type: ignore[func-returns-value]
+    seen: set[SignedTreeHead] = set()
+    return [h for h in heads if not (h in seen or seen.add(h))]  # type: ignore[func-returns-value]

@@ -93,7 +93,7 @@ class HeadsFile:
 
 def parse_heads(data: bytes, where: str) -> list[SignedTreeHead]:
     heads: list[SignedTreeHead] = []
-    seen: set[bytes] = set()
+    seen: set[SignedTreeHead] = set()
     for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -102,7 +102,7 @@ def parse_heads(data: bytes, where: str) -> list[SignedTreeHead]:
             sth = SignedTreeHead.from_dict(obj.get("signed_tree_head", obj))
         except (ValueError, AttributeError) as err:
             raise HeadsFileError(f"{where}:{n}: not a signed tree head ({err})") from None
-        if sth.signature not in seen:
-            seen.add(sth.signature)
+        if sth not in seen:
+            seen.add(sth)
             heads.append(sth)
     return heads

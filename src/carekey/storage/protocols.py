@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
@@ -71,6 +71,19 @@ class SessionRow:
     person_id: str | None
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass
+class LimitRow:
+    """One login-limiter key (a SHA-256 of the normalized account, card or address): attempts in the current
+    window, lockouts so far and until when the key is locked."""
+
+    key: str
+    window_start: datetime
+    attempts: int
+    strikes: int
+    locked_until: datetime | None
+    last_seen: datetime
 
 
 @dataclass(frozen=True)
@@ -209,6 +222,12 @@ class BudgetRepository(Protocol):  # carekey.stats.budget.BudgetStore
     def add(self, spend: Spend) -> None: ...
 
 
+class LoginLimitRepository(Protocol):
+    def lock(self, key: str, now: datetime) -> LimitRow: ...  # the key's row (created if new), locked until commit
+    def save(self, row: LimitRow) -> None: ...
+    def prune(self, now: datetime, idle: timedelta, keep: int) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back.
     ``commit()`` may be called more than once: it commits and starts a new transaction."""
@@ -223,6 +242,7 @@ class UnitOfWork(Protocol):
     biometrics: BiometricRepository
     images: BiometricImageRepository
     tree_heads: TreeHeadRepository
+    login_limits: LoginLimitRepository
     budget: BudgetRepository
 
     def __enter__(self) -> UnitOfWork: ...

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
-from carekey.interfaces.api import problems
+from carekey.interfaces.api import limits, problems
 from carekey.interfaces.api.routers import admin, audit, auth, patient, people, public, stats, visits
 
 DESCRIPTION = """
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                                 {"name": "public", "description": "Unauthenticated"}])
     app.state.carekey = state
     problems.install(app)
+    limits.install(app, state.settings)  # body-size limits (413), X-Forwarded-For from trusted proxies only
     for module in (auth, visits, people, patient, stats, audit, admin, public):
         app.include_router(module.router)
 

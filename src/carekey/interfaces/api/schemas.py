@@ -20,8 +20,8 @@ class Strict(BaseModel):
 
 
 class TokenIn(Strict):
-    username: str = Field(examples=["registrar-north"])
-    password: str = Field(examples=["demo-password"])
+    username: str = Field(max_length=64, examples=["registrar-north"])
+    password: str = Field(max_length=1024, examples=["demo-password"])
 
 
 class TokenOut(BaseModel):
@@ -121,10 +121,10 @@ class PersonOut(BaseModel):
 class LookupIn(Strict):
     """Either ``card_number``, or ``name`` with ``birth_year`` (and optionally ``village``)."""
 
-    card_number: str | None = Field(None, examples=["NK1001"])
-    name: str | None = Field(None, examples=["Ama Mensah"])
-    birth_year: int | None = Field(None, examples=[1980])
-    village: str | None = None
+    card_number: str | None = Field(None, max_length=64, examples=["NK1001"])
+    name: str | None = Field(None, max_length=200, examples=["Ama Mensah"])
+    birth_year: int | None = Field(None, ge=1900, le=2100, examples=[1980])
+    village: str | None = Field(None, max_length=200)
 
 
 class CandidateOut(BaseModel):

@@ -63,13 +63,14 @@ def serve(data: DataDir = Path("var"),
     import uvicorn
 
     from carekey.interfaces.api.app import create_app
+    from carekey.interfaces.api.limits import uvicorn_options
 
     with handled():
         api = create_app(settings_for(data))
     typer.echo(f"carekey serving {data}: web UI http://{host}:{port}/ · API docs http://{host}:{port}/docs")
     # no per-request access log: request paths carry pseudonymous person and visit ids, which are personal
     # data; every access to personal data is in carekey's own transparency log instead
-    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(api, host=host, port=port, **uvicorn_options())  # type: ignore[arg-type]
 
 
 @app.command("demo")

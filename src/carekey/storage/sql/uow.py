@@ -13,6 +13,7 @@ from carekey.storage.sql.consents import SqlConsentRepository
 from carekey.storage.sql.exams import SqlExamRepository
 from carekey.storage.sql.images import SqlImageRepository
 from carekey.storage.sql.log_tree import SqlTreeHeadRepository
+from carekey.storage.sql.login_limits import SqlLoginLimitRepository
 from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
 from carekey.storage.sql.users import SqlUserRepository
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
         self.images = SqlImageRepository(conn)
         self.tree_heads = SqlTreeHeadRepository(conn)
         self.budget = SqlBudgetStore(conn)
+        self.login_limits = SqlLoginLimitRepository(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from carekey.interfaces.api.deps import CurrentActor, PurposeHeader, Svc
 from carekey.interfaces.api.problems import responses
 from carekey.services.statistics import STATISTICS
+from carekey.stats.mechanisms import MAX_EPSILON, MIN_EPSILON
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -15,7 +16,8 @@ router = APIRouter(prefix="/stats", tags=["statistics"])
 class ReleaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     statistic: str = Field(description=f"one of {', '.join(STATISTICS)}", examples=["hypertension"])
-    epsilon: float = Field(gt=0, le=10, description="privacy cost of this release", examples=[0.5])
+    epsilon: float = Field(ge=MIN_EPSILON, le=MAX_EPSILON, allow_inf_nan=False, examples=[0.5],
+                           description=f"privacy cost of this release, from {MIN_EPSILON} to {MAX_EPSILON:g}")
     program_id: str | None = Field(None, description="needed only when there are several programs")
 
 
