@@ -60,9 +60,9 @@ class Settings(BaseSettings):
         "(larger: 413 problem document, the body is not read)."
     )
     max_image_pixels: int = Field(
-        40_000_000, ge=10_000, description="Largest biometric image accepted, in pixels (width x height), checked "
-        "from the image header before decoding; larger: 422 problem, logged and counted against the "
-        "identification rate limit."
+        16_000_000, ge=10_000, le=64_000_000, description="Largest biometric image accepted, in pixels (width x "
+        "height, at most 64,000,000), checked from the image header before decoding, for both modalities and every "
+        "format (8- or 16-bit); larger: 422 problem, logged and counted against the identification rate limit."
     )
     argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations for staff passwords and patient PINs.")
     argon2_memory_kib: int = Field(
