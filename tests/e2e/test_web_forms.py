@@ -141,7 +141,7 @@ def test_registrar_changes_consents_and_sets_a_pin(web):
                                                     "grant": ["care_record", "aggregate_statistics"]})
     assert "Consent decision recorded" in r.text and re.search(r"✓\s+aggregate statistics", r.text)
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "12"})
-    assert r.status_code == 422 and "4-8 digits" in r.text
+    assert r.status_code == 422 and "6-8 digits" in r.text
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "975310"})
     assert "PIN set" in r.text
     assert built.services.patients.login("NK1002", "975310").person_id

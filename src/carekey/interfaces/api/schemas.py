@@ -90,7 +90,7 @@ class PersonIn(Strict):
 class EnrollIn(Strict):
     person: PersonIn
     consent: ConsentFormIn
-    pin: str | None = Field(None, description="Optional patient PIN (4-8 digits) for self-service")
+    pin: str | None = Field(None, description="Optional patient PIN (6-8 digits, not trivial) for self-service")
 
 
 class PersonOut(BaseModel):
@@ -234,4 +234,5 @@ class UserOut(BaseModel):
 
 
 class PinIn(Strict):
-    pin: str = Field(description="4-8 digits", examples=["4321"])
+    pin: str = Field(max_length=64, description="6-8 digits, not one digit repeated, not a run like 123456",
+                     examples=["402719"])

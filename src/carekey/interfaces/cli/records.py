@@ -97,7 +97,7 @@ def show(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
 @person_app.command("set-pin")
 def set_pin(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
             purpose: PurposeOpt = "care_record") -> None:
-    """Set the person's patient PIN (4-8 digits; from CAREKEY_NEW_PIN or typed by the person)."""
+    """Set the person's patient PIN (6-8 digits; from CAREKEY_NEW_PIN or typed by the person)."""
     import os
 
     pin = os.environ.get("CAREKEY_NEW_PIN") or typer.prompt("new PIN", hide_input=True, confirmation_prompt=True)

@@ -65,8 +65,8 @@ def erase(visit_id: str, person_id: str, actor: CurrentActor, purpose: PurposeHe
 
 
 @router.post("/people/{person_id}/pin", status_code=204, summary="Set the person's patient PIN",
-             description="4-8 digits, typed by the person; stored as an argon2id hash. With their card number it "
-             "opens the patient routes (/patient/...).", responses=ALL)
+             description="6-8 digits (not one digit repeated, not a run like 123456), typed by the person; stored "
+             "as an argon2id hash. With their card number it opens the patient routes (/patient/...).", responses=ALL)
 def set_pin(visit_id: str, person_id: str, body: PinIn, actor: CurrentActor, purpose: PurposeHeader,
             svc: Svc) -> Response:
     svc.people.set_pin(actor, visit_id, purpose, person_id, body.pin)
