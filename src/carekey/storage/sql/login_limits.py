@@ -39,11 +39,12 @@ class SqlLoginLimitRepository:
             last_seen=row.last_seen))
 
     def prune(self, now: datetime, idle: timedelta, keep: int) -> int:
-        """Drop keys idle for ``idle`` and not locked, then the least recently used beyond ``keep``."""
+        """Drop keys idle for ``idle`` and not locked, then the least recently used unlocked ones beyond ``keep``."""
         gone = self._c.execute(delete(t).where(t.c.last_seen < now - idle,
                                                (t.c.locked_until.is_(None)) | (t.c.locked_until < now))).rowcount
         count = int(self._c.execute(select(func.count()).select_from(t)).scalar_one())
-        if count > keep:
-            oldest = select(t.c.key).order_by(t.c.last_seen).limit(count - keep).scalar_subquery()
+        if count > keep:  # a locked key is never evicted (spraying new keys must not unlock a card)
+            unlocked = (t.c.locked_until.is_(None)) | (t.c.locked_until < now)
+            oldest = select(t.c.key).where(unlocked).order_by(t.c.last_seen).limit(count - keep).scalar_subquery()
             gone += self._c.execute(delete(t).where(t.c.key.in_(oldest))).rowcount
         return gone
