@@ -122,4 +122,5 @@ def test_rewritten_database_caught_by_heads_saved_outside(app, world):
     assert app.services.audit.verify(world.auditor, "audit", heads_file=False).ok  # the database alone looks fine...
     report = app.services.audit.verify(world.auditor, "audit", [saved], heads_file=False)  # ...not with a saved head
     assert "removed" in report.kinds(), report.problems
-    assert "removed" in verify(app, world).kinds()  # nor with the heads file the server keeps outside the database
+    # nor with the heads file the server keeps outside the database (the audits since re-grew the log)
+    assert verify(app, world).kinds() & {"removed", "root_mismatch", "node_store_mismatch"}

@@ -101,6 +101,7 @@ def record_heads(deps: Deps, sth: SignedTreeHead) -> None:
 class TransparencyService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
+        self._seen_ms = 0  # timestamp of the newest head this process signed or read (publish_if_due)
 
     def refusals(self) -> list[RefusalCount]:
         with self.d.uow() as uow:
@@ -128,20 +129,27 @@ class TransparencyService:
         with self.d.uow() as uow:
             check_log(uow, self.d)
 
-    def publish_if_due(self) -> SignedTreeHead | None:
-        """After a batch of writes: sign a head if the log grew and the latest head is older than
-        ``Settings.tree_head_seconds``. Returns the new head, or None when none was due."""
+    def publish_if_due(self, force: bool = False) -> SignedTreeHead | None:
+        """After a request (and when a server or CLI command ends, ``force``): sign a head if the log grew and the
+        latest head is older than ``Settings.tree_head_seconds`` (``force``: whatever its age). Returns the new
+        head, or None when none was due. While the newest head this process saw is young, no database is read."""
         if self.d.signer is None:
             return None
         now_ms = int(self.d.clock().timestamp() * 1000)
+        period = self.d.settings.tree_head_seconds * 1000
+        if not force and now_ms - self._seen_ms < period:
+            return None
         with self.d.uow() as uow:
             latest = uow.tree_heads.latest()
+            if latest is not None:
+                self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
             if latest is not None and (latest.size == uow.access_log.size() or
-                                       now_ms - latest.head.timestamp_ms < self.d.settings.tree_head_seconds * 1000):
+                                       (not force and now_ms - latest.head.timestamp_ms < period)):
                 return None
             sth = publish_head(uow, self.d)
             uow.commit()
         record_heads(self.d, sth)
+        self._seen_ms = max(self._seen_ms, sth.head.timestamp_ms)
         return sth
 
     def heads(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:

@@ -4,13 +4,14 @@ data folder (keys, database) through ``carekey.bootstrap``. A web UI may mount i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
+from carekey.errors import CarekeyError
 from carekey.interfaces.api import limits, problems
 from carekey.interfaces.api.routers import admin, audit, auth, patient, people, public, stats, visits
 
@@ -28,6 +29,16 @@ carekey: a consent-first registry for community health-screening programs.
 """
 
 
+UNLOGGED = ("/health", "/transparency", "/static", "/docs", "/redoc", "/openapi.json")
+
+
+def final_head(state: bootstrap.App) -> None:
+    """Sign a last head when the log grew since the newest one; a log that fails its checks is left unsigned
+    (its problem is reported by `carekey log verify` and at the next start)."""
+    with suppress(CarekeyError):
+        state.services.transparency.publish_if_due(force=True)
+
+
 def create_app(settings: Settings | None = None, built: bootstrap.App | None = None, web: bool = True) -> FastAPI:
     """The API, with the web UI mounted at ``/`` unless ``web`` is False (API routes are matched first)."""
     settings = settings or Settings()
@@ -37,6 +48,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        final_head(state)  # what was logged until shutdown is covered by a signed head (and the heads file)
         if built is None:  # we opened it, we close it
             state.close()
 
@@ -57,9 +69,10 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
 
     @app.middleware("http")
     async def sign_tree_heads(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """A write batch ends with a signed tree head (at most one per Settings.tree_head_seconds)."""
+        """A request that may have logged (reads are logged too) ends with a signed tree head when one is due
+        (at most one per Settings.tree_head_seconds; no database read while the last head is young)."""
         response: Response = await call_next(request)
-        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if not request.url.path.startswith(UNLOGGED):
             await run_in_threadpool(state.services.transparency.publish_if_due)
         return response
 
