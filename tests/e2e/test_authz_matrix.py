@@ -25,7 +25,8 @@ CARE, STATS, AUDIT = "care_record", "aggregate_statistics", "audit"
 MATRIX: dict[tuple[str, str], frozenset] = {
     ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC, ("GET", "/health"): PUBLIC, ("GET", "/transparency/refusals"): PUBLIC,
-    ("GET", "/transparency/tree-head"): PUBLIC, ("GET", "/transparency/consistency"): PUBLIC,
+    ("GET", "/transparency/tree-head"): PUBLIC, ("GET", "/transparency/tree-heads"): PUBLIC,
+    ("GET", "/transparency/consistency"): PUBLIC,
     ("POST", "/auth/token"): PUBLIC, ("POST", "/patient/token"): PUBLIC,  # credentials in the body
     ("DELETE", "/auth/token"): frozenset(STAFF), ("GET", "/auth/me"): frozenset(STAFF),
     ("POST", "/visits"): frozenset({R, C}), ("GET", "/visits/{visit_id}"): frozenset({R, C}),

@@ -77,10 +77,12 @@ class LoginLimiter:
     Each attempt is *counted before* the password is checked, in its own committed transaction, so parallel
     guesses cannot all pass one check before any is recorded: of k parallel attempts on a key at most
     ``per_minute`` are let through to the password check. A success gives its attempt back (and clears the
-    account's lockouts). The attempt after ``per_minute`` in a minute locks the key for 1 minute, the next lockout
-    for 2, then 4... up to ``Settings.login_lockout_max_minutes`` (exponential back-off); the refusal says how long
-    to wait (and ``Retry-After``). Keys are SHA-256 of the normalized key, and idle or least recently used rows are
-    pruned (``Settings.login_limit_keys``), so hostile input can neither grow a key nor the table without bound.
+    account's lockouts). The attempt after ``per_minute`` in a minute locks the account for 1 minute, the next
+    lockout for 2, then 4... up to ``Settings.login_lockout_max_minutes`` (exponential back-off); an address is
+    locked for the rest of its minute only (many people may share one); the refusal says how long to wait (and
+    ``Retry-After``). Staff and patient logins count addresses separately. Keys are SHA-256 of the normalized key,
+    and idle or least recently used rows are pruned (``Settings.login_limit_keys``), so hostile input can neither
+    grow a key nor the table without bound.
     """
 
     WINDOW = timedelta(minutes=1)
@@ -96,14 +98,17 @@ class LoginLimiter:
         cap = self.d.settings.login_lockout_max_minutes * 60
         return timedelta(seconds=min(60 * 2 ** min(strikes - 1, 30), cap))
 
-    def acquire(self, keys: list[str], now: datetime) -> None:
-        """Count one attempt on every key, or raise RateLimited (nothing counted) when one is locked or spent."""
+    def acquire(self, account: str, address: str, now: datetime) -> None:
+        """Count one attempt on the account (or card) and on the address, or raise RateLimited (nothing counted)
+        when either is locked or spent. Only the account's lockouts back off; an address (a clinic behind one NAT
+        address serves many people) is locked for the rest of its minute only."""
         limit = self.d.settings.login_attempts_per_minute
         with self._lock:
             self._calls += 1
             prune = self._calls % self.PRUNE_EVERY == 1
+        escalating = {_limit_key(account): True, _limit_key(address): False}
         with self.d.uow() as uow:
-            rows = [uow.login_limits.lock(k, now) for k in sorted({_limit_key(k) for k in keys})]  # fixed lock order
+            rows = [uow.login_limits.lock(k, now) for k in sorted(escalating)]  # fixed lock order: no deadlock
             until: datetime | None = None
             for r in rows:
                 r.last_seen = now
@@ -113,8 +118,11 @@ class LoginLimiter:
                 if r.window_start <= now - self.WINDOW:
                     r.window_start, r.attempts = now, 0
                 if r.attempts >= limit:
-                    r.strikes += 1
-                    r.locked_until = now + self._backoff(r.strikes)
+                    if escalating[r.key]:
+                        r.strikes += 1
+                        r.locked_until = now + self._backoff(r.strikes)
+                    else:
+                        r.locked_until = r.window_start + self.WINDOW
                     until = max(until or r.locked_until, r.locked_until)
             if until is None:
                 for r in rows:
@@ -129,12 +137,11 @@ class LoginLimiter:
             raise RateLimited(f"too many failed attempts: sign-in is locked; try again in {_wait_text(wait)}",
                               retry_after=wait)
 
-    def succeeded(self, reset: list[str], refund: list[str], now: datetime) -> None:
-        """After a correct password: ``reset`` keys (the account) start clean; ``refund`` keys (the address) get
-        this attempt back."""
+    def succeeded(self, account: str, address: str, now: datetime) -> None:
+        """After a correct password or PIN: the account starts clean; the address gets this attempt back."""
         with self.d.uow() as uow:
-            for key, clear in [*((k, True) for k in reset), *((k, False) for k in refund)]:
-                r = uow.login_limits.lock(_limit_key(key), now)
+            for key, clear in sorted([(_limit_key(account), True), (_limit_key(address), False)]):
+                r = uow.login_limits.lock(key, now)
                 r.attempts = 0 if clear else max(0, r.attempts - 1)
                 if clear:
                     r.strikes, r.locked_until = 0, None
@@ -156,8 +163,8 @@ class AuthService:
     def login(self, username: str, password: str, client: str = "local") -> IssuedToken:
         now = self.d.clock()
         name = username_key(username)
-        account, addr = f"user:{name}", f"addr:{address_key(client)}"
-        self.limiter.acquire([account, addr], now)
+        account, addr = f"user:{name}", f"staff-addr:{address_key(client)}"
+        self.limiter.acquire(account, addr, now)
         with self.d.uow() as uow:
             found = uow.users.by_username(name) if len(name) <= MAX_USERNAME else None
             try:
@@ -175,7 +182,7 @@ class AuthService:
             uow.users.add_session(SessionRow(token_hash(token), user.id, None, now, expires))
             uow.users.purge_sessions(now)
             uow.commit()
-        self.limiter.succeeded([account], [addr], now)
+        self.limiter.succeeded(account, addr, now)
         return IssuedToken(token, expires, Actor.of(user))
 
     def authenticate(self, token: str) -> Actor:

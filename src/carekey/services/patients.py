@@ -108,8 +108,8 @@ class PatientService:
         """Card number + PIN -> an opaque token (stored hashed) for ``patient_token_minutes``; failures are
         rate-limited per card and per client address, like staff logins."""
         now = self.d.clock()
-        card, addr = f"card:{normalize_card(card_number)}", f"addr:{address_key(client)}"  # N-100000 is N100000
-        self.limiter.acquire([card, addr], now)
+        card, addr = f"card:{normalize_card(card_number)}", f"patient-addr:{address_key(client)}"  # N-100000 = N100000
+        self.limiter.acquire(card, addr, now)
         with self.d.uow() as uow:
             row = self._by_card(uow, card_number, program_id)
             try:
@@ -123,7 +123,7 @@ class PatientService:
             uow.users.add_session(SessionRow(token_hash(token), None, row.id, now, expires))
             uow.users.purge_sessions(now)
             uow.commit()
-        self.limiter.succeeded([card], [addr], now)
+        self.limiter.succeeded(card, addr, now)
         return PatientToken(token, expires, row.id)
 
     def authenticate(self, token: str) -> Patient:
