@@ -99,7 +99,8 @@ def main() -> None:
 
         def guess(i: int) -> None:
             barrier.wait()
-            r = httpx.post(f"{base}/patient/token", json={"card_number": card, "pin": f"{(int(pin) + 1 + i) % 10**6:06d}"},
+            wrong = f"{(int(pin) + 1 + i) % 10**6:06d}"
+            r = httpx.post(f"{base}/patient/token", json={"card_number": card, "pin": wrong},
                            headers={"X-Forwarded-For": f"198.51.100.{i}"}, timeout=120)
             out.append(r.status_code)
 
@@ -117,14 +118,7 @@ def main() -> None:
                      "result": f"HTTP {r.status_code}, Retry-After {r.headers.get('retry-after')}",
                      "detail": r.json().get("detail")})
 
-        # 4. rotating X-Forwarded-For from 127.0.0.1 (no trusted proxy configured)
-        xff = [c.post("/auth/token", json={"username": f"nobody{i}", "password": "wrong"},
-                      headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(12)]
-        rows.append({"probe": "12 failed logins, a new X-Forwarded-For each", "result": " ".join(map(str, xff))})
-
         # 5. a 20 MB name in a lookup
-        reg = c.post("/auth/token", json={"username": "registrar-north", "password": users["registrar-north"]},
-                     headers={"X-Forwarded-For": "ignored"})
         c2 = httpx.Client(base_url=base, timeout=120)
         reg = c2.post("/auth/token", json={"username": "registrar-north", "password": users["registrar-north"]})
         auth = {"Authorization": f"Bearer {reg.json()['access_token']}", "X-Carekey-Purpose": "care_record"}
@@ -158,6 +152,12 @@ def main() -> None:
                          "result": f"HTTP {r.status_code}{' (pixels refused)' if 'pixels' in r.text else ''}",
                          "seconds": round(time.perf_counter() - t0, 2), "rss_before_mb": round(before, 1),
                          "rss_after_mb": round(rss_mb(server.pid), 1)})
+        # 4. rotating X-Forwarded-For from 127.0.0.1 (no trusted proxy configured); last, as it locks 127.0.0.1
+        # for staff logins for the rest of the minute
+        xff = [c.post("/auth/token", json={"username": f"nobody{i}", "password": "wrong"},
+                      headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(12)]
+        rows.append({"probe": "12 failed logins, a new X-Forwarded-For each", "result": " ".join(map(str, xff))})
+
     finally:
         server.terminate()
         server.wait(30)
