@@ -37,7 +37,7 @@ def check_pixels(image_bytes: bytes, max_pixels: int = HARD_MAX_PIXELS) -> tuple
     except Image.DecompressionBombError:
         width, height, mode = budget + 1, 1, "L"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise CaptureRejected("The image file is unreadable (not a PNG, TIFF, BMP or JPEG file); please recapture.",
+        raise CaptureRejected("The file is not a readable image (PNG, TIFF, BMP or JPEG); please recapture.",
                               reason="unreadable", cause=str(exc)) from exc
     if width * height > budget or width <= 0 or height <= 0:
         raise CaptureRejected(
