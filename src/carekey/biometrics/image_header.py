@@ -24,9 +24,10 @@ _BYTES_PER_SAMPLE = {"1": 1, "L": 1, "P": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK
                      "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
 
 
-def check_pixels(image_bytes: bytes, max_pixels: int = HARD_MAX_PIXELS) -> tuple[int, int]:
+def check_pixels(image_bytes: bytes, max_pixels: int = HARD_MAX_PIXELS, strict: bool = True) -> tuple[int, int]:
     """(width, height) from the header; CaptureRejected (a 422 problem) when there are more than ``max_pixels``
-    or the header is unreadable. Nothing is decoded."""
+    or (``strict``) the header is unreadable; not strict, an unreadable file is left to the decoder that follows
+    and (0, 0) returned. Nothing is decoded."""
     budget = min(max_pixels, HARD_MAX_PIXELS)
     try:
         with warnings.catch_warnings():
@@ -37,6 +38,8 @@ def check_pixels(image_bytes: bytes, max_pixels: int = HARD_MAX_PIXELS) -> tuple
     except Image.DecompressionBombError:
         width, height, mode = budget + 1, 1, "L"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if not strict:
+            return 0, 0
         raise CaptureRejected("The file is not a readable image (PNG, TIFF, BMP or JPEG); please recapture.",
                               reason="unreadable", cause=str(exc)) from exc
     if width * height > budget or width <= 0 or height <= 0:

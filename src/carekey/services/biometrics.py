@@ -91,7 +91,7 @@ class BiometricService:
             authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
             row = load_row(uow, person_id)
             with _logged_rejection(uow):
-                check_pixels(image, self.d.settings.max_image_pixels)
+                check_pixels(image, self.d.settings.max_image_pixels, strict=False)
                 protected = self.matcher.extract(modality, image)
             template = TemplateRow(new_id("T"), person_id, modality, position[:40], self.matcher.key_version,
                                    protected, now)
@@ -119,7 +119,7 @@ class BiometricService:
             assert visit is not None
             with _logged_rejection(uow):  # a refused capture still counts against the identification limit
                 for img in images.values():
-                    check_pixels(img, self.d.settings.max_image_pixels)
+                    check_pixels(img, self.d.settings.max_image_pixels, strict=False)
                 probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
             rows = [r for r in uow.biometrics.by_modality(modality) if r.key_version == self.matcher.key_version]
             owner = {r.id: r.person_id for r in rows}
