@@ -21,6 +21,7 @@ from carekey.services.container import Services, build_services
 from carekey.services.deps import Deps
 from carekey.storage import keychecks
 from carekey.storage.database import Database
+from carekey.storage.heads import HeadsFile
 from carekey.storage.keystore import FileSecretStore
 
 
@@ -110,6 +111,11 @@ def initialize(settings: Settings, if_missing: bool = False) -> bool:
         signer = log_signer(settings.resolved_log_key_file())
         db.migrate()
         keychecks.record(db, keychecks.check_values(keys, store, signer))
+        heads = HeadsFile(settings.resolved_heads_file())
+        if not heads.exists():
+            with db.uow() as uow:
+                if uow.tree_heads.latest() is None:  # a database with heads needs `carekey log adopt-heads`
+                    heads.create()
     finally:
         db.dispose()
     return True
@@ -189,7 +195,8 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     or the protected default."""
     keys, store, db, signer = open_checked(settings, migrate)
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
-                signer=signer, biometric_key_version=keys.biometric_version)
+                signer=signer, biometric_key_version=keys.biometric_version,
+                heads=HeadsFile(settings.resolved_heads_file()))
     return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
 
 

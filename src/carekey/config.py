@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         None, description="Ed25519 key signing the transparency log's tree heads (mode 0600, never in the database); "
         "default <data_dir>/carekey.log.key, created by init or on first start."
     )
+    heads_file: Path | None = Field(
+        None, description="Append-only file outside the database receiving every signed tree head (mode 0600); "
+        "`carekey log verify` checks the database against it and the server never signs a tree smaller than, or "
+        "inconsistent with, its largest head. Default <data_dir>/carekey.heads, created by init."
+    )
     tree_head_seconds: int = Field(
         60, ge=0, description="After a write request the API signs a new tree head when the log has grown and the "
         "latest head is older than this (0: after every write). Heads are also signed on demand."
@@ -37,6 +42,28 @@ class Settings(BaseSettings):
     patient_token_minutes: int = Field(30, ge=1, description="Lifetime of a patient portal token, in minutes.")
     login_attempts_per_minute: int = Field(
         10, ge=1, description="Failed logins allowed per account and per client address each minute."
+    )
+    login_lockout_max_minutes: int = Field(
+        60, ge=1, description="Back-off cap: each time an account, card or address exhausts its failed logins for "
+        "the minute it is locked for twice as long as the previous time (1, 2, 4... minutes), at most this long; "
+        "a successful login resets it."
+    )
+    login_limit_keys: int = Field(
+        100_000, ge=100, description="Most login-limiter entries kept in the database (least recently used beyond "
+        "this are dropped; expired ones are dropped first)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "header names the client; from anyone else the header is ignored (default: none, trust no header)."
+    )
+    max_json_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request body accepted by JSON and form routes, in bytes "
+        "(larger: 413 problem document, the body is not read)."
+    )
+    max_image_pixels: int = Field(
+        16_000_000, ge=10_000, le=64_000_000, description="Largest biometric image accepted, in pixels (width x "
+        "height, at most 64,000,000), checked from the image header before decoding, for both modalities and every "
+        "format (8- or 16-bit); larger: 422 problem, logged and counted against the identification rate limit."
     )
     argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations for staff passwords and patient PINs.")
     argon2_memory_kib: int = Field(
@@ -112,7 +139,8 @@ class Settings(BaseSettings):
         "auto", description="Secure flag on the web UI's cookies: auto (set when the request came over https, "
         "e.g. behind a TLS proxy with uvicorn --proxy-headers), always, or never.")
     upload_max_bytes: int = Field(
-        8 * 1024 * 1024, ge=1024, description="Largest biometric image the web UI accepts, in bytes.")
+        8 * 1024 * 1024, ge=1024, description="Largest biometric image upload accepted (web UI and API), in bytes "
+        "(larger: 413).")
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'carekey.db').resolve()}"
@@ -129,6 +157,8 @@ class Settings(BaseSettings):
         return env or self.fhir_endpoints.get(site_id) or None
     def resolved_dhis2_mapping_file(self) -> Path:
         return self.dhis2_mapping_file or self.data_dir / "dhis2-mapping.json"
+    def resolved_heads_file(self) -> Path:
+        return self.heads_file or self.data_dir / "carekey.heads"
 
     def resolved_key_store(self) -> Path:
         return self.key_store or self.data_dir / "carekey.keystore"

@@ -27,7 +27,8 @@ CARE, STATS, AUDIT = "care_record", "aggregate_statistics", "audit"
 MATRIX: dict[tuple[str, str], frozenset] = {
     ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/assets/swagger-init.js"): PUBLIC,
     ("GET", "/redoc"): PUBLIC, ("GET", "/health"): PUBLIC, ("GET", "/transparency/refusals"): PUBLIC,
-    ("GET", "/transparency/tree-head"): PUBLIC, ("GET", "/transparency/consistency"): PUBLIC,
+    ("GET", "/transparency/tree-head"): PUBLIC, ("GET", "/transparency/tree-heads"): PUBLIC,
+    ("GET", "/transparency/consistency"): PUBLIC,
     ("POST", "/auth/token"): PUBLIC, ("POST", "/patient/token"): PUBLIC,  # credentials in the body
     ("DELETE", "/auth/token"): frozenset(STAFF), ("GET", "/auth/me"): frozenset(STAFF),
     ("POST", "/visits"): frozenset({R, C}), ("GET", "/visits/{visit_id}"): frozenset({R, C}),
@@ -106,14 +107,14 @@ class Ctx:
         card = f"MX{Ctx.n:04d}"
         visit = self.s.visits.open(self.world.registrar, "north")
         view = self.s.people.enroll(self.world.registrar, visit.id, CARE, person_input(card_number=card),
-                                    consent(), pin="2468")
+                                    consent(), pin="246813")
         return visit.id, view.person.id, card
 
     def token(self, name):
         if name == "anonymous":
             return None
         if name == "patient":
-            r = self.client.post("/patient/token", json={"card_number": self.card, "pin": "2468"})
+            r = self.client.post("/patient/token", json={"card_number": self.card, "pin": "246813"})
         else:
             r = self.client.post("/auth/token", json={"username": name, "password": PASSWORD})
         assert r.status_code == 200, r.text
@@ -123,7 +124,7 @@ class Ctx:
         Ctx.n += 1
         return {
             "/auth/token": {"username": "auditor", "password": PASSWORD},
-            "/patient/token": {"card_number": self.card, "pin": "2468"},
+            "/patient/token": {"card_number": self.card, "pin": "246813"},
             "/visits": {"site_id": "north"},
             "/visits/{visit_id}/screenings": {"systolic_bp": 120, "diastolic_bp": 80},
             "/visits/{visit_id}/people": {"person": {"given_name": "Kwame", "family_name": "Boateng", "sex": "male",
@@ -134,7 +135,7 @@ class Ctx:
             "/visits/{visit_id}/people/{person_id}/consents": {"purpose": "aggregate_statistics", "granted": True,
                                                                "notice_version": "v1", "language": "en"},
             "/visits/{visit_id}/people/{person_id}/exams": {"systolic_bp": 121, "diastolic_bp": 81},
-            "/visits/{visit_id}/people/{person_id}/pin": {"pin": "2468"},
+            "/visits/{visit_id}/people/{person_id}/pin": {"pin": "246813"},
             "/stats/releases": {"statistic": "count", "epsilon": 0.01},
             "/stats/push": {"period": self.s.statistics.budget(self.world.manager, STATS).period},
             "/audit/verify": {"heads": []},
@@ -149,7 +150,7 @@ class Ctx:
         fresh = (method, path) in FRESH
         visit, person, card = self.new_person() if fresh else (self.visit, self.person, self.card)
         if fresh and principal == "patient":
-            token = self.client.post("/patient/token", json={"card_number": card, "pin": "2468"}).json()[
+            token = self.client.post("/patient/token", json={"card_number": card, "pin": "246813"}).json()[
                 "access_token"]
         else:
             token = self.token(principal) if fresh and principal in STAFF else self.tokens[principal]

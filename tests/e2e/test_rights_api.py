@@ -17,14 +17,14 @@ def enroll(app, world, card, district="Northern", sex="female", birth_year=1980,
     visit = s.visits.open(world.registrar, "north")
     view = s.people.enroll(world.registrar, visit.id, "care_record",
                            person_input(card_number=card, district=district, sex=sex, birth_year=birth_year),
-                           consent(granted) if granted else consent(), pin="1357")
+                           consent(granted) if granted else consent(), pin="135792")
     if exam:
         s.exams.record(world.clinician, visit.id, "care_record", view.person.id, exam)
     return visit.id, view.person.id
 
 
 def patient_headers(client, card):
-    r = client.post("/patient/token", json={"card_number": card, "pin": "1357"})
+    r = client.post("/patient/token", json={"card_number": card, "pin": "135792"})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

@@ -144,7 +144,7 @@ def test_registrar_changes_consents_and_sets_a_pin(web):
     r = client.post(f"/visit/{vid}/consent", data=wanted | second)  # two-person rule, one step on the same form
     assert "Consent decision recorded" in r.text and re.search(r"✓\s+aggregate statistics", r.text)
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "12"})
-    assert r.status_code == 422 and "4-8 digits" in r.text
+    assert r.status_code == 422 and "6-8 digits" in r.text
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "975310"})
     assert r.status_code == 403 and "prove they are here" in r.text
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "975310"} | second)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from tests.e2e.web_support import csrf_of, sign_in
 
 
-def patient_sign_in(client: TestClient, card: str = "NK1001", pin: str = "2468") -> str:
+def patient_sign_in(client: TestClient, card: str = "NK1001", pin: str = "246813") -> str:
     token = csrf_of(client.get("/me/login").text)
     r = client.post("/me/login", data={"csrf": token, "card_number": card, "pin": pin}, follow_redirects=False)
     assert r.status_code == 303, r.text
@@ -28,7 +28,7 @@ def test_patient_export_and_erasure(web):
     r = client.post("/me/erase", data={"csrf": token, "confirm": "yes"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert client.get("/me", follow_redirects=False).headers["location"] == "/me/login"
-    r = client.post("/me/login", data={"csrf": token, "card_number": "NK1001", "pin": "2468"})
+    r = client.post("/me/login", data={"csrf": token, "card_number": "NK1001", "pin": "246813"})
     assert r.status_code == 401 and "wrong card number or PIN" in r.text
     with built.database.uow() as uow:
         assert uow.people.count() == 1  # only Kwame is left

@@ -56,7 +56,7 @@ def seed(services):  # type: ignore[no-untyped-def]
         person = PersonInput(given, family, "female" if given == "Ama" else "male", year, card,
                              district="Northern", village="Gumani")
         services.people.enroll(world.registrar, visit.id, CARE, person,
-                               ConsentInput.parse(list(grants), "v1", "en", Grantor()), pin="2468")
+                               ConsentInput.parse(list(grants), "v1", "en", Grantor()), pin="246813")
         services.visits.close(world.registrar, visit.id)
     return world
 

@@ -11,7 +11,7 @@ from carekey.errors import BudgetExhausted, ConsentMissing, Forbidden, InvalidIn
 from carekey.storage.protocols import TemplateRow
 from tests.integration.helpers import CARE, consent, person_input
 
-PIN = "4321"
+PIN = "432187"
 
 
 def enroll_with_pin(s, actor, card="NK3001", granted=("care_record", "biometric_identification",

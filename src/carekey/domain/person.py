@@ -35,6 +35,8 @@ def normalize_name(raw: str) -> str:
 
 def normalize_card(raw: str) -> str:
     """Upper-case and drop spaces/dashes; cards are 4-20 letters and digits."""
+    if len(raw) > 64:  # checked before any work on the text
+        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)")
     card = re.sub(r"[\s-]", "", raw).upper()
     if not _CARD.match(card):
         raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)")

@@ -4,9 +4,11 @@ and a login rate limit per account and per client address."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import math
 import secrets
 import threading
-from collections import defaultdict, deque
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from carekey.errors import NotAuthenticated, RateLimited
 from carekey.services.deps import Actor, Deps
 from carekey.storage.protocols import SessionRow, UnitOfWork
+
+MAX_USERNAME = 64  # longer names are never accounts (the API refuses them with 422 before this)
 
 
 def token_hash(token: str) -> str:
@@ -41,29 +45,108 @@ class IssuedToken:
     actor: Actor
 
 
-class LoginLimiter:
-    """Sliding one-minute window of failed logins per key (in memory, per process: a restart resets it)."""
+def username_key(username: str) -> str:
+    """The limiter's (and the account table's) form of a username: NFKC, trimmed, inner whitespace collapsed,
+    lower case; so ``" Registrar "`` and ``"registrar"`` share one limit."""
+    return " ".join(unicodedata.normalize("NFKC", username).split()).lower()
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._fails: dict[str, deque[datetime]] = defaultdict(deque)
+
+def address_key(client: str) -> str:
+    """A client address as a limiter key: IPv4 as is, IPv6 by its /64 network (one host owns a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(client.strip())
+    except ValueError:
+        return client.strip()[:64]
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+
+
+def _limit_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", errors="replace")).hexdigest()  # bounded size, nothing readable
+
+
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+
+
+class LoginLimiter:
+    """Failed-login limits per account (or card) and per client address, in the database: every process (API
+    workers, the CLI) shares them, and a restart does not reset them.
+
+    Each attempt is *counted before* the password is checked, in its own committed transaction, so parallel
+    guesses cannot all pass one check before any is recorded: of k parallel attempts on a key at most
+    ``per_minute`` are let through to the password check. A success gives its attempt back (and clears the
+    account's lockouts). The attempt after ``per_minute`` in a minute locks the account for 1 minute, the next
+    lockout for 2, then 4... up to ``Settings.login_lockout_max_minutes`` (exponential back-off); an address is
+    locked for the rest of its minute only (many people may share one); the refusal says how long to wait (and
+    ``Retry-After``). Staff and patient logins count addresses separately. Keys are SHA-256 of the normalized key,
+    and idle or least recently used rows are pruned (``Settings.login_limit_keys``), so hostile input can neither
+    grow a key nor the table without bound.
+    """
+
+    WINDOW = timedelta(minutes=1)
+    IDLE = timedelta(days=1)
+    PRUNE_EVERY = 20
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+        self._calls = 0
         self._lock = threading.Lock()
 
-    def _window(self, key: str, now: datetime) -> deque[datetime]:
-        q = self._fails[key]
-        while q and q[0] <= now - timedelta(minutes=1):
-            q.popleft()
-        return q
+    def _backoff(self, strikes: int) -> timedelta:
+        cap = self.d.settings.login_lockout_max_minutes * 60
+        return timedelta(seconds=min(60 * 2 ** min(strikes - 1, 30), cap))
 
-    def check(self, keys: list[str], now: datetime) -> None:
+    def acquire(self, account: str, address: str, now: datetime) -> None:
+        """Count one attempt on the account (or card) and on the address, or raise RateLimited (nothing counted)
+        when either is locked or spent. Only the account's lockouts back off; an address (a clinic behind one NAT
+        address serves many people) is locked for the rest of its minute only."""
+        limit = self.d.settings.login_attempts_per_minute
         with self._lock:
-            if any(len(self._window(k, now)) >= self.per_minute for k in keys):
-                raise RateLimited("too many failed logins; wait a minute and try again", retry_after=60)
+            self._calls += 1
+            prune = self._calls % self.PRUNE_EVERY == 1
+        escalating = {_limit_key(account): True, _limit_key(address): False}
+        with self.d.uow() as uow:
+            rows = [uow.login_limits.lock(k, now) for k in sorted(escalating)]  # fixed lock order: no deadlock
+            until: datetime | None = None
+            for r in rows:
+                r.last_seen = now
+                if r.locked_until is not None and r.locked_until > now:
+                    until = max(until or r.locked_until, r.locked_until)
+                    continue
+                if r.window_start <= now - self.WINDOW:
+                    r.window_start, r.attempts = now, 0
+                if r.attempts >= limit:
+                    if escalating[r.key]:
+                        r.strikes += 1
+                        r.locked_until = now + self._backoff(r.strikes)
+                    else:
+                        r.locked_until = r.window_start + self.WINDOW
+                    until = max(until or r.locked_until, r.locked_until)
+            if until is None:
+                for r in rows:
+                    r.attempts += 1
+            for r in rows:
+                uow.login_limits.save(r)
+            if prune:
+                uow.login_limits.prune(now, self.IDLE, self.d.settings.login_limit_keys)
+            uow.commit()
+        if until is not None:
+            wait = max(1, math.ceil((until - now).total_seconds()))
+            raise RateLimited(f"too many failed attempts: sign-in is locked; try again in {_wait_text(wait)}",
+                              retry_after=wait)
 
-    def fail(self, keys: list[str], now: datetime) -> None:
-        with self._lock:
-            for k in keys:
-                self._window(k, now).append(now)
+    def succeeded(self, account: str, address: str, now: datetime) -> None:
+        """After a correct password or PIN: the account starts clean; the address gets this attempt back."""
+        with self.d.uow() as uow:
+            for key, clear in sorted([(_limit_key(account), True), (_limit_key(address), False)]):
+                r = uow.login_limits.lock(key, now)
+                r.attempts = 0 if clear else max(0, r.attempts - 1)
+                if clear:
+                    r.strikes, r.locked_until = 0, None
+                uow.login_limits.save(r)
+            uow.commit()
 
 
 class AuthService:
@@ -72,7 +155,7 @@ class AuthService:
         self.hasher = PasswordHasher(time_cost=deps.settings.argon2_time_cost,
                                   memory_cost=deps.settings.argon2_memory_kib)
         self._dummy_hash = self.hasher.hash("carekey-timing-equalizer")  # unknown users cost the same
-        self.limiter = LoginLimiter(deps.settings.login_attempts_per_minute)
+        self.limiter = LoginLimiter(deps)
 
     def hash_password(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -85,17 +168,17 @@ class AuthService:
 
     def login(self, username: str, password: str, client: str = "local") -> IssuedToken:
         now = self.d.clock()
-        keys = [f"user:{username.strip().lower()}", f"addr:{client}"]
-        self.limiter.check(keys, now)
+        name = username_key(username)
+        account, addr = f"user:{name}", f"staff-addr:{address_key(client)}"
+        self.limiter.acquire(account, addr, now)
         with self.d.uow() as uow:
-            found = uow.users.by_username(username.strip().lower())
+            found = uow.users.by_username(name) if len(name) <= MAX_USERNAME else None
             try:
                 self.hasher.verify(found[1] if found else self._dummy_hash, password)
                 ok = found is not None and found[0].active
             except (VerificationError, InvalidHashError):
                 ok = False
             if not ok or found is None:
-                self.limiter.fail(keys, now)
                 raise NotAuthenticated("wrong username or password")
             user, stored = found
             if self.hasher.check_needs_rehash(stored):
@@ -105,6 +188,7 @@ class AuthService:
             uow.users.add_session(SessionRow(token_hash(token), user.id, None, now, expires))
             uow.users.purge_sessions(now)
             uow.commit()
+        self.limiter.succeeded(account, addr, now)
         return IssuedToken(token, expires, Actor.of(user))
 
     def authenticate(self, token: str) -> Actor:

@@ -19,12 +19,14 @@ the person has no template for counts 0).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Protocol
 
+from carekey.biometrics.image_header import check_pixels
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
-from carekey.errors import InvalidInput, NotFound
+from carekey.errors import CaptureRejected, InvalidInput, NotFound
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of
 from carekey.services.deps import Actor, Deps
@@ -32,7 +34,7 @@ from carekey.services.images import keep_image
 from carekey.services.lookup import Candidate, report_candidates
 from carekey.services.records import data_key, load_row, open_person_or_none
 from carekey.services.visits import load_visit
-from carekey.storage.protocols import TemplateRow
+from carekey.storage.protocols import TemplateRow, UnitOfWork
 
 MODALITIES = ("fingerprint", "iris")
 
@@ -59,6 +61,17 @@ class BiometricMatcher(Protocol):
         ...
 
 
+@contextmanager
+def _logged_rejection(uow: UnitOfWork) -> Iterator[None]:
+    """A capture refused after the policy allowed the attempt: keep the attempt's log entry (committed), so the
+    refusal is visible to auditors and counts against the identification rate limit, then re-raise."""
+    try:
+        yield
+    except CaptureRejected:
+        uow.commit()
+        raise
+
+
 def _modality(raw: str) -> str:
     if raw not in MODALITIES:
         raise InvalidInput(f"modality must be one of {', '.join(MODALITIES)}")
@@ -77,8 +90,11 @@ class BiometricService:
             visit = load_visit(uow, visit_id)
             authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
             row = load_row(uow, person_id)
+            with _logged_rejection(uow):
+                check_pixels(image, self.d.settings.max_image_pixels, strict=False)
+                protected = self.matcher.extract(modality, image)
             template = TemplateRow(new_id("T"), person_id, modality, position[:40], self.matcher.key_version,
-                                   self.matcher.extract(modality, image), now)
+                                   protected, now)
             uow.biometrics.add(template)
             if Purpose.BIOMETRIC_IMAGE_RETENTION in consents_of(uow, person_id):
                 keep_image(uow, self.d.crypto, data_key(self.d.crypto, row), template, bytes(image), now)
@@ -108,7 +124,10 @@ class BiometricService:
             site = uow.programs.get_site(visit.site_id)
             if site is None:
                 raise NotFound("the visit's site belongs to no program")
-            probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
+            with _logged_rejection(uow):  # a refused capture still counts against the identification limit
+                for img in images.values():
+                    check_pixels(img, self.d.settings.max_image_pixels, strict=False)
+                probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
             # only the visit's program; on a visit already serving a person, only that person (a verification:
             # the biometric proof of presence), never a search of everyone else
             rows = [r for r in uow.biometrics.by_modality(modality, site.program_id)

@@ -11,6 +11,7 @@ from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
 from carekey.domain.program import Role, User
+from carekey.storage.heads import HeadsFile
 from carekey.storage.protocols import UnitOfWork
 
 
@@ -42,3 +43,4 @@ class Deps:
     signer: LogSigner | None = None  # signs tree heads; None only in tests that never publish one
     clock: Callable[[], datetime] = utcnow
     biometric_key_version: int | None = None  # current template-protection key version (None: not wired)
+    heads: HeadsFile | None = None  # every signed tree head also goes here, outside the database (None: tests)

@@ -23,6 +23,7 @@ from carekey.services.records import open_person_or_none
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import PersonRow, UnitOfWork
 
+MAX_NAME_CHARS = 200  # lookup fields are capped before any normalization or fuzzy matching
 CANDIDATE_POOL = 5000  # most rows decrypted for one name lookup
 YEAR_PENALTY = 5.0  # score points lost per year of birth-year difference
 
@@ -85,6 +86,8 @@ class LookupService:
 
     def by_name(self, actor: Actor, visit_id: str, purpose: str | None, name: str, birth_year: int,
                 village: str | None = None) -> list[Candidate]:
+        if len(name) > MAX_NAME_CHARS or len(village or "") > MAX_NAME_CHARS:
+            raise InvalidInput(f"a name or village has at most {MAX_NAME_CHARS} characters", field="name")
         query = normalize_name(name)
         if len(query) < 2:
             raise InvalidInput("give at least two letters of the name")

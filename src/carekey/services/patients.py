@@ -18,18 +18,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from carekey.audit.proofs import InclusionReceipt, access_receipt
 from carekey.domain.consent import ConsentRecord, Grantor, current_grants, parse_consent_purpose
 from carekey.domain.exam import Exam
-from carekey.domain.person import Person
+from carekey.domain.person import Person, normalize_card
 from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
 from carekey.errors import InvalidInput, NotAuthenticated
 from carekey.policy.decision import Action
 from carekey.services.access import authorize
-from carekey.services.auth import LoginLimiter, live_session, token_hash
+from carekey.services.auth import LoginLimiter, address_key, live_session, token_hash
 from carekey.services.consents import ConsentInput, add_consent_rows
 from carekey.services.deps import Actor, Deps
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, load_row, open_consent, open_exam, open_person
-from carekey.services.transparency import publish_head
+from carekey.services.transparency import publish_head, record_heads
 from carekey.storage.protocols import PersonRow, SessionRow, UnitOfWork
 
 PURPOSE = Purpose.PATIENT_ACCESS.value
@@ -93,7 +93,7 @@ class PatientService:
         self._ph = PasswordHasher(time_cost=deps.settings.argon2_time_cost,
                                   memory_cost=deps.settings.argon2_memory_kib)
         self._dummy = self._ph.hash("carekey-pin-timing")
-        self.limiter = LoginLimiter(deps.settings.login_attempts_per_minute)
+        self.limiter = LoginLimiter(deps)
 
     # -- credential ---------------------------------------------------------------------------------
     def _by_card(self, uow: UnitOfWork, card_number: str, program_id: str | None) -> PersonRow | None:
@@ -108,8 +108,8 @@ class PatientService:
         """Card number + PIN -> an opaque token (stored hashed) for ``patient_token_minutes``; failures are
         rate-limited per card and per client address, like staff logins."""
         now = self.d.clock()
-        keys = [f"card:{card_number.strip().upper()}", f"addr:{client}"]
-        self.limiter.check(keys, now)
+        card, addr = f"card:{normalize_card(card_number)}", f"patient-addr:{address_key(client)}"  # N-100000 = N100000
+        self.limiter.acquire(card, addr, now)
         with self.d.uow() as uow:
             row = self._by_card(uow, card_number, program_id)
             try:
@@ -117,13 +117,13 @@ class PatientService:
             except (VerificationError, InvalidHashError):
                 ok = False
             if not ok or row is None or row.pin_hash is None:
-                self.limiter.fail(keys, now)
                 raise NotAuthenticated("wrong card number or PIN (a registrar can set a PIN during a visit)")
             token = secrets.token_urlsafe(32)
             expires = now + timedelta(minutes=self.d.settings.patient_token_minutes)
             uow.users.add_session(SessionRow(token_hash(token), None, row.id, now, expires))
             uow.users.purge_sessions(now)
             uow.commit()
+        self.limiter.succeeded(card, addr, now)
         return PatientToken(token, expires, row.id)
 
     def authenticate(self, token: str) -> Patient:
@@ -190,6 +190,8 @@ class PatientService:
             self._gate(uow, patient, Action.PATIENT_READ)
             views = self._accesses(uow, patient.person_id)
             uow.commit()
+        if views:
+            record_heads(self.d, views[0].receipt.sth)
         return views
 
     def _accesses(self, uow: UnitOfWork, person_id: str) -> list[AccessView]:
@@ -213,6 +215,8 @@ class PatientService:
             templates, images = uow.biometrics.for_person(row.id), uow.images.for_person(row.id)
             views = self._accesses(uow, row.id)
             uow.commit()
+        if views:
+            record_heads(self.d, views[0].receipt.sth)
         return {
             "format": "carekey-export-v1", "exported_at": self.d.clock().isoformat(),
             "person": open_person(self.d.crypto, row, key).to_dict() | {"id": row.id},

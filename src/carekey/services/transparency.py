@@ -1,13 +1,21 @@
 """Public transparency: refused requests by purpose and month, signed tree heads of the access log, and
-consistency proofs between published heads (no personal data anywhere here)."""
+consistency proofs between published heads (no personal data anywhere here).
+
+The log never shrinks under its signer: before signing (and at server start, ``check_log``) the current tree
+must extend the largest head held in the database *and* in the heads file outside it (``carekey.storage.heads``):
+same root at that size (RFC 9162 consistency, checked directly on the stored nodes). A cut tail, deleted heads
+or an entry rewritten with rebuilt nodes therefore stop signing (IntegrityError) instead of being signed over.
+Every new head is appended to the heads file after its transaction commits (``record_heads``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from carekey.audit.merkle import MerkleLog, ProofError
 from carekey.audit.sth import SignedTreeHead
-from carekey.errors import InvalidInput, NotFound
+from carekey.errors import IntegrityError, InvalidInput, NotFound
 from carekey.services.deps import Deps
+from carekey.storage.heads import HeadsFileError
 from carekey.storage.protocols import UnitOfWork
 
 
@@ -36,12 +44,53 @@ class PublishedHead:
                 "signed_bytes": "b'carekey-sth-v1\\x00' || uint64 timestamp_ms || uint64 tree_size || root_hash"}
 
 
+def _largest_file_head(deps: Deps, db_has_heads: bool) -> SignedTreeHead | None:
+    if deps.heads is None:
+        return None
+    if not deps.heads.exists():
+        if db_has_heads:
+            raise IntegrityError(f"the heads file {deps.heads.path} is missing but the database holds signed tree "
+                                 "heads: restore it from a backup (or, for a data folder older than the heads file, "
+                                 "run `carekey log adopt-heads`); no head is signed until then")
+        return None
+    try:
+        return deps.heads.largest()
+    except (OSError, HeadsFileError) as err:
+        raise IntegrityError(f"the heads file cannot be read: {err}") from None
+
+
+def check_extends(tree: MerkleLog, heads: list[SignedTreeHead]) -> None:
+    """IntegrityError unless the tree extends every given head (its root at the head's size is the head's)."""
+    for head in heads:
+        try:
+            ok = head.size <= tree.size and tree.root(head.size) == head.root
+        except (KeyError, ProofError):  # a node missing below the size the store claims
+            ok = False
+        if not ok:
+            raise IntegrityError(
+                f"the access log ({tree.size} entries) does not extend the signed tree head of size {head.size}: "
+                "entries were removed or rewritten; run `carekey log verify` and restore the database from a "
+                "backup. No tree head is signed until then")
+
+
+def check_log(uow: UnitOfWork, deps: Deps) -> MerkleLog:
+    """The current tree, after checking that it extends the largest head in the database and in the heads file."""
+    tree = uow.access_log.tree()
+    latest = uow.tree_heads.latest()
+    largest_db = uow.tree_heads.largest() if latest is not None else None
+    check_extends(tree, [h for h in (latest, largest_db, _largest_file_head(deps, latest is not None))
+                         if h is not None])
+    return tree
+
+
 def publish_head(uow: UnitOfWork, deps: Deps) -> SignedTreeHead:
     """The latest signed tree head, signing a new one first when the log has grown since (inside the caller's
-    unit of work, which holds the log lock if it appended: the head covers exactly what it sees)."""
+    unit of work, which holds the log lock if it appended: the head covers exactly what it sees). Refuses
+    (IntegrityError) a tree smaller than, or inconsistent with, a head signed before. The caller appends a new
+    head to the heads file after committing (``record_heads``)."""
     if deps.signer is None:
         raise NotFound("this carekey instance has no log signing key")
-    tree = uow.access_log.tree()
+    tree = check_log(uow, deps)
     latest = uow.tree_heads.latest()
     if latest is not None and latest.size == tree.size and latest.key_id == deps.signer.key_id:
         return latest
@@ -50,9 +99,16 @@ def publish_head(uow: UnitOfWork, deps: Deps) -> SignedTreeHead:
     return sth
 
 
+def record_heads(deps: Deps, sth: SignedTreeHead) -> None:
+    """After the commit that stored ``sth``: append it to the heads file (a repeat of the last one is skipped)."""
+    if deps.heads is not None:
+        deps.heads.append(sth)
+
+
 class TransparencyService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
+        self._seen_ms = 0  # timestamp of the newest head this process signed or read (publish_if_due)
 
     def refusals(self) -> list[RefusalCount]:
         with self.d.uow() as uow:
@@ -69,27 +125,64 @@ class TransparencyService:
         with self.d.uow() as uow:
             sth = publish_head(uow, self.d)
             uow.commit()
+        record_heads(self.d, sth)
         assert self.d.signer is not None
         return PublishedHead(sth, self.d.signer.public_key)
 
-    def publish_if_due(self) -> SignedTreeHead | None:
-        """After a batch of writes: sign a head if the log grew and the latest head is older than
-        ``Settings.tree_head_seconds``. Returns the new head, or None when none was due."""
+    def public_key(self) -> bytes:
+        if self.d.signer is None:
+            raise NotFound("this carekey instance has no log signing key")
+        return self.d.signer.public_key
+
+    def check_log(self) -> None:
+        """At start: IntegrityError when the stored log does not extend the heads signed before (database and
+        heads file); the server then refuses to start rather than sign over a cut or rewritten log."""
+        if self.d.signer is None:
+            return
+        with self.d.uow() as uow:
+            check_log(uow, self.d)
+
+    def publish_if_due(self, force: bool = False) -> SignedTreeHead | None:
+        """After a request (and when a server or CLI command ends, ``force``): sign a head if the log grew and the
+        latest head is older than ``Settings.tree_head_seconds`` (``force``: whatever its age). Returns the new
+        head, or None when none was due. While the newest head this process saw is young, no database is read."""
         if self.d.signer is None:
             return None
         now_ms = int(self.d.clock().timestamp() * 1000)
+        period = self.d.settings.tree_head_seconds * 1000
+        if not force and now_ms - self._seen_ms < period:
+            return None
         with self.d.uow() as uow:
             latest = uow.tree_heads.latest()
+            if latest is not None:
+                self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
             if latest is not None and (latest.size == uow.access_log.size() or
-                                       now_ms - latest.head.timestamp_ms < self.d.settings.tree_head_seconds * 1000):
+                                       (not force and now_ms - latest.head.timestamp_ms < period)):
                 return None
             sth = publish_head(uow, self.d)
             uow.commit()
+        record_heads(self.d, sth)
+        self._seen_ms = max(self._seen_ms, sth.head.timestamp_ms)
         return sth
 
-    def heads(self) -> list[SignedTreeHead]:
+    def heads(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:
+        """Signed tree heads in the order they were signed (``start`` skips the first ones)."""
         with self.d.uow() as uow:
-            return uow.tree_heads.all()
+            return uow.tree_heads.all(start, limit)
+
+    def adopt_heads(self) -> int:
+        """Upgrade path for a data folder older than the heads file: create it from the database's heads (after
+        checking that the log extends them). Refused when the file exists. Returns the number of heads written."""
+        assert self.d.heads is not None
+        if self.d.heads.exists():
+            raise InvalidInput(f"{self.d.heads.path} exists; it is never rewritten")
+        with self.d.uow() as uow:
+            heads = uow.tree_heads.all()
+            check_extends(uow.access_log.tree(), heads)
+        self.d.heads.create()
+        for sth in heads:
+            self.d.heads.append(sth)
+        return len(heads)
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes (to link two published heads)."""

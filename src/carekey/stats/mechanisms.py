@@ -54,9 +54,16 @@ class CountRelease:
     alpha: float
 
 
+MIN_EPSILON = 0.01  # below this one release is pure noise (Laplace scale > 100 per cell) and 1/epsilon overflows
+MAX_EPSILON = 10.0  # one release never spends more than the default total budget
+
+
 def check_epsilon(epsilon: float) -> float:
-    if not isinstance(epsilon, int | float) or not math.isfinite(epsilon) or epsilon <= 0:
-        raise InvalidInput("epsilon must be a positive finite number", field="epsilon")
+    """The epsilon of one release: a finite number in [MIN_EPSILON, MAX_EPSILON] (else InvalidInput, 422)."""
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not math.isfinite(epsilon) \
+            or not MIN_EPSILON <= epsilon <= MAX_EPSILON:
+        raise InvalidInput(f"epsilon must be a number from {MIN_EPSILON} to {MAX_EPSILON:g} (got {epsilon!r})",
+                           field="epsilon")
     return float(epsilon)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
@@ -72,6 +72,19 @@ class SessionRow:
     person_id: str | None
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass
+class LimitRow:
+    """One login-limiter key (a SHA-256 of the normalized account, card or address): attempts in the current
+    window, lockouts so far and until when the key is locked."""
+
+    key: str
+    window_start: datetime
+    attempts: int
+    strikes: int
+    locked_until: datetime | None
+    last_seen: datetime
 
 
 @dataclass(frozen=True)
@@ -231,7 +244,8 @@ class BiometricImageRepository(Protocol):
 class TreeHeadRepository(Protocol):
     def add(self, sth: SignedTreeHead) -> None: ...
     def latest(self) -> SignedTreeHead | None: ...
-    def all(self) -> list[SignedTreeHead]: ...
+    def largest(self) -> SignedTreeHead | None: ...  # the head of the largest tree
+    def all(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]: ...
 
 
 class BudgetRepository(Protocol):  # carekey.stats.budget.BudgetStore
@@ -263,6 +277,10 @@ class KeyCheckRepository(Protocol):
 class LogKeyRotationRepository(Protocol):
     def add(self, rotation: KeyRotation) -> None: ...
     def all(self) -> list[KeyRotation]: ...
+class LoginLimitRepository(Protocol):
+    def lock(self, key: str, now: datetime) -> LimitRow: ...  # the key's row (created if new), locked until commit
+    def save(self, row: LimitRow) -> None: ...
+    def prune(self, now: datetime, idle: timedelta, keep: int) -> int: ...
 
 
 class UnitOfWork(Protocol):
@@ -279,6 +297,7 @@ class UnitOfWork(Protocol):
     biometrics: BiometricRepository
     images: BiometricImageRepository
     tree_heads: TreeHeadRepository
+    login_limits: LoginLimitRepository
     budget: BudgetRepository
     fhir_pushes: FhirPushRepository
     releases: ReleaseStore  # carekey.stats.published: released statistics and their DHIS2 push

@@ -34,7 +34,7 @@ def enroll_with_fingerprint(live, card: str, pin: str) -> str:  # type: ignore[n
 
 
 def test_patient_revokes_biometric_consent_and_sees_the_access_log(new_page, live):
-    person_id = enroll_with_fingerprint(live, "NK3003", "1357")
+    person_id = enroll_with_fingerprint(live, "NK3003", "135792")
     page = new_page(390, 844)
     page.goto("/")
     page.click("text=I am a patient")
@@ -42,7 +42,7 @@ def test_patient_revokes_biometric_consent_and_sees_the_access_log(new_page, liv
     page.fill("#f-pin", "0000")
     page.click("#me-sign-in")
     expect(page.locator(".field-error")).to_contain_text("wrong card number or PIN")
-    page.fill("#f-pin", "1357")
+    page.fill("#f-pin", "135792")
     page.click("#me-sign-in")
     expect(page.locator("h1")).to_have_text("Abla Tetteh")
     expect(page.locator(".exam-card")).to_contain_text("132/84")

@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from carekey.biometrics.fingerprint import iso19794_4
 from carekey.biometrics.fingerprint import parameters as P
+from carekey.biometrics.image_header import check_pixels
 from carekey.biometrics.resolution import declared_resolution
 from carekey.errors import CaptureRejected
 
@@ -25,6 +26,7 @@ def decode(image_bytes: bytes) -> np.ndarray:
         raise CaptureRejected("The image file is empty; please recapture the finger.")
     if len(image_bytes) > P.MAX_FILE_BYTES:
         raise CaptureRejected("The image file is too large for a single-finger capture; please recapture.")
+    check_pixels(image_bytes)  # from the header, before decoding
     try:
         with Image.open(io.BytesIO(image_bytes)) as img:
             if img.format not in ACCEPTED_FORMATS:
@@ -39,7 +41,7 @@ def decode(image_bytes: bytes) -> np.ndarray:
             return np.array(img.convert("L") if img.mode != "L" else img, dtype=np.uint8)
     except CaptureRejected:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise CaptureRejected("The image file is unreadable or truncated; please recapture the finger.",
                               cause=str(exc)) from exc
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from carekey.biometrics.image_header import check_pixels
 from carekey.biometrics.iris import parameters as P
 from carekey.errors import CaptureRejected
 
@@ -31,6 +32,7 @@ def decode(image_bytes: bytes) -> EyeImage:
     """Decode PNG, BMP, TIFF or JPEG bytes into a grayscale eye image, or reject the capture."""
     if not isinstance(image_bytes, bytes | bytearray | memoryview) or len(image_bytes) == 0:
         raise CaptureRejected("The iris image is empty; please recapture.", reason="empty")
+    check_pixels(bytes(image_bytes))  # from the header, before decoding
     raw = np.frombuffer(bytes(image_bytes), dtype=np.uint8)
     img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     if img is None or img.size == 0:

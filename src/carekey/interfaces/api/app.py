@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
-from carekey.errors import StorageUnavailable
-from carekey.interfaces.api import docs, problems
+from carekey.errors import CarekeyError, StorageUnavailable
+from carekey.interfaces.api import docs, limits, problems
 from carekey.interfaces.api.request_log import RequestLog
 from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
 
@@ -30,14 +30,26 @@ carekey: a consent-first registry for community health-screening programs.
 """
 
 
+UNLOGGED = ("/health", "/transparency", "/static", "/docs", "/redoc", "/openapi.json")
+
+
+def final_head(state: bootstrap.App) -> None:
+    """Sign a last head when the log grew since the newest one; a log that fails its checks is left unsigned
+    (its problem is reported by `carekey log verify` and at the next start)."""
+    with suppress(CarekeyError):
+        state.services.transparency.publish_if_due(force=True)
+
+
 def create_app(settings: Settings | None = None, built: bootstrap.App | None = None, web: bool = True) -> FastAPI:
     """The API, with the web UI mounted at ``/`` unless ``web`` is False (API routes are matched first)."""
     settings = settings or Settings()
     state = built or bootstrap.build(settings)
+    state.services.transparency.check_log()  # never serve (and sign over) a log cut below a signed head
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        final_head(state)  # what was logged until shutdown is covered by a signed head (and the heads file)
         if built is None:  # we opened it, we close it
             state.close()
 
@@ -55,15 +67,17 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     app.state.carekey = state
     problems.install(app)
     docs.install(app)
+    limits.install(app, state.settings)  # body-size limits (413), X-Forwarded-For from trusted proxies only
     for module in (auth, visits, people, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
 
     @app.middleware("http")
     async def sign_tree_heads(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """A write batch ends with a signed tree head (at most one per Settings.tree_head_seconds)."""
+        """A request that may have logged (reads are logged too) ends with a signed tree head when one is due
+        (at most one per Settings.tree_head_seconds; no database read while the last head is young)."""
         response: Response = await call_next(request)
-        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            # on a storage failure the request's own answer stands; the head is signed on a later write
+        if not request.url.path.startswith(UNLOGGED):
+            # on a storage failure the request's own answer stands; the head is signed on a later request
             with suppress(StorageUnavailable):
                 await run_in_threadpool(state.services.transparency.publish_if_due)
         return response

@@ -21,8 +21,8 @@ class Strict(BaseModel):
 
 
 class TokenIn(Strict):
-    username: str = Field(examples=["registrar-north"])
-    password: str = Field(examples=["demo-password"])
+    username: str = Field(max_length=64, examples=["registrar-north"])
+    password: str = Field(max_length=1024, examples=["demo-password"])
 
 
 class TokenOut(BaseModel):
@@ -91,7 +91,7 @@ class PersonIn(Strict):
 class EnrollIn(Strict):
     person: PersonIn
     consent: ConsentFormIn
-    pin: str | None = Field(None, description="Optional patient PIN (4-8 digits) for self-service")
+    pin: str | None = Field(None, description="Optional patient PIN (6-8 digits, not trivial) for self-service")
 
 
 class PersonOut(BaseModel):
@@ -122,10 +122,10 @@ class PersonOut(BaseModel):
 class LookupIn(Strict):
     """Either ``card_number``, or ``name`` with ``birth_year`` (and optionally ``village``)."""
 
-    card_number: str | None = Field(None, examples=["NK1001"])
-    name: str | None = Field(None, examples=["Ama Mensah"])
-    birth_year: int | None = Field(None, examples=[1980])
-    village: str | None = None
+    card_number: str | None = Field(None, max_length=64, examples=["NK1001"])
+    name: str | None = Field(None, max_length=200, examples=["Ama Mensah"])
+    birth_year: int | None = Field(None, ge=1900, le=2100, examples=[1980])
+    village: str | None = Field(None, max_length=200)
 
 
 class CandidateOut(BaseModel):
@@ -280,7 +280,8 @@ class PasswordChangeIn(Strict):
 
 
 class PinIn(Strict):
-    pin: str = Field(description="4-8 digits", examples=["4321"])
+    pin: str = Field(max_length=64, description="6-8 digits, not one digit repeated, not a run like 123456",
+                     examples=["402719"])
     presence: PresenceIn | None = Field(None, description="the person's proof of presence (not needed when they "
                                         "were enrolled or matched by biometrics in this visit)")
 

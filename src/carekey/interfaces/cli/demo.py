@@ -12,12 +12,13 @@ from faker import Faker
 
 from carekey.domain.consent import Grantor, GrantorKind
 from carekey.domain.program import Program, Site
+from carekey.errors import InvalidInput
 from carekey.interfaces.cli.progress import track
 from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
 from carekey.services.consents import ConsentInput
 from carekey.services.container import Services
 from carekey.services.deps import Actor
-from carekey.services.people import PersonInput
+from carekey.services.people import PersonInput, check_pin
 
 SITES = (Site("north", "demo", "North district clinic", "Northern"),
          Site("south", "demo", "South market school", "Southern"))
@@ -86,7 +87,7 @@ def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: 
         person = PersonInput(given, fake.last_name(), sex, year - age - 1, f"{site[0].upper()}{cards[i]}",
                              district=SITES[i % 2].district, village=rng.choice(VILLAGES[site]),
                              language=rng.choice(["en", "fr"]))
-        pin = f"{secrets.randbelow(10**6):06d}" if i == 0 and patients is not None else None
+        pin = _demo_pin() if i == 0 and patients is not None else None
         view = services.people.enroll(reg, visit.id, CARE, person,
                                       ConsentInput.parse(granted, "v1", person.language, grantor), pin)
         if pin is not None:
@@ -107,3 +108,14 @@ def write_credentials(data: Path, users: list[DemoUser], patients: dict[str, str
         with os.fdopen(fd, "w") as fh:
             fh.write("".join(f"{card}\t{pin}\n" for card, pin in patients.items()))
     return path
+
+
+def _demo_pin() -> str:
+    """A random 6-digit PIN that the PIN policy accepts (not 111111, not 123456...)."""
+    while True:
+        pin = f"{secrets.randbelow(10**6):06d}"
+        try:
+            check_pin(pin)
+            return pin
+        except InvalidInput:
+            continue

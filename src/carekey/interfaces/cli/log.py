@@ -1,15 +1,21 @@
-"""``carekey log head|verify|check-receipt``: the transparency log for auditors and for anyone with a receipt."""
+"""``carekey log head|verify|check-receipt|witness|adopt-heads``: the transparency log for auditors, witnesses
+and anyone with a receipt."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from carekey.audit.proofs import verify_access_receipt
 from carekey.audit.sth import SignedTreeHead
+from carekey.audit.witness import judge
 from carekey.interfaces.cli.common import (
     DataDir,
     PurposeOpt,
@@ -67,14 +73,17 @@ def head(data: DataDir,
 
 @log_app.command("verify")
 def verify(data: DataDir, user: UserOpt,
-           heads: Annotated[Path | None, typer.Option(help="signed tree heads saved outside carekey (JSON lines)")]
-           = None, purpose: PurposeOpt = "audit") -> None:
-    """Auditor: check every stored entry against the Merkle tree, the signed tree heads (stored and --heads)
-    and its leaf commitment. Prints the report; exit 8 when anything was modified, removed, inserted or
-    reordered."""
+           heads: Annotated[Path | None, typer.Option(help="signed tree heads saved outside carekey (JSON lines, "
+                                                      "e.g. a witness's --out file)")] = None,
+           heads_file: Annotated[bool, typer.Option(help="also check the data folder's heads file (carekey.heads); "
+                                                    "a missing heads file is a failure")] = True,
+           purpose: PurposeOpt = "audit") -> None:
+    """Auditor: check every stored entry against the Merkle tree, the signed tree heads (in the database, in the
+    heads file outside it, and --heads) and its leaf commitment. Prints the report; exit 8 when anything was
+    modified, removed, inserted or reordered, or the heads file is missing."""
     saved = read_heads(heads) if heads else []
     with session(data, user) as (app, actor):
-        report = app.services.audit.verify(actor, purpose, saved)
+        report = app.services.audit.verify(actor, purpose, saved, heads_file)
     emit(report.to_dict())
     if not report.ok:
         typer.echo(f"log verification FAILED: {len(report.problems)} problem(s)", err=True)
@@ -96,3 +105,82 @@ def check_receipt(receipt: Annotated[Path, typer.Argument(help="one access as sh
                f"for {event.get('purpose')} at {event.get('at')}, {event.get('outcome')})")
     if not ok:
         raise typer.Exit(EXIT_TAMPERED)
+
+
+@log_app.command("adopt-heads")
+def adopt_heads(data: DataDir) -> None:
+    """Create the heads file of a data folder older than it, from the signed tree heads in the database (refused
+    when the heads file exists). Only for upgrades: a heads file that went missing is restored from a backup."""
+    with opened(data) as app:
+        n = app.services.transparency.adopt_heads()
+    typer.echo(f"heads file created with {n} signed tree heads", err=True)
+
+
+def http_client(url: str) -> httpx.Client:
+    """The witness's HTTP client (tests put an in-process client here)."""
+    return httpx.Client(base_url=url.rstrip("/"), timeout=30.0, follow_redirects=False)
+
+
+def _held(out: Path) -> tuple[SignedTreeHead | None, str | None]:
+    """The last head the witness accepted and the log key it pinned (from its --out file)."""
+    if not out.exists():
+        return None, None
+    last, key = None, None
+    for n, line in enumerate(out.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            sth = SignedTreeHead.from_dict(obj["signed_tree_head"])
+        except (ValueError, KeyError, TypeError) as err:
+            typer.echo(f"error: {out}:{n}: not a witnessed head ({err})", err=True)
+            raise typer.Exit(3) from None
+        key = key or obj.get("public_key")
+        if last is None or sth.size >= last.size:
+            last = sth
+    return last, key
+
+
+@log_app.command("witness")
+def witness(url: Annotated[str, typer.Argument(help="the carekey server, e.g. https://registry.example.org")],
+            out: Annotated[Path, typer.Option("--out", help="heads this witness accepted (JSON lines; created)")],
+            public_key: Annotated[str | None, typer.Option(help="the log's public key (hex) to pin; default: the "
+                                                           "key in --out, else the server's (trust on first use)")]
+            = None) -> None:
+    """Run on another machine, on a schedule: fetch the server's current signed tree head, check its signature
+    with the pinned key and a consistency proof from the last head held in --out, and append it there. A head
+    that does not extend the one held (a cut or rewritten log) is refused: exit 8, --out unchanged."""
+    held, pinned = _held(out)
+    if public_key and pinned and public_key.lower() != pinned.lower():
+        typer.echo(f"error: --public-key differs from the key pinned in {out}", err=True)
+        raise typer.Exit(3)
+    try:
+        with http_client(url) as client:
+            r = client.get("/transparency/tree-head")
+            r.raise_for_status()
+            published = r.json()
+            candidate = SignedTreeHead.from_dict(published["signed_tree_head"])
+            key_hex = str(public_key or pinned or published["public_key"])
+
+            def proof(first: int, second: int) -> list[bytes]:
+                p = client.get("/transparency/consistency", params={"first": first, "second": second})
+                if p.status_code != 200:
+                    raise ValueError(f"the server answered {p.status_code}")
+                return [base64.b64decode(x, validate=True) for x in p.json()["consistency_path"]]
+
+            verdict = judge(held, bytes.fromhex(key_hex), candidate, proof)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+        typer.echo(f"error: cannot fetch a signed tree head from {url}: {err}", err=True)
+        raise typer.Exit(1) from None
+    if not verdict.accepted:
+        typer.echo(f"REFUSED: {verdict.reason}", err=True)
+        raise typer.Exit(EXIT_TAMPERED)
+    if verdict.new:
+        line = {"signed_tree_head": candidate.to_dict(), "public_key": key_hex, "url": url,
+                "witnessed_at": datetime.now(UTC).isoformat()}
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            fh.write(json.dumps(line, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    typer.echo(f"ACCEPTED: {verdict.reason}", err=True)

@@ -118,7 +118,7 @@ def _proof(person_pin: bool, approver: str | None) -> PresenceProof:
 @person_app.command("set-pin")
 def set_pin(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
             purpose: PurposeOpt = "care_record", person_pin: PresencePin = False, approver: Approver = None) -> None:
-    """Set or reset the person's patient PIN (4-8 digits; from CAREKEY_NEW_PIN or typed by the person). The person
+    """Set or reset the person's patient PIN (6-8 digits; from CAREKEY_NEW_PIN or typed by the person). The person
     proves they are here (--person-pin, --approver, or a biometric match / enrollment in this visit); their open
     portal sessions end."""
     import os

@@ -54,5 +54,9 @@ class SqlTreeHeadRepository:
         r = self._c.execute(select(h).order_by(h.c.id.desc()).limit(1)).first()
         return _sth(r) if r else None
 
-    def all(self) -> list[SignedTreeHead]:
-        return [_sth(r) for r in self._c.execute(select(h).order_by(h.c.id))]
+    def largest(self) -> SignedTreeHead | None:
+        r = self._c.execute(select(h).order_by(h.c.tree_size.desc(), h.c.id.desc()).limit(1)).first()
+        return _sth(r) if r else None
+
+    def all(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:
+        return [_sth(r) for r in self._c.execute(select(h).order_by(h.c.id).offset(start).limit(limit))]

@@ -282,3 +282,16 @@ log_key_rotations = Table(
     Column("old_signature", LargeBinary, nullable=False),
     Column("new_signature", LargeBinary, nullable=False),
 )
+
+# -- migration 0004_log: the login limiter, shared by every process (API workers, CLI) ------------------------
+
+login_limits = Table(
+    "login_limits", metadata,  # one row per limiter key: SHA-256 of the normalized account/card/address key
+    Column("key", HEX, primary_key=True),
+    Column("window_start", TS, nullable=False),  # the current one-minute window of attempts
+    Column("attempts", Integer, nullable=False),  # attempts counted in it (counted before the password is checked)
+    Column("strikes", Integer, nullable=False),  # lockouts so far (back-off doubles with each; reset on success)
+    Column("locked_until", TS, nullable=True),
+    Column("last_seen", TS, nullable=False),  # least recently used keys are dropped first
+)
+Index("ix_login_limits_last_seen", login_limits.c.last_seen)

@@ -30,6 +30,7 @@ from carekey.storage.sql.exams import SqlExamRepository
 from carekey.storage.sql.fhir_pushes import SqlFhirPushRepository
 from carekey.storage.sql.images import SqlImageRepository
 from carekey.storage.sql.log_tree import SqlTreeHeadRepository
+from carekey.storage.sql.login_limits import SqlLoginLimitRepository
 from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
 from carekey.storage.sql.shreds import SqlKeyChecks, SqlLogKeyRotations, SqlShredQueue, finish_shreds
@@ -102,6 +103,7 @@ class SqlUnitOfWork:
         self.shreds = SqlShredQueue(conn)
         self.key_checks = SqlKeyChecks(conn)
         self.log_keys = SqlLogKeyRotations(conn)
+        self.login_limits = SqlLoginLimitRepository(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -16,9 +16,10 @@ ALL = responses(401, 403, 404, 422)
 
 class PatientTokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    card_number: str = Field(examples=["NK4242"])
-    pin: str = Field(examples=["4321"])
-    program_id: str | None = Field(None, description="needed only if the card exists in several programs")
+    card_number: str = Field(max_length=64, examples=["NK4242"])
+    pin: str = Field(max_length=64, examples=["432109"])
+    program_id: str | None = Field(None, max_length=40, description="needed only if the card exists in several "
+                                   "programs")
 
 
 @router.post("/token", summary="Sign in with card number and PIN",

@@ -82,10 +82,11 @@ def erase_post(visit_id: str, person_id: str, body: EraseIn, actor: CurrentActor
 
 
 @router.post("/people/{person_id}/pin", status_code=204, summary="Set the person's patient PIN",
-             description="4-8 digits, typed by the person; stored as an argon2id hash. With their card number it "
-             "opens the patient routes (/patient/...). Setting or resetting a PIN needs the person's proof of "
-             "presence (`presence`: their current PIN or a second staff member; or a biometric match or their "
-             "enrollment in this visit) and signs out every open portal session of theirs.", responses=ALL)
+             description="6-8 digits (not one digit repeated, not a run like 123456), typed by the person; stored "
+             "as an argon2id hash. With their card number it opens the patient routes (/patient/...). Setting or "
+             "resetting a PIN needs the person's proof of presence (`presence`: their current PIN or a second staff "
+             "member; or a biometric match or their enrollment in this visit) and signs out every open portal "
+             "session of theirs.", responses=ALL)
 def set_pin(visit_id: str, person_id: str, body: PinIn, actor: CurrentActor, purpose: PurposeHeader,
             svc: Svc) -> Response:
     svc.people.set_pin(actor, visit_id, purpose, person_id, body.pin, proof_of(body.presence))

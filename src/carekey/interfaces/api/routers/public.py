@@ -43,9 +43,21 @@ def tree_head(svc: Svc) -> dict[str, object]:
     return svc.transparency.tree_head().to_dict()
 
 
+@router.get("/transparency/tree-heads", summary="History of signed tree heads",
+            description="Public: every signed tree head of the access log in the order they were signed, "
+            "`limit` at a time from `start`, with the log's public key. Each head is also appended to a file "
+            "outside the database; witnesses (`carekey log witness`) keep their own copies.", responses=responses(422))
+def tree_heads(svc: Svc, start: Annotated[int, Query(ge=0, le=2**62)] = 0,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, object]:
+    heads = svc.transparency.heads(start, limit)
+    return {"start": start, "signed_tree_heads": [h.to_dict() for h in heads],
+            "public_key": svc.transparency.public_key().hex()}
+
+
 @router.get("/transparency/consistency", summary="Consistency proof between two tree sizes",
             description="RFC 9162 section 2.1.4 proof that the tree of size `second` extends the tree of size "
             "`first` (audit path, base64), for linking a saved head to a newer one.", responses=responses(422))
-def consistency(svc: Svc, first: Annotated[int, Query(ge=0)], second: Annotated[int, Query(ge=0)]) -> dict[str, object]:
+def consistency(svc: Svc, first: Annotated[int, Query(ge=0, le=2**62)],
+                second: Annotated[int, Query(ge=0, le=2**62)]) -> dict[str, object]:
     proof = svc.transparency.consistency(first, second)
     return {"first": first, "second": second, "consistency_path": [base64.b64encode(p).decode() for p in proof]}
