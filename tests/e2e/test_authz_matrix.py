@@ -143,7 +143,7 @@ class Ctx:
             "/auth/password": {"current_password": PASSWORD, "new_password": PASSWORD},
             "/admin/users/{username}": {"display_name": "Target"},
             "/admin/users/{username}/password": {"password": "another long password"},
-            "/visits/{visit_id}/people/{person_id}/erase": {"presence": {"pin": "2468"}},
+            "/visits/{visit_id}/people/{person_id}/erase": {"presence": {"pin": "246813"}},
         }.get(path) if method in ("POST", "PUT", "PATCH") else None
 
     def call(self, method, path, principal, purpose):

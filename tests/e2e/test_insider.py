@@ -87,8 +87,8 @@ def test_past_visit_hides_its_person(app, world, client, login):
 
 
 def test_staff_cannot_override_a_withdrawal(app, world, client, login):
-    pid = enroll(app, world, "WD001", pin="1357")
-    patient = client.post("/patient/token", json={"card_number": "WD001", "pin": "1357"}).json()["access_token"]
+    pid = enroll(app, world, "WD001", pin="135792")
+    patient = client.post("/patient/token", json={"card_number": "WD001", "pin": "135792"}).json()["access_token"]
     me = {"Authorization": f"Bearer {patient}"}
     for purpose in ("biometric_identification", "aggregate_statistics"):
         assert client.post(f"/patient/consents/{purpose}/revoke", headers=me).status_code in (200, 201)
@@ -108,7 +108,7 @@ def test_staff_cannot_override_a_withdrawal(app, world, client, login):
     assert ("prove_presence", "denied") in log_of(app, pid)
     # the person is there and types their PIN: the consent is theirs to give again
     r = client.post(f"/visits/{vid}/people/{pid}/consents",
-                    json=grant | {"presence": {"pin": "1357"}}, headers=reg | CARE)
+                    json=grant | {"presence": {"pin": "135792"}}, headers=reg | CARE)
     assert r.status_code == 201 and r.json()["granted"] is True
     with app.database.uow() as uow:
         [entry] = [e.event for e in uow.access_log.for_person(pid)
@@ -117,8 +117,8 @@ def test_staff_cannot_override_a_withdrawal(app, world, client, login):
 
 
 def test_a_withdrawn_care_record_hides_the_person_from_lookups(app, world, client, login):
-    pid = enroll(app, world, "WD002", pin="1357")
-    me = {"Authorization": "Bearer " + client.post("/patient/token", json={"card_number": "WD002", "pin": "1357"})
+    pid = enroll(app, world, "WD002", pin="135792")
+    me = {"Authorization": "Bearer " + client.post("/patient/token", json={"card_number": "WD002", "pin": "135792"})
           .json()["access_token"]}
     assert client.post("/patient/consents/care_record/revoke", headers=me).status_code in (200, 201)
     reg = login("registrar")
@@ -130,27 +130,27 @@ def test_a_withdrawn_care_record_hides_the_person_from_lookups(app, world, clien
 
 
 def test_no_portal_takeover_from_another_site(app, world, client, login):
-    pid = enroll(app, world, "TK001", pin="2468")
+    pid = enroll(app, world, "TK001", pin="246813")
     south = login("registrar-south")
     vid = open_visit(client, south, "south")
     hits = client.post(f"/visits/{vid}/lookup", json={"card_number": "TK001"}, headers=south | CARE).json()
     assert [h["person_id"] for h in hits] == [pid]  # the same program: a person may come to any of its sites
     assert client.get(f"/visits/{vid}/people/{pid}", headers=south | CARE).status_code == 200
-    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "111111"}, headers=south | CARE)
+    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "381946"}, headers=south | CARE)
     assert r.status_code == 403 and "prove they are here" in r.json()["detail"]
-    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "111111", "presence": SECOND},
+    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "381946", "presence": SECOND},
                     headers=south | CARE)
     assert r.status_code == 403 and "visit's site" in r.json()["detail"]  # a north clinician cannot vouch at south
     r = client.delete(f"/visits/{vid}/people/{pid}", headers=south | CARE)
     assert r.status_code == 403
-    assert client.post("/patient/token", json={"card_number": "TK001", "pin": "2468"}).status_code == 200
-    assert client.post("/patient/token", json={"card_number": "TK001", "pin": "111111"}).status_code == 401
+    assert client.post("/patient/token", json={"card_number": "TK001", "pin": "246813"}).status_code == 200
+    assert client.post("/patient/token", json={"card_number": "TK001", "pin": "381946"}).status_code == 401
     assert ("set_pin", "denied") in log_of(app, pid) and ("erase", "denied") in log_of(app, pid)
 
 
 def test_pin_reset_with_a_second_staff_member_ends_sessions_and_shows_who(app, world, client, login):
-    pid = enroll(app, world, "PR001", pin="2468")
-    patient = client.post("/patient/token", json={"card_number": "PR001", "pin": "2468"}).json()["access_token"]
+    pid = enroll(app, world, "PR001", pin="246813")
+    patient = client.post("/patient/token", json={"card_number": "PR001", "pin": "246813"}).json()["access_token"]
     me = {"Authorization": f"Bearer {patient}"}
     assert client.get("/patient/record", headers=me).status_code == 200
     reg = login("registrar")
