@@ -60,10 +60,13 @@ def main() -> None:
             res = list(ex.map(work, files, chunksize=4))
         fails = [(p.name, r) for p, t, r in res if t is None]
         reasons = collections.Counter(r for _, r in fails)
-        gen, imp = [], []
+        gen, imp, worst = [], [], []
         for (p1, t1, _), (p2, t2, _) in itertools.combinations(res, 2):
             s = 0.0 if t1 is None or t2 is None else 1 - api.compare(t1, t2)
-            (gen if p1.stem.rsplit("_", 1)[0] == p2.stem.rsplit("_", 1)[0] else imp).append(s)
+            mated = p1.stem.rsplit("_", 1)[0] == p2.stem.rsplit("_", 1)[0]
+            (gen if mated else imp).append(s)
+            if mated and s > 0:
+                worst.append((s, p1.stem, p2.stem))
         curve = metrics.error_curve(np.array(gen), np.array(imp))
         eer = metrics.equal_error_rate(curve)
         f1 = metrics.fnmr_at_fmr(curve, 0.01)
@@ -71,7 +74,8 @@ def main() -> None:
         for r, n in reasons.most_common():
             print(f"   {n:4d} x {r}")
         print("   failed:", " ".join(n for n, _ in fails[:30]))
-        # worst genuine pairs
+        print("   worst genuine:", " ".join(f"{a}/{b}:{1-x:.3f}" for x, a, b in sorted(worst)[:12]))
+        print("   best impostors HD:", " ".join(f"{1 - x:.3f}" for x in sorted(imp)[-5:]))
         sys.stdout.flush()
 
 

@@ -52,7 +52,7 @@ def _tile(path: Path) -> tuple[np.ndarray, bool]:
     scale = TILE / max(img.shape[:2])
     img = cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     if seg is not None:
-        score = f" q={seg.quality:.2f}" if hasattr(seg, "quality") else ""
+        score = f" q={a.quality['quality']:.2f}" if a.quality else ""
         label = f"{path.name} r={seg.pupil.r:.0f}/{seg.iris.r:.0f}{score}"
     else:
         label = path.name

@@ -20,18 +20,20 @@ class Analysis:
     segmentation: Segmentation | None
     masked: MaskedIris | None
     rejected: CaptureRejected | None
+    quality: dict[str, float] | None = None  # quality.score(): overall ``quality`` in [0, 1] and its parts
 
 
 def analyse(eye: EyeImage) -> Analysis:
     """Run segmentation, masking and the quality checks, keeping what was found even when rejected."""
-    seg = masked = None
+    seg = masked = score = None
     try:
         seg = segmentation.segment(eye)
         masked = occlusion.mask_noise(normalization.rubber_sheet(seg))
+        score = quality.score(seg, masked)
         quality.check(seg, masked)
     except CaptureRejected as exc:
-        return Analysis(eye, seg, masked, exc)
-    return Analysis(eye, seg, masked, None)
+        return Analysis(eye, seg, masked, exc, score)
+    return Analysis(eye, seg, masked, None, score)
 
 
 def extract_from_eye(eye: EyeImage) -> IrisTemplate:

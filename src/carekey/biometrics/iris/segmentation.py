@@ -12,6 +12,7 @@ without a learned model downloaded at run time.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -119,49 +120,62 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
     smooth = cv2.medianBlur(img, 5)
     blurred = cv2.GaussianBlur(img, (0, 0), 1.0).astype(np.float64)
     k = max(3, int(rmin) | 1)
-    opener = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    # two openings: a small one keeps small pupils, a larger one cuts a big pupil free of the lashes
+    # that touch it (both sizes relative to the frame)
+    openers = [cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (s, s)) for s in (k, 3 * k)]
     lo = int(smooth.min())
     spread = max(float(np.percentile(smooth, 90)) - lo, 30.0)
     ring_angles = np.deg2rad(np.arange(0, 360, 10))
-    found: list[tuple[float, float, float, float]] = []  # (score, x, y, r)
-    seen: list[tuple[float, float, float]] = []
-    for frac in P.PUPIL_THRESHOLDS:
+    found: list[tuple[float, float, float, float, float]] = []  # (score, x, y, r, interior grey level)
+    for frac, opener in itertools.product(P.PUPIL_THRESHOLDS, openers):
         dark = cv2.morphologyEx((smooth <= lo + frac * spread).astype(np.uint8), cv2.MORPH_OPEN, opener)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+        inscribed = cv2.distanceTransform(dark, cv2.DIST_L2, 5)
         for i in range(1, count):
             area = float(stats[i, cv2.CC_STAT_AREA])
-            if not rmin <= np.sqrt(area / np.pi) <= rmax:
+            if np.sqrt(area / np.pi) < rmin:
                 continue
-            pts = np.column_stack(np.nonzero(labels == i)[::-1]).astype(np.float32)
-            (cx, cy), rc = cv2.minEnclosingCircle(pts)
-            circularity = area / (np.pi * max(rc, 1.0) ** 2)
-            if circularity < P.PUPIL_MIN_CIRCULARITY:
-                continue
-            r = float(np.sqrt(area / np.pi))
-            if any(abs(cx - x) < 0.2 * r and abs(cy - y) < 0.2 * r and abs(r - q) < 0.2 * r for x, y, q in seen):
-                continue  # the same blob at the next threshold
-            seen.append((cx, cy, r))
+            x0, y0, w, h = (int(stats[i, c]) for c in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH,
+                                                        cv2.CC_STAT_HEIGHT))
+            own = labels[y0 : y0 + h, x0 : x0 + w] == i
             # darker and larger round blobs first: the pupil is the darkest round thing in an eye image,
             # a clump of lashes against bright skin can be as round and as contrasted, but is small
-            interior = float(np.median(smooth[labels == i]))
+            interior = float(np.median(smooth[y0 : y0 + h, x0 : x0 + w][own]))
             darkness = max(0.0, 1.0 - (interior - lo) / spread)
-            score = circularity * darkness * np.sqrt(r / rmin) * _ring_support(blurred, cx, cy, r, ring_angles)
-            if score > 0:
-                found.append((score, cx, cy, r))
+            discs = []
+            r = float(np.sqrt(area / np.pi))
+            if r <= rmax:  # the blob as a whole, when it is round
+                pts = np.column_stack(np.nonzero(own)[::-1]).astype(np.float32)
+                (cx, cy), rc = cv2.minEnclosingCircle(pts)
+                circularity = area / (np.pi * max(rc, 1.0) ** 2)
+                if circularity >= P.PUPIL_MIN_CIRCULARITY:
+                    discs.append((circularity, x0 + cx, y0 + cy, r))
+            # the largest disc inside the blob: a pupil whose edge touches lashes or a lid shadow
+            dist = np.where(own, inscribed[y0 : y0 + h, x0 : x0 + w], 0)
+            iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
+            ri = float(dist[iy, ix]) + 0.5
+            if rmin <= ri <= rmax and ri < 0.9 * r:
+                discs.append((P.PUPIL_INSCRIBED_WEIGHT, x0 + ix, y0 + iy, ri))
+            for weight, cx, cy, rr in discs:
+                score = weight * darkness * np.sqrt(rr / rmin) * _ring_support(blurred, cx, cy, rr, ring_angles)
+                if score > 0:
+                    found.append((score, cx, cy, rr, interior))
     best = max(found, default=None)
     # the innermost dark disc: a dark iris against bright sclera is itself a round dark blob (with
     # the pupil inside); a clearly ringed smaller disc inside the best candidate is the pupil
     while best is not None:
         inner = [c for c in found if c[3] < P.PUPIL_NESTED_RATIO * best[3]
-                 and np.hypot(c[1] - best[1], c[2] - best[2]) < 0.5 * best[3] and c[0] >= P.PUPIL_NESTED_SCORE * best[0]]
+                 and np.hypot(c[1] - best[1], c[2] - best[2]) < 0.5 * best[3] and c[0] >= P.PUPIL_NESTED_SCORE * best[0]
+                 and c[4] < best[4] - P.PUPIL_NESTED_DARKER * spread]
         if not inner:
             break
-        best = max(inner)
+        darkest = min(c[4] for c in inner)  # of the discs inside, the darkest (a pupil, not pupil + iris)
+        best = max(c for c in inner if c[4] <= darkest + 0.2 * P.PUPIL_NESTED_DARKER * spread)
     if best is None:
         raise CaptureRejected("No eye found, or the eye is closed (no pupil visible); please recapture with the eye "
                               "open and centred.",
                               reason="no_eye")
-    _, cx, cy, r0 = best
+    _, cx, cy, r0, _ = best
     angles = np.deg2rad(np.r_[np.arange(-50, 230, 6)])  # the top (lid) arc is left out
     shift = max(2.0, 0.15 * r0)
     step = max(0.5, r0 / 60)
@@ -178,7 +192,7 @@ def _ring_support(img: np.ndarray, cx: float, cy: float, r: float, angles: np.nd
     which that step is clear (> MIN_PUPIL_CONTRAST); out-of-image directions count as missing."""
     inner = np.concatenate([ndimage.map_coordinates(img, [cy + k * r * np.sin(angles), cx + k * r * np.cos(angles)],
                                                     order=1, mode="nearest")[None] for k in (0.3, 0.6)]).mean(axis=0)
-    ox, oy = cx + 1.35 * r * np.cos(angles), cy + 1.35 * r * np.sin(angles)
+    ox, oy = cx + P.PUPIL_RING_OUTER * r * np.cos(angles), cy + P.PUPIL_RING_OUTER * r * np.sin(angles)
     outer = ndimage.map_coordinates(img, [oy, ox], order=1, mode="nearest")
     inside = (ox >= 0) & (ox <= img.shape[1] - 1) & (oy >= 0) & (oy <= img.shape[0] - 1)
     step = np.where(inside, outer - inner, 0.0)
@@ -200,9 +214,9 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
     iris_level = float(np.median(ndimage.map_coordinates(blurred, [ny.ravel(), nx.ravel()], order=1)))
     # the limbus is a soft edge whose width grows with the iris: smooth the radial derivative on that
     # scale, or a sharp but wrong edge (eyelid, image border) beats a wide true limbus on a large iris
-    sigma = max(1.5, P.LIMBUS_DERIVATIVE_SIGMA * float(np.median(radii)))
+    sigma = max(1.5, P.LIMBUS_DERIVATIVE_SIGMA * pupil.r)
     circle, _ = _integro_differential(blurred, pupil.x, pupil.y, shift, radii, angles, step=step,
-                                      inside_level=iris_level, sigma=sigma)
+                                      inside_level=iris_level, sigma=sigma, min_valid=P.LIMBUS_MIN_IN_IMAGE)
     contrast = _ring_step(blurred, circle, angles, width=max(3.0, 0.08 * circle.r))
     if contrast < P.MIN_LIMBUS_CONTRAST:
         raise CaptureRejected("No eye found (iris boundary not visible); please recapture.", reason="no_eye")
@@ -211,7 +225,8 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
 
 def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float | tuple[float, float],
                           radii: np.ndarray, angles: np.ndarray, step: float = 0.5,
-                          inside_level: float | None = None, sigma: float = 1.5) -> tuple[Circle, float]:
+                          inside_level: float | None = None, sigma: float = 1.5,
+                          min_valid: float = 0.6) -> tuple[Circle, float]:
     """max over centres and radii of d/dr G_sigma * mean_{circle}(I), dark inside / bright outside.
 
     With ``inside_level`` (the iris grey level), a candidate only counts when just inside it the
@@ -228,14 +243,14 @@ def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float | 
     valid = inside.mean(axis=3)
     means = np.where(inside, values, 0.0).sum(axis=3) / np.maximum(inside.sum(axis=3), 1)
     deriv = ndimage.gaussian_filter1d(means, sigma=sigma / max(radii[1] - radii[0], 1e-9), axis=2, order=1)
-    deriv = np.where(valid >= 0.6, deriv, -np.inf)
+    deriv = np.where(valid >= min_valid, deriv, -np.inf)
     deriv[..., :2] = -np.inf
     deriv[..., -2:] = -np.inf
     if inside_level is not None:
         w = max(2, int(round(P.LIMBUS_BAND * float(np.median(radii)) / step)))
         inner = np.roll(means, w, axis=2)
         outer = np.roll(means, -w, axis=2)
-        iris_inside = inner - inside_level <= 0.5 * (outer - inside_level)
+        iris_inside = inner - inside_level <= P.LIMBUS_INSIDE_SHARE * (outer - inside_level)
         iris_inside[..., :w] = True
         deriv = np.where(iris_inside, deriv, -np.inf)
     i, j, k = np.unravel_index(int(np.argmax(deriv)), deriv.shape)
