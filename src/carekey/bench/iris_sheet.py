@@ -83,7 +83,8 @@ def _caption(img: np.ndarray, label: str, reject: str | None) -> np.ndarray:
 
 
 def contact_sheet(folder: Path, out: Path, sample: int = 30, max_rejected: int = 12, columns: int = 6,
-                  scan: int | None = None, progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None) -> dict[str, Any]:
+                  scan: int | None = None,
+                  progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None) -> dict[str, Any]:
     """Draw ``sample`` evenly spread images and up to ``max_rejected`` rejected ones; return counts."""
     track = progress or (lambda it, _label, _n: it)
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
