@@ -40,8 +40,8 @@ LIMBUS_MIN_IN_IMAGE = 0.75            # share of the limbus arcs that must lie i
 LIMBUS_INSIDE_SHARE = 0.3             # just inside a limbus candidate the image must be within this share of the
                                       # way from the iris level to the level outside (sclera-to-skin edges fail)
 LIMBUS_BAND = 0.1                      # limbus blur half-width, as a share of the iris radius
-LASH_TEXTURE_QUANTILE = 0.95           # ... and above the 95th percentile of the lateral iris's own black top-hat
-LASH_CONTRAST_MAX = 0.6                # ... but never above 60 % of the iris-to-pupil step
+LASH_TEXTURE_QUANTILE = 0.99           # ... and above the 99th percentile of the lateral iris's own black top-hat
+LASH_CONTRAST_MAX = 0.8                # ... but never above 80 % of the iris-to-pupil step
 LASH_CONTRAST_UPPER = 0.30             # ... above the pupil, where the upper lashes hang over the iris
 LASH_ROOT_HEIGHT = 0.5                 # a lash is rooted outside the limbus at least this share of r above/below
 LASH_CONTRAST = 0.45                   # eyelash: black top-hat above 45 % of the iris-to-pupil step
