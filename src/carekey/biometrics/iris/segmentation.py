@@ -179,8 +179,12 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
     angles = np.deg2rad(np.r_[np.arange(-50, 230, 6)])  # the top (lid) arc is left out
     shift = max(2.0, 0.15 * r0)
     step = max(0.5, r0 / 60)
-    circle, _ = _integro_differential(blurred, cx, cy, shift, np.arange(0.7 * r0, 1.35 * r0, step), angles,
-                                      step=step)
+    try:
+        circle, _ = _integro_differential(blurred, cx, cy, shift, np.arange(0.7 * r0, 1.35 * r0, step), angles,
+                                          step=step)
+    except CaptureRejected:  # a dark sliver between the lids has no circular boundary
+        raise CaptureRejected("No eye found, or the eye is closed (no circular pupil boundary); please recapture "
+                              "with the eye open and centred.", reason="no_eye") from None
     contrast = _ring_step(blurred, circle, angles, width=max(2.0, 0.15 * circle.r))
     if contrast < P.MIN_PUPIL_CONTRAST:
         raise CaptureRejected("No eye found (pupil too faint); please recapture.", reason="no_eye")
@@ -215,8 +219,12 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
     # the limbus is a soft edge whose width grows with the iris: smooth the radial derivative on that
     # scale, or a sharp but wrong edge (eyelid, image border) beats a wide true limbus on a large iris
     sigma = max(1.5, P.LIMBUS_DERIVATIVE_SIGMA * pupil.r)
-    circle, _ = _integro_differential(blurred, pupil.x, pupil.y, shift, radii, angles, step=step,
-                                      inside_level=iris_level, sigma=sigma, min_valid=P.LIMBUS_MIN_IN_IMAGE)
+    try:
+        circle, _ = _integro_differential(blurred, pupil.x, pupil.y, shift, radii, angles, step=step,
+                                          inside_level=iris_level, sigma=sigma, min_valid=P.LIMBUS_MIN_IN_IMAGE)
+    except CaptureRejected:  # no iris-to-sclera edge anywhere on the lateral arcs: lids cover them
+        raise CaptureRejected("No eye found, or the eye is closed (no iris boundary beside the pupil); please "
+                              "recapture with the eye open and centred.", reason="no_eye") from None
     contrast = _ring_step(blurred, circle, angles, width=max(3.0, 0.08 * circle.r))
     if contrast < P.MIN_LIMBUS_CONTRAST:
         raise CaptureRejected("No eye found (iris boundary not visible); please recapture.", reason="no_eye")
