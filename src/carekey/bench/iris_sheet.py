@@ -111,7 +111,19 @@ def contact_sheet(folder: Path, out: Path, sample: int = 30, max_rejected: int =
     rows = [np.hstack(allt[i : i + columns]) for i in range(0, len(allt), columns)]
     sheet = np.vstack(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # a 128-colour palette keeps a sheet of a few dozen eyes well under 500 KB (it is committed)
-    Image.fromarray(cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB)).quantize(128).save(out, optimize=True)
+    # a fixed palette (greys, red-tinted greys, the drawing colours) keeps a sheet of a few dozen eyes
+    # well under 500 KB (it is committed) without merging the pupil and limbus colours
+    Image.fromarray(cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB)).quantize(palette=_palette(),
+                                                                     dither=Image.Dither.NONE).save(out, optimize=True)
     return {"dataset": str(folder), "images_scanned": len(files), "tiles": len(tiles) + len(rejected[:max_rejected]),
             "rejected_drawn": len(rejected[:max_rejected])}
+
+
+def _palette() -> Image.Image:
+    greys = np.linspace(0, 255, 100)
+    tinted = [(0.65 * g + 0.35 * 255, 0.65 * g, 0.65 * g) for g in greys]
+    colours = [(g, g, g) for g in greys] + tinted + [(0, 255, 0), (0, 255, 255), (255, 80, 80), (255, 0, 0)]
+    flat = [int(round(v)) for c in colours for v in c]
+    pal = Image.new("P", (1, 1))
+    pal.putpalette(flat + flat[-3:] * (256 - len(colours)))
+    return pal
