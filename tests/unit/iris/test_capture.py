@@ -49,7 +49,9 @@ def test_closed_eye_is_refused(eye):
     closed = img.copy()
     closed[: int(seg.pupil.y + 0.6 * seg.iris.r)] = int(np.percentile(img, 90))  # lid drawn over the pupil
     err = rejected(encode_png(closed))
-    assert err.detail["reason"] == "no_eye" and "closed" in err.message
+    # The scale-free pupil search (issue 12) may take a dark clump of lower lashes for a pupil
+    # candidate; the capture is then refused by the occlusion check. Either way: refused as closed.
+    assert err.detail["reason"] in ("no_eye", "occluded") and "closed" in err.message
 
 
 @pytest.mark.parametrize("top,bottom", [(0.5, 0.5), (0.0, 0.6)])
@@ -60,7 +62,9 @@ def test_heavily_occluded_eye_is_refused(eye, top, bottom):
     lids[: int(seg.pupil.y - top * seg.pupil.r)] = skin      # upper lid over the top of the pupil
     lids[int(seg.pupil.y + bottom * seg.pupil.r):] = skin    # lower lid over its bottom
     err = rejected(encode_png(lids))
-    assert err.detail["reason"] == "occluded" and "closed" in err.message
+    # with both lids over the pupil only a dark sliver is left: the scale-free pupil search (issue 12)
+    # finds no round pupil in it at all (no_eye) where the old one fitted a pupil and found it occluded
+    assert err.detail["reason"] in ("occluded", "no_eye") and "closed" in err.message
 
 
 def test_out_of_focus_is_refused(eye):

@@ -62,6 +62,16 @@ def mask_noise(norm: NormalizedIris) -> MaskedIris:
     level = np.minimum(level, med + bright_step)
     bright = tex > level + bright_step
     dark = tex < level - dark_step
+    # a dark region is noise (lashes, lid shadow) when it reaches the limbus inside an eyelid sector,
+    # where lashes and shadows come from; enclosed dark spots are crypts, i.e. iris texture
+    labels, count = ndimage.label(dark, structure=np.ones((3, 3), bool))
+    lid_cols = np.zeros(tex.shape[1], bool)
+    for lo, hi in P.EYELID_SECTORS:
+        lid_cols |= _sector(lo, hi)
+    rooted = np.zeros(count + 1, bool)
+    rooted[np.unique(labels[-2:, lid_cols])] = True
+    rooted[0] = False
+    dark = rooted[labels]
     odd = dark | bright | ~known
 
     lid = np.zeros_like(odd)

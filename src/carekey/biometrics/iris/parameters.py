@@ -14,7 +14,18 @@ WORK_SIDE = 480               # px; frames whose longer side exceeds this are do
 MIN_CONTRAST_STD = 8.0        # grey levels; a blank or saturated frame has almost no spread
 
 # --- segmentation ---------------------------------------------------------------------------
-PUPIL_RADIUS_FRACTION = (0.025, 0.20)  # pupil radius as a share of the shorter image side
+PUPIL_RADIUS_FRACTION = (0.02, 0.32)  # pupil radius as a share of the shorter image side: from a whole-face-
+                                      # width eye to a close-up whose dilated pupil fills a third of the frame
+PUPIL_THRESHOLDS = (0.04, 0.07, 0.10, 0.14, 0.18, 0.23, 0.28, 0.34, 0.40)  # dark-threshold sweep, as a share of
+                                      # the frame's darkest-to-90th-percentile spread (exposure-independent)
+PUPIL_INSCRIBED_WEIGHT = 0.7         # the largest disc inside a non-round dark blob (pupil touched by lashes)
+                                     # counts like a blob of this circularity
+PUPIL_RING_OUTER = 1.2              # a candidate's ring is sampled this far out (share of its radius): close
+                                     # enough that a disc grown into the iris has a dark side there
+PUPIL_NESTED_RATIO = 0.75            # a disc this much smaller inside the best dark disc ...
+PUPIL_NESTED_SCORE = 0.2             # ... with at least this share of its score is the pupil (the best was an iris)
+PUPIL_NESTED_DARKER = 0.1            # ... when it is darker by this share of the frame's spread
+IRIS_RADIUS_MAX_FRACTION = 0.6        # limbus radius at most this share of the longer image side
 PUPIL_MIN_CIRCULARITY = 0.55           # blob area / enclosing-circle area; lashes are long and thin
 PUPIL_IRIS_RATIO = (0.20, 0.72)        # pupil/iris radius: fully constricted .. fully dilated pupil
 IRIS_CENTER_OFFSET = 0.12              # limbus centre may sit this share of iris radius off the pupil's
@@ -23,10 +34,16 @@ IRIS_CENTER_VERTICAL = 0.4            # ... less so vertically (the offset is mo
 SPECULAR_LEVEL = 0.92                  # reflections: brighter than this share of the frame's 99.9th pct
 LIMBUS_ARCS = ((-25.0, 60.0), (120.0, 205.0))  # degrees (y down): lateral and lower-lateral arcs, which
                                                # the upper lid (the usual occluder) does not reach
+LIMBUS_DERIVATIVE_SIGMA = 0.1         # radial smoothing of the limbus derivative, share of the pupil radius
+                                      # (~4 % of a typical iris radius)
+LIMBUS_MIN_IN_IMAGE = 0.75            # share of the limbus arcs that must lie inside the frame
+LIMBUS_INSIDE_SHARE = 0.3             # just inside a limbus candidate the image must be within this share of the
+                                      # way from the iris level to the level outside (sclera-to-skin edges fail)
 LIMBUS_BAND = 0.1                      # limbus blur half-width, as a share of the iris radius
-LASH_TEXTURE_QUANTILE = 0.95           # ... and above the 95th percentile of the lateral iris's own black top-hat
-LASH_CONTRAST_MAX = 0.6                # ... but never above 60 % of the iris-to-pupil step
+LASH_TEXTURE_QUANTILE = 0.99           # ... and above the 99th percentile of the lateral iris's own black top-hat
+LASH_CONTRAST_MAX = 0.8                # ... but never above 80 % of the iris-to-pupil step
 LASH_CONTRAST_UPPER = 0.30             # ... above the pupil, where the upper lashes hang over the iris
+LASH_ROOT_HEIGHT = 0.5                 # a lash is rooted outside the limbus at least this share of r above/below
 LASH_CONTRAST = 0.45                   # eyelash: black top-hat above 45 % of the iris-to-pupil step
 MIN_LIMBUS_CONTRAST = 6.0              # grey levels: weakest iris-to-sclera step we accept as an eye
 MIN_PUPIL_CONTRAST = 15.0              # grey levels: weakest pupil-to-iris step we accept
@@ -42,6 +59,8 @@ MAX_EYELID_OCCLUSION = 0.90   # share of the top and bottom iris sectors hidden 
 MIN_USABLE_IRIS = 0.25        # share of the band left after lids, lashes, reflections (~500 code bits)
 
 # --- normalization and encoding ------------------------------------------------------------
+CANONICAL_IRIS_RADIUS = 64.0  # px; larger irises are area-averaged down to this before unwrapping (MMU1's
+                              # ~55 px irises are used as they are; IITD's ~105 px ones are halved)
 NORM_RADIAL = 32              # rubber-sheet rows (pupil -> limbus)
 NORM_ANGULAR = 256            # rubber-sheet columns (angle)
 NORM_RADIAL_RANGE = (0.04, 0.86)  # skip the pupil margin and the blurry outer rim (collarette to limbus)

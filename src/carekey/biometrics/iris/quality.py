@@ -46,6 +46,31 @@ def pupil_visibility(seg: Segmentation) -> float:
     return float(np.mean(ring(1.25) - ring(0.75) > 0.5 * seg.pupil_contrast))
 
 
+def iris_in_frame(seg: Segmentation) -> float:
+    """Share of the limbus circle that lies inside the image."""
+    angles = np.deg2rad(np.arange(0, 360, 5))
+    xs, ys = seg.iris.x + seg.iris.r * np.cos(angles), seg.iris.y + seg.iris.r * np.sin(angles)
+    h, w = seg.image.shape
+    return float(np.mean((xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)))
+
+
+def score(seg: Segmentation, masked: MaskedIris) -> dict[str, float]:
+    """Segmentation quality in [0, 1] (``quality``, the geometric mean of the parts) and its parts:
+    pupil ring completeness, limbus and pupil contrast against the acceptance minimum, focus, the
+    usable share of the iris band and the share of the limbus inside the frame. Each part is 1 when
+    it is comfortably (2x) above the level at which the capture would be rejected."""
+    parts = {
+        "pupil_visible": pupil_visibility(seg),
+        "pupil_contrast": min(1.0, seg.pupil_contrast / (2 * P.MIN_PUPIL_CONTRAST)),
+        "limbus_contrast": min(1.0, seg.limbus_contrast / (2 * P.MIN_LIMBUS_CONTRAST)),
+        "focus": min(1.0, pupil_edge_sharpness(seg) / (2 * P.MIN_PUPIL_EDGE_SHARPNESS)),
+        "usable_iris": min(1.0, (1.0 - float(masked.noise.mean())) / (2 * P.MIN_USABLE_IRIS)),
+        "iris_in_frame": iris_in_frame(seg),
+    }
+    values = np.clip(np.array(list(parts.values())), 1e-3, 1.0)
+    return {"quality": float(np.exp(np.log(values).mean()))} | {k: round(v, 3) for k, v in parts.items()}
+
+
 def check(seg: Segmentation, masked: MaskedIris) -> None:
     """Raise CaptureRejected with a recapture hint when the capture cannot give a reliable code."""
     sharpness = pupil_edge_sharpness(seg)

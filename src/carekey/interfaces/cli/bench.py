@@ -194,3 +194,20 @@ def stats_cmd(
     out.write_text(json.dumps(report, indent=2))
     typer.echo(stats_bench.table(report))
     typer.echo(f"report written to {out}")
+
+
+@app.command("iris-contact-sheet")
+def iris_contact_sheet_cmd(
+    dataset: Annotated[Path, typer.Option(exists=True, file_okay=False, help="folder of eye images")],
+    out: Annotated[Path, typer.Option(help="PNG to write")] = Path("bench/results/iris/contact_sheet.png"),
+    sample: Annotated[int, typer.Option(min=1, help="images drawn, evenly spread over the set")] = 30,
+    max_rejected: Annotated[int, typer.Option(min=0, help="rejected images drawn first, at most")] = 12,
+    scan: Annotated[int | None, typer.Option(min=1, help="look for rejections in this many images only")] = None,
+) -> None:
+    """Pupil and limbus drawn on a sample of a set, rejected captures first with the reason."""
+    from carekey.bench import iris_sheet
+
+    report = iris_sheet.contact_sheet(dataset, out, sample=sample, max_rejected=max_rejected, scan=scan,
+                                      progress=track)
+    typer.echo(json.dumps(report))
+    typer.echo(f"contact sheet written to {out}")
