@@ -73,7 +73,13 @@ def count_measurement(categories: Sequence[str], epsilon: float) -> dp.Measureme
         raise InvalidInput("categories must be a non-empty list of distinct labels")
     space = (dp.vector_domain(dp.atom_domain(T=str)), dp.symmetric_distance())
     counts = dp.t.make_count_by_categories(*space, categories=list(categories), null_category=False)
-    return counts >> dp.m.then_laplace(scale=1.0 / check_epsilon(epsilon))
+    # ``epsilon`` may be one level's share of a release (hierarchy.py): only finite and positive is required here;
+    # the range of a whole release is checked by ``check_epsilon`` where a release is asked for
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not math.isfinite(epsilon) \
+            or not 0 < epsilon <= MAX_EPSILON:
+        raise InvalidInput(f"epsilon must be a positive number up to {MAX_EPSILON:g} (got {epsilon!r})",
+                           field="epsilon")
+    return counts >> dp.m.then_laplace(scale=1.0 / epsilon)
 
 
 def interval_half_width(scale: float, alpha: float) -> int:
