@@ -42,6 +42,7 @@ from carekey.storage.database import Database
 FORMAT = 1
 DB_SQLITE, DB_PG = "carekey.db", "carekey.pgdump"
 KEYS, KEYSTORE, LOG_KEY = "carekey.keys", "carekey.keystore", "carekey.log.key"
+HEADS = "carekey.heads"  # the signed tree heads kept outside the database (copied first: the database has them all)
 
 
 def _private_file(path: Path) -> int:
@@ -100,6 +101,11 @@ def snapshot(settings: Settings, folder: Path) -> dict[str, object]:
     """Copy the database, then the key store, then the key files into ``folder``; returns the manifest."""
     url = settings.resolved_database_url()
     kind = make_url(url).get_backend_name()
+    heads = settings.resolved_heads_file()
+    if heads.exists():
+        fd = _private_file(folder / HEADS)
+        with os.fdopen(fd, "wb") as out:
+            out.write(heads.read_bytes())
     if kind == "sqlite":
         database = DB_SQLITE
         _sqlite_copy(Path(str(make_url(url).database)), folder / DB_SQLITE)
@@ -118,7 +124,7 @@ def snapshot(settings: Settings, folder: Path) -> dict[str, object]:
         fd = _private_file(folder / name)
         with os.fdopen(fd, "wb") as out:
             out.write(src.read_bytes())
-    files = (database, KEYSTORE, KEYS, LOG_KEY)
+    files = (database, KEYSTORE, KEYS, LOG_KEY) + ((HEADS,) if heads.exists() else ())
     return {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "carekey_version": __version__, "database": kind, "schema_revision": _revision(url),
             "files": {n: {"sha256": _sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in files}}
@@ -163,7 +169,7 @@ def opened(path: Path, passphrase: str) -> Iterator[tuple[dict[str, object], Pat
             unseal(passphrase, src, dst)
         with tarfile.open(archive, "r:gz") as tar:
             names = tar.getnames()
-            allowed = {"manifest.json", DB_SQLITE, DB_PG, KEYSTORE, KEYS, LOG_KEY}
+            allowed = {"manifest.json", DB_SQLITE, DB_PG, KEYSTORE, KEYS, LOG_KEY, HEADS}
             if not set(names) <= allowed:
                 raise IntegrityError(f"unexpected files in the backup: {sorted(set(names) - allowed)}")
             tar.extractall(work / "files", filter="data")
@@ -236,6 +242,8 @@ def restore(path: Path, passphrase: str, settings: Settings) -> dict[str, object
             env, libpq = _pg_env_and_url(url)
             _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={libpq}",
                   str(files / DB_PG)], env, "restore the database")
+        if HEADS in manifest["files"]:  # type: ignore[operator]
+            targets[HEADS] = settings.resolved_heads_file()
         for name, target in targets.items():
             target.parent.mkdir(parents=True, exist_ok=True)
             with (files / name).open("rb") as src, os.fdopen(_private_file(target), "wb") as dst:

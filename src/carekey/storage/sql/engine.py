@@ -25,14 +25,13 @@ DELETED = "carekey_deleted_personal_data"
 
 
 def private_sqlite_files(url: str) -> None:
-    """The database file is created mode 0600 (and an existing one, its WAL and SHM tightened to 0600): SQLite
+    """An existing database file, its WAL and SHM tightened to 0600 (new ones are 0600 by the umask): SQLite
     creates the -wal and -shm files with the permissions of the database file (os_unix.c, findCreateFileMode)."""
     name = make_url(url).database
     if not name or name == ":memory:" or name.startswith("file:"):
         return
-    path = Path(name)
-    if not path.exists() and path.parent.is_dir():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path = Path(name)  # a new file is created 0600 by the process umask (bootstrap.restrict_new_files); never here,
+    # so that a deleted database is noticed (bootstrap refuses to start) rather than silently recreated
     for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if f.exists() and f.stat().st_mode & 0o077 and f.stat().st_uid == os.getuid():
             os.chmod(f, 0o600)
