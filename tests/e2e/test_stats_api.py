@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from carekey.domain.program import Program, Site
-from carekey.services.admin import LOCAL_OPERATOR
+from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
 from carekey.stats import periods
 from tests.conftest import PASSWORD
 from tests.e2e.dhis2_fake import FakeDhis2
@@ -29,8 +29,11 @@ def other_program(app, world):
     admin.create_program(LOCAL_OPERATOR, Program("other", "Other screening", ("v1",), ("en",)))
     admin.add_site(LOCAL_OPERATOR, Site("west", "other", "West clinic", "Western"))
     admin.add_user(LOCAL_OPERATOR, "manager-other", "program_manager", PASSWORD, ["west"])
+    admin.approve_user(DEMO_SEED, "manager-other")
     admin.add_user(LOCAL_OPERATOR, "manager-none", "program_manager", PASSWORD, [])
+    admin.approve_user(DEMO_SEED, "manager-none")
     admin.add_user(LOCAL_OPERATOR, "manager-both", "program_manager", PASSWORD, ["north", "west"])
+    admin.approve_user(DEMO_SEED, "manager-both")
 
 
 def test_managers_are_walled_in_their_program(app, world, client, login, other_program):

@@ -33,7 +33,10 @@ def test_visit_closed_in_the_browser_arrives_at_the_clinic(web, monkeypatch):
         vid = open_visit(client, token)
         confirm_card(client, token, vid, "NK1002")  # Kwame: care_record only until now
         r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "en",
-                                                        "grant": ["care_record", "ehr_sharing"]})
+                                                        "grant": ["care_record", "ehr_sharing"],
+                                                        # refused at enrollment: granting it now needs his proof
+                                                        "approver_username": "clinician",
+                                                        "approver_password": "correct horse battery"})
         assert r.status_code == 200
         clinician = sign_in(client, "clinician")
         r = client.post(f"/visit/{vid}/exam", data={"csrf": clinician, "systolic_bp": "132", "diastolic_bp": "86",

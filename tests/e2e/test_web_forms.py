@@ -156,7 +156,8 @@ def test_web_urls_carry_only_the_random_visit_id():
     from carekey.interfaces.web.routes import ROUTERS
 
     params = {p for router in ROUTERS for r in router.routes for p in re.findall(r"{(\w+)}", r.path)}
-    assert params == {"visit_id", "release_id"}  # a statistics release id is random and names nobody
+    # a statistics release id is random and names nobody; usernames and actions name staff accounts, never a person
+    assert params == {"visit_id", "release_id", "username", "action"}
 
 
 def test_name_lookup_page_shows_at_most_five_candidates_with_the_minimum_to_confirm(web):

@@ -81,7 +81,7 @@ def test_dashboard_shows_only_noisy_aggregates_and_refuses_past_the_budget(web):
 
 def test_dashboard_downloads_are_walled_in_the_managers_program(web):
     from carekey.domain.program import Program, Site
-    from carekey.services.admin import LOCAL_OPERATOR
+    from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
     from tests.conftest import PASSWORD
 
     client, app, built = web
@@ -89,6 +89,7 @@ def test_dashboard_downloads_are_walled_in_the_managers_program(web):
     admin.create_program(LOCAL_OPERATOR, Program("other", "Other screening", ("v1",), ("en",)))
     admin.add_site(LOCAL_OPERATOR, Site("west", "other", "West clinic", "Western"))
     admin.add_user(LOCAL_OPERATOR, "manager-other", "program_manager", PASSWORD, ["west"])
+    admin.approve_user(DEMO_SEED, "manager-other")
     token = sign_in(client, "manager")
     r = client.post("/dashboard", data={"csrf": token, "view": "count:", "epsilon": "0.5"})
     rid = re.search(r'href="/dashboard/releases/(R-[0-9a-f]+)/csv"', r.text)[1]
