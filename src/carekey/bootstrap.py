@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from carekey.audit.promise import PromiseSigner
 from carekey.audit.sth import KeyRotation, LogSigner
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
@@ -194,6 +195,7 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     otherwise, ``carekey.storage.keychecks``), finish interrupted deletions, and wire services with ``matcher``
     or the protected default."""
     keys, store, db, signer = open_checked(settings, migrate)
+    db.promises = PromiseSigner(signer, settings.log_merge_delay_seconds * 1000)
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
                 signer=signer, biometric_key_version=keys.biometric_version,
                 heads=HeadsFile(settings.resolved_heads_file()))
@@ -239,6 +241,7 @@ def rotate_log_key(settings: Settings, old_key: Path | None = None) -> dict[str,
         if write:
             staged.unlink(missing_ok=True)
             new.save(staged)
+        db.promises = PromiseSigner(new, settings.log_merge_delay_seconds * 1000)  # this entry's promise
         with db.uow() as uow:
             uow.log_keys.add(rotation)
             uow.key_checks.put(keychecks.LOG_KEY, new.key_id.hex())

@@ -38,6 +38,16 @@ class Settings(BaseSettings):
         60, ge=0, description="After a write request the API signs a new tree head when the log has grown and the "
         "latest head is older than this (0: after every write). Heads are also signed on demand."
     )
+    log_merge_delay_seconds: int = Field(
+        60, ge=1, le=86_400, description="Maximum merge delay of the transparency log (as in Certificate "
+        "Transparency): every access is committed to the log before it returns, with an entry promise signed by the "
+        "log key; the entry is in a signed tree head within this many seconds, or `carekey log verify` reports it."
+    )
+    log_integrate_seconds: float = Field(
+        1.0, gt=0, le=3600, description="How often the server's background integrator hashes committed log entries "
+        "into the Merkle tree and signs a tree head (when any are waiting). Proof views, `log verify` and the "
+        "transparency endpoints also integrate on demand. Must be well below log_merge_delay_seconds."
+    )
     token_minutes: int = Field(480, ge=1, description="Lifetime of a staff bearer token, in minutes.")
     patient_token_minutes: int = Field(30, ge=1, description="Lifetime of a patient portal token, in minutes.")
     login_attempts_per_minute: int = Field(

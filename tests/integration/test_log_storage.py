@@ -15,7 +15,7 @@ from carekey.domain.access import AccessEvent
 from carekey.storage.database import Database, alembic_config
 from carekey.storage.sql.engine import make_engine
 from carekey.storage.sql.log_tree import SqlNodeStore
-from carekey.storage.sql.tables import access_log, log_nodes, metadata
+from carekey.storage.sql.tables import log_nodes, metadata
 from tests.integration.helpers import CARE, enroll
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -44,6 +44,12 @@ def _event(i: int) -> AccessEvent:
                        action="lookup", outcome="granted", reason="r")
 
 
+#: the access log as migration 0001 made it (no ``id`` column yet: migration 0005)
+_LOG_0001 = sa.table("access_log", *(sa.column(c) for c in (
+    "seq", "at", "month", "actor_id", "role", "site_id", "purpose", "action", "outcome", "reason", "salt",
+    "leaf_input")))
+
+
 def test_migration_0002_hashes_a_log_written_before_it(db_url):
     db = Database(db_url)
     cfg = alembic_config()
@@ -55,7 +61,7 @@ def test_migration_0002_hashes_a_log_written_before_it(db_url):
         for i in range(13):
             salt = leaf.new_salt()
             inputs.append(leaf.leaf_input(_event(i).leaf_event(), salt))
-            conn.execute(sa.insert(access_log).values(seq=i, at=T0, month="2026-01", actor_id=f"U-{i}",
+            conn.execute(sa.insert(_LOG_0001).values(seq=i, at=T0, month="2026-01", actor_id=f"U-{i}",
                                                       role="registrar", site_id="north", purpose="care_record",
                                                       action="lookup", outcome="granted", reason="r", salt=salt,
                                                       leaf_input=inputs[-1]))
@@ -64,8 +70,10 @@ def test_migration_0002_hashes_a_log_written_before_it(db_url):
         tree = uow.access_log.tree()
         assert tree.size == 13 and tree.root() == reference_root([leaf_hash(x) for x in inputs])
         salt = leaf.new_salt()
-        assert uow.access_log.append(_event(13), salt, leaf.leaf_input(_event(13).leaf_event(), salt)) == 13
-        assert uow.access_log.tree().size == 14
+        # migration 0005: the old entries keep their leaf index; the new one gets an id after theirs (seq + 1)
+        assert uow.access_log.append(_event(13), salt, leaf.leaf_input(_event(13).leaf_event(), salt)) == 14
+        assert uow.access_log.tree().size == 13 and uow.access_log.integrate(10) == 1
+        assert uow.access_log.tree().size == 14 and uow.access_log.entries(13, 14)[0].entry_id == 14
         uow.commit()
     db.dispose()
 
@@ -88,7 +96,9 @@ def test_concurrent_accesses_keep_log_and_tree_contiguous(app, world):
     for t in threads:
         t.join()
     assert not errors
+    s.transparency.integrate()
     with app.database.uow() as uow:
+        assert uow.access_log.pending() == 0
         seqs = [i for i, _ in uow.access_log.leaves()]
         assert seqs == list(range(len(seqs))) and uow.access_log.tree().size == len(seqs)
     s.transparency.tree_head()

@@ -60,16 +60,24 @@ def test_people_repository_roundtrip_and_unique_card(app, world):
 
 
 def test_access_log_seq_contiguous_and_refusal_counts(app, world):
+    app.services.transparency.integrate()
     with app.database.uow() as uow:
         base = uow.access_log.size()  # the world's setup (accounts created and approved) is logged before
+        ids = []
         for i, outcome in enumerate(["granted", "refused", "denied", "refused"]):
             event = AccessEvent(at=T0.replace(day=1 + i), actor_id="U", role="registrar", site_id="north",
                                 purpose="law_enforcement" if outcome == "refused" else "care_record",
                                 action="lookup", outcome=outcome, reason="r")
             salt = leaf.new_salt()
-            assert uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt)) == base + i
+            promise = uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt))
+            ids.append(promise.entry_id)
         uow.commit()
-        assert uow.access_log.size() == base + 4
+        assert ids == sorted(ids) and len(set(ids)) == 4  # database-generated, increasing
+        assert uow.access_log.size() == base and uow.access_log.pending() == 4  # committed, not yet integrated
+        assert uow.access_log.integrate(100) == 4
+        assert uow.access_log.integrate(100) == 0  # idempotent: only entries without a leaf index are taken
+        uow.commit()
+        assert uow.access_log.size() == base + 4 == uow.access_log.tree().size
         assert [e.event.seq for e in uow.access_log.entries(0, base + 10)] == list(range(base + 4))
         entry = uow.access_log.entries(1, 2)[0]
         assert entry.leaf_input == leaf.leaf_input(entry.event.leaf_event(), entry.salt)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from carekey.audit.merkle import MerkleLog, leaf_hash, reference_root
 from carekey.audit.sth import SignedTreeHead
+from carekey.storage.sql.access_log import SqlAccessLogRepository
 from carekey.storage.sql.log_tree import SqlNodeStore
 from carekey.storage.sql.tables import access_log, log_nodes, tree_heads
 from tests.integration.helpers import CARE, enroll
@@ -45,21 +46,42 @@ def test_signing_key_is_a_0600_file_outside_the_database(app):
     assert path.read_text().strip() not in dump
 
 
-def test_tree_append_failure_leaks_no_data_and_logs_nothing(app, world, monkeypatch):
+def test_log_append_failure_leaks_no_data_and_logs_nothing(app, world, monkeypatch):
     s = app.services
     visit, view = enroll(s, world.registrar)
+    s.transparency.integrate()
+    with app.database.uow() as uow:
+        before = uow.access_log.latest()[0].entry_id
+
+    def broken(self, event, salt, leaf_input):
+        raise RuntimeError("access log unavailable")
+
+    monkeypatch.setattr(SqlAccessLogRepository, "append", broken)
+    with pytest.raises(RuntimeError):
+        s.people.read(world.registrar, visit.id, CARE, view.person.id)
+    monkeypatch.undo()
+    with app.database.uow() as uow:
+        assert uow.access_log.latest()[0].entry_id == before and uow.access_log.pending() == 0
+
+
+def test_integration_failure_rolls_back_whole_batch(app, world, monkeypatch):
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    s.transparency.integrate()
     with app.database.uow() as uow:
         before = uow.access_log.size()
+    s.people.read(world.registrar, visit.id, CARE, view.person.id)  # committed, promised, waiting
 
     def broken(self, nodes):
         raise RuntimeError("node store unavailable")
 
     monkeypatch.setattr(SqlNodeStore, "add", broken)
     with pytest.raises(RuntimeError):
-        s.people.read(world.registrar, visit.id, CARE, view.person.id)
+        s.transparency.integrate()
     monkeypatch.undo()
-    with app.database.uow() as uow:
-        assert uow.access_log.size() == before == uow.access_log.tree().size
+    with app.database.uow() as uow:  # no leaf index was given without its nodes
+        assert uow.access_log.size() == before == uow.access_log.tree().size and uow.access_log.pending() == 1
+    assert s.transparency.integrate().size == before + 1  # the next run integrates it
 
 
 def _exec(app, stmt):
@@ -79,8 +101,8 @@ TAMPERING = {
                                           .values(outcome="denied", purpose="audit")), "modified", 5),
     "removed": (lambda app: _exec(app, sa.delete(access_log).where(access_log.c.seq == 3)), "removed", 3),
     "inserted": (lambda app: _exec(app, sa.insert(access_log).values(
-        _row(app, 2) | {"seq": _size(app), "leaf_input": b"carekey-access-v1\x00" + bytes(range(32))})), "inserted",
-                 None),
+        _row(app, 2) | {"id": 10_000, "seq": _size(app), "leaf_input": b"carekey-access-v1\x00" + bytes(range(32))})),
+                 "inserted", None),
     "reordered": (lambda app: _swap(app, 6, 7), "reordered", 6),
 }
 
@@ -92,8 +114,9 @@ def _size(app):
 
 def _swap(app, a, b):
     ra, rb = _row(app, a), _row(app, b)
-    _exec(app, sa.update(access_log).where(access_log.c.seq == a).values({k: v for k, v in rb.items() if k != "seq"}))
-    _exec(app, sa.update(access_log).where(access_log.c.seq == b).values({k: v for k, v in ra.items() if k != "seq"}))
+    fields = [k for k in ra if k not in ("seq", "id")]
+    _exec(app, sa.update(access_log).where(access_log.c.seq == a).values({k: rb[k] for k in fields}))
+    _exec(app, sa.update(access_log).where(access_log.c.seq == b).values({k: ra[k] for k in fields}))
 
 
 @pytest.mark.parametrize("kind", list(TAMPERING))

@@ -37,8 +37,8 @@ class FakeLog:
     def count_site_since(self, site_id, actions, since):
         return sum(1 for e in self.rows if e.site_id == site_id and e.action in actions and e.at >= since)
 
-    def lock(self):
-        self.locked = True
+    def lock_limits(self, actor_id, site_id):
+        self.locked = (actor_id, site_id)
 
 
 class FakeVisits:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from carekey.audit import leaf
 from carekey.audit.merkle import MerkleLog, leaf_hash, verify_consistency, verify_inclusion
-from carekey.audit.sth import SignedTreeHead
+from carekey.audit.promise import EntryPromise
+from carekey.audit.sth import SignedTreeHead, key_id
 
 
 def _b64(items: list[bytes]) -> list[str]:
@@ -96,6 +97,10 @@ def verify_access_receipt(data: dict[str, object], public_key: bytes) -> bool:
         if not isinstance(event, dict):
             return False
         committed = leaf.leaf_input(event, salt)
+        promise = EntryPromise.from_dict(data["promise"]) if data.get("promise") is not None else None  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError):
         return False
+    if promise is not None and not (promise.covers(committed) and (promise.key_id != key_id(public_key)
+                                                                   or promise.verify(public_key))):
+        return False  # a promise shown with the access must name its leaf (and verify, when signed by this key)
     return committed == receipt.leaf_input and receipt.verify(public_key)

@@ -184,6 +184,10 @@ class LogSigner:
     def sign_rotation(self, old_public_key: bytes, new_public_key: bytes, timestamp_ms: int) -> bytes:
         return self._key.sign(rotation_bytes(old_public_key, new_public_key, timestamp_ms))
 
+    def sign_bytes(self, data: bytes) -> bytes:
+        """A signature over ``data``; callers prefix their own domain tag (entry promises, ``audit.promise``)."""
+        return self._key.sign(data)
+
     def sign(self, size: int, root: bytes, timestamp_ms: int | None = None) -> SignedTreeHead:
         head = TreeHead(size, root, int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
         return SignedTreeHead(head, self._key.sign(head.signed_bytes()), self.key_id)

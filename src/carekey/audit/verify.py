@@ -16,18 +16,23 @@ What is detected, and how:
   leaf hash, which names the exact index of a ``modified``, ``removed``, ``inserted`` or ``reordered``
   entry even when the attacker renumbered the rows.
 - node hashes in the store that do not reproduce a signed root     -> ``node_store_mismatch``
+- (``PromiseCheck``) an entry promise that does not verify           -> ``bad_promise``
+- a promised entry in no signed head within its delay               -> ``promise_late``
+- a promised entry missing from the log, or its promise removed      -> ``promise_missing``
 Anyone holding the private key could re-sign a rewritten log; saved heads held outside the database
 (and consistency between them) are what makes such a rewrite visible.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from carekey.audit.merkle import MerkleLog, NodeStore, leaf_hash, verify_consistency
+from carekey.audit.promise import EntryPromise
 from carekey.audit.sth import SignedTreeHead, key_id
 
 MAX_PROBLEMS = 1000
@@ -46,6 +51,7 @@ class VerificationReport:
     heads_checked: int
     problems: list[Problem] = field(default_factory=list)
     truncated: bool = False  # more than MAX_PROBLEMS problems; the first ones are listed
+    promises_checked: int = 0  # entry promises checked (PromiseCheck)
     _seen: set[tuple[str, int | None]] = field(default_factory=set, repr=False)
 
     @property
@@ -66,7 +72,7 @@ class VerificationReport:
 
     def to_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "entries": self.entries, "heads_checked": self.heads_checked,
-                "truncated": self.truncated,
+                "promises_checked": self.promises_checked, "truncated": self.truncated,
                 "problems": [{"kind": p.kind, "index": p.index, "detail": p.detail} for p in self.problems]}
 
 
@@ -187,3 +193,73 @@ def _check_consistency(trees: list[MerkleLog], heads: list[SignedTreeHead], repo
         if not linked:
             report.add("inconsistent_sth", old.size,
                        f"no consistency proof from the stored log links tree heads {old.size} and {new.size}")
+
+
+@dataclass(frozen=True)
+class PromisedEntry:
+    """One stored entry as the promise check sees it: ``promise`` None for an entry logged without one."""
+
+    entry_id: int
+    seq: int | None  # leaf index; None while waiting for integration
+    leaf_input: bytes
+    promise: EntryPromise | None
+
+
+class PromiseCheck:
+    """Every entry promise must be kept: signed by a trusted log key over the entry's id and leaf hash, and the
+    entry in a signed tree head no later than ``timestamp_ms + max_delay_ms`` (Certificate Transparency's maximum
+    merge delay, RFC 9162 section 4.8). Fed stored entries in id order (``add``), then promises saved outside the
+    database (``saved``): a saved promise whose entry is missing or different is a ``promise_missing`` problem."""
+
+    def __init__(self, heads: Sequence[SignedTreeHead], keys: Mapping[bytes, bytes], now_ms: int,
+                 report: VerificationReport) -> None:
+        valid = sorted((h for h in heads if h.verify(keys.get(h.key_id, b""))), key=lambda h: h.size)
+        self._sizes = [h.size for h in valid]
+        self._first_ms = list(itertools.accumulate(reversed([h.head.timestamp_ms for h in valid]), min))[::-1]
+        self._keys, self._now, self._report = keys, now_ms, report
+        self._seen: dict[int, tuple[bytes, int | None]] = {}  # entry id -> (leaf hash, seq), for saved promises
+        self._promised_since: int | None = None  # first entry id logged with a promise
+        self.checked = 0
+
+    def first_head_ms(self, seq: int) -> int | None:
+        """Timestamp of the earliest valid head covering leaf ``seq`` (None: no head covers it yet)."""
+        i = bisect.bisect_right(self._sizes, seq)
+        return self._first_ms[i] if i < len(self._sizes) else None
+
+    def add(self, e: PromisedEntry) -> None:
+        self._seen[e.entry_id] = (leaf_hash(e.leaf_input), e.seq)
+        where = f"entry {e.entry_id}" + (f" (leaf {e.seq})" if e.seq is not None else " (not yet integrated)")
+        if e.promise is None:
+            if self._promised_since is not None and e.entry_id > self._promised_since:
+                self._report.add("promise_missing", e.seq, f"{where} has no entry promise, unlike the entries "
+                                 "before it: its promise was removed")
+            return
+        if self._promised_since is None:
+            self._promised_since = e.entry_id
+        self._check(e.promise, e.seq, where, e.leaf_input)
+
+    def _check(self, p: EntryPromise, seq: int | None, where: str, leaf_input: bytes | None) -> None:
+        self.checked += 1
+        if not p.verify(self._keys) or (leaf_input is not None and not p.covers(leaf_input)):
+            self._report.add("bad_promise", seq, f"{where}: its entry promise does not verify with a log key or "
+                             "names another leaf")
+            return
+        first = self.first_head_ms(seq) if seq is not None else None
+        if first is None and self._now > p.deadline_ms:
+            self._report.add("promise_late", seq, f"{where}: promised at {p.timestamp_ms} ms within "
+                             f"{p.max_delay_ms} ms, in no signed tree head yet")
+        elif first is not None and first > p.deadline_ms:
+            self._report.add("promise_late", seq, f"{where}: first in a signed tree head at {first} ms, after its "
+                             f"promised deadline {p.deadline_ms} ms")
+
+    def saved(self, promises: Sequence[EntryPromise]) -> None:
+        """Promises kept by people or auditors: each must name an entry stored with the same leaf."""
+        for p in promises:
+            if not p.verify(self._keys):
+                self._report.add("bad_promise", None, f"saved promise for entry {p.entry_id} does not verify with "
+                                 "a log key")
+            elif p.entry_id not in self._seen or self._seen[p.entry_id][0] != p.leaf_hash:
+                self._report.add("promise_missing", None, f"entry {p.entry_id} was promised (signed by the log) but "
+                                 "is not in the log with that leaf: it was removed or rewritten")
+            else:
+                self._check(p, self._seen[p.entry_id][1], f"saved promise for entry {p.entry_id}", None)

@@ -5,9 +5,12 @@
 2. ask ``policy.decide``, with the person's consents read now (a revocation counts at once);
    a denial is logged and committed, then ConsentMissing/Forbidden is raised;
 3. optional rate limits (searches per user per hour and per site per day, every attempt counted, checked under
-   the log's append lock so parallel requests cannot all slip under it), logged and committed when exceeded;
+   a lock on this account and this site, so parallel requests cannot all slip under it), logged and committed
+   when exceeded;
 4. a grant is appended to the log in the caller's unit of work, BEFORE any data is read or
-   returned: if the append fails, the unit of work fails and no data leaves.
+   returned: if the append fails, the unit of work fails and no data leaves. The append takes no global lock
+   (the entry gets a database id and a signed entry promise; the integrator hashes it into the Merkle tree within
+   the maximum merge delay, ``carekey.services.transparency``), so it commits with the access's own writes.
 
 Call ``authorize`` before any other write in the unit of work: a denial commits the transaction.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from carekey.audit import leaf
+from carekey.audit.promise import EntryPromise
 from carekey.domain.access import AccessEvent, Outcome
 from carekey.domain.consent import current_grants
 from carekey.domain.purposes import Purpose, parse_purpose
@@ -30,7 +34,8 @@ IDENTIFY_ACTIONS = (Action.LOOKUP.value, Action.IDENTIFY_BIOMETRIC.value)
 
 
 def log_access(uow: UnitOfWork, at: datetime, actor: Actor, action: str, purpose: str, outcome: Outcome,
-               reason: str, site_id: str | None = None, person_id: str | None = None) -> int:
+               reason: str, site_id: str | None = None, person_id: str | None = None) -> EntryPromise | int:
+    """Append one decision to the log in ``uow`` (committed with it); returns its signed entry promise."""
     event = AccessEvent(at=at, actor_id=actor.user_id, role=actor.role.value, site_id=site_id, purpose=purpose,
                         action=action, outcome=outcome, reason=reason, person_id=person_id)
     salt = leaf.new_salt()
@@ -79,7 +84,9 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
             raise PresenceRequired(decision.reason)
         raise Forbidden(decision.reason)
     if per_hour is not None or per_site_day is not None:
-        uow.access_log.lock()  # count and append as one step: parallel searches cannot all pass the limit
+        # count and append as one step: parallel searches by this account or at this site cannot all pass the limit
+        uow.access_log.lock_limits(actor.user_id if per_hour is not None else None,
+                                   site_id if per_site_day is not None else None)
         reason = _over_limit(uow, now, actor, site_id, per_hour, per_site_day)
         if reason is not None:
             log_access(uow, now, actor, name, purpose.value, "denied", reason, site_id, person_id)

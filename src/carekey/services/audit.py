@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from carekey.audit import leaf
+from carekey.audit.promise import EntryPromise
 from carekey.audit.sth import SignedTreeHead, trusted_keys
-from carekey.audit.verify import VerificationReport, verify_log
+from carekey.audit.verify import PromiseCheck, PromisedEntry, VerificationReport, verify_log
 from carekey.errors import IntegrityError, NotFound
 from carekey.policy.decision import Action
-from carekey.services.access import authorize, check_policy
+from carekey.services.access import authorize
 from carekey.services.deps import Actor, Deps
+from carekey.services.transparency import integrate, record_heads
 from carekey.storage.heads import HeadsFileError
 
 BATCH = 5000
@@ -43,19 +45,21 @@ class AuditService:
         except (OSError, HeadsFileError) as err:
             return [], "heads_file_unreadable", f"the heads file cannot be read: {err}"
 
-    def verify(self, actor: Actor, purpose: str | None,
-               saved_heads: Sequence[SignedTreeHead] = (), heads_file: bool = True) -> VerificationReport:
+    def verify(self, actor: Actor, purpose: str | None, saved_heads: Sequence[SignedTreeHead] = (),
+               heads_file: bool = True, saved_promises: Sequence[EntryPromise] = ()) -> VerificationReport:
         if self.d.signer is None:
             raise NotFound("this carekey instance has no log signing key")
         with self.d.uow() as uow:
+            authorize(uow, self.d.clock(), actor, Action.VERIFY_LOG, purpose)
+            uow.commit()  # the audit itself is logged first, then checked like every other entry
             try:
-                authorize(uow, self.d.clock(), actor, Action.VERIFY_LOG, purpose)
-                uow.commit()  # the audit itself is logged first, then checked like every other entry
+                signed = integrate(uow, self.d)  # every committed entry (this audit's too) under a signed head
+                uow.commit()
                 unwritable = None
-            except IntegrityError as err:  # the log refuses appends (tree and rows disagree): audit it anyway
+            except IntegrityError as err:  # the log refuses integration (a cut or rewritten log): audit it anyway
                 uow.rollback()
-                check_policy(actor, Action.VERIFY_LOG, purpose)
-                unwritable = err.message
+                unwritable, signed = err.message, None
+            now_ms = int(self.d.clock().timestamp() * 1000)
             entries = uow.access_log.leaves()
             file_heads, file_problem, file_detail = self._file_heads() if heads_file else ([], None, None)
             stored = uow.tree_heads.all()
@@ -75,8 +79,18 @@ class AuditService:
                     if e.salt is not None and leaf.leaf_input(e.event.leaf_event(), e.salt) != e.leaf_input:
                         report.add("modified", e.event.seq,
                                    f"entry {e.event.seq}: its fields do not match the commitment in its leaf")
-            if unwritable:
-                report.add("log_blocked", None, f"appends are refused until this is resolved: {unwritable}")
+            promises = PromiseCheck(heads, keys, now_ms, report)
+            start = 0
+            while batch := uow.access_log.promised(start, BATCH):
+                for e in batch:
+                    promises.add(PromisedEntry(e.entry_id, e.event.seq, e.leaf_input, e.promise))
+                start = batch[-1].entry_id + 1
+            promises.saved(saved_promises)
+            report.promises_checked = promises.checked
+            if unwritable and heads_file:  # (refusals come from heads; without the file the database's own show)
+                report.add("log_blocked", None, f"integration is refused until this is resolved: {unwritable}")
+        if signed is not None:
+            record_heads(self.d, signed)
         return report
 
 

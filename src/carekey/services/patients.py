@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from carekey.audit.promise import EntryPromise
 from carekey.audit.proofs import InclusionReceipt, access_receipt
+from carekey.audit.sth import trusted_keys
 from carekey.domain.consent import ConsentRecord, Grantor, current_grants, parse_consent_purpose
 from carekey.domain.exam import Exam
 from carekey.domain.person import Person, normalize_card
@@ -71,9 +73,15 @@ class AccessView:
     event: dict[str, object]
     salt: bytes | None
     receipt: InclusionReceipt
+    promise: EntryPromise | None = None  # signed when the access was logged (None: logged before promises)
+    promise_kept: bool | None = None  # the promise is valid and its entry was in a signed head within the delay
 
     def to_dict(self) -> dict[str, object]:
-        return access_receipt(self.event, self.salt, self.receipt)
+        out = access_receipt(self.event, self.salt, self.receipt)
+        if self.promise is not None:
+            out["promise"] = self.promise.to_dict()
+            out["promise_kept"] = self.promise_kept
+        return out
 
 
 def exam_dict(e: Exam) -> dict[str, object]:
@@ -195,14 +203,17 @@ class PatientService:
         return views
 
     def _accesses(self, uow: UnitOfWork, person_id: str) -> list[AccessView]:
-        sth = publish_head(uow, self.d)
+        sth = publish_head(uow, self.d)  # integrates every entry committed so far, this read's included
         tree = uow.access_log.tree()
+        keys = trusted_keys(self.d.signer.public_key, uow.log_keys.all()) if self.d.signer else {}
         out = []
         for e in uow.access_log.for_person(person_id):
-            assert e.event.seq is not None
-            if e.event.seq < sth.size:
+            if e.event.seq is not None and e.event.seq < sth.size:  # later ones are in the next view
+                kept = None if e.promise is None else (
+                    e.promise.verify(keys) and e.promise.covers(e.leaf_input)
+                    and e.promise.kept_by(uow.tree_heads.first_covering(e.event.seq)))
                 out.append(AccessView(e.event.seq, e.event.leaf_event(), e.salt,
-                                      InclusionReceipt.issue(tree, e.event.seq, e.leaf_input, sth)))
+                                      InclusionReceipt.issue(tree, e.event.seq, e.leaf_input, sth), e.promise, kept))
         return out
 
     def export(self, patient: Patient) -> dict[str, object]:

@@ -83,14 +83,38 @@ def check_log(uow: UnitOfWork, deps: Deps) -> MerkleLog:
     return tree
 
 
-def publish_head(uow: UnitOfWork, deps: Deps) -> SignedTreeHead:
-    """The latest signed tree head, signing a new one first when the log has grown since (inside the caller's
-    unit of work, which holds the log lock if it appended: the head covers exactly what it sees). Refuses
-    (IntegrityError) a tree smaller than, or inconsistent with, a head signed before. The caller appends a new
-    head to the heads file after committing (``record_heads``)."""
+#: entries integrated per statement batch (one integration transaction loops over batches)
+INTEGRATE_BATCH = 2000
+
+
+def integrate(uow: UnitOfWork, deps: Deps, wait: bool = True) -> SignedTreeHead | None:
+    """The integrator: under the log lock (to the end of ``uow``'s transaction), hash every committed entry not
+    yet in the tree (and those appended earlier in ``uow`` itself) into it, giving them their leaf index, and
+    sign a tree head over the result (``publish_head``). Returns the latest head; None when ``wait`` is False and
+    another integrator holds the lock (it will integrate what is waiting). Idempotent (only entries without a
+    leaf index are taken) and crash-safe (indexes, nodes and the head commit together, or not at all). Refuses
+    (IntegrityError) a tree smaller than, or inconsistent with, a head signed before."""
     if deps.signer is None:
         raise NotFound("this carekey instance has no log signing key")
-    tree = check_log(uow, deps)
+    if not uow.access_log.lock_integration(wait):
+        return None
+    check_log(uow, deps)  # before growing it: never extend (and sign over) a cut or rewritten tree
+    while uow.access_log.integrate(INTEGRATE_BATCH) == INTEGRATE_BATCH:
+        pass
+    return _sign_if_grown(uow, deps, uow.access_log.tree())
+
+
+def publish_head(uow: UnitOfWork, deps: Deps) -> SignedTreeHead:
+    """The latest signed tree head, after integrating every committed entry (and those of ``uow``): the head
+    covers everything logged before, this very request's entries included. The caller appends a new head to the
+    heads file after committing (``record_heads``)."""
+    sth = integrate(uow, deps)
+    assert sth is not None
+    return sth
+
+
+def _sign_if_grown(uow: UnitOfWork, deps: Deps, tree: MerkleLog) -> SignedTreeHead:
+    assert deps.signer is not None
     latest = uow.tree_heads.latest()
     if latest is not None and latest.size == tree.size and latest.key_id == deps.signer.key_id:
         return latest
@@ -142,10 +166,31 @@ class TransparencyService:
         with self.d.uow() as uow:
             check_log(uow, self.d)
 
+    def integrate(self, wait: bool = True) -> SignedTreeHead | None:
+        """Integrate every committed log entry into the tree and sign a head over it, in a short transaction of
+        its own (the background integrator, ``carekey log`` commands, tests that need a proof at once). Returns
+        the head signed now, or None when nothing was waiting (or, ``wait`` False, another integrator is at
+        work)."""
+        if self.d.signer is None:
+            return None
+        with self.d.uow() as uow:
+            before = uow.tree_heads.latest()
+            if before is not None and before.key_id == self.d.signer.key_id and uow.access_log.pending() == 0 \
+                    and before.size == uow.access_log.size():
+                return None
+            sth = integrate(uow, self.d, wait)
+            uow.commit()
+        if sth is None or sth == before:
+            return None
+        record_heads(self.d, sth)
+        self._seen_ms = max(self._seen_ms, sth.head.timestamp_ms)
+        return sth
+
     def publish_if_due(self, force: bool = False) -> SignedTreeHead | None:
-        """After a request (and when a server or CLI command ends, ``force``): sign a head if the log grew and the
-        latest head is older than ``Settings.tree_head_seconds`` (``force``: whatever its age). Returns the new
-        head, or None when none was due. While the newest head this process saw is young, no database is read."""
+        """After a request (and when a server or CLI command ends, ``force``): integrate waiting entries and sign
+        a head if the latest head is older than ``Settings.tree_head_seconds`` (``force``: whatever its age).
+        Returns the new head, or None when none was due. While the newest head this process saw is young, no
+        database is read (the background integrator, ``integrate``, keeps the maximum merge delay)."""
         if self.d.signer is None:
             return None
         now_ms = int(self.d.clock().timestamp() * 1000)
@@ -156,14 +201,9 @@ class TransparencyService:
             latest = uow.tree_heads.latest()
             if latest is not None:
                 self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
-            if latest is not None and (latest.size == uow.access_log.size() or
-                                       (not force and now_ms - latest.head.timestamp_ms < period)):
+            if latest is not None and not force and now_ms - latest.head.timestamp_ms < period:
                 return None
-            sth = publish_head(uow, self.d)
-            uow.commit()
-        record_heads(self.d, sth)
-        self._seen_ms = max(self._seen_ms, sth.head.timestamp_ms)
-        return sth
+        return self.integrate()
 
     def heads(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:
         """Signed tree heads in the order they were signed (``start`` skips the first ones)."""
@@ -186,6 +226,7 @@ class TransparencyService:
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes (to link two published heads)."""
+        self.integrate()
         with self.d.uow() as uow:
             tree = uow.access_log.tree()
             if not 0 <= first <= second <= tree.size:

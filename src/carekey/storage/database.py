@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
+from carekey.audit.promise import PromiseSigner
 from carekey.crypto.keys import SecretStore
 from carekey.storage.sql.engine import make_engine, wal_checkpoint
 from carekey.storage.sql.shreds import finish_shreds
@@ -24,11 +25,25 @@ def alembic_config() -> Config:
     return cfg
 
 
+class _PromisingUnitOfWork(SqlUnitOfWork):
+    """A unit of work whose access-log appends return a signed entry promise (``carekey.audit.promise``)."""
+
+    def __init__(self, engine: Engine, store: SecretStore | None, promises: PromiseSigner) -> None:
+        super().__init__(engine, store)
+        self._promises = promises
+
+    def __enter__(self) -> SqlUnitOfWork:
+        super().__enter__()
+        self.access_log.promises = self._promises
+        return self
+
+
 class Database:
     def __init__(self, url: str, store: SecretStore | None = None) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
         self.store = store  # the key store whose secrets committed deletions destroy (phase 2)
+        self.promises: PromiseSigner | None = None  # signs entry promises (the log key), set by bootstrap
 
     @property
     def dialect(self) -> str:
@@ -52,6 +67,8 @@ class Database:
             return inspect(conn).has_table("alembic_version")
 
     def uow(self) -> SqlUnitOfWork:
+        if self.promises is not None:
+            return _PromisingUnitOfWork(self.engine, self.store, self.promises)
         return SqlUnitOfWork(self.engine, self.store)
 
     def recover(self) -> int:

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol
 
 from carekey.audit.merkle import MerkleLog
+from carekey.audit.promise import EntryPromise
 from carekey.audit.sth import KeyRotation, SignedTreeHead
 from carekey.domain.access import AccessEvent
 from carekey.domain.program import Program, Site, User
@@ -135,9 +136,11 @@ class FhirPushRow:
 
 @dataclass(frozen=True)
 class LogEntry:
-    event: AccessEvent
+    event: AccessEvent  # event.seq: the leaf index, None until the integrator hashed the entry into the tree
     salt: bytes | None
     leaf_input: bytes
+    entry_id: int = 0  # database-generated at the append
+    promise: EntryPromise | None = None  # the signed entry promise (None: logged before promises existed)
 
 
 class ProgramRepository(Protocol):
@@ -201,16 +204,22 @@ class ConsentRepository(Protocol):
 
 
 class AccessLogRepository(Protocol):
-    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> int: ...  # returns seq; also
-    # hashes the leaf into the Merkle tree in the same transaction (fails if the tree does not match the log)
+    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> EntryPromise | int: ...  # no lock:
+    # an id from the database, ``seq`` left to the integrator; returns the signed promise (or the id without signer)
+    def lock_integration(self, wait: bool = True) -> bool: ...  # the integrator's lock, to the end of the txn
+    def integrate(self, limit: int) -> int: ...  # under it: seq + tree nodes for committed pending entries
+    def pending(self) -> int: ...  # entries not yet integrated
+    def oldest_pending_ms(self) -> int | None: ...
+    def promised(self, start_id: int, limit: int) -> list[LogEntry]: ...  # by id, integrated or not
+    def latest(self, count: int = 1) -> list[LogEntry]: ...  # the last appended, oldest first
     def tree(self) -> MerkleLog: ...  # the Merkle tree over leaf_input, index = seq
-    def leaves(self) -> list[tuple[int, bytes]]: ...  # (seq, leaf_input) in seq order
-    def size(self) -> int: ...
-    def entries(self, start: int, end: int) -> list[LogEntry]: ...
-    def for_person(self, person_id: str) -> list[LogEntry]: ...
+    def leaves(self) -> list[tuple[int, bytes]]: ...  # (seq, leaf_input) of integrated entries, in seq order
+    def size(self) -> int: ...  # integrated entries
+    def entries(self, start: int, end: int) -> list[LogEntry]: ...  # integrated, by seq
+    def for_person(self, person_id: str) -> list[LogEntry]: ...  # integrated or not, in append order
     def pseudonymize(self, person_id: str, pseudonym: str) -> int: ...  # on erasure: id -> pseudonym, salt dropped
     def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int: ...
-    def lock(self) -> None: ...  # the append lock, held to the end of the transaction
+    def lock_limits(self, actor_id: str | None, site_id: str | None) -> None: ...  # per-actor/site, to txn end
     def count_site_since(self, site_id: str, actions: Sequence[str], since: datetime) -> int: ...
     def count_person_since(self, person_id: str, actions: Sequence[str], outcome: str, since: datetime) -> int: ...
     def admin_counts(self) -> list[tuple[str, str, int]]: ...  # (action, YYYY-MM, count) of granted admin actions
@@ -246,6 +255,7 @@ class TreeHeadRepository(Protocol):
     def latest(self) -> SignedTreeHead | None: ...
     def largest(self) -> SignedTreeHead | None: ...  # the head of the largest tree
     def all(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]: ...
+    def first_covering(self, index: int) -> SignedTreeHead | None: ...  # the first head signed over leaf index
 
 
 class BudgetRepository(Protocol):  # carekey.stats.budget.BudgetStore

@@ -3,6 +3,8 @@ data folder (keys, database) through ``carekey.bootstrap``. A web UI may mount i
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -30,6 +32,7 @@ carekey: a consent-first registry for community health-screening programs.
 """
 
 
+log = logging.getLogger(__name__)
 UNLOGGED = ("/health", "/transparency", "/static", "/docs", "/redoc", "/openapi.json")
 
 
@@ -40,6 +43,19 @@ def final_head(state: bootstrap.App) -> None:
         state.services.transparency.publish_if_due(force=True)
 
 
+async def integrate_log(state: bootstrap.App) -> None:
+    """The background integrator: every ``Settings.log_integrate_seconds``, hash committed log entries into the
+    Merkle tree and sign a head (``TransparencyService.integrate``; skipped while another process integrates).
+    A failure is logged and retried at the next tick; the entries stay committed and promised meanwhile."""
+    while True:
+        await asyncio.sleep(state.settings.log_integrate_seconds)
+        try:
+            await run_in_threadpool(state.services.transparency.integrate, False)
+        except Exception as exc:  # noqa: BLE001 - a refused log (IntegrityError) or a storage hiccup: retry later
+            log.warning("log integration failed (%s: %s); retried in %s s", type(exc).__name__, exc,
+                        state.settings.log_integrate_seconds)
+
+
 def create_app(settings: Settings | None = None, built: bootstrap.App | None = None, web: bool = True) -> FastAPI:
     """The API, with the web UI mounted at ``/`` unless ``web`` is False (API routes are matched first)."""
     settings = settings or Settings()
@@ -48,7 +64,11 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        integrator = asyncio.create_task(integrate_log(state))  # keeps the log's maximum merge delay
         yield
+        integrator.cancel()
+        with suppress(asyncio.CancelledError):
+            await integrator
         final_head(state)  # what was logged until shutdown is covered by a signed head (and the heads file)
         if built is None:  # we opened it, we close it
             state.close()

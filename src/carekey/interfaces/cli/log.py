@@ -13,6 +13,7 @@ from typing import Annotated
 import httpx
 import typer
 
+from carekey.audit.promise import EntryPromise
 from carekey.audit.proofs import verify_access_receipt
 from carekey.audit.sth import SignedTreeHead
 from carekey.audit.witness import judge
@@ -43,6 +44,20 @@ def read_heads(path: Path) -> list[SignedTreeHead]:
                 typer.echo(f"error: {path}:{n}: not a signed tree head ({err})", err=True)
                 raise typer.Exit(3) from None
     return heads
+
+
+def read_promises(path: Path) -> list[EntryPromise]:
+    """Entry promises saved one JSON object per line (a promise, or an access view holding one)."""
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                data = json.loads(line)
+                out.append(EntryPromise.from_dict(data.get("promise", data)))
+            except (ValueError, AttributeError) as err:
+                typer.echo(f"error: {path}:{n}: not an entry promise ({err})", err=True)
+                raise typer.Exit(3) from None
+    return out
 
 
 @log_app.command("rotate-key")
@@ -77,13 +92,18 @@ def verify(data: DataDir, user: UserOpt,
                                                       "e.g. a witness's --out file)")] = None,
            heads_file: Annotated[bool, typer.Option(help="also check the data folder's heads file (carekey.heads); "
                                                     "a missing heads file is a failure")] = True,
+           promises: Annotated[Path | None, typer.Option(help="entry promises saved outside carekey (JSON lines, "
+                                                         "as shown with each access): each must be in the log, in a "
+                                                         "signed head within its delay")] = None,
            purpose: PurposeOpt = "audit") -> None:
-    """Auditor: check every stored entry against the Merkle tree, the signed tree heads (in the database, in the
-    heads file outside it, and --heads) and its leaf commitment. Prints the report; exit 8 when anything was
-    modified, removed, inserted or reordered, or the heads file is missing."""
+    """Auditor: integrate every committed entry, then check every stored entry against the Merkle tree, the signed
+    tree heads (in the database, in the heads file outside it, and --heads), its leaf commitment and its entry
+    promise (in a signed head within the maximum merge delay). Prints the report; exit 8 when anything was
+    modified, removed, inserted or reordered, a promise was broken, or the heads file is missing."""
     saved = read_heads(heads) if heads else []
+    kept = read_promises(promises) if promises else []
     with session(data, user) as (app, actor):
-        report = app.services.audit.verify(actor, purpose, saved, heads_file)
+        report = app.services.audit.verify(actor, purpose, saved, heads_file, kept)
     emit(report.to_dict())
     if not report.ok:
         typer.echo(f"log verification FAILED: {len(report.problems)} problem(s)", err=True)

@@ -1,7 +1,12 @@
-"""The access log table: one row per access decision, ``seq`` contiguous from 0.
+"""The access log table: one row per access decision.
 
-``leaf_input`` (carekey.audit.leaf) never changes once written; the event fields and salt beside it
-let the person see and prove each access to their data.
+An append inserts the row under a database-generated ``id`` and takes no lock: concurrent requests append in
+parallel. The integrator (``integrate``, run by ``carekey.services.transparency`` under the short log lock)
+later gives committed entries their leaf index ``seq`` (contiguous from 0, in ``id`` order among the entries it
+finds) and hashes them into the Merkle tree in the same transaction, so the tree and the integrated entries
+never disagree after a commit. ``leaf_input`` (carekey.audit.leaf) never changes once written; the event
+fields and salt beside it let the person see and prove each access to their data; the promise columns hold the
+signed entry promise (carekey.audit.promise) given when the entry was appended.
 """
 
 from __future__ import annotations
@@ -9,15 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from carekey.audit.leaf import leaf_hash
 from carekey.audit.merkle import MerkleLog
+from carekey.audit.promise import EntryPromise, PromiseSigner
 from carekey.domain.access import AccessEvent
 from carekey.errors import IntegrityError
 from carekey.storage.protocols import LogEntry
 from carekey.storage.sql._util import utc
-from carekey.storage.sql.engine import lock_log
-from carekey.storage.sql.log_tree import SqlNodeStore
+from carekey.storage.sql.engine import lock_log, lock_names
+from carekey.storage.sql.log_tree import BatchNodeStore, SqlNodeStore
 from carekey.storage.sql.tables import access_log as t
 
 
@@ -25,30 +32,87 @@ def _entry(r) -> LogEntry:  # type: ignore[no-untyped-def]
     event = AccessEvent(at=utc(r.at), actor_id=r.actor_id, role=r.role, site_id=r.site_id,  # type: ignore[arg-type]
                         purpose=r.purpose, action=r.action, outcome=r.outcome, reason=r.reason,
                         person_id=r.person_id, seq=r.seq)
-    return LogEntry(event, bytes(r.salt) if r.salt is not None else None, bytes(r.leaf_input))
+    return LogEntry(event, bytes(r.salt) if r.salt is not None else None, bytes(r.leaf_input), int(r.id),
+                    _promise(r))
+
+
+def _promise(r) -> EntryPromise | None:  # type: ignore[no-untyped-def]
+    if r.promise_sig is None:
+        return None
+    return EntryPromise(int(r.id), leaf_hash(bytes(r.leaf_input)), int(r.promised_ms), int(r.promise_delay_ms),
+                        bytes(r.promise_sig), bytes.fromhex(r.promise_key))
 
 
 class SqlAccessLogRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, promises: PromiseSigner | None = None) -> None:
         self._c = conn
+        self.promises = promises  # signs entry promises; None: entries are appended without one (tests, tools)
 
     def tree(self) -> MerkleLog:
         return MerkleLog(SqlNodeStore(self._c))
 
-    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> int:
-        """Insert the row and hash it into the Merkle tree, in the caller's transaction."""
-        lock_log(self._c)
-        seq = self.size()
-        tree = self.tree()
-        if tree.size != seq:
-            raise IntegrityError(f"the access log has {seq} entries but its Merkle tree {tree.size} leaves; "
-                                 "run carekey log verify", log_size=seq, tree_size=tree.size)
-        self._c.execute(insert(t).values(
-            seq=seq, at=event.at, month=event.month, actor_id=event.actor_id, role=event.role, site_id=event.site_id,
+    def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> EntryPromise | int:
+        """Insert the row (no lock; ``seq`` is assigned at integration) in the caller's transaction, with its
+        signed entry promise. Returns the promise (the entry id when no promise signer is configured)."""
+        entry_id = int(self._c.execute(insert(t).values(
+            at=event.at, month=event.month, actor_id=event.actor_id, role=event.role, site_id=event.site_id,
             purpose=event.purpose, action=event.action, outcome=event.outcome, reason=event.reason,
-            person_id=event.person_id, salt=salt, leaf_input=leaf_input))
-        tree.append(leaf_input)
-        return seq
+            person_id=event.person_id, salt=salt, leaf_input=leaf_input).returning(t.c.id)).scalar_one())
+        if self.promises is None:
+            return entry_id
+        promise = self.promises.promise(entry_id, leaf_input, int(event.at.timestamp() * 1000))
+        self._c.execute(update(t).where(t.c.id == entry_id).values(
+            promised_ms=promise.timestamp_ms, promise_delay_ms=promise.max_delay_ms, promise_sig=promise.signature,
+            promise_key=promise.key_id.hex()))
+        return promise
+
+    def lock_integration(self, wait: bool = True) -> bool:
+        """The integrator's lock, to the end of this transaction (False: another integrator holds it)."""
+        return lock_log(self._c, wait)
+
+    def integrate(self, limit: int) -> int:
+        """Under ``lock_integration``: give up to ``limit`` committed, not yet integrated entries their leaf
+        index (in id order) and hash them into the tree, in this transaction. Returns how many. Refuses
+        (IntegrityError) when the integrated entries and the tree disagree (a cut or rewritten log)."""
+        store = SqlNodeStore(self._c)
+        size = self.size()
+        if store.leaf_count() != size:
+            raise IntegrityError(f"the access log has {size} integrated entries but its Merkle tree "
+                                 f"{store.leaf_count()} leaves; run carekey log verify",
+                                 log_size=size, tree_size=store.leaf_count())
+        rows = self._c.execute(select(t.c.id, t.c.leaf_input).where(t.c.seq.is_(None))
+                               .order_by(t.c.id).limit(limit)).all()
+        if not rows:
+            return 0
+        batch = BatchNodeStore(store)
+        tree = MerkleLog(batch)
+        for _, data in rows:
+            tree.append(bytes(data))
+        batch.flush()
+        self._c.execute(update(t).where(t.c.id == bindparam("entry_id")).values(seq=bindparam("leaf_index")),
+                        [{"entry_id": int(r.id), "leaf_index": size + k} for k, r in enumerate(rows)])
+        return len(rows)
+
+    def pending(self) -> int:
+        """Committed entries not yet integrated into the tree."""
+        return int(self._c.execute(select(func.count()).select_from(t).where(t.c.seq.is_(None))).scalar_one())
+
+    def oldest_pending_ms(self) -> int | None:
+        """The promised time of the oldest entry still waiting for integration (None when none waits)."""
+        value = self._c.execute(select(func.min(t.c.promised_ms)).where(t.c.seq.is_(None))).scalar()
+        return None if value is None else int(value)
+
+    def promised(self, start_id: int, limit: int) -> list[LogEntry]:
+        """Entries in id order from ``start_id`` (integrated or not), for checking their promises."""
+        q = select(t).where(t.c.id >= start_id).order_by(t.c.id).limit(limit)
+        return [_entry(r) for r in self._c.execute(q)]
+
+    def lock_limits(self, actor_id: str | None, site_id: str | None) -> None:
+        """Lock this actor and this site (to the end of the transaction) for a count that must stay true until
+        this transaction's append: parallel searches by one account or at one site cannot all pass a limit,
+        while other accounts and sites go on in parallel."""
+        lock_names(self._c, [n for n in (f"actor:{actor_id}" if actor_id else None,
+                                         f"site:{site_id}" if site_id else None) if n])
 
     def pseudonymize(self, person_id: str, pseudonym: str) -> int:
         """On erasure: the person's rows (as subject, or as actor in the patient portal) name ``pseudonym`` instead
@@ -63,8 +127,9 @@ class SqlAccessLogRepository:
         return rows
 
     def leaves(self) -> list[tuple[int, bytes]]:
-        return [(int(r.seq), bytes(r.leaf_input)) for r in self._c.execute(select(t.c.seq, t.c.leaf_input)
-                                                                           .order_by(t.c.seq))]
+        """(seq, leaf_input) of the integrated entries, in seq order."""
+        return [(int(r.seq), bytes(r.leaf_input)) for r in self._c.execute(
+            select(t.c.seq, t.c.leaf_input).where(t.c.seq.is_not(None)).order_by(t.c.seq))]
 
     def size(self) -> int:
         return int(self._c.execute(select(func.coalesce(func.max(t.c.seq) + 1, 0))).scalar_one())
@@ -74,16 +139,18 @@ class SqlAccessLogRepository:
         return [_entry(r) for r in self._c.execute(q)]
 
     def for_person(self, person_id: str) -> list[LogEntry]:
-        return [_entry(r) for r in self._c.execute(select(t).where(t.c.person_id == person_id).order_by(t.c.seq))]
+        """Every entry naming the person, integrated or not, in the order they were appended."""
+        return [_entry(r) for r in self._c.execute(select(t).where(t.c.person_id == person_id).order_by(t.c.id))]
+
+    def latest(self, count: int = 1) -> list[LogEntry]:
+        """The last ``count`` entries appended (integrated or not), oldest first."""
+        rows = self._c.execute(select(t).order_by(t.c.id.desc()).limit(count)).all()
+        return [_entry(r) for r in reversed(rows)]
 
     def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int:
         q = select(func.count()).select_from(t).where(t.c.actor_id == actor_id, t.c.action.in_(actions),
                                                       t.c.at >= since)  # every attempt counts, empty or refused
         return int(self._c.execute(q).scalar_one())
-
-    def lock(self) -> None:
-        """Take the append lock now (for a count that must stay true until this transaction's append)."""
-        lock_log(self._c)
 
     def count_site_since(self, site_id: str, actions: Sequence[str], since: datetime) -> int:
         """Every attempt (granted, denied, refused) of these actions at a site: the per-site enumeration bound."""

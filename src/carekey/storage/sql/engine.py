@@ -9,6 +9,7 @@ SQLite dialect documentation).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -17,7 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 30_000
-_LOG_LOCK_KEY = 0x6361_7265  # "care": PostgreSQL advisory lock serializing access-log appends
+_LOG_LOCK_KEY = 0x6361_7265  # "care": PostgreSQL advisory lock held by the log integrator (one at a time)
+_LIMIT_LOCK_CLASS = 0x636B_6C6D  # "cklm": namespace of the per-actor / per-site rate-limit advisory locks
 #: statements that remove personal data: the connection is checkpointed after their commit (SQLite)
 _PERSONAL_DELETE = re.compile(r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|"
                               r"biometric_images)\b|UPDATE\s+access_log\b)", re.IGNORECASE)
@@ -66,10 +68,27 @@ def make_engine(url: str) -> Engine:
     raise ValueError(f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:/// or postgresql+psycopg://")
 
 
-def lock_log(conn: Connection) -> None:
-    """Serialize access-log appends so that ``seq`` stays contiguous (SQLite already has one writer)."""
-    if conn.dialect.name == "postgresql":
+def lock_log(conn: Connection, wait: bool = True) -> bool:
+    """The integrator's lock, to the end of the transaction: one integrator at a time assigns leaf indexes
+    (``seq``) and writes tree nodes (SQLite already has one writer). Appends never take it. With ``wait`` False,
+    returns False at once when another integrator holds it."""
+    if conn.dialect.name != "postgresql":
+        return True
+    if wait:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOG_LOCK_KEY})
+        return True
+    return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOG_LOCK_KEY}).scalar_one())
+
+
+def lock_names(conn: Connection, names: list[str]) -> None:
+    """Advisory locks on these names to the end of the transaction (PostgreSQL; SQLite's write transaction
+    already serializes): a count-then-append made under them stays true for others taking the same names.
+    Taken in sorted order, so two transactions never wait on each other in a cycle."""
+    if conn.dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": _LIMIT_LOCK_CLASS, "k": key})
 
 
 def checkpoint_after_delete(conn: Connection) -> bool:

@@ -1,7 +1,7 @@
 """The Merkle tree of the access log (perfect nodes, ``carekey.audit.merkle.NodeStore``) and its signed heads.
 
-Nodes are written in the same transaction as the access-log row they hash, so the tree and the log never
-disagree after a commit; ``seq`` and the leaf index are the same number.
+Nodes are written by the integrator in the same transaction that gives the access-log rows their ``seq``, so
+the tree and the integrated entries never disagree after a commit; ``seq`` and the leaf index are the same number.
 """
 
 from __future__ import annotations
@@ -37,6 +37,33 @@ class SqlNodeStore:
         self._c.execute(insert(n), [{"level": lv, "idx": i, "hash": d} for lv, i, d in nodes])
 
 
+class BatchNodeStore:
+    """Nodes of a batch of appends kept in memory and written in one statement (``flush``)."""
+
+    def __init__(self, base: SqlNodeStore) -> None:
+        self._base = base
+        self._leaves = base.leaf_count()
+        self._new: dict[tuple[int, int], bytes] = {}
+
+    def leaf_count(self) -> int:
+        return self._leaves
+
+    def get(self, level: int, index: int) -> bytes:
+        found = self._new.get((level, index))
+        return found if found is not None else self._base.get(level, index)
+
+    def add(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        for level, index, digest in nodes:
+            self._new[(level, index)] = digest
+            if level == 0:
+                self._leaves = max(self._leaves, index + 1)
+
+    def flush(self) -> None:
+        if self._new:
+            self._base.add([(lv, i, d) for (lv, i), d in self._new.items()])
+            self._new = {}
+
+
 def _sth(r) -> SignedTreeHead:  # type: ignore[no-untyped-def]
     return SignedTreeHead(TreeHead(int(r.tree_size), bytes(r.root_hash), int(r.timestamp_ms)), bytes(r.signature),
                           bytes.fromhex(r.key_id))
@@ -56,6 +83,11 @@ class SqlTreeHeadRepository:
 
     def largest(self) -> SignedTreeHead | None:
         r = self._c.execute(select(h).order_by(h.c.tree_size.desc(), h.c.id.desc()).limit(1)).first()
+        return _sth(r) if r else None
+
+    def first_covering(self, index: int) -> SignedTreeHead | None:
+        """The first head signed (in signing order) over a tree that includes leaf ``index``."""
+        r = self._c.execute(select(h).where(h.c.tree_size > index).order_by(h.c.id).limit(1)).first()
         return _sth(r) if r else None
 
     def all(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:
