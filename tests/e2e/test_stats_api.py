@@ -20,7 +20,7 @@ ALL = ("care_record", "aggregate_statistics")
 
 def last_log(app):
     with app.database.uow() as uow:
-        return uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event
+        return uow.access_log.latest()[0].event
 
 
 @pytest.fixture

@@ -127,7 +127,7 @@ def test_purpose_comes_from_the_screen_not_the_form(web):
     assert r.status_code == 200 and "Ama" in r.text
     assert built.services.transparency.refusals() == []
     with built.database.uow() as uow:
-        last = uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event
+        last = uow.access_log.latest()[0].event
     assert last.purpose == "care_record" and last.action == "lookup_result"
 
 

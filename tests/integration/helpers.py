@@ -37,4 +37,4 @@ def revisit(services, actor, view=None, site_id=None, card="NK1001"):
 
 def last_entry(app):
     with app.database.uow() as uow:
-        return uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event
+        return uow.access_log.latest()[0].event

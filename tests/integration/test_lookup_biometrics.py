@@ -84,7 +84,7 @@ def test_biometric_enroll_identify_and_revoke(app, world):
     with pytest.raises(Forbidden, match="agreement of the person present"):
         bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image", person_agreed=False)
     with app.database.uow() as uow:
-        last = uow.access_log.entries(uow.access_log.size() - 1, uow.access_log.size())[0].event
+        last = uow.access_log.latest()[0].event
     assert (last.action, last.outcome) == ("identify_biometric", "denied")
     hits = bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"finger-image", **AGREED)
     assert [c.person_id for c in hits] == [pid]
