@@ -148,7 +148,8 @@ def table(rows: list[dict[str, object]]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['label']:<8} {r['backend']:<10} {r['clients']:>7} {r['work_ms']:>7} "
-                     f"{r['entries_per_s']:>10.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {str(r['tree_consistent']):>7}")
+                     f"{r['entries_per_s']:>10.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+                     f"{str(r['tree_consistent']):>7}")
     return "\n".join(lines)
 
 

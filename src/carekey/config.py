@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         "latest head is older than this (0: after every write). Heads are also signed on demand."
     )
     log_merge_delay_seconds: int = Field(
-        60, ge=1, le=86_400, description="Maximum merge delay of the transparency log (as in Certificate "
+        300, ge=1, le=86_400, description="Maximum merge delay of the transparency log (as in Certificate "
         "Transparency): every access is committed to the log before it returns, with an entry promise signed by the "
         "log key; the entry is in a signed tree head within this many seconds, or `carekey log verify` reports it."
     )
