@@ -1,5 +1,8 @@
 """Public transparency: refused requests by purpose and month, signed tree heads of the access log, and
-consistency proofs between published heads (no personal data anywhere here).
+consistency proofs between published heads (no personal data anywhere here); and the log's integrator
+(``integrate``): entries are committed by requests without a lock, each with a signed entry promise, and hashed
+into the Merkle tree here, in batches, under a short lock, within the maximum merge delay (docs/architecture.md,
+"Transparency log").
 
 The log never shrinks under its signer: before signing (and at server start, ``check_log``) the current tree
 must extend the largest head held in the database *and* in the heads file outside it (``carekey.storage.heads``):
