@@ -42,6 +42,12 @@ class CarekeyError(Exception):
         self.message = message
         self.detail = detail
 
+    @property
+    def field(self) -> str | None:
+        """The input field at fault (``field=`` at the raise), for forms to show the message beside it."""
+        value = self.detail.get("field")
+        return value if isinstance(value, str) else None
+
 
 class InvalidInput(CarekeyError):
     status = 422
