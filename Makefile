@@ -6,15 +6,17 @@ DATA ?= var
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint unit bench clean
+.PHONY: install run test lint unit lock clean
 
-$(BIN)/.installed: pyproject.toml
+# requirements.lock pins every package (all extras) for reproducible CI; `make lock` refreshes it after a
+# change of pyproject.toml's dependencies. `pip install carekey` alone installs only what `serve` needs.
+$(BIN)/.installed: pyproject.toml requirements.lock
 	@echo "==> [1/3] creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	@echo "==> [2/3] upgrading pip"
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "==> [3/3] installing carekey and its dependencies (about 100 s the first time; pip names each package)"
-	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	@echo "==> [3/3] installing carekey with its dev extra (tests, bench, postgres, demo), pinned by requirements.lock"
+	$(BIN)/python -m pip install --progress-bar off -c requirements.lock -e '.[dev]'
 	touch $@
 	@echo "==> installed: $$($(BIN)/carekey --version)"
 
@@ -37,8 +39,14 @@ test: install
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest
 
+## The fast unit tests (no slow image pipelines; well under a minute).
 unit: install
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit -m "not slow" -q
+
+## Re-pin requirements.lock from pyproject.toml (all extras, Python 3.11), with uv's resolver.
+lock:
+	$(PYTHON) -m pip install -q --user uv 2>/dev/null || $(PYTHON) -m pip install -q uv
+	$(PYTHON) -m uv pip compile pyproject.toml --all-extras --python-version 3.11 --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -37,6 +38,20 @@ def pg_url_or_skip() -> str:
             pytest.fail(f"CAREKEY_REQUIRE_PG=1 but PostgreSQL at CAREKEY_TEST_PG_URL is unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
     return url
+
+
+def shared_data_or_skip(*parts: str) -> Path:
+    """``../shared/data/<parts>`` (beside the work tree, or one level up), skipping the test when it is absent,
+    and failing it instead when CAREKEY_REQUIRE_DATA=1 (CI: interoperability tests never skip silently)."""
+    root = Path(__file__).resolve().parents[1]
+    for base in (root.parent, root.parent.parent):
+        path = base.joinpath("shared", "data", *parts)
+        if path.is_dir():
+            return path
+    what = "/".join(("../shared/data", *parts))
+    if os.environ.get("CAREKEY_REQUIRE_DATA") == "1":
+        pytest.fail(f"CAREKEY_REQUIRE_DATA=1 but {what} is not present")
+    pytest.skip(f"{what} not present")
 
 
 def reset_pg(url: str) -> None:

@@ -1,6 +1,7 @@
 """The one exception tree of carekey.
 
-Every error raised on purpose by carekey derives from :class:`CarekeyError`. Interfaces map the
+Every error raised on purpose by carekey derives from :class:`CarekeyError`; one naming the input at fault
+carries it (``field=``, read back as ``err.field``) for forms and problem documents. Interfaces map the
 branches to HTTP statuses (in ``interfaces/api/problems.py``) and CLI exit codes; nothing else
 catches them broadly.
 
@@ -15,10 +16,10 @@ catches them broadly.
     │   ├── RefusedPurpose                     a purpose carekey never serves (law enforcement, kinship...)
     │   ├── ConsentMissing                     the person has not granted (or has revoked) this purpose
     │   ├── PresenceRequired                   a powerful action without the person's proof of presence
-    │   └── RateLimited               429      too many identifications or logins
+    │   ├── RateLimited               429      too many identifications or logins
+    │   └── BudgetExhausted                    the privacy budget cannot pay for this release
     ├── NotFound                      404      no such person/visit/exam visible to this actor
     ├── Conflict                      409      state does not allow it (closed visit, duplicate enrollment)
-    ├── BudgetExhausted               403      the privacy budget cannot pay for this release
     ├── TemplateError                 422      a stored template is corrupt or of another key version
     ├── UpstreamFailed                502      a remote system (DHIS2) refused, failed or did not answer
     ├── IntegrityError                500      the transparency log or a key file failed verification
@@ -41,6 +42,12 @@ class CarekeyError(Exception):
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+    @property
+    def field(self) -> str | None:
+        """The input field at fault (``field=`` at the raise), for forms to show the message beside it."""
+        value = self.detail.get("field")
+        return value if isinstance(value, str) else None
 
 
 class InvalidInput(CarekeyError):

@@ -147,7 +147,12 @@ def test_admin_reads_no_records_but_manages_users(client, visit, login):
     is_problem(client.get(f"/visits/{vid}/people/{pid}", headers=admin | CARE), 403)
     r = client.post("/admin/users", json={"username": "nurse-2", "role": "clinician", "password": "long enough pw",
                                           "site_ids": ["north"]}, headers=admin)
-    assert r.status_code == 201
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert (made["username"], made["role"], made["site_ids"], made["approved"]) == \
+        ("nurse-2", "clinician", ["north"], False)  # reaches no data until a second person approves
+    listed = {u["username"]: u for u in client.get("/admin/users", headers=admin).json()}
+    assert listed["nurse-2"]["id"] == made["id"] and not listed["nurse-2"]["approved"]
     is_problem(client.post("/admin/users", json={"username": "x2", "role": "admin", "password": "long enough pw"},
                            headers=login("registrar")), 403)
 

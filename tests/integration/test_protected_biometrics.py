@@ -65,7 +65,7 @@ def test_enroll_identify_with_protected_templates_only(sqlite_app, world):
         bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"\x89PNG not really an image", **AGREED)
 
 
-def test_two_fingers_fused(app, world):
+def test_two_fingers_fused(app, world, monkeypatch):
     s = app.services
     visit, ama = enroll(s, world.registrar)
     for position, name in (("right_index", "db1_101_1"), ("left_index", "db1_103_1")):
@@ -74,13 +74,17 @@ def test_two_fingers_fused(app, world):
     both = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
                                  {"right_index": image("db1_101_2"), "left_index": image("db1_103_1")}, **AGREED)
     assert [c.person_id for c in both] == [ama.person.id]
-    one_wrong = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                      {"right_index": image("db1_101_2"), "left_index": image("db1_102_1")}, **AGREED)
-    assert not one_wrong or one_wrong[0].score < both[0].score  # mean rule: a wrong finger lowers the score
     someone_else = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
                                          {"right_index": image("db1_102_1"), "left_index": image("db1_102_1")},
                                          **AGREED)
     assert someone_else == []
+    # mean rule: a wrong finger lowers the fused score. The score of one right finger of two lies near the
+    # threshold (it depends on the random biometric key), so the threshold is lifted to see the score itself.
+    monkeypatch.setattr(s.biometrics.matcher, "threshold", lambda modality: 0.0)
+    one_wrong = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
+                                      {"right_index": image("db1_101_2"), "left_index": image("db1_102_1")}, **AGREED)
+    assert one_wrong and one_wrong[0].person_id == ama.person.id
+    assert one_wrong[0].score < both[0].score
 
 
 def test_rotation_retires_old_templates(app, world):

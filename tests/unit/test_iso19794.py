@@ -9,15 +9,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import shared_data_or_skip
 
 from carekey.biometrics.fingerprint import iso19794
 from carekey.biometrics.fingerprint.minutiae import Minutiae
 from carekey.errors import TemplateError
 
 ROOT = Path(__file__).resolve().parents[2]
-ISO_DIRS = [base / "shared" / "data" / "fingerprint" / "fvc2002_iso" for base in (ROOT.parent, ROOT.parent.parent)]
-ISO_DIR = next((d for d in ISO_DIRS if d.is_dir()), None)
-needs_data = pytest.mark.skipif(ISO_DIR is None, reason="../shared/data/fingerprint/fvc2002_iso not present")
+
+
+@pytest.fixture
+def iso_dir() -> Path:
+    """Third-party ISO records (SecuGen's, of FVC2002): skipped without them, failed under CAREKEY_REQUIRE_DATA=1."""
+    return shared_data_or_skip("fingerprint", "fvc2002_iso")
 
 
 @st.composite
@@ -84,9 +88,8 @@ def test_malformed_records_are_refused(mutate, message):
         iso19794.read(mutate(data))
 
 
-@needs_data
-def test_third_party_records_read_and_round_trip_byte_exact():
-    files = sorted(ISO_DIR.rglob("*.iso"))
+def test_third_party_records_read_and_round_trip_byte_exact(iso_dir):
+    files = sorted(iso_dir.rglob("*.iso"))
     assert len(files) >= 300
     for path in files:
         data = path.read_bytes()
@@ -96,8 +99,7 @@ def test_third_party_records_read_and_round_trip_byte_exact():
         assert iso19794.write(record) == data, path.name
 
 
-@needs_data
-def test_our_minutiae_use_the_standard_conventions_of_a_third_party_extractor():
+def test_our_minutiae_use_the_standard_conventions_of_a_third_party_extractor(iso_dir):
     """Our template of an image matches SecuGen's ISO record of another impression of the finger,
     and not of another finger: coordinates and directions follow the same conventions."""
     from carekey.biometrics.fingerprint import api
@@ -107,7 +109,7 @@ def test_our_minutiae_use_the_standard_conventions_of_a_third_party_extractor():
     ours = api.extract((fixtures / "db1_101_1.tif").read_bytes())
 
     def theirs(name: str) -> FingerprintTemplate:
-        record = iso19794.read((ISO_DIR / "DB1_B" / f"{name}.iso").read_bytes())
+        record = iso19794.read((iso_dir / "DB1_B" / f"{name}.iso").read_bytes())
         return FingerprintTemplate.from_minutiae(record.views[0].minutiae)
 
     genuine = api.compare(ours, theirs("101_2"))

@@ -38,6 +38,8 @@ EXPECTED = {
     Action.RENEW_BIOMETRIC: {Role.ADMIN},
     Action.APPROVE_ACCOUNT: {Role.ADMIN, Role.PROGRAM_MANAGER},
     Action.EHR_PUSH: {Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN},
+    Action.HANDLE_VISIT: {Role.REGISTRAR, Role.CLINICIAN},
+    Action.SCREEN: {Role.REGISTRAR, Role.CLINICIAN},
 }
 
 
@@ -47,7 +49,7 @@ def req(action, role, **kw):
                 purpose=RULES[action].purpose, site_id=SITE, visit=visit,
                 person_id="CK-A", consents=ALL_CONSENTS, person_agreed=True, actor_approved=True,
                 presence=Presence.PIN, account=AccountFacts("U-9", "U-0", frozenset({SITE})),
-                actor_program_sites=frozenset({SITE}))
+                actor_program_sites=frozenset({SITE}), actor_programs=frozenset({"demo"}))
     return Request(**(base | kw))
 
 
@@ -204,3 +206,23 @@ def test_lookup_on_a_visit_already_serving_someone_is_denied():
     d = decide(req(Action.LOOKUP, Role.REGISTRAR, visit=VisitFacts(SITE, True, "CK-A")))
     assert not d.allowed and "already serves" in d.reason
     assert decide(req(Action.LOOKUP, Role.REGISTRAR, visit=VisitFacts(SITE, True, None))).allowed
+
+
+def test_statistics_need_exactly_one_program_and_only_the_actors_own():
+    manager = Role.PROGRAM_MANAGER
+    assert decide(req(Action.STATISTICS, manager, program_id="demo")).allowed
+    none = decide(req(Action.STATISTICS, manager, actor_programs=frozenset()))
+    assert not none.allowed and "has no site" in none.reason
+    both = decide(req(Action.STATISTICS, manager, actor_programs=frozenset({"demo", "other"})))
+    assert not both.allowed and "2 programs" in both.reason
+    other = decide(req(Action.STATISTICS, manager, program_id="other"))
+    assert not other.allowed and "'other'" in other.reason
+
+
+def test_visits_are_handled_at_the_actors_own_sites_only():
+    assert decide(req(Action.HANDLE_VISIT, Role.CLINICIAN, site_id=SITE)).allowed
+    assert decide(req(Action.HANDLE_VISIT, Role.CLINICIAN, site_id=None)).allowed  # the queue of their own sites
+    elsewhere = decide(req(Action.HANDLE_VISIT, Role.REGISTRAR, site_id="south"))
+    assert not elsewhere.allowed and "do not work at site 'south'" in elsewhere.reason
+    unapproved = decide(req(Action.HANDLE_VISIT, Role.REGISTRAR, actor_approved=False))
+    assert not unapproved.allowed and "awaiting approval" in unapproved.reason

@@ -15,7 +15,10 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 
 def cache_dir() -> Path:
@@ -48,3 +51,26 @@ def compile_library(source: Path, stem: str) -> ctypes.CDLL | None:
                     return None
             os.replace(out, target)
     return ctypes.CDLL(str(target))
+
+
+Signatures = Mapping[str, tuple[Any, Sequence[Any]]]  # function name -> (restype, argtypes)
+
+
+def load(source: Path, stem: str, signatures: Signatures) -> ctypes.CDLL | None:
+    """The one loader of carekey's compiled kernels: ``source`` compiled (``compile_library``, cached on disk
+    and per process) with each function's ctypes signature declared; None without a compiler (callers keep a
+    numpy fallback)."""
+    return _load(source, stem, tuple((name, restype, tuple(argtypes)) for name, (restype, argtypes)
+                                     in signatures.items()))
+
+
+@cache
+def _load(source: Path, stem: str, signatures: tuple[tuple[str, Any, tuple[Any, ...]], ...]) -> ctypes.CDLL | None:
+    lib = compile_library(source, stem)
+    if lib is None:
+        return None
+    for name, restype, argtypes in signatures:
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = list(argtypes)
+    return lib

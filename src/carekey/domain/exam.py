@@ -60,7 +60,8 @@ def parse_blood_type(raw: str) -> BloodType:
         return BloodType(norm)
     except ValueError:
         raise InvalidInput(
-            f"unknown blood type {raw!r}; expected one of {', '.join(b.value for b in BloodType)}"
+            f"unknown blood type {raw!r}; expected one of {', '.join(b.value for b in BloodType)}",
+            field="blood_type",
         ) from None
 
 
@@ -69,7 +70,7 @@ def _check(name: str, value: float | None) -> float | None:
         return None
     spec = SPECS[name]
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise InvalidInput(f"{spec.display} must be a number in {spec.unit}")
+        raise InvalidInput(f"{spec.display} must be a number in {spec.unit}", field=name)
     if not spec.low <= value <= spec.high:
         raise OutOfRange(
             f"{spec.display} {value} {spec.unit} is outside the plausible range {spec.low}-{spec.high} {spec.unit}",
@@ -106,19 +107,20 @@ class Exam:
                 kw[name] = _check(name, kw.get(name))  # type: ignore[arg-type]
         sys_bp, dia_bp = kw.get("systolic_bp"), kw.get("diastolic_bp")
         if (sys_bp is None) != (dia_bp is None):
-            raise InvalidInput("blood pressure needs both systolic and diastolic values")
+            raise InvalidInput("blood pressure needs both systolic and diastolic values",
+                               field="diastolic_bp" if dia_bp is None else "systolic_bp")
         if sys_bp is not None and dia_bp >= sys_bp:  # type: ignore[operator]
-            raise InvalidInput("diastolic blood pressure must be lower than systolic")
+            raise InvalidInput("diastolic blood pressure must be lower than systolic", field="diastolic_bp")
         bt = kw.get("blood_type")
         kw["blood_type"] = parse_blood_type(bt) if isinstance(bt, str) else bt
         fasting = kw.get("glucose_fasting")
         if fasting is not None and not isinstance(fasting, bool):
-            raise InvalidInput("glucose_fasting must be true, false or absent")
+            raise InvalidInput("glucose_fasting must be true, false or absent", field="glucose_fasting")
         if fasting is not None and kw.get("glucose_mmol_l") is None:
             kw["glucose_fasting"] = None  # says nothing without a glucose value
         notes = str(kw.get("notes") or "")
         if len(notes) > MAX_NOTES:
-            raise InvalidInput(f"notes are limited to {MAX_NOTES} characters")
+            raise InvalidInput(f"notes are limited to {MAX_NOTES} characters", field="notes")
         kw["notes"] = notes
         h, w = kw.get("height_cm"), kw.get("weight_kg")
         kw["bmi"] = _check("bmi", round(w / (h / 100) ** 2, 1)) if h and w else None  # type: ignore[operator]

@@ -36,21 +36,24 @@ def normalize_name(raw: str) -> str:
 def normalize_card(raw: str) -> str:
     """Upper-case and drop spaces/dashes; cards are 4-20 letters and digits."""
     if len(raw) > 64:  # checked before any work on the text
-        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)")
+        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)",
+                           field="card_number")
     card = re.sub(r"[\s-]", "", raw).upper()
     if not _CARD.match(card):
-        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)")
+        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)",
+                           field="card_number")
     return card
 
 
 def check_birth(birth_year: int, birth_date: date | None, today: date) -> None:
     if not MIN_BIRTH_YEAR <= birth_year <= today.year:
-        raise InvalidInput(f"birth year {birth_year} must be between {MIN_BIRTH_YEAR} and {today.year}")
+        raise InvalidInput(f"birth year {birth_year} must be between {MIN_BIRTH_YEAR} and {today.year}",
+                           field="birth_year")
     if birth_date is not None:
         if birth_date.year != birth_year:
-            raise InvalidInput("birth date does not match birth year")
+            raise InvalidInput("birth date does not match birth year", field="birth_date")
         if birth_date > today:
-            raise InvalidInput("birth date is in the future")
+            raise InvalidInput("birth date is in the future", field="birth_date")
 
 
 def age_on(birth_year: int, birth_date: date | None, today: date) -> int:
@@ -96,11 +99,11 @@ class Person:
                language: str = "en") -> Person:
         """Validate caller input and build a Person (raises InvalidInput)."""
         if not normalize_name(given_name) and not normalize_name(family_name):
-            raise InvalidInput("a person needs a given or a family name")
+            raise InvalidInput("a person needs a given or a family name", field="given_name")
         try:
             sex_v = Sex(sex.strip().lower())
         except ValueError:
-            raise InvalidInput(f"sex must be one of {', '.join(s.value for s in Sex)}") from None
+            raise InvalidInput(f"sex must be one of {', '.join(s.value for s in Sex)}", field="sex") from None
         check_birth(birth_year, birth_date, today)
         return cls(id=id, given_name=given_name.strip(), family_name=family_name.strip(), sex=sex_v,
                    birth_year=birth_year, card_number=normalize_card(card_number), birth_date=birth_date,

@@ -19,13 +19,21 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
 | set_pin                | registrar            | care_record          | open, own site, BOUND    | care_r., PRESENT |
 | erase                  | registrar            | care_record          | open, own site, BOUND    | PRESENT          |
-| statistics             | program_manager      | aggregate_statistics | -                        | (per person, DP) |
+| handle_visit           | registrar, clinician | care_record          | (a named site: own site) | -                |
+| screen_without_record  | registrar, clinician | care_record          | open, own site           | -                |
+| statistics             | program_manager      | aggregate_statistics | ONE PROGRAM              | (per person, DP) |
 | verify_log             | auditor              | audit                | -                        | -                |
 | administer, retention  | admin                | administration       | -                        | -                |
 | approve_account        | admin, program_mgr   | administration       | -                        | SECOND PERSON    |
 | renew_biometric        | admin                | biometric_image_ret. | -                        | both biometric   |
 | ehr_push               | registrar, clinician, admin | ehr_sharing   | -                        | care_r., ehr_sh. |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
+
+``handle_visit`` (open a visit at a site, see or close one, the site queue) and ``screen_without_record`` (an
+exam shown and printed, never stored, no person named) touch no personal data: the services ask ``decide`` and
+do not log them. "ONE PROGRAM": program-wide views (statistics, releases, exports) are for the one program the
+actor's sites belong to; an actor with sites in no program or in several is refused, and so is naming another
+program.
 
 Every staff action first needs an APPROVED account: a new account, and one whose password was reset or whose
 role or sites changed by an admin, reaches no data until a second person (another admin, or a program
@@ -87,6 +95,8 @@ class Action(StrEnum):
     PATIENT_REVOKE = "patient_revoke"  # ... revoking a consent
     PATIENT_ERASE = "patient_erase"  # ... asking for erasure
     EHR_PUSH = "ehr_push"  # sending one closed visit (FHIR Bundle) to the site's EMR, with ehr_sharing consent
+    HANDLE_VISIT = "handle_visit"  # open, see or close a visit, list the site queue (no personal data; not logged)
+    SCREEN = "screen_without_record"  # an exam shown without being stored, no person named (not logged)
 
 
 PATIENT_ACTIONS = frozenset({Action.PATIENT_READ, Action.PATIENT_EXPORT, Action.PATIENT_REVOKE, Action.PATIENT_ERASE})
@@ -102,13 +112,16 @@ class Rule:
     needs_bound_visit: bool = False  # the visit must already be bound to this very person
     needs_agreement: bool = False  # the person present agreed to this very action (biometric search)
     needs_presence: bool = False  # the person proved, in this visit, that they are there (see PRESENCE)
+    own_site: bool = False  # a site named in the request must be one of the actor's
+    one_program: bool = False  # the actor's sites belong to exactly one program, the one asked for (if named)
 
 
 def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool,
        consent: Purpose | tuple[Purpose, ...] | None, bound: bool = False, agreement: bool = False,
-       presence: bool = False) -> Rule:
+       presence: bool = False, own_site: bool = False, one_program: bool = False) -> Rule:
     consents = () if consent is None else consent if isinstance(consent, tuple) else (consent,)
-    return Rule(frozenset(roles), purpose, visit, person_visit, consents, bound, agreement, presence)
+    return Rule(frozenset(roles), purpose, visit, person_visit, consents, bound, agreement, presence, own_site,
+                one_program)
 
 
 R, C = Role.REGISTRAR, Role.CLINICIAN
@@ -125,14 +138,21 @@ RULES: dict[Action, Rule] = {
     Action.READ_EXAMS: _r({C}, CARE, True, True, CARE),
     Action.SET_PIN: _r({R}, CARE, True, True, CARE, bound=True, presence=True),
     Action.ERASE: _r({R}, CARE, True, True, None, bound=True, presence=True),
-    Action.STATISTICS: _r({Role.PROGRAM_MANAGER}, Purpose.AGGREGATE_STATISTICS, False, False, None),
+    Action.STATISTICS: _r({Role.PROGRAM_MANAGER}, Purpose.AGGREGATE_STATISTICS, False, False, None, one_program=True),
     Action.VERIFY_LOG: _r({Role.AUDITOR}, Purpose.AUDIT, False, False, None),
     Action.ADMINISTER: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RETENTION_DELETE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.RENEW_BIOMETRIC: _r({Role.ADMIN}, IMAGES, False, False, (BIO, IMAGES)),
     Action.APPROVE_ACCOUNT: _r({Role.ADMIN, Role.PROGRAM_MANAGER}, Purpose.ADMINISTRATION, False, False, None),
     Action.EHR_PUSH: _r({R, C, Role.ADMIN}, Purpose.EHR_SHARING, False, False, (CARE, Purpose.EHR_SHARING)),
+    Action.HANDLE_VISIT: _r({R, C}, CARE, False, False, None, own_site=True),
+    Action.SCREEN: _r({R, C}, CARE, True, False, None),
 }
+
+
+def roles_for(action: Action) -> frozenset[Role]:
+    """The roles the table lets do ``action``: a screen's first gate (``decide`` has the last word)."""
+    return RULES[action].roles
 
 
 class Presence(StrEnum):
@@ -192,6 +212,8 @@ class Request:
     regrant: bool = False  # record_consent grants a purpose the person refused or withdrew
     account: AccountFacts | None = None  # approve_account: the account to approve
     actor_program_sites: frozenset[str] | None = None  # approve_account by a manager: the sites of their program
+    actor_programs: frozenset[str] = frozenset()  # one_program rules: the programs of the actor's sites
+    program_id: str | None = None  # one_program rules: the program asked for (None: the actor's own)
 
 
 @dataclass(frozen=True)
@@ -219,6 +241,12 @@ def decide(req: Request) -> Decision:
         return _deny("this account is awaiting approval by a second admin or the program manager")
     if req.purpose is not rule.purpose:
         return _deny(f"{req.action.value} serves purpose {rule.purpose.value}, not {req.purpose.value}")
+    if rule.own_site and req.site_id is not None and req.site_id not in req.actor_site_ids:
+        return _deny(f"you do not work at site {req.site_id!r}")
+    if rule.one_program:
+        denied = _one_program(req)
+        if denied is not None:
+            return denied
     if rule.needs_visit:
         v = req.visit
         if v is None:
@@ -274,6 +302,17 @@ def _presence(req: Request) -> Decision | None:
             return _deny("the approver must be an active, approved registrar or clinician")
         if v.site_id not in a.site_ids:
             return _deny("the approver must work at the visit's site")
+    return None
+
+
+def _one_program(req: Request) -> Decision | None:
+    if not req.actor_programs:
+        return _deny(f"this {req.role.value} account has no site, so no program: {req.action.value} is per program")
+    if len(req.actor_programs) > 1:
+        return _deny(f"this {req.role.value} account has sites in {len(req.actor_programs)} programs; "
+                     f"{req.action.value} needs one program (give the account the sites of one program only)")
+    if req.program_id is not None and req.program_id not in req.actor_programs:
+        return _deny(f"{req.action.value} of program {req.program_id!r} is not for this account's program")
     return None
 
 

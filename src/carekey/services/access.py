@@ -26,7 +26,17 @@ from carekey.domain.consent import current_grants
 from carekey.domain.purposes import Purpose, parse_purpose
 from carekey.domain.visit import Visit
 from carekey.errors import ConsentMissing, Forbidden, PresenceRequired, RateLimited, RefusedPurpose
-from carekey.policy.decision import AccountFacts, Action, ApproverFacts, Presence, Request, VisitFacts, decide
+from carekey.policy.decision import (
+    RULES,
+    AccountFacts,
+    Action,
+    ApproverFacts,
+    Decision,
+    Presence,
+    Request,
+    VisitFacts,
+    decide,
+)
 from carekey.services.deps import Actor
 from carekey.storage.protocols import UnitOfWork
 
@@ -52,7 +62,8 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
               per_site_day: int | None = None, person_agreed: bool = False, presence: Presence | None = None,
               approver: ApproverFacts | None = None, regrant: bool = False, account: AccountFacts | None = None,
               actor_program_sites: frozenset[str] | None = None, detail: str = "",
-              logged_action: str | None = None) -> Purpose:
+              logged_action: str | None = None, actor_programs: frozenset[str] = frozenset(),
+              program_id: str | None = None) -> Purpose:
     """Decide, log and (on a denial) commit; return the parsed purpose on a grant. ``detail`` is appended to the
     logged reason (e.g. what an admin action changed); ``logged_action`` names the entry when it is more precise
     than the policy action (``admin_add_user`` for ``administer``)."""
@@ -74,7 +85,8 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
                               consents=consents, same_program=_same_program(uow, site_id, person_id),
                               person_agreed=person_agreed, actor_approved=actor.approved, presence=presence,
                               approver=approver, regrant=regrant, account=account,
-                              actor_program_sites=actor_program_sites))
+                              actor_program_sites=actor_program_sites, actor_programs=actor_programs,
+                              program_id=program_id))
     if not decision.allowed:
         log_access(uow, now, actor, name, purpose.value, "denied", decision.reason, site_id, person_id)
         uow.commit()
@@ -113,6 +125,16 @@ def _same_program(uow: UnitOfWork, site_id: str | None, person_id: str | None) -
         return True
     row, site = uow.people.get(person_id), uow.programs.get_site(site_id)
     return row is None or site is None or row.program_id == site.program_id
+
+
+def permitted(actor: Actor, action: Action, *, site_id: str | None = None, visit: Visit | None = None) -> Decision:
+    """The decision, not logged, for the actions that touch no personal data (``handle_visit``,
+    ``screen_without_record``): nothing about a person is read, so there is nothing to account for."""
+    rule = RULES.get(action)
+    facts = VisitFacts(visit.site_id, visit.is_open, visit.person_id) if visit else None
+    return decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids, action=action,
+                          purpose=rule.purpose if rule else Purpose.CARE_RECORD, actor_approved=actor.approved,
+                          site_id=visit.site_id if visit else site_id, visit=facts))
 
 
 def check_policy(actor: Actor, action: Action, purpose_raw: str | None) -> Purpose:

@@ -80,7 +80,7 @@ class AdminService:
         """The second person's approval of an account as it is now (not its creator or last changer)."""
         with self.d.uow() as uow:
             user = self._user(uow, username)
-            program_sites = self._program_sites(uow, actor) if actor.role is Role.PROGRAM_MANAGER else None
+            program_sites = self._program_sites(uow, actor)  # the policy scopes a manager's approvals to them
             authorize(uow, self.d.clock(), actor, Action.APPROVE_ACCOUNT, ADMIN, logged_action="admin_approve_user",
                       account=AccountFacts(user.id, user.changed_by, user.site_ids),
                       actor_program_sites=program_sites,

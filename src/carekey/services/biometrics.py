@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from carekey.biometrics.image_header import check_pixels
+from carekey.biometrics.modality import Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
 from carekey.errors import CaptureRejected, InvalidInput, NotFound
@@ -35,8 +36,6 @@ from carekey.services.lookup import Candidate, report_candidates
 from carekey.services.records import data_key, load_row, open_person_or_none
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import TemplateRow, UnitOfWork
-
-MODALITIES = ("fingerprint", "iris")
 
 
 class BiometricMatcher(Protocol):
@@ -73,9 +72,7 @@ def _logged_rejection(uow: UnitOfWork) -> Iterator[None]:
 
 
 def _modality(raw: str) -> str:
-    if raw not in MODALITIES:
-        raise InvalidInput(f"modality must be one of {', '.join(MODALITIES)}")
-    return raw
+    return Modality.parse(raw).value  # the plain value: it goes into SQL parameters and log entries
 
 
 class BiometricService:

@@ -7,9 +7,8 @@ the transaction that records the revocation; the kept images' key is destroyed r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from argon2 import PasswordHasher
 
 from carekey.domain.consent import (
     ConsentRecord,
@@ -76,10 +75,17 @@ def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, fo
         delete_kept_images(uow, person_id)
 
 
+@dataclass(frozen=True)
+class ConsentChange:
+    """What one consent-screen submission changed."""
+
+    withdrawn: tuple[Purpose, ...]
+    granted: tuple[Purpose, ...]
+
+
 class ConsentService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
-        self._ph = PasswordHasher(time_cost=deps.settings.argon2_time_cost, memory_cost=deps.settings.argon2_memory_kib)
 
     def decide(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, consent_purpose: str,
                granted: bool, notice_version: str, language: str, grantor: Grantor,
@@ -92,7 +98,7 @@ class ConsentService:
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             regrant = granted and _declined(uow, person_id, cp)
-            presence, approver = establish(uow, self.d, self._ph, actor, visit, person_id, proof) if regrant \
+            presence, approver = establish(uow, self.d, actor, visit, person_id, proof) if regrant \
                 else (None, None)
             authorize(uow, now, actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id,
                       regrant=regrant, presence=presence, approver=approver)
@@ -112,6 +118,50 @@ class ConsentService:
             last = [r for r in uow.consents.history(person_id) if r.purpose == cp.value][-1]
             uow.commit()
         return open_consent(self.d.crypto, key, last)
+
+    def apply(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, wanted: Iterable[str],
+              notice_version: str, language: str, grantor: Grantor,
+              proof: PresenceProof = NO_PROOF) -> ConsentChange:
+        """One consent-screen submission: ``wanted`` is every purpose ticked. The purposes in force and not
+        ticked are withdrawn (from any grantor, dependent purposes with them), the ticked ones not in force are
+        granted (age rules, dependencies, and the person's proof of presence when one of them was refused or
+        withdrawn before). One policy decision and one log entry for the submission, one transaction: either
+        every change is recorded or none is."""
+        ticked = frozenset(parse_consent_purpose(p) for p in wanted)
+        check_dependencies(ticked)  # e.g. kept images ticked without biometric identification
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            current = consents_of(uow, person_id)
+            withdrawn = tuple(p for p in reversed(CONSENT_PURPOSES) if p in current and p not in ticked)
+            granted = tuple(p for p in CONSENT_PURPOSES if p not in current and p in ticked)
+            if not withdrawn and not granted:
+                return ConsentChange((), ())
+            regrant = any(_declined(uow, person_id, p) for p in granted)
+            presence, approver = establish(uow, self.d, actor, visit, person_id, proof) if regrant \
+                else (None, None)
+            changes = [f"-{p.value}" for p in withdrawn] + [f"+{p.value}" for p in granted]
+            authorize(uow, now, actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id,
+                      regrant=regrant, presence=presence, approver=approver, detail=f" ({' '.join(changes)})")
+            assert visit is not None
+            row = load_row(uow, person_id)
+            key = data_key(self.d.crypto, row)
+            if granted:
+                program = uow.programs.get_program(row.program_id)
+                if program is None:
+                    raise NotFound("the person's program is missing")
+                form = ConsentInput(granted, notice_version, language, grantor)
+                form.check(program, open_person(self.d.crypto, row, key).age(now.date()),
+                           current - frozenset(withdrawn))
+            if withdrawn:  # withdrawals first: withdrawing never waits on a grant
+                add_consent_rows(uow, self.d, key, person_id, ConsentInput((), notice_version, language, Grantor()),
+                                 now, visit.site_id, actor.user_id, withdrawn)
+            if granted:
+                add_consent_rows(uow, self.d, key, person_id, form, now, visit.site_id, actor.user_id, granted)
+            if visit.person_id is None:
+                uow.visits.save(visit.bind(person_id))
+            uow.commit()
+        return ConsentChange(withdrawn, granted)
 
     def history(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str) -> list[ConsentRecord]:
         now = self.d.clock()

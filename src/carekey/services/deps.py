@@ -10,6 +10,7 @@ from carekey.audit.sth import LogSigner
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
+from carekey.crypto.passwords import Passwords, passwords
 from carekey.domain.program import Role, User
 from carekey.storage.heads import HeadsFile
 from carekey.storage.protocols import UnitOfWork
@@ -44,3 +45,8 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     biometric_key_version: int | None = None  # current template-protection key version (None: not wired)
     heads: HeadsFile | None = None  # every signed tree head also goes here, outside the database (None: tests)
+
+    @property
+    def passwords(self) -> Passwords:
+        """The one argon2id hasher (``carekey.crypto.passwords``) for the configured costs."""
+        return passwords(self.settings.argon2_time_cost, self.settings.argon2_memory_kib)

@@ -12,9 +12,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from carekey.audit.promise import EntryPromise
 from carekey.audit.proofs import InclusionReceipt, access_receipt
 from carekey.audit.sth import trusted_keys
@@ -98,9 +95,6 @@ def consent_dict(c: ConsentRecord) -> dict[str, object]:
 class PatientService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
-        self._ph = PasswordHasher(time_cost=deps.settings.argon2_time_cost,
-                                  memory_cost=deps.settings.argon2_memory_kib)
-        self._dummy = self._ph.hash("carekey-pin-timing")
         self.limiter = LoginLimiter(deps)
 
     # -- credential ---------------------------------------------------------------------------------
@@ -120,10 +114,7 @@ class PatientService:
         self.limiter.acquire(card, addr, now)
         with self.d.uow() as uow:
             row = self._by_card(uow, card_number, program_id)
-            try:
-                ok = self._ph.verify(row.pin_hash if row and row.pin_hash else self._dummy, pin)
-            except (VerificationError, InvalidHashError):
-                ok = False
+            ok = self.d.passwords.verify(row.pin_hash if row else None, pin)  # same cost for an unknown card
             if not ok or row is None or row.pin_hash is None:
                 raise NotAuthenticated("wrong card number or PIN (a registrar can set a PIN during a visit)")
             token = secrets.token_urlsafe(32)

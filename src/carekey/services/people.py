@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from argon2 import PasswordHasher
-
 from carekey.crypto.envelope import person_aad
 from carekey.domain.consent import Grantor, current_grants
 from carekey.domain.ids import new_person_id
@@ -82,8 +80,6 @@ def erase_person(uow: UnitOfWork, deps: Deps, person_id: str) -> None:
 class PeopleService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
-        self._ph = PasswordHasher(time_cost=deps.settings.argon2_time_cost,
-                                  memory_cost=deps.settings.argon2_memory_kib)
 
     def enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
                consent: ConsentInput, pin: str | None = None) -> PersonView:
@@ -123,7 +119,7 @@ class PeopleService:
                     village_bidx=ix.village(person.village), key_ref=sealed.key_ref, wrapped_key=sealed.wrapped,
                     ciphertext=self.d.crypto.seal_json(key, person.to_dict(), person_aad(person_id)),
                     enrolled_site=visit.site_id, enrolled_at=now, last_seen_at=now,
-                    pin_hash=self._ph.hash(pin) if pin else None))
+                    pin_hash=self.d.passwords.hash(pin) if pin else None))
                 add_consent_rows(uow, self.d, key, person_id, consent, now, visit.site_id, actor.user_id)
                 uow.visits.save(visit.bind(person_id))
                 uow.visits.offer(visit.id, person_id, "enrolled")
@@ -163,7 +159,7 @@ class PeopleService:
         """Erase at the person's request during a visit (crypto-shredding); the person proves they are here."""
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            presence, approver = establish(uow, self.d, self._ph, actor, visit, person_id, proof)
+            presence, approver = establish(uow, self.d, actor, visit, person_id, proof)
             authorize(uow, self.d.clock(), actor, Action.ERASE, purpose, visit=visit, person_id=person_id,
                       presence=presence, approver=approver)
             erase_person(uow, self.d, person_id)
@@ -177,11 +173,11 @@ class PeopleService:
         check_pin(pin)
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            presence, approver = establish(uow, self.d, self._ph, actor, visit, person_id, proof)
+            presence, approver = establish(uow, self.d, actor, visit, person_id, proof)
             authorize(uow, self.d.clock(), actor, Action.SET_PIN, purpose, visit=visit, person_id=person_id,
                       presence=presence, approver=approver)
             load_row(uow, person_id)
-            uow.people.set_pin_hash(person_id, self._ph.hash(pin))
+            uow.people.set_pin_hash(person_id, self.d.passwords.hash(pin))
             uow.users.end_sessions(person_id=person_id)
             uow.commit()
 

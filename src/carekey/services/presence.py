@@ -13,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from carekey.domain.visit import Visit
 from carekey.errors import RateLimited
 from carekey.policy.decision import ApproverFacts, Presence
@@ -42,16 +39,7 @@ class PresenceProof:
 NO_PROOF = PresenceProof()
 
 
-def _verify(ph: PasswordHasher, stored: str | None, secret: str) -> bool:
-    if not stored:
-        return False
-    try:
-        return ph.verify(stored, secret)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def establish(uow: UnitOfWork, deps: Deps, ph: PasswordHasher, actor: Actor, visit: Visit | None, person_id: str,
+def establish(uow: UnitOfWork, deps: Deps, actor: Actor, visit: Visit | None, person_id: str,
               proof: PresenceProof) -> tuple[Presence | None, ApproverFacts | None]:
     """The strongest proof available for ``person_id`` in ``visit`` (None when there is none)."""
     if visit is None:
@@ -66,14 +54,14 @@ def establish(uow: UnitOfWork, deps: Deps, ph: PasswordHasher, actor: Actor, vis
             uow.commit()
             raise RateLimited(reason, retry_after=3600)
         row = uow.people.get(person_id)
-        if row is not None and _verify(ph, row.pin_hash, proof.pin):
+        if row is not None and deps.passwords.verify(row.pin_hash, proof.pin):
             return Presence.PIN, None
         log_access(uow, now, actor, PROVE, "care_record", "denied", "wrong PIN typed as proof of presence",
                    visit.site_id, person_id)
         return None, None
     if proof.approver_username:
         found = uow.users.by_username(proof.approver_username.strip().lower()[:40])
-        if found is not None and _verify(ph, found[1], proof.approver_password or ""):
+        if found is not None and deps.passwords.verify(found[1], proof.approver_password or ""):
             u = found[0]
             return Presence.SECOND_STAFF, ApproverFacts(u.id, u.username, u.role, u.site_ids, u.approved, u.active)
         log_access(uow, now, actor, PROVE, "care_record", "denied", "second staff approval: wrong username or password",

@@ -1,8 +1,8 @@
 """Differentially private statistics for program managers (``carekey.stats``), per program and reporting period.
 
-Who: a program manager is bound to the one program their sites belong to (``program_of``); a manager with no
-site, or with sites in two programs, is refused (403, logged). Every release, listing, export and push is for
-that program only; naming another program is refused and logged the same way.
+Who: a program manager is bound to the one program their sites belong to (the policy's ONE PROGRAM rule); a
+manager with no site, or with sites in two programs, is refused (403, logged). Every release, listing, export
+and push is for that program only; naming another program is refused and logged the same way.
 
 What: a release is for a reporting period (month, quarter, year; ``stats.periods``) and counts the people of the
 program who granted ``aggregate_statistics`` and were screened in the period (their latest exam in it, age at
@@ -27,7 +27,7 @@ from datetime import datetime
 import httpx
 
 from carekey.domain.purposes import Purpose
-from carekey.errors import BudgetExhausted, Forbidden, InvalidInput, NotFound, UpstreamFailed
+from carekey.errors import BudgetExhausted, InvalidInput, NotFound, UpstreamFailed
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, log_access
 from carekey.services.deps import Actor, Deps
@@ -87,18 +87,9 @@ def check_release_epsilon(value: object, cap: float) -> float:
     return eps
 
 
-def program_of(uow: UnitOfWork, actor: Actor) -> tuple[str | None, str]:
-    """The one program the actor's sites belong to, or (None, the reason of the refusal).
-
-    The rule that belongs in the policy (``policy.decide``): statistics and every other program-wide view are
-    scoped to the program of the actor's sites; an actor with sites in no program or in several is refused."""
-    programs = sorted({s.program_id for s in uow.programs.list_sites() if s.id in actor.site_ids})
-    if len(programs) == 1:
-        return programs[0], ""
-    if not programs:
-        return None, f"{actor.role.value} {actor.username} has no site, so no program: statistics are per program"
-    return None, (f"{actor.role.value} {actor.username} has sites in {len(programs)} programs; statistics need "
-                  "one program (give the account the sites of one program only)")
+def programs_of(uow: UnitOfWork, actor: Actor) -> frozenset[str]:
+    """The programs the actor's sites belong to (the policy wants exactly one: ``policy.decide``, ONE PROGRAM)."""
+    return frozenset(s.program_id for s in uow.programs.list_sites() if s.id in actor.site_ids)
 
 
 class StatisticsService:
@@ -110,13 +101,9 @@ class StatisticsService:
     def _authorize(self, uow: UnitOfWork, now: datetime, actor: Actor, purpose: str | None,
                    program_id: str | None) -> str:
         """Policy (role, purpose) and the program wall; a refusal is logged and committed, then raised."""
-        authorize(uow, now, actor, Action.STATISTICS, purpose)
-        program, reason = program_of(uow, actor)
-        if program is not None and program_id not in (None, program):
-            program, reason = None, f"statistics of program {program_id!r} are not for this account's program"
-        if program is None:
-            self._deny(uow, now, actor, reason)
-            raise Forbidden(reason)
+        programs = programs_of(uow, actor)
+        authorize(uow, now, actor, Action.STATISTICS, purpose, actor_programs=programs, program_id=program_id)
+        (program,) = programs  # the policy allowed: exactly one
         return program
 
     def _deny(self, uow: UnitOfWork, now: datetime, actor: Actor, reason: str) -> None:

@@ -6,14 +6,14 @@ from dataclasses import replace
 from datetime import timedelta
 
 from carekey.domain.ids import new_id
-from carekey.domain.program import Role
 from carekey.domain.visit import Visit
 from carekey.errors import Forbidden, NotFound
+from carekey.policy.decision import Action
+from carekey.services.access import permitted
 from carekey.services.deps import Actor, Deps
 from carekey.services.fhir_push import FhirPushService
 from carekey.storage.protocols import UnitOfWork
 
-VISIT_ROLES = (Role.REGISTRAR, Role.CLINICIAN)
 QUEUE_HOURS = 24  # an open visit older than this is left out of the site queue
 
 
@@ -27,12 +27,9 @@ class VisitService:
         self.d = deps
 
     def open(self, actor: Actor, site_id: str) -> Visit:
-        if actor.role not in VISIT_ROLES:
-            raise Forbidden(f"a {actor.role.value} does not open visits")
-        if not actor.approved:
-            raise Forbidden("this account is awaiting approval by a second admin or the program manager")
-        if site_id not in actor.site_ids:
-            raise Forbidden(f"you do not work at site {site_id!r}")
+        decision = permitted(actor, Action.HANDLE_VISIT, site_id=site_id)
+        if not decision.allowed:
+            raise Forbidden(decision.reason)
         with self.d.uow() as uow:
             if uow.programs.get_site(site_id) is None:
                 raise NotFound(f"no site {site_id!r}")
@@ -44,9 +41,7 @@ class VisitService:
     def close(self, actor: Actor, visit_id: str) -> Visit:
         with self.d.uow() as uow:
             visit = uow.visits.get(visit_id)
-            # a manager's sites only bind them to a program (statistics): visits are for registrars and clinicians
-            if visit is None or visit.site_id not in actor.site_ids or actor.role not in VISIT_ROLES:
-                raise NotFound(f"no visit {visit_id} at your sites")
+            _visible(actor, visit, visit_id)
             closed = visit.close(actor.user_id, self.d.clock())
             uow.visits.save(closed)
             uow.commit()
@@ -58,15 +53,23 @@ class VisitService:
         exam, is no way to learn a person id)."""
         with self.d.uow() as uow:
             visit = uow.visits.get(visit_id)
-        if visit is None or visit.site_id not in actor.site_ids or actor.role not in VISIT_ROLES:
-            raise NotFound(f"no visit {visit_id} at your sites")
+        _visible(actor, visit, visit_id)
+        assert visit is not None
         return visit if visit.is_open else replace(visit, person_id=None)
 
     def open_visits(self, actor: Actor) -> list[Visit]:
         """The site queue: visits still open at the actor's sites, opened in the last day, oldest first. A visit
         carries no personal data (only whether a person is bound), so listing them reads none; the clinician
         picks the visit by its short code to take over from the registrar."""
-        if actor.role not in VISIT_ROLES:
-            raise Forbidden(f"a {actor.role.value} has no visit queue")
+        decision = permitted(actor, Action.HANDLE_VISIT)
+        if not decision.allowed:
+            raise Forbidden(decision.reason)
         with self.d.uow() as uow:
             return uow.visits.open_at(sorted(actor.site_ids), self.d.clock() - timedelta(hours=QUEUE_HOURS))
+
+
+def _visible(actor: Actor, visit: Visit | None, visit_id: str) -> None:
+    """NotFound unless the policy lets the actor handle ``visit`` (a manager's sites only bind them to a program,
+    for statistics: visits are for registrars and clinicians, at their own sites)."""
+    if visit is None or not permitted(actor, Action.HANDLE_VISIT, site_id=visit.site_id).allowed:
+        raise NotFound(f"no visit {visit_id} at your sites")

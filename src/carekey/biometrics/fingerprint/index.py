@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from carekey.biometrics.fingerprint import matcher
 from carekey.biometrics.fingerprint import parameters as P
-from carekey.biometrics.fingerprint.matcher import _popcount
 from carekey.biometrics.fingerprint.templates import FingerprintTemplate
+from carekey.biometrics.kernels import bitset_scan
 
 
 def _pooled_cells() -> np.ndarray:
@@ -60,19 +59,6 @@ def prefilter_vector(bits: np.ndarray) -> np.ndarray:
     vector = np.zeros(P.INDEX_VECTOR_BITS, dtype=np.uint8)
     vector[buckets] = 1
     return np.packbits(vector, bitorder="little").view(np.uint64)
-
-
-@numba.njit(cache=True)
-def bitset_scan(gallery: np.ndarray, probe: np.ndarray) -> np.ndarray:
-    """Common set bits of the probe bitset (words,) with every gallery bitset (n, words)."""
-    n, w = gallery.shape
-    out = np.empty(n, dtype=np.int32)
-    for i in range(n):
-        acc = 0
-        for k in range(w):
-            acc += _popcount(gallery[i, k] & probe[k])
-        out[i] = acc
-    return out
 
 
 @dataclass(frozen=True)

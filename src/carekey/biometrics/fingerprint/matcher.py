@@ -15,23 +15,12 @@ import math
 
 import numba
 import numpy as np
-from numba import types
-from numba.extending import intrinsic
 
 from carekey.biometrics.fingerprint import parameters as P
 from carekey.biometrics.fingerprint.cylinders import WORDS, WORDS_PER_SECTION, _angle_diff
+from carekey.biometrics.kernels import popcount as _popcount
 
 _BINS = 1024  # buckets of the counting sort of local similarities
-
-
-@intrinsic
-def _popcount(typingctx, x):  # noqa: ARG001 - numba intrinsic signature
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-
-    return sig, codegen
 
 
 @numba.njit(cache=True)

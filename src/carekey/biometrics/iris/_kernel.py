@@ -4,32 +4,28 @@ numpy fallback without a compiler."""
 from __future__ import annotations
 
 import ctypes
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from carekey.biometrics import native
 from carekey.biometrics.iris import parameters as P
-from carekey.biometrics.native import compile_library
 
 SOURCE = Path(__file__).with_name("_scan.c")
 
 
-@cache
+SIGNATURES = {
+    "iris_scan": (None, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_double,
+                         ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]),
+    "iris_scan_coarse": (None, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_double,
+                                ctypes.c_void_p]),
+    "iris_stream": (ctypes.c_uint64, [ctypes.c_void_p, ctypes.c_size_t]),
+}
+
+
 def library() -> ctypes.CDLL | None:
     """The compiled kernel, or None when no C compiler is available (numpy fallback is used)."""
-    lib = compile_library(SOURCE, "iris_scan")
-    if lib is None:
-        return None
-    lib.iris_scan.restype = None
-    lib.iris_scan.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int,
-                              ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-    lib.iris_scan_coarse.restype = None
-    lib.iris_scan_coarse.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int,
-                                     ctypes.c_double, ctypes.c_void_p]
-    lib.iris_stream.restype = ctypes.c_uint64
-    lib.iris_stream.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    return lib
+    return native.load(SOURCE, "iris_scan", SIGNATURES)
 
 
 def scan(gallery: np.ndarray, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

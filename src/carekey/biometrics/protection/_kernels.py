@@ -6,7 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from carekey.biometrics.fingerprint.matcher import _popcount
+from carekey.biometrics.kernels import popcount as _popcount
 
 
 @numba.njit(cache=True)

@@ -4,26 +4,22 @@ protected fingerprint index reuses the unprotected fingerprint index's bitset sc
 from __future__ import annotations
 
 import ctypes
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from carekey.biometrics.native import compile_library
+from carekey.biometrics import native
 
 SOURCE = Path(__file__).with_name("_search.c")
 LANES = 8  # gallery rows interleaved per block (one 512-bit vector of 64-bit words)
 
 
-@cache
+SIGNATURES = {"iom_sliced_scan": (None, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                                         ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p])}
+
+
 def library() -> ctypes.CDLL | None:
-    lib = compile_library(SOURCE, "iom_search")
-    if lib is None:
-        return None
-    lib.iom_sliced_scan.restype = None
-    lib.iom_sliced_scan.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-    return lib
+    return native.load(SOURCE, "iom_search", SIGNATURES)
 
 
 def planes_of(q: int) -> int:

@@ -22,7 +22,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from carekey.biometrics.fingerprint.index import bitset_scan  # the unprotected pre-filter's popcount scan
+from carekey.biometrics.kernels import bitset_scan  # the popcount scan the unprotected pre-filter uses too
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import parameters as P
 from carekey.biometrics.protection.gallery import Candidate, Slots, grown

@@ -14,14 +14,13 @@ import numpy as np
 
 from carekey.biometrics.fingerprint import api as fingerprint_api
 from carekey.biometrics.iris import api as iris_api
+from carekey.biometrics.modality import Modality
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
 from carekey.biometrics.protection.gallery_cache import GalleryCache
 from carekey.biometrics.protection.templates import ProtectedTemplate, dump, load
-from carekey.errors import InvalidInput, TemplateError
-
-MODALITIES = ("fingerprint", "iris")
+from carekey.errors import TemplateError
 
 
 class ProtectedMatcher:
@@ -36,14 +35,13 @@ class ProtectedMatcher:
         self._cache = GalleryCache(secret, self._enrolled_codes)
 
     def _protect(self, modality: str, image: bytes, probe: bool) -> bytes:
-        if modality == "fingerprint":
+        modality = Modality.parse(modality).value
+        if modality == Modality.FINGERPRINT:
             codes = pfp.protect(fingerprint_api.extract(image, min_nfiq2=self._min_nfiq2), self._secret)
-        elif modality == "iris":
+        else:
             template = iris_api.extract(image)
             codes = (piris.protect_probe(template, self._secret) if probe
                      else piris.protect(template, self._secret)[None, :])
-        else:
-            raise InvalidInput(f"modality must be one of {', '.join(MODALITIES)}")
         return dump(ProtectedTemplate(modality, self.key_version, codes), self._secret)
 
     def extract(self, modality: str, image: bytes) -> bytes:

@@ -1,19 +1,39 @@
-"""``carekey bench ...``: accuracy and search benchmarks (print a table, write JSON)."""
+"""``carekey bench ...``: accuracy and search benchmarks (print a table, write JSON).
+
+The benchmark code (``carekey.bench``) and its dependencies (the ``bench`` extra: matplotlib, reedsolo) are
+loaded only here, inside each command, so ``carekey serve`` and ``carekey --help`` run without them.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from carekey.bench import accuracy, modalities, plots
-from carekey.bench import log as log_bench
 from carekey.interfaces.cli.progress import track
 
-app = typer.Typer(help="Benchmarks: accuracy (EER, FNMR at FMR, DET plot), 1:N search speed, transparency log.",
+app = typer.Typer(help="Benchmarks: accuracy (EER, FNMR at FMR, DET plot), 1:N search speed, transparency log. "
+                       "Needs the bench extra: pip install 'carekey[bench]'.",
                   no_args_is_help=True)
+
+BENCH_EXTRA = ("matplotlib", "reedsolo")  # the modules of the `bench` extra (pyproject.toml)
+
+
+def missing_bench_modules() -> list[str]:
+    """The modules of the ``bench`` extra that are not installed."""
+    return [name for name in BENCH_EXTRA if importlib.util.find_spec(name) is None]
+
+
+@app.callback()
+def _require_bench_extra() -> None:
+    missing = missing_bench_modules()
+    if missing:
+        typer.echo(f"carekey bench needs the bench extra ({', '.join(missing)} not installed): "
+                   "pip install 'carekey[bench]'", err=True)
+        raise typer.Exit(2)
 
 Modality = Annotated[str, typer.Option(help="fingerprint or iris")]
 
@@ -43,7 +63,7 @@ def accuracy_cmd(
     Example: carekey bench accuracy --dataset ../shared/data/fingerprint --dataset ../shared/data/iris
     --out bench/results/accuracy_all.json
     """
-    from carekey.bench import accuracy_sets
+    from carekey.bench import accuracy_sets, modalities
 
     try:
         sets = accuracy_sets.expand(dataset, modality)
@@ -68,6 +88,8 @@ def accuracy_cmd(
 
 
 def _single_set(modality: str, dataset: Path, out: Path, baseline: str | None, plot: Path | None) -> None:
+    from carekey.bench import accuracy, modalities, plots
+
     mod = modalities.load(modality)
     ours = accuracy.run(mod.modality(), dataset, track)
     report = ours.report()
@@ -116,6 +138,8 @@ def search_cmd(
         typer.echo(protected_search.table(report))
         typer.echo(f"report written to {out}")
         return
+    from carekey.bench import modalities
+
     mod = modalities.load(modality)
     report = mod.search_benchmark(gallery=gallery, queries=queries, progress=track)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +162,7 @@ def protection_cmd(
     scheme: Annotated[str, typer.Option(help="iom (production) or fuzzy-commitment (iris prototype)")] = "iom",
 ) -> None:
     """Protected vs unprotected: EER / FNMR, unlinkability D<->sys across keys, pre-image attack, 1:N speed."""
-    from carekey.bench import protection
+    from carekey.bench import plots, protection
 
     if scheme not in ("iom", "fuzzy-commitment") or (scheme == "fuzzy-commitment" and modality != "iris"):
         raise typer.BadParameter(f"unknown scheme {scheme!r} for {modality} (iom; fuzzy-commitment for iris)")
@@ -164,6 +188,8 @@ def log_cmd(
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/log.json"),
 ) -> None:
     """Transparency log: appends/s, inclusion and consistency proof generation/verification (median us)."""
+    from carekey.bench import log as log_bench
+
     report = log_bench.run(entries=entries, probes=probes, progress=track)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

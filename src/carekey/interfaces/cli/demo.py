@@ -8,8 +8,6 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from faker import Faker
-
 from carekey.domain.consent import Grantor, GrantorKind
 from carekey.domain.program import Program, Site
 from carekey.errors import InvalidInput
@@ -34,6 +32,15 @@ class DemoUser:
     username: str
     role: str
     password: str
+
+
+def faker_class() -> type:
+    """Faker, of the ``demo`` extra: loaded here so that the other commands run without it."""
+    try:
+        from faker import Faker
+    except ImportError as exc:
+        raise InvalidInput("carekey demo needs the demo extra: pip install 'carekey[demo]'") from exc
+    return Faker
 
 
 def seed_program(services: Services) -> tuple[list[DemoUser], dict[str, Actor]]:
@@ -65,7 +72,7 @@ def _exam(rng: random.Random, age: int) -> dict[str, object]:
 def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: int,
                 patients: dict[str, str] | None = None) -> int:
     """Enroll ``count`` people; the first one gets a random patient PIN, put in ``patients`` (card -> PIN)."""
-    rng, fake = random.Random(seed), Faker(["en_GB", "fr_FR"])
+    rng, fake = random.Random(seed), faker_class()(["en_GB", "fr_FR"])
     fake.seed_instance(seed)
     year = services.deps.clock().year
     enrolled = 0

@@ -103,6 +103,8 @@ def demo_cmd(data: DataDir,
              people: Annotated[int, typer.Option(help="synthetic people to enroll")] = 200,
              seed: Annotated[int, typer.Option(help="random seed")] = 7) -> None:
     """Seed a demo: a program, two sites, one user per role (passwords printed), synthetic people with exams."""
+    with handled():
+        demo.faker_class()  # the demo extra, checked before anything is written
     with opened(data) as built:
         svc = built.services
         if not svc.admin.is_empty():

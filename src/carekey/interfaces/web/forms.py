@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 
-from carekey.errors import InvalidInput
+from carekey.errors import CarekeyError, InvalidInput
 from carekey.services.presence import PresenceProof
 
 FIELD_LIMIT = 2000
@@ -46,6 +47,13 @@ class Fields:
 
     def values(self) -> dict[str, str]:
         return {k: v for k, v in self.form.items() if isinstance(v, str) and k != "csrf"}
+
+    def error(self, err: CarekeyError, shown: Collection[str], default: str = "form",
+              aliases: Mapping[str, str] | None = None) -> None:
+        """Put ``err``'s message beside the field it names (``field=`` where it was raised, renamed by
+        ``aliases``) when the form shows that field, else beside ``default``."""
+        name = (aliases or {}).get(err.field or "", err.field)
+        self.errors[name if name in shown else default] = err.message
 
 
 async def read_upload(value: object, limit: int) -> bytes:

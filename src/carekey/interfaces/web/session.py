@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from fastapi import Request
 
-from carekey.domain.program import Role
 from carekey.errors import Forbidden, NotAuthenticated
 from carekey.interfaces.web.security import PATIENT_COOKIE, STAFF_COOKIE
+from carekey.policy.decision import Action, roles_for
 from carekey.services.container import Services
 from carekey.services.deps import Actor
 
@@ -29,14 +27,16 @@ def current_staff(request: Request) -> Actor | None:
     return actor
 
 
-def require_staff(request: Request, roles: Iterable[Role] | None = None) -> Actor:
-    """The signed-in staff member (NotAuthenticated -> the sign-in page), with one of ``roles`` if given."""
+def require_staff(request: Request, action: Action | None = None) -> Actor:
+    """The signed-in staff member (NotAuthenticated -> the sign-in page). With ``action``, the policy action the
+    screen performs, the member must have one of the roles the policy table allows for it (the screen's first
+    gate; the service asks ``policy.decide`` again with the whole request, and logs)."""
     actor = current_staff(request)
     if actor is None:
         raise NotAuthenticated("please sign in")
-    allowed = tuple(roles or ())
-    if allowed and actor.role not in allowed:
-        raise Forbidden(f"this screen is for {' or '.join(r.value.replace('_', ' ') for r in allowed)} accounts")
+    if action is not None and actor.role not in (allowed := roles_for(action)):
+        names = sorted(r.value.replace("_", " ") for r in allowed)
+        raise Forbidden(f"this screen is for {' or '.join(names)} accounts")
     return actor
 
 

@@ -15,15 +15,15 @@ from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 
 router = APIRouter()
 Form = Annotated[FormData, Depends(form_data)]
 CSRF = [Depends(require_csrf)]
-APPROVERS = (Role.ADMIN, Role.PROGRAM_MANAGER)
 
 
 def _accounts(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
-    actor = require_staff(request, APPROVERS)
+    actor = require_staff(request, Action.APPROVE_ACCOUNT)
     svc = services(request)
     users = svc.admin.users(actor) if actor.role is Role.ADMIN else svc.admin.pending_for(actor)
     return page(request, "accounts.html", status, users=users, sites=svc.admin.sites(), error=error,
@@ -37,7 +37,7 @@ def accounts(request: Request):  # type: ignore[no-untyped-def]
 
 @router.post("/accounts", dependencies=CSRF)
 def add_account(request: Request, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.ADMIN,))
+    actor = require_staff(request, Action.ADMINISTER)
     f = Fields(form)
     try:
         services(request).admin.add_user(actor, f.text("username"), f.text("role"), str(form.get("password") or ""),
@@ -49,7 +49,7 @@ def add_account(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 @router.post("/accounts/{username}/{action}", dependencies=CSRF)
 def account_action(request: Request, username: str, action: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, APPROVERS)
+    actor = require_staff(request, Action.APPROVE_ACCOUNT)
     admin, f = services(request).admin, Fields(form)
     try:
         if action == "approve":

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Request
 
-from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
 from carekey.interfaces.web.render import page
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/auditor")
 AUDIT = Purpose.AUDIT.value
@@ -27,12 +27,12 @@ def _render(request: Request, report=None):  # type: ignore[no-untyped-def]
 
 @router.get("")
 def view(request: Request):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.AUDITOR,))
+    require_staff(request, Action.VERIFY_LOG)
     return _render(request)
 
 
 @router.post("", dependencies=[Depends(require_csrf)])
 def verify(request: Request):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.AUDITOR,))
+    actor = require_staff(request, Action.VERIFY_LOG)
     report = services(request).audit.verify(actor, AUDIT)
     return _render(request, report)

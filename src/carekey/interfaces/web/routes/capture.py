@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from carekey.domain.program import Role
+from carekey.biometrics.modality import MODALITIES
 from carekey.domain.purposes import Purpose
 from carekey.errors import CaptureRejected, InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data, read_upload
 from carekey.interfaces.web.render import page
 from carekey.interfaces.web.routes.visits import CSRF
 from carekey.interfaces.web.session import require_staff, services
-from carekey.services.biometrics import MODALITIES
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
@@ -41,13 +41,13 @@ def _render(request: Request, visit_id: str, f: Fields, status: int = 200, accep
 
 @router.get("/capture")
 def capture_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.REGISTRAR,))
+    require_staff(request, Action.ENROLL_BIOMETRIC)
     return _render(request, visit_id, Fields(FormData()))
 
 
 @router.post("/capture", dependencies=CSRF)
 async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = await run_in_threadpool(require_staff, request, (Role.REGISTRAR,))
+    actor = await run_in_threadpool(require_staff, request, Action.ENROLL_BIOMETRIC)
     svc, f = services(request), Fields(form)
     if svc.biometrics is None:
         raise InvalidInput("biometric capture is not available on this server")

@@ -7,8 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
-from carekey.domain.consent import Grantor, check_dependencies
-from carekey.domain.program import Role
 from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import InvalidInput, PresenceRequired
 from carekey.interfaces.web import notices
@@ -17,6 +15,7 @@ from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.enroll import grantor_for, program_of
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
@@ -38,13 +37,13 @@ def _render(request: Request, visit_id: str, f: Fields, language: str | None, st
 
 @router.get("/consent")
 def consent_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.REGISTRAR,))
+    require_staff(request, Action.RECORD_CONSENT)
     return _render(request, visit_id, Fields(FormData()), None)
 
 
 @router.post("/consent", dependencies=CSRF)
 def decide(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.REGISTRAR,))
+    actor = require_staff(request, Action.RECORD_CONSENT)
     svc, f = services(request), Fields(form)
     language = f.text("language")
     if f.text("show_language"):
@@ -53,21 +52,12 @@ def decide(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
     if visit.person_id is None:
         raise InvalidInput("confirm or enroll the person first")
     view = svc.people.read(actor, visit.id, CARE, visit.person_id)
-    wanted = set(f.checked("grant"))
     grantor = grantor_for(view.person.age(svc.deps.clock().date()), f)
     try:
-        # withdrawals first (dependent purposes before what they depend on): withdrawing never waits on a grant
-        for purpose in reversed(CONSENT_PURPOSES):
-            if purpose in view.consents and purpose.value not in wanted:
-                svc.consents.decide(actor, visit.id, CARE, visit.person_id, purpose.value, False,
-                                    f.text("notice_version"), language, Grantor())
-        check_dependencies(p for p in CONSENT_PURPOSES if p.value in wanted)  # e.g. kept images without biometrics
-        for purpose in CONSENT_PURPOSES:
-            if purpose not in view.consents and purpose.value in wanted:
-                svc.consents.decide(actor, visit.id, CARE, visit.person_id, purpose.value, True,
-                                    f.text("notice_version"), language, grantor, presence_proof(f))
+        svc.consents.apply(actor, visit.id, CARE, visit.person_id, f.checked("grant"), f.text("notice_version"),
+                           language, grantor, presence_proof(f))
     except InvalidInput as err:
-        f.errors["guardian_name" if "guardian" in err.message or "adult" in err.message else "grant"] = err.message
+        f.error(err, ("grant", "guardian_name", "guardian_relation"), default="grant")
         return _render(request, visit_id, f, language, 422)
     except PresenceRequired as err:
         f.errors["presence"] = err.message

@@ -14,14 +14,15 @@ from starlette.datastructures import FormData
 
 from carekey.domain.consent import ADULT_AGE, MINOR_SELF_AGE, Grantor, GrantorKind
 from carekey.domain.person import age_on
-from carekey.domain.program import Program, Role
+from carekey.domain.program import Program
 from carekey.domain.purposes import CONSENT_PURPOSES
-from carekey.errors import CarekeyError, Conflict, ConsentMissing, InvalidInput, NotFound
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound
 from carekey.interfaces.web import notices
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 from carekey.services.consents import ConsentInput
 from carekey.services.people import PersonInput
 
@@ -48,18 +49,9 @@ def grantor_for(age: int, f: Fields) -> Grantor:
     return Grantor(kind, f.text("guardian_name"), f.text("guardian_relation"))
 
 
-def _field_of(err: CarekeyError) -> str:
-    msg = err.message
-    if "PIN" in msg:
-        return "pin"
-    if "guardian" in msg or "adult" in msg:
-        return "guardian_name"
-    if "together with" in msg:  # a dependent consent (kept images) without the one it needs
-        return "grant"
-    for name in ("card", "birth", "sex", "name"):
-        if name in msg:
-            return {"card": "card_number", "birth": "birth_year", "sex": "sex", "name": "given_name"}[name]
-    return "form"
+# the fields of enroll.html that show an error beside them (errors name their field where they are raised)
+SHOWN = ("given_name", "family_name", "birth_year", "sex", "card_number", "district", "village", "grant",
+         "guardian_name", "guardian_relation", "pin")
 
 
 def _form(request: Request, visit_id: str, f: Fields, language: str | None, status: int = 200):  # type: ignore[no-untyped-def]
@@ -75,13 +67,13 @@ def _form(request: Request, visit_id: str, f: Fields, language: str | None, stat
 
 @router.get("/enroll")
 def enroll_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.REGISTRAR,))
+    require_staff(request, Action.ENROLL)
     return _form(request, visit_id, Fields(FormData()), None)
 
 
 @router.post("/enroll", dependencies=CSRF)
 def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.REGISTRAR,))
+    actor = require_staff(request, Action.ENROLL)
     svc, f = services(request), Fields(form)
     language = f.text("language")
     if f.text("show_language"):  # a language button: show the notice in that language, keep what was typed
@@ -104,6 +96,9 @@ def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
         f.errors["grant"] = NO_RECORD
         return _form(request, visit_id, f, language, 403)
     except (InvalidInput, Conflict) as err:
-        f.errors["card_number" if isinstance(err, Conflict) else _field_of(err)] = err.message
+        if isinstance(err, Conflict):  # a duplicate enrollment: the card is taken
+            f.errors["card_number"] = err.message
+        else:
+            f.error(err, SHOWN, aliases={"birth_date": "birth_year"})
         return _form(request, visit_id, f, language, err.status)
     return redirect(request, visit_url(visit_id), "enrolled")

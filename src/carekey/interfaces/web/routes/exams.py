@@ -10,12 +10,12 @@ from starlette.datastructures import FormData
 
 from carekey.domain.exam import SPECS, BloodType
 from carekey.domain.followup import review
-from carekey.domain.program import Role
 from carekey.errors import InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
@@ -63,31 +63,30 @@ def _submit(request: Request, visit_id: str, f: Fields, stored: bool):  # type: 
             raise InvalidInput("the registrar has not confirmed a person for this visit yet")
         svc.exams.record(actor, visit.id, CARE, visit.person_id, values)
     except InvalidInput as err:
-        field = str(err.detail.get("field") or ("diastolic_bp" if "diastolic" in err.message else "form"))
-        f.errors[field] = err.message
+        f.error(err, (*NUMERIC, "blood_type", "notes"))
         return _render(request, visit_id, f, stored, 422)
     return redirect(request, visit_url(visit_id), "exam_recorded")
 
 
 @router.get("/exam")
 def exam_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.CLINICIAN,))
+    require_staff(request, Action.RECORD_EXAM)
     return _render(request, visit_id, Fields(FormData()), True)
 
 
 @router.post("/exam", dependencies=CSRF)
 def record(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.CLINICIAN,))
+    require_staff(request, Action.RECORD_EXAM)
     return _submit(request, visit_id, Fields(form), True)
 
 
 @router.get("/screening")
 def screening_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.CLINICIAN, Role.REGISTRAR))
+    require_staff(request, Action.SCREEN)
     return _render(request, visit_id, Fields(FormData()), False)
 
 
 @router.post("/screening", dependencies=CSRF)
 def screening(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.CLINICIAN, Role.REGISTRAR))
+    require_staff(request, Action.SCREEN)
     return _submit(request, visit_id, Fields(form), False)

@@ -13,7 +13,7 @@ from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import STAFF_COOKIE, clear_cookie, require_csrf, set_cookie
 from carekey.interfaces.web.session import current_staff, services
-from carekey.services.visits import VISIT_ROLES
+from carekey.policy.decision import Action, roles_for
 
 router = APIRouter()
 Form = Annotated[FormData, Depends(form_data)]
@@ -28,7 +28,7 @@ def home(request: Request):  # type: ignore[no-untyped-def]
     if actor.role in HOME:
         return redirect(request, HOME[actor.role])
     svc = services(request)
-    if actor.role not in VISIT_ROLES:
+    if actor.role not in roles_for(Action.HANDLE_VISIT):
         fhir = svc.fhir.queue(actor).counts if svc.fhir is not None and actor.role is Role.ADMIN else {}
         return page(request, "admin_home.html", fhir=fhir)
     sites = [s for s in svc.admin.sites() if s.id in actor.site_ids]

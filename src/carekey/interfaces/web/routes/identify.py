@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from carekey.domain.program import Role
+from carekey.biometrics.modality import MODALITIES
 from carekey.domain.purposes import Purpose
 from carekey.errors import CaptureRejected, Forbidden, InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data, read_upload
@@ -20,7 +20,7 @@ from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.security import CSRF_COOKIE, csrf_cookie, require_csrf
 from carekey.interfaces.web.session import require_staff, services
-from carekey.services.biometrics import MODALITIES
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
@@ -45,7 +45,7 @@ def _candidates_page(request: Request, visit_id: str, found: list, how: str):  #
 
 @router.post("/lookup", dependencies=CSRF)
 def lookup(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.REGISTRAR,))
+    actor = require_staff(request, Action.LOOKUP)
     svc, f = services(request), Fields(form)
     if f.text("by") == "card":
         if not f.text("card_number"):
@@ -72,7 +72,7 @@ def lookup(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
 
 @router.post("/identify", dependencies=CSRF)
 async def identify(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = await run_in_threadpool(require_staff, request, (Role.REGISTRAR,))
+    actor = await run_in_threadpool(require_staff, request, Action.IDENTIFY_BIOMETRIC)
     svc, f = services(request), Fields(form)
     if svc.biometrics is None:
         raise InvalidInput("biometric identification is not available on this server; use the card or the name")
@@ -104,7 +104,7 @@ async def identify(request: Request, visit_id: str, form: Form):  # type: ignore
 
 @router.post("/confirm", dependencies=[Depends(require_csrf)])
 def confirm(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.REGISTRAR,))
+    actor = require_staff(request, Action.LOOKUP)
     f = Fields(form)
     pid = f.text("person_id")
     request.app.state.csrf.verify_offer(request.cookies.get(CSRF_COOKIE), visit_id, pid, f.text("offer"))

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
 from carekey.errors import BudgetExhausted, InvalidInput
 from carekey.interfaces.web.charts import release_charts
@@ -20,6 +19,7 @@ from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 from carekey.services.statistics import EPSILON_MIN
 from carekey.stats.exports import to_csv
 from carekey.stats.releases import Statistic, outcomes
@@ -63,7 +63,7 @@ def _render(request: Request, status: int = 200, period: str | None = None, **ct
 
 @router.get("")
 def dashboard(request: Request, period: str | None = None):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.PROGRAM_MANAGER,))
+    require_staff(request, Action.STATISTICS)
     return _render(request, period=period)
 
 
@@ -79,7 +79,7 @@ def _view(f: Fields) -> tuple[str, str, str]:
 
 @router.post("", dependencies=[Depends(require_csrf)])
 def release(request: Request, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.PROGRAM_MANAGER,))
+    actor = require_staff(request, Action.STATISTICS)
     f = Fields(form)
     statistic, outcome, breakdown = _view(f)
     epsilon = f.number("epsilon", required=True)
@@ -99,7 +99,7 @@ def release(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 @router.get("/releases/{release_id}")
 def show(request: Request, release_id: str, view: str = "", breakdown: str = "district_sex"):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.PROGRAM_MANAGER,))
+    actor = require_staff(request, Action.STATISTICS)
     rel = services(request).statistics.get_release(actor, STATS, release_id)
     body = rel.body | {"id": rel.id}
     stat = rel.statistic
@@ -115,7 +115,7 @@ def show(request: Request, release_id: str, view: str = "", breakdown: str = "di
 
 @router.get("/releases/{release_id}/csv")
 def download_csv(request: Request, release_id: str) -> Response:
-    actor = require_staff(request, (Role.PROGRAM_MANAGER,))
+    actor = require_staff(request, Action.STATISTICS)
     rel = services(request).statistics.get_release(actor, STATS, release_id)
     return Response(to_csv(rel), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{rel.id}-{rel.period}.csv"'})
@@ -123,7 +123,7 @@ def download_csv(request: Request, release_id: str) -> Response:
 
 @router.get("/releases/{release_id}/dhis2")
 def download_dhis2(request: Request, release_id: str) -> Response:
-    actor = require_staff(request, (Role.PROGRAM_MANAGER,))
+    actor = require_staff(request, Action.STATISTICS)
     payload = services(request).statistics.dhis2_payload(actor, STATS, release_id)
     return Response(json.dumps(payload.body, indent=2), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{release_id}-dataValueSets.json"'})

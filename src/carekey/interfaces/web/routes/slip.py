@@ -16,6 +16,7 @@ from carekey.errors import InvalidInput
 from carekey.interfaces.web.render import page
 from carekey.interfaces.web.routes.visits import CARE
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/visit/{visit_id}")
 
@@ -27,7 +28,7 @@ def card_qr(card_number: str) -> str:
 
 @router.get("/slip")
 def slip(request: Request, visit_id: str, advice: str = ""):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.REGISTRAR, Role.CLINICIAN))
+    actor = require_staff(request, Action.READ_PERSON)
     svc = services(request)
     visit = svc.visits.get(actor, visit_id)
     visit.require_open()

@@ -15,7 +15,7 @@ from carekey.interfaces.web.forms import Fields, form_data, presence_proof
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
-from carekey.services.visits import VISIT_ROLES
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/visit")
 Form = Annotated[FormData, Depends(form_data)]
@@ -29,7 +29,7 @@ def visit_url(visit_id: str, tail: str = "") -> str:
 
 @router.post("", dependencies=CSRF)
 def open_visit(request: Request, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.REGISTRAR,))
+    actor = require_staff(request, Action.HANDLE_VISIT)
     site = Fields(form).text("site_id") or next(iter(sorted(actor.site_ids)), "")
     visit = services(request).visits.open(actor, site)
     return redirect(request, visit_url(visit.id))
@@ -37,7 +37,7 @@ def open_visit(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 @router.get("/{visit_id}")
 def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, VISIT_ROLES)
+    actor = require_staff(request, Action.HANDLE_VISIT)
     svc = services(request)
     visit = svc.visits.get(actor, visit_id)
     if not visit.is_open:
@@ -59,7 +59,7 @@ def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
 
 @router.post("/{visit_id}/pin", dependencies=CSRF)
 def set_pin(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.REGISTRAR,))
+    actor = require_staff(request, Action.SET_PIN)
     svc = services(request)
     visit = svc.visits.get(actor, visit_id)
     if visit.person_id is None:
@@ -71,6 +71,6 @@ def set_pin(request: Request, visit_id: str, form: Form):  # type: ignore[no-unt
 
 @router.post("/{visit_id}/close", dependencies=CSRF)
 def close(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, VISIT_ROLES)
+    actor = require_staff(request, Action.HANDLE_VISIT)
     services(request).visits.close(actor, visit_id)
     return redirect(request, "/", "visit_closed")
