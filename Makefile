@@ -6,7 +6,7 @@ DATA ?= var
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint unit bench clean
+.PHONY: install run test lint unit bench clean i18n i18n-check
 
 $(BIN)/.installed: pyproject.toml
 	@echo "==> [1/3] creating the virtual environment in $(VENV)"
@@ -39,6 +39,20 @@ test: install
 
 unit: install
 	$(BIN)/python -m pytest tests/unit
+
+## Translations: extract every marked string (templates, web Python, follow-up sentences) into messages.pot,
+## merge it into each catalog (EN and FR), fill the English catalog with the source text, compile the .mo files
+## (committed, so an install has them). Translate the new empty msgstr of locale/fr/.../messages.po, then run again.
+LOCALE := src/carekey/interfaces/web/locale
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python -m carekey.interfaces.web.catalogs fill-source $(LOCALE)/en/LC_MESSAGES/messages.po
+	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics
+
+## Fails when a catalog is missing a translation or its .mo is older than its .po.
+i18n-check: install
+	$(BIN)/python -m carekey.interfaces.web.catalogs check $(LOCALE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

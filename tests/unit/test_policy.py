@@ -38,6 +38,10 @@ EXPECTED = {
     Action.RENEW_BIOMETRIC: {Role.ADMIN},
     Action.APPROVE_ACCOUNT: {Role.ADMIN, Role.PROGRAM_MANAGER},
     Action.EHR_PUSH: {Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN},
+    Action.RECORD_REFERRAL: {Role.CLINICIAN},
+    Action.READ_REFERRALS: {Role.CLINICIAN},
+    Action.CLOSE_REFERRAL: {Role.CLINICIAN},
+    Action.FOLLOWUP_LIST: {Role.CLINICIAN},
 }
 
 
@@ -204,3 +208,14 @@ def test_lookup_on_a_visit_already_serving_someone_is_denied():
     d = decide(req(Action.LOOKUP, Role.REGISTRAR, visit=VisitFacts(SITE, True, "CK-A")))
     assert not d.allowed and "already serves" in d.reason
     assert decide(req(Action.LOOKUP, Role.REGISTRAR, visit=VisitFacts(SITE, True, None))).allowed
+
+
+@pytest.mark.parametrize("action", [Action.FOLLOWUP_LIST, Action.CLOSE_REFERRAL])
+def test_follow_up_list_and_closing_are_for_clinicians_of_that_site_only(action):
+    """No visit is needed (the person is not there), but the site named must be one of the clinician's."""
+    assert RULES[action].needs_own_site and not RULES[action].needs_visit
+    assert decide(req(action, Role.CLINICIAN, visit=None)).allowed
+    for site in ("south", None):
+        d = decide(req(action, Role.CLINICIAN, visit=None, site_id=site))
+        assert not d.allowed and "only for staff of that site" in d.reason
+    assert not decide(req(action, Role.REGISTRAR, visit=None)).allowed
