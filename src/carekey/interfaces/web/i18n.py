@@ -132,6 +132,21 @@ ROLE = {"registrar": N_("registrar"), "clinician": N_("clinician"), "program_man
         "auditor": N_("auditor"), "admin": N_("admin"), "patient": N_("patient")}
 
 
+SEX = {"female": N_("female"), "male": N_("male"), "other": N_("other"), "unknown": N_("not recorded")}
+PURPOSE = {"care_record": N_("care record"), "biometric_identification": N_("biometric identification"),
+           "biometric_image_retention": N_("keeping biometric images"),
+           "aggregate_statistics": N_("aggregate statistics"), "ehr_sharing": N_("sharing with the clinic's EMR")}
+
+
+def sex_word(value: str) -> str:
+    return gettext(SEX.get(value, value))
+
+
+def purpose_word(value: str) -> str:
+    """A consent purpose for staff screens (the patient portal has its own plain sentences: ``wording``)."""
+    return gettext(PURPOSE[value]) if value in PURPOSE else value.replace("_", " ")
+
+
 def role_word(value: str) -> str:
     return gettext(ROLE.get(value, value.replace("_", " ")))
 
@@ -172,6 +187,7 @@ def install(env) -> None:  # type: ignore[no-untyped-def]
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext, ngettext, newstyle=True)
     env.globals.update(day=day, clock=clock, moment=moment, number=number, urgency_word=urgency_word,
-                       closed_word=closed_word, role_word=role_word,
+                       closed_word=closed_word, role_word=role_word, sex_word=sex_word,
+                       purpose_word=purpose_word,
                        age_words=age_words, flag_text=flag_text, level_word=level_word, tr=gettext,
                         languages=NAMES, current_language=current)
