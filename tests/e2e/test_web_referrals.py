@@ -73,6 +73,9 @@ def test_the_person_sees_the_referral_in_the_portal_and_the_clinician_closes_it_
     patient_sign_in(me)
     page = me.get("/me").text
     assert 'id="me-referrals"' in page and WHERE in page and WHY in page and "Still open" in page
+    assert WHERE not in clin.get(f"/visit/{vid}/slip").text  # printed only when the person agrees
+    slip = clin.get(f"/visit/{vid}/slip?advice=1").text
+    assert 'class="slip-referral"' in slip and WHERE in slip and WHY not in slip  # where and how soon, not why
     referral_id = re.search(r'data-referral="([^"]+)"', clin.get(f"/visit/{vid}").text).group(1)
     r = clin.post(f"/visit/{vid}/referral/{referral_id}/close", data={"csrf": ctoken, "closed_as": "declined"})
     assert r.status_code == 200 and "the person declined" in r.text
