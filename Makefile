@@ -6,7 +6,7 @@ DATA ?= var
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint unit lock clean
+.PHONY: install run test lint unit lock bench clean i18n i18n-check
 
 # requirements.lock pins every package (all extras) for reproducible CI; `make lock` refreshes it after a
 # change of pyproject.toml's dependencies. `pip install carekey` alone installs only what `serve` needs.
@@ -47,6 +47,20 @@ unit: install
 lock:
 	$(PYTHON) -m pip install -q --user uv 2>/dev/null || $(PYTHON) -m pip install -q uv
 	$(PYTHON) -m uv pip compile pyproject.toml --all-extras --python-version 3.11 --quiet -o requirements.lock
+
+## Translations: extract every marked string (templates, web Python, follow-up sentences) into messages.pot,
+## merge it into each catalog (EN and FR), fill the English catalog with the source text, compile the .mo files
+## (committed, so an install has them). Translate the new empty msgstr of locale/fr/.../messages.po, then run again.
+LOCALE := src/carekey/interfaces/web/locale
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python -m carekey.interfaces.web.catalogs fill-source $(LOCALE)/en/LC_MESSAGES/messages.po
+	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics
+
+## Fails when a catalog is missing a translation or its .mo is older than its .po.
+i18n-check: install
+	$(BIN)/python -m carekey.interfaces.web.catalogs check $(LOCALE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -21,6 +21,9 @@ SCREENS = {
     "/dashboard": Action.STATISTICS,
     "/auditor": Action.VERIFY_LOG,
     "/accounts": Action.APPROVE_ACCOUNT,
+    "/followup": Action.FOLLOWUP_LIST,
+    "/admin/sites": Action.ADMINISTER,
+    "/admin/keys": Action.ADMINISTER,
 }
 OPEN_TO_STAFF = {"/", "/password", "/transparency", "/login", "/me/login"}
 PATIENT_ONLY = {"/me", "/me/consents", "/me/access", "/me/erase"}

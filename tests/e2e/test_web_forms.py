@@ -156,8 +156,9 @@ def test_web_urls_carry_only_the_random_visit_id():
     from carekey.interfaces.web.routes import ROUTERS
 
     params = {p for router in ROUTERS for r in router.routes for p in re.findall(r"{(\w+)}", r.path)}
-    # a statistics release id is random and names nobody; usernames and actions name staff accounts, never a person
-    assert params == {"visit_id", "release_id", "username", "action"}
+    # a statistics release id and a referral id are random and name nobody; usernames and actions name staff
+    # accounts, never a person
+    assert params == {"visit_id", "release_id", "referral_id", "username", "action"}
 
 
 def test_name_lookup_page_shows_at_most_five_candidates_with_the_minimum_to_confirm(web):

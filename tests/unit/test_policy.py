@@ -40,6 +40,10 @@ EXPECTED = {
     Action.EHR_PUSH: {Role.REGISTRAR, Role.CLINICIAN, Role.ADMIN},
     Action.HANDLE_VISIT: {Role.REGISTRAR, Role.CLINICIAN},
     Action.SCREEN: {Role.REGISTRAR, Role.CLINICIAN},
+    Action.RECORD_REFERRAL: {Role.CLINICIAN},
+    Action.READ_REFERRALS: {Role.CLINICIAN},
+    Action.CLOSE_REFERRAL: {Role.CLINICIAN},
+    Action.FOLLOWUP_LIST: {Role.CLINICIAN},
 }
 
 
@@ -226,3 +230,14 @@ def test_visits_are_handled_at_the_actors_own_sites_only():
     assert not elsewhere.allowed and "do not work at site 'south'" in elsewhere.reason
     unapproved = decide(req(Action.HANDLE_VISIT, Role.REGISTRAR, actor_approved=False))
     assert not unapproved.allowed and "awaiting approval" in unapproved.reason
+
+
+@pytest.mark.parametrize("action", [Action.FOLLOWUP_LIST, Action.CLOSE_REFERRAL])
+def test_follow_up_list_and_closing_are_for_clinicians_of_that_site_only(action):
+    """No visit is needed (the person is not there), but the site named must be one of the clinician's."""
+    assert RULES[action].needs_own_site and not RULES[action].needs_visit
+    assert decide(req(action, Role.CLINICIAN, visit=None)).allowed
+    for site in ("south", None):
+        d = decide(req(action, Role.CLINICIAN, visit=None, site_id=site))
+        assert not d.allowed and "only for staff of that site" in d.reason
+    assert not decide(req(action, Role.REGISTRAR, visit=None)).allowed

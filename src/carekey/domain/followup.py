@@ -60,6 +60,11 @@ from enum import IntEnum
 from carekey.domain.exam import Exam
 from carekey.domain.person import Person, Sex, age_on
 
+
+def N_(text: str) -> str:  # noqa: N802 - gettext convention: marks a sentence for translation (web catalogs)
+    return text
+
+
 WHO_ISH_1999 = "WHO-ISH 1999 hypertension guidelines, J Hypertens 1999;17:151-183"
 WHO_2006_GLUCOSE = "WHO/IDF 2006, Definition and diagnosis of diabetes mellitus and intermediate hyperglycaemia"
 WHO_2011_ANAEMIA = "WHO 2011, Haemoglobin concentrations for the diagnosis of anaemia (WHO/NMH/NHD/MNM/11.1)"
@@ -91,21 +96,22 @@ class Flag:
 
 # -- blood pressure: (category, systolic from, diastolic from, level), highest first --------------------
 _BP = (
-    ("grade 3 hypertension", 180, 110, Level.URGENT),
-    ("grade 2 hypertension", 160, 100, Level.REFER),
-    ("grade 1 hypertension", 140, 90, Level.REFER),
-    ("high-normal", 130, 85, Level.WATCH),
-    ("normal", 120, 80, Level.NORMAL),
-    ("optimal", 0, 0, Level.NORMAL),
+    (N_("grade 3 hypertension"), 180, 110, Level.URGENT),
+    (N_("grade 2 hypertension"), 160, 100, Level.REFER),
+    (N_("grade 1 hypertension"), 140, 90, Level.REFER),
+    (N_("high-normal"), 130, 85, Level.WATCH),
+    (N_("normal"), 120, 80, Level.NORMAL),
+    (N_("optimal"), 0, 0, Level.NORMAL),
 )
 _BP_PLAIN = {
-    "grade 3 hypertension": "Blood pressure is very high (grade 3 hypertension): see a doctor today.",
-    "grade 2 hypertension": "Blood pressure is high (grade 2 hypertension): see a clinic soon to confirm and treat it.",
-    "grade 1 hypertension": "Blood pressure is high (grade 1 hypertension): see a clinic to measure it again "
-                            "and decide on care.",
-    "high-normal": "Blood pressure is at the top of the normal range: check it again sooner than usual.",
-    "normal": "Blood pressure is normal.",
-    "optimal": "Blood pressure is normal.",
+    "grade 3 hypertension": N_("Blood pressure is very high (grade 3 hypertension): see a doctor today."),
+    "grade 2 hypertension": N_("Blood pressure is high (grade 2 hypertension): see a clinic soon to confirm and "
+                               "treat it."),
+    "grade 1 hypertension": N_("Blood pressure is high (grade 1 hypertension): see a clinic to measure it again "
+                               "and decide on care."),
+    "high-normal": N_("Blood pressure is at the top of the normal range: check it again sooner than usual."),
+    "normal": N_("Blood pressure is normal."),
+    "optimal": N_("Blood pressure is normal."),
 }
 
 
@@ -121,6 +127,7 @@ def blood_pressure(systolic: float, diastolic: float, age: int) -> Flag | None:
 
 
 # -- glucose -------------------------------------------------------------------------------------------
+FASTING_ASSUMED = N_(" (read as a fasting value: the sample was not marked fasting or not)")
 FASTING_IFG = 6.1
 FASTING_DIABETES = 7.0
 RANDOM_DIABETES = 11.1
@@ -129,35 +136,36 @@ RANDOM_DIABETES = 11.1
 def glucose(value: float, fasting: bool | None) -> Flag | None:
     """WHO/IDF 2006 reading of a glucose value; ``fasting`` None means the form did not say (fasting
     cut-offs used, the sentence says so). A non-fasting value under 11.1 mmol/L gives no flag."""
-    assumed = " (read as a fasting value: the sample was not marked fasting or not)" if fasting is None else ""
+    assumed = FASTING_ASSUMED if fasting is None else ""
     if fasting is False:
         if value >= RANDOM_DIABETES:
-            return Flag("glucose", Level.REFER, "diabetes range (random)",
-                        "Blood sugar is very high: see a clinic to test it again and decide on care.",
+            return Flag("glucose", Level.REFER, N_("diabetes range (random)"),
+                        N_("Blood sugar is very high: see a clinic to test it again and decide on care."),
                         WHO_2006_GLUCOSE)
         return None
     if value >= FASTING_DIABETES:
-        return Flag("glucose", Level.REFER, "diabetes range (fasting)",
-                    "Blood sugar is in the diabetes range: see a clinic to test it again and decide on care."
+        return Flag("glucose", Level.REFER, N_("diabetes range (fasting)"),
+                    N_("Blood sugar is in the diabetes range: see a clinic to test it again and decide on care.")
                     + assumed, WHO_2006_GLUCOSE)
     if value >= FASTING_IFG:
-        return Flag("glucose", Level.WATCH, "impaired fasting glucose",
-                    "Blood sugar is a little high: check it again sooner than usual." + assumed, WHO_2006_GLUCOSE)
-    return Flag("glucose", Level.NORMAL, "normal fasting glucose", "Blood sugar is normal." + assumed,
+        return Flag("glucose", Level.WATCH, N_("impaired fasting glucose"),
+                    N_("Blood sugar is a little high: check it again sooner than usual.") + assumed, WHO_2006_GLUCOSE)
+    return Flag("glucose", Level.NORMAL, N_("normal fasting glucose"), N_("Blood sugar is normal.") + assumed,
                 WHO_2006_GLUCOSE)
 
 
 # -- haemoglobin: (no anaemia from, mild from, moderate from) in g/dL; below moderate is severe ------------
+SEX_ASSUMED = N_(" (sex not recorded as female or male: the men's cut-off was used)")
 _HB_UNDER_5 = (11.0, 10.0, 7.0)
 _HB_5_11 = (11.5, 11.0, 8.0)
 _HB_12_14 = (12.0, 11.0, 8.0)
 _HB_WOMEN = (12.0, 11.0, 8.0)
 _HB_MEN = (13.0, 11.0, 8.0)
 _HB_PLAIN = {
-    "no anemia": "Hemoglobin is normal.",
-    "mild anemia": "Hemoglobin is a little low (mild anemia): eat iron-rich food and check it again sooner.",
-    "moderate anemia": "Hemoglobin is low (moderate anemia): see a clinic to find the cause and treat it.",
-    "severe anemia": "Hemoglobin is very low (severe anemia): see a doctor today.",
+    "no anemia": N_("Hemoglobin is normal."),
+    "mild anemia": N_("Hemoglobin is a little low (mild anemia): eat iron-rich food and check it again sooner."),
+    "moderate anemia": N_("Hemoglobin is low (moderate anemia): see a clinic to find the cause and treat it."),
+    "severe anemia": N_("Hemoglobin is very low (severe anemia): see a doctor today."),
 }
 
 
@@ -172,20 +180,20 @@ def _hb_row(sex: Sex, age: int) -> tuple[tuple[float, float, float], str]:
         return _HB_WOMEN, ""
     if sex is Sex.MALE:
         return _HB_MEN, ""
-    return _HB_MEN, " (sex not recorded as female or male: the men's cut-off was used)"
+    return _HB_MEN, SEX_ASSUMED
 
 
 def hemoglobin(value: float, sex: Sex, age: int) -> Flag:
     """WHO 2011 anemia severity for the person's sex and age (non-pregnant rows)."""
     (none_from, mild_from, moderate_from), note = _hb_row(sex, age)
     if value >= none_from:
-        category, level = "no anemia", Level.NORMAL
+        category, level = N_("no anemia"), Level.NORMAL
     elif value >= mild_from:
-        category, level = "mild anemia", Level.WATCH
+        category, level = N_("mild anemia"), Level.WATCH
     elif value >= moderate_from:
-        category, level = "moderate anemia", Level.REFER
+        category, level = N_("moderate anemia"), Level.REFER
     else:
-        category, level = "severe anemia", Level.URGENT
+        category, level = N_("severe anemia"), Level.URGENT
     return Flag("hemoglobin", level, category, _HB_PLAIN[category] + note, WHO_2011_ANAEMIA)
 
 

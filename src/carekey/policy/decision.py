@@ -17,6 +17,9 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | record_consent         | registrar            | care_record          | open, own site, person's | re-grant PRESENT |
 | read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
 | record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
+| record/read_referral(s)| clinician            | care_record          | open, own site, person's | care_record      |
+| close_referral         | clinician            | care_record          | - (the referral's site: OWN SITE) | -       |
+| followup_list          | clinician            | care_record          | - (the listed site: OWN SITE)     | -       |
 | set_pin                | registrar            | care_record          | open, own site, BOUND    | care_r., PRESENT |
 | erase                  | registrar            | care_record          | open, own site, BOUND    | PRESENT          |
 | handle_visit           | registrar, clinician | care_record          | (a named site: own site) | -                |
@@ -34,6 +37,10 @@ exam shown and printed, never stored, no person named) touch no personal data: t
 do not log them. "ONE PROGRAM": program-wide views (statistics, releases, exports) are for the one program the
 actor's sites belong to; an actor with sites in no program or in several is refused, and so is naming another
 program.
+
+"OWN SITE" (no visit): the site the request names (the referral's, the list's) is one of the actor's sites. A
+follow-up list shows codes only (person and visit codes, no name, reason or place); the record opens only in a
+visit where the person is present.
 
 Every staff action first needs an APPROVED account: a new account, and one whose password was reset or whose
 role or sites changed by an admin, reaches no data until a second person (another admin, or a program
@@ -97,6 +104,10 @@ class Action(StrEnum):
     EHR_PUSH = "ehr_push"  # sending one closed visit (FHIR Bundle) to the site's EMR, with ehr_sharing consent
     HANDLE_VISIT = "handle_visit"  # open, see or close a visit, list the site queue (no personal data; not logged)
     SCREEN = "screen_without_record"  # an exam shown without being stored, no person named (not logged)
+    RECORD_REFERRAL = "record_referral"  # the clinician refers the person present (where, why, urgency)
+    READ_REFERRALS = "read_referrals"  # ... reads the person's referrals in the visit
+    CLOSE_REFERRAL = "close_referral"  # a clinician of the referral's site closes it (seen, declined, not needed)
+    FOLLOWUP_LIST = "followup_list"  # a clinician lists the open referrals of their site, as codes
 
 
 PATIENT_ACTIONS = frozenset({Action.PATIENT_READ, Action.PATIENT_EXPORT, Action.PATIENT_REVOKE, Action.PATIENT_ERASE})
@@ -114,14 +125,16 @@ class Rule:
     needs_presence: bool = False  # the person proved, in this visit, that they are there (see PRESENCE)
     own_site: bool = False  # a site named in the request must be one of the actor's
     one_program: bool = False  # the actor's sites belong to exactly one program, the one asked for (if named)
+    needs_own_site: bool = False  # the request's site (no visit) is one of the actor's sites
 
 
 def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool,
        consent: Purpose | tuple[Purpose, ...] | None, bound: bool = False, agreement: bool = False,
-       presence: bool = False, own_site: bool = False, one_program: bool = False) -> Rule:
+       presence: bool = False, own_site: bool = False, one_program: bool = False,
+       needs_own_site: bool = False) -> Rule:
     consents = () if consent is None else consent if isinstance(consent, tuple) else (consent,)
     return Rule(frozenset(roles), purpose, visit, person_visit, consents, bound, agreement, presence, own_site,
-                one_program)
+                one_program, needs_own_site)
 
 
 R, C = Role.REGISTRAR, Role.CLINICIAN
@@ -147,6 +160,10 @@ RULES: dict[Action, Rule] = {
     Action.EHR_PUSH: _r({R, C, Role.ADMIN}, Purpose.EHR_SHARING, False, False, (CARE, Purpose.EHR_SHARING)),
     Action.HANDLE_VISIT: _r({R, C}, CARE, False, False, None, own_site=True),
     Action.SCREEN: _r({R, C}, CARE, True, False, None),
+    Action.RECORD_REFERRAL: _r({C}, CARE, True, True, CARE),
+    Action.READ_REFERRALS: _r({C}, CARE, True, True, CARE),
+    Action.CLOSE_REFERRAL: _r({C}, CARE, False, False, None, needs_own_site=True),
+    Action.FOLLOWUP_LIST: _r({C}, CARE, False, False, None, needs_own_site=True),
 }
 
 
@@ -268,6 +285,8 @@ def decide(req: Request) -> Decision:
                 return _deny("the person is enrolled in another screening program")
             if rule.needs_bound_visit and v.person_id != req.person_id:
                 return _deny(f"{req.action.value} needs the person confirmed in this visit first (open their record)")
+    if rule.needs_own_site and (req.site_id is None or req.site_id not in req.actor_site_ids):
+        return _deny(f"{req.action.value} is only for staff of that site")
     if rule.needs_presence or (req.action is Action.RECORD_CONSENT and req.regrant):
         denied = _presence(req)
         if denied is not None:

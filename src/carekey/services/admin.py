@@ -10,7 +10,7 @@ sign the account out everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from carekey.domain.ids import new_id
@@ -150,6 +150,26 @@ class AdminService:
             log_access(uow, self.d.clock(), actor, "change_own_password", ADMIN, "granted",
                        "the staff member changed their own password")
             uow.commit()
+
+    def own_language(self, actor: Actor) -> str | None:
+        """The UI language the staff member chose (None: not chosen; the browser's is used). Not personal data."""
+        with self.d.uow() as uow:
+            return uow.users.get_language(actor.user_id)
+
+    def set_own_language(self, actor: Actor, language: str) -> None:
+        """Any staff member chooses their UI language (an account setting that follows them to any device)."""
+        with self.d.uow() as uow:
+            uow.users.set_language(actor.user_id, language[:8])
+            uow.commit()
+
+    def rotate_key(self, actor: Actor, what: str, rotate: Callable[[], object]) -> object:
+        """A key operation from the web UI: decided and logged FIRST, then ``rotate`` runs; if it fails, the log
+        entry is rolled back with it (nothing happened). Returns what ``rotate`` returned."""
+        with self.d.uow() as uow:
+            self._gate(uow, actor, "rotate_key", what)
+            result = rotate()
+            uow.commit()
+        return result
 
     def record_key_rotation(self, actor: Actor, what: str) -> None:
         """A key operation done at the console (the keys live outside the database) enters the log like any other

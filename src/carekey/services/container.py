@@ -16,6 +16,7 @@ from carekey.services.fhir_push import FhirPushService
 from carekey.services.lookup import LookupService
 from carekey.services.patients import PatientService
 from carekey.services.people import PeopleService
+from carekey.services.referrals import ReferralService
 from carekey.services.renewal import RenewalService
 from carekey.services.retention import RetentionService
 from carekey.services.statistics import StatisticsService
@@ -38,6 +39,7 @@ class Services:
     patients: PatientService
     statistics: StatisticsService
     retention: RetentionService
+    referrals: ReferralService
     biometrics: BiometricService | None = None
     renewal: RenewalService | None = None  # templates from kept images after a key rotation (needs a matcher)
     fhir: FhirPushService | None = None  # the FHIR push queue (ehr_sharing)
@@ -50,7 +52,7 @@ def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Servi
                     people=PeopleService(deps), consents=ConsentService(deps), exams=ExamService(deps),
                     lookup=LookupService(deps), transparency=TransparencyService(deps),
                     audit=AuditService(deps), patients=PatientService(deps), statistics=StatisticsService(deps),
-                    retention=RetentionService(deps),
+                    retention=RetentionService(deps), referrals=ReferralService(deps),
                     biometrics=BiometricService(deps, matcher) if matcher else None,
                     renewal=RenewalService(deps, matcher) if matcher else None,
                     fhir=FhirPushService(deps), fhir_export=FhirExportService(deps))

@@ -20,6 +20,7 @@ from carekey.domain.exam import Exam
 from carekey.domain.person import Person, normalize_card
 from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
+from carekey.domain.referral import Referral
 from carekey.errors import InvalidInput, NotAuthenticated
 from carekey.policy.decision import Action
 from carekey.services.access import authorize
@@ -28,6 +29,7 @@ from carekey.services.consents import ConsentInput, add_consent_rows
 from carekey.services.deps import Actor, Deps
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, load_row, open_consent, open_exam, open_person
+from carekey.services.referrals import open_referrals
 from carekey.services.transparency import publish_head, record_heads
 from carekey.storage.protocols import PersonRow, SessionRow, UnitOfWork
 
@@ -50,6 +52,7 @@ class PatientToken:
     token: str
     expires_at: datetime
     person_id: str
+    language: str | None = None  # the language of the person's latest consent notice
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class PatientRecord:
     enrolled_at: datetime
     enrolled_site: str
     images_kept: int = 0  # enrollment images kept at the person's request (biometric_image_retention)
+    referrals: tuple[Referral, ...] = ()  # where a clinician sent them, why, how urgently, and whether it is closed
 
 
 @dataclass(frozen=True)
@@ -121,9 +125,11 @@ class PatientService:
             expires = now + timedelta(minutes=self.d.settings.patient_token_minutes)
             uow.users.add_session(SessionRow(token_hash(token), None, row.id, now, expires))
             uow.users.purge_sessions(now)
+            history = uow.consents.history(row.id)
             uow.commit()
         self.limiter.succeeded(card, addr, now)
-        return PatientToken(token, expires, row.id)
+        # the language the person heard their notice in: the portal speaks it (the switch changes it)
+        return PatientToken(token, expires, row.id, history[-1].language if history else None)
 
     def authenticate(self, token: str) -> Patient:
         now = self.d.clock()
@@ -150,10 +156,11 @@ class PatientService:
             key = data_key(self.d.crypto, row)
             exams, grants = uow.exams.for_person(row.id), current_grants(uow.consents.history(row.id))
             images = uow.images.count_for_person(row.id)
+            referrals = uow.referrals.for_person(row.id)
             uow.commit()
         return PatientRecord(open_person(self.d.crypto, row, key), grants,
                              [open_exam(self.d.crypto, key, e) for e in exams], row.enrolled_at, row.enrolled_site,
-                             images)
+                             images, tuple(open_referrals(self.d, key, referrals)))
 
     def consents(self, patient: Patient) -> list[ConsentRecord]:
         """Every consent decision, oldest first (the latest per purpose is in force)."""
@@ -214,6 +221,7 @@ class PatientService:
             row = load_row(uow, patient.person_id)
             key = data_key(self.d.crypto, row)
             exams, consents = uow.exams.for_person(row.id), uow.consents.history(row.id)
+            referrals = open_referrals(self.d, key, uow.referrals.for_person(row.id))
             templates, images = uow.biometrics.for_person(row.id), uow.images.for_person(row.id)
             views = self._accesses(uow, row.id)
             uow.commit()
@@ -224,6 +232,10 @@ class PatientService:
             "person": open_person(self.d.crypto, row, key).to_dict() | {"id": row.id},
             "enrolled_at": row.enrolled_at.isoformat(), "enrolled_site": row.enrolled_site,
             "exams": [exam_dict(open_exam(self.d.crypto, key, e)) for e in exams],
+            "referrals": [{"id": r.id, "recorded_at": r.recorded_at.isoformat(), "site": r.site_id,
+                           "to_where": r.to_where, "reason": r.reason, "urgency": r.urgency.value,
+                           "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+                           "closed_as": r.closed_as.value if r.closed_as else None} for r in referrals],
             "consents": [consent_dict(open_consent(self.d.crypto, key, c)) for c in consents],
             "biometric_templates": [{"modality": t.modality, "position": t.position, "created_at":
                                      t.created_at.isoformat(), "note": "protected template, not an image"}

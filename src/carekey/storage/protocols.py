@@ -51,6 +51,20 @@ class ExamRow:
 
 
 @dataclass(frozen=True)
+class ReferralRow:
+    id: str
+    person_id: str
+    visit_id: str
+    site_id: str
+    recorded_by: str
+    recorded_at: datetime
+    ciphertext: bytes
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    closed_as: str | None = None
+
+
+@dataclass(frozen=True)
 class ConsentRow:
     id: str
     person_id: str
@@ -158,6 +172,8 @@ class UserRepository(Protocol):
     def by_username(self, username: str) -> tuple[User, str] | None: ...
     def set_password(self, user_id: str, password_hash: str) -> None: ...
     def save(self, user: User) -> None: ...  # role, sites, active, changed_by, approved_by
+    def get_language(self, user_id: str) -> str | None: ...  # the staff member's UI language (None: not chosen)
+    def set_language(self, user_id: str, language: str) -> None: ...
     def end_sessions(self, user_id: str | None = None, person_id: str | None = None) -> int: ...
     def list(self) -> list[User]: ...
     def count(self) -> int: ...
@@ -194,6 +210,14 @@ class VisitRepository(Protocol):
 class ExamRepository(Protocol):
     def add(self, row: ExamRow) -> None: ...
     def for_person(self, person_id: str) -> list[ExamRow]: ...
+
+
+class ReferralRepository(Protocol):
+    def add(self, row: ReferralRow) -> None: ...
+    def get(self, referral_id: str) -> ReferralRow | None: ...
+    def for_person(self, person_id: str) -> list[ReferralRow]: ...
+    def open_at_site(self, site_id: str) -> list[ReferralRow]: ...
+    def close(self, referral_id: str, at: datetime, by: str, closed_as: str) -> bool: ...  # False: already closed
 
 
 class ConsentRepository(Protocol):
@@ -302,6 +326,7 @@ class UnitOfWork(Protocol):
     people: PersonRepository
     visits: VisitRepository
     exams: ExamRepository
+    referrals: ReferralRepository
     consents: ConsentRepository
     access_log: AccessLogRepository
     biometrics: BiometricRepository

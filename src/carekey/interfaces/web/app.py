@@ -12,12 +12,33 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carekey.config import Settings
 from carekey.errors import CarekeyError, Forbidden, NotAuthenticated, StorageUnavailable
+from carekey.interfaces.web import i18n
+from carekey.interfaces.web.i18n import N_, gettext
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes import ROUTERS
 from carekey.interfaces.web.security import Csrf, SecurityHeaders
 from carekey.services.container import Services
 
 STATIC = Path(__file__).parent / "static"
+#: the error titles of ``carekey.errors``, for the catalogs (the page shows them in the person's language)
+TITLES = (N_("carekey error"), N_("Invalid input"), N_("Value out of range"), N_("Capture rejected, please recapture"),
+          N_("Not authenticated"), N_("Forbidden"), N_("Purpose refused"), N_("Consent missing"),
+          N_("Proof of presence needed"), N_("Too many requests"), N_("Not found"), N_("Conflict"),
+          N_("Privacy budget exhausted"), N_("Template rejected"), N_("Remote system failed"),
+          N_("Integrity check failed"), N_("Refusing to start: keys and database do not match"),
+          N_("Storage unavailable"))
+
+
+class Language:
+    """Pure ASGI middleware: the request's language is current from the start (route code, form errors, pages)."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            i18n.activate(i18n.choose(Request(scope)))
+        await self.app(scope, receive, send)
 
 
 def _back(request: Request) -> str:
@@ -34,7 +55,7 @@ def _install_errors(web: FastAPI) -> None:
         if isinstance(exc, NotAuthenticated):
             patient = request.url.path == "/me" or request.url.path.startswith("/me/")
             return redirect(request, "/me/login" if patient else "/login")
-        response = page(request, "error.html", exc.status, title=exc.title, message=exc.message,
+        response = page(request, "error.html", exc.status, title=gettext(exc.title), message=exc.message,
                         logged=isinstance(exc, Forbidden), kind=type(exc).__name__, back=_back(request))
         if isinstance(exc, StorageUnavailable):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -43,12 +64,13 @@ def _install_errors(web: FastAPI) -> None:
     @web.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
-        return page(request, "error.html", 422, title="Invalid form", message=f"check these fields: {fields}",
+        return page(request, "error.html", 422, title=gettext("Invalid form"),
+                    message=gettext("check these fields: %(fields)s") % {"fields": fields},
                     logged=False, kind="InvalidInput")
 
     @web.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        title = "Page not found" if exc.status_code == 404 else f"HTTP {exc.status_code}"
+        title = gettext("Page not found") if exc.status_code == 404 else f"HTTP {exc.status_code}"
         return page(request, "error.html", exc.status_code, title=title, message=str(exc.detail), logged=False,
                     kind="HTTP")
 
@@ -59,6 +81,7 @@ def build_web(services: Services, settings: Settings) -> FastAPI:
     web.state.settings = settings
     web.state.csrf = Csrf()
     web.add_middleware(SecurityHeaders)
+    web.add_middleware(Language)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         web.include_router(router)

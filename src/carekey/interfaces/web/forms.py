@@ -9,6 +9,7 @@ from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 
 from carekey.errors import CarekeyError, InvalidInput
+from carekey.interfaces.web.i18n import gettext
 from carekey.services.presence import PresenceProof
 
 FIELD_LIMIT = 2000
@@ -37,12 +38,12 @@ class Fields:
         raw = self.text(name).replace(",", ".")
         if not raw:
             if required:
-                self.errors[name] = "required"
+                self.errors[name] = gettext("required")
             return None
         try:
             return kind(raw)
         except ValueError:
-            self.errors[name] = "enter a whole number" if kind is int else "enter a number"
+            self.errors[name] = gettext("enter a whole number") if kind is int else gettext("enter a number")
             return None
 
     def values(self) -> dict[str, str]:

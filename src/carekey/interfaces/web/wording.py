@@ -2,63 +2,70 @@
 
 from __future__ import annotations
 
+from carekey.interfaces.web.i18n import N_, gettext
+
 PURPOSE = {
-    "care_record": "Keep my health record",
-    "biometric_identification": "Find my record with my fingerprint or eye",
-    "biometric_image_retention": "Keep my fingerprint and eye pictures to renew my code",
-    "aggregate_statistics": "Count me in anonymous statistics",
-    "ehr_sharing": "Send my results to my clinic's health record",
-    "patient_access": "You, using this portal",
-    "audit": "An auditor checking the log",
+    "care_record": N_("Keep my health record"),
+    "biometric_identification": N_("Find my record with my fingerprint or eye"),
+    "biometric_image_retention": N_("Keep my fingerprint and eye pictures to renew my code"),
+    "aggregate_statistics": N_("Count me in anonymous statistics"),
+    "ehr_sharing": N_("Send my results to my clinic's health record"),
+    "patient_access": N_("You, using this portal"),
+    "audit": N_("An auditor checking the log"),
 }
 WHY = {
-    "care_record": "your health care",
-    "biometric_identification": "finding your record by fingerprint or eye",
-    "biometric_image_retention": "renewing your fingerprint/eye code from the pictures you asked us to keep",
-    "aggregate_statistics": "anonymous statistics",
-    "ehr_sharing": "sending your visit's results to your clinic's health record",
-    "patient_access": "your own visit to this portal",
-    "audit": "checking the log",
+    "care_record": N_("your health care"),
+    "biometric_identification": N_("finding your record by fingerprint or eye"),
+    "biometric_image_retention": N_("renewing your fingerprint/eye code from the pictures you asked us to keep"),
+    "aggregate_statistics": N_("anonymous statistics"),
+    "ehr_sharing": N_("sending your visit's results to your clinic's health record"),
+    "patient_access": N_("your own visit to this portal"),
+    "audit": N_("checking the log"),
 }
 ACTION = {
-    "lookup_result": "You were shown as a possible match in a search",
-    "identify_biometric_result": "You were shown as a possible match in a fingerprint/iris search",
-    "read_person": "Your record was opened",
-    "enroll": "You were registered",
-    "enroll_biometric": "A fingerprint or iris code was saved",
-    "renew_biometric": "Your kept pictures were used to renew your fingerprint/eye code (new key)",
-    "retention_delete": "Data past its keeping period or without your consent was deleted",
-    "record_consent": "Your choices were recorded",
-    "record_exam": "An exam was recorded",
-    "read_exams": "Your exams were read",
-    "erase": "Erasure of your data",
-    "patient_read": "You looked at your data",
-    "patient_revoke": "You withdrew a consent",
-    "patient_export": "You downloaded your data",
-    "patient_erase": "You asked for erasure",
-    "ehr_push": "The results of a visit were sent to your clinic's health record",
+    "lookup_result": N_("You were shown as a possible match in a search"),
+    "identify_biometric_result": N_("You were shown as a possible match in a fingerprint/iris search"),
+    "read_person": N_("Your record was opened"),
+    "enroll": N_("You were registered"),
+    "enroll_biometric": N_("A fingerprint or iris code was saved"),
+    "renew_biometric": N_("Your kept pictures were used to renew your fingerprint/eye code (new key)"),
+    "retention_delete": N_("Data past its keeping period or without your consent was deleted"),
+    "record_consent": N_("Your choices were recorded"),
+    "record_exam": N_("An exam was recorded"),
+    "read_exams": N_("Your exams were read"),
+    "erase": N_("Erasure of your data"),
+    "patient_read": N_("You looked at your data"),
+    "patient_revoke": N_("You withdrew a consent"),
+    "patient_export": N_("You downloaded your data"),
+    "patient_erase": N_("You asked for erasure"),
+    "ehr_push": N_("The results of a visit were sent to your clinic's health record"),
+    "record_referral": N_("A clinician referred you (where, why and how urgently)"),
+    "read_referrals": N_("Your referrals were read"),
+    "close_referral": N_("A referral of yours was closed"),
+    "followup_list": N_("A follow-up list of your site was shown (codes only)"),
+    "followup_list_result": N_("Your code was shown in your site's follow-up list (no name)"),
 }
-OUTCOME = {"granted": "allowed", "denied": "refused", "refused": "refused (never allowed)"}
-ROLE = {"registrar": "a registrar", "clinician": "a clinician", "patient": "you", "program_manager": "a manager",
-        "auditor": "an auditor", "admin": "an administrator"}
+OUTCOME = {"granted": N_("allowed"), "denied": N_("refused"), "refused": N_("refused (never allowed)")}
+ROLE = {"registrar": N_("a registrar"), "clinician": N_("a clinician"), "patient": N_("you"),
+        "program_manager": N_("a manager"), "auditor": N_("an auditor"), "admin": N_("an administrator")}
 
 
 def purpose(value: str) -> str:
-    return PURPOSE.get(value, value.replace("_", " "))
+    return gettext(PURPOSE[value]) if value in PURPOSE else value.replace("_", " ")
 
 
 def why(value: str) -> str:
     """What an access was for (a purpose of the log, in plain words; refused purposes keep their label)."""
-    return WHY.get(value, value.replace("_", " "))
+    return gettext(WHY[value]) if value in WHY else value.replace("_", " ")
 
 
 def action(value: str) -> str:
-    return ACTION.get(value, value.replace("_", " "))
+    return gettext(ACTION[value]) if value in ACTION else value.replace("_", " ")
 
 
 def outcome(value: str) -> str:
-    return OUTCOME.get(value, value)
+    return gettext(OUTCOME[value]) if value in OUTCOME else value
 
 
 def role(value: str) -> str:
-    return ROLE.get(value, value.replace("_", " "))
+    return gettext(ROLE[value]) if value in ROLE else value.replace("_", " ")

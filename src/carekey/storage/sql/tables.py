@@ -57,6 +57,7 @@ users = Table(
     # migration 0004: a second person approves every new or changed account before it reaches any data
     Column("changed_by", ID, nullable=True),
     Column("approved_by", ID, nullable=True),
+    Column("language", String(8), nullable=True),  # 0005_day: UI language (None: the browser's)
 )
 
 user_sites = Table(
@@ -113,6 +114,21 @@ exams = Table(
     Column("recorded_at", TS, nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
 )
+
+referrals = Table(
+    "referrals", metadata,  # where and why are sealed; open/closed, site and dates are in the clear (follow-up list)
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("visit_id", ID, ForeignKey("visits.id"), nullable=False),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("recorded_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("closed_at", TS, nullable=True),
+    Column("closed_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("closed_as", String(20), nullable=True),
+)
+Index("ix_referrals_open", referrals.c.site_id, referrals.c.closed_at)
 
 consents = Table(
     "consents", metadata,

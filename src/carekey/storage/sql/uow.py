@@ -33,6 +33,7 @@ from carekey.storage.sql.log_tree import SqlTreeHeadRepository
 from carekey.storage.sql.login_limits import SqlLoginLimitRepository
 from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
+from carekey.storage.sql.referrals import SqlReferralRepository
 from carekey.storage.sql.shreds import SqlKeyChecks, SqlLogKeyRotations, SqlShredQueue, finish_shreds
 from carekey.storage.sql.users import SqlUserRepository
 from carekey.storage.sql.visits import SqlVisitRepository
@@ -92,6 +93,7 @@ class SqlUnitOfWork:
         self.people = SqlPersonRepository(conn)
         self.visits = SqlVisitRepository(conn)
         self.exams = SqlExamRepository(conn)
+        self.referrals = SqlReferralRepository(conn)
         self.consents = SqlConsentRepository(conn)
         self.access_log = SqlAccessLogRepository(conn)
         self.biometrics = SqlBiometricRepository(conn)

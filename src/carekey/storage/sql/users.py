@@ -41,6 +41,12 @@ class SqlUserRepository:
     def set_password(self, user_id: str, password_hash: str) -> None:
         self._c.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
+    def get_language(self, user_id: str) -> str | None:
+        return self._c.execute(select(users.c.language).where(users.c.id == user_id)).scalar_one_or_none()
+
+    def set_language(self, user_id: str, language: str) -> None:
+        self._c.execute(update(users).where(users.c.id == user_id).values(language=language))
+
     def save(self, user: User) -> None:
         """Role, sites, activity and approval as in ``user`` (username and password unchanged)."""
         self._c.execute(update(users).where(users.c.id == user.id).values(

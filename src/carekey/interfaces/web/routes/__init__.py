@@ -2,6 +2,7 @@
 
 from carekey.interfaces.web.routes import (
     accounts,
+    admin,
     auditor,
     capture,
     consent,
@@ -9,12 +10,15 @@ from carekey.interfaces.web.routes import (
     exams,
     home,
     identify,
+    language,
     manager,
     patient,
     public,
+    referrals,
     slip,
     visits,
 )
 
 ROUTERS = [home.router, visits.router, identify.router, enroll.router, consent.router, capture.router, exams.router,
-           slip.router, patient.router, manager.router, auditor.router, public.router, accounts.router]
+           slip.router, patient.router, manager.router, auditor.router, public.router, accounts.router,
+           referrals.router, language.router, admin.router]

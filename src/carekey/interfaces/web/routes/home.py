@@ -9,8 +9,10 @@ from starlette.datastructures import FormData
 
 from carekey.domain.program import Role
 from carekey.errors import NotAuthenticated, RateLimited
+from carekey.interfaces.web import i18n
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.routes.language import remember
 from carekey.interfaces.web.security import STAFF_COOKIE, clear_cookie, require_csrf, set_cookie
 from carekey.interfaces.web.session import current_staff, services
 from carekey.policy.decision import Action, roles_for
@@ -53,6 +55,9 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
                     error=err.message, username=f.text("username"))
     response = redirect(request, "/")
     set_cookie(response, request, request.app.state.settings, STAFF_COOKIE, issued.token)
+    lang = i18n.valid(svc.admin.own_language(issued.actor))
+    if lang:  # the account's language, chosen once with the switch, follows the staff member to any device
+        remember(response, request, lang)
     return response
 
 

@@ -19,9 +19,10 @@ from carekey.audit.proofs import verify_access_receipt
 from carekey.domain.followup import review
 from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import NotAuthenticated, RateLimited
-from carekey.interfaces.web import wording
+from carekey.interfaces.web import i18n, wording
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.routes.language import remember
 from carekey.interfaces.web.security import PATIENT_COOKIE, clear_cookie, require_csrf, set_cookie
 from carekey.interfaces.web.session import require_patient, services
 
@@ -46,6 +47,8 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
                     error=err.message)
     response = redirect(request, "/me")
     set_cookie(response, request, request.app.state.settings, PATIENT_COOKIE, issued.token)
+    if i18n.valid(issued.language) and not i18n.valid(request.cookies.get(i18n.LANG_COOKIE)):
+        remember(response, request, issued.language)  # type: ignore[arg-type]
     return response
 
 

@@ -1,5 +1,5 @@
 """The visit slip the person keeps: visit code, card number, next check-up, what to see a clinic about (only when
-the person agreed to print it), and a QR code holding only the card number.
+the person agreed to print it: flags to act on and where they are referred), and a QR code holding only the card number.
 
 The QR code is made on the server with segno (a maintained pure-Python QR encoder, ISO/IEC 18004) as a PNG data
 URI, so the page needs no script and no outside request (the CSP allows ``img-src data:``). It is always a full
@@ -35,9 +35,12 @@ def slip(request: Request, visit_id: str, advice: str = ""):  # type: ignore[no-
     if visit.person_id is None:
         raise InvalidInput("confirm or enroll the person first: the slip carries their card number")
     person = svc.people.read(actor, visit.id, CARE, visit.person_id).person
-    latest = None
-    if actor.role is Role.CLINICIAN:  # only a clinician reads exams (policy: read_exams)
+    latest, referrals = None, []
+    if actor.role is Role.CLINICIAN:  # only a clinician reads exams and referrals (policy: read_exams, read_referrals)
         exams = svc.exams.read(actor, visit.id, CARE, visit.person_id)
         latest = review(exams[-1], person) if exams else None
+        referrals = [r for r in svc.referrals.for_person(actor, visit.id, CARE, visit.person_id) if r.is_open]
+    agreed = advice == "1" and (latest is not None or bool(referrals))
     return page(request, "slip.html", visit=visit, card=person.card_number, qr=card_qr(person.card_number),
-                latest=latest, advice=advice == "1" and latest is not None)
+                latest=latest, referrals=referrals if agreed else [], advice=agreed,
+                offer_referrals=bool(referrals))

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 from carekey.domain.followup import review
 from carekey.domain.program import Role
 from carekey.domain.purposes import CONSENT_PURPOSES, Purpose
+from carekey.domain.referral import ClosedAs, Urgency
 from carekey.errors import ConsentMissing, InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data, presence_proof
 from carekey.interfaces.web.render import page, redirect
@@ -21,6 +22,8 @@ router = APIRouter(prefix="/visit")
 Form = Annotated[FormData, Depends(form_data)]
 CARE = Purpose.CARE_RECORD.value  # the purpose of every screen of a visit, never typed by the user
 CSRF = [Depends(require_csrf)]
+URGENCIES = [u.value for u in Urgency]
+CLOSINGS = [c.value for c in ClosedAs]
 
 
 def visit_url(visit_id: str, tail: str = "") -> str:
@@ -51,10 +54,13 @@ def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
         return page(request, "closed.html", visit=visit, withdrawn=True)
     exams = svc.exams.read(actor, visit.id, CARE, visit.person_id) if actor.role is Role.CLINICIAN else None
     reviews = [review(e, view.person) for e in exams] if exams else []
+    referrals = svc.referrals.for_person(actor, visit.id, CARE, visit.person_id) \
+        if actor.role is Role.CLINICIAN else []
     today = svc.deps.clock().date()
     return page(request, "visit.html", visit=visit, view=view, person=view.person,
                 age=view.person.age_label(today), exams=exams, reviews=reviews, latest=reviews[-1] if reviews else None,
-                purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None)
+                purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None, referrals=referrals,
+                urgencies=URGENCIES, closings=CLOSINGS)
 
 
 @router.post("/{visit_id}/pin", dependencies=CSRF)

@@ -1,0 +1,93 @@
+"""The admin's screens for sites and keys (accounts are in ``accounts.py``). The rules, the logging and the counts
+on the public page are the admin service's and the policy's, the same as for the CLI and the API.
+
+Key rotation from the browser replaces the program's biometric secret in the key file (``bootstrap``): new
+captures enroll under the new version after the server restarts (the running matcher keeps the key it loaded);
+then the renewal re-extracts the templates of the people who asked to keep their images."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import FormData
+
+from carekey import bootstrap
+from carekey.domain.program import Role, Site
+from carekey.errors import CarekeyError
+from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.security import require_csrf
+from carekey.interfaces.web.session import require_staff, services
+
+router = APIRouter(prefix="/admin")
+Form = Annotated[FormData, Depends(form_data)]
+CSRF = [Depends(require_csrf)]
+
+
+def _sites(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
+    require_staff(request, (Role.ADMIN,))
+    svc = services(request)
+    return page(request, "admin_sites.html", status, programs=svc.admin.programs(), sites=svc.admin.sites(),
+                error=error, values=values or {})
+
+
+@router.get("/sites")
+def sites(request: Request):  # type: ignore[no-untyped-def]
+    return _sites(request)
+
+
+@router.post("/sites", dependencies=CSRF)
+def add_site(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.ADMIN,))
+    f = Fields(form)
+    try:
+        site = Site(f.text("site_id").lower()[:40], f.text("program_id")[:40], f.text("name")[:200],
+                    f.text("district")[:200])
+        services(request).admin.add_site(actor, site)
+    except CarekeyError as err:
+        return _sites(request, 422 if err.status < 500 else err.status, err.message, f.values())
+    return redirect(request, "/admin/sites", "site_saved")
+
+
+def _keys(request: Request, status: int = 200, error: str | None = None, rotated: int | None = None):  # type: ignore[no-untyped-def]
+    require_staff(request, (Role.ADMIN,))
+    svc = services(request)
+    due = skipped = None
+    if svc.renewal is not None:
+        plan = svc.renewal.plan()
+        due, skipped = len(plan[0]), len(plan[1])
+    version = svc.renewal.matcher.key_version if svc.renewal is not None else svc.deps.biometric_key_version
+    return page(request, "admin_keys.html", status, version=version, due=due, skipped=skipped, error=error,
+                rotated=rotated, report=None)
+
+
+@router.get("/keys")
+def keys(request: Request):  # type: ignore[no-untyped-def]
+    return _keys(request)
+
+
+@router.post("/keys/rotate-biometric", dependencies=CSRF)
+def rotate_biometric(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.ADMIN,))
+    if Fields(form).text("confirm") != "yes":
+        return _keys(request, 422, "tick the box to confirm the rotation")
+    settings = request.app.state.settings
+    try:
+        version = services(request).admin.rotate_key(actor, "biometric key (from the web UI)",
+                                                     lambda: bootstrap.rotate_biometric_key(settings))
+    except CarekeyError as err:
+        return _keys(request, err.status, err.message)
+    return _keys(request, rotated=int(version))  # type: ignore[call-overload]
+
+
+@router.post("/keys/renew-biometric", dependencies=CSRF)
+def renew_biometric(request: Request):  # type: ignore[no-untyped-def]
+    actor = require_staff(request, (Role.ADMIN,))
+    svc = services(request)
+    if svc.renewal is None:
+        return _keys(request, 409, "no biometric matcher is configured")
+    report = svc.renewal.run(actor=actor)  # each renewal passes the policy and is in the person's own access log
+    svc.transparency.tree_head()  # the renewals end with a signed tree head
+    return page(request, "admin_keys.html", version=report.key_version, due=0, skipped=len(report.skipped),
+                error=None, rotated=None, report=report)
