@@ -84,6 +84,12 @@ EXPECTED = {
     ("GET", "/auditor"): A.VERIFY_LOG, ("POST", "/auditor"): A.VERIFY_LOG,
     ("GET", "/accounts"): A.APPROVE_ACCOUNT, ("POST", "/accounts/{username}/{action}"): A.APPROVE_ACCOUNT,
     ("POST", "/accounts"): A.ADMINISTER,
+    ("POST", "/visit/{visit_id}/referral"): A.RECORD_REFERRAL,
+    ("POST", "/visit/{visit_id}/referral/{referral_id}/close"): A.CLOSE_REFERRAL,
+    ("GET", "/followup"): A.FOLLOWUP_LIST, ("POST", "/followup/{referral_id}/close"): A.CLOSE_REFERRAL,
+    ("GET", "/admin/sites"): A.ADMINISTER, ("POST", "/admin/sites"): A.ADMINISTER,
+    ("GET", "/admin/keys"): A.ADMINISTER, ("POST", "/admin/keys/rotate-biometric"): A.ADMINISTER,
+    ("POST", "/admin/keys/renew-biometric"): A.ADMINISTER,
 }
 
 
@@ -94,7 +100,7 @@ def test_every_role_gate_names_the_policy_action_of_its_route():
 
 
 def _url(path: str, vid: str) -> str:
-    return path.format(visit_id=vid, username="registrar", action="noop", release_id="R-NONE")
+    return path.format(visit_id=vid, username="registrar", action="noop", release_id="R-NONE", referral_id="RF-NONE")
 
 
 def test_each_route_lets_through_exactly_the_roles_of_its_policy_action(web):

@@ -13,12 +13,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
 from carekey import bootstrap
-from carekey.domain.program import Role, Site
+from carekey.domain.program import Site
 from carekey.errors import CarekeyError
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 
 router = APIRouter(prefix="/admin")
 Form = Annotated[FormData, Depends(form_data)]
@@ -26,7 +27,7 @@ CSRF = [Depends(require_csrf)]
 
 
 def _sites(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
-    require_staff(request, (Role.ADMIN,))
+    require_staff(request, Action.ADMINISTER)
     svc = services(request)
     return page(request, "admin_sites.html", status, programs=svc.admin.programs(), sites=svc.admin.sites(),
                 error=error, values=values or {})
@@ -39,7 +40,7 @@ def sites(request: Request):  # type: ignore[no-untyped-def]
 
 @router.post("/sites", dependencies=CSRF)
 def add_site(request: Request, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.ADMIN,))
+    actor = require_staff(request, Action.ADMINISTER)
     f = Fields(form)
     try:
         site = Site(f.text("site_id").lower()[:40], f.text("program_id")[:40], f.text("name")[:200],
@@ -51,7 +52,7 @@ def add_site(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 
 def _keys(request: Request, status: int = 200, error: str | None = None, rotated: int | None = None):  # type: ignore[no-untyped-def]
-    require_staff(request, (Role.ADMIN,))
+    require_staff(request, Action.ADMINISTER)
     svc = services(request)
     due = skipped = None
     if svc.renewal is not None:
@@ -69,7 +70,7 @@ def keys(request: Request):  # type: ignore[no-untyped-def]
 
 @router.post("/keys/rotate-biometric", dependencies=CSRF)
 def rotate_biometric(request: Request, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.ADMIN,))
+    actor = require_staff(request, Action.ADMINISTER)
     if Fields(form).text("confirm") != "yes":
         return _keys(request, 422, "tick the box to confirm the rotation")
     settings = request.app.state.settings
@@ -83,7 +84,7 @@ def rotate_biometric(request: Request, form: Form):  # type: ignore[no-untyped-d
 
 @router.post("/keys/renew-biometric", dependencies=CSRF)
 def renew_biometric(request: Request):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.ADMIN,))
+    actor = require_staff(request, Action.ADMINISTER)
     svc = services(request)
     if svc.renewal is None:
         return _keys(request, 409, "no biometric matcher is configured")

@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
-from carekey.domain.program import Role
 from carekey.domain.referral import Urgency
 from carekey.errors import InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CLOSINGS, CSRF, visit_url
 from carekey.interfaces.web.session import require_staff, services
+from carekey.policy.decision import Action
 
 router = APIRouter()
 Form = Annotated[FormData, Depends(form_data)]
@@ -24,7 +24,7 @@ Form = Annotated[FormData, Depends(form_data)]
 
 @router.post("/visit/{visit_id}/referral", dependencies=CSRF)
 def record(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.CLINICIAN,))
+    actor = require_staff(request, Action.RECORD_REFERRAL)
     svc, f = services(request), Fields(form)
     visit = svc.visits.get(actor, visit_id)
     if visit.person_id is None:
@@ -36,7 +36,7 @@ def record(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
 
 @router.post("/visit/{visit_id}/referral/{referral_id}/close", dependencies=CSRF)
 def close_in_visit(request: Request, visit_id: str, referral_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.CLINICIAN,))
+    actor = require_staff(request, Action.CLOSE_REFERRAL)
     services(request).referrals.close(actor, referral_id, CARE, Fields(form).text("closed_as"))
     return redirect(request, visit_url(visit_id), "referral_closed")
 
@@ -48,7 +48,7 @@ def _site(request: Request, site: str) -> str:
 
 @router.get("/followup")
 def followup(request: Request, site: str = ""):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.CLINICIAN,))
+    actor = require_staff(request, Action.FOLLOWUP_LIST)
     svc = services(request)
     site_id = _site(request, site[:40])
     items = svc.referrals.followup(actor, site_id, CARE)
@@ -58,7 +58,7 @@ def followup(request: Request, site: str = ""):  # type: ignore[no-untyped-def]
 
 @router.post("/followup/{referral_id}/close", dependencies=CSRF)
 def close_from_list(request: Request, referral_id: str, form: Form):  # type: ignore[no-untyped-def]
-    actor = require_staff(request, (Role.CLINICIAN,))
+    actor = require_staff(request, Action.CLOSE_REFERRAL)
     f = Fields(form)
     services(request).referrals.close(actor, referral_id, CARE, f.text("closed_as"))
     site = f.text("site")[:40]

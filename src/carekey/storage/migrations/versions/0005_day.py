@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_day'
-down_revision = '0004_log'
+down_revision = '0005_logscale'
 branch_labels = None
 depends_on = None
 
