@@ -241,3 +241,13 @@ def test_disguised_law_enforcement_is_counted_by_name(app, world, client, login,
     assert r.status_code == 403 and r.json()["type"] == "urn:carekey:problem:refused-purpose"
     counts = {c["purpose"]: c["count"] for c in client.get("/transparency/refusals").json()}
     assert counts == {label: 1}
+
+
+def test_a_utf8_purpose_header_is_read_as_utf8(app, world, client, login):
+    """A full-width 'police' sent as UTF-8 header bytes is counted as law enforcement, not as mojibake 'other'."""
+    pid = enroll(app, world, "LE002")
+    reg = login("registrar")
+    vid = open_visit(client, reg)
+    r = client.get(f"/visits/{vid}/people/{pid}", headers=reg | {"X-Carekey-Purpose": "ｐｏｌｉｃｅ".encode()})
+    assert r.status_code == 403 and r.json()["type"] == "urn:carekey:problem:refused-purpose"
+    assert {c["purpose"]: c["count"] for c in client.get("/transparency/refusals").json()} == {"law_enforcement": 1}

@@ -232,6 +232,7 @@ class TransparencyService:
         self.integrate()
         with self.d.uow() as uow:
             tree = uow.access_log.tree()
-            if not 0 <= first <= second <= tree.size:
-                raise InvalidInput(f"need 0 <= first <= second <= {tree.size} (the log size)")
+            if not 0 <= first <= second <= tree.size:  # no such pair of trees (yet): nothing to prove
+                raise NotFound(f"no consistency proof from size {first} to size {second}: need 0 <= first <= second "
+                               f"<= {tree.size} (the log size)")
             return tree.consistency_proof(first, second)

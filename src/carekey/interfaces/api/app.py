@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from carekey import __version__, bootstrap
 from carekey.config import Settings
 from carekey.errors import CarekeyError, StorageUnavailable
-from carekey.interfaces.api import docs, limits, problems
+from carekey.interfaces.api import docs, limits, methods, problems
 from carekey.interfaces.api.request_log import RequestLog
 from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
 
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     problems.install(app)
     docs.install(app)
     limits.install(app, state.settings)  # body-size limits (413), X-Forwarded-For from trusted proxies only
+    app.add_middleware(methods.MethodNotAllowed)  # an undeclared method on an API path: 405 + Allow, not the web 404
     for module in (auth, visits, people, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
 

@@ -46,7 +46,17 @@ def purpose(x_carekey_purpose: Annotated[str | None, Header(
     if x_carekey_purpose is None or not x_carekey_purpose.strip():
         raise ApiProblem(400, "Purpose required", f"personal-data requests must name their purpose in the "
                          f"{PURPOSE_HEADER} header (e.g. care_record)")
-    return x_carekey_purpose
+    return utf8_header(x_carekey_purpose)
+
+
+def utf8_header(value: str) -> str:
+    """The header as the client wrote it: ASGI hands header bytes over as latin-1, so a UTF-8 purpose (a
+    full-width ``ｐｏｌｉｃｅ``) would arrive as mojibake and be counted as ``other``; bytes that are not UTF-8
+    stay as they were."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 Svc = Annotated[Services, Depends(services)]

@@ -48,6 +48,8 @@ def problem(request: Request, status: int, title: str, detail: str, kind: str | 
 
 
 def install(app: FastAPI) -> None:
+    document_problems(app)
+
     @app.exception_handler(CarekeyError)
     async def _carekey(request: Request, exc: CarekeyError) -> JSONResponse:
         headers = {}
@@ -87,15 +89,57 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # FastAPI's, on bytes
+            return problem(request, 400, "Malformed JSON", "the request body is not valid JSON (or not UTF-8)")
         return problem(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else "Not found",
                        str(exc.detail), headers=getattr(exc, "headers", None))
 
 
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+TEXT = {400: "Malformed request: a body that is not JSON, or a missing purpose header",
+        401: "Not authenticated or token expired", 403: "Refused purpose, policy denial or missing consent",
+        404: "Not found", 405: "Method not allowed (the `Allow` header lists the methods of the path)",
+        409: "Conflict (closed visit, duplicate card)", 413: "Request body larger than the route accepts",
+        422: "Invalid input (out-of-range values...)", 429: "Rate limited (retry after Retry-After seconds)",
+        503: "Storage unavailable (disk full, I/O error, lost database connection): nothing was saved; retry "
+        "after Retry-After seconds"}
+
+
+def problem_response(status: int) -> dict[str, object]:
+    """One OpenAPI response: a problem document, served as application/problem+json (and only so)."""
+    return {"description": TEXT[status], "content": {MEDIA: {"schema": PROBLEM_REF}}}
+
+
 #: OpenAPI ``responses`` entries for the problems a route may return.
 def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    text = {400: "Malformed request or missing purpose header", 401: "Not authenticated or token expired",
-            403: "Refused purpose, policy denial or missing consent", 404: "Not found",
-            409: "Conflict (closed visit, duplicate card)", 422: "Invalid input (out-of-range values...)",
-            429: "Rate limited", 503: "Storage unavailable (disk full, I/O error, lost database connection): "
-            "nothing was saved; retry after Retry-After seconds"}
-    return {s: {"model": Problem, "description": text[s], "content": {MEDIA: {}}} for s in statuses}
+    return {s: problem_response(s) for s in statuses}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Complete the OpenAPI document with what every route shares, so that it lists every answer exactly:
+    the ``Problem`` schema; the 422 of request validation as the problem document it is (FastAPI would declare
+    its own ``HTTPValidationError`` body, which carekey never sends); 413 on every route taking a body
+    (``limits.BodyLimit``); 503 on every route but ``/health`` (a storage failure, ``StorageUnavailable``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for path, operations in spec.get("paths", {}).items():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                if "422" in answers or operation.get("parameters") or operation.get("requestBody"):
+                    answers["422"] = problem_response(422)
+                if operation.get("requestBody"):
+                    answers.setdefault("413", problem_response(413))
+                if path != "/health":
+                    answers.setdefault("503", problem_response(503))
+        if "HTTPValidationError" not in str(spec.get("paths")):
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -15,6 +15,12 @@ from carekey.services.lookup import Candidate
 from carekey.services.people import PersonInput, PersonView
 from carekey.services.presence import NO_PROOF, PresenceProof
 
+#: A printed card number as the patient sign-in takes it: 4-20 letters or digits, spaces and dashes between them
+#: ignored (``carekey.domain.person.normalize_card``), in the schema so that a sign-in the document calls valid is
+#: never refused for its card number. Enrollment and lookup keep checking it in the domain, after the purpose: a
+#: refused purpose (a `watchlist` lookup) is refused, logged and counted whatever card it names.
+CARD_PATTERN = r"^[ -]*(?:[A-Za-z0-9][ -]*){4,20}$"
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -78,7 +84,8 @@ class PersonIn(Strict):
     family_name: str = Field(examples=["Mensah"])
     sex: Literal["female", "male", "other", "unknown"]
     birth_year: int = Field(examples=[1980])
-    card_number: str = Field(description="Printed card number (4-20 letters/digits)", examples=["NK1001"])
+    card_number: str = Field(max_length=64, examples=["NK1001"],
+                             description="Printed card number (4-20 letters/digits; spaces and dashes ignored)")
     birth_date: date | None = None
     district: str = ""
     village: str = ""
@@ -122,7 +129,8 @@ class PersonOut(BaseModel):
 class LookupIn(Strict):
     """Either ``card_number``, or ``name`` with ``birth_year`` (and optionally ``village``)."""
 
-    card_number: str | None = Field(None, max_length=64, examples=["NK1001"])
+    card_number: str | None = Field(None, max_length=64, examples=["NK1001"],
+                                    description="4-20 letters/digits, spaces and dashes ignored (else 422)")
     name: str | None = Field(None, max_length=200, examples=["Ama Mensah"])
     birth_year: int | None = Field(None, ge=1900, le=2100, examples=[1980])
     village: str | None = Field(None, max_length=200)

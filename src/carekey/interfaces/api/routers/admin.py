@@ -21,7 +21,7 @@ def _out(u: User) -> UserOut:
 @router.post("/users", status_code=201, response_model=UserOut, summary="Add a user (admin)",
              description="The account is created awaiting approval: it reaches no data until another admin or the "
              "program manager approves it (`POST /admin/users/{username}/approve`).",
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(400, 401, 403, 404, 409, 422))
 def add_user(body: UserIn, actor: CurrentActor, svc: Svc) -> UserOut:
     return _out(svc.admin.add_user(actor, body.username, body.role, body.password, body.site_ids, body.display_name))
 
@@ -41,14 +41,14 @@ def approve_user(username: str, actor: CurrentActor, svc: Svc) -> UserOut:
 
 @router.patch("/users/{username}", response_model=UserOut, summary="Change role, sites or name (admin)",
               description="A change of role or sites signs the account out and needs a new approval.",
-              responses=responses(401, 403, 404, 422))
+              responses=responses(400, 401, 403, 404, 422))
 def change_user(username: str, body: UserChangeIn, actor: CurrentActor, svc: Svc) -> UserOut:
     return _out(svc.admin.change_user(actor, username, body.role, body.site_ids, body.display_name))
 
 
 @router.post("/users/{username}/password", response_model=UserOut, summary="Reset a password (admin)",
              description="Signs the account out; it needs a new approval (the admin now knows the password).",
-             responses=responses(401, 403, 404, 422))
+             responses=responses(400, 401, 403, 404, 422))
 def reset_password(username: str, body: PasswordResetIn, actor: CurrentActor, svc: Svc) -> UserOut:
     return _out(svc.admin.reset_password(actor, username, body.password))
 

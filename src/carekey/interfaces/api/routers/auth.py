@@ -14,7 +14,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/token", response_model=TokenOut, summary="Log in",
              description="Exchange a username and password (argon2id-verified) for an opaque bearer token that "
              "expires after the configured lifetime. Failed logins are rate-limited per account and address.",
-             responses=responses(401, 422, 429))
+             responses=responses(400, 401, 422, 429))
 def login(body: TokenIn, request: Request, svc: Svc) -> TokenOut:
     client = request.client.host if request.client else "unknown"
     issued = svc.auth.login(body.username, body.password, client)
@@ -40,7 +40,7 @@ def me(actor: CurrentActor) -> dict[str, object]:
 
 @router.post("/password", status_code=204, summary="Change your own password",
              description="Any staff member, with their current password (logged; the account's approval stays).",
-             responses=responses(401, 422))
+             responses=responses(400, 401, 422))
 def change_password(body: PasswordChangeIn, actor: CurrentActor, svc: Svc) -> Response:
     svc.admin.change_own_password(actor, body.current_password, body.new_password)
     return Response(status_code=204)

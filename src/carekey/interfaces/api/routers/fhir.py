@@ -19,21 +19,27 @@ router = APIRouter(tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
 
 
+class FhirJSONResponse(JSONResponse):
+    """FHIR JSON, declared as such in the OpenAPI document (``application/fhir+json``, FHIR R4 section 2.6.2)."""
+
+    media_type = FHIR_JSON
+
+
 @router.get("/fhir/metadata", summary="FHIR CapabilityStatement",
             description="What carekey sends over FHIR R4 (a transaction Bundle per closed visit, to the site's EMR, "
             "with the person's ehr_sharing consent) and what it never does (no FHIR reads or searches).",
-            response_class=JSONResponse)
-def metadata(svc: Svc) -> JSONResponse:
-    return JSONResponse(capability_statement(__version__, svc.deps.clock()), media_type=FHIR_JSON)
+            response_class=FhirJSONResponse)
+def metadata(svc: Svc) -> FhirJSONResponse:
+    return FhirJSONResponse(capability_statement(__version__, svc.deps.clock()))
 
 
 @router.get("/patient/export/fhir", tags=["patient"], summary="Export my data as a FHIR R4 Bundle",
             description="A Bundle (type collection): Patient, visits, observations with LOINC codes and UCUM units, "
             "consent state, and one AuditEvent per access to your data. The JSON export stays at /patient/export.",
-            responses=responses(401, 403, 404), response_class=JSONResponse)
-def export_fhir(patient: CurrentPatient, svc: Svc) -> JSONResponse:
+            responses=responses(401, 403, 404), response_class=FhirJSONResponse)
+def export_fhir(patient: CurrentPatient, svc: Svc) -> FhirJSONResponse:
     assert svc.fhir_export is not None
-    return JSONResponse(svc.fhir_export.export(patient), media_type=FHIR_JSON)
+    return FhirJSONResponse(svc.fhir_export.export(patient))
 
 
 @router.get("/admin/fhir/queue", tags=["admin"], summary="FHIR push queue (counts)",

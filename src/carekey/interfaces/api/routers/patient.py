@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from carekey.interfaces.api.deps import CurrentPatient, Svc
 from carekey.interfaces.api.problems import responses
+from carekey.interfaces.api.schemas import CARD_PATTERN
 from carekey.services.patients import consent_dict, exam_dict
 
 router = APIRouter(prefix="/patient", tags=["patient"])
@@ -16,7 +17,7 @@ ALL = responses(401, 403, 404, 422)
 
 class PatientTokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    card_number: str = Field(max_length=64, examples=["NK4242"])
+    card_number: str = Field(max_length=64, pattern=CARD_PATTERN, examples=["NK4242"])
     pin: str = Field(max_length=64, examples=["432109"])
     program_id: str | None = Field(None, max_length=40, description="needed only if the card exists in several "
                                    "programs")
@@ -24,7 +25,7 @@ class PatientTokenIn(BaseModel):
 
 @router.post("/token", summary="Sign in with card number and PIN",
              description="Returns an opaque bearer token for the patient routes. Failed attempts are rate-limited per "
-             "card and per address.", responses=responses(401, 422, 429))
+             "card and per address.", responses=responses(400, 401, 422, 429))
 def login(body: PatientTokenIn, request: Request, svc: Svc) -> dict[str, object]:
     client = request.client.host if request.client else "unknown"
     t = svc.patients.login(body.card_number, body.pin, client, body.program_id)

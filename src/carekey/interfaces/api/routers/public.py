@@ -56,7 +56,8 @@ def tree_heads(svc: Svc, start: Annotated[int, Query(ge=0, le=2**62)] = 0,
 
 @router.get("/transparency/consistency", summary="Consistency proof between two tree sizes",
             description="RFC 9162 section 2.1.4 proof that the tree of size `second` extends the tree of size "
-            "`first` (audit path, base64), for linking a saved head to a newer one.", responses=responses(422))
+            "`first` (audit path, base64), for linking a saved head to a newer one. A pair of sizes the log does not "
+            "hold (`second` above the log size, `first` above `second`) is a 404.", responses=responses(404, 422))
 def consistency(svc: Svc, first: Annotated[int, Query(ge=0, le=2**62)],
                 second: Annotated[int, Query(ge=0, le=2**62)]) -> dict[str, object]:
     proof = svc.transparency.consistency(first, second)

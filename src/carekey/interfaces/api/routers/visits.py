@@ -13,7 +13,7 @@ router = APIRouter(prefix="/visits", tags=["visits"])
 
 @router.post("", status_code=201, response_model=VisitOut, summary="Open a visit",
              description="Open a person-present visit at one of your sites (registrar or clinician).",
-             responses=responses(401, 403, 404, 422))
+             responses=responses(400, 401, 403, 404, 422))
 def open_visit(body: VisitIn, actor: CurrentActor, svc: Svc) -> VisitOut:
     return VisitOut.of(svc.visits.open(actor, body.site_id))
 
@@ -33,6 +33,6 @@ def close_visit(visit_id: str, actor: CurrentActor, svc: Svc) -> VisitOut:
 @router.post("/{visit_id}/screenings", response_model=ExamOut, summary="Exam without a record",
              description="Validate an exam and return it for display or printing WITHOUT storing anything: for a "
              "person who did not grant care_record. No person is named.",
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(400, 401, 403, 404, 409, 422))
 def screening(visit_id: str, body: ExamIn, actor: CurrentActor, svc: Svc) -> ExamOut:
     return ExamOut.of(svc.exams.screen_without_record(actor, visit_id, body.model_dump(exclude_none=True)))
