@@ -196,7 +196,7 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     keys, store, db, signer = open_checked(settings, migrate)
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
                 signer=signer, biometric_key_version=keys.biometric_version,
-                heads=HeadsFile(settings.resolved_heads_file()))
+                heads=HeadsFile(settings.resolved_heads_file()), template_feed=db.template_feed())
     return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
 
 

@@ -15,6 +15,7 @@ from carekey.errors import CarekeyError, StorageUnavailable
 from carekey.interfaces.api import docs, limits, problems
 from carekey.interfaces.api.request_log import RequestLog
 from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
+from carekey.interfaces.cli.progress import track
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if state.services.biometrics is not None:  # the matcher's gallery, loaded before the first request
+            await run_in_threadpool(state.services.biometrics.warm_up, track)
         yield
         final_head(state)  # what was logged until shutdown is covered by a signed head (and the heads file)
         if built is None:  # we opened it, we close it
