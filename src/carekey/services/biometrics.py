@@ -38,8 +38,8 @@ from carekey.services.visits import load_visit
 from carekey.storage.protocols import TemplateRow, UnitOfWork
 
 MODALITIES = ("fingerprint", "iris")
-SHORTLIST = 200  # best templates per probed position that are fused and mapped to people: a mate outside the
-# top 200 of one position scores below the threshold there anyway (the fusion counts it 0)
+SHORTLIST = 200  # best templates per probed position fused into per-person scores: a person outside the top 200
+# of one position counts 0 there (as a position they have no template for)
 
 
 class BiometricMatcher(Protocol):
