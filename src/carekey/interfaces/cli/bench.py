@@ -143,7 +143,7 @@ def service_cmd(
 
     Example: nice -n 10 carekey bench service --modality fingerprint --gallery 100000 --queries 50
     --out bench/results/service/fingerprint_100k.json"""
-    from carekey.bench import service
+    from carekey.interfaces.cli import bench_service as service
 
     if modality not in ("fingerprint", "iris"):
         raise typer.BadParameter("choose fingerprint or iris", param_hint="--modality")
