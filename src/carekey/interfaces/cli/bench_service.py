@@ -121,7 +121,7 @@ def _fingerprint_data(secret: bytes, progress: Progress) -> Data:
     people = [{"left_index": fingers[a], "right_index": fingers[b]} for a, b in zip(names[::2], names[1::2],
                                                                                      strict=True)]
     pool = []
-    sources = sorted(p for db in ("DB3_B", "DB4_B") for p in (root / db).glob("*.tif"))
+    sources = sorted(p for db in ("DB3_B", "DB4_B") for p in (root / db).glob("*_[12].tif"))  # 2 per finger
     for path in progress(sources, "protected rows of DB3_B / DB4_B (synthetic source)", len(sources)):
         try:
             pool.append(pfp.protect(api.extract(path.read_bytes(), min_nfiq2=0), secret))
@@ -155,7 +155,7 @@ def _iris_data(secret: bytes, progress: Progress) -> Data:
     subjects = sorted({e.split("_")[0] for e in eyes})
     people = [{"left": eyes[f"{s}_L"], "right": eyes[f"{s}_R"]} for s in subjects
               if f"{s}_L" in eyes and f"{s}_R" in eyes]
-    masks = np.stack([api.extract(imgs[0]).mask for imgs in list(eyes.values())[:40]])
+    masks = np.stack([api.extract(imgs[-1]).mask for imgs in list(eyes.values())[:12]])  # real occlusion shapes
     rng = np.random.default_rng(5)
 
     def make(n: int) -> list[bytes]:
@@ -179,6 +179,7 @@ def run(modality: str, gallery: int, queries: int, progress: Progress, database_
         registrar, clinician = _world(services)
         people, make = (_fingerprint_data if modality == "fingerprint" else _iris_data)(secret, progress)
         mates: list[tuple[str, dict[str, list[bytes]]]] = []
+        people = people[:max(queries, 1)]  # one mate person per query (more queries take later impressions)
         for i, captures in enumerate(progress(people, "enroll mates through the service", len(people))):
             try:
                 pid, visit_id = _enroll_person(services, registrar, i, {p: imgs[0] for p, imgs in captures.items()},
