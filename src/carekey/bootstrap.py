@@ -198,7 +198,7 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     db.promises = PromiseSigner(signer, settings.log_merge_delay_seconds * 1000)
     deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
                 signer=signer, biometric_key_version=keys.biometric_version,
-                heads=HeadsFile(settings.resolved_heads_file()))
+                heads=HeadsFile(settings.resolved_heads_file()), template_feed=db.template_feed())
     return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
 
 

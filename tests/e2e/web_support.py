@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from carekey.biometrics.feed import FollowedGallery
 from carekey.domain.consent import Grantor
 from carekey.errors import CaptureRejected
 from carekey.services.consents import ConsentInput
@@ -20,11 +21,61 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "web"
 CARE, BIO, STATS = "care_record", "biometric_identification", "aggregate_statistics"
 
 
-class ImageFakeMatcher:
-    """Stands in for the fingerprint/iris engines behind the port: decodes the image, rejects unreadable or
-    blank ones (with a quality figure), and matches only the very same pixels (score 100, else 0)."""
+class ExactIndex:
+    """The fakes' 1:N index (``carekey.biometrics.feed.ShardIndex``): template id -> bytes; score 100 for the very
+    same bytes, else 0. ``scored`` remembers every template id a search compared (what it could have shown)."""
+
+    nbytes = 0
+
+    def __init__(self, scored: list[str]) -> None:
+        self._t: dict[str, bytes] = {}
+        self.scored = scored
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._t
+
+    def add_many(self, keys, codes):  # type: ignore[no-untyped-def]
+        self._t.update(zip(keys, codes, strict=True))
+
+    def remove(self, key: str) -> None:
+        del self._t[key]
+
+    def search(self, probe, top, among):  # type: ignore[no-untyped-def]
+        keys = list(self._t) if among is None else list(among)
+        self.scored.extend(keys)
+        return sorted(((k, 100.0 if self._t[k] == probe else 0.0) for k in keys), key=lambda x: -x[1])[:top]
+
+
+class FeedFake:
+    """The gallery half of a fake matcher: the real ``FollowedGallery`` (feed, programs, positions) over
+    ``ExactIndex`` shards, so fakes exercise the same catch-up as the protected matcher."""
 
     key_version = 1
+
+    @property
+    def gallery(self) -> FollowedGallery:
+        if "_gallery" not in self.__dict__:
+            self.scored: list[str] = []
+            self._gallery = FollowedGallery(self.key_version, lambda _m, data: data,
+                                            lambda _m: ExactIndex(self.scored))
+        return self._gallery
+
+    def follow(self, feed):  # type: ignore[no-untyped-def]
+        self.gallery.follow(feed)
+
+    def build(self, progress=None):  # type: ignore[no-untyped-def]
+        return self.gallery.build(progress)
+
+    def search(self, program_id, modality, probe, position=None, among=None):  # type: ignore[no-untyped-def]
+        return self.gallery.search(program_id, modality, probe, position, among)
+
+
+class ImageFakeMatcher(FeedFake):
+    """Stands in for the fingerprint/iris engines behind the port: decodes the image, rejects unreadable or
+    blank ones (with a quality figure), and matches only the very same pixels (score 100, else 0)."""
 
     def extract(self, modality: str, image: bytes) -> bytes:
         try:
@@ -39,9 +90,6 @@ class ImageFakeMatcher:
 
     def probe(self, modality: str, image: bytes) -> bytes:
         return self.extract(modality, image)
-
-    def search(self, modality, probe, gallery):  # type: ignore[no-untyped-def]
-        return sorted(((ref, 100.0 if t == probe else 0.0) for ref, t in gallery), key=lambda x: -x[1])
 
     def threshold(self, modality: str) -> float:
         return 50.0

@@ -8,6 +8,7 @@ import pytest
 from carekey.domain.consent import Grantor
 from carekey.errors import CaptureRejected, Forbidden, RateLimited
 from carekey.services.biometrics import BiometricService
+from tests.e2e.web_support import FeedFake
 from tests.integration.helpers import CARE, enroll
 
 BIO = "biometric_identification"
@@ -53,10 +54,8 @@ def test_identification_rate_limit(app, world):
     assert s.lookup.by_card(world.registrar, visit.id, CARE, "NK0000") == []
 
 
-class FakeMatcher:
+class FakeMatcher(FeedFake):
     """Template = SHA-256 of the image; score 100 when equal, else 0. Empty images are rejected."""
-
-    key_version = 1
 
     def extract(self, modality, image):
         if not image:
@@ -64,9 +63,6 @@ class FakeMatcher:
         return hashlib.sha256(image).digest()
 
     probe = extract
-
-    def search(self, modality, probe, gallery):
-        return sorted(((ref, 100.0 if t == probe else 0.0) for ref, t in gallery), key=lambda x: -x[1])
 
     def threshold(self, modality):
         return 50.0
@@ -97,15 +93,7 @@ def test_biometric_enroll_identify_and_revoke(app, world):
         bio.enroll(world.registrar, visit.id, BIO, pid, "fingerprint", "right_index", b"finger-image")
 
 
-class RecordingMatcher(FakeMatcher):
-    """The fake that remembers every gallery it was handed: what a search could possibly have scored."""
-
-    def __init__(self):
-        self.seen = []
-
-    def search(self, modality, probe, gallery):
-        self.seen.extend(ref for ref, _ in gallery)
-        return super().search(modality, probe, gallery)
+RecordingMatcher = FakeMatcher  # ``scored``: every template id a search compared the probe with
 
 
 def test_biometric_search_stays_inside_the_visit_s_program(app, world):
@@ -126,7 +114,7 @@ def test_biometric_search_stays_inside_the_visit_s_program(app, world):
     east = Actor.of(s.admin.approve_user(world.admin, "registrar-east"))
     v = s.visits.open(east, "east")
     assert bio.identify(east, v.id, BIO, "fingerprint", b"finger-image", **AGREED) == []
-    assert matcher.seen == []  # filtered before scoring, not after
+    assert matcher.scored == []  # filtered before scoring, not after
     home = s.visits.open(world.registrar, "north")
     assert [c.person_id for c in bio.identify(world.registrar, home.id, BIO, "fingerprint", b"finger-image",
                                               **AGREED)] == [view.person.id]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from carekey.audit.sth import LogSigner
+from carekey.biometrics.feed import TemplateFeed
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
@@ -45,6 +46,7 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     biometric_key_version: int | None = None  # current template-protection key version (None: not wired)
     heads: HeadsFile | None = None  # every signed tree head also goes here, outside the database (None: tests)
+    template_feed: TemplateFeed | None = None  # the database's template change feed the matcher's gallery follows
 
     @property
     def passwords(self) -> Passwords:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, inspect
 from carekey.audit.promise import PromiseSigner
 from carekey.crypto.keys import SecretStore
 from carekey.storage.sql.engine import make_engine, wal_checkpoint
+from carekey.storage.sql.feed import SqlTemplateFeed
 from carekey.storage.sql.shreds import finish_shreds
 from carekey.storage.sql.uow import SqlUnitOfWork
 
@@ -70,6 +71,10 @@ class Database:
         if self.promises is not None:
             return _PromisingUnitOfWork(self.engine, self.store, self.promises)
         return SqlUnitOfWork(self.engine, self.store)
+
+    def template_feed(self) -> SqlTemplateFeed:
+        """The change feed the matcher's gallery follows (``carekey.biometrics.feed``)."""
+        return SqlTemplateFeed(self.engine)
 
     def recover(self) -> int:
         """Finish what a crash left between the commit of a deletion and the destruction of its keys (phase 2

@@ -23,6 +23,18 @@ from carekey.biometrics.protection.gallery import Candidate, Slots, grown
 CHUNK = 16384  # rows scored in full per call: bounds the one-hot temporaries of iris.search
 
 
+def packed(codes: np.ndarray) -> np.ndarray:
+    """IoM values below 16 two to a byte (rows, IRIS_HASHES / 2): the stage-2 copy of the codes, half the memory;
+    only the shortlisted rows are unpacked for the full comparison."""
+    return (codes[:, 0::2] | (codes[:, 1::2] << 4)).astype(np.uint8)
+
+
+def unpacked(rows: np.ndarray) -> np.ndarray:
+    out = np.empty((rows.shape[0], rows.shape[1] * 2), np.uint8)
+    out[:, 0::2], out[:, 1::2] = rows & 0x0F, rows >> 4
+    return out
+
+
 def stage1_hashes() -> int:
     """Hash functions compared in stage 1: IRIS_INDEX_HASHES, at most all of them, a multiple of 64."""
     return max(64, min(P.IRIS_INDEX_HASHES, P.IRIS_HASHES) // 64 * 64)
@@ -35,13 +47,13 @@ class ProtectedIrisIndex(Slots):
         super().__init__()
         self._planes = planes_of(P.IRIS_Q)
         self._h1 = stage1_hashes()
-        self._codes = np.zeros((max(capacity, 1), P.IRIS_HASHES), np.uint8)
+        self._codes = np.zeros((max(capacity, 1), P.IRIS_HASHES // 2), np.uint8)  # packed, two values a byte
         self._blocks = np.zeros((-(-max(capacity, 1) // LANES), self._planes, self._h1 // 64, LANES), np.uint64)
 
     @property
     def nbytes(self) -> int:
         """Memory of the indexed rows: the codes (stage 2) and their stage-1 bit planes."""
-        return len(self) * (P.IRIS_HASHES + self._planes * self._h1 // 8)
+        return len(self) * (P.IRIS_HASHES // 2 + self._planes * self._h1 // 8)
 
     def add(self, keys: Sequence[Hashable], codes: np.ndarray) -> None:
         """Bulk insert of protected codes (len(keys), IRIS_HASHES) uint8."""
@@ -52,7 +64,7 @@ class ProtectedIrisIndex(Slots):
         start, end = self._new_keys(keys)
         self._codes = grown(self._codes, end)
         self._blocks = grown(self._blocks, -(-end // LANES))
-        self._codes[start:end] = codes
+        self._codes[start:end] = packed(codes)
         self._write(np.arange(start, end), codes)
 
     def _write(self, slots: np.ndarray, codes: np.ndarray) -> None:
@@ -63,7 +75,7 @@ class ProtectedIrisIndex(Slots):
         i, last = self._drop_key(key)
         if i != last:
             self._codes[i] = self._codes[last]
-            self._write(np.array([i]), self._codes[i : i + 1])
+            self._write(np.array([i]), unpacked(self._codes[i : i + 1]))
         self._codes[last] = 0
 
     def search(self, probe: np.ndarray, top: int = 5, exhaustive: bool | None = None,
@@ -86,5 +98,6 @@ class ProtectedIrisIndex(Slots):
                 differ = differ[slots]
             keep = np.argpartition(differ, shortlist - 1)[:shortlist]
             slots = np.sort(slots[keep])
-        scores = [piris.search(probe, self._codes[slots[lo : lo + CHUNK]]) for lo in range(0, slots.size, CHUNK)]
+        scores = [piris.search(probe, unpacked(self._codes[slots[lo : lo + CHUNK]]))
+                  for lo in range(0, slots.size, CHUNK)]
         return self._ranked(slots, np.concatenate(scores), top)

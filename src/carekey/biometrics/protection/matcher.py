@@ -8,17 +8,18 @@ the unprotected template live only inside ``extract`` / ``probe``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
+from carekey.biometrics.feed import FollowedGallery, Progress, ShardIndex, TemplateFeed
 from carekey.biometrics.fingerprint import api as fingerprint_api
 from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.modality import Modality
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
-from carekey.biometrics.protection.gallery_cache import GalleryCache
+from carekey.biometrics.protection.shards import FingerprintShard, IrisShard
 from carekey.biometrics.protection.templates import ProtectedTemplate, dump, load
 from carekey.errors import TemplateError
 
@@ -32,7 +33,18 @@ class ProtectedMatcher:
         self._secret = secret
         self.key_version = key_version
         self._min_nfiq2 = min_nfiq2
-        self._cache = GalleryCache(secret, self._enrolled_codes)
+        self.gallery = FollowedGallery(key_version, self._enrolled_codes, self._new_index)
+
+    def _new_index(self, modality: str) -> ShardIndex:
+        return IrisShard() if modality == "iris" else FingerprintShard(self._secret)
+
+    def follow(self, feed: TemplateFeed) -> None:
+        """Keep the gallery in step with the database's template feed (wired once by ``bootstrap``)."""
+        self.gallery.follow(feed)
+
+    def build(self, progress: Progress | None = None) -> int:
+        """Load the gallery now (start-up) rather than on the first search; returns the template count."""
+        return self.gallery.build(progress)
 
     def _protect(self, modality: str, image: bytes, probe: bool) -> bytes:
         modality = Modality.parse(modality).value
@@ -64,14 +76,16 @@ class ProtectedMatcher:
             raise TemplateError(f"Stored {modality} template has {codes.shape[0]} rows, not {rows}.", reason="size")
         return codes[0][None, :] if modality == "iris" else codes
 
-    def search(self, modality: str, probe: bytes, gallery: Sequence[tuple[str, bytes]]) -> list[tuple[str, float]]:
-        """Scores of the probe against (reference, protected template) pairs, best first: every pair the
-        1:N index scored in full (``iris_index`` / ``fingerprint_index``; pairs its pre-filter ruled out
-        are left out). Stored templates are loaded once and kept in memory by reference (``gallery_cache``)."""
+    def search(self, program_id: str, modality: str, probe: bytes, position: str | None = None,
+               among: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """(template id, score) of the program's stored templates, best first, after catching up on the feed:
+        of ``position`` only if given, of the template ids ``among`` only if given (a verification). Every
+        template the 1:N index scored in full (``iris_index`` / ``fingerprint_index``; those its pre-filter
+        ruled out are left out); another program's templates are never scored."""
         p = self.load(modality, probe).codes
         if modality == "fingerprint" and p.shape[0] != P.FP_ROWS:
             raise TemplateError(f"A fingerprint probe has {P.FP_ROWS} rows.", reason="size")
-        return [(c.key, c.score) for c in self._cache.search(modality, p, gallery)]
+        return self.gallery.search(program_id, modality, p, position, among)
 
     def threshold(self, modality: str) -> float:
         return P.FP_THRESHOLD if modality == "fingerprint" else P.IRIS_THRESHOLD

@@ -17,6 +17,7 @@ from carekey.errors import CarekeyError, StorageUnavailable
 from carekey.interfaces.api import docs, limits, methods, problems
 from carekey.interfaces.api.request_log import RequestLog
 from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
+from carekey.interfaces.cli.progress import track
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if state.services.biometrics is not None:  # the matcher's gallery, loaded before the first request
+            await run_in_threadpool(state.services.biometrics.warm_up, track)
         integrator = asyncio.create_task(integrate_log(state))  # keeps the log's maximum merge delay
         yield
         integrator.cancel()

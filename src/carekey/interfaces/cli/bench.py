@@ -150,6 +150,33 @@ def search_cmd(
     typer.echo(f"report written to {out}")
 
 
+@app.command("service")
+def service_cmd(
+    modality: Annotated[str, typer.Option(help="fingerprint or iris")] = "fingerprint",
+    gallery: Annotated[int, typer.Option(min=1, help="enrolled people (fingerprint: two fingers; iris: two eyes)")]
+    = 10_000,
+    queries: Annotated[int, typer.Option(min=1, help="identifications through the service")] = 50,
+    database_url: Annotated[str | None, typer.Option(help="database of the fresh data folder (default: SQLite)")]
+    = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the data folder to create (default: a temporary one)")]
+    = None,
+    out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/service/service.json"),
+) -> None:
+    """1:N identification as the web UI gets it: through the service (policy, log, database, the matcher's gallery
+    followed from the template feed), the index alone in the same run, start-up, memory, exam writes meanwhile.
+
+    Example: nice -n 10 carekey bench service --modality fingerprint --gallery 100000 --queries 50
+    --out bench/results/service/fingerprint_100k.json"""
+    from carekey.interfaces.cli import bench_service as service
+
+    if modality not in ("fingerprint", "iris"):
+        raise typer.BadParameter("choose fingerprint or iris", param_hint="--modality")
+    report = service.run(modality, gallery, queries, track, database_url, data_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    typer.echo(service.table(report))
+
+
 @app.command("protection")
 def protection_cmd(
     modality: Modality,

@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 BUSY_TIMEOUT_MS = 30_000
 _LOG_LOCK_KEY = 0x6361_7265  # "care": PostgreSQL advisory lock held by the log integrator (one at a time)
 _LIMIT_LOCK_CLASS = 0x636B_6C6D  # "cklm": namespace of the per-actor / per-site rate-limit advisory locks
+_FEED_LOCK_KEY = 0x6665_6564  # "feed": PostgreSQL advisory lock serializing template-feed writers
+READ_ONLY = "carekey_read_only"  # connection execution option: a deferred transaction (SQLite ``BEGIN``)
 #: statements that remove personal data: the connection is checkpointed after their commit (SQLite)
 _PERSONAL_DELETE = re.compile(r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|"
                               r"biometric_images)\b|UPDATE\s+access_log\b)", re.IGNORECASE)
@@ -55,7 +57,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # read-only blocks (searches, the gallery feed) take no write lock: WAL readers never block a writer
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "after_cursor_execute")
         def _on_execute(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
@@ -89,6 +92,13 @@ def lock_names(conn: Connection, names: list[str]) -> None:
     for name in sorted(set(names)):
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
         conn.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": _LIMIT_LOCK_CLASS, "k": key})
+
+
+def lock_feed(conn: Connection) -> None:
+    """Serialize writers of the template feed to the end of their transaction, so that feed rows commit in
+    ``seq`` order and a reader that has seen ``seq`` n never later finds a row below n (SQLite: one writer)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _FEED_LOCK_KEY})
 
 
 def checkpoint_after_delete(conn: Connection) -> bool:

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from carekey.storage.protocols import PersonRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
-from carekey.storage.sql.tables import people
+from carekey.storage.sql.biometrics import record_removal
+from carekey.storage.sql.tables import biometric_templates, people
 
 _FIELDS = [c.name for c in people.columns]
 
@@ -64,6 +65,7 @@ class SqlPersonRepository:
         return [r[0] for r in self._c.execute(q)]
 
     def delete(self, person_id: str) -> None:
+        record_removal(self._c, biometric_templates.c.person_id == person_id)  # the cascade, in the feed
         self._c.execute(delete(people).where(people.c.id == person_id))
 
     def count(self) -> int:

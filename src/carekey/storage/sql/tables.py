@@ -187,6 +187,16 @@ biometric_templates = Table(
 )
 Index("ix_biometric_templates_modality", biometric_templates.c.modality)
 
+# -- migration 0005_gallery: the template change feed the matcher's in-memory gallery follows -----------------
+template_feed = Table(
+    "template_feed", metadata,  # one row per template added or deleted, in commit order (carekey.storage.sql.feed)
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the feed position; rows are never updated
+    Column("template_id", ID, nullable=False),  # no foreign key: the row outlives the template it reports gone
+    Column("modality", String(20), nullable=False),
+    Column("op", String(8), nullable=False),  # add, remove (informational: a reader looks the template up)
+    sqlite_autoincrement=True,  # seq is never reused, even after the newest rows are deleted
+)
+
 # -- migration 0002: the persistent Merkle tree, its signed heads, the privacy budget ledger -----------------
 
 log_nodes = Table(

@@ -1,0 +1,202 @@
+"""The template change feed the matcher's in-memory gallery follows (the port the storage implements).
+
+The gallery of a program is the set of its stored protected templates of the current key version. The matcher
+loads it once (``snapshot``), then, before each search, applies the feed rows written since (``changes``): every
+template added, retired, revoked, erased or renewed appends a row with a monotonically increasing ``seq``, in
+commit order, in the same transaction as the change; so several server processes and a CLI job next to them all
+see one another's changes. A change carries the template's state *now*: ``template`` None means it is no longer
+stored (whatever the row said), so applying a change twice, or a change older than the snapshot, is harmless.
+
+Biometrics knows nothing of persons: a change names a template id, a program and a position, never a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from carekey.errors import TemplateError
+
+log = logging.getLogger(__name__)
+Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]  # (items, label, total) -> items, e.g. a progress bar
+
+
+@dataclass(frozen=True)
+class TemplateChange:
+    seq: int  # feed position (0 in a snapshot)
+    template_id: str
+    modality: str
+    program_id: str | None = None  # None with ``template`` None
+    position: str = ""
+    key_version: int = 0
+    template: bytes | None = None  # the stored protected bytes; None: not stored (any more)
+
+
+class TemplateFeed(Protocol):
+    def head(self) -> int:
+        """The highest ``seq`` committed so far (0: none)."""
+        ...
+
+    def snapshot(self, key_version: int, after: str, limit: int) -> list[TemplateChange]:
+        """Stored templates of ``key_version``, every modality and program, by template id above ``after``."""
+        ...
+
+    def count(self, key_version: int) -> int:
+        """How many templates ``snapshot`` will return in all (for a progress bar)."""
+        ...
+
+    def changes(self, since: int, limit: int) -> list[TemplateChange]:
+        """Feed rows with ``seq`` above ``since``, oldest first, each with the template's current state."""
+        ...
+
+
+class ShardIndex(Protocol):
+    """One 1:N index of a (program, modality, position) shard, keyed by template id."""
+
+    nbytes: int
+
+    def __len__(self) -> int: ...
+    def __contains__(self, key: object) -> bool: ...
+    def add_many(self, keys: Sequence[str], codes: Sequence[Any]) -> None: ...
+    def remove(self, key: str) -> None: ...
+    def search(self, probe: Any, top: int, among: Sequence[str] | None) -> list[tuple[str, float]]: ...
+
+
+Shard = tuple[str, str, str]  # (program id, modality, position)
+PAGE = 2000  # templates loaded per snapshot page and feed rows per catch-up read
+
+
+class FollowedGallery:
+    """The matcher's gallery: per program, modality and position a 1:N index of the current key version's
+    templates, loaded once from the feed's ``snapshot`` and caught up on its ``changes`` before every search.
+
+    ``load(modality, bytes)`` validates a stored template into the codes its index holds (raising
+    ``TemplateError``: the template is skipped, logged once and counted in ``rejected``, so one bad row cannot make
+    every search fail); ``new_index(modality)`` makes an empty index. Thread-safe (one lock: a search and its
+    catch-up see one state)."""
+
+    def __init__(self, key_version: int, load: Callable[[str, bytes], Any],
+                 new_index: Callable[[str], ShardIndex]) -> None:
+        self.key_version = key_version
+        self._load, self._new_index = load, new_index
+        self._feed: TemplateFeed | None = None
+        self._seq = -1  # -1: not built yet
+        self._shards: dict[Shard, ShardIndex] = {}
+        self._where: dict[str, Shard] = {}  # template id -> its shard
+        self._lock = threading.RLock()
+        self.rejected: dict[str, str] = {}  # template id -> why it was skipped (ids only, no personal data)
+        self.startup_s: float | None = None
+
+    def follow(self, feed: TemplateFeed) -> None:
+        """Follow ``feed`` (the database's); the gallery is (re)built on the next search or ``build``."""
+        with self._lock:
+            self._feed, self._seq = feed, -1
+            self._shards, self._where = {}, {}
+
+    @property
+    def built(self) -> bool:
+        return self._seq >= 0
+
+    def build(self, progress: Progress | None = None) -> int:
+        """Load every stored template of the current key version (once; then catch up). Returns the count."""
+        with self._lock:
+            feed = self._require_feed()
+            if self._seq >= 0:
+                return self.catch_up()
+            t0 = time.perf_counter()
+            head = feed.head()  # read first: changes committed during the snapshot are replayed (idempotent)
+            total, after = feed.count(self.key_version), ""
+            pages = _pages(feed, self.key_version)
+            for page in (progress(pages, "loading the biometric gallery", -(-total // PAGE)) if progress else pages):
+                self._apply(page)
+                after = page[-1].template_id if page else after
+            self._seq = head
+            self.catch_up()
+            self.startup_s = time.perf_counter() - t0
+            log.info("biometric gallery loaded: %d templates (key version %d) in %.1f s", len(self._where),
+                     self.key_version, self.startup_s)
+            return len(self._where)
+
+    def catch_up(self) -> int:
+        """Apply the feed rows committed since the last call; returns how many were read."""
+        with self._lock:
+            feed = self._require_feed()
+            if self._seq < 0:
+                self.build()
+                return 0
+            read = 0
+            while True:
+                rows = feed.changes(self._seq, PAGE)
+                if not rows:
+                    return read
+                self._apply(rows)
+                self._seq, read = rows[-1].seq, read + len(rows)
+
+    def search(self, program_id: str, modality: str, probe: Any, position: str | None = None,
+               among: Collection[str] | None = None, top: int | None = None) -> list[tuple[str, float]]:
+        """(template id, score) of the program's templates the index scored, best first: of ``position`` only if
+        given, of the ids ``among`` only if given. Another program's templates are never scored."""
+        with self._lock:
+            self.catch_up()
+            shards = [s for s in self._shards
+                      if s[0] == program_id and s[1] == modality and (position is None or s[2] == position)]
+            found: list[tuple[str, float]] = []
+            for shard in shards:
+                index = self._shards[shard]
+                keys = None if among is None else [k for k in among if self._where.get(k) == shard]
+                if keys is not None and not keys or not len(index):
+                    continue
+                found.extend(index.search(probe, top or len(index), keys))
+            return sorted(found, key=lambda kv: -kv[1])[:top] if top else sorted(found, key=lambda kv: -kv[1])
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def count(self, program_id: str | None = None, modality: str | None = None) -> int:
+        return sum(len(i) for s, i in self._shards.items()
+                   if (program_id is None or s[0] == program_id) and (modality is None or s[1] == modality))
+
+    def nbytes(self, modality: str | None = None) -> int:
+        return sum(i.nbytes for s, i in self._shards.items() if modality is None or s[1] == modality)
+
+    def _require_feed(self) -> TemplateFeed:
+        if self._feed is None:
+            raise RuntimeError("the matcher follows no template feed (bootstrap wires the database's)")
+        return self._feed
+
+    def _apply(self, changes: Sequence[TemplateChange]) -> None:
+        """Bring the index in line with the current state of each changed template (idempotent)."""
+        latest = {c.template_id: c for c in changes}  # a later row of the same template says the same (or newer)
+        added: dict[Shard, tuple[list[str], list[Any]]] = {}
+        for ref, c in latest.items():
+            if ref in self._where:
+                self._shards[self._where.pop(ref)].remove(ref)
+            if c.template is None or c.program_id is None or c.key_version != self.key_version:
+                continue
+            try:
+                codes = self._load(c.modality, c.template)
+            except TemplateError as err:
+                if ref not in self.rejected:
+                    log.warning("stored %s template %s skipped: %s", c.modality, ref, err.message)
+                self.rejected[ref] = err.message
+                continue
+            keys, values = added.setdefault((c.program_id, c.modality, c.position), ([], []))
+            keys.append(ref)
+            values.append(codes)
+        for shard, (keys, values) in added.items():
+            if shard not in self._shards:
+                self._shards[shard] = self._new_index(shard[1])
+            self._shards[shard].add_many(keys, values)
+            for ref in keys:
+                self._where[ref] = shard
+
+
+def _pages(feed: TemplateFeed, key_version: int) -> Iterator[list[TemplateChange]]:
+    after = ""
+    while page := feed.snapshot(key_version, after, PAGE):
+        yield page
+        after = page[-1].template_id

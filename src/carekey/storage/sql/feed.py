@@ -1,0 +1,48 @@
+"""The template change feed read by the matcher's gallery (``carekey.biometrics.feed.TemplateFeed``).
+
+Each read is its own short, deferred (read-only) transaction on a pooled connection: it takes no write lock on
+SQLite and never blocks a writer. Rows are written by ``SqlBiometricRepository`` and ``SqlPersonRepository``
+(erasure) in the transaction of the change itself.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+
+from carekey.biometrics.feed import TemplateChange
+from carekey.storage.sql.engine import READ_ONLY
+from carekey.storage.sql.tables import biometric_templates as t
+from carekey.storage.sql.tables import people
+from carekey.storage.sql.tables import template_feed as f
+
+
+class SqlTemplateFeed:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _read(self, query):  # type: ignore[no-untyped-def]
+        with self._engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                return list(conn.execute(query))
+
+    def head(self) -> int:
+        return int(self._read(select(func.coalesce(func.max(f.c.seq), 0)))[0][0])
+
+    def count(self, key_version: int) -> int:
+        return int(self._read(select(func.count()).select_from(t).where(t.c.key_version == key_version))[0][0])
+
+    def snapshot(self, key_version: int, after: str, limit: int) -> list[TemplateChange]:
+        query = (select(t.c.id, t.c.modality, people.c.program_id, t.c.position, t.c.key_version, t.c.template)
+                 .join(people, people.c.id == t.c.person_id)
+                 .where(t.c.key_version == key_version, t.c.id > after).order_by(t.c.id).limit(limit))
+        return [TemplateChange(0, r.id, r.modality, r.program_id, r.position, r.key_version, bytes(r.template))
+                for r in self._read(query)]
+
+    def changes(self, since: int, limit: int) -> list[TemplateChange]:
+        query = (select(f.c.seq, f.c.template_id, f.c.modality, people.c.program_id, t.c.position, t.c.key_version,
+                        t.c.template)
+                 .select_from(f.outerjoin(t, t.c.id == f.c.template_id).outerjoin(people, people.c.id == t.c.person_id))
+                 .where(f.c.seq > since).order_by(f.c.seq).limit(limit))
+        return [TemplateChange(r.seq, r.template_id, r.modality, r.program_id, r.position or "", r.key_version or 0,
+                               None if r.template is None else bytes(r.template)) for r in self._read(query)]
