@@ -23,6 +23,7 @@ from carekey.interfaces.api.app import create_app
 from carekey.services.access import log_access
 from carekey.services.deps import Actor
 from carekey.storage.sql.tables import access_log
+from tests.e2e.web_support import FeedFake
 from tests.integration.helpers import CARE, enroll
 from tests.integration.test_rights import PIN, enroll_with_pin
 
@@ -33,7 +34,7 @@ PER_WRITER = 12
 def _writer(data_dir: str, url: str, k: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
     """One process: appends entries one transaction each, and now and then runs the integrator itself (as a
     server worker or a CLI command next to it would), racing the other processes."""
-    app = bootstrap.build(Settings(data_dir=Path(data_dir), database_url=url), matcher=object())  # type: ignore[arg-type]
+    app = bootstrap.build(Settings(data_dir=Path(data_dir), database_url=url), matcher=FeedFake())  # type: ignore[arg-type]
     actor = Actor(f"U-writer-{k}", f"writer{k}", Role.CLINICIAN, frozenset({"north"}))
     promises = []
     try:
