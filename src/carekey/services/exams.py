@@ -68,7 +68,7 @@ class ExamService:
         No person is named, so nothing personal is read or logged."""
         if actor.role not in (Role.CLINICIAN, Role.REGISTRAR):
             raise Forbidden(f"a {actor.role.value} does not examine people")
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             visit = load_visit(uow, visit_id)
         if visit is None or visit.site_id not in actor.site_ids:
             raise NotFound(f"no visit {visit_id} at your sites")

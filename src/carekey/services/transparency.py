@@ -111,18 +111,18 @@ class TransparencyService:
         self._seen_ms = 0  # timestamp of the newest head this process signed or read (publish_if_due)
 
     def refusals(self) -> list[RefusalCount]:
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return [RefusalCount(p, m, n) for p, m, n in uow.access_log.refusal_counts()]
 
     def admin_actions(self) -> list[AdminActionCount]:
         """Every admin action (accounts created, approved, changed, reset, deactivated; programs, sites, keys),
         counted by kind and month: the admin's own power is on the public page too."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return [AdminActionCount(a, m, n) for a, m, n in uow.access_log.admin_counts()]
 
     def tree_head(self) -> PublishedHead:
         """Sign a head for the current log if it grew (on demand), store it, and return it with the key."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             sth = publish_head(uow, self.d)
             uow.commit()
         record_heads(self.d, sth)
@@ -152,12 +152,12 @@ class TransparencyService:
         period = self.d.settings.tree_head_seconds * 1000
         if not force and now_ms - self._seen_ms < period:
             return None
-        with self.d.uow() as uow:
-            latest = uow.tree_heads.latest()
-            if latest is not None:
-                self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
-            if latest is not None and (latest.size == uow.access_log.size() or
-                                       (not force and now_ms - latest.head.timestamp_ms < period)):
+        with self.d.uow(read_only=True) as uow:  # is one due? a read, no write lock (SQLite)
+            due = self._due(uow, now_ms, period, force)
+        if not due:
+            return None
+        with self.d.uow() as uow:  # only when one is due: a write (checked again: another process may have signed)
+            if not self._due(uow, now_ms, period, force):
                 return None
             sth = publish_head(uow, self.d)
             uow.commit()
@@ -165,9 +165,16 @@ class TransparencyService:
         self._seen_ms = max(self._seen_ms, sth.head.timestamp_ms)
         return sth
 
+    def _due(self, uow: UnitOfWork, now_ms: int, period: int, force: bool) -> bool:
+        latest = uow.tree_heads.latest()
+        if latest is not None:
+            self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
+        return latest is None or (latest.size != uow.access_log.size() and
+                                  (force or now_ms - latest.head.timestamp_ms >= period))
+
     def heads(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:
         """Signed tree heads in the order they were signed (``start`` skips the first ones)."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return uow.tree_heads.all(start, limit)
 
     def adopt_heads(self) -> int:
@@ -176,7 +183,7 @@ class TransparencyService:
         assert self.d.heads is not None
         if self.d.heads.exists():
             raise InvalidInput(f"{self.d.heads.path} exists; it is never rewritten")
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             heads = uow.tree_heads.all()
             check_extends(uow.access_log.tree(), heads)
         self.d.heads.create()
@@ -186,7 +193,7 @@ class TransparencyService:
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes (to link two published heads)."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             tree = uow.access_log.tree()
             if not 0 <= first <= second <= tree.size:
                 raise InvalidInput(f"need 0 <= first <= second <= {tree.size} (the log size)")

@@ -56,7 +56,7 @@ class VisitService:
     def get(self, actor: Actor, visit_id: str) -> Visit:
         """A visit at the actor's sites. Once closed it no longer says whom it served (a past visit id, e.g. on an
         exam, is no way to learn a person id)."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             visit = uow.visits.get(visit_id)
         if visit is None or visit.site_id not in actor.site_ids or actor.role not in VISIT_ROLES:
             raise NotFound(f"no visit {visit_id} at your sites")
@@ -68,5 +68,5 @@ class VisitService:
         picks the visit by its short code to take over from the registrar."""
         if actor.role not in VISIT_ROLES:
             raise Forbidden(f"a {actor.role.value} has no visit queue")
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return uow.visits.open_at(sorted(actor.site_ids), self.d.clock() - timedelta(hours=QUEUE_HOURS))

@@ -51,8 +51,9 @@ class Database:
         with self.engine.connect() as conn:
             return inspect(conn).has_table("alembic_version")
 
-    def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.store)
+    def uow(self, read_only: bool = False) -> SqlUnitOfWork:
+        """A unit of work; ``read_only`` for paths that write nothing (SQLite: no write lock, see ``uow``)."""
+        return SqlUnitOfWork(self.engine, self.store, read_only)
 
     def recover(self) -> int:
         """Finish what a crash left between the commit of a deletion and the destruction of its keys (phase 2
