@@ -122,7 +122,7 @@ class TransparencyService:
 
     def tree_head(self) -> PublishedHead:
         """Sign a head for the current log if it grew (on demand), store it, and return it with the key."""
-        with self.d.uow(read_only=True) as uow:
+        with self.d.uow() as uow:
             sth = publish_head(uow, self.d)
             uow.commit()
         record_heads(self.d, sth)
@@ -139,7 +139,7 @@ class TransparencyService:
         heads file); the server then refuses to start rather than sign over a cut or rewritten log."""
         if self.d.signer is None:
             return
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             check_log(uow, self.d)
 
     def publish_if_due(self, force: bool = False) -> SignedTreeHead | None:
