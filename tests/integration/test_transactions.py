@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -93,7 +94,10 @@ def test_a_read_only_unit_of_work_refuses_to_commit(built):
 def test_tree_head_check_takes_no_write_lock_when_no_head_is_due(built):
     transparency = built.services.transparency
     transparency.publish_if_due(force=True)  # a head for the log as it is; none due until it grows
-    transparency._seen_ms = 0  # forget what this process saw: the check reads the database
+    assert not transparency.may_be_due()  # a young head: the middleware does not even leave the event loop
+    clock = built.services.deps.clock
+    clock.now = datetime.now(UTC) + timedelta(seconds=built.settings.tree_head_seconds + 1)
+    assert transparency.may_be_due()
     lock = WriteLock(built)
     try:
         t, out = in_thread(transparency.publish_if_due)
@@ -165,3 +169,15 @@ def test_the_hash_gate_bounds_admissions_and_frees_them():
     with gate.admit():  # all given back
         pass
     assert HashGate(slots=4).admitted == 16
+
+
+def test_the_hash_gate_refuses_when_the_expected_wait_is_too_long():
+    gate = HashGate(slots=1, admitted=10, max_wait=1.0)
+    with gate.hashing():
+        pass
+    gate._mean = 0.6  # one hash takes 0.6 s on this (busy) machine
+    assert gate.expected_wait(1) == 0.6 and gate.expected_wait(2) == 1.2
+    with gate.admit(), gate.admit():  # the second waits 0.6 s: admitted
+        with pytest.raises(RateLimited) as refused, gate.admit():  # would wait 1.2 s
+            pass
+        assert refused.value.detail["retry_after"] == 2

@@ -298,6 +298,7 @@ def run(clients: list[int], seconds: float = 10, database_url: str | None = None
         raise ValueError("--database-url must be a PostgreSQL URL (postgresql+psycopg://...); SQLite is the default")
     if database_url and reset:
         drop_carekey_tables(database_url)
+    load_before = os.getloadavg()[0]
     folder = data or Path(tempfile.mkdtemp(prefix="carekey-load-"))
     backend = "postgresql" if database_url else "sqlite"
     log(f"starting the server ({backend}) on a fresh data folder {folder}")
@@ -309,6 +310,7 @@ def run(clients: list[int], seconds: float = 10, database_url: str | None = None
         if data is None:
             shutil.rmtree(folder, ignore_errors=True)
     return {"backend": backend, "seconds_per_operation": seconds, "cpus": os.cpu_count(),
+            "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # other work on the machine
             "python": platform.python_version(), "server_src": str(server_src) if server_src else None,
             "runs": [{"backend": backend} | r for r in runs]}
 

@@ -142,6 +142,14 @@ class TransparencyService:
         with self.d.uow(read_only=True) as uow:
             check_log(uow, self.d)
 
+    def may_be_due(self) -> bool:
+        """False while the newest head this process saw is younger than ``Settings.tree_head_seconds``: then
+        ``publish_if_due`` would return at once. In memory only (the API checks it on the event loop)."""
+        if self.d.signer is None:
+            return False
+        now_ms = int(self.d.clock().timestamp() * 1000)
+        return now_ms - self._seen_ms >= self.d.settings.tree_head_seconds * 1000
+
     def publish_if_due(self, force: bool = False) -> SignedTreeHead | None:
         """After a request (and when a server or CLI command ends, ``force``): sign a head if the log grew and the
         latest head is older than ``Settings.tree_head_seconds`` (``force``: whatever its age). Returns the new

@@ -229,8 +229,8 @@ def load_cmd(
              "record_exam")] = None,
     people: Annotated[int, typer.Option(min=1, help="demo people seeded besides the bench's own")] = 50,
     server_src: Annotated[Path | None, typer.Option(
-        exists=True, file_okay=False, help="run the server from this source folder (its src/), e.g. a checkout of "
-        "main, to measure before and after a change with the same client")] = None,
+        exists=True, file_okay=False, help="run init, demo and the server from this folder holding the carekey package "
+        "(a checkout's src/, e.g. of main), to measure before and after a change with the same client")] = None,
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/load.json"),
 ) -> None:
     """Loopback load test: a fresh server (uvicorn subprocess), N clients per operation; req/s, p50/p95/p99, 5xx.
