@@ -148,7 +148,11 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "carekey", "serve", "--data", str(data), "--host",
                                       "127.0.0.1", "--port", str(self.port)], env=self.env, stdout=self._out,
                                      stderr=subprocess.STDOUT)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.close()
+            raise
 
     def _cli(self, *args: str) -> None:
         done = subprocess.run([sys.executable, "-m", "carekey", *args], env=self.env, capture_output=True, text=True)
@@ -156,7 +160,7 @@ class Server:
             raise RuntimeError(f"carekey {args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited ({self.proc.returncode}); see {self.data / 'server.log'}")
@@ -166,7 +170,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("the server did not answer /health within 60 s")
+        raise RuntimeError("the server did not answer /health within 300 s")
 
     def close(self) -> None:
         self.proc.terminate()

@@ -139,7 +139,9 @@ class SqlUnitOfWork:
         self._conn.commit()
         scheduled, self.shreds.scheduled = self.shreds.scheduled, []
         self._after_commit(bool(scheduled))
-        self._conn.begin()
+        # no new transaction here: the next statement opens one (SQLAlchemy's autobegin, through the same "begin"
+        # hook). Beginning at once cost every writing request a second, empty BEGIN IMMEDIATE on SQLite: one more
+        # wait for the write lock after its work was done.
 
     def _after_commit(self, shred: bool) -> None:
         """Phase 2 of a committed deletion and the WAL checkpoint; failures are left to recovery."""
@@ -158,5 +160,4 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
-        self.shreds.scheduled = []
-        self._conn.begin()
+        self.shreds.scheduled = []  # the next statement begins a new transaction (autobegin)
