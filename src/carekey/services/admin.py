@@ -68,11 +68,12 @@ class AdminService:
         _check_password(password)
         user = User(new_id("U"), username.strip().lower(), parse_role(role), frozenset(sites), display_name,
                     changed_by=actor.user_id)
+        hashed = self.auth.hash_password(password)  # argon2 outside the transaction
         with self.d.uow() as uow:
             self._gate(uow, actor, "add_user", f"account {user.username} ({user.role.value}"
                        f"{' at ' + ', '.join(sorted(user.site_ids)) if user.site_ids else ''}), awaiting approval")
             self._check_sites(uow, user.site_ids)
-            uow.users.add(user, self.auth.hash_password(password), self.d.clock())
+            uow.users.add(user, hashed, self.d.clock())
             uow.commit()
         return user
 
@@ -116,10 +117,11 @@ class AdminService:
         """An admin sets a new password: the account needs a new approval (the admin now knows the password) and
         is signed out everywhere."""
         _check_password(password)
+        hashed = self.auth.hash_password(password)  # argon2 outside the transaction
         with self.d.uow() as uow:
             user = self._user(uow, username)
             self._gate(uow, actor, "reset_password", f"account {user.username}, awaiting approval")
-            uow.users.set_password(user.id, self.auth.hash_password(password))
+            uow.users.set_password(user.id, hashed)
             changed = replace(user, changed_by=actor.user_id, approved_by=None)
             uow.users.save(changed)
             uow.users.end_sessions(user_id=user.id)
@@ -142,11 +144,13 @@ class AdminService:
     def change_own_password(self, actor: Actor, old: str, new: str) -> None:
         """Any staff member changes their own password (the approval stays: nobody else learned it)."""
         _check_password(new)
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             found = uow.users.by_username(actor.username)
-            if found is None or not self.auth.verify_password(found[1], old):
-                raise NotAuthenticated("the current password is wrong")
-            uow.users.set_password(found[0].id, self.auth.hash_password(new))
+        if found is None or not self.auth.verify_password(found[1], old):  # argon2 outside any transaction
+            raise NotAuthenticated("the current password is wrong")
+        hashed = self.auth.hash_password(new)
+        with self.d.uow() as uow:
+            uow.users.set_password(found[0].id, hashed)
             log_access(uow, self.d.clock(), actor, "change_own_password", ADMIN, "granted",
                        "the staff member changed their own password")
             uow.commit()
@@ -197,15 +201,15 @@ class AdminService:
         return users
 
     def sites(self) -> list[Site]:
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return uow.programs.list_sites()
 
     def programs(self) -> list[Program]:
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return uow.programs.list_programs()
 
     def is_empty(self) -> bool:
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return not uow.programs.list_programs() and uow.users.count() == 0 and uow.people.count() == 0
 
     @staticmethod

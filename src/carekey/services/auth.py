@@ -1,5 +1,12 @@
 """Staff authentication: argon2id password hashes, opaque expiring bearer tokens (stored hashed),
-and a login rate limit per account and per client address."""
+and a login rate limit per account and per client address.
+
+Transactions sized to their work: argon2 (about 200 ms of CPU by design) never runs inside a transaction. A login
+is (1) one short write transaction counting the attempt (``LoginLimiter.acquire``), (2) one read-only transaction
+fetching the hash, (3) the hash check outside any transaction, within ``HashGate``'s bounded concurrency, and
+(4) on success one short write transaction storing the session and giving the attempt back. The bearer-token check
+is one read-only transaction (on SQLite: no write lock).
+"""
 
 from __future__ import annotations
 
@@ -23,14 +30,23 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def live_session(uow: UnitOfWork, token: str, now: datetime, *, staff: bool, unknown: str, expired: str) -> SessionRow:
-    """The unexpired session of a bearer token (staff or patient); an expired one is deleted, then refused."""
-    session = uow.users.get_session(token_hash(token))
+def live_session(deps: Deps, token: str, now: datetime, *, staff: bool, unknown: str, expired: str) -> SessionRow:
+    """The unexpired session of a bearer token (staff or patient), read in a read-only unit of work (no write lock
+    on SQLite: every request makes this check); an expired one is deleted (a short write), then refused."""
+    with deps.uow(read_only=True) as uow:
+        session = uow.users.get_session(token_hash(token))
+    return checked_session(deps, session, now, staff=staff, unknown=unknown, expired=expired)
+
+
+def checked_session(deps: Deps, session: SessionRow | None, now: datetime, *, staff: bool, unknown: str,
+                    expired: str) -> SessionRow:
+    """``session`` when it is live; an expired one is deleted (a short write), then refused."""
     if session is None or (session.user_id if staff else session.person_id) is None:
         raise NotAuthenticated(unknown)
     if session.expires_at <= now:
-        uow.users.delete_session(session.token_hash)
-        uow.commit()
+        with deps.uow() as uow:
+            uow.users.delete_session(session.token_hash)
+            uow.commit()
         raise NotAuthenticated(expired)
     return session
 
@@ -137,13 +153,18 @@ class LoginLimiter:
     def succeeded(self, account: str, address: str, now: datetime) -> None:
         """After a correct password or PIN: the account starts clean; the address gets this attempt back."""
         with self.d.uow() as uow:
-            for key, clear in sorted([(_limit_key(account), True), (_limit_key(address), False)]):
-                r = uow.login_limits.lock(key, now)
-                r.attempts = 0 if clear else max(0, r.attempts - 1)
-                if clear:
-                    r.strikes, r.locked_until = 0, None
-                uow.login_limits.save(r)
+            self.succeeded_in(uow, account, address, now)
             uow.commit()
+
+    @staticmethod
+    def succeeded_in(uow: UnitOfWork, account: str, address: str, now: datetime) -> None:
+        """``succeeded`` within the caller's writing unit of work (the one that stores the new session)."""
+        for key, clear in sorted([(_limit_key(account), True), (_limit_key(address), False)]):
+            r = uow.login_limits.lock(key, now)
+            r.attempts = 0 if clear else max(0, r.attempts - 1)
+            if clear:
+                r.strikes, r.locked_until = 0, None
+            uow.login_limits.save(r)
 
 
 class AuthService:
@@ -153,39 +174,55 @@ class AuthService:
         self.limiter = LoginLimiter(deps)
 
     def hash_password(self, password: str) -> str:
-        return self.hasher.hash(password)
+        with self.d.hashing.hashing():
+            return self.hasher.hash(password)
 
-    def verify_password(self, stored: str, password: str) -> bool:
-        return self.hasher.verify(stored, password)
+    def verify_password(self, stored: str | None, password: str) -> bool:
+        """Check a password against its hash (None: a dummy one, same cost), within the hashing gate (call it
+        outside any transaction)."""
+        with self.d.hashing.hashing():
+            return self.hasher.verify(stored, password)
 
     def login(self, username: str, password: str, client: str = "local") -> IssuedToken:
+        with self.d.hashing.admit():
+            return self._login(username, password, client)
+
+    def _login(self, username: str, password: str, client: str) -> IssuedToken:
         now = self.d.clock()
         name = username_key(username)
         account, addr = f"user:{name}", f"staff-addr:{address_key(client)}"
-        self.limiter.acquire(account, addr, now)
-        with self.d.uow() as uow:
-            found = uow.users.by_username(name) if len(name) <= MAX_USERNAME else None
-            # an unknown user costs the same as a known one (the hasher checks a dummy hash)
-            ok = self.hasher.verify(found[1] if found else None, password) and found is not None and found[0].active
-            if not ok or found is None:
-                raise NotAuthenticated("wrong username or password")
-            user, stored = found
-            if self.hasher.needs_rehash(stored):
-                uow.users.set_password(user.id, self.hasher.hash(password))
-            token = secrets.token_urlsafe(32)
-            expires = now + timedelta(minutes=self.d.settings.token_minutes)
+        self.limiter.acquire(account, addr, now)  # one short write: check-and-count, atomic
+        found = None
+        if len(name) <= MAX_USERNAME:
+            with self.d.uow(read_only=True) as uow:
+                found = uow.users.by_username(name)
+        # outside any transaction: unknown users cost the same hash as known ones
+        ok = self.verify_password(found[1] if found else None, password)
+        if not ok or found is None or not found[0].active:
+            raise NotAuthenticated("wrong username or password")
+        user, stored = found
+        rehashed = None
+        if self.hasher.needs_rehash(stored):
+            with self.d.hashing.hashing():
+                rehashed = self.hasher.hash(password)
+        token = secrets.token_urlsafe(32)
+        expires = now + timedelta(minutes=self.d.settings.token_minutes)
+        with self.d.uow() as uow:  # one short write: the session, the rehash, the attempt given back
+            if rehashed is not None:
+                uow.users.set_password(user.id, rehashed)
             uow.users.add_session(SessionRow(token_hash(token), user.id, None, now, expires))
             uow.users.purge_sessions(now)
+            self.limiter.succeeded_in(uow, account, addr, now)
             uow.commit()
-        self.limiter.succeeded(account, addr, now)
         return IssuedToken(token, expires, Actor.of(user))
 
     def authenticate(self, token: str) -> Actor:
         now = self.d.clock()
-        with self.d.uow() as uow:
-            session = live_session(uow, token, now, staff=True, unknown="unknown token; log in again",
-                                   expired="token expired; log in again")
-            user = uow.users.get(session.user_id)
+        with self.d.uow(read_only=True) as uow:  # one read, no write lock (SQLite)
+            found = uow.users.get_session(token_hash(token))
+            user = uow.users.get(found.user_id) if found is not None and found.user_id is not None else None
+        checked_session(self.d, found, now, staff=True, unknown="unknown token; log in again",
+                        expired="token expired; log in again")
         if user is None or not user.active:
             raise NotAuthenticated("account disabled")
         return Actor.of(user)

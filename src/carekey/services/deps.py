@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from carekey.audit.sth import LogSigner
 from carekey.biometrics.feed import TemplateFeed
@@ -13,6 +14,7 @@ from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.envelope import PersonCrypto
 from carekey.crypto.passwords import Passwords, passwords
 from carekey.domain.program import Role, User
+from carekey.services.hashing import HashGate
 from carekey.storage.heads import HeadsFile
 from carekey.storage.protocols import UnitOfWork
 
@@ -36,9 +38,17 @@ class Actor:
         return cls(user.id, user.username, user.role, user.site_ids, user.approved)
 
 
+class UowFactory(Protocol):
+    """``uow()`` a writing unit of work; ``uow(read_only=True)`` one for paths that write nothing (on SQLite it
+    takes no write lock: the bearer-token check, tree-head reads...). Reads of personal data write their log
+    entry, so they are never read-only."""
+
+    def __call__(self, read_only: bool = False) -> UnitOfWork: ...
+
+
 @dataclass
 class Deps:
-    uow: Callable[[], UnitOfWork]
+    uow: UowFactory
     crypto: PersonCrypto
     index: BlindIndexer
     settings: Settings
@@ -52,3 +62,4 @@ class Deps:
     def passwords(self) -> Passwords:
         """The one argon2id hasher (``carekey.crypto.passwords``) for the configured costs."""
         return passwords(self.settings.argon2_time_cost, self.settings.argon2_memory_kib)
+    hashing: HashGate = field(default_factory=HashGate)  # bounded argon2 concurrency (auth, patients)

@@ -65,7 +65,7 @@ class ExamService:
     def screen_without_record(self, actor: Actor, visit_id: str, values: Mapping[str, object]) -> Exam:
         """Validate and return an exam for display/print WITHOUT storing anything (no care_record consent).
         No person is named, so nothing personal is read or logged."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             visit = load_visit(uow, visit_id)
         if visit is None or visit.site_id not in actor.site_ids:
             raise NotFound(f"no visit {visit_id} at your sites")

@@ -112,31 +112,39 @@ class PatientService:
 
     def login(self, card_number: str, pin: str, client: str = "local", program_id: str | None = None) -> PatientToken:
         """Card number + PIN -> an opaque token (stored hashed) for ``patient_token_minutes``; failures are
-        rate-limited per card and per client address, like staff logins."""
+        rate-limited per card and per client address, like staff logins. The PIN is checked outside any
+        transaction, within the hashing gate (``carekey.services.auth``)."""
+        with self.d.hashing.admit():
+            return self._login(card_number, pin, client, program_id)
+
+    def _login(self, card_number: str, pin: str, client: str, program_id: str | None) -> PatientToken:
         now = self.d.clock()
         card, addr = f"card:{normalize_card(card_number)}", f"patient-addr:{address_key(client)}"  # N-100000 = N100000
         self.limiter.acquire(card, addr, now)
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             row = self._by_card(uow, card_number, program_id)
+        with self.d.hashing.hashing():  # outside any transaction, in the bounded hashing gate
             ok = self.d.passwords.verify(row.pin_hash if row else None, pin)  # same cost for an unknown card
-            if not ok or row is None or row.pin_hash is None:
+        if not ok or row is None or row.pin_hash is None:
+            raise NotAuthenticated("wrong card number or PIN (a registrar can set a PIN during a visit)")
+        token = secrets.token_urlsafe(32)
+        expires = now + timedelta(minutes=self.d.settings.patient_token_minutes)
+        with self.d.uow() as uow:
+            if uow.people.get(row.id) is None:  # erased while the PIN was checked
                 raise NotAuthenticated("wrong card number or PIN (a registrar can set a PIN during a visit)")
-            token = secrets.token_urlsafe(32)
-            expires = now + timedelta(minutes=self.d.settings.patient_token_minutes)
             uow.users.add_session(SessionRow(token_hash(token), None, row.id, now, expires))
             uow.users.purge_sessions(now)
             history = uow.consents.history(row.id)
+            self.limiter.succeeded_in(uow, card, addr, now)
             uow.commit()
-        self.limiter.succeeded(card, addr, now)
         # the language the person heard their notice in: the portal speaks it (the switch changes it)
         return PatientToken(token, expires, row.id, history[-1].language if history else None)
 
     def authenticate(self, token: str) -> Patient:
         now = self.d.clock()
-        with self.d.uow() as uow:
-            session = live_session(uow, token, now, staff=False,
-                                   unknown="unknown patient token; sign in with your card number and PIN",
-                                   expired="session expired; sign in again")
+        session = live_session(self.d, token, now, staff=False,
+                               unknown="unknown patient token; sign in with your card number and PIN",
+                               expired="session expired; sign in again")
         return Patient(session.person_id)
 
     def logout(self, token: str) -> None:

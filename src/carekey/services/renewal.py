@@ -58,7 +58,7 @@ class RenewalService:
 
     def plan(self) -> tuple[list[str], list[str]]:
         """(people due for renewal, people holding stale images without both consents)."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             stale = uow.images.stale_person_ids(self.matcher.key_version)
             due = [p for p in stale if consents_of(uow, p) >= NEEDED]
         return due, [p for p in stale if p not in set(due)]

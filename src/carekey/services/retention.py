@@ -77,7 +77,7 @@ class RetentionService:
 
     def plan(self, years: int | None = None) -> RetentionPlan:
         cutoff = cutoff_for(self.d.clock(), years or self.d.settings.retention_years)
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             expired = uow.people.not_seen_since(cutoff)
             grants = uow.consents.latest_decisions(Purpose.BIOMETRIC_IDENTIFICATION.value)
             orphans = [p for p in uow.biometrics.person_ids() if not grants.get(p)]

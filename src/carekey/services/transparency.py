@@ -138,13 +138,13 @@ class TransparencyService:
         self._seen_ms = 0  # timestamp of the newest head this process signed or read (publish_if_due)
 
     def refusals(self) -> list[RefusalCount]:
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return [RefusalCount(p, m, n) for p, m, n in uow.access_log.refusal_counts()]
 
     def admin_actions(self) -> list[AdminActionCount]:
         """Every admin action (accounts created, approved, changed, reset, deactivated; programs, sites, keys),
         counted by kind and month: the admin's own power is on the public page too."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return [AdminActionCount(a, m, n) for a, m, n in uow.access_log.admin_counts()]
 
     def tree_head(self) -> PublishedHead:
@@ -166,7 +166,7 @@ class TransparencyService:
         heads file); the server then refuses to start rather than sign over a cut or rewritten log."""
         if self.d.signer is None:
             return
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             check_log(uow, self.d)
 
     def integrate(self, wait: bool = True) -> SignedTreeHead | None:
@@ -189,6 +189,14 @@ class TransparencyService:
         self._seen_ms = max(self._seen_ms, sth.head.timestamp_ms)
         return sth
 
+    def may_be_due(self) -> bool:
+        """False while the newest head this process saw is younger than ``Settings.tree_head_seconds``: then
+        ``publish_if_due`` would return at once. In memory only (the API checks it on the event loop)."""
+        if self.d.signer is None:
+            return False
+        now_ms = int(self.d.clock().timestamp() * 1000)
+        return now_ms - self._seen_ms >= self.d.settings.tree_head_seconds * 1000
+
     def publish_if_due(self, force: bool = False) -> SignedTreeHead | None:
         """After a request (and when a server or CLI command ends, ``force``): integrate waiting entries and sign
         a head if the latest head is older than ``Settings.tree_head_seconds`` (``force``: whatever its age).
@@ -200,7 +208,7 @@ class TransparencyService:
         period = self.d.settings.tree_head_seconds * 1000
         if not force and now_ms - self._seen_ms < period:
             return None
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:  # is one due? a read, no write lock (SQLite)
             latest = uow.tree_heads.latest()
             if latest is not None:
                 self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
@@ -210,7 +218,7 @@ class TransparencyService:
 
     def heads(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:
         """Signed tree heads in the order they were signed (``start`` skips the first ones)."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return uow.tree_heads.all(start, limit)
 
     def adopt_heads(self) -> int:
@@ -219,7 +227,7 @@ class TransparencyService:
         assert self.d.heads is not None
         if self.d.heads.exists():
             raise InvalidInput(f"{self.d.heads.path} exists; it is never rewritten")
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             heads = uow.tree_heads.all()
             check_extends(uow.access_log.tree(), heads)
         self.d.heads.create()
@@ -230,7 +238,7 @@ class TransparencyService:
     def consistency(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes (to link two published heads)."""
         self.integrate()
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             tree = uow.access_log.tree()
             if not 0 <= first <= second <= tree.size:  # no such pair of trees (yet): nothing to prove
                 raise NotFound(f"no consistency proof from size {first} to size {second}: need 0 <= first <= second "

@@ -51,7 +51,7 @@ class VisitService:
     def get(self, actor: Actor, visit_id: str) -> Visit:
         """A visit at the actor's sites. Once closed it no longer says whom it served (a past visit id, e.g. on an
         exam, is no way to learn a person id)."""
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             visit = uow.visits.get(visit_id)
         _visible(actor, visit, visit_id)
         assert visit is not None
@@ -64,7 +64,7 @@ class VisitService:
         decision = permitted(actor, Action.HANDLE_VISIT)
         if not decision.allowed:
             raise Forbidden(decision.reason)
-        with self.d.uow() as uow:
+        with self.d.uow(read_only=True) as uow:
             return uow.visits.open_at(sorted(actor.site_ids), self.d.clock() - timedelta(hours=QUEUE_HOURS))
 
 

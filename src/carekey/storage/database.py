@@ -67,10 +67,11 @@ class Database:
         with self.engine.connect() as conn:
             return inspect(conn).has_table("alembic_version")
 
-    def uow(self) -> SqlUnitOfWork:
-        if self.promises is not None:
+    def uow(self, read_only: bool = False) -> SqlUnitOfWork:
+        """A unit of work; ``read_only`` for paths that write nothing (SQLite: no write lock, see ``uow``)."""
+        if self.promises is not None and not read_only:
             return _PromisingUnitOfWork(self.engine, self.store, self.promises)
-        return SqlUnitOfWork(self.engine, self.store)
+        return SqlUnitOfWork(self.engine, self.store, read_only)
 
     def template_feed(self) -> SqlTemplateFeed:
         """The change feed the matcher's gallery follows (``carekey.biometrics.feed``)."""

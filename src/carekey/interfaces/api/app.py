@@ -98,9 +98,10 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     @app.middleware("http")
     async def sign_tree_heads(request: Request, call_next):  # type: ignore[no-untyped-def]
         """A request that may have logged (reads are logged too) ends with a signed tree head when one is due
-        (at most one per Settings.tree_head_seconds; no database read while the last head is young)."""
+        (at most one per Settings.tree_head_seconds). While the last head is young nothing is read (an in-memory
+        check on the event loop); then one read-only check (no write lock), and a write only to sign a due head."""
         response: Response = await call_next(request)
-        if not request.url.path.startswith(UNLOGGED):
+        if not request.url.path.startswith(UNLOGGED) and state.services.transparency.may_be_due():
             # on a storage failure the request's own answer stands; the head is signed on a later request
             with suppress(StorageUnavailable):
                 await run_in_threadpool(state.services.transparency.publish_if_due)

@@ -264,3 +264,38 @@ def iris_contact_sheet_cmd(
                                       progress=track)
     typer.echo(json.dumps(report))
     typer.echo(f"contact sheet written to {out}")
+
+
+@app.command("load")
+def load_cmd(
+    clients: Annotated[list[int], typer.Option(min=1, max=256, help="concurrent clients; repeat for several runs "
+                                                "on the same server (e.g. --clients 1 --clients 8 --clients 32)")],
+    seconds: Annotated[float, typer.Option(min=0.1, max=600, help="duration of each operation")] = 10.0,
+    database_url: Annotated[str | None, typer.Option(
+        help="PostgreSQL URL (postgresql+psycopg://...) for a PostgreSQL run; default: SQLite in a fresh folder"
+    )] = None,
+    reset_database: Annotated[bool, typer.Option(
+        help="drop carekey's tables in --database-url first (a previous run's); never on a database you keep"
+    )] = False,
+    operation: Annotated[list[str] | None, typer.Option(
+        help="operations to run (default all): login, open_visit, lookup_card, lookup_name, read_exams, "
+             "record_exam")] = None,
+    people: Annotated[int, typer.Option(min=1, help="demo people seeded besides the bench's own")] = 50,
+    server_src: Annotated[Path | None, typer.Option(
+        exists=True, file_okay=False, help="run init, demo and the server from this folder holding the carekey package "
+        "(a checkout's src/, e.g. of main), to measure before and after a change with the same client")] = None,
+    out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/load.json"),
+) -> None:
+    """Loopback load test: a fresh server (uvicorn subprocess), N clients per operation; req/s, p50/p95/p99, 5xx.
+
+    Example: carekey bench load --clients 1 --clients 8 --clients 32 --seconds 10 --out bench/results/load_sqlite.json
+    """
+    from carekey.bench import load
+
+    try:
+        report = load.run(clients, seconds, database_url, people, operation, server_src, reset_database)
+    except (ValueError, RuntimeError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    load.write(report, out)
+    typer.echo(load.table(report))
+    typer.echo(f"report written to {out}")

@@ -1,8 +1,10 @@
 """Engines for SQLite (embedded default) and PostgreSQL; the dialect differences live here.
 
-SQLite: WAL journal, foreign keys on, a busy timeout, and every transaction opened with
-``BEGIN IMMEDIATE`` so that there is exactly one writer at a time across threads and processes
-(readers in WAL never block). pysqlite's own implicit transaction handling is switched off so
+SQLite: WAL journal, foreign keys on, a busy timeout, and every writing transaction opened with
+``BEGIN IMMEDIATE`` so that there is exactly one writer at a time across threads and processes.
+A read-only unit of work (execution option ``READ_ONLY``) opens ``BEGIN DEFERRED`` instead: it reads
+one WAL snapshot and takes no write lock, so it neither waits for nor blocks the writer.
+pysqlite's own implicit transaction handling is switched off so
 that SQLAlchemy's ``begin`` is the only place a transaction starts (the recipe from the SQLAlchemy
 SQLite dialect documentation).
 """
@@ -26,6 +28,8 @@ READ_ONLY = "carekey_read_only"  # connection execution option: a deferred trans
 _PERSONAL_DELETE = re.compile(r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|"
                               r"biometric_images)\b|UPDATE\s+access_log\b)", re.IGNORECASE)
 DELETED = "carekey_deleted_personal_data"
+#: execution option of a connection whose transactions only read (SQLite: BEGIN DEFERRED, no write lock)
+READ_ONLY = "carekey_read_only"
 
 
 def private_sqlite_files(url: str) -> None:
@@ -58,7 +62,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # type: ignore[no-untyped-def]
             # read-only blocks (searches, the gallery feed) take no write lock: WAL readers never block a writer
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "after_cursor_execute")
         def _on_execute(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]

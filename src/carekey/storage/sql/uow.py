@@ -6,6 +6,12 @@ biometric consent) the unit of work destroys them and finalizes the queue (phase
 (``carekey.storage.sql.engine``). A failure of either after the commit is logged and left to recovery: the
 deletion itself is committed, and the person is gone from every query.
 
+A *read-only* unit of work (``SqlUnitOfWork(engine, read_only=True)``, ``Database.uow(read_only=True)``) is for
+paths that write nothing (the bearer-token check, tree-head and log reads, static-ish pages): on SQLite it opens
+``BEGIN DEFERRED`` (a WAL snapshot, no write lock: it neither waits for the one writer nor holds it up), on
+PostgreSQL a plain transaction. Writing in it is a bug: ``commit()`` refuses. Reads of personal data are not
+read-only: they append their access-log entry first.
+
 Storage failures (full disk, I/O error, lost PostgreSQL connection, pool timeout) leave the unit of work as
 ``StorageUnavailable`` (HTTP 503): the transaction is rolled back, nothing of it was acknowledged.
 """
@@ -25,7 +31,7 @@ from carekey.storage.sql.access_log import SqlAccessLogRepository
 from carekey.storage.sql.biometrics import SqlBiometricRepository
 from carekey.storage.sql.budget import SqlBudgetStore, SqlReleaseStore
 from carekey.storage.sql.consents import SqlConsentRepository
-from carekey.storage.sql.engine import checkpoint_after_delete
+from carekey.storage.sql.engine import READ_ONLY, checkpoint_after_delete
 from carekey.storage.sql.exams import SqlExamRepository
 from carekey.storage.sql.fhir_pushes import SqlFhirPushRepository
 from carekey.storage.sql.images import SqlImageRepository
@@ -70,15 +76,18 @@ def unavailable(exc: BaseException) -> StorageUnavailable:
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, store: SecretStore | None = None) -> None:
+    def __init__(self, engine: Engine, store: SecretStore | None = None, read_only: bool = False) -> None:
         self._engine = engine
         self._store = store
         self._conn: Connection | None = None
+        self.read_only = read_only
 
     def __enter__(self) -> SqlUnitOfWork:
         try:
             conn = self._engine.connect()
             try:
+                if self.read_only:
+                    conn = conn.execution_options(**{READ_ONLY: True})
                 conn.begin()
             except BaseException:
                 conn.close()
@@ -127,10 +136,14 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._conn is not None, "commit outside the unit of work"
+        if self.read_only:
+            raise RuntimeError("commit in a read-only unit of work: open a writing one (Database.uow())")
         self._conn.commit()
         scheduled, self.shreds.scheduled = self.shreds.scheduled, []
         self._after_commit(bool(scheduled))
-        self._conn.begin()
+        # no new transaction here: the next statement opens one (SQLAlchemy's autobegin, through the same "begin"
+        # hook). Beginning at once cost every writing request a second, empty BEGIN IMMEDIATE on SQLite: one more
+        # wait for the write lock after its work was done.
 
     def _after_commit(self, shred: bool) -> None:
         """Phase 2 of a committed deletion and the WAL checkpoint; failures are left to recovery."""
@@ -149,5 +162,4 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
-        self.shreds.scheduled = []
-        self._conn.begin()
+        self.shreds.scheduled = []  # the next statement begins a new transaction (autobegin)
