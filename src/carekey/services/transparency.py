@@ -214,6 +214,9 @@ class TransparencyService:
                 self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
             if latest is not None and not force and now_ms - latest.head.timestamp_ms < period:
                 return None
+            if latest is not None and self.d.signer is not None and latest.key_id == self.d.signer.key_id \
+                    and uow.access_log.pending() == 0 and latest.size == uow.access_log.size():
+                return None  # nothing new to sign: no write transaction at all
         return self.integrate()
 
     def heads(self, start: int = 0, limit: int | None = None) -> list[SignedTreeHead]:
