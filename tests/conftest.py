@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 
 from carekey import bootstrap
 from carekey.config import Settings
@@ -19,6 +20,10 @@ from carekey.services.deps import Actor
 from carekey.storage.sql.tables import metadata
 
 PASSWORD = "correct horse battery"
+
+# no test may fail on timing (a loaded CI machine): hypothesis's per-example deadline is off everywhere
+hypothesis_settings.register_profile("carekey", deadline=None)
+hypothesis_settings.load_profile("carekey")
 
 
 def pg_url_or_skip() -> str:

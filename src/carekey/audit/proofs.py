@@ -49,8 +49,8 @@ class InclusionReceipt:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> InclusionReceipt:
         try:
-            return cls(int(data["leaf_index"]), base64.b64decode(str(data["leaf_input"]), validate=True),
-                       _unb64(data["audit_path"]), SignedTreeHead.from_dict(data["signed_tree_head"]))
+            return cls(int(str(data["leaf_index"])), base64.b64decode(str(data["leaf_input"]), validate=True),
+                       _unb64(data["audit_path"]), SignedTreeHead.from_dict(_object(data["signed_tree_head"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed inclusion receipt: {exc}") from exc
 
@@ -75,7 +75,7 @@ class ConsistencyReceipt:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ConsistencyReceipt:
         try:
-            return cls(SignedTreeHead.from_dict(data["old"]), SignedTreeHead.from_dict(data["new"]),
+            return cls(SignedTreeHead.from_dict(_object(data["old"])), SignedTreeHead.from_dict(_object(data["new"])),
                        _unb64(data["consistency_path"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed consistency receipt: {exc}") from exc
@@ -104,3 +104,10 @@ def verify_access_receipt(data: dict[str, object], public_key: bytes) -> bool:
                                                                    or promise.verify(public_key))):
         return False  # a promise shown with the access must name its leaf (and verify, when signed by this key)
     return committed == receipt.leaf_input and receipt.verify(public_key)
+
+
+def _object(value: object) -> dict[str, object]:
+    """A JSON object of a receipt (TypeError, reported as a malformed receipt, for anything else)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value

@@ -127,8 +127,8 @@ class SignedTreeHead:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> SignedTreeHead:
         try:
-            head = TreeHead(int(data["tree_size"]), base64.b64decode(str(data["root_hash"]), validate=True),
-                            int(data["timestamp_ms"]))
+            head = TreeHead(int(str(data["tree_size"])), base64.b64decode(str(data["root_hash"]), validate=True),
+                            int(str(data["timestamp_ms"])))
             signature = base64.b64decode(str(data["signature"]), validate=True)
             return cls(head, signature, bytes.fromhex(str(data["key_id"])))
         except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError

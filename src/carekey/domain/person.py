@@ -132,6 +132,6 @@ class Person:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Person:
         d = dict(data)
-        d["sex"] = Sex(d["sex"])
-        d["birth_date"] = date.fromisoformat(d["birth_date"]) if d.get("birth_date") else None
+        d["sex"] = Sex(str(d["sex"]))
+        d["birth_date"] = date.fromisoformat(str(d["birth_date"])) if d.get("birth_date") else None
         return cls(**d)  # type: ignore[arg-type]

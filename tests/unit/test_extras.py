@@ -1,0 +1,48 @@
+"""The runtime package runs without its extras: `carekey --help` and the serving code import no benchmark,
+plotting or demo dependency, and `carekey bench` / `carekey demo` name the extra to install when it is missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+EXTRAS = ("matplotlib", "reedsolo", "faker")
+
+PROLOGUE = f"""
+import sys
+for name in {EXTRAS!r}:
+    sys.modules[name] = None  # as if not installed: importing it raises ImportError
+from typer.testing import CliRunner
+from carekey.interfaces.cli.main import app
+runner = CliRunner()
+"""
+
+
+def run(body: str) -> subprocess.CompletedProcess[str]:
+    code = PROLOGUE + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_and_server_load_without_the_extras():
+    done = run("""
+        assert runner.invoke(app, ["--help"]).exit_code == 0
+        import carekey.bootstrap, carekey.interfaces.api.app  # what `carekey serve` loads
+        loaded = [m for m in sys.modules if m.split(".")[0] in ("matplotlib", "reedsolo", "faker") and sys.modules[m]]
+        assert not loaded, loaded
+        print("ok")
+    """)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_bench_and_demo_name_their_missing_extra(tmp_path):
+    done = run(f"""
+        r = runner.invoke(app, ["bench", "log", "--entries", "10"])
+        assert r.exit_code == 2, r.output
+        assert "pip install 'carekey[bench]'" in r.output, r.output
+        r = runner.invoke(app, ["demo", "--data", {str(tmp_path / "demo")!r}])
+        assert r.exit_code == 3, r.output
+        assert "pip install 'carekey[demo]'" in r.output, r.output
+        print("ok")
+    """)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
