@@ -180,8 +180,22 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
     shift = max(2.0, 0.15 * r0)
     step = max(0.5, r0 / 60)
     try:
-        circle, _ = _integro_differential(blurred, cx, cy, shift, np.arange(0.7 * r0, 1.35 * r0, step), angles,
-                                          step=step)
+        circle, value = _integro_differential(blurred, cx, cy, shift, np.arange(0.7 * r0, 1.35 * r0, step), angles,
+                                              step=step)
+        # The candidate disc can be off-centre and too large (a pupil merged with the iris's dark rim or
+        # lashes): the best circle then sits on the edge of the centre window, with a radius grown to
+        # reach the far side. Search again around each better circle until the centre stays inside
+        # its window (coarse-to-fine hill climbing, as in Daugman's own iterative refinement).
+        for _ in range(P.PUPIL_REFINE_ROUNDS):
+            if max(abs(circle.x - cx), abs(circle.y - cy)) < shift - step / 2:
+                break
+            cx, cy, r0 = circle.x, circle.y, circle.r
+            shift = max(2.0, 0.15 * r0)
+            again, better = _integro_differential(blurred, cx, cy, shift, np.arange(0.7 * r0, 1.35 * r0, step),
+                                                  angles, step=step)
+            if better <= value:
+                break
+            circle, value = again, better
     except CaptureRejected:  # a dark sliver between the lids has no circular boundary
         raise CaptureRejected("No eye found, or the eye is closed (no circular pupil boundary); please recapture "
                               "with the eye open and centred.", reason="no_eye") from None
