@@ -25,6 +25,7 @@ PUPIL_RING_OUTER = 1.2              # a candidate's ring is sampled this far out
 PUPIL_NESTED_RATIO = 0.75            # a disc this much smaller inside the best dark disc ...
 PUPIL_NESTED_SCORE = 0.2             # ... with at least this share of its score is the pupil (the best was an iris)
 PUPIL_NESTED_DARKER = 0.1            # ... when it is darker by this share of the frame's spread
+PUPIL_REFINE_ROUNDS = 3               # re-centred searches when the pupil circle lands on its window's edge
 IRIS_RADIUS_MAX_FRACTION = 0.6        # limbus radius at most this share of the longer image side
 PUPIL_MIN_CIRCULARITY = 0.55           # blob area / enclosing-circle area; lashes are long and thin
 PUPIL_IRIS_RATIO = (0.20, 0.72)        # pupil/iris radius: fully constricted .. fully dilated pupil

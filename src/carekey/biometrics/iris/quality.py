@@ -18,9 +18,17 @@ from carekey.errors import CaptureRejected
 
 
 def pupil_edge_sharpness(seg: Segmentation) -> float:
+    """Steepest radial slope across the pupil edge / step height, measured at the canonical iris size.
+
+    The code is computed on the iris area-averaged down to CANONICAL_IRIS_RADIUS (``normalization``),
+    so focus is judged on that scale too: a close-up's edge spans more pixels by iris.r / canonical,
+    and the profile and its slope are taken in canonical pixels (a sharp large iris is not refused as
+    out of focus; irises at or below the canonical size are measured as captured).
+    """
     p = seg.pupil
+    zoom = max(1.0, seg.iris.r / P.CANONICAL_IRIS_RADIUS)  # source pixels per canonical pixel
     angles = np.deg2rad(np.arange(-50, 230, 5))
-    radii = np.arange(p.r - 6, p.r + 6.01, 0.5)
+    radii = p.r + zoom * np.arange(-6.0, 6.01, 0.5)
     xs = p.x + radii[:, None] * np.cos(angles)[None, :]
     ys = p.y + radii[:, None] * np.sin(angles)[None, :]
     prof = ndimage.map_coordinates(seg.image.astype(np.float64), [ys, xs], order=1, mode="nearest")

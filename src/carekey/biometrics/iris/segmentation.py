@@ -177,11 +177,8 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
                               reason="no_eye")
     _, cx, cy, r0, _ = best
     angles = np.deg2rad(np.r_[np.arange(-50, 230, 6)])  # the top (lid) arc is left out
-    shift = max(2.0, 0.15 * r0)
-    step = max(0.5, r0 / 60)
     try:
-        circle, _ = _integro_differential(blurred, cx, cy, shift, np.arange(0.7 * r0, 1.35 * r0, step), angles,
-                                          step=step)
+        circle = refine_pupil(blurred, cx, cy, r0, angles)
     except CaptureRejected:  # a dark sliver between the lids has no circular boundary
         raise CaptureRejected("No eye found, or the eye is closed (no circular pupil boundary); please recapture "
                               "with the eye open and centred.", reason="no_eye") from None
@@ -189,6 +186,35 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
     if contrast < P.MIN_PUPIL_CONTRAST:
         raise CaptureRejected("No eye found (pupil too faint); please recapture.", reason="no_eye")
     return circle, contrast
+
+
+def refine_pupil(blurred: np.ndarray, cx: float, cy: float, r0: float, angles: np.ndarray) -> Circle:
+    """The pupil circle near a candidate disc (cx, cy, r0): integro-differential search over centres
+    within 0.15 r0 and radii 0.7..1.35 r0.
+
+    The candidate can be off-centre and too large (a pupil merged with the iris's dark rim or
+    lashes): the best circle then sits on the edge of the centre window, with a radius grown to reach
+    the far side. The search is repeated around each better circle until the centre stays inside its
+    window (coarse-to-fine hill climbing, as in Daugman's own iterative refinement).
+    """
+    step = max(0.5, r0 / 60)
+
+    def search(x: float, y: float, r: float) -> tuple[Circle, float, float]:
+        shift = max(2.0, 0.15 * r)
+        found, value = _integro_differential(blurred, x, y, shift, np.arange(0.7 * r, 1.35 * r, step), angles,
+                                             step=step)
+        return found, value, shift - step  # the centre grid's outermost offsets lie within one step of it
+
+    circle, value, inner = search(cx, cy, r0)
+    for _ in range(P.PUPIL_REFINE_ROUNDS):
+        if max(abs(circle.x - cx), abs(circle.y - cy)) < inner:
+            break
+        cx, cy = circle.x, circle.y
+        again, better, inner = search(cx, cy, circle.r)
+        if better <= value:
+            break
+        circle, value = again, better
+    return circle
 
 
 def _ring_support(img: np.ndarray, cx: float, cy: float, r: float, angles: np.ndarray) -> float:
