@@ -18,6 +18,8 @@ catches them broadly.
     │   └── RateLimited               429      too many identifications or logins
     ├── NotFound                      404      no such person/visit/exam visible to this actor
     ├── Conflict                      409      state does not allow it (closed visit, duplicate enrollment)
+    │   └── PossibleDuplicate                  the person may already be enrolled (biometric or demographic match):
+    │                                          confirm who they are, or override with a reason
     ├── BudgetExhausted               403      the privacy budget cannot pay for this release
     ├── TemplateError                 422      a stored template is corrupt or of another key version
     ├── UpstreamFailed                502      a remote system (DHIS2) refused, failed or did not answer
@@ -91,6 +93,13 @@ class NotFound(CarekeyError):
 class Conflict(CarekeyError):
     status = 409
     title = "Conflict"
+
+
+class PossibleDuplicate(Conflict):
+    """An enrollment matched people already enrolled in the program (``detail["candidates"]``: the same fields and
+    limit as an identification, each logged as shown); the registrar confirms one of them or overrides."""
+
+    title = "Possible duplicate"
 
 
 class BudgetExhausted(Forbidden):

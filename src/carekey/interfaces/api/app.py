@@ -14,7 +14,18 @@ from carekey.config import Settings
 from carekey.errors import CarekeyError, StorageUnavailable
 from carekey.interfaces.api import docs, limits, problems
 from carekey.interfaces.api.request_log import RequestLog
-from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
+from carekey.interfaces.api.routers import (
+    admin,
+    audit,
+    auth,
+    biometrics,
+    fhir,
+    patient,
+    people,
+    public,
+    stats,
+    visits,
+)
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -58,6 +69,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                   openapi_tags=[{"name": "auth", "description": "Staff login"},
                                 {"name": "visits", "description": "Person-present encounters"},
                                 {"name": "people", "description": "A person's data, within a visit"},
+                                {"name": "biometrics", "description": "Fingerprint and iris: capture, identify"},
                                 {"name": "admin", "description": "Users (no records)"},
                                 {"name": "patient", "description": "The person's own data (card + PIN)"},
                                 {"name": "statistics", "description": "Differentially private, within a budget"},
@@ -68,7 +80,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     problems.install(app)
     docs.install(app)
     limits.install(app, state.settings)  # body-size limits (413), X-Forwarded-For from trusted proxies only
-    for module in (auth, visits, people, patient, stats, audit, admin, public, fhir):
+    for module in (auth, visits, people, biometrics, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -20,6 +20,7 @@ FLASH = {
     "visit_closed": "Visit closed. Nothing more can be read or written through it.",
     "confirmed": "Person confirmed for this visit.",
     "enrolled": "Person enrolled with the consents recorded.",
+    "same_person": "The person was already enrolled: this visit now serves their record; the new one was discarded.",
     "consent_saved": "Consent decision recorded.",
     "exam_recorded": "Exam recorded and encrypted under the person's key.",
     "pin_set": "Patient portal PIN set.",

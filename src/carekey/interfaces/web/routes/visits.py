@@ -15,6 +15,7 @@ from carekey.interfaces.web.forms import Fields, form_data, presence_proof
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
+from carekey.services.biometrics import POSITIONS
 from carekey.services.visits import VISIT_ROLES
 
 router = APIRouter(prefix="/visit")
@@ -52,9 +53,12 @@ def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
     exams = svc.exams.read(actor, visit.id, CARE, visit.person_id) if actor.role is Role.CLINICIAN else None
     reviews = [review(e, view.person) for e in exams] if exams else []
     today = svc.deps.clock().date()
+    # which fingers and eyes are enrolled: part of the record just read (authorized and logged above)
+    enrolled = svc.biometrics.enrolled_positions(visit.person_id) if svc.biometrics is not None else {}
     return page(request, "visit.html", visit=visit, view=view, person=view.person,
                 age=view.person.age_label(today), exams=exams, reviews=reviews, latest=reviews[-1] if reviews else None,
-                purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None)
+                purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None, enrolled=enrolled,
+                positions=POSITIONS)
 
 
 @router.post("/{visit_id}/pin", dependencies=CSRF)
