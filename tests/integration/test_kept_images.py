@@ -22,7 +22,7 @@ IMAGES = "biometric_image_retention"
 
 def enroll_with(s, actor, granted, **kw):
     visit = s.visits.open(actor, "north")
-    view = s.people.enroll(actor, visit.id, CARE, person_input(**kw), consent(granted), pin="246813")
+    view = s.people.enroll(actor, visit.id, CARE, person_input(**kw), consent(granted), pin="246813", confirm_new=True)
     return visit, view.person.id
 
 
