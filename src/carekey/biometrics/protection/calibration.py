@@ -90,7 +90,7 @@ def log10_fmr(modality: str, score: float) -> float:
 
 def calibrated(modality: str, score: float) -> float:
     """The 0-100 score shown to the health worker (see the module docstring)."""
-    return round(100.0 * min(1.0, -log10_fmr(modality, score) / DECADES), 1)
+    return round(100.0 * min(1.0, max(0.0, -log10_fmr(modality, score)) / DECADES), 1) + 0.0  # never -0.0
 
 
 def knots_from_results(folder: Path) -> dict[str, tuple[tuple[float, float], ...]]:
