@@ -20,6 +20,7 @@ catches them broadly.
     │   └── BudgetExhausted                    the privacy budget cannot pay for this release
     ├── NotFound                      404      no such person/visit/exam visible to this actor
     ├── Conflict                      409      state does not allow it (closed visit, duplicate enrollment)
+    │   └── PossibleDuplicate                  the person may already be enrolled: confirm who, or override
     ├── TemplateError                 422      a stored template is corrupt or of another key version
     ├── UpstreamFailed                502      a remote system (DHIS2) refused, failed or did not answer
     ├── IntegrityError                500      the transparency log or a key file failed verification
@@ -98,6 +99,13 @@ class NotFound(CarekeyError):
 class Conflict(CarekeyError):
     status = 409
     title = "Conflict"
+
+
+class PossibleDuplicate(Conflict):
+    """An enrollment matched people already enrolled in the program (``detail["candidates"]``: the same fields and
+    limit as an identification, each logged as shown); the registrar confirms one of them or overrides."""
+
+    title = "Possible duplicate"
 
 
 class BudgetExhausted(Forbidden):

@@ -29,7 +29,7 @@ def enroll(app, world, card, pin=None, site="north", granted=None):
     registrar = world.registrar if site == "north" else world.registrar_south
     visit = app.services.visits.open(registrar, site)
     view = app.services.people.enroll(registrar, visit.id, "care_record", person_input(card_number=card),
-                                      consent(granted) if granted else consent(), pin=pin)
+                                      consent(granted) if granted else consent(), pin=pin, confirm_new=True)
     app.services.visits.close(registrar, visit.id)
     return view.person.id
 

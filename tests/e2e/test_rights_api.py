@@ -17,7 +17,7 @@ def enroll(app, world, card, district="Northern", sex="female", birth_year=1980,
     visit = s.visits.open(world.registrar, "north")
     view = s.people.enroll(world.registrar, visit.id, "care_record",
                            person_input(card_number=card, district=district, sex=sex, birth_year=birth_year),
-                           consent(granted) if granted else consent(), pin="135792")
+                           consent(granted) if granted else consent(), pin="135792", confirm_new=True)
     if exam:
         s.exams.record(world.clinician, visit.id, "care_record", view.person.id, exam)
     return visit.id, view.person.id

@@ -169,7 +169,7 @@ def test_name_lookup_page_shows_at_most_five_candidates_with_the_minimum_to_conf
         visit = s.visits.open(registrar, "north")
         s.people.enroll(registrar, visit.id, "care_record",
                         PersonInput("Ama", "Mensah", "female", 1980, f"TW{i:04d}", district="Northern"),
-                        ConsentInput.parse(["care_record"], "v1", "en", Grantor()))
+                        ConsentInput.parse(["care_record"], "v1", "en", Grantor()), confirm_new=True)
     token = csrf_of(client.get("/").text)
     vid = open_visit(client, token)
     r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "name", "name": "Ama Mensah",

@@ -74,6 +74,7 @@ EXPECTED = {
     ("GET", "/visit/{visit_id}/consent"): A.RECORD_CONSENT, ("POST", "/visit/{visit_id}/consent"): A.RECORD_CONSENT,
     ("GET", "/visit/{visit_id}/capture"): A.ENROLL_BIOMETRIC,
     ("POST", "/visit/{visit_id}/capture"): A.ENROLL_BIOMETRIC,
+    ("POST", "/visit/{visit_id}/same-person"): A.ENROLL_BIOMETRIC,
     ("GET", "/visit/{visit_id}/exam"): A.RECORD_EXAM, ("POST", "/visit/{visit_id}/exam"): A.RECORD_EXAM,
     ("GET", "/visit/{visit_id}/screening"): A.SCREEN, ("POST", "/visit/{visit_id}/screening"): A.SCREEN,
     ("GET", "/visit/{visit_id}/slip"): A.READ_PERSON,

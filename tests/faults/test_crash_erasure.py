@@ -54,7 +54,7 @@ def populate(settings: Settings) -> dict[str, tuple[str, str]]:
         card = f"NK8{i:03d}"
         visit = s.visits.open(world.registrar, "north")
         pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
-                              consent((*ALL, "biometric_image_retention"))).person.id
+                              consent((*ALL, "biometric_image_retention")), confirm_new=True).person.id
         with built.database.uow() as uow:
             now = s.deps.clock()
             template = TemplateRow(f"T-{i}", pid, "fingerprint", "right_index", 1, os.urandom(64), now)
@@ -95,7 +95,8 @@ def assert_nobody_half_erased(settings: Settings, people: dict[str, tuple[str, s
         if erased and reenroll:  # a card of an erased person is free again: no 409 on re-enrollment
             registrar = next(Actor.of(u) for u in _users(s) if u.username == "registrar")
             visit = s.visits.open(registrar, "north")
-            s.people.enroll(registrar, visit.id, CARE, person_input(card_number=erased[0]), consent())
+            s.people.enroll(registrar, visit.id, CARE, person_input(card_number=erased[0]), consent(),
+                            confirm_new=True)
         return gone
     finally:
         built.close()

@@ -27,7 +27,7 @@ def enroll_biometric(app, world, card="NK7001", **person):
     s = app.services
     visit = s.visits.open(world.registrar, "north")
     pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card, **person),
-                          consent((*ALL, IMAGES)), pin="246810").person.id
+                          consent((*ALL, IMAGES)), pin="246810", confirm_new=True).person.id
     templates = [os.urandom(700) for _ in range(2)]
     with app.database.uow() as uow:
         now = s.deps.clock()

@@ -120,7 +120,8 @@ def test_disk_full_answers_503_and_loses_nothing(api):
 
     v2 = client.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]  # one person per visit
     again = client.post(f"/visits/{v2}/people", json={"person": PERSON | {"card_number": "NK9002"},
-                                                      "consent": CONSENT}, headers=reg | CARE)
+                                                      "consent": CONSENT, "confirm_new_person": True},
+                        headers=reg | CARE)  # the same name, birth year and village: a new person, confirmed
     assert again.status_code == 201  # the same request succeeds once there is room again
     assert client.post("/patient/erasure", headers=bearer).status_code == 204
 

@@ -20,9 +20,12 @@ def consent(granted=ALL, grantor=None) -> ConsentInput:
     return ConsentInput.parse(list(granted), "v1", "en", grantor or Grantor())
 
 
-def enroll(services, actor, **kw):
+def enroll(services, actor, confirm_new=True, **kw):
+    """A new person in a new visit. ``confirm_new``: the registrar confirmed a new person, so that tests enrolling
+    several people who differ only by card are not stopped by the demographic duplicate check (tested on its own in
+    test_enrollment_duplicates)."""
     visit = services.visits.open(actor, next(iter(actor.site_ids)))
-    view = services.people.enroll(actor, visit.id, CARE, person_input(**kw), consent())
+    view = services.people.enroll(actor, visit.id, CARE, person_input(**kw), consent(), confirm_new=confirm_new)
     return visit, view
 
 

@@ -24,7 +24,8 @@ def endpoint(monkeypatch):
 
 def visit_with_exam(s, world, granted=WITH_EHR, card="NK1001"):
     visit = s.visits.open(world.registrar, "north")
-    view = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card), consent(granted))
+    view = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card), consent(granted),
+                           confirm_new=True)
     exam = s.exams.record(world.clinician, visit.id, CARE, view.person.id, EXAM)
     return visit, view.person.id, exam
 

@@ -22,7 +22,7 @@ IMAGES = "biometric_image_retention"
 
 def enroll_with(s, actor, granted, **kw):
     visit = s.visits.open(actor, "north")
-    view = s.people.enroll(actor, visit.id, CARE, person_input(**kw), consent(granted), pin="246813")
+    view = s.people.enroll(actor, visit.id, CARE, person_input(**kw), consent(granted), pin="246813", confirm_new=True)
     return visit, view.person.id
 
 
@@ -62,7 +62,7 @@ def test_with_the_opt_in_the_image_is_kept_sealed_under_the_persons_key(app, wor
     with pytest.raises(IntegrityError, match="authentication"):  # bound to its person: another key cannot open it
         open_image(s.deps.crypto, key_of(app, other), dataclasses.replace(row, person_id=other))
 
-    s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_2"))  # same eye again
+    s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_2"), replace=True)  # again
     assert [open_image(s.deps.crypto, key_of(app, pid), r) for r in kept(app, pid)] == [image("01_L_2")]
 
     assert s.patients.record(Patient(pid)).images_kept == 1

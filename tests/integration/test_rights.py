@@ -17,7 +17,8 @@ PIN = "432187"
 def enroll_with_pin(s, actor, card="NK3001", granted=("care_record", "biometric_identification",
                                                        "aggregate_statistics"), **kw):
     visit = s.visits.open(actor, "north")
-    view = s.people.enroll(actor, visit.id, CARE, person_input(card_number=card, **kw), consent(granted), pin=PIN)
+    view = s.people.enroll(actor, visit.id, CARE, person_input(card_number=card, **kw), consent(granted), pin=PIN,
+                           confirm_new=True)
     return visit, view.person.id
 
 

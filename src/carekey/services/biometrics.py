@@ -15,31 +15,48 @@ position again under the current version deletes that person's retired templates
 ``RetentionService`` deletes the rest. Identification takes one image, or one per position (two
 fingers, two eyes): per-position best scores of a person are fused by the mean rule (a probed position
 the person has no template for counts 0).
+
+Duplicate check at enrollment (``enroll``): storing the first template of a modality for a person first searches
+the program (``_search``, the same scoring as ``identify``) under the program's enrollment lock
+(``programs.lock``), so two registrars capturing the same finger at the same moment are checked one after the
+other. A hit above threshold is refused with ``PossibleDuplicate`` listing the candidates (same fields and limit
+as identification, each logged as shown and offered to the visit); the registrar then either confirms the person
+is one of them (``confirm_duplicate``: the record made in this visit is erased and the visit serves the existing
+person) or overrides with a reason from ``OVERRIDE_REASONS`` (logged as ``duplicate_override_<reason>`` and
+counted per program by ``override_counts``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from carekey.biometrics.feed import Progress, TemplateFeed
 from carekey.biometrics.image_header import check_pixels
-from carekey.biometrics.modality import Modality
+from carekey.biometrics.modality import MODALITIES, Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
-from carekey.errors import CaptureRejected, ConsentMissing, InvalidInput, NotFound
-from carekey.policy.decision import Action
-from carekey.services.access import authorize, consents_of
+from carekey.errors import CaptureRejected, Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
+from carekey.policy.decision import Action, Presence
+from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
 from carekey.services.images import keep_image
 from carekey.services.lookup import Candidate, report_candidates
+from carekey.services.people import erase_person
 from carekey.services.records import data_key, load_row, open_person_or_none
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import TemplateRow, UnitOfWork
 
 SHORTLIST = 200  # best templates per probed position fused into per-person scores: a person outside the top 200
 # of one position counts 0 there (as a position they have no template for)
+POSITIONS = {"fingerprint": ("right_index", "left_index", "right_thumb", "left_thumb", "right_middle", "left_middle"),
+             "iris": ("right_eye", "left_eye")}
+OVERRIDE_REASONS = {"twins": "the person is a twin of the candidate",
+                    "false_match": "the registrar checked with the person: not the candidate (false match)"}
+OVERRIDE_ACTION = "duplicate_override_"  # + reason: the logged action of an override, counted per program
 
 
 class BiometricMatcher(Protocol):
@@ -76,6 +93,11 @@ class BiometricMatcher(Protocol):
 
     def threshold(self, modality: str) -> float:
         """The decision threshold on ``search`` scores for this modality."""
+        ...
+
+    def calibrated(self, modality: str, score: float) -> float:
+        """A ``search`` score as shown to the health worker: 0-100, monotonic, from the matcher's impostor
+        distribution (optional: a matcher without it shows its raw score x 100)."""
         ...
 
 
@@ -115,23 +137,47 @@ class BiometricService:
         return self.matcher.build(progress)
 
     def enroll(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, modality: str,
-               position: str, image: bytes) -> str:
-        """Authorize and log (short transaction), extract outside any transaction, store (short transaction)."""
+               position: str, image: bytes, *, override: str | None = None, replace: bool = False) -> str:
+        """Store one protected template. The first template of a modality runs the duplicate check (see the module
+        docstring; ``override``: a key of ``OVERRIDE_REASONS`` after a ``PossibleDuplicate``). A position already
+        enrolled is a ``Conflict`` unless ``replace`` (the registrar confirmed the recapture)."""
         modality, now = _modality(modality), self.d.clock()
+        position = position.strip()[:40]  # the interfaces offer POSITIONS; older callers name eyes "left"/"right"
+        if not position:
+            raise InvalidInput("name the finger or eye (position)", field="position")
+        if override is not None and override not in OVERRIDE_REASONS:
+            raise InvalidInput(f"override must be one of {', '.join(OVERRIDE_REASONS)}", field="override")
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
+            p = authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
             load_row(uow, person_id)
+            first = not self._positions(uow, person_id, modality)
             uow.commit()  # the granted attempt is logged, whatever the capture gives
+        # extraction (and, for a person's first template of the modality, the duplicate probe) outside any
+        # transaction: CaptureRejected leaves the attempt logged
         check_pixels(image, self.d.settings.max_image_pixels, strict=False)
-        protected = self.matcher.extract(modality, image)  # CaptureRejected: the attempt is already logged
+        protected = self.matcher.extract(modality, image)
+        probe = self.matcher.probe(modality, image) if first else None
         with self.d.uow() as uow:
             visit, row = load_visit(uow, visit_id), load_row(uow, person_id)
+            assert visit is not None
             consents = consents_of(uow, person_id)
             if Purpose.BIOMETRIC_IDENTIFICATION not in consents:  # revoked while the image was being extracted
                 raise ConsentMissing("biometric identification consent was withdrawn during the capture",
                                      purpose=Purpose.BIOMETRIC_IDENTIFICATION.value)
-            template = TemplateRow(new_id("T"), person_id, modality, position[:40], self.matcher.key_version,
+            uow.programs.lock(row.program_id)  # check and store one at a time per program (racing registrars)
+            mine = self._positions(uow, person_id, modality)
+            if position in mine:
+                if not replace:
+                    raise Conflict(f"{modality} {position.replace('_', ' ')} is already enrolled: confirm to replace "
+                                   "it", field="position")
+                uow.biometrics.delete_position(person_id, modality, position)
+                uow.images.delete_position(person_id, modality, position)
+            if not mine:  # the person's first template of the modality: is the finger or eye someone else's?
+                if probe is None:  # their templates were deleted since the first step (rare): probe now
+                    probe = self.matcher.probe(modality, image)
+                self._check_duplicates(uow, actor, visit, p, row.program_id, person_id, modality, probe, override)
+            template = TemplateRow(new_id("T"), person_id, modality, position, self.matcher.key_version,
                                    protected, now)
             uow.biometrics.add(template)
             if Purpose.BIOMETRIC_IMAGE_RETENTION in consents:
@@ -142,6 +188,113 @@ class BiometricService:
                 uow.visits.save(visit.bind(person_id))
             uow.commit()
         return template.id
+
+    def _positions(self, uow: UnitOfWork, person_id: str, modality: str) -> set[str]:
+        """The positions of the modality the person has a current-key-version template for."""
+        return {t.position for t in uow.biometrics.for_person(person_id)
+                if t.modality == modality and t.key_version == self.matcher.key_version}
+
+    def _check_duplicates(self, uow: UnitOfWork, actor: Actor, visit, purpose: Purpose, program_id: str,  # type: ignore[no-untyped-def]
+                          person_id: str, modality: str, probe: bytes, override: str | None) -> None:
+        """Refuse (logged, committed) when the probe matches other people of the program, unless overridden.
+        Runs under the program's enrollment lock: the matcher catches up on the template feed first, so a
+        template another registrar stored a moment ago is searched too."""
+        per_position = self._search(program_id, modality, {"": probe})
+        hits = [(pid, sc) for pid, sc in self._fuse(uow, modality, per_position) if pid != person_id]
+        out = self._candidates(uow, modality, hits)
+        if not out:
+            return
+        if override is not None:
+            log_access(uow, self.d.clock(), actor, OVERRIDE_ACTION + override, purpose.value, "granted",
+                       f"duplicate check overridden: {OVERRIDE_REASONS[override]} ({len(out)} candidate(s) above "
+                       "threshold)", visit.site_id, person_id)
+            return
+        report_candidates(uow, self.d, actor, visit, Action.ENROLL_BIOMETRIC.value, purpose, out, "duplicate")
+        log_access(uow, self.d.clock(), actor, Action.ENROLL_BIOMETRIC.value, purpose.value, "denied",
+                   f"possible duplicate: {len(out)} enrolled person(s) match this {modality}", visit.site_id,
+                   person_id)
+        uow.commit()
+        raise PossibleDuplicate(f"this {modality} matches {len(out)} person(s) already enrolled in the program: "
+                                "confirm who the person is, or override with a reason "
+                                f"({', '.join(OVERRIDE_REASONS)})", candidates=[asdict(c) for c in out])
+
+    def _search(self, program_id: str, modality: str, probes: Mapping[str, bytes],
+                among: Collection[str] | None = None) -> dict[str, list[tuple[str, float]]]:
+        """Per probed position, the best (template id, score) pairs of the program's gallery (the matcher's own,
+        caught up on the feed): no database transaction is needed."""
+        return {pos: self.matcher.search(program_id, modality, probe, pos[:40] or None, among)[:SHORTLIST]
+                for pos, probe in probes.items()}
+
+    def _fuse(self, uow: UnitOfWork, modality: str,
+              per_position: Mapping[str, list[tuple[str, float]]]) -> list[tuple[str, float]]:
+        """(person id, fused score) above threshold, best first: per-position best scores of a person fused by
+        the mean rule (a probed position the person has no template for counts 0). Templates deleted since the
+        search are left out."""
+        owner = uow.biometrics.owners([ref for found in per_position.values() for ref, _ in found])
+        best: dict[str, dict[str, float]] = {}
+        for pos, found in per_position.items():
+            mine = best.setdefault(pos, {})
+            for ref, score in found:
+                if ref in owner:
+                    mine[owner[ref]] = max(mine.get(owner[ref], score), score)
+        people = {pid for found in best.values() for pid in found}
+        fused = {pid: sum(f.get(pid, 0.0) for f in best.values()) / max(1, len(best)) for pid in people}
+        threshold = self.matcher.threshold(modality)
+        return sorted(((pid, sc) for pid, sc in fused.items() if sc >= threshold), key=lambda kv: (-kv[1], kv[0]))
+
+    def _candidates(self, uow: UnitOfWork, modality: str, hits: list[tuple[str, float]]) -> list[Candidate]:
+        """At most ``max_candidates`` people who still consent to biometric identification, best first, with the
+        calibrated 0-100 score."""
+        shown = getattr(self.matcher, "calibrated", None)
+        out: list[Candidate] = []
+        for pid, score in hits:
+            person = open_person_or_none(self.d.crypto, load_row(uow, pid))
+            if person is not None and Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, pid):
+                out.append(Candidate.of(person, shown(modality, score) if shown else min(100.0, 100.0 * score)))
+            if len(out) == self.d.settings.max_candidates:
+                break
+        return out
+
+    def confirm_duplicate(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str,
+                          existing_id: str) -> None:
+        """The registrar confirms that the person enrolled in this visit (``person_id``) is ``existing_id``, a
+        candidate of this visit's duplicate check: the new record is erased (crypto-shredded, nothing of it is
+        copied anywhere) and the visit serves the existing person. Both steps are policy decisions, logged."""
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            visit = load_visit(uow, visit_id)
+            offers = uow.visits.offers(visit_id) if visit else {}
+            if visit is None or offers.get(person_id) != "enrolled" or offers.get(existing_id) != "duplicate":
+                raise Conflict("only a person enrolled in this visit can be merged into a candidate its duplicate "
+                               "check offered")
+            authorize(uow, now, actor, Action.ERASE, Purpose.CARE_RECORD.value, visit=visit, person_id=person_id,
+                      presence=Presence.ENROLLED, logged_action="discard_duplicate_enrollment",
+                      detail="; the person is already enrolled (confirmed in this visit)")
+            load_row(uow, person_id)
+            erase_person(uow, self.d, person_id)
+            unbound = replace(visit, person_id=None)
+            authorize(uow, now, actor, Action.READ_PERSON, purpose, visit=unbound, person_id=existing_id,
+                      logged_action="confirm_duplicate")
+            uow.visits.save(unbound.bind(existing_id))
+            uow.commit()
+
+    def override_counts(self, program_id: str, since: datetime | None = None) -> dict[str, int]:
+        """How many duplicate checks the program's registrars overrode, per reason (no person named)."""
+        with self.d.uow() as uow:
+            sites = [s.id for s in uow.programs.list_sites() if s.program_id == program_id]
+            start = since or datetime(2000, 1, 1, tzinfo=UTC)
+            return {reason: sum(uow.access_log.count_site_since(site, [OVERRIDE_ACTION + reason], start)
+                                for site in sites) for reason in OVERRIDE_REASONS}
+
+    def enrolled_positions(self, person_id: str) -> dict[str, list[str]]:
+        """Which fingers and eyes of the person have a current template (modality -> positions); for the visit
+        page of a person the caller is already authorized to see (no template bytes leave)."""
+        with self.d.uow() as uow:
+            found: dict[str, list[str]] = {m: [] for m in MODALITIES}
+            for t in uow.biometrics.for_person(person_id):
+                if t.key_version == self.matcher.key_version and t.position not in found[t.modality]:
+                    found[t.modality].append(t.position)
+            return found
 
     def identify(self, actor: Actor, visit_id: str, purpose: str | None, modality: str,
                  image: bytes | Mapping[str, bytes], *, person_agreed: bool) -> list[Candidate]:
@@ -176,29 +329,12 @@ class BiometricService:
         for img in images.values():
             check_pixels(img, self.d.settings.max_image_pixels, strict=False)
         probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
-        per_position = {pos: self.matcher.search(site.program_id, modality, probe, pos[:40] or None, among)[:SHORTLIST]
-                        for pos, probe in probes.items()}
-        threshold = self.matcher.threshold(modality)
+        per_position = self._search(site.program_id, modality, probes, among)
         with self.d.uow() as uow:
-            owner = uow.biometrics.owners([ref for found in per_position.values() for ref, _ in found])
-            best: dict[str, dict[str, float]] = {}
-            for pos, found in per_position.items():
-                mine = best.setdefault(pos, {})
-                for ref, score in found:
-                    if ref in owner:  # deleted since the search: not shown
-                        mine[owner[ref]] = max(mine.get(owner[ref], score), score)
-            people = {pid for found in best.values() for pid in found}
-            fused = {pid: sum(f.get(pid, 0.0) for f in best.values()) / len(best) for pid in people}
-            hits = sorted(((pid, sc) for pid, sc in fused.items() if sc >= threshold), key=lambda kv: (-kv[1], kv[0]))
-            out: list[Candidate] = []
+            hits = self._fuse(uow, modality, per_position)
+            out = self._candidates(uow, modality, hits)
             visit = load_visit(uow, visit_id)
             assert visit is not None
-            for pid, score in hits:
-                person = open_person_or_none(self.d.crypto, load_row(uow, pid))
-                if person is not None and Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, pid):
-                    out.append(Candidate.of(person, score))
-                if len(out) == self.d.settings.max_candidates:
-                    break
             report_candidates(uow, self.d, actor, visit, Action.IDENTIFY_BIOMETRIC.value, p, out, "biometric")
             uow.commit()
         return out

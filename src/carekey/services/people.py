@@ -1,8 +1,16 @@
-"""Enroll a person, read their record, erase them (crypto-shredding)."""
+"""Enroll a person, read their record, erase them (crypto-shredding).
+
+Demographic duplicate check at enrollment: a person with the same normalized name, birth year and village in
+the program (equality of the keyed blind indexes of ``crypto.blind``, no plaintext) refuses the enrollment with
+``PossibleDuplicate`` listing them (logged and offered to the visit like a lookup's candidates, so the registrar
+can open the existing record), unless the registrar confirms a new person (``confirm_new``, logged as
+``duplicate_override_new_person``). The check and the insert run under the program's enrollment lock
+(``programs.lock``: a row lock on PostgreSQL, the single writer on SQLite), so parallel look-up-then-enroll
+clients make one record."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from carekey.crypto.envelope import person_aad
@@ -10,11 +18,12 @@ from carekey.domain.consent import Grantor, current_grants
 from carekey.domain.ids import new_person_id
 from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
-from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, log_access
 from carekey.services.consents import ConsentInput, add_consent_rows
 from carekey.services.deps import Actor, Deps
+from carekey.services.lookup import Candidate, report_candidates
 from carekey.services.presence import NO_PROOF, PresenceProof, establish
 from carekey.services.records import data_key, load_row, open_person
 from carekey.services.visits import load_visit
@@ -82,18 +91,21 @@ class PeopleService:
         self.d = deps
 
     def enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
-               consent: ConsentInput, pin: str | None = None) -> PersonView:
+               consent: ConsentInput, pin: str | None = None, *, confirm_new: bool = False) -> PersonView:
         """Create the person with the consents given now; ``care_record`` is required (without it nothing
         is stored: record the exam with ``ExamService.screen_without_record`` instead). A refusal for a card
-        already enrolled (409) is logged like any other decision."""
+        already enrolled (409) is logged like any other decision; so is a possible duplicate (same name, birth
+        year and village; ``confirm_new`` after the registrar checked it is someone else)."""
         try:
-            return self._enroll(actor, visit_id, purpose, data, consent, pin)
+            return self._enroll(actor, visit_id, purpose, data, consent, pin, confirm_new)
+        except PossibleDuplicate:
+            raise  # logged, with its candidates, by the check itself
         except Conflict as err:
             self._log_conflict(actor, visit_id, err)
             raise
 
     def _enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
-                consent: ConsentInput, pin: str | None) -> PersonView:
+                consent: ConsentInput, pin: str | None, confirm_new: bool = False) -> PersonView:
         now, person_id = self.d.clock(), new_person_id()
         granted = frozenset(consent.granted)
         with self.d.uow() as uow:
@@ -110,6 +122,8 @@ class PeopleService:
             person = Person.create(id=person_id, today=now.date(), **data.__dict__)
             consent.check(program, person.age(now.date()))
             check_pin(pin)
+            uow.programs.lock(program.id)  # the check below and the insert: one enrollment at a time per program
+            self._check_demographic(uow, actor, visit, program.id, person, confirm_new)
             key, sealed = self.d.crypto.new_data_key(person_id)
             try:
                 ix = self.d.index
@@ -128,6 +142,33 @@ class PeopleService:
                 self.d.crypto.shred(sealed.key_ref)  # nothing was stored; do not leave an orphan secret
                 raise
         return PersonView(person, granted, now, now, visit.site_id)
+
+    def _check_demographic(self, uow: UnitOfWork, actor: Actor, visit, program_id: str, person: Person,  # type: ignore[no-untyped-def]
+                           confirm_new: bool) -> None:
+        ix = self.d.index
+        year, village = ix.birth_year(person.birth_year), ix.village(person.village)
+        same = [r for r in uow.people.by_name(program_id, ix.name(person.full_name), 50)
+                if r.birth_year_bidx == year and r.village_bidx == village]
+        people = [(r.id, open_person(self.d.crypto, r)) for r in same]
+        out = sorted((Candidate.of(p, 100.0) for pid, p in people
+                      if Purpose.CARE_RECORD in current_grants(uow.consents.history(pid))),
+                     key=lambda c: c.person_id)[: self.d.settings.max_candidates]
+        if not out:
+            return
+        now = self.d.clock()
+        if confirm_new:
+            log_access(uow, now, actor, "duplicate_override_new_person", Purpose.CARE_RECORD.value, "granted",
+                       f"the registrar confirmed a new person ({len(out)} enrolled with the same name, birth year "
+                       "and village)", visit.site_id, person.id)
+            return
+        report_candidates(uow, self.d, actor, visit, Action.ENROLL.value, Purpose.CARE_RECORD, out, "name")
+        log_access(uow, now, actor, Action.ENROLL.value, Purpose.CARE_RECORD.value, "denied",
+                   f"possible duplicate: {len(out)} enrolled person(s) with the same name, birth year and village",
+                   visit.site_id, person.id)
+        uow.commit()
+        raise PossibleDuplicate(f"{len(out)} person(s) with the same name, birth year and village are already "
+                                "enrolled in the program: open their record if it is them, or confirm a new person",
+                                candidates=[asdict(c) for c in out])
 
     def _log_conflict(self, actor: Actor, visit_id: str, err: Conflict) -> None:
         """A refused enrollment (the card is already enrolled) is a decision like any other: log it."""

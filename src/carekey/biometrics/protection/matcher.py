@@ -16,6 +16,7 @@ from carekey.biometrics.feed import FollowedGallery, Progress, ShardIndex, Templ
 from carekey.biometrics.fingerprint import api as fingerprint_api
 from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.modality import Modality
+from carekey.biometrics.protection import calibration
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
@@ -89,6 +90,11 @@ class ProtectedMatcher:
 
     def threshold(self, modality: str) -> float:
         return P.FP_THRESHOLD if modality == "fingerprint" else P.IRIS_THRESHOLD
+
+    def calibrated(self, modality: str, score: float) -> float:
+        """The 0-100 score shown to the health worker: the false-match rate of ``score`` on a log scale
+        (``calibration``)."""
+        return calibration.calibrated(modality, score)
 
     def fuse(self, modality: str, scores: Sequence[float]) -> float:
         """Per-position scores of one person (two fingers, two eyes) fused by the mean rule."""

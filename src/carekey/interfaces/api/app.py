@@ -16,7 +16,18 @@ from carekey.config import Settings
 from carekey.errors import CarekeyError, StorageUnavailable
 from carekey.interfaces.api import docs, limits, methods, problems
 from carekey.interfaces.api.request_log import RequestLog
-from carekey.interfaces.api.routers import admin, audit, auth, fhir, patient, people, public, stats, visits
+from carekey.interfaces.api.routers import (
+    admin,
+    audit,
+    auth,
+    biometrics,
+    fhir,
+    patient,
+    people,
+    public,
+    stats,
+    visits,
+)
 from carekey.interfaces.cli.progress import track
 
 DESCRIPTION = """
@@ -81,6 +92,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
                   openapi_tags=[{"name": "auth", "description": "Staff login"},
                                 {"name": "visits", "description": "Person-present encounters"},
                                 {"name": "people", "description": "A person's data, within a visit"},
+                                {"name": "biometrics", "description": "Fingerprint and iris: capture, identify"},
                                 {"name": "admin", "description": "Users (no records)"},
                                 {"name": "patient", "description": "The person's own data (card + PIN)"},
                                 {"name": "statistics", "description": "Differentially private, within a budget"},
@@ -92,7 +104,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     docs.install(app)
     limits.install(app, state.settings)  # body-size limits (413), X-Forwarded-For from trusted proxies only
     app.add_middleware(methods.MethodNotAllowed)  # an undeclared method on an API path: 405 + Allow, not the web 404
-    for module in (auth, visits, people, patient, stats, audit, admin, public, fhir):
+    for module in (auth, visits, people, biometrics, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
 
     @app.middleware("http")

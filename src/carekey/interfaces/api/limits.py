@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from carekey.config import Settings
 from carekey.interfaces.api.problems import problem
 
-UPLOAD_PATHS = ("/identify", "/capture")  # web UI routes that take one image file (multipart)
+UPLOAD_PATHS = ("/identify", "/capture", "/biometrics")  # routes that take image files (multipart)
+UPLOAD_FILES = 2  # an identification carries up to one image per position: two fingers or two eyes
 FORM_OVERHEAD = 64 * 1024
 
 
@@ -34,7 +35,7 @@ class BodyTooLarge(StarletteHTTPException):
 
 def body_limit(settings: Settings, path: str) -> int:
     if path.rstrip("/").endswith(UPLOAD_PATHS):
-        return settings.upload_max_bytes + FORM_OVERHEAD
+        return UPLOAD_FILES * settings.upload_max_bytes + FORM_OVERHEAD
     return settings.max_json_bytes
 
 

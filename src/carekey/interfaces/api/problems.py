@@ -59,7 +59,8 @@ def install(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.detail.get("retry_after", 60))
         if isinstance(exc, StorageUnavailable):  # full disk, I/O error, lost database connection: nothing saved
             headers["Retry-After"] = str(exc.retry_after)
-        extra = {k: v for k, v in exc.detail.items() if isinstance(v, str | int | float) and k != "retry_after"}
+        extra = {k: v for k, v in exc.detail.items()
+                 if (isinstance(v, str | int | float) or k == "candidates") and k != "retry_after"}
         kind = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__.removesuffix("Error")).lower()
         return problem(request, exc.status, exc.title, exc.message, kind, headers, **extra)
 
@@ -99,7 +100,9 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 TEXT = {400: "Malformed request: a body that is not JSON, or a missing purpose header",
         401: "Not authenticated or token expired", 403: "Refused purpose, policy denial or missing consent",
         404: "Not found", 405: "Method not allowed (the `Allow` header lists the methods of the path)",
-        409: "Conflict (closed visit, duplicate card)", 413: "Request body larger than the route accepts",
+        409: "Conflict (closed visit, duplicate card, position already enrolled); `possible-duplicate`: the person "
+        "may already be enrolled, its `candidates` list who (confirm one, or override)",
+        413: "Request body larger than the route accepts",
         422: "Invalid input (out-of-range values...)", 429: "Rate limited (retry after Retry-After seconds)",
         503: "Storage unavailable (disk full, I/O error, lost database connection): nothing was saved; retry "
         "after Retry-After seconds"}

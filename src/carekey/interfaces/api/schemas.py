@@ -99,6 +99,8 @@ class EnrollIn(Strict):
     person: PersonIn
     consent: ConsentFormIn
     pin: str | None = Field(None, description="Optional patient PIN (6-8 digits, not trivial) for self-service")
+    confirm_new_person: bool = Field(False, description="after a 409 possible-duplicate (same name, birth year and "
+                                     "village already enrolled): the registrar checked that this is someone else")
 
 
 class PersonOut(BaseModel):
@@ -144,7 +146,9 @@ class CandidateOut(BaseModel):
     birth_year: int
     district: str
     village: str
-    score: float = Field(description="Match score 0-100")
+    score: float = Field(description="Match score 0-100: for fingerprint and iris the calibrated score "
+                         "(100 x the decades of false-match rate below 1, over 6 decades; see "
+                         "biometrics/protection/calibration.py), for names the similarity")
 
     @classmethod
     def of(cls, c: Candidate) -> CandidateOut:

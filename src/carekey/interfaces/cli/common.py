@@ -24,6 +24,7 @@ from carekey.errors import (
     KeyCheckFailed,
     NotAuthenticated,
     NotFound,
+    PossibleDuplicate,
     StorageUnavailable,
 )
 from carekey.services.deps import Actor
@@ -54,6 +55,17 @@ def handled() -> Iterator[None]:
         typer.echo(f"error: {err.title}: {err.message}", err=True)
         code = next((c for cls, c in EXIT_CODES if isinstance(err, cls)), 1)
         raise typer.Exit(code) from None
+
+
+@contextmanager
+def duplicates_shown() -> Iterator[None]:
+    """A possible duplicate: its candidates on stdout (JSON) for the registrar, the message on stderr, exit 7."""
+    try:
+        yield
+    except PossibleDuplicate as err:
+        emit({"possible_duplicate": err.detail.get("candidates", [])})
+        typer.echo(f"error: {err.title}: {err.message}", err=True)
+        raise typer.Exit(7) from None
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import typer
 from carekey import __version__
 from carekey.bootstrap import restrict_new_files
 from carekey.interfaces.cli import admin, backup, bench, demo, fhir, keys, log, patient, records, stats
+from carekey.interfaces.cli import biometrics as _biometrics  # noqa: F401  (person capture / identify / same-as)
 from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 
 app = typer.Typer(help="carekey: consent-first registry for community health screening.", no_args_is_help=True)

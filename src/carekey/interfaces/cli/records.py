@@ -11,7 +11,16 @@ import typer
 
 from carekey.domain.consent import Grantor, GrantorKind
 from carekey.errors import InvalidInput
-from carekey.interfaces.cli.common import DataDir, PurposeOpt, UserOpt, VisitOpt, emit, handled, session
+from carekey.interfaces.cli.common import (
+    DataDir,
+    PurposeOpt,
+    UserOpt,
+    VisitOpt,
+    duplicates_shown,
+    emit,
+    handled,
+    session,
+)
 from carekey.services.consents import ConsentInput
 from carekey.services.people import PersonInput
 from carekey.services.presence import NO_PROOF, PresenceProof
@@ -59,14 +68,18 @@ def enroll(data: DataDir, user: UserOpt, visit: VisitOpt, given: Annotated[str, 
            notice_version: Annotated[str, typer.Option(help="consent notice version shown")] = "v1",
            language: Annotated[str, typer.Option(help="language of the notice")] = "en",
            guardian_name: GuardianName = "", guardian_relation: GuardianRelation = "",
-           guardian_decides: GuardianDecides = False, purpose: PurposeOpt = "care_record") -> None:
-    """Enroll a person with the consents they grant now."""
-    with session(data, user) as (app, actor):
+           guardian_decides: GuardianDecides = False, purpose: PurposeOpt = "care_record",
+           confirm_new_person: Annotated[bool, typer.Option(
+               "--confirm-new-person", help="after a possible duplicate (same name, birth year and village): "
+               "the person is someone else")] = False) -> None:
+    """Enroll a person with the consents they grant now. Someone already enrolled with the same name, birth year and
+    village is a possible duplicate (exit 7, candidates printed) unless --confirm-new-person."""
+    with session(data, user) as (app, actor), duplicates_shown():
         form = ConsentInput.parse(consent, notice_version, language,
                                   _grantor(guardian_name, guardian_relation, guardian_decides))
         person = PersonInput(given, family, sex, birth_year, card, village=village, district=district,
                              language=language)
-        emit(app.services.people.enroll(actor, visit, purpose, person, form))
+        emit(app.services.people.enroll(actor, visit, purpose, person, form, confirm_new=confirm_new_person))
 
 
 @person_app.command("lookup")

@@ -23,6 +23,8 @@ FLASH = {
     "visit_closed": N_("Visit closed. Nothing more can be read or written through it."),
     "confirmed": N_("Person confirmed for this visit."),
     "enrolled": N_("Person enrolled with the consents recorded."),
+    "same_person": N_("The person was already enrolled: this visit now serves their record; the new one was "
+                      "discarded."),
     "consent_saved": N_("Consent decision recorded."),
     "exam_recorded": N_("Exam recorded and encrypted under the person's key."),
     "pin_set": N_("Patient portal PIN set."),

@@ -66,6 +66,10 @@ class SqlBiometricRepository:
         record_removal(self._c, t.c.person_id == person_id)
         return self._c.execute(delete(t).where(t.c.person_id == person_id)).rowcount
 
+    def delete_position(self, person_id: str, modality: str, position: str) -> int:
+        return self._c.execute(delete(t).where(t.c.person_id == person_id, t.c.modality == modality,
+                                               t.c.position == position)).rowcount
+
     def delete_retired(self, key_version: int, person_id: str | None = None, modality: str | None = None) -> int:
         stmt = delete(t).where(t.c.key_version != key_version)
         if person_id is not None:

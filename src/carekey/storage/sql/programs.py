@@ -45,3 +45,10 @@ class SqlProgramRepository:
     def list_sites(self) -> list[Site]:
         rows = self._c.execute(select(sites).order_by(sites.c.id))
         return [Site(r.id, r.program_id, r.name, r.district) for r in rows]
+
+    def lock(self, program_id: str) -> None:
+        """Hold the program's row lock to the end of the transaction: the duplicate checks of enrollment (biometric
+        and demographic) and the write they allow run one at a time per program, so two registrars enrolling the
+        same person at the same moment cannot both pass. PostgreSQL: ``SELECT ... FOR UPDATE`` on the program row;
+        SQLite has one writer already (``BEGIN IMMEDIATE``, ``engine.py``), where the clause is not rendered."""
+        self._c.execute(select(programs.c.id).where(programs.c.id == program_id).with_for_update())

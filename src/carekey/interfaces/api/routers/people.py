@@ -30,9 +30,13 @@ ALL = responses(400, 401, 403, 404, 409, 422)
 
 @router.post("/people", status_code=201, response_model=PersonOut, summary="Enroll a person",
              description="Create the person with the consent form signed now. `care_record` must be granted: "
-             "without it nothing is stored (use /screenings). A duplicate card number is a 409.", responses=ALL)
+             "without it nothing is stored (use /screenings). A duplicate card number is a 409. Someone enrolled in "
+             "the program with the same name, birth year and village is a 409 `possible-duplicate` listing them "
+             "(logged, offered to this visit: open their record if it is them), unless `confirm_new_person` is "
+             "true.", responses=ALL)
 def enroll(visit_id: str, body: EnrollIn, actor: CurrentActor, purpose: PurposeHeader, svc: Svc) -> PersonOut:
-    view = svc.people.enroll(actor, visit_id, purpose, body.person.domain(), body.consent.domain(), body.pin)
+    view = svc.people.enroll(actor, visit_id, purpose, body.person.domain(), body.consent.domain(), body.pin,
+                             confirm_new=body.confirm_new_person)
     return PersonOut.of(view)
 
 

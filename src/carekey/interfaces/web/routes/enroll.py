@@ -16,11 +16,12 @@ from carekey.domain.consent import ADULT_AGE, MINOR_SELF_AGE, Grantor, GrantorKi
 from carekey.domain.person import age_on
 from carekey.domain.program import Program
 from carekey.domain.purposes import CONSENT_PURPOSES
-from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.interfaces.web import notices
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
+from carekey.interfaces.web.security import csrf_cookie
 from carekey.interfaces.web.session import require_staff, services
 from carekey.policy.decision import Action
 from carekey.services.consents import ConsentInput
@@ -54,7 +55,11 @@ SHOWN = ("given_name", "family_name", "birth_year", "sex", "card_number", "distr
          "guardian_name", "guardian_relation", "pin")
 
 
-def _form(request: Request, visit_id: str, f: Fields, language: str | None, status: int = 200):  # type: ignore[no-untyped-def]
+def _form(request: Request, visit_id: str, f: Fields, language: str | None, status: int = 200,  # type: ignore[no-untyped-def]
+          duplicates: list | None = None):
+    """The form; with ``duplicates`` (a possible duplicate), the people already enrolled with the same name, birth
+    year and village, each with a signed offer to open their record (``identify.confirm``), and the box to confirm a
+    new person."""
     actor = request.state.actor
     visit = services(request).visits.get(actor, visit_id)
     visit.require_open()
@@ -62,7 +67,9 @@ def _form(request: Request, visit_id: str, f: Fields, language: str | None, stat
     notice = notices.pick(program, language)
     return page(request, "enroll.html", status, visit=visit, notice=notice, offered=notices.offered(program),
                 purposes=CONSENT_PURPOSES, sexes=SEXES, values=f.values(), errors=f.errors,
-                granted=set(f.checked("grant")), year=services(request).deps.clock().year)
+                granted=set(f.checked("grant")), year=services(request).deps.clock().year,
+                duplicates=duplicates or [], offers={c["person_id"]: request.app.state.csrf.offer_for(
+                    csrf_cookie(request), visit_id, c["person_id"]) for c in duplicates or []})
 
 
 @router.get("/enroll")
@@ -91,7 +98,11 @@ def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
         data = PersonInput(f.text("given_name"), f.text("family_name"), f.text("sex") or "unknown", int(year or 0),
                            f.text("card_number"), district=f.text("district"), village=f.text("village"),
                            language=language)
-        svc.people.enroll(actor, visit_id, CARE, data, consent, f.text("pin") or None)
+        svc.people.enroll(actor, visit_id, CARE, data, consent, f.text("pin") or None,
+                          confirm_new=f.text("confirm_new") == "yes")
+    except PossibleDuplicate as err:
+        f.errors["duplicate"] = err.message
+        return _form(request, visit_id, f, language, err.status, list(err.detail.get("candidates", [])))
     except ConsentMissing:
         f.errors["grant"] = NO_RECORD
         return _form(request, visit_id, f, language, 403)

@@ -17,6 +17,7 @@ from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
 from carekey.policy.decision import Action
+from carekey.services.biometrics import POSITIONS
 
 router = APIRouter(prefix="/visit")
 Form = Annotated[FormData, Depends(form_data)]
@@ -57,10 +58,12 @@ def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
     referrals = svc.referrals.for_person(actor, visit.id, CARE, visit.person_id) \
         if actor.role is Role.CLINICIAN else []
     today = svc.deps.clock().date()
+    # which fingers and eyes are enrolled: part of the record just read (authorized and logged above)
+    enrolled = svc.biometrics.enrolled_positions(visit.person_id) if svc.biometrics is not None else {}
     return page(request, "visit.html", visit=visit, view=view, person=view.person,
                 age=view.person.age_label(today), exams=exams, reviews=reviews, latest=reviews[-1] if reviews else None,
                 purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None, referrals=referrals,
-                urgencies=URGENCIES, closings=CLOSINGS)
+                urgencies=URGENCIES, closings=CLOSINGS, enrolled=enrolled, positions=POSITIONS)
 
 
 @router.post("/{visit_id}/pin", dependencies=CSRF)
