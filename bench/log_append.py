@@ -42,7 +42,14 @@ def _settings(data: str, url: str | None):  # type: ignore[no-untyped-def]
 def _app(data: str, url: str | None):  # type: ignore[no-untyped-def]
     from carekey import bootstrap
 
-    return bootstrap.build(_settings(data, url), matcher=object())  # type: ignore[arg-type]  # no biometrics here
+    for attempt in range(10):  # many processes opening one SQLite file at once may find it busy
+        try:
+            return bootstrap.build(_settings(data, url), matcher=object())  # type: ignore[arg-type]  # no biometrics
+        except Exception:  # noqa: BLE001 - retried, then raised
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def _client(data: str, url: str | None, seconds: float, work_ms: float, ready: mp.Queue, go,  # type: ignore[no-untyped-def,type-arg]
@@ -58,17 +65,22 @@ def _client(data: str, url: str | None, seconds: float, work_ms: float, ready: m
     ready.put(k)
     go.wait()
     end = time.time() + seconds
+    errors: list[str] = []
     while time.time() < end:
         t0 = time.perf_counter()
-        with uow_factory() as uow:
-            log_access(uow, datetime.now(UTC), actor, "read_record", "care_record", "granted", "bench", "north",
-                       f"CK-BNCH-{k:04d}")
-            if work_ms:
-                time.sleep(work_ms / 1000)  # the request's own work, inside its transaction
-            uow.commit()
+        try:
+            with uow_factory() as uow:
+                log_access(uow, datetime.now(UTC), actor, "read_record", "care_record", "granted", "bench",
+                           "north", f"CK-BNCH-{k:04d}")
+                if work_ms:
+                    time.sleep(work_ms / 1000)  # the request's own work, inside its transaction
+                uow.commit()
+        except Exception as exc:  # noqa: BLE001 - counted and reported (e.g. "database is locked")
+            errors.append(type(exc).__name__)
+            continue
         lat.append(time.perf_counter() - t0)
     app.close()
-    out.put(lat)
+    out.put((lat, errors))
 
 
 def _integrator(data: str, url: str | None, seconds: float, ready: mp.Queue, go) -> None:  # type: ignore[no-untyped-def,type-arg]
@@ -111,11 +123,14 @@ def run(clients: int, seconds: float, work_ms: float, url: str | None, label: st
     for p in procs:
         p.start()
     for _ in procs:  # every process opened its app before the clock starts
-        ready.get()
+        ready.get(timeout=600)
     go.set()
     lat: list[float] = []
+    errors: list[str] = []
     for _ in range(clients):
-        lat += out.get()
+        got_lat, got_errors = out.get(timeout=seconds + 600)
+        lat += got_lat
+        errors += got_errors
     for p in procs:
         p.join()
     app = _app(data, url)
@@ -136,7 +151,8 @@ def run(clients: int, seconds: float, work_ms: float, url: str | None, label: st
     lat.sort()
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
     return {"label": label, "backend": "postgresql" if url else "sqlite", "clients": clients, "seconds": seconds,
-            "work_ms": work_ms, "entries": len(lat), "entries_per_s": len(lat) / seconds,
+            "work_ms": work_ms, "entries": len(lat), "errors": len(errors),
+            "error_kinds": sorted(set(errors)), "entries_per_s": len(lat) / seconds,
             "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
             "mean_ms": statistics.fmean(lat) * 1000 if lat else 0.0, "final_integration_ms": settle_ms,
             "tree_consistent": consistent, "python": platform.python_version(), "cpus": os.cpu_count()}
@@ -144,12 +160,12 @@ def run(clients: int, seconds: float, work_ms: float, url: str | None, label: st
 
 def table(rows: list[dict[str, object]]) -> str:
     head = f"{'label':<8} {'backend':<10} {'clients':>7} {'work ms':>7} {'entries/s':>10} {'p50 ms':>8} " \
-           f"{'p99 ms':>8} {'tree ok':>7}"
+           f"{'p99 ms':>8} {'errors':>6} {'tree ok':>7}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['label']:<8} {r['backend']:<10} {r['clients']:>7} {r['work_ms']:>7} "
                      f"{r['entries_per_s']:>10.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-                     f"{str(r['tree_consistent']):>7}")
+                     f"{r['errors']:>6} {str(r['tree_consistent']):>7}")
     return "\n".join(lines)
 
 

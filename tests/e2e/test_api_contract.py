@@ -55,3 +55,47 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_every_answer_is_the_documented_one(case, staff_tokens):
     for headers in staff_tokens.values():
         case.call_and_validate(headers=headers)
+
+
+# -- the parts of the contract that the generated run checks, pinned one by one ----------------------------------
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("TRACE", "/auth/token", "DELETE, POST"), ("GET", "/auth/token", "DELETE, POST"),
+    ("PUT", "/visits/V-1", "GET"), ("DELETE", "/fhir/metadata", "GET"), ("PATCH", "/visits/V-1/people", "POST"),
+    ("POST", "/transparency/tree-head", "GET")])
+def test_an_undeclared_method_is_405_with_allow(client, method, path, allow):
+    r = client.request(method, path)
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:carekey:problem:method-not-allowed"
+
+
+def test_web_pages_and_unknown_paths_keep_their_answers(client):
+    assert client.get("/login").status_code == 200 and "text/html" in client.get("/login").headers["content-type"]
+    assert client.get("/no/such/page").status_code == 404
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_problems_are_documented_as_problem_documents(client):
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in str(spec)
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            for status, answer in op["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert answer["content"] == {"application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"}}}, (method, path, status)
+            if "requestBody" in op:
+                assert {"400", "413", "422"} <= set(op["responses"]), (method, path)
+    assert spec["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]
+    assert set(spec["paths"]["/fhir/metadata"]["get"]["responses"]["200"]["content"]) == {"application/fhir+json"}
+
+
+def test_a_body_that_is_not_utf8_is_a_malformed_json_problem(client):
+    r = client.post("/auth/token", content=b"\xff\xfe", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["type"] == "urn:carekey:problem:malformed-json"
+
+
+def test_a_consistency_proof_the_log_cannot_hold_is_404(client):
+    assert client.get("/transparency/consistency", params={"first": 0, "second": 2**40}).status_code == 404
+    assert client.get("/transparency/consistency", params={"first": 1, "second": 0}).status_code == 404

@@ -154,7 +154,7 @@ def test_push_sends_only_released_figures_and_shows_the_import_summary(app, worl
         enroll(app, world, f"PK{i:03d}", granted=ALL, exam={"systolic_bp": 150 if i % 3 else 110, "diastolic_bp": 80})
     h = login("manager") | STATS
     r = client.post("/stats/push", headers=h, json={"period": "2026Q4"})
-    assert r.status_code == 422  # no DHIS2 configured
+    assert r.status_code == 409  # no DHIS2 configured: a state of the server
     out = release_and_map(app, world, client, h)
     app.settings.dhis2_token = SecretStr("d2pat_secret_token")
     with FakeDhis2("ok") as dhis2:
@@ -172,8 +172,18 @@ def test_push_sends_only_released_figures_and_shows_the_import_summary(app, worl
         assert all(set(v) == {"dataElement", "period", "orgUnit", "categoryOptionCombo", "attributeOptionCombo",
                               "value"} for v in sent["body"]["dataValues"])
         r = client.post("/stats/push", headers=h, json={"period": "2026Q4"})
-        assert r.status_code == 422 and "already sent" in r.json()["detail"]  # nothing twice
+        assert r.status_code == 409 and "already sent" in r.json()["detail"]  # nothing twice
     listed = client.get("/stats/releases", headers=h).json()
     assert listed[0]["sent_at"] is not None
     body = client.get(f"/stats/releases/{out['id']}/dhis2", headers=h).json()
     assert body["dataValues"] == sent["body"]["dataValues"]
+
+
+def test_push_decides_who_asks_before_telling_the_server_state(client, login):
+    """A registrar learns nothing of the DHIS2 set-up (403, not 'no DHIS2 configured'); for the manager a missing
+    DHIS2 is a state of the server (409), not an error in a schema-valid request (422)."""
+    body, stats = {"period": "2026Q4"}, {"X-Carekey-Purpose": "aggregate_statistics"}
+    r = client.post("/stats/push", json=body, headers=login("registrar") | stats)
+    assert r.status_code == 403
+    r = client.post("/stats/push", json=body, headers=login("manager") | stats)
+    assert r.status_code == 409 and "DHIS2" in r.json()["detail"]

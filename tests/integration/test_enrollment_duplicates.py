@@ -17,11 +17,13 @@ BIO = "biometric_identification"
 
 
 def entries(app, start=0):
+    app.services.transparency.integrate()  # committed entries into the tree (entries() reads integrated ones)
     with app.database.uow() as uow:
         return [e.event for e in uow.access_log.entries(start, uow.access_log.size())]
 
 
 def log_size(app):
+    app.services.transparency.integrate()
     with app.database.uow() as uow:
         return uow.access_log.size()
 

@@ -27,7 +27,7 @@ from datetime import datetime
 import httpx
 
 from carekey.domain.purposes import Purpose
-from carekey.errors import BudgetExhausted, InvalidInput, NotFound, UpstreamFailed
+from carekey.errors import BudgetExhausted, Conflict, InvalidInput, NotFound, UpstreamFailed
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, log_access
 from carekey.services.deps import Actor, Deps
@@ -255,16 +255,17 @@ class StatisticsService:
         summary that is not SUCCESS) is logged as denied with DHIS2's answer and marks nothing as sent."""
         settings = self.d.settings
         now = self.d.clock()
+        with self.d.uow() as uow:
+            program = self._authorize(uow, now, actor, purpose, None)  # who asks is decided before any state is told
+            uow.commit()
         p = periods.parse(period)
-        if not settings.dhis2_url:
-            raise InvalidInput("no DHIS2 server configured (CAREKEY_DHIS2_URL)", field="dhis2_url")
+        if not settings.dhis2_url:  # a state of this server, not an error in the request
+            raise Conflict("no DHIS2 server configured (CAREKEY_DHIS2_URL)", field="dhis2_url")
         mapping = self.mapping()
         with self.d.uow() as uow:
-            program = self._authorize(uow, now, actor, purpose, None)
             todo = [x for x in uow.releases.list(program, p.id) if x.sent_at is None]
             if not todo:
-                uow.commit()
-                raise InvalidInput(f"nothing to send for {p.id}: no release, or all already sent", field="period")
+                raise Conflict(f"nothing to send for {p.id}: no release, or all already sent", field="period")
             payload = data_value_set(todo, mapping)
             log_access(uow, now, actor, "statistics_push", STATS, "granted",
                        f"DHIS2 push of {payload.values} released values for {p.id} ({len(todo)} release(s))")

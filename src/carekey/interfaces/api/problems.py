@@ -104,6 +104,7 @@ TEXT = {400: "Malformed request: a body that is not JSON, or a missing purpose h
         "may already be enrolled, its `candidates` list who (confirm one, or override)",
         413: "Request body larger than the route accepts",
         422: "Invalid input (out-of-range values...)", 429: "Rate limited (retry after Retry-After seconds)",
+        502: "The remote system (DHIS2) did not accept the request; nothing was marked as sent",
         503: "Storage unavailable (disk full, I/O error, lost database connection): nothing was saved; retry "
         "after Retry-After seconds"}
 

@@ -90,7 +90,9 @@ def budget(actor: CurrentActor, purpose: PurposeHeader, svc: Svc, program_id: st
 @router.post("/push", summary="Post the period's unsent releases to the configured DHIS2",
              description="POST <dhis2_url>/api/dataValueSets (basic or token auth from the environment); only released "
              "figures are sent. DHIS2's import summary is returned; on any failure (HTTP error, timeout, summary not "
-             "SUCCESS) nothing is marked as sent: 502.", responses=responses(400, 401, 403, 422))
+             "SUCCESS) nothing is marked as sent: 502. No DHIS2 configured, or nothing left to send for the period: "
+             "409.",
+             responses=responses(400, 401, 403, 409, 422, 502))
 def push(body: PushIn, actor: CurrentActor, purpose: PurposeHeader, svc: Svc) -> dict[str, object]:
     r = svc.statistics.push(actor, purpose, body.period)
     return {"period": r.period, "sent_values": r.sent_values, "skipped": r.skipped, "releases": r.releases,
