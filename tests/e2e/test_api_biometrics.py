@@ -29,6 +29,7 @@ def templates(built):
 
 
 def log_actions(built):
+    built.services.transparency.integrate()  # committed entries into the tree (entries() reads integrated ones)
     with built.database.uow() as uow:
         return [(e.event.action, e.event.outcome) for e in uow.access_log.entries(0, uow.access_log.size())]
 

@@ -73,8 +73,9 @@ def test_rotate_then_renew_from_kept_images_through_the_cli(data, monkeypatch):
         for card, granted in (("NK1001", (*ALL, "biometric_image_retention")), ("NK1002", ALL)):
             visit = s.visits.open(world.registrar, "north")
             pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
-                                  consent(granted)).person.id
-            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"))
+                                  consent(granted), confirm_new=True).person.id
+            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"),
+                                 override="false_match")  # one fixture eye for several people
             ids.append(pid)
     finally:
         built.close()
@@ -108,8 +109,10 @@ def test_renewal_failures_are_counted_without_naming_anyone(data, monkeypatch):
         for card in ("NK1001", "NK1002"):
             visit = s.visits.open(world.registrar, "north")
             pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
-                                  consent((*ALL, "biometric_image_retention"))).person.id
-            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"))
+                                  consent((*ALL, "biometric_image_retention")),
+                                  confirm_new=True).person.id
+            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"),
+                                 override="false_match")  # one fixture eye for several people
             ids.append(pid)
         with built.database.uow() as uow:  # the second person's kept image: tampered ciphertext
             [kept] = uow.images.for_person(ids[1])

@@ -188,11 +188,13 @@ def test_biometric_search_without_the_persons_agreement_is_denied_and_logged(web
     token = sign_in(client)
     vid = open_visit(client, token)
     finger = ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")
+    built.services.transparency.integrate()  # entries() and size() read integrated entries
     with built.database.uow() as uow:
         before = uow.access_log.size()
     r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint"},
                     files={"image": finger})
     assert r.status_code == 422 and "tick this box only if they agree" in field_error(r.text, "agree")
+    built.services.transparency.integrate()
     with built.database.uow() as uow:
         events = [e.event for e in uow.access_log.entries(before, uow.access_log.size())]
     assert [(e.action, e.outcome) for e in events] == [("identify_biometric", "denied")]
