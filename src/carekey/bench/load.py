@@ -308,7 +308,7 @@ def run(clients: list[int], seconds: float = 10, database_url: str | None = None
     log(f"starting the server ({backend}) on a fresh data folder {folder}")
     server = Server(folder, database_url, server_src, people, log)
     try:
-        runs = asyncio.run(_run_all(server.base, server.users, clients, seconds, ops, log))
+        runs = _run_in_own_loop(_run_all(server.base, server.users, clients, seconds, ops, log))
     finally:
         server.close()
         if data is None:
@@ -339,3 +339,12 @@ def write(report: dict, out: Path) -> None:
     runs = report["runs"]
     doc = runs[0] | {k: v for k, v in report.items() if k != "runs"} if len(runs) == 1 else report
     out.write_text(json.dumps(doc, indent=2))
+
+
+def _run_in_own_loop(coro):  # type: ignore[no-untyped-def]
+    """``asyncio.run`` in a thread of its own: the caller may already run an event loop (a notebook, a test
+    process where a browser driver left one running), and ``asyncio.run`` refuses to nest."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
