@@ -271,9 +271,9 @@ def _measure(services: Any, modality: str, queries: int, mates: list[tuple[str, 
         for pid, images in progress(plan, "identify through the service", len(plan)):
             v = services.visits.open(registrar, "site")
             t0 = time.perf_counter()
-            out = bio.identify(registrar, v.id, "biometric_identification", modality, images, person_agreed=True)
+            cands = bio.identify(registrar, v.id, "biometric_identification", modality, images, person_agreed=True)
             search.append((time.perf_counter() - t0) * 1000)
-            hits += bool(out) and out[0].person_id == pid
+            hits += bool(cands) and cands[0].person_id == pid
             t0 = time.perf_counter()
             probes = {pos: matcher.probe(modality, img) for pos, img in images.items()}
             extract.append((time.perf_counter() - t0) * 1000)
