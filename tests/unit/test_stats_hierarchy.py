@@ -15,15 +15,10 @@ from carekey.errors import BudgetExhausted, InvalidInput
 from carekey.stats import periods
 from carekey.stats import records as r
 from carekey.stats.budget import InMemoryBudgetStore, PrivacyLedger
-from carekey.stats.hierarchy import (
-    DEFAULT_SPLIT,
-    Level,
-    certified_cost,
-    controlled_round,
-    hierarchical_release,
-    project_children,
-)
+from carekey.stats.consistency import controlled_round, project_children
+from carekey.stats.hierarchy import DEFAULT_SPLIT, certified_cost, hierarchical_release
 from carekey.stats.releases import Statistic
+from carekey.stats.tree import Level
 
 DISTRICTS = ["north", "south", "east", "west"]
 

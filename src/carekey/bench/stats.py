@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from carekey.stats import records as r
-from carekey.stats.hierarchy import Level, hierarchical_release, least_squares, measure, top_down
+from carekey.stats.consistency import least_squares, top_down
+from carekey.stats.hierarchy import hierarchical_release, measure
 from carekey.stats.releases import Statistic, outcome_of, release
+from carekey.stats.tree import Level
 
 SHARES = (0.4, 0.3, 0.2, 0.1)
 MIN_PEOPLE = 10  # the default Settings.stats_min_cell
@@ -119,8 +121,8 @@ def run(people: int, epsilon: float, districts: int = 4, runs: int = 20, seed: i
     names = district_names(districts)
     rows = synthetic_program(people, districts, seed)
     true = truth(statistic, rows, names)
-    from carekey.stats.hierarchy import tree
     from carekey.stats.releases import outcomes
+    from carekey.stats.tree import tree
 
     keys = [(n.level, n.key, o) for n in tree(names) for o in outcomes(statistic)]
     acc: dict[str, dict[Level, list[tuple[float, float]]]] = {"flat": {lv: [] for lv in Level},

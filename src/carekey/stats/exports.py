@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 from carekey.errors import InvalidInput
 from carekey.stats import records as r
-from carekey.stats.hierarchy import AGE_LABELS, Level
 from carekey.stats.published import PublishedRelease
 from carekey.stats.releases import Statistic, outcomes
+from carekey.stats.tree import AGE_LABELS, Level
 
 #: DHIS2 UID: a letter then 10 letters or digits.
 UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")

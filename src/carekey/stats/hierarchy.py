@@ -41,25 +41,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from statistics import NormalDist
 
 import numpy as np
 
 from carekey.errors import InvalidInput
 from carekey.stats import records as r
+from carekey.stats.consistency import least_squares, top_down
 from carekey.stats.mechanisms import check_epsilon, count_measurement
 from carekey.stats.releases import Statistic, outcome_of, outcomes
-
-AGE_LABELS = tuple(b[2] for b in r.AGE_BANDS)
-
-
-class Level(StrEnum):
-    TOTAL = "total"
-    DISTRICT = "district"
-    DISTRICT_SEX = "district_sex"
-    DISTRICT_AGE = "district_age"
-
+from carekey.stats.tree import Level, Node, key_of, tree
 
 #: Share of the release's epsilon spent on each level (sums to 1). Most on the district level: the figure a
 #: program acts on first, and the one that anchors the least-squares estimate of the whole tree; the total needs
@@ -69,48 +60,6 @@ class Level(StrEnum):
 DEFAULT_SPLIT: Mapping[Level, float] = {Level.TOTAL: 0.05, Level.DISTRICT: 0.5, Level.DISTRICT_SEX: 0.2,
                                         Level.DISTRICT_AGE: 0.25}
 MERGED = "merged"
-
-
-@dataclass(frozen=True)
-class Node:
-    level: Level
-    district: str | None = None
-    sex: str | None = None
-    age_band: str | None = None
-
-    @property
-    def key(self) -> str:
-        return "|".join(x for x in (self.district, self.sex, self.age_band) if x is not None) or "total"
-
-    @property
-    def part(self) -> str:
-        """What the node adds to its parent: its sex, age band or district ("all districts" for the total)."""
-        return self.sex or self.age_band or self.district or "all districts"
-
-    @property
-    def label(self) -> str:
-        parts = [x for x in (self.district, self.sex, self.age_band) if x is not None]
-        return " ".join(parts) if parts else "all districts"
-
-
-def tree(districts: Sequence[str]) -> list[Node]:
-    """Every node, parents first: total, districts (with ``other``), then each district's sexes and ages."""
-    if not districts or len(set(districts)) != len(districts) or r.OTHER_DISTRICT in districts \
-            or any("|" in d or "\x1f" in d for d in districts):
-        raise InvalidInput("districts must be a non-empty list of distinct names (not 'other', no '|')")
-    ds = [*districts, r.OTHER_DISTRICT]
-    return ([Node(Level.TOTAL)] + [Node(Level.DISTRICT, d) for d in ds]
-            + [Node(Level.DISTRICT_SEX, d, s) for d in ds for s in r.SEXES]
-            + [Node(Level.DISTRICT_AGE, d, age_band=a) for d in ds for a in AGE_LABELS])
-
-
-def key_of(level: Level, district: str, sex: str, band: str) -> str:
-    """``Node.key`` of the node of ``level`` that a person in (district, sex, band) falls in."""
-    if level is Level.TOTAL:
-        return "total"
-    if level is Level.DISTRICT:
-        return district
-    return f"{district}|{sex}" if level is Level.DISTRICT_SEX else f"{district}|{band}"
 
 
 def check_split(split: Mapping[Level, float]) -> dict[Level, float]:
@@ -194,86 +143,7 @@ def measure(statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: 
     return Measurement(nodes, outs, noisy, variance, total_eps, level_eps)
 
 
-# -- 2. consistent estimates -------------------------------------------------------------------------------
-
-def constraints(nodes: Sequence[Node]) -> np.ndarray:
-    """Rows of A with A x = 0: total - sum(districts); district - sum(its sexes); district - sum(its ages)."""
-    index = {n: i for i, n in enumerate(nodes)}
-    rows = []
-    total = index[Node(Level.TOTAL)]
-    districts = [n for n in nodes if n.level is Level.DISTRICT]
-    row = np.zeros(len(nodes))
-    row[total] = 1
-    for d in districts:
-        row[index[d]] = -1
-    rows.append(row)
-    for d in districts:
-        for child_level in (Level.DISTRICT_SEX, Level.DISTRICT_AGE):
-            row = np.zeros(len(nodes))
-            row[index[d]] = 1
-            for n in nodes:
-                if n.level is child_level and n.district == d.district:
-                    row[index[n]] = -1
-            rows.append(row)
-    return np.array(rows)
-
-
-def least_squares(m: Measurement) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least squares under the tree's sum constraints: (estimates nodes x outcomes, std error per node)."""
-    a = constraints(m.nodes)
-    v = m.variance
-    av = a * v  # A V
-    gain = np.linalg.solve(av @ a.T, av)  # (A V A^T)^-1 A V
-    est = m.noisy - gain.T @ (a @ m.noisy)
-    cov_diag = v - np.einsum("ij,ij->j", av, gain)  # diag(V - V A^T (A V A^T)^-1 A V)
-    return est, np.sqrt(np.maximum(cov_diag, 0.0))
-
-
-def project_children(values: np.ndarray, weights: np.ndarray, parent: float) -> np.ndarray:
-    """argmin sum (x - values)^2 / weights  s.t.  x >= 0, sum x = parent (parent >= 0): x = max(0, v + lam w)."""
-    if parent <= 0:
-        return np.zeros_like(values)
-    lo, hi = float(np.min(-values / weights)), float(np.max((parent - values) / weights))
-    for _ in range(64):
-        lam = (lo + hi) / 2
-        if np.maximum(values + lam * weights, 0).sum() < parent:
-            lo = lam
-        else:
-            hi = lam
-    x = np.maximum(values + hi * weights, 0)
-    return x * (parent / x.sum()) if x.sum() > 0 else np.full_like(values, parent / len(values))
-
-
-def controlled_round(values: np.ndarray, total: int) -> np.ndarray:
-    """Integers >= floor(values) summing to ``total``: floors, then one more to the largest fractional parts."""
-    floors = np.floor(values + 1e-9).astype(int)
-    missing = total - int(floors.sum())
-    if missing > 0:
-        order = np.argsort(-(values - floors), kind="stable")
-        floors[order[:missing]] += 1
-    elif missing < 0:  # only from float error on an already integral vector
-        order = np.argsort(values - floors, kind="stable")
-        for i in order[: -missing]:
-            floors[i] -= 1 if floors[i] > 0 else 0
-    return floors
-
-
-def top_down(nodes: Sequence[Node], est: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """Non-negative integers, children summing to their parent, closest to ``est`` (per outcome column)."""
-    index = {n: i for i, n in enumerate(nodes)}
-    out = np.zeros(est.shape, dtype=int)
-    t = index[Node(Level.TOTAL)]
-    out[t] = np.maximum(np.rint(est[t]), 0).astype(int)
-    districts = [index[n] for n in nodes if n.level is Level.DISTRICT]
-    groups = [(t, districts)] + [
-        (index[d], [index[n] for n in nodes if n.level is lvl and n.district == d.district])
-        for d in nodes if d.level is Level.DISTRICT for lvl in (Level.DISTRICT_SEX, Level.DISTRICT_AGE)]
-    for parent, children in groups:  # parents come before their children in this order
-        w = variance[children]
-        for o in range(est.shape[1]):
-            x = project_children(est[children, o], w, float(out[parent, o]))
-            out[children, o] = controlled_round(x, int(out[parent, o]))
-    return out
+# -- 2. consistent estimates: ``carekey.stats.consistency`` (least squares, then top-down integers) -----
 
 
 # -- 3. the release: figures with intervals, small cells merged -------------------------------------------
