@@ -28,8 +28,7 @@ counted per program by ``override_counts``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -39,7 +38,7 @@ from carekey.biometrics.image_header import check_pixels
 from carekey.biometrics.modality import MODALITIES, Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
-from carekey.errors import CaptureRejected, Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action, Presence
 from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
@@ -99,17 +98,6 @@ class BiometricMatcher(Protocol):
         """A ``search`` score as shown to the health worker: 0-100, monotonic, from the matcher's impostor
         distribution (optional: a matcher without it shows its raw score x 100)."""
         ...
-
-
-@contextmanager
-def _logged_rejection(uow: UnitOfWork) -> Iterator[None]:
-    """A capture refused after the policy allowed the attempt: keep the attempt's log entry (committed), so the
-    refusal is visible to auditors and counts against the identification rate limit, then re-raise."""
-    try:
-        yield
-    except CaptureRejected:
-        uow.commit()
-        raise
 
 
 def _modality(raw: str) -> str:
