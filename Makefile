@@ -6,7 +6,7 @@ DATA ?= var
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint unit lock typecheck bench clean i18n i18n-check
+.PHONY: install run test lint unit lock typecheck format bench clean i18n i18n-check
 # packages type-checked by `make test` (pyproject.toml [tool.mypy]: strict on these; the others are not yet clean)
 MYPY_PACKAGES ?= -p carekey.domain -p carekey.policy -p carekey.audit -p carekey.crypto -p carekey.errors
 
@@ -31,8 +31,14 @@ run: install
 	$(BIN)/carekey demo --data $(DATA) --if-empty
 	$(BIN)/carekey serve --data $(DATA) --host $(HOST) --port $(PORT)
 
+## Rewrite the code in the house format (ruff format); `make test` fails on unformatted files.
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
 typecheck: install
@@ -41,7 +47,8 @@ typecheck: install
 ## The whole test suite: lint, layer contracts, unit, integration (SQLite, and PostgreSQL when
 ## CAREKEY_TEST_PG_URL is set), end-to-end (API, CLI, web UI in headless Chromium).
 test: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy $(MYPY_PACKAGES)
 	$(BIN)/python -m pytest
 

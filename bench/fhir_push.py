@@ -27,8 +27,16 @@ from carekey import bootstrap  # noqa: E402
 from carekey.config import Settings  # noqa: E402
 from carekey.fhir import bundles  # noqa: E402
 
-EXAM = {"systolic_bp": 130, "diastolic_bp": 85, "pulse": 70, "height_cm": 170, "weight_kg": 70,
-        "glucose_mmol_l": 5.0, "hemoglobin_g_dl": 13.0, "blood_type": "A+"}
+EXAM = {
+    "systolic_bp": 130,
+    "diastolic_bp": 85,
+    "pulse": 70,
+    "height_cm": 170,
+    "weight_kg": 70,
+    "glucose_mmol_l": 5.0,
+    "hemoglobin_g_dl": 13.0,
+    "blood_type": "A+",
+}
 
 
 def median_ms(fn, n: int) -> float:  # type: ignore[no-untyped-def]
@@ -44,8 +52,13 @@ def closes(services, world, n: int, first_card: int, exam: bool) -> list[float]:
     out = []
     for i in range(n):
         v = services.visits.open(world.registrar, "north")
-        view = services.people.enroll(world.registrar, v.id, CARE, person_input(card_number=f"NK{first_card + i}"),
-                                      consent(("care_record", "ehr_sharing")))
+        view = services.people.enroll(
+            world.registrar,
+            v.id,
+            CARE,
+            person_input(card_number=f"NK{first_card + i}"),
+            consent(("care_record", "ehr_sharing")),
+        )
         if exam:
             services.exams.record(world.clinician, v.id, CARE, view.person.id, EXAM)
         start = time.perf_counter()
@@ -75,8 +88,10 @@ def run(visits: int = 30) -> dict[str, object]:
         "export_bundle_parse_validate_median_ms": median_ms(lambda: bundles.parse(text), 100),
         "visit_close_no_endpoint_median_ms": statistics.median(without) * 1000,
         "visit_close_with_push_median_ms": statistics.median(pushed) * 1000,
-        "visits": visits, "bundles_received": received,
-        "python": platform.python_version(), "machine": platform.machine(),
+        "visits": visits,
+        "bundles_received": received,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
     }
 
 

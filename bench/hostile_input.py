@@ -70,8 +70,12 @@ def main() -> None:
     users = {u: p for u, _, p in (x.split("\t") for x in (data / "demo-users.txt").read_text().splitlines())}
     card, pin = (data / "demo-patients.txt").read_text().split()
     port = free_port()
-    server = subprocess.Popen([BIN, "serve", "--data", data, "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [BIN, "serve", "--data", data, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     rows: list[dict[str, object]] = []
     try:
@@ -88,10 +92,15 @@ def main() -> None:
         codes = []
         for _ in range(3):
             body = b'{"username": "' + b"a" * (40 * 1024 * 1024) + b'", "password": "x"}'
-            codes.append(c.post("/auth/token", content=body, headers={"Content-Type": "application/json"})
-                         .status_code)
-        rows.append({"probe": "3 x POST /auth/token, 40 MB username", "result": f"HTTP {sorted(set(codes))}",
-                     "rss_before_mb": round(before, 1), "rss_after_mb": round(rss_mb(server.pid), 1)})
+            codes.append(c.post("/auth/token", content=body, headers={"Content-Type": "application/json"}).status_code)
+        rows.append(
+            {
+                "probe": "3 x POST /auth/token, 40 MB username",
+                "result": f"HTTP {sorted(set(codes))}",
+                "rss_before_mb": round(before, 1),
+                "rss_after_mb": round(rss_mb(server.pid), 1),
+            }
+        )
 
         # 4. 20 parallel wrong PINs on the demo card, each from its own forwarded address
         out: list[int] = []
@@ -100,8 +109,12 @@ def main() -> None:
         def guess(i: int) -> None:
             barrier.wait()
             wrong = f"{(int(pin) + 1 + i) % 10**6:06d}"
-            r = httpx.post(f"{base}/patient/token", json={"card_number": card, "pin": wrong},
-                           headers={"X-Forwarded-For": f"198.51.100.{i}"}, timeout=120)
+            r = httpx.post(
+                f"{base}/patient/token",
+                json={"card_number": card, "pin": wrong},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                timeout=120,
+            )
             out.append(r.status_code)
 
         threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
@@ -110,13 +123,22 @@ def main() -> None:
             t.start()
         for t in threads:
             t.join()
-        rows.append({"probe": "20 parallel wrong PINs, one card", "result": f"{out.count(401)} x 401 (checked), "
-                     f"{out.count(429)} x 429", "seconds": round(time.perf_counter() - t0, 2)})
+        rows.append(
+            {
+                "probe": "20 parallel wrong PINs, one card",
+                "result": f"{out.count(401)} x 401 (checked), {out.count(429)} x 429",
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+        )
         variant = card[0] + "-" + card[1:]
         r = c.post("/patient/token", json={"card_number": variant.lower(), "pin": pin})
-        rows.append({"probe": f"right PIN with card {variant.lower()!r} after that",
-                     "result": f"HTTP {r.status_code}, Retry-After {r.headers.get('retry-after')}",
-                     "detail": r.json().get("detail")})
+        rows.append(
+            {
+                "probe": f"right PIN with card {variant.lower()!r} after that",
+                "result": f"HTTP {r.status_code}, Retry-After {r.headers.get('retry-after')}",
+                "detail": r.json().get("detail"),
+            }
+        )
 
         # 5. a 20 MB name in a lookup
         c2 = httpx.Client(base_url=base, timeout=120)
@@ -125,14 +147,25 @@ def main() -> None:
         vid = c2.post("/visits", json={"site_id": "north"}, headers=auth).json()["id"]
         t0 = time.perf_counter()
         r = c2.post(f"/visits/{vid}/lookup", json={"name": "A" * 20_000_000, "birth_year": 1980}, headers=auth)
-        rows.append({"probe": "lookup with a 20 MB name", "result": f"HTTP {r.status_code}",
-                     "seconds": round(time.perf_counter() - t0, 2)})
+        rows.append(
+            {
+                "probe": "lookup with a 20 MB name",
+                "result": f"HTTP {r.status_code}",
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+        )
 
         # 7. epsilon 5e-324
         mgr = c2.post("/auth/token", json={"username": "manager", "password": users["manager"]}).json()
-        r = c2.post("/stats/releases", content=b'{"statistic": "count", "epsilon": 5e-324}',
-                    headers={"Authorization": f"Bearer {mgr['access_token']}", "Content-Type": "application/json",
-                             "X-Carekey-Purpose": "aggregate_statistics"})
+        r = c2.post(
+            "/stats/releases",
+            content=b'{"statistic": "count", "epsilon": 5e-324}',
+            headers={
+                "Authorization": f"Bearer {mgr['access_token']}",
+                "Content-Type": "application/json",
+                "X-Carekey-Purpose": "aggregate_statistics",
+            },
+        )
         rows.append({"probe": "stats release, epsilon 5e-324", "result": f"HTTP {r.status_code} {r.json()['title']}"})
 
         # 6. bombs through the web identify form
@@ -142,20 +175,36 @@ def main() -> None:
         token = csrf(web.get("/").text)
         page = web.post("/visit", data={"csrf": token, "site_id": "north"}, follow_redirects=True)
         wvid = str(page.url).rstrip("/").rsplit("/", 1)[1]
-        for name, png in (("15000x15000 palette PNG", bomb_png(15000)),
-                          ("13000x13000 16-bit PNG", bomb_png(13000, 16, False))):
+        for name, png in (
+            ("15000x15000 palette PNG", bomb_png(15000)),
+            ("13000x13000 16-bit PNG", bomb_png(13000, 16, False)),
+        ):
             before = rss_mb(server.pid)
             t0 = time.perf_counter()
-            r = web.post(f"/visit/{wvid}/identify", data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
-                         files={"image": ("bomb.png", png, "image/png")})
-            rows.append({"probe": f"web identify, {name} ({len(png) // 1024} KB)",
-                         "result": f"HTTP {r.status_code}{' (pixels refused)' if 'pixels' in r.text else ''}",
-                         "seconds": round(time.perf_counter() - t0, 2), "rss_before_mb": round(before, 1),
-                         "rss_after_mb": round(rss_mb(server.pid), 1)})
+            r = web.post(
+                f"/visit/{wvid}/identify",
+                data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
+                files={"image": ("bomb.png", png, "image/png")},
+            )
+            rows.append(
+                {
+                    "probe": f"web identify, {name} ({len(png) // 1024} KB)",
+                    "result": f"HTTP {r.status_code}{' (pixels refused)' if 'pixels' in r.text else ''}",
+                    "seconds": round(time.perf_counter() - t0, 2),
+                    "rss_before_mb": round(before, 1),
+                    "rss_after_mb": round(rss_mb(server.pid), 1),
+                }
+            )
         # 4. rotating X-Forwarded-For from 127.0.0.1 (no trusted proxy configured); last, as it locks 127.0.0.1
         # for staff logins for the rest of the minute
-        xff = [c.post("/auth/token", json={"username": f"nobody{i}", "password": "wrong"},
-                      headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(12)]
+        xff = [
+            c.post(
+                "/auth/token",
+                json={"username": f"nobody{i}", "password": "wrong"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            ).status_code
+            for i in range(12)
+        ]
         rows.append({"probe": "12 failed logins, a new X-Forwarded-For each", "result": " ".join(map(str, xff))})
 
     finally:

@@ -52,8 +52,16 @@ def _app(data: str, url: str | None):  # type: ignore[no-untyped-def]
     raise AssertionError("unreachable")
 
 
-def _client(data: str, url: str | None, seconds: float, work_ms: float, ready: mp.Queue, go,  # type: ignore[no-untyped-def,type-arg]
-            k: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _client(
+    data: str,
+    url: str | None,
+    seconds: float,
+    work_ms: float,
+    ready: mp.Queue,
+    go,  # type: ignore[no-untyped-def,type-arg]
+    k: int,
+    out: mp.Queue,
+) -> None:  # type: ignore[type-arg]
     from carekey.domain.program import Role
     from carekey.services.access import log_access
     from carekey.services.deps import Actor
@@ -70,8 +78,17 @@ def _client(data: str, url: str | None, seconds: float, work_ms: float, ready: m
         t0 = time.perf_counter()
         try:
             with uow_factory() as uow:
-                log_access(uow, datetime.now(UTC), actor, "read_record", "care_record", "granted", "bench",
-                           "north", f"CK-BNCH-{k:04d}")
+                log_access(
+                    uow,
+                    datetime.now(UTC),
+                    actor,
+                    "read_record",
+                    "care_record",
+                    "granted",
+                    "bench",
+                    "north",
+                    f"CK-BNCH-{k:04d}",
+                )
                 if work_ms:
                     time.sleep(work_ms / 1000)  # the request's own work, inside its transaction
                 uow.commit()
@@ -117,8 +134,7 @@ def run(clients: int, seconds: float, work_ms: float, url: str | None, label: st
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     ready: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     go = ctx.Event()
-    procs = [ctx.Process(target=_client, args=(data, url, seconds, work_ms, ready, go, k, out))
-             for k in range(clients)]
+    procs = [ctx.Process(target=_client, args=(data, url, seconds, work_ms, ready, go, k, out)) for k in range(clients)]
     procs.append(ctx.Process(target=_integrator, args=(data, url, seconds, ready, go)))
     for p in procs:
         p.start()
@@ -150,22 +166,39 @@ def run(clients: int, seconds: float, work_ms: float, url: str | None, label: st
     app.close()
     lat.sort()
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: 0.0)
-    return {"label": label, "backend": "postgresql" if url else "sqlite", "clients": clients, "seconds": seconds,
-            "work_ms": work_ms, "entries": len(lat), "errors": len(errors),
-            "error_kinds": sorted(set(errors)), "entries_per_s": len(lat) / seconds,
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-            "mean_ms": statistics.fmean(lat) * 1000 if lat else 0.0, "final_integration_ms": settle_ms,
-            "tree_consistent": consistent, "python": platform.python_version(), "cpus": os.cpu_count()}
+    return {
+        "label": label,
+        "backend": "postgresql" if url else "sqlite",
+        "clients": clients,
+        "seconds": seconds,
+        "work_ms": work_ms,
+        "entries": len(lat),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+        "entries_per_s": len(lat) / seconds,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": statistics.fmean(lat) * 1000 if lat else 0.0,
+        "final_integration_ms": settle_ms,
+        "tree_consistent": consistent,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    head = f"{'label':<8} {'backend':<10} {'clients':>7} {'work ms':>7} {'entries/s':>10} {'p50 ms':>8} " \
-           f"{'p99 ms':>8} {'errors':>6} {'tree ok':>7}"
+    head = (
+        f"{'label':<8} {'backend':<10} {'clients':>7} {'work ms':>7} {'entries/s':>10} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>6} {'tree ok':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['label']:<8} {r['backend']:<10} {r['clients']:>7} {r['work_ms']:>7} "
-                     f"{r['entries_per_s']:>10.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-                     f"{r['errors']:>6} {str(r['tree_consistent']):>7}")
+        lines.append(
+            f"{r['label']:<8} {r['backend']:<10} {r['clients']:>7} {r['work_ms']:>7} "
+            f"{r['entries_per_s']:>10.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+            f"{r['errors']:>6} {str(r['tree_consistent']):>7}"
+        )
     return "\n".join(lines)
 
 
@@ -181,9 +214,17 @@ def main() -> None:
     rows = [run(n, args.seconds, args.work_ms, args.database_url, args.label) for n in args.clients]
     print(table(rows))
     previous = json.loads(args.out.read_text()) if args.out.exists() else []
-    keep = [r for r in previous if not any(r["label"] == x["label"] and r["backend"] == x["backend"]
-                                           and r["clients"] == x["clients"] and r["work_ms"] == x["work_ms"]
-                                           for x in rows)]
+    keep = [
+        r
+        for r in previous
+        if not any(
+            r["label"] == x["label"]
+            and r["backend"] == x["backend"]
+            and r["clients"] == x["clients"]
+            and r["work_ms"] == x["work_ms"]
+            for x in rows
+        )
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(keep + rows, indent=2) + "\n")
     print(f"written to {args.out}", file=sys.stderr)

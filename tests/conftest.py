@@ -117,9 +117,15 @@ def make_world(services) -> World:
     admin.create_program(LOCAL_OPERATOR, Program("demo", "Demo screening", ("v1",), ("en", "fr")))
     admin.add_site(LOCAL_OPERATOR, Site("north", "demo", "North clinic", "Northern"))
     admin.add_site(LOCAL_OPERATOR, Site("south", "demo", "South school", "Southern"))
-    spec = {"registrar": ("registrar", ["north"]), "clinician": ("clinician", ["north"]),
-            "registrar_south": ("registrar", ["south"]), "clinician_south": ("clinician", ["south"]),
-            "manager": ("program_manager", ["north", "south"]), "auditor": ("auditor", []), "admin": ("admin", [])}
+    spec = {
+        "registrar": ("registrar", ["north"]),
+        "clinician": ("clinician", ["north"]),
+        "registrar_south": ("registrar", ["south"]),
+        "clinician_south": ("clinician", ["south"]),
+        "manager": ("program_manager", ["north", "south"]),
+        "auditor": ("auditor", []),
+        "admin": ("admin", []),
+    }
     actors = {}
     for name, (role, sites) in spec.items():
         admin.add_user(LOCAL_OPERATOR, name.replace("_", "-"), role, PASSWORD, sites)

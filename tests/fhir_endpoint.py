@@ -43,12 +43,18 @@ class FhirEndpoint:
             self.received.append(json.loads(body))
             n = len(self.received)
             out.append((b"location", f"{self.base}/Bundle/{n}/_history/1".encode()))
-            reply = {"resourceType": "Bundle", "id": str(n), "type": "transaction-response", "entry": [
-                {"response": {"status": "201 Created"}} for _ in json.loads(body).get("entry", [])]}
+            reply = {
+                "resourceType": "Bundle",
+                "id": str(n),
+                "type": "transaction-response",
+                "entry": [{"response": {"status": "201 Created"}} for _ in json.loads(body).get("entry", [])],
+            }
         else:
             status = status if status != 201 else 405
-            reply = {"resourceType": "OperationOutcome",
-                     "issue": [{"severity": "error", "code": "exception", "diagnostics": f"scripted {status}"}]}
+            reply = {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "exception", "diagnostics": f"scripted {status}"}],
+            }
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": json.dumps(reply).encode()})
 
@@ -64,8 +70,7 @@ def running_endpoint() -> Iterator[FhirEndpoint]:
     endpoint = FhirEndpoint()
     port = free_port()
     endpoint.base = f"http://127.0.0.1:{port}/fhir"
-    server = uvicorn.Server(uvicorn.Config(endpoint, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(endpoint, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -4,6 +4,7 @@
 Split (recorded in bench/results/iris/README.md): tune = IITD subjects 001-050 + MMU1 subjects 01-23;
 check = IITD 051-100 + MMU1 24-46.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,11 +71,11 @@ def main() -> None:
         curve = metrics.error_curve(np.array(gen), np.array(imp))
         eer = metrics.equal_error_rate(curve)
         f1 = metrics.fnmr_at_fmr(curve, 0.01)
-        print(f"{name}: {len(files)} imgs, FTE {len(fails)}, EER {100*eer:.2f} %, FNMR@1% {100*f1:.2f} %")
+        print(f"{name}: {len(files)} imgs, FTE {len(fails)}, EER {100 * eer:.2f} %, FNMR@1% {100 * f1:.2f} %")
         for r, n in reasons.most_common():
             print(f"   {n:4d} x {r}")
         print("   failed:", " ".join(n for n, _ in fails[:30]))
-        print("   worst genuine:", " ".join(f"{a}/{b}:{1-x:.3f}" for x, a, b in sorted(worst)[:12]))
+        print("   worst genuine:", " ".join(f"{a}/{b}:{1 - x:.3f}" for x, a, b in sorted(worst)[:12]))
         print("   best impostors HD:", " ".join(f"{1 - x:.3f}" for x in sorted(imp)[-5:]))
         sys.stdout.flush()
 

@@ -4,6 +4,7 @@ templates and rejections, so that two code versions can be compared on the same 
     PYTHONPATH=<src of a version> python bench/tools/iris_extract_pickle.py <folder> out.pkl
     python bench/tools/iris_pickle_eer.py out.pkl       # EER / FNMR / FTE and the worst genuine pairs
 """
+
 import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -20,9 +21,16 @@ def work(p):
         m = occlusion.mask_noise(normalization.rubber_sheet(seg))
         quality.check(seg, m)
         t = encoding.encode(m)
-        return p, (seg.pupil.x, seg.pupil.y, seg.pupil.r, seg.iris.x, seg.iris.y, seg.iris.r), t, None, float(m.noise.mean())
+        return (
+            p,
+            (seg.pupil.x, seg.pupil.y, seg.pupil.r, seg.iris.x, seg.iris.y, seg.iris.r),
+            t,
+            None,
+            float(m.noise.mean()),
+        )
     except CarekeyError as e:
         return p, None, None, e.message, None
+
 
 if __name__ == "__main__":
     d, out = sys.argv[1], sys.argv[2]
@@ -31,5 +39,6 @@ if __name__ == "__main__":
         files = files[: int(sys.argv[3])]
     with ProcessPoolExecutor(2) as ex:
         res = list(ex.map(work, files, chunksize=8))
-    pickle.dump(res, open(out, "wb"))
+    with open(out, "wb") as fh:
+        pickle.dump(res, fh)
     print("FTE", sum(r[2] is None for r in res))

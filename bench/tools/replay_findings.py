@@ -74,10 +74,16 @@ def main() -> None:  # noqa: C901 - one replay after the other, in the order of 
     found = c.post(f"/visits/{v}/lookup", json={"card_number": card}, headers=reg | CARE).json()
     pid = found[0]["person_id"]
     me = found[0]
-    seen = c.post(f"/visits/{visit(c, reg)}/lookup", headers=reg | CARE,
-                  json={"name": f"{me['given_name']} {me['family_name']}", "birth_year": me["birth_year"]}).json()
-    others = [x["person_id"] for x in seen if isinstance(x, dict) and x["person_id"] != pid] if isinstance(
-        seen, list) else []
+    seen = c.post(
+        f"/visits/{visit(c, reg)}/lookup",
+        headers=reg | CARE,
+        json={"name": f"{me['given_name']} {me['family_name']}", "birth_year": me["birth_year"]},
+    ).json()
+    others = (
+        [x["person_id"] for x in seen if isinstance(x, dict) and x["person_id"] != pid]
+        if isinstance(seen, list)
+        else []
+    )
     others += ["CK-AAAA-AAAA", "CK-BBBB-BBBB", "CK-CCCC-CCCC", "CK-DDDD-DDDD"]
     empty = visit(c, clin)
     codes = [c.get(f"/visits/{empty}/people/{p}/exams", headers=clin | CARE).status_code for p in [pid, *others][:5]]
@@ -87,38 +93,59 @@ def main() -> None:  # noqa: C901 - one replay after the other, in the order of 
     bound = visit(c, reg)
     c.post(f"/visits/{bound}/lookup", json={"card_number": card}, headers=reg | CARE)
     c.get(f"/visits/{bound}/people/{pid}", headers=reg | CARE)
-    r = c.post(f"/visits/{bound}/people/{pid}/consents", headers=reg | CARE,
-               json={"purpose": "aggregate_statistics", "granted": True, "notice_version": "v1", "language": "en"})
-    record("11.2 staff re-grant a withdrawal w/o presence", r.status_code == 403,
-           f"person revoked: {revoked.status_code}; registrar re-grants in a bound visit: {r.status_code}")
+    r = c.post(
+        f"/visits/{bound}/people/{pid}/consents",
+        headers=reg | CARE,
+        json={"purpose": "aggregate_statistics", "granted": True, "notice_version": "v1", "language": "en"},
+    )
+    record(
+        "11.2 staff re-grant a withdrawal w/o presence",
+        r.status_code == 403,
+        f"person revoked: {revoked.status_code}; registrar re-grants in a bound visit: {r.status_code}",
+    )
     s = visit(c, reg_s, "south")
     r = c.post(f"/visits/{s}/people/{pid}/pin", json={"pin": "739146"}, headers=reg_s | CARE)
     record("11.3 PIN reset from another site", r.status_code in (403, 404), f"{r.status_code}")
     mallory = f"mallory{int(time.time())}"
-    r = c.post("/admin/users", headers=adm, json={"username": mallory, "role": "registrar",
-                                                 "password": "a long password 1", "site_ids": ["north"]})
+    r = c.post(
+        "/admin/users",
+        headers=adm,
+        json={"username": mallory, "role": "registrar", "password": "a long password 1", "site_ids": ["north"]},
+    )
     mal = token(c, mallory, "a long password 1") if r.status_code == 201 else None
     code = c.post("/visits", json={"site_id": "north"}, headers=mal).status_code if mal else -1
     acts = c.get("/transparency/admin-actions").json()
-    record("11.5 admin's new account reads records", code == 403 and bool(acts),
-           f"create {r.status_code}, unapproved account opens a visit: {code}, admin actions counted: {len(acts)}")
+    record(
+        "11.5 admin's new account reads records",
+        code == 403 and bool(acts),
+        f"create {r.status_code}, unapproved account opens a visit: {code}, admin actions counted: {len(acts)}",
+    )
     empty = visit(c, reg)
     r = c.get(f"/visits/{empty}/people/{pid}", headers=reg | CARE)
     record("11.6 any known id binds an empty visit", r.status_code == 403, f"{r.status_code}")
-    r = c.post("/stats/releases", headers=mgr | {"X-Carekey-Purpose": "aggregate_statistics"},
-               json={"statistic": "hypertension", "epsilon": 10})
+    r = c.post(
+        "/stats/releases",
+        headers=mgr | {"X-Carekey-Purpose": "aggregate_statistics"},
+        json={"statistic": "hypertension", "epsilon": 10},
+    )
     record("11.7 epsilon 10 single-out", r.status_code == 422, f"{r.status_code}")
     before = len(c.get(f"/visits/{visit(c, reg)}", headers=reg).json())
-    r = c.post(f"/visits/{visit(c, reg)}/people", headers=reg | CARE, json={
-        "person": {"given_name": "X", "family_name": "Y", "sex": "female", "birth_year": 1990, "card_number": card},
-        "consent": {"granted": ["care_record"], "notice_version": "v1", "language": "en"}})
+    r = c.post(
+        f"/visits/{visit(c, reg)}/people",
+        headers=reg | CARE,
+        json={
+            "person": {"given_name": "X", "family_name": "Y", "sex": "female", "birth_year": 1990, "card_number": card},
+            "consent": {"granted": ["care_record"], "notice_version": "v1", "language": "en"},
+        },
+    )
     record("11.8 duplicate card 409 (logging: tests/e2e/test_insider.py)", r.status_code == 409, f"{r.status_code}")
     del before
     for p in ("police", "Law-Enforcement", "ｐｏｌｉｃｅ"):
         c.get(f"/visits/{empty}/people/{pid}", headers=reg | {"X-Carekey-Purpose": p.encode()})
     refusals = {x["purpose"] for x in c.get("/transparency/refusals").json()}
-    record("11.9 disguised police counted as other", "law_enforcement" in refusals,
-           f"counted purposes: {sorted(refusals)}")
+    record(
+        "11.9 disguised police counted as other", "law_enforcement" in refusals, f"counted purposes: {sorted(refusals)}"
+    )
 
     # -- issue 14 -------------------------------------------------------------------------------------------
     stats = mgr | {"X-Carekey-Purpose": "aggregate_statistics"}
@@ -149,30 +176,55 @@ def main() -> None:  # noqa: C901 - one replay after the other, in the order of 
 
     # limits: with the default server X-Forwarded-For must not reset the per-address limit
     user = "clinician-south"
-    seen = [c.post("/auth/token", json={"username": f"nobody{i}", "password": "wrong"},
-                   headers={"X-Forwarded-For": f"10.9.{i}.1"}).status_code for i in range(12)]
+    seen = [
+        c.post(
+            "/auth/token",
+            json={"username": f"nobody{i}", "password": "wrong"},
+            headers={"X-Forwarded-For": f"10.9.{i}.1"},
+        ).status_code
+        for i in range(12)
+    ]
     record("14.4b new X-Forwarded-For resets the address limit", seen[-1] == 429, f"{seen}")
     del user
 
     p = httpx.Client(base_url=a.proxied_url, timeout=120)  # trusts 127.0.0.1: X-Forwarded-For plays addresses
     xff = iter(f"10.20.{i // 250}.{i % 250 + 1}" for i in range(10_000))
-    seen = [p.post("/patient/token", json={"card_number": card, "pin": "000000"},
-                   headers={"X-Forwarded-For": next(xff)}).status_code for _ in range(10)]
-    r = p.post("/patient/token", json={"card_number": card[0] + "-" + card[1:], "pin": pin},
-               headers={"X-Forwarded-For": next(xff)})
-    record("14.4a PIN limit keyed on raw card text", r.status_code == 429,
-           f"10 wrong PINs on {card}: {sorted(set(seen))}; right PIN on {card[0]}-{card[1:]}: {r.status_code}")
-    seen = [p.post("/auth/token", json={"username": n, "password": "wrong"}, headers={"X-Forwarded-For": next(xff)})
-            .status_code for n in ["Auditor"] * 5 + [" auditor "] * 5]
-    r = p.post("/auth/token", json={"username": "AUDITOR", "password": pw["auditor"]},
-               headers={"X-Forwarded-For": next(xff)})
-    record("14.4a' username case/space variants", r.status_code == 429,
-           f"{sorted(set(seen))}; then right: {r.status_code}")
+    seen = [
+        p.post(
+            "/patient/token", json={"card_number": card, "pin": "000000"}, headers={"X-Forwarded-For": next(xff)}
+        ).status_code
+        for _ in range(10)
+    ]
+    r = p.post(
+        "/patient/token",
+        json={"card_number": card[0] + "-" + card[1:], "pin": pin},
+        headers={"X-Forwarded-For": next(xff)},
+    )
+    record(
+        "14.4a PIN limit keyed on raw card text",
+        r.status_code == 429,
+        f"10 wrong PINs on {card}: {sorted(set(seen))}; right PIN on {card[0]}-{card[1:]}: {r.status_code}",
+    )
+    seen = [
+        p.post(
+            "/auth/token", json={"username": n, "password": "wrong"}, headers={"X-Forwarded-For": next(xff)}
+        ).status_code
+        for n in ["Auditor"] * 5 + [" auditor "] * 5
+    ]
+    r = p.post(
+        "/auth/token", json={"username": "AUDITOR", "password": pw["auditor"]}, headers={"X-Forwarded-For": next(xff)}
+    )
+    record(
+        "14.4a' username case/space variants", r.status_code == 429, f"{sorted(set(seen))}; then right: {r.status_code}"
+    )
 
     def guess(i: int) -> int:
         with httpx.Client(base_url=a.proxied_url, timeout=120) as g:
-            return g.post("/auth/token", json={"username": "registrar-south", "password": f"guess{i}"},
-                          headers={"X-Forwarded-For": f"10.30.0.{i + 1}"}).status_code
+            return g.post(
+                "/auth/token",
+                json={"username": "registrar-south", "password": f"guess{i}"},
+                headers={"X-Forwarded-For": f"10.30.0.{i + 1}"},
+            ).status_code
 
     with cf.ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(guess, range(20)))
@@ -181,13 +233,15 @@ def main() -> None:  # noqa: C901 - one replay after the other, in the order of 
 
     def login(_: int) -> int:
         with httpx.Client(base_url=a.url, timeout=300) as g:
-            return g.post("/auth/token", json={"username": "clinician-north", "password": pw["clinician-north"]}
-                          ).status_code
+            return g.post(
+                "/auth/token", json={"username": "clinician-north", "password": pw["clinician-north"]}
+            ).status_code
 
     with cf.ThreadPoolExecutor(32) as pool:
         answers = list(pool.map(login, range(64)))
-    record("14.9 64 logins at 32 clients: no 500", 500 not in answers,
-           f"{ {x: answers.count(x) for x in set(answers)} }")
+    record(
+        "14.9 64 logins at 32 clients: no 500", 500 not in answers, f"{ {x: answers.count(x) for x in set(answers)} }"
+    )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(RESULTS, indent=1, ensure_ascii=False) + "\n")
 

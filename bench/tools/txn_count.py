@@ -26,8 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 from tests.conftest import PASSWORD, make_world  # noqa: E402
 
 CARE = {"X-Carekey-Purpose": "care_record"}
-PERSON = {"given_name": "Ama", "family_name": "Mensah", "sex": "female", "birth_year": 1980, "card_number": "NK1001",
-          "district": "Northern", "village": "Tamale"}
+PERSON = {
+    "given_name": "Ama",
+    "family_name": "Mensah",
+    "sex": "female",
+    "birth_year": 1980,
+    "card_number": "NK1001",
+    "district": "Northern",
+    "village": "Tamale",
+}
 N = 5
 
 
@@ -66,22 +73,30 @@ def main(out: Path) -> None:
     consent = {"granted": ["care_record"], "notice_version": "v1", "language": "en"}
     pid = c.post(f"/visits/{v}/people", json={"person": PERSON, "consent": consent}, headers=reg | CARE).json()["id"]
     lv = c.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]
-    ops = {"login": lambda: c.post("/auth/token", json={"username": "clinician", "password": PASSWORD}),
-           "open_visit": lambda: c.post("/visits", json={"site_id": "north"}, headers=reg),
-           "lookup_card": lambda: c.post(f"/visits/{lv}/lookup", json={"card_number": "NK1001"}, headers=reg | CARE),
-           "read_exams": lambda: c.get(f"/visits/{v}/people/{pid}/exams", headers=clin | CARE),
-           "record_exam": lambda: c.post(f"/visits/{v}/people/{pid}/exams", json={"pulse": 70}, headers=clin | CARE),
-           "token_check": lambda: c.get("/auth/me", headers=reg)}
+    ops = {
+        "login": lambda: c.post("/auth/token", json={"username": "clinician", "password": PASSWORD}),
+        "open_visit": lambda: c.post("/visits", json={"site_id": "north"}, headers=reg),
+        "lookup_card": lambda: c.post(f"/visits/{lv}/lookup", json={"card_number": "NK1001"}, headers=reg | CARE),
+        "read_exams": lambda: c.get(f"/visits/{v}/people/{pid}/exams", headers=clin | CARE),
+        "record_exam": lambda: c.post(f"/visits/{v}/people/{pid}/exams", json={"pulse": 70}, headers=clin | CARE),
+        "token_check": lambda: c.get("/auth/me", headers=reg),
+    }
     report = {}
     for name, request in ops.items():
         stat.update(write=0, read=0, hold=0.0)
         for _ in range(N):
             r = request()
             assert r.status_code < 300, (name, r.status_code, r.text)
-        report[name] = {"write_txn": stat["write"] / N, "read_txn": stat["read"] / N,
-                        "write_lock_ms": round(1000 * stat["hold"] / N, 1)}
-        print(f"{name:12} writing txn/req {stat['write'] / N:.1f}  read-only txn/req {stat['read'] / N:.1f}  "
-              f"write lock held {1000 * stat['hold'] / N:7.1f} ms/req", flush=True)
+        report[name] = {
+            "write_txn": stat["write"] / N,
+            "read_txn": stat["read"] / N,
+            "write_lock_ms": round(1000 * stat["hold"] / N, 1),
+        }
+        print(
+            f"{name:12} writing txn/req {stat['write'] / N:.1f}  read-only txn/req {stat['read'] / N:.1f}  "
+            f"write lock held {1000 * stat['hold'] / N:7.1f} ms/req",
+            flush=True,
+        )
     out.write_text(json.dumps(report, indent=1))
     built.close()
 

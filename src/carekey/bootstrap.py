@@ -46,8 +46,9 @@ def restrict_new_files() -> None:
 
 
 def _files(settings: Settings) -> keychecks.KeyFiles:
-    return keychecks.KeyFiles(settings.resolved_key_file(), settings.resolved_key_store(),
-                              settings.resolved_log_key_file())
+    return keychecks.KeyFiles(
+        settings.resolved_key_file(), settings.resolved_key_store(), settings.resolved_log_key_file()
+    )
 
 
 def _sqlite_path(settings: Settings) -> Path | None:
@@ -77,14 +78,18 @@ def _missing_database(settings: Settings) -> KeyCheckFailed:
     return KeyCheckFailed(
         f"the database ({where}) is missing or empty while the key file "
         f"{settings.resolved_key_file()} exists. Restore the database from the backup made with these keys; "
-        "for a new, empty registry move the key files away first, then run `carekey init`.", key="database")
+        "for a new, empty registry move the key files away first, then run `carekey init`.",
+        key="database",
+    )
 
 
 def _missing_keys(settings: Settings) -> KeyCheckFailed:
     return KeyCheckFailed(
         f"the key file {settings.resolved_key_file()} is missing while the database holds "
         "data; restore it from the backup made with this database. `carekey init` never creates keys next to "
-        "an existing database (their records could never be read again).", key=keychecks.PROGRAM_KEYS)
+        "an existing database (their records could never be read again).",
+        key=keychecks.PROGRAM_KEYS,
+    )
 
 
 def initialize(settings: Settings, if_missing: bool = False) -> bool:
@@ -133,8 +138,11 @@ def log_signer(path: Path, create: bool = True) -> LogSigner:
     try:
         return LogSigner.load(path)
     except (ValueError, UnicodeDecodeError, OSError) as exc:
-        raise KeyCheckFailed(f"the log key {path} is unreadable or corrupt ({exc}); restore "
-                             "it from your backup", file=str(path), key=keychecks.LOG_KEY) from None
+        raise KeyCheckFailed(
+            f"the log key {path} is unreadable or corrupt ({exc}); restore it from your backup",
+            file=str(path),
+            key=keychecks.LOG_KEY,
+        ) from None
 
 
 def open_checked(settings: Settings, migrate: bool = True) -> tuple[ProgramKeys, FileSecretStore, Database, LogSigner]:
@@ -148,8 +156,10 @@ def open_checked(settings: Settings, migrate: bool = True) -> tuple[ProgramKeys,
         if not files.keys.exists():
             if has_db:
                 raise _missing_keys(settings)
-            raise KeyCheckFailed(f"{settings.data_dir} is not initialized (no key file {files.keys}); run "
-                                 "`carekey init`", key="not-initialized")
+            raise KeyCheckFailed(
+                f"{settings.data_dir} is not initialized (no key file {files.keys}); run `carekey init`",
+                key="not-initialized",
+            )
         if not has_db:
             raise _missing_database(settings)
         _tighten(settings)
@@ -159,16 +169,16 @@ def open_checked(settings: Settings, migrate: bool = True) -> tuple[ProgramKeys,
         try:
             keys = ensure_biometric_secret(files.keys)
         except IntegrityError as exc:
-            raise keychecks.refuse(files, keychecks.PROGRAM_KEYS, f"is unreadable ({exc.message})",
-                                   people_count) from None
+            raise keychecks.refuse(
+                files, keychecks.PROGRAM_KEYS, f"is unreadable ({exc.message})", people_count
+            ) from None
         guarded = keychecks.KEY_STORE in values or people_count > 0
         if guarded and not files.store.exists():
             raise keychecks.refuse(files, keychecks.KEY_STORE, "is missing", people_count)
         try:
             store = FileSecretStore(files.store)
         except KeyCheckFailed as exc:
-            raise keychecks.refuse(files, keychecks.KEY_STORE, f"is unreadable ({exc.message})",
-                                   people_count) from None
+            raise keychecks.refuse(files, keychecks.KEY_STORE, f"is unreadable ({exc.message})", people_count) from None
         if (keychecks.LOG_KEY in values or heads) and not files.log_key.exists():
             raise keychecks.refuse(files, keychecks.LOG_KEY, "is missing", people_count)
         signer = log_signer(files.log_key)
@@ -196,9 +206,16 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
     or the protected default."""
     keys, store, db, signer = open_checked(settings, migrate)
     db.promises = PromiseSigner(signer, settings.log_merge_delay_seconds * 1000)
-    deps = Deps(uow=db.uow, crypto=PersonCrypto(keys, store), index=BlindIndexer(keys.index_key), settings=settings,
-                signer=signer, biometric_key_version=keys.biometric_version,
-                heads=HeadsFile(settings.resolved_heads_file()), template_feed=db.template_feed())
+    deps = Deps(
+        uow=db.uow,
+        crypto=PersonCrypto(keys, store),
+        index=BlindIndexer(keys.index_key),
+        settings=settings,
+        signer=signer,
+        biometric_key_version=keys.biometric_version,
+        heads=HeadsFile(settings.resolved_heads_file()),
+        template_feed=db.template_feed(),
+    )
     return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
 
 
@@ -226,17 +243,24 @@ def rotate_log_key(settings: Settings, old_key: Path | None = None) -> dict[str,
             old, new, write = current, LogSigner.generate(), True
         elif old_key is not None and log_signer(old_key, create=False).key_id.hex() == expected:
             if current is None:
-                raise KeyCheckFailed(f"no new log key at {path}: put the replacement there, or omit --old-key to "
-                                     "generate one")
+                raise KeyCheckFailed(
+                    f"no new log key at {path}: put the replacement there, or omit --old-key to generate one"
+                )
             old, new, write = log_signer(old_key, create=False), current, False
         else:
-            raise KeyCheckFailed(f"rotate-key needs the old log key (key id {expected[:16]}...) to sign the new one: "
-                                 f"it is neither at {path} nor given with --old-key")
+            raise KeyCheckFailed(
+                f"rotate-key needs the old log key (key id {expected[:16]}...) to sign the new one: "
+                f"it is neither at {path} nor given with --old-key"
+            )
         at = datetime.now(UTC)
         ms = int(at.timestamp() * 1000)
-        rotation = KeyRotation(ms, old.public_key, new.public_key, old.sign_rotation(old.public_key, new.public_key,
-                                                                                     ms),
-                               new.sign_rotation(old.public_key, new.public_key, ms))
+        rotation = KeyRotation(
+            ms,
+            old.public_key,
+            new.public_key,
+            old.sign_rotation(old.public_key, new.public_key, ms),
+            new.sign_rotation(old.public_key, new.public_key, ms),
+        )
         staged = path.with_name(path.name + ".new")
         if write:
             staged.unlink(missing_ok=True)
@@ -245,8 +269,15 @@ def rotate_log_key(settings: Settings, old_key: Path | None = None) -> dict[str,
         with db.uow() as uow:
             uow.log_keys.add(rotation)
             uow.key_checks.put(keychecks.LOG_KEY, new.key_id.hex())
-            log_access(uow, at, LOCAL_OPERATOR, "log_key_rotate", "administration", "granted",
-                       f"log key {old.key_id.hex()[:16]} replaced by {new.key_id.hex()[:16]}, signed by both")
+            log_access(
+                uow,
+                at,
+                LOCAL_OPERATOR,
+                "log_key_rotate",
+                "administration",
+                "granted",
+                f"log key {old.key_id.hex()[:16]} replaced by {new.key_id.hex()[:16]}, signed by both",
+            )
             uow.commit()
         if write:
             os.replace(staged, path)

@@ -26,27 +26,37 @@ class Settings(BaseSettings):
         None, description="Program key file (mode 0600, never in the database); default <data_dir>/carekey.keys."
     )
     log_key_file: Path | None = Field(
-        None, description="Ed25519 key signing the transparency log's tree heads (mode 0600, never in the database); "
-        "default <data_dir>/carekey.log.key, created by init or on first start."
+        None,
+        description="Ed25519 key signing the transparency log's tree heads (mode 0600, never in the database); "
+        "default <data_dir>/carekey.log.key, created by init or on first start.",
     )
     heads_file: Path | None = Field(
-        None, description="Append-only file outside the database receiving every signed tree head (mode 0600); "
+        None,
+        description="Append-only file outside the database receiving every signed tree head (mode 0600); "
         "`carekey log verify` checks the database against it and the server never signs a tree smaller than, or "
-        "inconsistent with, its largest head. Default <data_dir>/carekey.heads, created by init."
+        "inconsistent with, its largest head. Default <data_dir>/carekey.heads, created by init.",
     )
     tree_head_seconds: int = Field(
-        60, ge=0, description="After a write request the API signs a new tree head when the log has grown and the "
-        "latest head is older than this (0: after every write). Heads are also signed on demand."
+        60,
+        ge=0,
+        description="After a write request the API signs a new tree head when the log has grown and the "
+        "latest head is older than this (0: after every write). Heads are also signed on demand.",
     )
     log_merge_delay_seconds: int = Field(
-        300, ge=1, le=86_400, description="Maximum merge delay of the transparency log (as in Certificate "
+        300,
+        ge=1,
+        le=86_400,
+        description="Maximum merge delay of the transparency log (as in Certificate "
         "Transparency): every access is committed to the log before it returns, with an entry promise signed by the "
-        "log key; the entry is in a signed tree head within this many seconds, or `carekey log verify` reports it."
+        "log key; the entry is in a signed tree head within this many seconds, or `carekey log verify` reports it.",
     )
     log_integrate_seconds: float = Field(
-        1.0, gt=0, le=3600, description="How often the server's background integrator hashes committed log entries "
+        1.0,
+        gt=0,
+        le=3600,
+        description="How often the server's background integrator hashes committed log entries "
         "into the Merkle tree and signs a tree head (when any are waiting). Proof views, `log verify` and the "
-        "transparency endpoints also integrate on demand. Must be well below log_merge_delay_seconds."
+        "transparency endpoints also integrate on demand. Must be well below log_merge_delay_seconds.",
     )
     token_minutes: int = Field(480, ge=1, description="Lifetime of a staff bearer token, in minutes.")
     patient_token_minutes: int = Field(30, ge=1, description="Lifetime of a patient portal token, in minutes.")
@@ -54,26 +64,36 @@ class Settings(BaseSettings):
         10, ge=1, description="Failed logins allowed per account and per client address each minute."
     )
     login_lockout_max_minutes: int = Field(
-        60, ge=1, description="Back-off cap: each time an account, card or address exhausts its failed logins for "
+        60,
+        ge=1,
+        description="Back-off cap: each time an account, card or address exhausts its failed logins for "
         "the minute it is locked for twice as long as the previous time (1, 2, 4... minutes), at most this long; "
-        "a successful login resets it."
+        "a successful login resets it.",
     )
     login_limit_keys: int = Field(
-        100_000, ge=100, description="Most login-limiter entries kept in the database (least recently used beyond "
-        "this are dropped; expired ones are dropped first)."
+        100_000,
+        ge=100,
+        description="Most login-limiter entries kept in the database (least recently used beyond "
+        "this are dropped; expired ones are dropped first).",
     )
     trusted_proxies: list[str] = Field(
-        default_factory=list, description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
-        "header names the client; from anyone else the header is ignored (default: none, trust no header)."
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "header names the client; from anyone else the header is ignored (default: none, trust no header).",
     )
     max_json_bytes: int = Field(
-        64 * 1024, ge=1024, description="Largest request body accepted by JSON and form routes, in bytes "
-        "(larger: 413 problem document, the body is not read)."
+        64 * 1024,
+        ge=1024,
+        description="Largest request body accepted by JSON and form routes, in bytes "
+        "(larger: 413 problem document, the body is not read).",
     )
     max_image_pixels: int = Field(
-        16_000_000, ge=10_000, le=64_000_000, description="Largest biometric image accepted, in pixels (width x "
+        16_000_000,
+        ge=10_000,
+        le=64_000_000,
+        description="Largest biometric image accepted, in pixels (width x "
         "height, at most 64,000,000), checked from the image header before decoding, for both modalities and every "
-        "format (8- or 16-bit); larger: 422 problem, logged and counted against the identification rate limit."
+        "format (8- or 16-bit); larger: 422 problem, logged and counted against the identification rate limit.",
     )
     argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations for staff passwords and patient PINs.")
     argon2_memory_kib: int = Field(
@@ -83,74 +103,107 @@ class Settings(BaseSettings):
         60, ge=1, description="1:N identifications (biometric or name lookup) allowed per user per hour."
     )
     identifications_per_site_per_day: int = Field(
-        400, ge=1, description="1:N identifications and lookups (every attempt, empty or refused) allowed per site "
-        "per day, whatever the number of accounts: bounds what a set of insider accounts can enumerate."
+        400,
+        ge=1,
+        description="1:N identifications and lookups (every attempt, empty or refused) allowed per site "
+        "per day, whatever the number of accounts: bounds what a set of insider accounts can enumerate.",
     )
     presence_pin_failures_per_hour: int = Field(
         5, ge=1, description="Wrong PINs typed as proof of presence allowed per person per hour."
     )
     max_candidates: int = Field(5, ge=1, le=5, description="Most candidates a lookup may return (never more than 5).")
     lookup_min_score: float = Field(
-        80.0, ge=0, le=100, description="Least fuzzy name score (rapidfuzz token-sort ratio, 0-100, minus 5 per "
-        "year of birth-year difference) for a name lookup candidate."
+        80.0,
+        ge=0,
+        le=100,
+        description="Least fuzzy name score (rapidfuzz token-sort ratio, 0-100, minus 5 per "
+        "year of birth-year difference) for a name lookup candidate.",
     )
     key_store: Path | None = Field(
-        None, description="Per-person shred secrets (SQLite file, mode 0600, kept apart from the database so that "
-        "erasure defeats database copies); default <data_dir>/carekey.keystore."
+        None,
+        description="Per-person shred secrets (SQLite file, mode 0600, kept apart from the database so that "
+        "erasure defeats database copies); default <data_dir>/carekey.keystore.",
     )
     retention_years: int = Field(10, ge=1, description="Records not seen for this many years are deleted.")
     privacy_budget_epsilon: float = Field(
-        2.0, gt=0, le=100, description="Differential-privacy budget (epsilon) of one program for one reporting "
+        2.0,
+        gt=0,
+        le=100,
+        description="Differential-privacy budget (epsilon) of one program for one reporting "
         "period (a month, a quarter or a year each have their own): the releases of the period add up to at most "
         "this. A person screened once is in one month, one quarter and one year, so their exam is protected at "
-        "three times this value at worst."
+        "three times this value at worst.",
     )
     stats_max_release_epsilon: float = Field(
-        1.0, gt=0, le=10, description="Largest epsilon one release may spend (the cap). A release asks for an "
+        1.0,
+        gt=0,
+        le=10,
+        description="Largest epsilon one release may spend (the cap). A release asks for an "
         "epsilon between 0.01 and this value; anything else (negative, tiny, huge, not a number) is refused with "
-        "422 and costs nothing."
+        "422 and costs nothing.",
     )
     stats_min_cell: int = Field(
-        10, ge=0, description="A released group with fewer people than this (or whose interval reaches 0) is not "
+        10,
+        ge=0,
+        description="A released group with fewer people than this (or whose interval reaches 0) is not "
         "shown alone: it is merged with the other small groups of its district, or left out (its people stay "
-        "in the district and program totals)."
+        "in the district and program totals).",
     )
     dhis2_url: str | None = Field(
-        None, description="Base URL of the DHIS2 instance that `carekey stats push` posts to "
-        "(<url>/api/dataValueSets), e.g. https://dhis2.example.org; unset: pushing is refused."
+        None,
+        description="Base URL of the DHIS2 instance that `carekey stats push` posts to "
+        "(<url>/api/dataValueSets), e.g. https://dhis2.example.org; unset: pushing is refused.",
     )
     dhis2_username: str | None = Field(None, description="DHIS2 user for HTTP basic auth (with dhis2_password).")
-    dhis2_password: SecretStr | None = Field(None, description="Password of dhis2_username (set it in the "
-                                             "environment, CAREKEY_DHIS2_PASSWORD, never on a command line).")
-    dhis2_token: SecretStr | None = Field(None, description="DHIS2 personal access token (Authorization: ApiToken); "
-                                          "used instead of basic auth when set (CAREKEY_DHIS2_TOKEN).")
+    dhis2_password: SecretStr | None = Field(
+        None,
+        description="Password of dhis2_username (set it in the "
+        "environment, CAREKEY_DHIS2_PASSWORD, never on a command line).",
+    )
+    dhis2_token: SecretStr | None = Field(
+        None,
+        description="DHIS2 personal access token (Authorization: ApiToken); "
+        "used instead of basic auth when set (CAREKEY_DHIS2_TOKEN).",
+    )
     dhis2_timeout_seconds: float = Field(30.0, gt=0, le=600, description="How long a push waits for DHIS2.")
     dhis2_mapping_file: Path | None = Field(
-        None, description="JSON file mapping carekey's figures to DHIS2 data elements, org units and category "
-        "option combos (`carekey stats mapping init` writes one); default <data_dir>/dhis2-mapping.json."
+        None,
+        description="JSON file mapping carekey's figures to DHIS2 data elements, org units and category "
+        "option combos (`carekey stats mapping init` writes one); default <data_dir>/dhis2-mapping.json.",
     )
     fingerprint_min_nfiq2: int = Field(
-        5, ge=0, le=100,
+        5,
+        ge=0,
+        le=100,
         description="Fingerprint captures whose NIST NFIQ 2 score (0-100) is below this are refused "
         "with a request to recapture; 0 turns the quality gate off.",
     )
 
     fhir_endpoints: dict[str, str] = Field(
-        default_factory=dict, description="FHIR R4 base URL of the EMR each screening site pushes closed visits to "
+        default_factory=dict,
+        description="FHIR R4 base URL of the EMR each screening site pushes closed visits to "
         "(site id -> URL), for people who granted ehr_sharing; also CAREKEY_FHIR_ENDPOINT_<SITE> (site id upper-cased, "
-        "'-' as '_'), which wins. A site without one pushes nothing.")
+        "'-' as '_'), which wins. A site without one pushes nothing.",
+    )
     fhir_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one FHIR push (connect and answer).")
     fhir_max_attempts: int = Field(
-        8, ge=1, description="Attempts of one FHIR push (network errors, 408, 429 and 5xx are retried with "
-        "exponential backoff) before it is marked failed; other 4xx answers fail at once.")
+        8,
+        ge=1,
+        description="Attempts of one FHIR push (network errors, 408, 429 and 5xx are retried with "
+        "exponential backoff) before it is marked failed; other 4xx answers fail at once.",
+    )
     fhir_retry_seconds: int = Field(60, ge=0, description="First FHIR retry delay in seconds; doubles per attempt.")
 
     cookie_secure: Literal["auto", "always", "never"] = Field(
-        "auto", description="Secure flag on the web UI's cookies: auto (set when the request came over https, "
-        "e.g. behind a TLS proxy with uvicorn --proxy-headers), always, or never.")
+        "auto",
+        description="Secure flag on the web UI's cookies: auto (set when the request came over https, "
+        "e.g. behind a TLS proxy with uvicorn --proxy-headers), always, or never.",
+    )
     upload_max_bytes: int = Field(
-        8 * 1024 * 1024, ge=1024, description="Largest biometric image upload accepted (web UI and API), in bytes "
-        "(larger: 413).")
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest biometric image upload accepted (web UI and API), in bytes (larger: 413).",
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'carekey.db').resolve()}"
@@ -165,8 +218,10 @@ class Settings(BaseSettings):
         """The FHIR base URL of ``site_id``'s EMR: CAREKEY_FHIR_ENDPOINT_<SITE>, else ``fhir_endpoints``."""
         env = os.environ.get("CAREKEY_FHIR_ENDPOINT_" + site_id.upper().replace("-", "_"), "").strip()
         return env or self.fhir_endpoints.get(site_id) or None
+
     def resolved_dhis2_mapping_file(self) -> Path:
         return self.dhis2_mapping_file or self.data_dir / "dhis2-mapping.json"
+
     def resolved_heads_file(self) -> Path:
         return self.heads_file or self.data_dir / "carekey.heads"
 

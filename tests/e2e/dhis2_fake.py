@@ -47,14 +47,22 @@ class FakeDhis2:
 
     def answer(self, n: int) -> tuple[int, dict]:
         def summary(status: str, imported: int, ignored: int, conflicts: list) -> dict:
-            return {"httpStatus": "OK" if status != "ERROR" else "Conflict",
-                    "httpStatusCode": 200 if status != "ERROR" else 409, "status": status,
-                    "message": "Import was successful." if status == "OK" else "One more conflicts encountered",
-                    "response": {"responseType": "ImportSummary", "status": "SUCCESS" if status == "OK" else status,
-                                 "description": "Import process completed successfully" if status == "OK"
-                                 else "Import process completed with conflicts",
-                                 "importCount": {"imported": imported, "updated": 0, "ignored": ignored,
-                                                 "deleted": 0}, "conflicts": conflicts}}
+            return {
+                "httpStatus": "OK" if status != "ERROR" else "Conflict",
+                "httpStatusCode": 200 if status != "ERROR" else 409,
+                "status": status,
+                "message": "Import was successful." if status == "OK" else "One more conflicts encountered",
+                "response": {
+                    "responseType": "ImportSummary",
+                    "status": "SUCCESS" if status == "OK" else status,
+                    "description": "Import process completed successfully"
+                    if status == "OK"
+                    else "Import process completed with conflicts",
+                    "importCount": {"imported": imported, "updated": 0, "ignored": ignored, "deleted": 0},
+                    "conflicts": conflicts,
+                },
+            }
+
         if self.mode == "ok" or self.mode == "slow":
             return 200, summary("OK", n, 0, [])
         if self.mode == "warning":
@@ -62,10 +70,18 @@ class FakeDhis2:
         if self.mode == "conflict":
             return 409, summary("ERROR", 0, n, [{"object": "dataElement", "value": "not found"}])
         if self.mode == "unauthorized":
-            return 401, {"httpStatus": "Unauthorized", "httpStatusCode": 401, "status": "ERROR",
-                         "message": "Unauthorized"}
-        return 500, {"httpStatus": "Internal Server Error", "httpStatusCode": 500, "status": "ERROR",
-                     "message": "Internal error"}
+            return 401, {
+                "httpStatus": "Unauthorized",
+                "httpStatusCode": 401,
+                "status": "ERROR",
+                "message": "Unauthorized",
+            }
+        return 500, {
+            "httpStatus": "Internal Server Error",
+            "httpStatusCode": 500,
+            "status": "ERROR",
+            "message": "Internal error",
+        }
 
     def __enter__(self) -> FakeDhis2:
         self.thread.start()

@@ -19,8 +19,15 @@ CONSENT = {"granted": ["care_record", "biometric_identification"], "notice_versi
 
 
 def person(given, card, **kw):
-    return {"given_name": given, "family_name": "Owusu", "sex": "female", "birth_year": 1990, "card_number": card,
-            "district": "Northern", "village": "Gumani"} | kw
+    return {
+        "given_name": given,
+        "family_name": "Owusu",
+        "sex": "female",
+        "birth_year": 1990,
+        "card_number": card,
+        "district": "Northern",
+        "village": "Gumani",
+    } | kw
 
 
 def templates(built):
@@ -45,16 +52,20 @@ def api(web):
 
 def new_person(client, reg, given, card, **kw):
     vid = client.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]
-    r = client.post(f"/visits/{vid}/people", json={"person": person(given, card, **kw), "consent": CONSENT},
-                    headers=reg | CARE_H)
+    r = client.post(
+        f"/visits/{vid}/people", json={"person": person(given, card, **kw), "consent": CONSENT}, headers=reg | CARE_H
+    )
     assert r.status_code == 201, r.text
     return vid, r.json()["id"]
 
 
 def capture(client, reg, vid, pid, image=FINGER_A, modality="fingerprint", position="right_index", **form):
-    return client.post(f"/visits/{vid}/people/{pid}/biometrics", headers=reg | BIO_H,
-                       data={"modality": modality, "position": position} | form,
-                       files={"image": ("scan.png", image, "image/png")})
+    return client.post(
+        f"/visits/{vid}/people/{pid}/biometrics",
+        headers=reg | BIO_H,
+        data={"modality": modality, "position": position} | form,
+        files={"image": ("scan.png", image, "image/png")},
+    )
 
 
 def test_capture_duplicate_confirm_and_identify(api):
@@ -73,8 +84,9 @@ def test_capture_duplicate_confirm_and_identify(api):
     assert templates(built) == 1
     assert ("enroll_biometric_result", "granted") in log_actions(built)
 
-    r = client.post(f"/visits/{v2}/people/{second}/duplicate/confirm", json={"existing_person_id": first},
-                    headers=reg | CARE_H)
+    r = client.post(
+        f"/visits/{v2}/people/{second}/duplicate/confirm", json={"existing_person_id": first}, headers=reg | CARE_H
+    )
     assert r.status_code == 200, r.text
     assert r.json()["id"] == first and r.json()["given_name"] == "Abena"
     assert client.get(f"/visits/{v2}/people/{second}", headers=reg | CARE_H).status_code in (403, 404)
@@ -82,14 +94,20 @@ def test_capture_duplicate_confirm_and_identify(api):
         assert uow.people.get(second) is None
 
     v3 = client.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]
-    r = client.post(f"/visits/{v3}/identify", headers=reg | BIO_H,
-                    data={"modality": "fingerprint", "person_agreed": "true", "position": "right_index"},
-                    files={"image": ("a.png", FINGER_A, "image/png")})
+    r = client.post(
+        f"/visits/{v3}/identify",
+        headers=reg | BIO_H,
+        data={"modality": "fingerprint", "person_agreed": "true", "position": "right_index"},
+        files={"image": ("a.png", FINGER_A, "image/png")},
+    )
     assert r.status_code == 200, r.text
     assert [c["person_id"] for c in r.json()] == [first]
-    r = client.post(f"/visits/{v3}/identify", headers=reg | BIO_H, data={"modality": "fingerprint",
-                                                                          "person_agreed": "true"},
-                    files={"image": ("b.png", FINGER_B, "image/png")})
+    r = client.post(
+        f"/visits/{v3}/identify",
+        headers=reg | BIO_H,
+        data={"modality": "fingerprint", "person_agreed": "true"},
+        files={"image": ("b.png", FINGER_B, "image/png")},
+    )
     assert r.status_code == 200 and r.json() == []
 
 
@@ -152,8 +170,11 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_lost(api):
     assert r.status_code == 422 and "modality" in r.json()["detail"]
     r = capture(client, reg, vid, pid, position="left_eye")
     assert r.status_code == 422 and "position" in r.json()["detail"]
-    r = client.post(f"/visits/{vid}/people/{pid}/biometrics", headers=reg | BIO_H,
-                    data={"modality": "fingerprint", "position": "left_index"})
+    r = client.post(
+        f"/visits/{vid}/people/{pid}/biometrics",
+        headers=reg | BIO_H,
+        data={"modality": "fingerprint", "position": "left_index"},
+    )
     assert r.status_code == 422 and "image" in r.json()["detail"]
     assert templates(built) == before
 
@@ -161,17 +182,27 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_lost(api):
     files = {"image": ("a.png", FINGER_A, "image/png")}
     r = client.post(f"/visits/{nxt}/identify", headers=reg | BIO_H, data={"modality": "fingerprint"}, files=files)
     assert r.status_code == 422 and "person_agreed" in r.json()["detail"]
-    r = client.post(f"/visits/{nxt}/identify", headers=reg | BIO_H,
-                    data={"modality": "fingerprint", "person_agreed": "false"}, files=files)
+    r = client.post(
+        f"/visits/{nxt}/identify",
+        headers=reg | BIO_H,
+        data={"modality": "fingerprint", "person_agreed": "false"},
+        files=files,
+    )
     assert r.status_code == 403 and "agreement" in r.json()["detail"]
     assert log_actions(built)[-1] == ("identify_biometric", "denied")
-    r = client.post(f"/visits/{nxt}/identify", headers=reg | BIO_H,
-                    data={"modality": "iris", "person_agreed": "true"},
-                    files={"image": ("x.png", b"\x89PNG broken", "image/png")})
+    r = client.post(
+        f"/visits/{nxt}/identify",
+        headers=reg | BIO_H,
+        data={"modality": "iris", "person_agreed": "true"},
+        files={"image": ("x.png", b"\x89PNG broken", "image/png")},
+    )
     assert r.status_code == 422 and r.json()["type"] == "urn:carekey:problem:capture-rejected"
-    r = client.post(f"/visits/{nxt}/identify", headers=reg | BIO_H,
-                    data={"modality": "fingerprint", "person_agreed": "true", "position": ["right_index"]},
-                    files=[("image", ("a.png", FINGER_A, "image/png")), ("image", ("b.png", FINGER_B, "image/png"))])
+    r = client.post(
+        f"/visits/{nxt}/identify",
+        headers=reg | BIO_H,
+        data={"modality": "fingerprint", "person_agreed": "true", "position": ["right_index"]},
+        files=[("image", ("a.png", FINGER_A, "image/png")), ("image", ("b.png", FINGER_B, "image/png"))],
+    )
     assert r.status_code == 422 and "one position per image" in r.json()["detail"]
     assert templates(built) == before
 
@@ -181,8 +212,10 @@ def test_openapi_documents_the_biometric_routes(api):
     spec = client.get("/openapi.json").json()
     capture_op = spec["paths"]["/visits/{visit_id}/people/{person_id}/biometrics"]["post"]
     identify_op = spec["paths"]["/visits/{visit_id}/identify"]["post"]
-    for op, codes in ((capture_op, {"201", "401", "403", "404", "409", "413", "422", "503"}),
-                      (identify_op, {"200", "401", "403", "409", "413", "422", "429", "503"})):
+    for op, codes in (
+        (capture_op, {"201", "401", "403", "404", "409", "413", "422", "503"}),
+        (identify_op, {"200", "401", "403", "409", "413", "422", "429", "503"}),
+    ):
         assert codes <= set(op["responses"]), op["responses"].keys()
         assert "multipart/form-data" in op["requestBody"]["content"]
         assert "curl" in op["description"]

@@ -50,8 +50,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_answer_is_the_documented_one(case, staff_tokens):
     for headers in staff_tokens.values():
         case.call_and_validate(headers=headers)
@@ -59,10 +58,18 @@ def test_every_answer_is_the_documented_one(case, staff_tokens):
 
 # -- the parts of the contract that the generated run checks, pinned one by one ----------------------------------
 
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    ("TRACE", "/auth/token", "DELETE, POST"), ("GET", "/auth/token", "DELETE, POST"),
-    ("PUT", "/visits/V-1", "GET"), ("DELETE", "/fhir/metadata", "GET"), ("PATCH", "/visits/V-1/people", "POST"),
-    ("POST", "/transparency/tree-head", "GET")])
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/auth/token", "DELETE, POST"),
+        ("GET", "/auth/token", "DELETE, POST"),
+        ("PUT", "/visits/V-1", "GET"),
+        ("DELETE", "/fhir/metadata", "GET"),
+        ("PATCH", "/visits/V-1/people", "POST"),
+        ("POST", "/transparency/tree-head", "GET"),
+    ],
+)
 def test_an_undeclared_method_is_405_with_allow(client, method, path, allow):
     r = client.request(method, path)
     assert r.status_code == 405 and r.headers["allow"] == allow
@@ -83,8 +90,9 @@ def test_problems_are_documented_as_problem_documents(client):
         for method, op in operations.items():
             for status, answer in op["responses"].items():
                 if status.startswith(("4", "5")):
-                    assert answer["content"] == {"application/problem+json": {
-                        "schema": {"$ref": "#/components/schemas/Problem"}}}, (method, path, status)
+                    assert answer["content"] == {
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }, (method, path, status)
             if "requestBody" in op:
                 assert {"400", "413", "422"} <= set(op["responses"]), (method, path)
     assert spec["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]

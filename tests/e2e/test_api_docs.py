@@ -21,8 +21,11 @@ def test_docs_reference_only_same_origin_assets_and_they_are_served(client):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
     init = client.get("/docs/assets/swagger-init.js")
     assert init.headers["content-type"].startswith("text/javascript") and "validatorUrl: null" in init.text
-    assert client.get("/docs/assets/vendor/swagger-ui-bundle.js").headers["content-type"].startswith(
-        ("application/javascript", "text/javascript"))
+    assert (
+        client.get("/docs/assets/vendor/swagger-ui-bundle.js")
+        .headers["content-type"]
+        .startswith(("application/javascript", "text/javascript"))
+    )
     assert client.get("/openapi.json").json()["info"]["title"] == "carekey"
 
 

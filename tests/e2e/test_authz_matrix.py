@@ -25,13 +25,21 @@ CARE, STATS, AUDIT = "care_record", "aggregate_statistics", "audit"
 
 # (method, path) -> allowed: a set of principals (no purpose header) or of (principal, purpose) pairs
 MATRIX: dict[tuple[str, str], frozenset] = {
-    ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/assets/swagger-init.js"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC, ("GET", "/health"): PUBLIC, ("GET", "/transparency/refusals"): PUBLIC,
-    ("GET", "/transparency/tree-head"): PUBLIC, ("GET", "/transparency/tree-heads"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/assets/swagger-init.js"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/transparency/refusals"): PUBLIC,
+    ("GET", "/transparency/tree-head"): PUBLIC,
+    ("GET", "/transparency/tree-heads"): PUBLIC,
     ("GET", "/transparency/consistency"): PUBLIC,
-    ("POST", "/auth/token"): PUBLIC, ("POST", "/patient/token"): PUBLIC,  # credentials in the body
-    ("DELETE", "/auth/token"): frozenset(STAFF), ("GET", "/auth/me"): frozenset(STAFF),
-    ("POST", "/visits"): frozenset({R, C}), ("GET", "/visits/{visit_id}"): frozenset({R, C}),
+    ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/patient/token"): PUBLIC,  # credentials in the body
+    ("DELETE", "/auth/token"): frozenset(STAFF),
+    ("GET", "/auth/me"): frozenset(STAFF),
+    ("POST", "/visits"): frozenset({R, C}),
+    ("GET", "/visits/{visit_id}"): frozenset({R, C}),
     ("POST", "/visits/{visit_id}/close"): frozenset({R, C}),
     ("POST", "/visits/{visit_id}/screenings"): frozenset({R, C}),
     ("POST", "/visits/{visit_id}/people"): frozenset({(R, CARE)}),
@@ -43,26 +51,34 @@ MATRIX: dict[tuple[str, str], frozenset] = {
     ("POST", "/visits/{visit_id}/people/{person_id}/pin"): frozenset({(R, CARE)}),
     ("POST", "/visits/{visit_id}/people/{person_id}/exams"): frozenset({(C, CARE)}),
     ("GET", "/visits/{visit_id}/people/{person_id}/exams"): frozenset({(C, CARE)}),
-    ("GET", "/patient/record"): frozenset({"patient"}), ("GET", "/patient/consents"): frozenset({"patient"}),
+    ("GET", "/patient/record"): frozenset({"patient"}),
+    ("GET", "/patient/consents"): frozenset({"patient"}),
     ("POST", "/patient/consents/{purpose}/revoke"): frozenset({"patient"}),
-    ("GET", "/patient/accesses"): frozenset({"patient"}), ("GET", "/patient/export"): frozenset({"patient"}),
-    ("POST", "/patient/erasure"): frozenset({"patient"}), ("DELETE", "/patient/token"): frozenset({"patient"}),
-    ("POST", "/stats/releases"): frozenset({(M, STATS)}), ("GET", "/stats/budget"): frozenset({(M, STATS)}),
+    ("GET", "/patient/accesses"): frozenset({"patient"}),
+    ("GET", "/patient/export"): frozenset({"patient"}),
+    ("POST", "/patient/erasure"): frozenset({"patient"}),
+    ("DELETE", "/patient/token"): frozenset({"patient"}),
+    ("POST", "/stats/releases"): frozenset({(M, STATS)}),
+    ("GET", "/stats/budget"): frozenset({(M, STATS)}),
     ("GET", "/stats/releases"): frozenset({(M, STATS)}),
     ("GET", "/stats/releases/{release_id}"): frozenset({(M, STATS)}),
     ("GET", "/stats/releases/{release_id}/csv"): frozenset({(M, STATS)}),
     ("GET", "/stats/releases/{release_id}/dhis2"): frozenset({(M, STATS)}),
     ("POST", "/stats/push"): frozenset({(M, STATS)}),
-    ("GET", "/audit/verify"): frozenset({(A, AUDIT)}), ("POST", "/audit/verify"): frozenset({(A, AUDIT)}),
-    ("POST", "/admin/users"): frozenset({AD}), ("GET", "/admin/users"): frozenset({AD}),
-    ("GET", "/transparency/admin-actions"): PUBLIC, ("POST", "/auth/password"): frozenset(STAFF),
+    ("GET", "/audit/verify"): frozenset({(A, AUDIT)}),
+    ("POST", "/audit/verify"): frozenset({(A, AUDIT)}),
+    ("POST", "/admin/users"): frozenset({AD}),
+    ("GET", "/admin/users"): frozenset({AD}),
+    ("GET", "/transparency/admin-actions"): PUBLIC,
+    ("POST", "/auth/password"): frozenset(STAFF),
     ("POST", "/visits/{visit_id}/people/{person_id}/erase"): frozenset({(R, CARE)}),
     ("POST", "/admin/users/{username}/approve"): frozenset({AD, M}),
     ("PATCH", "/admin/users/{username}"): frozenset({AD}),
     ("POST", "/admin/users/{username}/password"): frozenset({AD}),
     ("POST", "/admin/users/{username}/deactivate"): frozenset({AD}),
     ("POST", "/admin/users/{username}/reactivate"): frozenset({AD}),
-    ("GET", "/fhir/metadata"): PUBLIC, ("GET", "/patient/export/fhir"): frozenset({"patient"}),
+    ("GET", "/fhir/metadata"): PUBLIC,
+    ("GET", "/patient/export/fhir"): frozenset({"patient"}),
     ("GET", "/admin/fhir/queue"): frozenset({AD}),
     ("POST", "/visits/{visit_id}/identify"): frozenset({(R, "biometric_identification")}),
     ("POST", "/visits/{visit_id}/people/{person_id}/biometrics"): frozenset({(R, "biometric_identification")}),
@@ -70,13 +86,21 @@ MATRIX: dict[tuple[str, str], frozenset] = {
 }
 # multipart image routes, and the answer to a possible duplicate (it needs one first): their policy is walked by
 # tests/e2e/test_api_biometrics.py and tests/integration/test_enrollment_duplicates.py, not by the generic walk
-NOT_WALKED = {("POST", "/visits/{visit_id}/identify"), ("POST", "/visits/{visit_id}/people/{person_id}/biometrics"),
-              ("POST", "/visits/{visit_id}/people/{person_id}/duplicate/confirm")}
+NOT_WALKED = {
+    ("POST", "/visits/{visit_id}/identify"),
+    ("POST", "/visits/{visit_id}/people/{person_id}/biometrics"),
+    ("POST", "/visits/{visit_id}/people/{person_id}/duplicate/confirm"),
+}
 # routes whose allowed call destroys its context (person, visit, token): each call gets a fresh one
-FRESH = {("DELETE", "/visits/{visit_id}/people/{person_id}"), ("POST", "/visits/{visit_id}/close"),
-         ("POST", "/visits/{visit_id}/people/{person_id}/erase"),
-         ("POST", "/visits/{visit_id}/people/{person_id}/pin"),  # a PIN change ends the person's portal sessions
-         ("DELETE", "/auth/token"), ("DELETE", "/patient/token"), ("POST", "/patient/erasure")}
+FRESH = {
+    ("DELETE", "/visits/{visit_id}/people/{person_id}"),
+    ("POST", "/visits/{visit_id}/close"),
+    ("POST", "/visits/{visit_id}/people/{person_id}/erase"),
+    ("POST", "/visits/{visit_id}/people/{person_id}/pin"),  # a PIN change ends the person's portal sessions
+    ("DELETE", "/auth/token"),
+    ("DELETE", "/patient/token"),
+    ("POST", "/patient/erasure"),
+}
 
 
 def app_routes(app):
@@ -107,14 +131,22 @@ class Ctx:
         mapping.write_text(json.dumps(self.s.statistics.mapping_template(world.manager, STATS)))
         self.tokens = {name: self.token(name) for name in PRINCIPALS}
         from carekey.services.admin import LOCAL_OPERATOR  # the account the admin routes act on
+
         self.s.admin.add_user(LOCAL_OPERATOR, "target", "clinician", "long enough password", ["north"])
 
     def new_person(self):
         Ctx.n += 1
         card = f"MX{Ctx.n:04d}"
         visit = self.s.visits.open(self.world.registrar, "north")
-        view = self.s.people.enroll(self.world.registrar, visit.id, CARE, person_input(card_number=card),
-                                    consent(), pin="246813", confirm_new=True)
+        view = self.s.people.enroll(
+            self.world.registrar,
+            visit.id,
+            CARE,
+            person_input(card_number=card),
+            consent(),
+            pin="246813",
+            confirm_new=True,
+        )
         return visit.id, view.person.id, card
 
     def token(self, name):
@@ -129,42 +161,62 @@ class Ctx:
 
     def body(self, method, path):
         Ctx.n += 1
-        return {
-            "/auth/token": {"username": "auditor", "password": PASSWORD},
-            "/patient/token": {"card_number": self.card, "pin": "246813"},
-            "/visits": {"site_id": "north"},
-            "/visits/{visit_id}/screenings": {"systolic_bp": 120, "diastolic_bp": 80},
-            "/visits/{visit_id}/people": {"person": {"given_name": "Kwame", "family_name": "Boateng", "sex": "male",
-                                                     "birth_year": 1975, "card_number": f"MB{Ctx.n:05d}"},
-                                          "consent": {"granted": ["care_record"], "notice_version": "v1",
-                                                      "language": "en"}},
-            "/visits/{visit_id}/lookup": {"card_number": self.card},
-            "/visits/{visit_id}/people/{person_id}/consents": {"purpose": "aggregate_statistics", "granted": True,
-                                                               "notice_version": "v1", "language": "en"},
-            "/visits/{visit_id}/people/{person_id}/exams": {"systolic_bp": 121, "diastolic_bp": 81},
-            "/visits/{visit_id}/people/{person_id}/pin": {"pin": "246813"},
-            "/stats/releases": {"statistic": "count", "epsilon": 0.01},
-            "/stats/push": {"period": self.s.statistics.budget(self.world.manager, STATS).period},
-            "/audit/verify": {"heads": []},
-            "/admin/users": {"username": f"user{Ctx.n}", "role": "auditor", "password": "long enough password"},
-            "/auth/password": {"current_password": PASSWORD, "new_password": PASSWORD},
-            "/admin/users/{username}": {"display_name": "Target"},
-            "/admin/users/{username}/password": {"password": "another long password"},
-            "/visits/{visit_id}/people/{person_id}/erase": {"presence": {"pin": "246813"}},
-        }.get(path) if method in ("POST", "PUT", "PATCH") else None
+        return (
+            {
+                "/auth/token": {"username": "auditor", "password": PASSWORD},
+                "/patient/token": {"card_number": self.card, "pin": "246813"},
+                "/visits": {"site_id": "north"},
+                "/visits/{visit_id}/screenings": {"systolic_bp": 120, "diastolic_bp": 80},
+                "/visits/{visit_id}/people": {
+                    "person": {
+                        "given_name": "Kwame",
+                        "family_name": "Boateng",
+                        "sex": "male",
+                        "birth_year": 1975,
+                        "card_number": f"MB{Ctx.n:05d}",
+                    },
+                    "consent": {"granted": ["care_record"], "notice_version": "v1", "language": "en"},
+                },
+                "/visits/{visit_id}/lookup": {"card_number": self.card},
+                "/visits/{visit_id}/people/{person_id}/consents": {
+                    "purpose": "aggregate_statistics",
+                    "granted": True,
+                    "notice_version": "v1",
+                    "language": "en",
+                },
+                "/visits/{visit_id}/people/{person_id}/exams": {"systolic_bp": 121, "diastolic_bp": 81},
+                "/visits/{visit_id}/people/{person_id}/pin": {"pin": "246813"},
+                "/stats/releases": {"statistic": "count", "epsilon": 0.01},
+                "/stats/push": {"period": self.s.statistics.budget(self.world.manager, STATS).period},
+                "/audit/verify": {"heads": []},
+                "/admin/users": {"username": f"user{Ctx.n}", "role": "auditor", "password": "long enough password"},
+                "/auth/password": {"current_password": PASSWORD, "new_password": PASSWORD},
+                "/admin/users/{username}": {"display_name": "Target"},
+                "/admin/users/{username}/password": {"password": "another long password"},
+                "/visits/{visit_id}/people/{person_id}/erase": {"presence": {"pin": "246813"}},
+            }.get(path)
+            if method in ("POST", "PUT", "PATCH")
+            else None
+        )
 
     def call(self, method, path, principal, purpose):
         fresh = (method, path) in FRESH
         visit, person, card = self.new_person() if fresh else (self.visit, self.person, self.card)
         if fresh and principal == "patient":
             token = self.client.post("/patient/token", json={"card_number": card, "pin": "246813"}).json()[
-                "access_token"]
+                "access_token"
+            ]
         else:
             token = self.token(principal) if fresh and principal in STAFF else self.tokens[principal]
         if path in ("/visits/{visit_id}/people", "/visits/{visit_id}/lookup"):  # a visit not yet serving anyone
             visit = self.s.visits.open(self.world.registrar, "north").id
-        url = path.format(visit_id=visit, person_id=person, purpose="biometric_identification", username="target",
-                          release_id=self.release)
+        url = path.format(
+            visit_id=visit,
+            person_id=person,
+            purpose="biometric_identification",
+            username="target",
+            release_id=self.release,
+        )
         if path == "/transparency/consistency":
             url += "?first=0&second=1"
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -195,15 +247,28 @@ def check_matrix(ctx):
         r = ctx.call(method, path, principal, purpose)
         ok = r.status_code < 300 if allow else r.status_code in (401, 403, 404)
         if not ok:
-            wrong.append(f"{method} {path} as {principal} for {purpose}: expected {'allow' if allow else 'deny'}, "
-                         f"got {r.status_code} {r.text[:160]}")
+            wrong.append(
+                f"{method} {path} as {principal} for {purpose}: expected {'allow' if allow else 'deny'}, "
+                f"got {r.status_code} {r.text[:160]}"
+            )
         elif not allow and purpose == "law_enforcement" and principal in STAFF:
             assert r.json()["type"] == "urn:carekey:problem:refused-purpose", (method, path, r.text)
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("purpose", ["law_enforcement", "security", "watchlist", "kinship", "bulk_export",
-                                     "persons_of_interest", "dna_identification", "marketing"])
+@pytest.mark.parametrize(
+    "purpose",
+    [
+        "law_enforcement",
+        "security",
+        "watchlist",
+        "kinship",
+        "bulk_export",
+        "persons_of_interest",
+        "dna_identification",
+        "marketing",
+    ],
+)
 def test_each_refused_purpose_refused_logged_and_counted(app, world, client, login, purpose):
     ctx = Ctx(app, world, client)
     h = login("registrar") | {"X-Carekey-Purpose": purpose}

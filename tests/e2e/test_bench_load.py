@@ -17,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 def test_bench_load_runs_every_operation_and_writes_the_report(tmp_path):
     out = tmp_path / "load.json"
-    result = CliRunner().invoke(app, ["bench", "load", "--clients", "2", "--seconds", "0.5", "--people", "2",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["bench", "load", "--clients", "2", "--seconds", "0.5", "--people", "2", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["backend"] == "sqlite" and report["clients"] == 2
@@ -31,7 +32,8 @@ def test_bench_load_runs_every_operation_and_writes_the_report(tmp_path):
 
 
 def test_bench_load_refuses_an_unknown_operation(tmp_path):
-    result = CliRunner().invoke(app, ["bench", "load", "--clients", "1", "--operation", "export_everyone",
-                                      "--out", str(tmp_path / "x.json")])
+    result = CliRunner().invoke(
+        app, ["bench", "load", "--clients", "1", "--operation", "export_everyone", "--out", str(tmp_path / "x.json")]
+    )
     assert result.exit_code != 0 and "unknown operation" in result.output
     assert not (tmp_path / "x.json").exists()

@@ -47,8 +47,18 @@ def test_demo_seeds_once(data):
 def test_scripted_visit(data):
     assert ck("demo", "--data", data, "--people", 2).exit_code == 0
     pw = {u: p for u, _, p in (line.split("\t") for line in (data / "demo-users.txt").read_text().splitlines())}
-    r = ck("user", "add", "--data", data, "nurse-ama", "--role", "clinician", "--site", "north",
-           env={"CAREKEY_NEW_PASSWORD": "a long password"})
+    r = ck(
+        "user",
+        "add",
+        "--data",
+        data,
+        "nurse-ama",
+        "--role",
+        "clinician",
+        "--site",
+        "north",
+        env={"CAREKEY_NEW_PASSWORD": "a long password"},
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["approved"] is False  # reaches nothing yet
     nurse0 = ["--data", data, "--user", "nurse-ama"]
@@ -57,20 +67,59 @@ def test_scripted_visit(data):
     assert r.exit_code == 0 and json.loads(r.output)["approved"] is True, r.output
     reg = ["--data", data, "--user", "registrar-north"]
     visit = json.loads(ck("visit", "open", *reg, "--site", "north", password=pw["registrar-north"]).output)["id"]
-    r = ck("person", "enroll", *reg, "--visit", visit, "--given", "Kofi", "--family", "Asante", "--sex", "male",
-           "--birth-year", 1966, "--card", "NK7777", "--consent", "care_record", password=pw["registrar-north"])
+    r = ck(
+        "person",
+        "enroll",
+        *reg,
+        "--visit",
+        visit,
+        "--given",
+        "Kofi",
+        "--family",
+        "Asante",
+        "--sex",
+        "male",
+        "--birth-year",
+        1966,
+        "--card",
+        "NK7777",
+        "--consent",
+        "care_record",
+        password=pw["registrar-north"],
+    )
     assert r.exit_code == 0, r.output
     pid = json.loads(r.output)["person"]["id"]
     nurse = ["--data", data, "--user", "nurse-ama", "--visit", visit]
     r = ck("exam", "record", *nurse, pid, "--systolic", 900, "--diastolic", 80, password="a long password")
     assert r.exit_code == 3 and "plausible range" in r.output
-    r = ck("exam", "record", *nurse, pid, "--systolic", 135, "--diastolic", 85, "--blood-type", "AB-",
-           password="a long password")
+    r = ck(
+        "exam",
+        "record",
+        *nurse,
+        pid,
+        "--systolic",
+        135,
+        "--diastolic",
+        85,
+        "--blood-type",
+        "AB-",
+        password="a long password",
+    )
     assert r.exit_code == 0, r.output
     listed = json.loads(ck("exam", "list", *nurse, pid, password="a long password").output)
     assert len(listed) == 1 and listed[0]["observations"][0]["loinc"] == "8480-6"
-    r = ck("person", "lookup", *reg, "--visit", visit, "--card", "NK7777", "--purpose", "kinship",
-           password=pw["registrar-north"])
+    r = ck(
+        "person",
+        "lookup",
+        *reg,
+        "--visit",
+        visit,
+        "--card",
+        "NK7777",
+        "--purpose",
+        "kinship",
+        password=pw["registrar-north"],
+    )
     assert r.exit_code == 5 and "kinship" in r.output
     r = ck("person", "lookup", *reg, "--visit", visit, "--card", "NK7777", password=pw["registrar-north"])
     assert r.exit_code == 5 and "already serves" in r.output  # this visit serves Kofi: no searching for others
@@ -112,13 +161,31 @@ def test_cli_pin_reset_needs_the_person_s_proof(data):
     card, pin = (data / "demo-patients.txt").read_text().split()[:2]
     reg = ["--data", data, "--user", "registrar-north"]
     visit = json.loads(ck("visit", "open", *reg, "--site", "north", password=pw["registrar-north"]).output)["id"]
-    pid = json.loads(ck("person", "lookup", *reg, "--visit", visit, "--card", card,
-                        password=pw["registrar-north"]).output)[0]["person_id"]
+    pid = json.loads(
+        ck("person", "lookup", *reg, "--visit", visit, "--card", card, password=pw["registrar-north"]).output
+    )[0]["person_id"]
     assert ck("person", "show", *reg, "--visit", visit, pid, password=pw["registrar-north"]).exit_code == 0
-    r = ck("person", "set-pin", *reg, "--visit", visit, pid, password=pw["registrar-north"],
-           env={"CAREKEY_NEW_PIN": "808080"})
+    r = ck(
+        "person",
+        "set-pin",
+        *reg,
+        "--visit",
+        visit,
+        pid,
+        password=pw["registrar-north"],
+        env={"CAREKEY_NEW_PIN": "808080"},
+    )
     assert r.exit_code == 5 and "prove they are here" in r.output
-    r = ck("person", "set-pin", *reg, "--visit", visit, pid, "--person-pin", password=pw["registrar-north"],
-           env={"CAREKEY_NEW_PIN": "808080", "CAREKEY_PRESENCE_PIN": pin})
+    r = ck(
+        "person",
+        "set-pin",
+        *reg,
+        "--visit",
+        visit,
+        pid,
+        "--person-pin",
+        password=pw["registrar-north"],
+        env={"CAREKEY_NEW_PIN": "808080", "CAREKEY_PRESENCE_PIN": pin},
+    )
     assert r.exit_code == 0, r.output
     assert ck("patient", "record", "--data", data, "--card", card, env={"CAREKEY_PIN": "808080"}).exit_code == 0

@@ -72,10 +72,12 @@ def test_rotate_then_renew_from_kept_images_through_the_cli(data, monkeypatch):
         ids = []
         for card, granted in (("NK1001", (*ALL, "biometric_image_retention")), ("NK1002", ALL)):
             visit = s.visits.open(world.registrar, "north")
-            pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
-                                  consent(granted), confirm_new=True).person.id
-            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"),
-                                 override="false_match")  # one fixture eye for several people
+            pid = s.people.enroll(
+                world.registrar, visit.id, CARE, person_input(card_number=card), consent(granted), confirm_new=True
+            ).person.id
+            s.biometrics.enroll(
+                world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"), override="false_match"
+            )  # one fixture eye for several people
             ids.append(pid)
     finally:
         built.close()
@@ -83,7 +85,7 @@ def test_rotate_then_renew_from_kept_images_through_the_cli(data, monkeypatch):
     assert r.exit_code == 0 and "renew-biometric" in r.output, r.output
     r = runner.invoke(app, ["keys", "renew-biometric", "--data", str(data)])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output[r.output.index("{"):])
+    out = json.loads(r.output[r.output.index("{") :])
     assert out == {"biometric_key_version": 2, "renewed": 1, "templates": 1, "skipped": 0, "failed": 0}
     built = bootstrap.build(Settings(data_dir=data))
     try:
@@ -108,23 +110,32 @@ def test_renewal_failures_are_counted_without_naming_anyone(data, monkeypatch):
         ids = []
         for card in ("NK1001", "NK1002"):
             visit = s.visits.open(world.registrar, "north")
-            pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
-                                  consent((*ALL, "biometric_image_retention")),
-                                  confirm_new=True).person.id
-            s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"),
-                                 override="false_match")  # one fixture eye for several people
+            pid = s.people.enroll(
+                world.registrar,
+                visit.id,
+                CARE,
+                person_input(card_number=card),
+                consent((*ALL, "biometric_image_retention")),
+                confirm_new=True,
+            ).person.id
+            s.biometrics.enroll(
+                world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"), override="false_match"
+            )  # one fixture eye for several people
             ids.append(pid)
         with built.database.uow() as uow:  # the second person's kept image: tampered ciphertext
             [kept] = uow.images.for_person(ids[1])
             uow.images.delete_for_person(ids[1])
-            uow.images.add(replace(kept, ciphertext=kept.ciphertext[:40] + bytes([kept.ciphertext[40] ^ 0xFF])
-                                   + kept.ciphertext[41:]))
+            uow.images.add(
+                replace(
+                    kept, ciphertext=kept.ciphertext[:40] + bytes([kept.ciphertext[40] ^ 0xFF]) + kept.ciphertext[41:]
+                )
+            )
             uow.commit()
     finally:
         built.close()
     r = runner.invoke(app, ["keys", "rotate-biometric", "--renew", "--data", str(data)])
     assert r.exit_code == 1, r.output
-    out = json.loads(r.output[r.output.index("{", r.output.index("}")):r.output.rindex("}") + 1])
+    out = json.loads(r.output[r.output.index("{", r.output.index("}")) : r.output.rindex("}") + 1])
     assert out == {"biometric_key_version": 2, "renewed": 1, "templates": 1, "skipped": 0, "failed": 1}
     assert "own access log" in r.output and "next capture" in r.output
     assert not any(pid in r.output for pid in ids)  # no person is named to the admin

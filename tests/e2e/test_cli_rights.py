@@ -77,26 +77,73 @@ def test_log_verify_catches_a_tampered_row(demo, tmp_path):
 def test_stats_release_budget_and_refusal(demo):
     pw, _, _ = creds(demo)
     m = pw["manager"]
-    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "hypertension", "--epsilon", 1,
-           password=m)
+    r = ck(
+        "stats",
+        "release",
+        "--data",
+        demo,
+        "--user",
+        "manager",
+        "--statistic",
+        "hypertension",
+        "--epsilon",
+        1,
+        password=m,
+    )
     assert r.exit_code == 0 and "95% CI" in r.output and "all districts" in r.output, r.output
     b = json.loads(ck("stats", "budget", "--data", demo, "--user", "manager", password=m).output)
     assert b["spent"] == pytest.approx(1.0) and b["limit"] == 2.0 and len(b["open_periods"]) == 6
-    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 1.5,
-           password=m)
+    r = ck(
+        "stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 1.5, password=m
+    )
     assert r.exit_code == 3 and "between 0.01 and 1" in r.output  # over the per-release cap: 422, nothing spent
     for _ in range(2):
-        r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 0.6,
-               password=m)
+        r = ck(
+            "stats",
+            "release",
+            "--data",
+            demo,
+            "--user",
+            "manager",
+            "--statistic",
+            "count",
+            "--epsilon",
+            0.6,
+            password=m,
+        )
     assert r.exit_code == 5 and "budget" in r.output.lower()  # 1 + 0.6 fits in 2, 1 + 0.6 + 0.6 does not
-    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 0.6,
-           "--period", "2025", password=m)
+    r = ck(
+        "stats",
+        "release",
+        "--data",
+        demo,
+        "--user",
+        "manager",
+        "--statistic",
+        "count",
+        "--epsilon",
+        0.6,
+        "--period",
+        "2025",
+        password=m,
+    )
     assert r.exit_code == 0, r.output  # another period, its own budget
     rid = json.loads(ck("stats", "releases", "--data", demo, "--user", "manager", password=m).output)[0]["id"]
     r = ck("stats", "export", "--data", demo, "--user", "manager", "--release", rid, password=m)
     assert r.exit_code == 0 and r.output.startswith("program,period,statistic,level")
-    r = ck("stats", "release", "--data", demo, "--user", "clinician-north", "--statistic", "count", "--epsilon", 1,
-           password=pw["clinician-north"])
+    r = ck(
+        "stats",
+        "release",
+        "--data",
+        demo,
+        "--user",
+        "clinician-north",
+        "--statistic",
+        "count",
+        "--epsilon",
+        1,
+        password=pw["clinician-north"],
+    )
     assert r.exit_code == 5
 
 
@@ -118,8 +165,20 @@ def test_retention_dry_run_then_run(demo):
 def test_stats_mapping_init_export_and_push_to_a_local_dhis2(demo):
     pw, _, _ = creds(demo)
     m = pw["manager"]
-    r = ck("stats", "release", "--data", demo, "--user", "manager", "--statistic", "count", "--epsilon", 1,
-           "--json", password=m)
+    r = ck(
+        "stats",
+        "release",
+        "--data",
+        demo,
+        "--user",
+        "manager",
+        "--statistic",
+        "count",
+        "--epsilon",
+        1,
+        "--json",
+        password=m,
+    )
     assert r.exit_code == 0, r.output
     period = json.loads(r.output)["period"]
     assert ck("stats", "mapping", "init", "--data", demo, "--user", "manager", password=m).exit_code == 0
@@ -144,6 +203,17 @@ def test_stats_mapping_init_export_and_push_to_a_local_dhis2(demo):
         assert dhis2.requests[0]["body"]["dataValues"][0]["dataElement"] == "DeScreened1"
     listed = json.loads(ck("stats", "releases", "--data", demo, "--user", "manager", password=m).output)
     assert listed[0]["sent_at"] is not None
-    r = ck("stats", "export", "--data", demo, "--user", "manager", "--release", listed[0]["id"], "--format", "dhis2",
-           password=m)
+    r = ck(
+        "stats",
+        "export",
+        "--data",
+        demo,
+        "--user",
+        "manager",
+        "--release",
+        listed[0]["id"],
+        "--format",
+        "dhis2",
+        password=m,
+    )
     assert r.exit_code == 0 and json.loads(r.output)["dataValues"][0]["value"].isdigit()

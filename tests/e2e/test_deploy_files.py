@@ -34,13 +34,33 @@ def test_nginx_site_passes_nginx_t(tmp_path):
         pytest.skip("nginx is not installed")
     ssl = tmp_path / "ssl"
     ssl.mkdir()
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(ssl / "privkey.pem"), "-out", str(ssl / "fullchain.pem"), "-days", "1",
-                    "-subj", "/CN=carekey.example.org"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(ssl / "privkey.pem"),
+            "-out",
+            str(ssl / "fullchain.pem"),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=carekey.example.org",
+        ],
+        check=True,
+        capture_output=True,
+    )
     site = tmp_path / "site.conf"
     site.write_text((DEPLOY / "nginx-carekey.conf").read_text().replace("/etc/ssl/carekey", str(ssl)))
     main = tmp_path / "nginx.conf"
-    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-                    f"http {{\n  include {site};\n}}\n")
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n  include {site};\n}}\n"
+    )
     done = subprocess.run([tool, "-t", "-c", str(main), "-p", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0 and "syntax is ok" in done.stderr, done.stderr

@@ -20,14 +20,31 @@ def test_metadata_is_a_capability_statement_that_promises_no_reads(client):
     assert cs.fhirVersion == "4.0.1" and cs.kind == "capability"
     modes = {rest.mode: rest for rest in cs.rest}
     assert modes["server"].resource is None  # serves no resource at all
-    assert {res.type for res in modes["client"].resource} == {"Patient", "Location", "Encounter", "Observation",
-                                                               "Consent"}
+    assert {res.type for res in modes["client"].resource} == {
+        "Patient",
+        "Location",
+        "Encounter",
+        "Observation",
+        "Consent",
+    }
     assert "no FHIR read, search" in cs.description
 
 
-@pytest.mark.parametrize("path", ["/fhir", "/fhir/", "/fhir/Patient", "/fhir/Patient/CK-AAAA-BBBB",
-                                  "/fhir/Observation?subject=Patient/CK-AAAA-BBBB", "/fhir/Patient/$everything",
-                                  "/fhir/$export", "/fhir/Bundle", "/fhir/metadata/x", "/fhir/AuditEvent"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/fhir",
+        "/fhir/",
+        "/fhir/Patient",
+        "/fhir/Patient/CK-AAAA-BBBB",
+        "/fhir/Observation?subject=Patient/CK-AAAA-BBBB",
+        "/fhir/Patient/$everything",
+        "/fhir/$export",
+        "/fhir/Bundle",
+        "/fhir/metadata/x",
+        "/fhir/AuditEvent",
+    ],
+)
 def test_no_other_fhir_read_exists(client, login, path):
     for headers in ({}, login("admin"), login("clinician")):
         assert client.get(path, headers=headers).status_code in (404, 405), path
@@ -47,8 +64,11 @@ def test_patient_downloads_their_fhir_export_and_the_json_one_stays(app, world, 
     assert bundle.type == "collection"
     types = reading.resource_types(bundle)
     assert types[0] == "Patient" and "Consent" in types and "AuditEvent" in types
-    assert {(m["loinc"], m["value"]) for m in reading.measurements(bundle)} == {("8480-6", 128.0),
-                                                                                ("8462-4", 84.0), ("8867-4", 70.0)}
+    assert {(m["loinc"], m["value"]) for m in reading.measurements(bundle)} == {
+        ("8480-6", 128.0),
+        ("8462-4", 84.0),
+        ("8867-4", 70.0),
+    }
     assert client.get("/patient/export", headers=me).json()["format"] == "carekey-export-v1"
     assert client.get("/patient/export/fhir", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert pid in json.dumps(r.json())
@@ -61,6 +81,7 @@ def test_visit_closed_through_the_api_is_pushed_and_counted(app, world, client, 
         assert client.post(f"/visits/{visit}/close", headers=login("clinician")).status_code == 200
         assert len(endpoint.received) == 1 and bundles.parse(endpoint.received[0]).type == "transaction"
     counts = client.get("/admin/fhir/queue", headers=login("admin"))
-    assert counts.status_code == 200 and counts.json() == {"counts": {"north": {"pending": 0, "sent": 1, "failed": 0,
-                                                                                "cancelled": 0}}}
+    assert counts.status_code == 200 and counts.json() == {
+        "counts": {"north": {"pending": 0, "sent": 1, "failed": 0, "cancelled": 0}}
+    }
     assert client.get("/admin/fhir/queue", headers=login("registrar")).status_code == 403

@@ -28,8 +28,15 @@ SECOND = {"approver_username": "clinician", "approver_password": PASSWORD}
 def enroll(app, world, card, pin=None, site="north", granted=None):
     registrar = world.registrar if site == "north" else world.registrar_south
     visit = app.services.visits.open(registrar, site)
-    view = app.services.people.enroll(registrar, visit.id, "care_record", person_input(card_number=card),
-                                      consent(granted) if granted else consent(), pin=pin, confirm_new=True)
+    view = app.services.people.enroll(
+        registrar,
+        visit.id,
+        "care_record",
+        person_input(card_number=card),
+        consent(granted) if granted else consent(),
+        pin=pin,
+        confirm_new=True,
+    )
     app.services.visits.close(registrar, visit.id)
     return view.person.id
 
@@ -74,11 +81,20 @@ def test_one_empty_visit_reads_nobody(app, world, client, login):
 def test_past_visit_hides_its_person(app, world, client, login):
     reg = login("registrar")
     vid = open_visit(client, reg)
-    r = client.post(f"/visits/{vid}/people", json={"person": {"given_name": "Abla", "family_name": "Kuma",
-                                                              "sex": "female", "birth_year": 1990,
-                                                              "card_number": "PV9001"},
-                                                   "consent": {"granted": ["care_record"], "notice_version": "v1",
-                                                               "language": "en"}}, headers=reg | CARE)
+    r = client.post(
+        f"/visits/{vid}/people",
+        json={
+            "person": {
+                "given_name": "Abla",
+                "family_name": "Kuma",
+                "sex": "female",
+                "birth_year": 1990,
+                "card_number": "PV9001",
+            },
+            "consent": {"granted": ["care_record"], "notice_version": "v1", "language": "en"},
+        },
+        headers=reg | CARE,
+    )
     assert r.status_code == 201
     assert client.get(f"/visits/{vid}", headers=reg).json()["person_id"] == r.json()["id"]  # open: shown
     client.post(f"/visits/{vid}/close", headers=reg)
@@ -107,19 +123,25 @@ def test_staff_cannot_override_a_withdrawal(app, world, client, login):
         assert client.post(f"/visits/{vid}/people/{pid}/consents", json=wrong, headers=reg | CARE).status_code == 403
     assert ("prove_presence", "denied") in log_of(app, pid)
     # the person is there and types their PIN: the consent is theirs to give again
-    r = client.post(f"/visits/{vid}/people/{pid}/consents",
-                    json=grant | {"presence": {"pin": "135792"}}, headers=reg | CARE)
+    r = client.post(
+        f"/visits/{vid}/people/{pid}/consents", json=grant | {"presence": {"pin": "135792"}}, headers=reg | CARE
+    )
     assert r.status_code == 201 and r.json()["granted"] is True
     with app.database.uow() as uow:
-        [entry] = [e.event for e in uow.access_log.for_person(pid)
-                   if e.event.action == "record_consent" and e.event.outcome == "granted"]
+        [entry] = [
+            e.event
+            for e in uow.access_log.for_person(pid)
+            if e.event.action == "record_consent" and e.event.outcome == "granted"
+        ]
     assert "presence proven by pin" in entry.reason  # and the person sees how in their access log
 
 
 def test_a_withdrawn_care_record_hides_the_person_from_lookups(app, world, client, login):
     pid = enroll(app, world, "WD002", pin="135792")
-    me = {"Authorization": "Bearer " + client.post("/patient/token", json={"card_number": "WD002", "pin": "135792"})
-          .json()["access_token"]}
+    me = {
+        "Authorization": "Bearer "
+        + client.post("/patient/token", json={"card_number": "WD002", "pin": "135792"}).json()["access_token"]
+    }
     assert client.post("/patient/consents/care_record/revoke", headers=me).status_code in (200, 201)
     reg = login("registrar")
     vid = open_visit(client, reg)
@@ -138,8 +160,7 @@ def test_no_portal_takeover_from_another_site(app, world, client, login):
     assert client.get(f"/visits/{vid}/people/{pid}", headers=south | CARE).status_code == 200
     r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "381946"}, headers=south | CARE)
     assert r.status_code == 403 and "prove they are here" in r.json()["detail"]
-    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "381946", "presence": SECOND},
-                    headers=south | CARE)
+    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "381946", "presence": SECOND}, headers=south | CARE)
     assert r.status_code == 403 and "visit's site" in r.json()["detail"]  # a north clinician cannot vouch at south
     r = client.delete(f"/visits/{vid}/people/{pid}", headers=south | CARE)
     assert r.status_code == 403
@@ -158,10 +179,13 @@ def test_pin_reset_with_a_second_staff_member_ends_sessions_and_shows_who(app, w
     client.post(f"/visits/{vid}/lookup", json={"card_number": "PR001"}, headers=reg | CARE)
     client.get(f"/visits/{vid}/people/{pid}", headers=reg | CARE)
     bad = SECOND | {"approver_username": "registrar"}  # the actor cannot vouch for themself
-    assert client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "864200", "presence": bad},
-                       headers=reg | CARE).status_code == 403
-    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "864200", "presence": SECOND},
-                    headers=reg | CARE)
+    assert (
+        client.post(
+            f"/visits/{vid}/people/{pid}/pin", json={"pin": "864200", "presence": bad}, headers=reg | CARE
+        ).status_code
+        == 403
+    )
+    r = client.post(f"/visits/{vid}/people/{pid}/pin", json={"pin": "864200", "presence": SECOND}, headers=reg | CARE)
     assert r.status_code == 204, r.text
     assert client.get("/patient/record", headers=me).status_code == 401  # the open session ended
     new = client.post("/patient/token", json={"card_number": "PR001", "pin": "864200"}).json()["access_token"]
@@ -176,10 +200,20 @@ def test_duplicate_card_is_logged(app, world, client, login):
     app.services.transparency.integrate()  # entries() and size() read integrated entries
     with app.database.uow() as uow:
         before = uow.access_log.size()
-    r = client.post(f"/visits/{vid}/people", json={"person": {"given_name": "X", "family_name": "Y", "sex": "male",
-                                                              "birth_year": 1970, "card_number": "DU001"},
-                                                   "consent": {"granted": ["care_record"], "notice_version": "v1",
-                                                               "language": "en"}}, headers=reg | CARE)
+    r = client.post(
+        f"/visits/{vid}/people",
+        json={
+            "person": {
+                "given_name": "X",
+                "family_name": "Y",
+                "sex": "male",
+                "birth_year": 1970,
+                "card_number": "DU001",
+            },
+            "consent": {"granted": ["care_record"], "notice_version": "v1", "language": "en"},
+        },
+        headers=reg | CARE,
+    )
     assert r.status_code == 409
     app.services.transparency.integrate()
     with app.database.uow() as uow:
@@ -189,25 +223,37 @@ def test_duplicate_card_is_logged(app, world, client, login):
 
 def test_admin_cannot_give_itself_access(app, world, client, login):
     admin = login("admin")
-    r = client.post("/admin/users", json={"username": "mole", "role": "registrar", "password": "a long password!",
-                                          "site_ids": ["north"]}, headers=admin)
+    r = client.post(
+        "/admin/users",
+        json={"username": "mole", "role": "registrar", "password": "a long password!", "site_ids": ["north"]},
+        headers=admin,
+    )
     assert r.status_code == 201 and r.json()["approved"] is False
-    mole = {"Authorization": "Bearer " + client.post("/auth/token", json={"username": "mole", "password":
-                                                                           "a long password!"}).json()["access_token"]}
+    mole = {
+        "Authorization": "Bearer "
+        + client.post("/auth/token", json={"username": "mole", "password": "a long password!"}).json()["access_token"]
+    }
     assert client.post("/visits", json={"site_id": "north"}, headers=mole).status_code == 403
     assert client.post("/admin/users/mole/approve", headers=admin).status_code == 403  # its creator
     # a second admin made by the same admin is itself unapproved, and cannot approve anything
-    client.post("/admin/users", json={"username": "admin2", "role": "admin", "password": "a long password!"},
-                headers=admin)
-    admin2 = {"Authorization": "Bearer " + client.post("/auth/token", json={
-        "username": "admin2", "password": "a long password!"}).json()["access_token"]}
+    client.post(
+        "/admin/users", json={"username": "admin2", "role": "admin", "password": "a long password!"}, headers=admin
+    )
+    admin2 = {
+        "Authorization": "Bearer "
+        + client.post("/auth/token", json={"username": "admin2", "password": "a long password!"}).json()["access_token"]
+    }
     assert client.post("/admin/users/mole/approve", headers=admin2).status_code == 403
     # a password reset of a working account suspends it until a second person approves
     r = client.post("/admin/users/registrar/password", json={"password": "the admin knows it"}, headers=admin)
     assert r.status_code == 200 and r.json()["approved"] is False
     reg = client.post("/auth/token", json={"username": "registrar", "password": "the admin knows it"}).json()
-    assert client.post("/visits", json={"site_id": "north"},
-                       headers={"Authorization": f"Bearer {reg['access_token']}"}).status_code == 403
+    assert (
+        client.post(
+            "/visits", json={"site_id": "north"}, headers={"Authorization": f"Bearer {reg['access_token']}"}
+        ).status_code
+        == 403
+    )
     # the program manager is a second person: the account now works
     assert client.post("/admin/users/mole/approve", headers=login("manager")).status_code == 200
     assert client.post("/visits", json={"site_id": "north"}, headers=mole).status_code == 201
@@ -232,9 +278,16 @@ def test_site_limit_holds_across_accounts(app, world, client, login):
     assert r.status_code == 429 and "per day at site north" in r.json()["detail"]
 
 
-@pytest.mark.parametrize(("purpose", "label"), [("police", "law_enforcement"), ("lawenforcement", "law_enforcement"),
-                                                ("Law-Enforcement", "law_enforcement"),
-                                                ("Immigration", "immigration"), ("intelligence", "security")])
+@pytest.mark.parametrize(
+    ("purpose", "label"),
+    [
+        ("police", "law_enforcement"),
+        ("lawenforcement", "law_enforcement"),
+        ("Law-Enforcement", "law_enforcement"),
+        ("Immigration", "immigration"),
+        ("intelligence", "security"),
+    ],
+)
 def test_disguised_law_enforcement_is_counted_by_name(app, world, client, login, purpose, label):
     pid = enroll(app, world, "LE001")
     reg = login("registrar")

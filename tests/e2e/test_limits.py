@@ -38,9 +38,16 @@ def limiter_rows(app) -> int:
 
 # -- X-Forwarded-For --------------------------------------------------------------------------------------------
 
+
 def _fail_with_fresh_xff(post, n):
-    return [post("/auth/token", json={"username": f"nobody-{i}", "password": WRONG},
-                 headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(n)]
+    return [
+        post(
+            "/auth/token",
+            json={"username": f"nobody-{i}", "password": WRONG},
+            headers={"X-Forwarded-For": f"203.0.113.{i}"},
+        ).status_code
+        for i in range(n)
+    ]
 
 
 def test_xff_from_an_untrusted_peer_does_not_reset_the_address_limit(app, world):
@@ -63,8 +70,14 @@ def test_real_server_ignores_xff_from_localhost(app, world):
     from carekey.interfaces.api.limits import uvicorn_options
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app.settings, built=app, web=False), host="127.0.0.1",
-                                           port=port, **uvicorn_options() | {"log_level": "warning"}))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(app.settings, built=app, web=False),
+            host="127.0.0.1",
+            port=port,
+            **uvicorn_options() | {"log_level": "warning"},
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -84,6 +97,7 @@ def test_real_server_ignores_xff_from_localhost(app, world):
 
 
 # -- body size and field caps -----------------------------------------------------------------------------------
+
 
 def test_huge_username_is_413_without_reading_it(app, world):
     with TestClient(create_app(app.settings, built=app, web=False)) as client:
@@ -120,6 +134,7 @@ def test_lookup_fields_capped(app, world, login=None):
 
 
 # -- images -------------------------------------------------------------------------------------------------------
+
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -177,15 +192,23 @@ def test_bomb_identifications_are_refused_logged_and_counted(settings, bombs):
         visit = s.visits.open(world.registrar, "north")
         for name in ("palette_15000", "gray16_13000"):
             with pytest.raises(CaptureRejected, match="pixels"):
-                s.biometrics.identify(world.registrar, visit.id, "biometric_identification", "fingerprint",
-                                      bombs[name], person_agreed=True)
+                s.biometrics.identify(
+                    world.registrar,
+                    visit.id,
+                    "biometric_identification",
+                    "fingerprint",
+                    bombs[name],
+                    person_agreed=True,
+                )
         with built.database.engine.connect() as conn:
-            logged = conn.execute(sa.select(access_log.c.action).where(access_log.c.action == "identify_biometric")
-                                  ).all()
+            logged = conn.execute(
+                sa.select(access_log.c.action).where(access_log.c.action == "identify_biometric")
+            ).all()
         assert len(logged) == 2  # both attempts are in the transparency log...
         with pytest.raises(RateLimited):  # ...and count against the identification limit
-            s.biometrics.identify(world.registrar, visit.id, "biometric_identification", "iris", b"x",
-                                  person_agreed=True)
+            s.biometrics.identify(
+                world.registrar, visit.id, "biometric_identification", "iris", b"x", person_agreed=True
+            )
     finally:
         built.close()
 
@@ -194,12 +217,16 @@ def test_bomb_upload_through_the_web_is_a_4xx(web, bombs):
     client, _, _ = web
     token = sign_in(client)
     vid = open_visit(client, token)
-    r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
-                    files={"image": ("bomb.png", bombs["palette_15000"], "image/png")})
+    r = client.post(
+        f"/visit/{vid}/identify",
+        data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
+        files={"image": ("bomb.png", bombs["palette_15000"], "image/png")},
+    )
     assert 400 <= r.status_code < 500 and "pixels" in r.text, r.status_code
 
 
 # -- numbers -------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("epsilon", [5e-324, 0.001, 10.5, 1e308, "NaN"])
 def test_epsilon_out_of_range_is_422(app, world, epsilon):

@@ -15,9 +15,15 @@ CARE = {"X-Carekey-Purpose": "care_record"}
 def enroll(app, world, card, district="Northern", sex="female", birth_year=1980, granted=None, exam=None):
     s = app.services
     visit = s.visits.open(world.registrar, "north")
-    view = s.people.enroll(world.registrar, visit.id, "care_record",
-                           person_input(card_number=card, district=district, sex=sex, birth_year=birth_year),
-                           consent(granted) if granted else consent(), pin="135792", confirm_new=True)
+    view = s.people.enroll(
+        world.registrar,
+        visit.id,
+        "care_record",
+        person_input(card_number=card, district=district, sex=sex, birth_year=birth_year),
+        consent(granted) if granted else consent(),
+        pin="135792",
+        confirm_new=True,
+    )
     if exam:
         s.exams.record(world.clinician, visit.id, "care_record", view.person.id, exam)
     return visit.id, view.person.id
@@ -72,8 +78,10 @@ def test_patient_revocation_takes_effect_on_next_call(app, world, client, login)
 def test_patient_login_rate_limited_and_staff_token_refused(app, world, client, login):
     enroll(app, world, "PV003")
     assert client.get("/patient/record", headers=login("registrar")).status_code == 401
-    codes = [client.post("/patient/token", json={"card_number": "PV003", "pin": "0000"}).status_code
-             for _ in range(app.settings.login_attempts_per_minute + 1)]
+    codes = [
+        client.post("/patient/token", json={"card_number": "PV003", "pin": "0000"}).status_code
+        for _ in range(app.settings.login_attempts_per_minute + 1)
+    ]
     assert codes[:-1] == [401] * app.settings.login_attempts_per_minute and codes[-1] == 429
 
 
@@ -95,8 +103,9 @@ def test_statistics_are_noisy_and_within_their_stated_accuracy(app, world, clien
     app.services.deps.settings.privacy_budget_epsilon = 1000.0
     for i in range(12):  # 12 women aged 45-59 in Northern; 8 consent to statistics
         granted = ("care_record", "aggregate_statistics") if i < 8 else ("care_record",)
-        enroll(app, world, f"PS{i:03d}", granted=granted, exam={"systolic_bp": 150 if i % 2 else 120,
-                                                                "diastolic_bp": 80})
+        enroll(
+            app, world, f"PS{i:03d}", granted=granted, exam={"systolic_bp": 150 if i % 2 else 120, "diastolic_bp": 80}
+        )
     truth = 8
     pm = login("manager") | {"X-Carekey-Purpose": "aggregate_statistics"}
     inside, values, runs = 0, set(), 40

@@ -42,8 +42,9 @@ def test_managers_are_walled_in_their_program(app, world, client, login, other_p
     demo = login("manager") | STATS
     rel = client.post("/stats/releases", headers=demo, json={"statistic": "hypertension", "epsilon": 0.5})
     assert rel.status_code == 200 and rel.json()["program_id"] == "demo"
-    r = client.post("/stats/releases", headers=demo, json={"statistic": "count", "epsilon": 0.5,
-                                                           "program_id": "other"})  # finding 11.7
+    r = client.post(
+        "/stats/releases", headers=demo, json={"statistic": "count", "epsilon": 0.5, "program_id": "other"}
+    )  # finding 11.7
     assert r.status_code == 403 and "not for this account's program" in r.json()["detail"]
     assert (last_log(app).outcome, last_log(app).role) == ("denied", "program_manager")
     assert client.get("/stats/budget", headers=demo, params={"program_id": "other"}).status_code == 403
@@ -63,8 +64,9 @@ def test_managers_are_walled_in_their_program(app, world, client, login, other_p
     assert b["program_id"] == "other" and b["epsilon_spent"] == 0  # separate budgets
 
 
-@pytest.mark.parametrize("raw", ['5e-324', '-1', '0', '1e308', '1.5', 'NaN', 'Infinity', '-Infinity', 'true',
-                                 '"abc"', 'null', '0.009'])
+@pytest.mark.parametrize(
+    "raw", ["5e-324", "-1", "0", "1e308", "1.5", "NaN", "Infinity", "-Infinity", "true", '"abc"', "null", "0.009"]
+)
 def test_bad_epsilon_is_a_clear_422_and_costs_nothing(app, world, client, login, raw):
     enroll(app, world, "PE001", granted=ALL, exam={"systolic_bp": 120, "diastolic_bp": 80})
     h = login("manager") | STATS | {"Content-Type": "application/json"}
@@ -81,8 +83,12 @@ def test_the_cap_is_configurable_and_the_budget_is_per_period(app, world, client
     h = login("manager") | STATS
     today = app.services.deps.clock().date()
     month, quarter, _ = periods.containing(today)
-    assert client.post("/stats/releases", headers=h, json={"statistic": "count", "epsilon": 2.0,
-                                                           "period": quarter.iso}).status_code == 200
+    assert (
+        client.post(
+            "/stats/releases", headers=h, json={"statistic": "count", "epsilon": 2.0, "period": quarter.iso}
+        ).status_code
+        == 200
+    )
     r = client.post("/stats/releases", headers=h, json={"statistic": "count", "epsilon": 0.1, "period": quarter.id})
     assert r.status_code == 403 and r.json()["type"] == "urn:carekey:problem:budget-exhausted"  # exhausted...
     r = client.post("/stats/releases", headers=h, json={"statistic": "count", "epsilon": 0.5, "period": month.id})
@@ -91,8 +97,12 @@ def test_the_cap_is_configurable_and_the_budget_is_per_period(app, world, client
     r = client.post("/stats/releases", headers=h, json={"statistic": "count", "epsilon": 0.5, "period": nxt.id})
     assert r.status_code == 422 and "not started" in r.json()["detail"]
     for bad in ("2026Q5", "last month", "20261"):
-        assert client.post("/stats/releases", headers=h, json={"statistic": "count", "epsilon": 0.5,
-                                                               "period": bad}).status_code == 422
+        assert (
+            client.post(
+                "/stats/releases", headers=h, json={"statistic": "count", "epsilon": 0.5, "period": bad}
+            ).status_code
+            == 422
+        )
     b = client.get("/stats/budget", headers=h, params={"period": quarter.id}).json()
     assert b["epsilon_remaining"] == 0 and len(b["releases"]) == 1
     left = {p["period"]: p["epsilon_remaining"] for p in b["open_periods"]}
@@ -117,8 +127,9 @@ def test_a_period_counts_each_person_once_by_their_latest_exam_in_it(app, world)
 
 
 def release_and_map(app, world, client, h):
-    out = client.post("/stats/releases", headers=h, json={"statistic": "hypertension", "epsilon": 1.0,
-                                                          "period": "2026Q4"}).json()
+    out = client.post(
+        "/stats/releases", headers=h, json={"statistic": "hypertension", "epsilon": 1.0, "period": "2026Q4"}
+    ).json()
     template = app.services.statistics.mapping_template(world.manager, "aggregate_statistics")
     template["orgUnits"]["total"] = "OuProgram01"
     template["dataElements"]["hypertension"] |= {"yes": "DeHtnYes001", "no": "DeHtnNo0001"}
@@ -164,13 +175,17 @@ def test_push_sends_only_released_figures_and_shows_the_import_summary(app, worl
         got = r.json()
         assert got["import_summary"]["status"] == "SUCCESS" and got["releases"] == [out["id"]]
         sent = dhis2.requests[0]
-        assert sent["path"].startswith("/api/dataValueSets") and sent["headers"]["Authorization"] == \
-            "ApiToken d2pat_secret_token"
+        assert (
+            sent["path"].startswith("/api/dataValueSets")
+            and sent["headers"]["Authorization"] == "ApiToken d2pat_secret_token"
+        )
         total = next(f for f in out["figures"] if f["level"] == "total")
         values = {v["dataElement"]: v["value"] for v in sent["body"]["dataValues"]}
         assert values == {"DeHtnYes001": str(total["counts"]["yes"]), "DeHtnNo0001": str(total["counts"]["no"])}
-        assert all(set(v) == {"dataElement", "period", "orgUnit", "categoryOptionCombo", "attributeOptionCombo",
-                              "value"} for v in sent["body"]["dataValues"])
+        assert all(
+            set(v) == {"dataElement", "period", "orgUnit", "categoryOptionCombo", "attributeOptionCombo", "value"}
+            for v in sent["body"]["dataValues"]
+        )
         r = client.post("/stats/push", headers=h, json={"period": "2026Q4"})
         assert r.status_code == 409 and "already sent" in r.json()["detail"]  # nothing twice
     listed = client.get("/stats/releases", headers=h).json()

@@ -19,8 +19,9 @@ def _free_port() -> int:
 
 def test_real_server_login_and_refusal_count(app, world):
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app.settings, built=app), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(app.settings, built=app), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -34,8 +35,11 @@ def test_real_server_login_and_refusal_count(app, world):
         token = httpx.post(f"{base}/auth/token", json={"username": "registrar", "password": PASSWORD}).json()
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         vid = httpx.post(f"{base}/visits", json={"site_id": "north"}, headers=auth).json()["id"]
-        r = httpx.post(f"{base}/visits/{vid}/lookup", json={"card_number": "NK1"},
-                       headers=auth | {"X-Carekey-Purpose": "watchlist"})
+        r = httpx.post(
+            f"{base}/visits/{vid}/lookup",
+            json={"card_number": "NK1"},
+            headers=auth | {"X-Carekey-Purpose": "watchlist"},
+        )
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
         assert httpx.get(f"{base}/transparency/refusals").json()[0]["purpose"] == "watchlist"
     finally:

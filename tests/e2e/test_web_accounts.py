@@ -16,8 +16,16 @@ def _row(html, username):
 def test_admin_adds_an_account_that_a_second_person_approves(web):
     client, _, built = web
     token = sign_in(client, "admin")
-    r = client.post("/accounts", data={"csrf": token, "username": "newnurse", "role": "clinician", "site": ["north"],
-                                       "password": "a long password!"})
+    r = client.post(
+        "/accounts",
+        data={
+            "csrf": token,
+            "username": "newnurse",
+            "role": "clinician",
+            "site": ["north"],
+            "password": "a long password!",
+        },
+    )
     assert r.status_code == 200 and "awaiting approval" in _row(r.text, "newnurse")
     r = client.post("/accounts/newnurse/approve", data={"csrf": token})
     assert r.status_code == 403 and "someone other than who created" in r.text

@@ -13,8 +13,10 @@ def _actions(built) -> set[str]:  # type: ignore[no-untyped-def]
 def test_admin_adds_a_site_and_bad_input_is_shown_next_to_the_form(web):
     client, _, built = web
     token = sign_in(client, "admin")
-    r = client.post("/admin/sites", data={"csrf": token, "site_id": "east", "name": "East market",
-                                          "district": "Eastern", "program_id": "demo"})
+    r = client.post(
+        "/admin/sites",
+        data={"csrf": token, "site_id": "east", "name": "East market", "district": "Eastern", "program_id": "demo"},
+    )
     assert r.status_code == 200 and "Site saved" in r.text and 'data-site="east"' in r.text
     assert any(s.id == "east" for s in built.services.admin.sites())
     assert "admin_add_site" in _actions(built)

@@ -10,8 +10,13 @@ from carekey.policy.decision import RULES, Action
 from tests.e2e.test_web_forms import confirm_card, open_visit
 from tests.e2e.web_support import sign_in
 
-ROLES = {"registrar": "registrar", "clinician": "clinician", "manager": "program_manager", "auditor": "auditor",
-         "admin": "admin"}
+ROLES = {
+    "registrar": "registrar",
+    "clinician": "clinician",
+    "manager": "program_manager",
+    "auditor": "auditor",
+    "admin": "admin",
+}
 # GET screen -> the policy action it serves (its roles come from RULES), or an explicit set of usernames
 SCREENS = {
     "/visit/{visit_id}": Action.READ_PERSON,
@@ -30,8 +35,12 @@ PATIENT_ONLY = {"/me", "/me/consents", "/me/access", "/me/erase"}
 NOT_BOUND = {"/visit/{visit_id}/enroll", "/visit/{visit_id}/screening"}  # forms for a visit serving nobody yet
 # a release's page and downloads (manager of its program: tests/e2e/test_web_portal.py), the visit slip
 # (registrar or clinician of the visit: tests/e2e/test_web_slip.py)
-TESTED_ELSEWHERE = {"/dashboard/releases/{release_id}", "/dashboard/releases/{release_id}/csv",
-                    "/dashboard/releases/{release_id}/dhis2", "/visit/{visit_id}/slip"}
+TESTED_ELSEWHERE = {
+    "/dashboard/releases/{release_id}",
+    "/dashboard/releases/{release_id}/csv",
+    "/dashboard/releases/{release_id}/dhis2",
+    "/visit/{visit_id}/slip",
+}
 
 
 def test_every_screen_has_an_entry():

@@ -20,8 +20,10 @@ def test_consent_screen_has_its_own_ehr_sharing_tick_in_both_languages(web):
     confirm_card(client, token, vid, "NK1002")
     en = client.get(f"/visit/{vid}/consent").text
     assert 'value="ehr_sharing"' in en and "Send my results to my clinic&#39;s health record" in en
-    fr = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "fr",
-                                                     "show_language": "fr", "grant": ["care_record"]}).text
+    fr = client.post(
+        f"/visit/{vid}/consent",
+        data={"csrf": token, "notice_version": "v1", "language": "fr", "show_language": "fr", "grant": ["care_record"]},
+    ).text
     assert "Envoyer mes résultats au dossier médical" in fr
 
 
@@ -32,15 +34,23 @@ def test_visit_closed_in_the_browser_arrives_at_the_clinic(web, monkeypatch):
         token = sign_in(client)
         vid = open_visit(client, token)
         confirm_card(client, token, vid, "NK1002")  # Kwame: care_record only until now
-        r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "en",
-                                                        "grant": ["care_record", "ehr_sharing"],
-                                                        # refused at enrollment: granting it now needs his proof
-                                                        "approver_username": "clinician",
-                                                        "approver_password": "correct horse battery"})
+        r = client.post(
+            f"/visit/{vid}/consent",
+            data={
+                "csrf": token,
+                "notice_version": "v1",
+                "language": "en",
+                "grant": ["care_record", "ehr_sharing"],
+                # refused at enrollment: granting it now needs his proof
+                "approver_username": "clinician",
+                "approver_password": "correct horse battery",
+            },
+        )
         assert r.status_code == 200
         clinician = sign_in(client, "clinician")
-        r = client.post(f"/visit/{vid}/exam", data={"csrf": clinician, "systolic_bp": "132", "diastolic_bp": "86",
-                                                     "pulse": "71"})
+        r = client.post(
+            f"/visit/{vid}/exam", data={"csrf": clinician, "systolic_bp": "132", "diastolic_bp": "86", "pulse": "71"}
+        )
         assert r.status_code == 200, r.text
         r = client.post(f"/visit/{vid}/close", data={"csrf": clinician}, follow_redirects=False)
         assert r.status_code == 303
@@ -48,7 +58,10 @@ def test_visit_closed_in_the_browser_arrives_at_the_clinic(web, monkeypatch):
     bundle = bundles.parse(received)
     assert bundle.type == "transaction"
     assert {(m["loinc"], m["value"], m["unit"]) for m in reading.measurements(bundle)} == {
-        ("8480-6", 132.0, "mm[Hg]"), ("8462-4", 86.0, "mm[Hg]"), ("8867-4", 71.0, "/min")}
+        ("8480-6", 132.0, "mm[Hg]"),
+        ("8462-4", 86.0, "mm[Hg]"),
+        ("8867-4", 71.0, "/min"),
+    }
     patient = bundle.entry[0].resource
     assert patient.identifier[1].value == "NK1002" and patient.birthDate == "1975"
     sign_in(client, "admin")

@@ -27,8 +27,15 @@ def record_exam(client: TestClient, **values: str) -> tuple[TestClient, str]:
 def test_clinician_sees_flags_in_plain_words_notes_and_the_next_checkup(web):
     client, _, built = web
     built.services.deps.clock.now = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
-    clin, vid = record_exam(client, systolic_bp="148", diastolic_bp="92", glucose_mmol_l="7.1",
-                            glucose_fasting="yes", hemoglobin_g_dl="12.5", notes=NOTE)
+    clin, vid = record_exam(
+        client,
+        systolic_bp="148",
+        diastolic_bp="92",
+        glucose_mmol_l="7.1",
+        glucose_fasting="yes",
+        hemoglobin_g_dl="12.5",
+        notes=NOTE,
+    )
     page = clin.get(f"/visit/{vid}").text
     assert "grade 1 hypertension" in page and "Blood pressure is high" in page
     assert "diabetes range (fasting)" in page and "Blood sugar is in the diabetes range" in page

@@ -37,8 +37,9 @@ def test_exam_out_of_range_is_shown_next_to_the_field_and_nothing_is_stored(web)
     confirm_card(client, token, vid, "NK1001")
     clin = TestClient(client.app)
     ctoken = sign_in(clin, "clinician")
-    r = clin.post(f"/visit/{vid}/exam", data={"csrf": ctoken, "systolic_bp": "900", "diastolic_bp": "85",
-                                              "pulse": "abc"})
+    r = clin.post(
+        f"/visit/{vid}/exam", data={"csrf": ctoken, "systolic_bp": "900", "diastolic_bp": "85", "pulse": "abc"}
+    )
     assert r.status_code == 422
     assert field_error(r.text, "pulse") == "enter a number"
     assert 'value="900"' in r.text  # what was typed is kept
@@ -74,8 +75,17 @@ def test_enroll_errors_duplicate_card_and_child_needs_guardian(web):
     client, _, _ = web
     token = sign_in(client)
     vid = open_visit(client, token)
-    base = {"csrf": token, "notice_version": "v1", "language": "en", "given_name": "Yaw", "family_name": "Darko",
-            "sex": "male", "birth_year": "1990", "card_number": "NK1001", "grant": ["care_record"]}
+    base = {
+        "csrf": token,
+        "notice_version": "v1",
+        "language": "en",
+        "given_name": "Yaw",
+        "family_name": "Darko",
+        "sex": "male",
+        "birth_year": "1990",
+        "card_number": "NK1001",
+        "grant": ["care_record"],
+    }
     r = client.post(f"/visit/{vid}/enroll", data=base)
     assert r.status_code == 409 and field_error(r.text, "card_number")
     r = client.post(f"/visit/{vid}/enroll", data=base | {"card_number": "NK7001", "grant": []})
@@ -85,8 +95,10 @@ def test_enroll_errors_duplicate_card_and_child_needs_guardian(web):
     assert r.status_code == 422 and "under 12 a guardian" in field_error(r.text, "guardian_name")
     r = client.post(f"/visit/{vid}/enroll", data=child | {"language": "de"})
     assert r.status_code == 422
-    r = client.post(f"/visit/{vid}/enroll", data=child | {"guardian_name": "Esi Darko", "guardian_relation": "aunt",
-                                                         "language": "fr"})
+    r = client.post(
+        f"/visit/{vid}/enroll",
+        data=child | {"guardian_name": "Esi Darko", "guardian_relation": "aunt", "language": "fr"},
+    )
     assert r.status_code == 200 and "Person enrolled" in r.text and "Yaw Darko" in r.text
 
 
@@ -101,16 +113,25 @@ def test_uploads_bad_image_too_large_and_no_consent(web, settings):
     big = b"0" * (built.settings.upload_max_bytes + 1)
     r = client.post(f"/visit/{vid}/capture", data=form, files={"image": ("x.png", big, "image/png")})
     assert r.status_code == 422 and "larger than" in r.text
-    r = client.post(f"/visit/{vid}/capture", data=form | {"position": "left_eye"},
-                    files={"image": ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")})
+    r = client.post(
+        f"/visit/{vid}/capture",
+        data=form | {"position": "left_eye"},
+        files={"image": ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")},
+    )
     assert r.status_code == 422 and "choose one of" in r.text
-    r = client.post(f"/visit/{vid}/capture", data=form,
-                    files={"image": ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")})
+    r = client.post(
+        f"/visit/{vid}/capture",
+        data=form,
+        files={"image": ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")},
+    )
     assert r.status_code == 200 and "Accepted" in r.text
     other = open_visit(client, token)
     confirm_card(client, token, other, "NK1002")  # Kwame granted care_record only
-    r = client.post(f"/visit/{other}/capture", data=form,
-                    files={"image": ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")})
+    r = client.post(
+        f"/visit/{other}/capture",
+        data=form,
+        files={"image": ("a.png", (FIXTURES / "finger_a.png").read_bytes(), "image/png")},
+    )
     assert r.status_code == 403 and "Consent missing" in r.text
 
 
@@ -120,8 +141,10 @@ def test_screening_without_record_shows_results_and_stores_nothing(web):
     vid = open_visit(client, token)
     with built.database.uow() as uow:
         before = uow.access_log.size()
-    r = client.post(f"/visit/{vid}/screening", data={"csrf": token, "systolic_bp": "150", "diastolic_bp": "95",
-                                                     "glucose_mmol_l": "7,2"})
+    r = client.post(
+        f"/visit/{vid}/screening",
+        data={"csrf": token, "systolic_bp": "150", "diastolic_bp": "95", "glucose_mmol_l": "7,2"},
+    )
     assert r.status_code == 200 and "Not stored" in r.text and "7.2 mmol/L" in r.text
     with built.database.uow() as uow:
         assert uow.access_log.size() == before  # no person named, nothing read, nothing logged
@@ -134,8 +157,10 @@ def test_registrar_changes_consents_and_sets_a_pin(web):
     confirm_card(client, token, vid, "NK1002")  # Kwame: care_record only
     r = client.get(f"/visit/{vid}/consent")
     assert r.status_code == 200 and "Your health check and your data" in r.text
-    r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "notice_version": "v1", "language": "fr",
-                                                    "show_language": "fr", "grant": ["care_record"]})
+    r = client.post(
+        f"/visit/{vid}/consent",
+        data={"csrf": token, "notice_version": "v1", "language": "fr", "show_language": "fr", "grant": ["care_record"]},
+    )
     assert "Votre bilan de santé" in r.text
     wanted = {"csrf": token, "notice_version": "v1", "language": "fr", "grant": ["care_record", "aggregate_statistics"]}
     r = client.post(f"/visit/{vid}/consent", data=wanted)  # Kwame refused statistics at enrollment
@@ -167,13 +192,19 @@ def test_name_lookup_page_shows_at_most_five_candidates_with_the_minimum_to_conf
     registrar = s.auth.authenticate(sign_in_token(client))
     for i in range(7):
         visit = s.visits.open(registrar, "north")
-        s.people.enroll(registrar, visit.id, "care_record",
-                        PersonInput("Ama", "Mensah", "female", 1980, f"TW{i:04d}", district="Northern"),
-                        ConsentInput.parse(["care_record"], "v1", "en", Grantor()), confirm_new=True)
+        s.people.enroll(
+            registrar,
+            visit.id,
+            "care_record",
+            PersonInput("Ama", "Mensah", "female", 1980, f"TW{i:04d}", district="Northern"),
+            ConsentInput.parse(["care_record"], "v1", "en", Grantor()),
+            confirm_new=True,
+        )
     token = csrf_of(client.get("/").text)
     vid = open_visit(client, token)
-    r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "name", "name": "Ama Mensah",
-                                                   "birth_year": "1980"})
+    r = client.post(
+        f"/visit/{vid}/lookup", data={"csrf": token, "by": "name", "name": "Ama Mensah", "birth_year": "1980"}
+    )
     assert r.text.count('class="card candidate"') == 5
     assert "TW000" not in r.text and "Northern" not in r.text  # no card number, no district: name, year, village
 
@@ -191,14 +222,16 @@ def test_biometric_search_without_the_persons_agreement_is_denied_and_logged(web
     built.services.transparency.integrate()  # entries() and size() read integrated entries
     with built.database.uow() as uow:
         before = uow.access_log.size()
-    r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint"},
-                    files={"image": finger})
+    r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint"}, files={"image": finger})
     assert r.status_code == 422 and "tick this box only if they agree" in field_error(r.text, "agree")
     built.services.transparency.integrate()
     with built.database.uow() as uow:
         events = [e.event for e in uow.access_log.entries(before, uow.access_log.size())]
     assert [(e.action, e.outcome) for e in events] == [("identify_biometric", "denied")]
     assert "agreement of the person present" in events[0].reason
-    r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
-                    files={"image": finger})
+    r = client.post(
+        f"/visit/{vid}/identify",
+        data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
+        files={"image": finger},
+    )
     assert r.status_code == 200

@@ -20,8 +20,13 @@ from carekey.policy.decision import RULES, Action, roles_for
 from tests.e2e.test_web_forms import confirm_card, open_visit
 from tests.e2e.web_support import sign_in
 
-USERS = {"registrar": "registrar", "clinician": "clinician", "manager": "program_manager", "auditor": "auditor",
-         "admin": "admin"}
+USERS = {
+    "registrar": "registrar",
+    "clinician": "clinician",
+    "manager": "program_manager",
+    "auditor": "auditor",
+    "admin": "admin",
+}
 GATE = "this screen is for"
 
 
@@ -46,8 +51,9 @@ def _gate(fn):  # type: ignore[no-untyped-def]
         if len(args) < 2:
             return None
         gate = args[1]
-        assert isinstance(gate, ast.Attribute) and isinstance(gate.value, ast.Name) and gate.value.id == "Action", \
+        assert isinstance(gate, ast.Attribute) and isinstance(gate.value, ast.Name) and gate.value.id == "Action", (
             f"{fn.__module__}.{fn.__name__}: the gate must name a policy action, not roles: {ast.unparse(gate)}"
+        )
         return Action[gate.attr]
     return False
 
@@ -66,30 +72,43 @@ GATED = _gated_routes()
 A = Action
 # what each gated route does, in the policy's words: changing a route's gate means changing this table on purpose
 EXPECTED = {
-    ("POST", "/visit"): A.HANDLE_VISIT, ("GET", "/visit/{visit_id}"): A.HANDLE_VISIT,
-    ("POST", "/visit/{visit_id}/close"): A.HANDLE_VISIT, ("POST", "/visit/{visit_id}/pin"): A.SET_PIN,
-    ("POST", "/visit/{visit_id}/lookup"): A.LOOKUP, ("POST", "/visit/{visit_id}/confirm"): A.LOOKUP,
+    ("POST", "/visit"): A.HANDLE_VISIT,
+    ("GET", "/visit/{visit_id}"): A.HANDLE_VISIT,
+    ("POST", "/visit/{visit_id}/close"): A.HANDLE_VISIT,
+    ("POST", "/visit/{visit_id}/pin"): A.SET_PIN,
+    ("POST", "/visit/{visit_id}/lookup"): A.LOOKUP,
+    ("POST", "/visit/{visit_id}/confirm"): A.LOOKUP,
     ("POST", "/visit/{visit_id}/identify"): A.IDENTIFY_BIOMETRIC,
-    ("GET", "/visit/{visit_id}/enroll"): A.ENROLL, ("POST", "/visit/{visit_id}/enroll"): A.ENROLL,
-    ("GET", "/visit/{visit_id}/consent"): A.RECORD_CONSENT, ("POST", "/visit/{visit_id}/consent"): A.RECORD_CONSENT,
+    ("GET", "/visit/{visit_id}/enroll"): A.ENROLL,
+    ("POST", "/visit/{visit_id}/enroll"): A.ENROLL,
+    ("GET", "/visit/{visit_id}/consent"): A.RECORD_CONSENT,
+    ("POST", "/visit/{visit_id}/consent"): A.RECORD_CONSENT,
     ("GET", "/visit/{visit_id}/capture"): A.ENROLL_BIOMETRIC,
     ("POST", "/visit/{visit_id}/capture"): A.ENROLL_BIOMETRIC,
     ("POST", "/visit/{visit_id}/same-person"): A.ENROLL_BIOMETRIC,
-    ("GET", "/visit/{visit_id}/exam"): A.RECORD_EXAM, ("POST", "/visit/{visit_id}/exam"): A.RECORD_EXAM,
-    ("GET", "/visit/{visit_id}/screening"): A.SCREEN, ("POST", "/visit/{visit_id}/screening"): A.SCREEN,
+    ("GET", "/visit/{visit_id}/exam"): A.RECORD_EXAM,
+    ("POST", "/visit/{visit_id}/exam"): A.RECORD_EXAM,
+    ("GET", "/visit/{visit_id}/screening"): A.SCREEN,
+    ("POST", "/visit/{visit_id}/screening"): A.SCREEN,
     ("GET", "/visit/{visit_id}/slip"): A.READ_PERSON,
-    ("GET", "/dashboard"): A.STATISTICS, ("POST", "/dashboard"): A.STATISTICS,
+    ("GET", "/dashboard"): A.STATISTICS,
+    ("POST", "/dashboard"): A.STATISTICS,
     ("GET", "/dashboard/releases/{release_id}"): A.STATISTICS,
     ("GET", "/dashboard/releases/{release_id}/csv"): A.STATISTICS,
     ("GET", "/dashboard/releases/{release_id}/dhis2"): A.STATISTICS,
-    ("GET", "/auditor"): A.VERIFY_LOG, ("POST", "/auditor"): A.VERIFY_LOG,
-    ("GET", "/accounts"): A.APPROVE_ACCOUNT, ("POST", "/accounts/{username}/{action}"): A.APPROVE_ACCOUNT,
+    ("GET", "/auditor"): A.VERIFY_LOG,
+    ("POST", "/auditor"): A.VERIFY_LOG,
+    ("GET", "/accounts"): A.APPROVE_ACCOUNT,
+    ("POST", "/accounts/{username}/{action}"): A.APPROVE_ACCOUNT,
     ("POST", "/accounts"): A.ADMINISTER,
     ("POST", "/visit/{visit_id}/referral"): A.RECORD_REFERRAL,
     ("POST", "/visit/{visit_id}/referral/{referral_id}/close"): A.CLOSE_REFERRAL,
-    ("GET", "/followup"): A.FOLLOWUP_LIST, ("POST", "/followup/{referral_id}/close"): A.CLOSE_REFERRAL,
-    ("GET", "/admin/sites"): A.ADMINISTER, ("POST", "/admin/sites"): A.ADMINISTER,
-    ("GET", "/admin/keys"): A.ADMINISTER, ("POST", "/admin/keys/rotate-biometric"): A.ADMINISTER,
+    ("GET", "/followup"): A.FOLLOWUP_LIST,
+    ("POST", "/followup/{referral_id}/close"): A.CLOSE_REFERRAL,
+    ("GET", "/admin/sites"): A.ADMINISTER,
+    ("POST", "/admin/sites"): A.ADMINISTER,
+    ("GET", "/admin/keys"): A.ADMINISTER,
+    ("POST", "/admin/keys/rotate-biometric"): A.ADMINISTER,
     ("POST", "/admin/keys/renew-biometric"): A.ADMINISTER,
 }
 
@@ -115,8 +134,11 @@ def test_each_route_lets_through_exactly_the_roles_of_its_policy_action(web):
             token = sign_in(c, username)
             for method, path, action in GATED:
                 url = _url(path, vid)
-                r = c.get(url, follow_redirects=False) if method == "GET" else \
-                    c.post(url, data={"csrf": token}, follow_redirects=False)
+                r = (
+                    c.get(url, follow_redirects=False)
+                    if method == "GET"
+                    else c.post(url, data={"csrf": token}, follow_redirects=False)
+                )
                 refused_by_gate = r.status_code == 403 and GATE in r.text
                 if refused_by_gate is (role in {x.value for x in roles_for(action)}):
                     wrong.append((method, path, username, r.status_code))

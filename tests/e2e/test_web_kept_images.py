@@ -44,8 +44,10 @@ def test_granting_it_without_biometrics_is_refused_next_to_the_choices(web):
     token = sign_in(client)
     vid = open_visit(client, token)
     confirm_card(client, token, vid, "NK1002")  # Kwame: care_record only
-    r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "grant": ["care_record", IMAGES],
-                                                    "notice_version": "v1", "language": "en"})
+    r = client.post(
+        f"/visit/{vid}/consent",
+        data={"csrf": token, "grant": ["care_record", IMAGES], "notice_version": "v1", "language": "en"},
+    )
     assert r.status_code == 422 and "together with biometric_identification" in field_error(r.text, "grant")
     with built.database.uow() as uow:
         rows = [r for p in uow.people.in_program("demo") for r in uow.consents.history(p.id) if r.purpose == IMAGES]
@@ -57,17 +59,25 @@ def test_kept_image_shown_in_the_portal_and_withdrawn_there(web):
     token = sign_in(client)
     vid = open_visit(client, token)
     confirm_card(client, token, vid, "NK1001")
-    r = client.post(f"/visit/{vid}/consent", data={"csrf": token, "grant": ["care_record", "biometric_identification",
-                                                                             IMAGES, "aggregate_statistics"],
-                                                    "notice_version": "v1", "language": "en",
-                                                    # refused at enrollment: granting it now needs the person's proof
-                                                    "approver_username": "clinician",
-                                                    "approver_password": "correct horse battery"})
+    r = client.post(
+        f"/visit/{vid}/consent",
+        data={
+            "csrf": token,
+            "grant": ["care_record", "biometric_identification", IMAGES, "aggregate_statistics"],
+            "notice_version": "v1",
+            "language": "en",
+            # refused at enrollment: granting it now needs the person's proof
+            "approver_username": "clinician",
+            "approver_password": "correct horse battery",
+        },
+    )
     assert r.status_code == 200, r.text
     finger = (FIXTURES / "finger_a.png").read_bytes()
-    r = client.post(f"/visit/{vid}/capture", data={"csrf": token, "modality": "fingerprint",
-                                                    "position": "right_index"},
-                    files={"image": ("a.png", finger, "image/png")})
+    r = client.post(
+        f"/visit/{vid}/capture",
+        data={"csrf": token, "modality": "fingerprint", "position": "right_index"},
+        files={"image": ("a.png", finger, "image/png")},
+    )
     assert r.status_code == 200 and "Accepted" in r.text
     assert len(images_of(built, "NK1001")) == 1 and finger not in images_of(built, "NK1001")[0].ciphertext
 

@@ -60,9 +60,14 @@ def test_the_portal_speaks_the_persons_notice_language_with_localized_dates_and_
     built.services.deps.clock.now = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
     svc, world_registrar = built.services, built.services.auth.login("registrar", PASSWORD).actor
     visit = svc.visits.open(world_registrar, "north")
-    svc.people.enroll(world_registrar, visit.id, "care_record",
-                      PersonInput("Awa", "Diallo", "female", 1984, "NK2001", district="Northern", village="Gumani"),
-                      ConsentInput.parse(["care_record"], "v1", "fr", Grantor()), pin="135792")
+    svc.people.enroll(
+        world_registrar,
+        visit.id,
+        "care_record",
+        PersonInput("Awa", "Diallo", "female", 1984, "NK2001", district="Northern", village="Gumani"),
+        ConsentInput.parse(["care_record"], "v1", "fr", Grantor()),
+        pin="135792",
+    )
     svc.visits.close(world_registrar, visit.id)
     with TestClient(app) as me:
         patient_sign_in(me, "NK2001", "135792")

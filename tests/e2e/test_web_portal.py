@@ -77,8 +77,6 @@ def test_dashboard_shows_only_noisy_aggregates_and_refuses_past_the_budget(web):
     assert r.status_code == 422 and "choose a figure" in r.text
 
 
-
-
 def test_dashboard_downloads_are_walled_in_the_managers_program(web):
     from carekey.domain.program import Program, Site
     from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR

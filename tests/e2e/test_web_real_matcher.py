@@ -26,17 +26,30 @@ def test_the_web_identify_form_finds_a_finger_with_the_real_matcher(settings):
     [ama] = s.lookup.by_card(world.registrar, visit.id, "care_record", "NK1001")
     with TestClient(app) as client:  # start-up loads the (empty) gallery; the enrollment reaches it by the feed
         assert built.services.biometrics.matcher.gallery.built
-        s.biometrics.enroll(world.registrar, visit.id, BIO, ama.person_id, "fingerprint", "right_index",
-                            (FINGERS / "db1_101_1.tif").read_bytes())
+        s.biometrics.enroll(
+            world.registrar,
+            visit.id,
+            BIO,
+            ama.person_id,
+            "fingerprint",
+            "right_index",
+            (FINGERS / "db1_101_1.tif").read_bytes(),
+        )
         token = sign_in(client)
         r = client.post("/visit", data={"csrf": token, "site_id": "north"})
         vid = str(r.url).rsplit("/", 1)[1]
         probe = ("probe.tif", (FINGERS / "db1_101_2.tif").read_bytes(), "image/tiff")
-        r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
-                        files={"image": probe})
+        r = client.post(
+            f"/visit/{vid}/identify",
+            data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
+            files={"image": probe},
+        )
         assert r.status_code == 200, r.text
         assert 'class="card candidate"' in r.text and "Ama" in r.text
         other = ("other.tif", (FINGERS / "db1_102_1.tif").read_bytes(), "image/tiff")
-        r = client.post(f"/visit/{vid}/identify", data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
-                        files={"image": other})
+        r = client.post(
+            f"/visit/{vid}/identify",
+            data={"csrf": token, "modality": "fingerprint", "agree": "yes"},
+            files={"image": other},
+        )
         assert r.status_code == 200 and 'class="card candidate"' not in r.text

@@ -22,8 +22,7 @@ def _refer(client: TestClient, app) -> tuple[TestClient, str, str, str]:  # type
     confirm_card(client, token, vid, "NK1001")
     clin = TestClient(app)
     ctoken = sign_in(clin, "clinician")
-    r = clin.post(f"/visit/{vid}/referral", data={"csrf": ctoken, "to_where": WHERE, "reason": WHY,
-                                                  "urgency": "soon"})
+    r = clin.post(f"/visit/{vid}/referral", data={"csrf": ctoken, "to_where": WHERE, "reason": WHY, "urgency": "soon"})
     assert r.status_code == 200 and "Referral recorded" in r.text, r.text
     assert WHERE in r.text and WHY in r.text and "soon (within days)" in r.text
     person_id = re.search(r'<span class="code">(CK-[^<]+)</span>', r.text).group(1)  # the record id shown
@@ -45,8 +44,9 @@ def test_referral_is_listed_for_clinicians_of_its_site_only_as_codes_and_closed(
         sign_in(south, "clinician-south")
         assert south.get("/followup?site=north").status_code == 403
         assert person_id not in south.get("/followup").text
-        r = south.post(f"/followup/{referral_id}/close", data={"csrf": sign_in(south, "clinician-south"),
-                                                              "closed_as": "seen"})
+        r = south.post(
+            f"/followup/{referral_id}/close", data={"csrf": sign_in(south, "clinician-south"), "closed_as": "seen"}
+        )
         assert r.status_code == 403
     for other in ("registrar", "manager", "admin"):
         with TestClient(app) as c:
@@ -95,6 +95,7 @@ def test_a_referral_needs_where_and_why_and_a_registrar_cannot_refer(web):
     ctoken = sign_in(clin, "clinician")
     r = clin.post(f"/visit/{vid}/referral", data={"csrf": ctoken, "to_where": " ", "reason": WHY})
     assert r.status_code == 422 and "say where the person is referred to" in r.text
-    r = clin.post(f"/visit/{vid}/referral", data={"csrf": ctoken, "to_where": WHERE, "reason": WHY,
-                                                  "urgency": "whenever"})
+    r = clin.post(
+        f"/visit/{vid}/referral", data={"csrf": ctoken, "to_where": WHERE, "reason": WHY, "urgency": "whenever"}
+    )
     assert r.status_code == 422 and "urgency must be one of" in r.text

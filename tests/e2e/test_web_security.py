@@ -42,8 +42,9 @@ def test_every_post_route_rejects_a_missing_or_forged_csrf_token(web):
     # the same token with another browser's cookie is refused too (the token is bound to the cookie)
     other = TestClient(app)
     other.get("/login")
-    r = other.post("/login", data={"csrf": token, "username": "registrar", "password": PASSWORD},
-                   follow_redirects=False)
+    r = other.post(
+        "/login", data={"csrf": token, "username": "registrar", "password": PASSWORD}, follow_redirects=False
+    )
     assert is_csrf_refusal(r)
     assert "ck_staff" not in other.cookies  # not signed in
 
@@ -83,8 +84,10 @@ def test_no_inline_script_or_style_in_any_template():
         assert not re.search(r"\son[a-z]+=", text), path.name  # no inline event handlers
 
 
-@pytest.mark.parametrize("mode,scheme,secure", [("never", "https", False), ("always", "https", True),
-                                                ("auto", "http", False), ("auto", "https", True)])
+@pytest.mark.parametrize(
+    "mode,scheme,secure",
+    [("never", "https", False), ("always", "https", True), ("auto", "http", False), ("auto", "https", True)],
+)
 def test_cookie_flags(settings, mode, scheme, secure):
     settings = settings.model_copy(update={"cookie_secure": mode})
     bootstrap.initialize(settings)
@@ -95,8 +98,9 @@ def test_cookie_flags(settings, mode, scheme, secure):
         token = csrf_of(r.text)
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and ("Secure" in cookie) == secure
-        r = client.post("/login", data={"csrf": token, "username": "registrar", "password": PASSWORD},
-                        follow_redirects=False)
+        r = client.post(
+            "/login", data={"csrf": token, "username": "registrar", "password": PASSWORD}, follow_redirects=False
+        )
         staff = [c for c in r.headers.get_list("set-cookie") if c.startswith("ck_staff=")][0]
         assert "HttpOnly" in staff and "SameSite=strict" in staff and ("Secure" in staff) == secure
     built.close()
@@ -109,8 +113,9 @@ def test_no_personal_data_in_urls_through_a_whole_visit(web):
     token = sign_in(client)
     r = client.post("/visit", data={"csrf": token, "site_id": "north"})
     vid = str(r.url).rsplit("/", 1)[1]
-    r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "name", "name": "Ama Mensah",
-                                                   "birth_year": "1980"})
+    r = client.post(
+        f"/visit/{vid}/lookup", data={"csrf": token, "by": "name", "name": "Ama Mensah", "birth_year": "1980"}
+    )
     assert "Ama Mensah" in r.text
     pid = re.search(r'name="person_id" value="([^"]+)"', r.text).group(1)
     offer = re.search(r'name="offer" value="([^"]+)"', r.text).group(1)
@@ -129,8 +134,10 @@ def test_purpose_comes_from_the_screen_not_the_form(web):
     token = sign_in(client)
     r = client.post("/visit", data={"csrf": token, "site_id": "north"})
     vid = str(r.url).rsplit("/", 1)[1]
-    r = client.post(f"/visit/{vid}/lookup", data={"csrf": token, "by": "card", "card_number": "NK1001",
-                                                   "purpose": "law_enforcement"})
+    r = client.post(
+        f"/visit/{vid}/lookup",
+        data={"csrf": token, "by": "card", "card_number": "NK1001", "purpose": "law_enforcement"},
+    )
     assert r.status_code == 200 and "Ama" in r.text
     assert built.services.transparency.refusals() == []
     with built.database.uow() as uow:
@@ -146,9 +153,11 @@ def test_only_a_candidate_just_shown_in_this_visit_can_be_confirmed(web):
     pid = re.search(r'name="person_id" value="([^"]+)"', r.text).group(1)
     offer = re.search(r'name="offer" value="([^"]+)"', r.text).group(1)
     other = str(client.post("/visit", data={"csrf": token, "site_id": "north"}).url).rsplit("/", 1)[1]
-    for visit, data in ((first, {"person_id": pid}),  # no offer: an id typed into the form
-                        (first, {"person_id": pid, "offer": "0" * 64}),  # a forged offer
-                        (other, {"person_id": pid, "offer": offer})):  # offered in another visit
+    for visit, data in (
+        (first, {"person_id": pid}),  # no offer: an id typed into the form
+        (first, {"person_id": pid, "offer": "0" * 64}),  # a forged offer
+        (other, {"person_id": pid, "offer": offer}),
+    ):  # offered in another visit
         r = client.post(f"/visit/{visit}/confirm", data={"csrf": token, **data})
         assert r.status_code == 403 and "candidates a search of this visit showed" in r.text
         assert "NK1001" not in r.text

@@ -59,8 +59,7 @@ class FeedFake:
     def gallery(self) -> FollowedGallery:
         if "_gallery" not in self.__dict__:
             self.scored: list[str] = []
-            self._gallery = FollowedGallery(self.key_version, lambda _m, data: data,
-                                            lambda _m: ExactIndex(self.scored))
+            self._gallery = FollowedGallery(self.key_version, lambda _m, data: data, lambda _m: ExactIndex(self.scored))
         return self._gallery
 
     def follow(self, feed):  # type: ignore[no-untyped-def]
@@ -98,13 +97,22 @@ class ImageFakeMatcher(FeedFake):
 def seed(services):  # type: ignore[no-untyped-def]
     """The conftest world (program 'demo' in en/fr, sites north/south, one user per role) and two people."""
     world = make_world(services)
-    for given, family, year, card, grants in (("Ama", "Mensah", 1980, "NK1001", (CARE, BIO, STATS)),
-                                              ("Kwame", "Boateng", 1975, "NK1002", (CARE,))):
+    for given, family, year, card, grants in (
+        ("Ama", "Mensah", 1980, "NK1001", (CARE, BIO, STATS)),
+        ("Kwame", "Boateng", 1975, "NK1002", (CARE,)),
+    ):
         visit = services.visits.open(world.registrar, "north")
-        person = PersonInput(given, family, "female" if given == "Ama" else "male", year, card,
-                             district="Northern", village="Gumani")
-        services.people.enroll(world.registrar, visit.id, CARE, person,
-                               ConsentInput.parse(list(grants), "v1", "en", Grantor()), pin="246813")
+        person = PersonInput(
+            given, family, "female" if given == "Ama" else "male", year, card, district="Northern", village="Gumani"
+        )
+        services.people.enroll(
+            world.registrar,
+            visit.id,
+            CARE,
+            person,
+            ConsentInput.parse(list(grants), "v1", "en", Grantor()),
+            pin="246813",
+        )
         services.visits.close(world.registrar, visit.id)
     return world
 
@@ -117,7 +125,6 @@ def csrf_of(html: str) -> str:
 
 def sign_in(client, username="registrar"):  # type: ignore[no-untyped-def]
     token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"csrf": token, "username": username, "password": PASSWORD},
-                    follow_redirects=False)
+    r = client.post("/login", data={"csrf": token, "username": username, "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303, r.text
     return csrf_of(client.get("/").text)

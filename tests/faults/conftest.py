@@ -40,8 +40,11 @@ def world_of(opened):
 def data_files(settings: Settings) -> dict[str, bytes]:
     """The bytes of every SQLite file of the database (main file, -wal, -shm) as they are on disk now."""
     base = settings.data_dir / "carekey.db"
-    return {p.name: p.read_bytes() for p in (base, base.with_name("carekey.db-wal"), base.with_name("carekey.db-shm"))
-            if p.exists()}
+    return {
+        p.name: p.read_bytes()
+        for p in (base, base.with_name("carekey.db-wal"), base.with_name("carekey.db-shm"))
+        if p.exists()
+    }
 
 
 def found_in(files: dict[str, bytes], needle: bytes) -> list[str]:

@@ -28,8 +28,9 @@ def main() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
         FileSecretStore.destroy = destroy_then_die  # type: ignore[method-assign]
-    built = bootstrap.build(Settings(data_dir=data, argon2_time_cost=1, argon2_memory_kib=64),
-                            matcher=ImageFakeMatcher())
+    built = bootstrap.build(
+        Settings(data_dir=data, argon2_time_cost=1, argon2_memory_kib=64), matcher=ImageFakeMatcher()
+    )
     print("ready", flush=True)
     kind, _, pid = task.partition(":")
     if kind == "retention":

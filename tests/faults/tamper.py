@@ -48,12 +48,20 @@ def rewrite_entry(uow_factory, engine: sa.Engine, seq: int) -> None:
     drop the database's heads (which no longer match; the attacker cannot re-sign without the log key)."""
     with uow_factory() as uow:
         (entry,) = uow.access_log.entries(seq, seq + 1)
-    event = dataclasses.replace(entry.event, outcome="denied" if entry.event.outcome != "denied" else "granted",
-                                reason="rewritten")
+    event = dataclasses.replace(
+        entry.event, outcome="denied" if entry.event.outcome != "denied" else "granted", reason="rewritten"
+    )
     salt = leaf.new_salt()
     with engine.begin() as conn:
-        conn.execute(sa.update(access_log).where(access_log.c.seq == seq).values(
-            outcome=event.outcome, reason=event.reason, salt=salt,
-            leaf_input=leaf.leaf_input(event.leaf_event(), salt)))
+        conn.execute(
+            sa.update(access_log)
+            .where(access_log.c.seq == seq)
+            .values(
+                outcome=event.outcome,
+                reason=event.reason,
+                salt=salt,
+                leaf_input=leaf.leaf_input(event.leaf_event(), salt),
+            )
+        )
     rebuild_nodes(engine)
     drop_heads(engine)

@@ -53,8 +53,14 @@ def populate(settings: Settings) -> dict[str, tuple[str, str]]:
     for i in range(PEOPLE):
         card = f"NK8{i:03d}"
         visit = s.visits.open(world.registrar, "north")
-        pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card),
-                              consent((*ALL, "biometric_image_retention")), confirm_new=True).person.id
+        pid = s.people.enroll(
+            world.registrar,
+            visit.id,
+            CARE,
+            person_input(card_number=card),
+            consent((*ALL, "biometric_image_retention")),
+            confirm_new=True,
+        ).person.id
         with built.database.uow() as uow:
             now = s.deps.clock()
             template = TemplateRow(f"T-{i}", pid, "fingerprint", "right_index", 1, os.urandom(64), now)
@@ -69,8 +75,13 @@ def populate(settings: Settings) -> dict[str, tuple[str, str]]:
 
 
 def child(settings: Settings, task: str, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.faults.crash_child", str(settings.data_dir), task, *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.crash_child", str(settings.data_dir), task, *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
 
 
 def assert_nobody_half_erased(settings: Settings, people: dict[str, tuple[str, str]], reenroll: bool = True) -> int:
@@ -95,8 +106,7 @@ def assert_nobody_half_erased(settings: Settings, people: dict[str, tuple[str, s
         if erased and reenroll:  # a card of an erased person is free again: no 409 on re-enrollment
             registrar = next(Actor.of(u) for u in _users(s) if u.username == "registrar")
             visit = s.visits.open(registrar, "north")
-            s.people.enroll(registrar, visit.id, CARE, person_input(card_number=erased[0]), consent(),
-                            confirm_new=True)
+            s.people.enroll(registrar, visit.id, CARE, person_input(card_number=erased[0]), consent(), confirm_new=True)
         return gone
     finally:
         built.close()

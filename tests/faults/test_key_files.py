@@ -51,7 +51,7 @@ def refuses(settings: Settings, mentions: str) -> None:
 
 
 def flip_bit(data: bytes, at: int) -> bytes:
-    return data[:at] + bytes([data[at] ^ 0x04]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ 0x04]) + data[at + 1 :]
 
 
 def corrupt(path, how: str) -> None:
@@ -138,8 +138,11 @@ def test_a_replaced_log_key_needs_an_explicit_logged_rotation_signed_by_the_old_
         built.services.transparency.tree_head()  # a head under the new key, after the ones under the old key
         with built.database.uow() as uow:
             assert len({h.key_id for h in uow.tree_heads.all()}) == 2
-            assert [e.event.action for e in uow.access_log.entries(0, uow.access_log.size())
-                    if e.event.action == "log_key_rotate"] == ["log_key_rotate"]
+            assert [
+                e.event.action
+                for e in uow.access_log.entries(0, uow.access_log.size())
+                if e.event.action == "log_key_rotate"
+            ] == ["log_key_rotate"]
         report = built.services.audit.verify(_auditor(built), "audit")
         assert report.ok, report.to_dict()  # heads of both keys verify through the rotation
     finally:

@@ -112,7 +112,8 @@ def demo(data):  # noqa: F811
 
 def _auditor(d):
     return {u: p for u, _, p in (line.split("\t") for line in (d / "demo-users.txt").read_text().splitlines())}[
-        "auditor"]
+        "auditor"
+    ]
 
 
 def _cli_tamper(d, attack):

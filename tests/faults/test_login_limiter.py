@@ -24,8 +24,9 @@ WRONG = "not-the-password"
 def enroll_with_pin(app, world, card="NK100000", pin="402719"):
     s = app.services
     visit = s.visits.open(world.registrar, "north")
-    s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card), consent(), pin=pin,
-                    confirm_new=True)
+    s.people.enroll(
+        world.registrar, visit.id, CARE, person_input(card_number=card), consent(), pin=pin, confirm_new=True
+    )
 
 
 def limiter_rows(app) -> int:

@@ -34,15 +34,17 @@ def _free_port() -> int:
 def server(tmp_path):
     url = pg_url_or_skip()
     reset_pg(url)
-    settings = Settings(data_dir=tmp_path / "data", database_url=url, argon2_time_cost=1, argon2_memory_kib=64,
-                        tree_head_seconds=0)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=url, argon2_time_cost=1, argon2_memory_kib=64, tree_head_seconds=0
+    )
     bootstrap.initialize(settings)
     built = bootstrap.build(settings)
     built.services.deps.clock = Clock()
     make_world(built.services)
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, built=built, web=False), host="127.0.0.1", port=port,
-                                        log_level="critical"))
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(settings, built=built, web=False), host="127.0.0.1", port=port, log_level="critical")
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -60,15 +62,18 @@ def server(tmp_path):
 
 def terminate_app_connections(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as admin:
-        rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                             "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
         return sum(1 for (done,) in rows if done)
 
 
 def test_a_postgresql_restart_mid_run_answers_only_2xx_or_503_and_recovers(server):
     base, url = server
     with httpx.Client(base_url=base, timeout=60) as http:
-        reg = {"Authorization": f"Bearer {http.post('/auth/token', json={'username': 'registrar', 'password': PASSWORD}).json()['access_token']}"}  # noqa: E501
+        login = http.post("/auth/token", json={"username": "registrar", "password": PASSWORD})
+        reg = {"Authorization": f"Bearer {login.json()['access_token']}"}
     statuses: list[int] = []
     problems: list[httpx.Response] = []
     stop = threading.Event()
@@ -82,8 +87,11 @@ def test_a_postgresql_restart_mid_run_answers_only_2xx_or_503_and_recovers(serve
                     problems.append(r)
                 vid = r.json().get("id") if r.status_code == 201 else None
                 if vid:
-                    r = http.post(f"/visits/{vid}/lookup", json={"card_number": "NK404"},
-                                  headers=reg | {"X-Carekey-Purpose": "care_record"})
+                    r = http.post(
+                        f"/visits/{vid}/lookup",
+                        json={"card_number": "NK404"},
+                        headers=reg | {"X-Carekey-Purpose": "care_record"},
+                    )
                     statuses.append(r.status_code)
                     if r.status_code == 503:
                         problems.append(r)

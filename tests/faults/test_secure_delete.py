@@ -26,13 +26,21 @@ def enroll_biometric(app, world, card="NK7001", **person):
     """A person with two protected templates and a kept image (random bytes, so every copy is recognizable)."""
     s = app.services
     visit = s.visits.open(world.registrar, "north")
-    pid = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card, **person),
-                          consent((*ALL, IMAGES)), pin="246810", confirm_new=True).person.id
+    pid = s.people.enroll(
+        world.registrar,
+        visit.id,
+        CARE,
+        person_input(card_number=card, **person),
+        consent((*ALL, IMAGES)),
+        pin="246810",
+        confirm_new=True,
+    ).person.id
     templates = [os.urandom(700) for _ in range(2)]
     with app.database.uow() as uow:
         now = s.deps.clock()
-        rows = [TemplateRow(f"T-{card}-{i}", pid, "fingerprint", f"right_{i}", 1, t, now)
-                for i, t in enumerate(templates)]
+        rows = [
+            TemplateRow(f"T-{card}-{i}", pid, "fingerprint", f"right_{i}", 1, t, now) for i, t in enumerate(templates)
+        ]
         for r in rows:
             uow.biometrics.add(r)
         image = os.urandom(6000)
@@ -68,8 +76,14 @@ def test_erasure_leaves_no_blind_index_key_or_person_id(opened, world_of):
     _, pid, templates, kept, person = enroll_biometric(app, world)
     # another person stays: the scan must find them (and shares no blind index with the erased one)
     _, other, *_ = enroll_biometric(app, world, card="NK7002", given_name="Kofi", village="Bolga")
-    needles = [pid.encode(), person.card_bidx.encode(), person.name_bidx.encode(), person.wrapped_key,
-               person.ciphertext[12:60], *needles_of(templates, kept)]
+    needles = [
+        pid.encode(),
+        person.card_bidx.encode(),
+        person.name_bidx.encode(),
+        person.wrapped_key,
+        person.ciphertext[12:60],
+        *needles_of(templates, kept),
+    ]
     before = data_files(app.settings)
     assert all(found_in(before, n) for n in needles)
 
@@ -87,8 +101,7 @@ def test_erasure_leaves_no_blind_index_key_or_person_id(opened, world_of):
 def test_data_files_are_owner_only_from_creation(opened, world_of):
     app, world = opened, world_of
     enroll_biometric(app, world)
-    names = ["carekey.db", "carekey.db-wal", "carekey.db-shm", "carekey.keys", "carekey.keystore",
-             "carekey.log.key"]
+    names = ["carekey.db", "carekey.db-wal", "carekey.db-shm", "carekey.keys", "carekey.keystore", "carekey.log.key"]
     for name in names:
         path = app.settings.data_dir / name
         if path.exists():

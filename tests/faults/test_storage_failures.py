@@ -27,8 +27,15 @@ from tests.e2e.web_support import ImageFakeMatcher
 
 pytestmark = pytest.mark.faults
 CARE = {"X-Carekey-Purpose": "care_record"}
-PERSON = {"given_name": "Ama", "family_name": "Mensah", "sex": "female", "birth_year": 1980, "card_number": "NK9001",
-          "district": "Northern", "village": "Tamale"}
+PERSON = {
+    "given_name": "Ama",
+    "family_name": "Mensah",
+    "sex": "female",
+    "birth_year": 1980,
+    "card_number": "NK9001",
+    "district": "Northern",
+    "village": "Tamale",
+}
 CONSENT = {"granted": ["care_record", "biometric_identification"], "notice_version": "v1", "language": "en"}
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
@@ -92,17 +99,26 @@ def test_disk_full_answers_503_and_loses_nothing(api):
     client, disk, app = api
     reg, clin = token(client, "registrar"), token(client, "clinician")
     vid = client.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]
-    first = client.post(f"/visits/{vid}/people", json={"person": PERSON, "consent": CONSENT, "pin": "135790"},
-                        headers=reg | CARE)
+    first = client.post(
+        f"/visits/{vid}/people", json={"person": PERSON, "consent": CONSENT, "pin": "135790"}, headers=reg | CARE
+    )
     assert first.status_code == 201
     pid, log_size = first.json()["id"], count(app, "access_log")
 
     disk.full = True
     unavailable(client.post("/visits", json={"site_id": "north"}, headers=reg))
-    unavailable(client.post(f"/visits/{vid}/people", json={"person": PERSON | {"card_number": "NK9002"},
-                                                           "consent": CONSENT}, headers=reg | CARE))
-    unavailable(client.post(f"/visits/{vid}/people/{pid}/exams", json={"systolic_bp": 120, "diastolic_bp": 80},
-                            headers=clin | CARE))
+    unavailable(
+        client.post(
+            f"/visits/{vid}/people",
+            json={"person": PERSON | {"card_number": "NK9002"}, "consent": CONSENT},
+            headers=reg | CARE,
+        )
+    )
+    unavailable(
+        client.post(
+            f"/visits/{vid}/people/{pid}/exams", json={"systolic_bp": 120, "diastolic_bp": 80}, headers=clin | CARE
+        )
+    )
     unavailable(client.post("/auth/token", json={"username": "clinician", "password": PASSWORD}))
     unavailable(client.post("/patient/token", json={"card_number": "NK9001", "pin": "135790"}))
     assert count(app, "people") == 1 and count(app, "access_log") == log_size  # nothing half-written
@@ -119,9 +135,11 @@ def test_disk_full_answers_503_and_loses_nothing(api):
         assert uow.shreds.pending() == []
 
     v2 = client.post("/visits", json={"site_id": "north"}, headers=reg).json()["id"]  # one person per visit
-    again = client.post(f"/visits/{v2}/people", json={"person": PERSON | {"card_number": "NK9002"},
-                                                      "consent": CONSENT, "confirm_new_person": True},
-                        headers=reg | CARE)  # the same name, birth year and village: a new person, confirmed
+    again = client.post(
+        f"/visits/{v2}/people",
+        json={"person": PERSON | {"card_number": "NK9002"}, "consent": CONSENT, "confirm_new_person": True},
+        headers=reg | CARE,
+    )  # the same name, birth year and village: a new person, confirmed
     assert again.status_code == 201  # the same request succeeds once there is room again
     assert client.post("/patient/erasure", headers=bearer).status_code == 204
 
@@ -141,13 +159,18 @@ def test_key_store_full_during_enrollment_answers_503(api):
 
     FileSecretStore.create = full_create  # type: ignore[method-assign]
     try:
-        unavailable(client.post(f"/visits/{vid}/people", json={"person": PERSON, "consent": CONSENT},
-                                headers=reg | CARE))
+        unavailable(
+            client.post(f"/visits/{vid}/people", json={"person": PERSON, "consent": CONSENT}, headers=reg | CARE)
+        )
     finally:
         FileSecretStore.create = real  # type: ignore[method-assign]
     assert count(app, "people") == 0
-    assert client.post(f"/visits/{vid}/people", json={"person": PERSON, "consent": CONSENT},
-                       headers=reg | CARE).status_code == 201
+    assert (
+        client.post(
+            f"/visits/{vid}/people", json={"person": PERSON, "consent": CONSENT}, headers=reg | CARE
+        ).status_code
+        == 201
+    )
 
 
 @pytest.fixture

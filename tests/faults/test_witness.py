@@ -65,8 +65,15 @@ def test_witness_refuses_a_head_signed_by_another_key(served, world, tmp_path):
     busy(app, world, 1)
     assert witness(out).exit_code == 0
     other = LogSigner.generate()
-    r = ck("log", "witness", "http://testserver", "--out", tmp_path / "pinned.jsonl", "--public-key",
-           other.public_key.hex())
+    r = ck(
+        "log",
+        "witness",
+        "http://testserver",
+        "--out",
+        tmp_path / "pinned.jsonl",
+        "--public-key",
+        other.public_key.hex(),
+    )
     assert r.exit_code == 8 and "signature" in r.output, r.output
 
 

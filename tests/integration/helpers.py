@@ -11,8 +11,15 @@ ALL = ("care_record", "biometric_identification", "aggregate_statistics")
 
 
 def person_input(**kw) -> PersonInput:
-    base = dict(given_name="Ama", family_name="Mensah", sex="female", birth_year=1980, card_number="NK1001",
-                district="Northern", village="Tamale")
+    base = dict(
+        given_name="Ama",
+        family_name="Mensah",
+        sex="female",
+        birth_year=1980,
+        card_number="NK1001",
+        district="Northern",
+        village="Tamale",
+    )
     return PersonInput(**(base | kw))
 
 

@@ -43,8 +43,12 @@ def test_backup_verify_restore_round_trip(app, world, settings, tmp_path):
     if url.startswith("postgresql"):  # restore into an empty database
         app.database.dispose()
         reset_pg(url)
-    target = Settings(data_dir=tmp_path / "restored", database_url=None if url.startswith("sqlite") else url,
-                      argon2_time_cost=1, argon2_memory_kib=64)
+    target = Settings(
+        data_dir=tmp_path / "restored",
+        database_url=None if url.startswith("sqlite") else url,
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+    )
     restored = backup.restore(out, PASS, target)
     assert restored["database"] == manifest["database"]
     for f in (target.resolved_key_file(), target.resolved_key_store(), target.resolved_log_key_file()):
@@ -93,8 +97,17 @@ def test_sqlite_database_wal_and_shm_are_created_0600(tmp_path):
     try:
         with built.database.uow() as uow:  # a write: the WAL and SHM files exist while the engine is open
             assert uow.people.count() == 0
-        files = [settings.data_dir / n for n in ("carekey.db", "carekey.db-wal", "carekey.db-shm", "carekey.keys",
-                                                 "carekey.keystore", "carekey.log.key")]
+        files = [
+            settings.data_dir / n
+            for n in (
+                "carekey.db",
+                "carekey.db-wal",
+                "carekey.db-shm",
+                "carekey.keys",
+                "carekey.keystore",
+                "carekey.log.key",
+            )
+        ]
         assert all(f.exists() for f in files), [f.name for f in files if not f.exists()]
         assert {f.name: oct(mode(f)) for f in files} == {f.name: "0o600" for f in files}
     finally:

@@ -43,13 +43,22 @@ def test_first_capture_matching_someone_is_a_possible_duplicate_then_confirmed(a
         bio.enroll(reg, v2.id, BIO, again.person.id, "fingerprint", "left_index", b"ama-finger")
     cands = refused.value.detail["candidates"]
     assert [c["person_id"] for c in cands] == [ama.person.id] and cands[0]["given_name"] == "Ama"
-    assert set(cands[0]) == {"person_id", "given_name", "family_name", "sex", "birth_year", "district", "village",
-                             "score"}
+    assert set(cands[0]) == {
+        "person_id",
+        "given_name",
+        "family_name",
+        "sex",
+        "birth_year",
+        "district",
+        "village",
+        "score",
+    }
     logged = entries(app, start)
     shown = [e for e in logged if e.action == "enroll_biometric_result"]
     assert [e.person_id for e in shown] == [ama.person.id] and shown[0].outcome == "granted"
-    assert any(e.action == "enroll_biometric" and e.outcome == "denied" and "possible duplicate" in e.reason
-               for e in logged)
+    assert any(
+        e.action == "enroll_biometric" and e.outcome == "denied" and "possible duplicate" in e.reason for e in logged
+    )
     with app.database.uow() as uow:
         assert uow.biometrics.for_person(again.person.id) == []  # nothing stored for the new record
         assert uow.visits.offers(v2.id)[ama.person.id] == "duplicate"
@@ -123,11 +132,17 @@ def _race(n, work):
 
 def test_two_registrars_enrolling_the_same_finger_at_once(app, world, bio):
     s = app.services
-    people = [enroll(s, reg, given_name=name, card_number=card)
-              for reg, name, card in ((world.registrar, "Yaw", "NK4004"), (world.registrar_south, "Yao", "NK5005"))]
+    people = [
+        enroll(s, reg, given_name=name, card_number=card)
+        for reg, name, card in ((world.registrar, "Yaw", "NK4004"), (world.registrar_south, "Yao", "NK5005"))
+    ]
     regs = (world.registrar, world.registrar_south)
-    out = _race(2, lambda i: bio.enroll(regs[i], people[i][0].id, BIO, people[i][1].person.id, "fingerprint",
-                                        "right_index", b"same-finger"))
+    out = _race(
+        2,
+        lambda i: bio.enroll(
+            regs[i], people[i][0].id, BIO, people[i][1].person.id, "fingerprint", "right_index", b"same-finger"
+        ),
+    )
     assert sorted(type(o).__name__ for o in out) == ["PossibleDuplicate", "str"], out
     with app.database.uow() as uow:
         stored = uow.biometrics.by_modality("fingerprint", "demo")
@@ -141,8 +156,9 @@ def test_parallel_look_up_then_enroll_makes_one_record(app, world):
     def lookup_then_enroll(i):
         if s.lookup.by_name(reg, visits[i].id, CARE, "Adwoa Boateng", 1975, "Kumasi"):
             return "found"
-        data = person_input(given_name="Adwoa", family_name="Boateng", birth_year=1975, village="Kumasi",
-                            card_number=f"NK{7000 + i}")
+        data = person_input(
+            given_name="Adwoa", family_name="Boateng", birth_year=1975, village="Kumasi", card_number=f"NK{7000 + i}"
+        )
         return s.people.enroll(reg, visits[i].id, CARE, data, consent())
 
     out = _race(n, lookup_then_enroll)

@@ -74,8 +74,9 @@ def test_concurrent_duplicate_enrollment_ends_with_one_person(app, world):
     def run(site):
         barrier.wait()
         try:
-            results[site] = s.people.enroll(actors[site], visits[site].id, CARE, person_input(card_number="DUP-77"),
-                                            consent())
+            results[site] = s.people.enroll(
+                actors[site], visits[site].id, CARE, person_input(card_number="DUP-77"), consent()
+            )
         except Conflict as exc:
             results[site] = exc
 

@@ -11,8 +11,16 @@ from tests.fhir_endpoint import free_port, running_endpoint
 from tests.integration.helpers import CARE, consent, person_input, revisit
 
 WITH_EHR = ("care_record", "biometric_identification", "aggregate_statistics", "ehr_sharing")
-EXAM = {"systolic_bp": 150, "diastolic_bp": 95, "pulse": 72, "height_cm": 160, "weight_kg": 80,
-        "glucose_mmol_l": 6.1, "hemoglobin_g_dl": 12.5, "blood_type": "B-"}
+EXAM = {
+    "systolic_bp": 150,
+    "diastolic_bp": 95,
+    "pulse": 72,
+    "height_cm": 160,
+    "weight_kg": 80,
+    "glucose_mmol_l": 6.1,
+    "hemoglobin_g_dl": 12.5,
+    "blood_type": "B-",
+}
 
 
 @pytest.fixture
@@ -24,8 +32,9 @@ def endpoint(monkeypatch):
 
 def visit_with_exam(s, world, granted=WITH_EHR, card="NK1001"):
     visit = s.visits.open(world.registrar, "north")
-    view = s.people.enroll(world.registrar, visit.id, CARE, person_input(card_number=card), consent(granted),
-                           confirm_new=True)
+    view = s.people.enroll(
+        world.registrar, visit.id, CARE, person_input(card_number=card), consent(granted), confirm_new=True
+    )
     exam = s.exams.record(world.clinician, visit.id, CARE, view.person.id, EXAM)
     return visit, view.person.id, exam
 

@@ -91,7 +91,9 @@ def test_feed_rows_name_templates_only_and_follow_commit_order(app, world):
     rows = feed.changes(start, 10)
     assert [r.seq for r in rows] == sorted(r.seq for r in rows) and len(rows) == 2 and feed.head() == rows[-1].seq
     assert [(r.modality, r.program_id, r.position, r.template) for r in rows] == [
-        ("fingerprint", "demo", "left_index", b"one"), ("iris", "demo", "left", b"two")]
+        ("fingerprint", "demo", "left_index", b"one"),
+        ("iris", "demo", "left", b"two"),
+    ]
     with app.database.uow() as uow:
         uow.biometrics.delete_for_person(ama.person.id)
         uow.commit()

@@ -40,8 +40,17 @@ def _writer(data_dir: str, url: str, k: int, out: mp.Queue) -> None:  # type: ig
     try:
         for i in range(PER_WRITER):
             with app.services.deps.uow() as uow:
-                promise = log_access(uow, datetime.now(UTC), actor, "read_record", "care_record", "granted",
-                                     f"writer {k} entry {i}", "north", None)
+                promise = log_access(
+                    uow,
+                    datetime.now(UTC),
+                    actor,
+                    "read_record",
+                    "care_record",
+                    "granted",
+                    f"writer {k} entry {i}",
+                    "north",
+                    None,
+                )
                 uow.commit()
             promises.append(promise.to_dict())
             if i % 4 == 3:
@@ -55,8 +64,10 @@ def test_entries_from_several_processes_integrate_into_one_verified_tree(app, wo
     app.services.transparency.integrate()  # the world's setup, as the server's background integrator would
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    procs = [ctx.Process(target=_writer, args=(str(app.settings.data_dir), app.settings.resolved_database_url(), k,
-                                               out)) for k in range(WRITERS)]
+    procs = [
+        ctx.Process(target=_writer, args=(str(app.settings.data_dir), app.settings.resolved_database_url(), k, out))
+        for k in range(WRITERS)
+    ]
     for p in procs:
         p.start()
     promised = [EntryPromise.from_dict(d) for _ in procs for d in out.get(timeout=300)]
@@ -111,10 +122,12 @@ def test_forged_and_removed_promises_are_reported(app, world):
         entries = uow.access_log.promised(0, 1000)
     forged, stripped = entries[-3], entries[-2]
     with app.database.engine.begin() as conn:
-        conn.execute(sa.update(access_log).where(access_log.c.id == forged.entry_id)
-                     .values(promise_sig=bytes(64)))
-        conn.execute(sa.update(access_log).where(access_log.c.id == stripped.entry_id)
-                     .values(promise_sig=None, promised_ms=None, promise_delay_ms=None, promise_key=None))
+        conn.execute(sa.update(access_log).where(access_log.c.id == forged.entry_id).values(promise_sig=bytes(64)))
+        conn.execute(
+            sa.update(access_log)
+            .where(access_log.c.id == stripped.entry_id)
+            .values(promise_sig=None, promised_ms=None, promise_delay_ms=None, promise_key=None)
+        )
     report = _report(app, world, heads_file=False)
     assert {"bad_promise", "promise_missing"} <= report.kinds(), report.problems
     assert any(p.kind == "bad_promise" and p.index == forged.event.seq for p in report.problems)
@@ -134,8 +147,7 @@ def test_a_promised_entry_deleted_before_integration_is_caught_by_its_promise(ap
     assert _report(app, world).ok  # nothing in the database shows it...
     report = _report(app, world, saved_promises=[kept])  # ...the promise does
     assert "promise_missing" in report.kinds(), report.problems
-    forged = EntryPromise(kept.entry_id, kept.leaf_hash, kept.timestamp_ms, kept.max_delay_ms, bytes(64),
-                          kept.key_id)
+    forged = EntryPromise(kept.entry_id, kept.leaf_hash, kept.timestamp_ms, kept.max_delay_ms, bytes(64), kept.key_id)
     assert "bad_promise" in _report(app, world, saved_promises=[forged]).kinds()
 
 

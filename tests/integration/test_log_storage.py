@@ -40,14 +40,39 @@ def test_sql_node_store_gives_the_reference_tree(leaves, data):
 
 
 def _event(i: int) -> AccessEvent:
-    return AccessEvent(at=T0, actor_id=f"U-{i}", role="registrar", site_id="north", purpose="care_record",
-                       action="lookup", outcome="granted", reason="r")
+    return AccessEvent(
+        at=T0,
+        actor_id=f"U-{i}",
+        role="registrar",
+        site_id="north",
+        purpose="care_record",
+        action="lookup",
+        outcome="granted",
+        reason="r",
+    )
 
 
 #: the access log as migration 0001 made it (no ``id`` column yet: migration 0005)
-_LOG_0001 = sa.table("access_log", *(sa.column(c) for c in (
-    "seq", "at", "month", "actor_id", "role", "site_id", "purpose", "action", "outcome", "reason", "salt",
-    "leaf_input")))
+_LOG_0001 = sa.table(
+    "access_log",
+    *(
+        sa.column(c)
+        for c in (
+            "seq",
+            "at",
+            "month",
+            "actor_id",
+            "role",
+            "site_id",
+            "purpose",
+            "action",
+            "outcome",
+            "reason",
+            "salt",
+            "leaf_input",
+        )
+    ),
+)
 
 
 def test_migration_0002_hashes_a_log_written_before_it(db_url):
@@ -61,10 +86,22 @@ def test_migration_0002_hashes_a_log_written_before_it(db_url):
         for i in range(13):
             salt = leaf.new_salt()
             inputs.append(leaf.leaf_input(_event(i).leaf_event(), salt))
-            conn.execute(sa.insert(_LOG_0001).values(seq=i, at=T0, month="2026-01", actor_id=f"U-{i}",
-                                                      role="registrar", site_id="north", purpose="care_record",
-                                                      action="lookup", outcome="granted", reason="r", salt=salt,
-                                                      leaf_input=inputs[-1]))
+            conn.execute(
+                sa.insert(_LOG_0001).values(
+                    seq=i,
+                    at=T0,
+                    month="2026-01",
+                    actor_id=f"U-{i}",
+                    role="registrar",
+                    site_id="north",
+                    purpose="care_record",
+                    action="lookup",
+                    outcome="granted",
+                    reason="r",
+                    salt=salt,
+                    leaf_input=inputs[-1],
+                )
+            )
     db.migrate()
     with db.uow() as uow:
         tree = uow.access_log.tree()

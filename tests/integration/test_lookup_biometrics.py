@@ -116,8 +116,9 @@ def test_biometric_search_stays_inside_the_visit_s_program(app, world):
     assert bio.identify(east, v.id, BIO, "fingerprint", b"finger-image", **AGREED) == []
     assert matcher.scored == []  # filtered before scoring, not after
     home = s.visits.open(world.registrar, "north")
-    assert [c.person_id for c in bio.identify(world.registrar, home.id, BIO, "fingerprint", b"finger-image",
-                                              **AGREED)] == [view.person.id]
+    assert [
+        c.person_id for c in bio.identify(world.registrar, home.id, BIO, "fingerprint", b"finger-image", **AGREED)
+    ] == [view.person.id]
 
 
 def test_a_biometric_match_is_proof_of_presence_and_a_bound_visit_only_verifies(app, world):
@@ -128,8 +129,9 @@ def test_a_biometric_match_is_proof_of_presence_and_a_bound_visit_only_verifies(
     v2, kwame = enroll(s, world.registrar, given_name="Kwame", card_number="NK1002")
     bio.enroll(world.registrar, v2.id, BIO, kwame.person.id, "fingerprint", "right_index", b"kwame-finger")
     nxt = s.visits.open(world.registrar, "north")
-    assert [c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"ama-finger",
-                                              **AGREED)] == [ama.person.id]
+    assert [
+        c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "fingerprint", b"ama-finger", **AGREED)
+    ] == [ama.person.id]
     s.people.read(world.registrar, nxt.id, CARE, ama.person.id)
     s.people.set_pin(world.registrar, nxt.id, CARE, ama.person.id, "246813")  # the match proved she is here
     # the visit now serves Ama: a search there verifies her only, it never reaches Kwame

@@ -40,9 +40,20 @@ def test_sqlite_pragmas(tmp_path):
 
 
 def _person(pid: str, card: str) -> PersonRow:
-    return PersonRow(id=pid, program_id="demo", card_bidx=card, name_bidx="n", birth_year_bidx="y", village_bidx="v",
-                     key_ref="k-" + pid, wrapped_key=b"w", ciphertext=b"c", enrolled_site="north", enrolled_at=T0,
-                     last_seen_at=T0)
+    return PersonRow(
+        id=pid,
+        program_id="demo",
+        card_bidx=card,
+        name_bidx="n",
+        birth_year_bidx="y",
+        village_bidx="v",
+        key_ref="k-" + pid,
+        wrapped_key=b"w",
+        ciphertext=b"c",
+        enrolled_site="north",
+        enrolled_at=T0,
+        last_seen_at=T0,
+    )
 
 
 def test_people_repository_roundtrip_and_unique_card(app, world):
@@ -65,9 +76,16 @@ def test_access_log_seq_contiguous_and_refusal_counts(app, world):
         base = uow.access_log.size()  # the world's setup (accounts created and approved) is logged before
         ids = []
         for i, outcome in enumerate(["granted", "refused", "denied", "refused"]):
-            event = AccessEvent(at=T0.replace(day=1 + i), actor_id="U", role="registrar", site_id="north",
-                                purpose="law_enforcement" if outcome == "refused" else "care_record",
-                                action="lookup", outcome=outcome, reason="r")
+            event = AccessEvent(
+                at=T0.replace(day=1 + i),
+                actor_id="U",
+                role="registrar",
+                site_id="north",
+                purpose="law_enforcement" if outcome == "refused" else "care_record",
+                action="lookup",
+                outcome=outcome,
+                reason="r",
+            )
             salt = leaf.new_salt()
             promise = uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt))
             ids.append(promise.entry_id)

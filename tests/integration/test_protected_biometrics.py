@@ -71,18 +71,35 @@ def test_two_fingers_fused(app, world, monkeypatch):
     for position, name in (("right_index", "db1_101_1"), ("left_index", "db1_103_1")):
         s.biometrics.enroll(world.registrar, visit.id, BIO, ama.person.id, "fingerprint", position, image(name))
     nxt = s.visits.open(world.registrar, "north")
-    both = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                 {"right_index": image("db1_101_2"), "left_index": image("db1_103_1")}, **AGREED)
+    both = s.biometrics.identify(
+        world.registrar,
+        nxt.id,
+        BIO,
+        "fingerprint",
+        {"right_index": image("db1_101_2"), "left_index": image("db1_103_1")},
+        **AGREED,
+    )
     assert [c.person_id for c in both] == [ama.person.id]
-    someone_else = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                         {"right_index": image("db1_102_1"), "left_index": image("db1_102_1")},
-                                         **AGREED)
+    someone_else = s.biometrics.identify(
+        world.registrar,
+        nxt.id,
+        BIO,
+        "fingerprint",
+        {"right_index": image("db1_102_1"), "left_index": image("db1_102_1")},
+        **AGREED,
+    )
     assert someone_else == []
     # mean rule: a wrong finger lowers the fused score. The score of one right finger of two lies near the
     # threshold (it depends on the random biometric key), so the threshold is lifted to see the score itself.
     monkeypatch.setattr(s.biometrics.matcher, "threshold", lambda modality: 0.0)
-    one_wrong = s.biometrics.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                      {"right_index": image("db1_101_2"), "left_index": image("db1_102_1")}, **AGREED)
+    one_wrong = s.biometrics.identify(
+        world.registrar,
+        nxt.id,
+        BIO,
+        "fingerprint",
+        {"right_index": image("db1_101_2"), "left_index": image("db1_102_1")},
+        **AGREED,
+    )
     assert one_wrong and one_wrong[0].person_id == ama.person.id
     assert one_wrong[0].score < both[0].score
 
@@ -110,8 +127,10 @@ def test_rotation_retires_old_templates(app, world):
         assert bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_2"), **AGREED) == []
         bio.enroll(world.registrar, nxt.id, BIO, ama.person.id, "iris", "left", image("01_L_2"))
         with rotated.database.uow() as uow:
-            versions = {r.person_id: {x.key_version for x in uow.biometrics.for_person(r.person_id)}
-                        for r in uow.biometrics.by_modality("iris")}
+            versions = {
+                r.person_id: {x.key_version for x in uow.biometrics.for_person(r.person_id)}
+                for r in uow.biometrics.by_modality("iris")
+            }
         assert versions == {ama.person.id: {new_keys.biometric_version}, kofi.person.id: {old_keys.biometric_version}}
         hits = bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_3"), **AGREED)
         assert [c.person_id for c in hits] == [ama.person.id]

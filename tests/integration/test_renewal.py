@@ -61,11 +61,17 @@ def test_renewal_reextracts_kept_images_under_the_new_key_version(app, world, ro
     assert versions(new, ama) == [("fingerprint", old + 1), ("iris", old + 1)]  # old-version ones retired
     assert versions(new, kofi) == [("iris", old)]  # no opt-in: re-enrolls at the next capture
     with new.database.uow() as uow:
-        assert {(i.key_version, i.template_id in {t.id for t in uow.biometrics.for_person(ama)})
-                for i in uow.images.for_person(ama)} == {(old + 1, True)}
+        assert {
+            (i.key_version, i.template_id in {t.id for t in uow.biometrics.for_person(ama)})
+            for i in uow.images.for_person(ama)
+        } == {(old + 1, True)}
     [event] = renewals(new, ama)  # one access event per person, readable by the person
     assert (event.outcome, event.purpose, event.actor_id, event.role) == (
-        "granted", IMAGES, RENEWAL_JOB.user_id, "admin")
+        "granted",
+        IMAGES,
+        RENEWAL_JOB.user_id,
+        "admin",
+    )
     assert renewals(new, kofi) == []
     assert "renew_biometric" in {v.event["action"] for v in new.services.patients.accesses(Patient(ama))}
 
@@ -73,8 +79,9 @@ def test_renewal_reextracts_kept_images_under_the_new_key_version(app, world, ro
     nxt = new.services.visits.open(world.registrar, "north")
     agreed = {"person_agreed": True}  # the person present agreed to each search
     assert [c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "iris", image("01_L_2"), **agreed)] == [ama]
-    assert [c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "fingerprint",
-                                              image("db1_101_2"), **agreed)] == [ama]
+    assert [
+        c.person_id for c in bio.identify(world.registrar, nxt.id, BIO, "fingerprint", image("db1_101_2"), **agreed)
+    ] == [ama]
     # Kofi's template: retired
     assert bio.identify(world.registrar, nxt.id, BIO, "iris", image("40_L_2"), **agreed) == []
 
@@ -88,8 +95,9 @@ def test_a_corrupt_kept_image_fails_its_person_only(app, world, rotated):
     people = {}
     for name, card in (("Ama", "NK1001"), ("Efua", "NK5005"), ("Yaw", "NK6006")):
         visit, pid = enroll_with(s, world.registrar, (*ALL, IMAGES), card_number=card, given_name=name)
-        s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"),
-                            override="false_match")  # one fixture eye for several people
+        s.biometrics.enroll(
+            world.registrar, visit.id, BIO, pid, "iris", "left", image("01_L_1"), override="false_match"
+        )  # one fixture eye for several people
         people[name] = pid
     with app.database.uow() as uow:
         [efua_image] = uow.images.for_person(people["Efua"])  # tampered ciphertext
@@ -98,8 +106,14 @@ def test_a_corrupt_kept_image_fails_its_person_only(app, world, rotated):
         broken[40] ^= 0xFF
         uow.images.add(efua_image.__class__(**(efua_image.__dict__ | {"ciphertext": bytes(broken)})))
         [yaw_template] = uow.biometrics.for_person(people["Yaw"])  # a sealed image that is no image
-        keep_image(uow, crypto, data_key(crypto, uow.people.get(people["Yaw"])), yaw_template,
-                   b"\x89PNG truncated", s.deps.clock())
+        keep_image(
+            uow,
+            crypto,
+            data_key(crypto, uow.people.get(people["Yaw"])),
+            yaw_template,
+            b"\x89PNG truncated",
+            s.deps.clock(),
+        )
         uow.commit()
 
     new = rotated()
@@ -150,8 +164,9 @@ def test_an_unexpected_extractor_error_fails_its_person_only_and_keeps_the_logge
     people = {}
     for name, card, img in (("Ama", "NK1001", "01_L_1"), ("Efua", "NK5005", "40_L_2"), ("Yaw", "NK6006", "01_L_2")):
         visit, pid = enroll_with(s, world.registrar, (*ALL, IMAGES), card_number=card, given_name=name)
-        s.biometrics.enroll(world.registrar, visit.id, BIO, pid, "iris", "left", image(img),
-                            override="false_match")  # one fixture eye for several people
+        s.biometrics.enroll(
+            world.registrar, visit.id, BIO, pid, "iris", "left", image(img), override="false_match"
+        )  # one fixture eye for several people
         people[name] = pid
 
     new = rotated()
@@ -194,8 +209,9 @@ def test_a_position_re_enrolled_under_the_current_version_is_not_renewed_twice(a
 
     assert (report.renewed, report.templates, report.failed) == ([ama], 1, {})
     with new.database.uow() as uow:
-        current = [(t.modality, t.position) for t in uow.biometrics.for_person(ama)
-                   if t.key_version == report.key_version]
+        current = [
+            (t.modality, t.position) for t in uow.biometrics.for_person(ama) if t.key_version == report.key_version
+        ]
     assert sorted(current) == [("fingerprint", "right_index"), ("iris", "left")]  # one per position
 
 

@@ -14,11 +14,13 @@ from tests.integration.helpers import CARE, consent, person_input
 PIN = "432187"
 
 
-def enroll_with_pin(s, actor, card="NK3001", granted=("care_record", "biometric_identification",
-                                                       "aggregate_statistics"), **kw):
+def enroll_with_pin(
+    s, actor, card="NK3001", granted=("care_record", "biometric_identification", "aggregate_statistics"), **kw
+):
     visit = s.visits.open(actor, "north")
-    view = s.people.enroll(actor, visit.id, CARE, person_input(card_number=card, **kw), consent(granted), pin=PIN,
-                           confirm_new=True)
+    view = s.people.enroll(
+        actor, visit.id, CARE, person_input(card_number=card, **kw), consent(granted), pin=PIN, confirm_new=True
+    )
     return visit, view.person.id
 
 
@@ -42,8 +44,12 @@ def test_patient_sees_record_and_every_access_with_a_verifiable_proof(app, world
     assert rec.person.id == pid and [e.systolic_bp for e in rec.exams] == [131.0]
     views = s.patients.accesses(patient)
     actions = [(v.event["role"], v.event["action"], v.event["outcome"]) for v in views]
-    assert actions[:4] == [("registrar", "enroll", "granted"), ("clinician", "record_exam", "granted"),
-                           ("registrar", "read_person", "refused"), ("patient", "patient_read", "granted")]
+    assert actions[:4] == [
+        ("registrar", "enroll", "granted"),
+        ("clinician", "record_exam", "granted"),
+        ("registrar", "read_person", "refused"),
+        ("patient", "patient_read", "granted"),
+    ]
     head = s.transparency.tree_head()
     for v in views:
         d = v.to_dict()
@@ -80,8 +86,10 @@ def test_patient_revocation_takes_effect_on_next_call_and_deletes_templates(app,
     with pytest.raises(InvalidInput):
         s.patients.revoke(patient, "law_enforcement")
     history = s.patients.consents(patient)
-    assert [(c.purpose.value, c.granted) for c in history[-2:]] == [("biometric_identification", False),
-                                                                      ("care_record", False)]
+    assert [(c.purpose.value, c.granted) for c in history[-2:]] == [
+        ("biometric_identification", False),
+        ("care_record", False),
+    ]
 
 
 def test_export_and_erasure(app, world):
@@ -103,8 +111,16 @@ def test_export_and_erasure(app, world):
         size = uow.access_log.size()
         (erased,) = [e for e in uow.access_log.entries(0, size) if e.event.action == "patient_erase"]
         assert erased.event.person_id.startswith("X-") and erased.salt is None
-        assert len({e.event.person_id for e in uow.access_log.entries(0, size)
-                    if e.event.person_id and e.event.person_id.startswith("X-")}) == 1  # one pseudonym per person
+        assert (
+            len(
+                {
+                    e.event.person_id
+                    for e in uow.access_log.entries(0, size)
+                    if e.event.person_id and e.event.person_id.startswith("X-")
+                }
+            )
+            == 1
+        )  # one pseudonym per person
     assert app.services.audit.verify(world.auditor, "audit").ok  # erasure never breaks the log
 
 
@@ -112,8 +128,13 @@ def test_statistics_budget_is_persistent_and_refuses_past_limit(app, world):
     s = app.services
     s.deps.settings.privacy_budget_epsilon = 1.0
     for i in range(6):
-        visit, pid = enroll_with_pin(s, world.registrar, card=f"NK40{i}", district="Northern",
-                                     granted=("care_record", "aggregate_statistics") if i % 2 else ("care_record",))
+        visit, pid = enroll_with_pin(
+            s,
+            world.registrar,
+            card=f"NK40{i}",
+            district="Northern",
+            granted=("care_record", "aggregate_statistics") if i % 2 else ("care_record",),
+        )
         s.exams.record(world.clinician, visit.id, CARE, pid, {"systolic_bp": 150, "diastolic_bp": 95})
     out = s.statistics.release(world.manager, "aggregate_statistics", "hypertension", 0.6)
     assert out["epsilon_spent"] == pytest.approx(0.6) and out["confidence"] == 0.95
@@ -132,8 +153,12 @@ def test_statistics_budget_is_persistent_and_refuses_past_limit(app, world):
     with app.database.uow() as uow:
         last = uow.access_log.latest(4)
     outcomes = [(e.event.role, e.event.outcome, e.event.person_id) for e in last]
-    assert outcomes == [("program_manager", "denied", None), ("program_manager", "granted", None),
-                        ("clinician", "denied", None), ("program_manager", "denied", None)]
+    assert outcomes == [
+        ("program_manager", "denied", None),
+        ("program_manager", "granted", None),
+        ("clinician", "denied", None),
+        ("program_manager", "denied", None),
+    ]
     assert "budget" in last[0].event.reason  # the refused release is logged with its reason
 
 
@@ -145,8 +170,10 @@ def test_retention_deletes_expired_records_and_orphan_templates(app, world):
     _, orphan = enroll_with_pin(s, world.registrar, card="NK5003", granted=("care_record",))
     add_template(app, orphan)
     with app.database.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE people SET last_seen_at = :t WHERE id = :p"),
-                     {"t": clock() - timedelta(days=365 * 11), "p": old})
+        conn.execute(
+            sa.text("UPDATE people SET last_seen_at = :t WHERE id = :p"),
+            {"t": clock() - timedelta(days=365 * 11), "p": old},
+        )
     dry = s.retention.run(dry_run=True)
     assert dry.erased == [old] and dry.templates_deleted == [orphan]
     with app.database.uow() as uow:
@@ -158,8 +185,10 @@ def test_retention_deletes_expired_records_and_orphan_templates(app, world):
         assert uow.people.get(old) is None and uow.people.get(fresh) is not None
         assert uow.biometrics.for_person(orphan) == []
         assert uow.access_log.for_person(old) == []  # erased: the log names a keyed pseudonym instead
-        assert any(e.event.action == "retention_delete" and (e.event.person_id or "").startswith("X-")
-                   for e in uow.access_log.entries(0, uow.access_log.size()))
+        assert any(
+            e.event.action == "retention_delete" and (e.event.person_id or "").startswith("X-")
+            for e in uow.access_log.entries(0, uow.access_log.size())
+        )
     assert s.retention.run().erased == []
     with pytest.raises(Forbidden, match="did not find"):  # an erased person is unknown, like any other id
         s.people.read(world.registrar, s.visits.open(world.registrar, "north").id, CARE, old)

@@ -95,14 +95,33 @@ def _row(app, seq):
 
 
 TAMPERING = {
-    "modified_leaf": (lambda app: _exec(app, sa.update(access_log).where(access_log.c.seq == 4)
-                                        .values(leaf_input=b"carekey-access-v1\x00" + bytes(32))), "modified", 4),
-    "modified_fields": (lambda app: _exec(app, sa.update(access_log).where(access_log.c.seq == 5)
-                                          .values(outcome="denied", purpose="audit")), "modified", 5),
+    "modified_leaf": (
+        lambda app: _exec(
+            app,
+            sa.update(access_log).where(access_log.c.seq == 4).values(leaf_input=b"carekey-access-v1\x00" + bytes(32)),
+        ),
+        "modified",
+        4,
+    ),
+    "modified_fields": (
+        lambda app: _exec(
+            app, sa.update(access_log).where(access_log.c.seq == 5).values(outcome="denied", purpose="audit")
+        ),
+        "modified",
+        5,
+    ),
     "removed": (lambda app: _exec(app, sa.delete(access_log).where(access_log.c.seq == 3)), "removed", 3),
-    "inserted": (lambda app: _exec(app, sa.insert(access_log).values(
-        _row(app, 2) | {"id": 10_000, "seq": _size(app), "leaf_input": b"carekey-access-v1\x00" + bytes(range(32))})),
-                 "inserted", None),
+    "inserted": (
+        lambda app: _exec(
+            app,
+            sa.insert(access_log).values(
+                _row(app, 2)
+                | {"id": 10_000, "seq": _size(app), "leaf_input": b"carekey-access-v1\x00" + bytes(range(32))}
+            ),
+        ),
+        "inserted",
+        None,
+    ),
     "reordered": (lambda app: _swap(app, 6, 7), "reordered", 6),
 }
 
@@ -139,8 +158,9 @@ def test_rewritten_database_caught_by_heads_saved_outside(app, world):
     _exec(app, sa.delete(access_log).where(access_log.c.seq >= size - 3))
     _exec(app, sa.delete(log_nodes))
     with app.database.engine.begin() as conn:
-        MerkleLog(SqlNodeStore(conn)).extend(d for (d,) in conn.execute(sa.select(access_log.c.leaf_input)
-                                                                         .order_by(access_log.c.seq)))
+        MerkleLog(SqlNodeStore(conn)).extend(
+            d for (d,) in conn.execute(sa.select(access_log.c.leaf_input).order_by(access_log.c.seq))
+        )
     _exec(app, sa.delete(tree_heads))
     assert app.services.audit.verify(world.auditor, "audit", heads_file=False).ok  # the database alone looks fine...
     report = app.services.audit.verify(world.auditor, "audit", [saved], heads_file=False)  # ...not with a saved head

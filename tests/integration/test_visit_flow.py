@@ -22,16 +22,30 @@ def test_enroll_read_record_exam(app, world):
     visit, view = enroll(s, world.registrar)
     pid = view.person.id
     assert view.person.card_number == "NK1001"
-    exam = s.exams.record(world.clinician, visit.id, CARE, pid, {"systolic_bp": 150, "diastolic_bp": 95,
-                                                                 "height_cm": 160, "weight_kg": 80,
-                                                                 "blood_type": "B-", "glucose_mmol_l": 6.1})
+    exam = s.exams.record(
+        world.clinician,
+        visit.id,
+        CARE,
+        pid,
+        {
+            "systolic_bp": 150,
+            "diastolic_bp": 95,
+            "height_cm": 160,
+            "weight_kg": 80,
+            "blood_type": "B-",
+            "glucose_mmol_l": 6.1,
+        },
+    )
     assert exam.bmi == 31.2
     read = s.exams.read(world.clinician, visit.id, CARE, pid)
     assert [e.observations() for e in read] == [exam.observations()]
     assert s.people.read(world.clinician, visit.id, CARE, pid).person == view.person
     history = s.consents.history(world.registrar, visit.id, CARE, pid)
-    assert {c.purpose.value for c in history if c.granted} == {"care_record", "biometric_identification",
-                                                                "aggregate_statistics"}
+    assert {c.purpose.value for c in history if c.granted} == {
+        "care_record",
+        "biometric_identification",
+        "aggregate_statistics",
+    }
     with app.database.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT * FROM people")).all() + conn.execute(sa.text("SELECT * FROM exams")).all()
     # ciphertext is random bytes (a short plaintext like "B-" could appear in it by chance): check every
@@ -89,9 +103,14 @@ def test_revoked_consent_denies_next_call(app, world):
     assert count(app, "exams") == 0
 
 
-@pytest.mark.parametrize(("values", "error"), [
-    ({"systolic_bp": 900, "diastolic_bp": 80}, OutOfRange), ({"blood_type": "Z+"}, InvalidInput),
-    ({"temperature": 37}, InvalidInput)])
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        ({"systolic_bp": 900, "diastolic_bp": 80}, OutOfRange),
+        ({"blood_type": "Z+"}, InvalidInput),
+        ({"temperature": 37}, InvalidInput),
+    ],
+)
 def test_bad_exam_writes_nothing(app, world, values, error):
     s = app.services
     visit, view = enroll(s, world.registrar)
@@ -227,8 +246,12 @@ def test_lookup_stays_inside_the_visit_s_program(app, world):
     visit = s.visits.open(other, "east")
     card = view.person.card_number
     assert s.lookup.by_card(other, visit.id, CARE, card) == []
-    assert s.lookup.by_name(other, visit.id, CARE, view.person.given_name + " " + view.person.family_name,
-                            view.person.birth_year) == []
+    assert (
+        s.lookup.by_name(
+            other, visit.id, CARE, view.person.given_name + " " + view.person.family_name, view.person.birth_year
+        )
+        == []
+    )
     with pytest.raises(Forbidden, match="did not find this person"):  # nor by a known id
         s.people.read(other, visit.id, CARE, view.person.id)
     home = s.visits.open(world.registrar, "north")

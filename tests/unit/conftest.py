@@ -7,9 +7,15 @@ from __future__ import annotations
 import pytest
 
 SLOW_MODULES = {
-    "test_fingerprint_api.py", "test_fingerprint_enhancement.py", "test_fingerprint_resolution.py",
-    "test_protected_index.py", "test_protection.py", "test_bench_protection_fc_cli.py", "test_fuzzy_commitment.py",
-    "test_segmentation_scale.py", "test_black_box.py",
+    "test_fingerprint_api.py",
+    "test_fingerprint_enhancement.py",
+    "test_fingerprint_resolution.py",
+    "test_protected_index.py",
+    "test_protection.py",
+    "test_bench_protection_fc_cli.py",
+    "test_fuzzy_commitment.py",
+    "test_segmentation_scale.py",
+    "test_black_box.py",
 }
 SLOW_TESTS = {
     "test_third_party_records_read_and_round_trip_byte_exact",

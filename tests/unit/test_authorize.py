@@ -54,8 +54,10 @@ class FakeConsents:
         self.granted = granted
 
     def history(self, person_id):
-        return [ConsentRecord(f"C{i}", person_id, p, True, "v1", "en", Grantor(), NOW, "north", "U-0")
-                for i, p in enumerate(self.granted)]
+        return [
+            ConsentRecord(f"C{i}", person_id, p, True, "v1", "en", Grantor(), NOW, "north", "U-0")
+            for i, p in enumerate(self.granted)
+        ]
 
 
 class FakeDirectory:
@@ -83,14 +85,17 @@ class FakeUow:
 
 def test_grant_is_logged_but_not_committed():
     uow = FakeUow()
-    assert authorize(uow, NOW, CLIN, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A") is \
-        Purpose.CARE_RECORD
+    assert (
+        authorize(uow, NOW, CLIN, Action.READ_EXAMS, "care_record", visit=VISIT, person_id="CK-A")
+        is Purpose.CARE_RECORD
+    )
     assert [(e.outcome, e.person_id, e.site_id) for e in uow.access_log.rows] == [("granted", "CK-A", "north")]
     assert uow.commits == 0  # the caller's unit of work commits together with the data access
 
 
-@pytest.mark.parametrize(("raw", "label"), [("law_enforcement", "law_enforcement"), ("advertising", "other"),
-                                            (None, "other")])
+@pytest.mark.parametrize(
+    ("raw", "label"), [("law_enforcement", "law_enforcement"), ("advertising", "other"), (None, "other")]
+)
 def test_refusal_is_logged_and_committed(raw, label):
     uow = FakeUow()
     with pytest.raises(RefusedPurpose):

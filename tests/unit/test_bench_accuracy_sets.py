@@ -113,8 +113,19 @@ def test_no_baseline_and_unknown_baselines(folders, fake_modalities):
 
 def test_cli_several_sets_write_one_json_and_markdown_table(folders, fake_modalities, tmp_path):
     out = tmp_path / "all.json"
-    result = CliRunner().invoke(app, ["bench", "accuracy", "--dataset", str(folders / "vendor_a" / "DB1"),
-                                      "--dataset", str(folders / "vendor_b"), "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "accuracy",
+            "--dataset",
+            str(folders / "vendor_a" / "DB1"),
+            "--dataset",
+            str(folders / "vendor_b"),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert list(report["sets"]) == ["vendor_a/DB1", "fingerprint/vendor_b"]
@@ -124,8 +135,21 @@ def test_cli_several_sets_write_one_json_and_markdown_table(folders, fake_modali
 
 def test_cli_one_set_keeps_the_single_set_report(folders, fake_modalities, tmp_path):
     out = tmp_path / "one.json"
-    result = CliRunner().invoke(app, ["bench", "accuracy", "--modality", "fingerprint", "--dataset",
-                                      str(folders / "vendor_b"), "--baseline", "coarse", "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "accuracy",
+            "--modality",
+            "fingerprint",
+            "--dataset",
+            str(folders / "vendor_b"),
+            "--baseline",
+            "coarse",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert "sets" not in report and report["failure_to_enroll"] == 1

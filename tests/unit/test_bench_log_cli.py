@@ -14,8 +14,13 @@ def test_bench_log_writes_a_report(tmp_path):
     report = json.loads(out.read_text())
     assert report["entries"] == 300 and report["probes"] == 20
     assert report["inclusion_proof_hashes"] == 9  # ceil(log2(300)) for leaf 0
-    for key in ("appends_per_s", "inclusion_proof_gen_median_us", "inclusion_proof_verify_median_us",
-                "consistency_proof_gen_median_us", "consistency_proof_verify_median_us"):
+    for key in (
+        "appends_per_s",
+        "inclusion_proof_gen_median_us",
+        "inclusion_proof_verify_median_us",
+        "consistency_proof_gen_median_us",
+        "consistency_proof_verify_median_us",
+    ):
         assert report[key] > 0
     assert "appends_per_s" in result.output
 

@@ -18,8 +18,21 @@ def test_fuzzy_commitment_bench_writes_a_report_side_by_side(tmp_path):
     for f in FIXTURES.glob("*.png"):
         shutil.copy(f, data / f.name)
     out = tmp_path / "fc.json"
-    result = CliRunner().invoke(app, ["bench", "protection", "--modality", "iris", "--scheme", "fuzzy-commitment",
-                                      "--dataset", str(data), "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "protection",
+            "--modality",
+            "iris",
+            "--scheme",
+            "fuzzy-commitment",
+            "--dataset",
+            str(data),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["scheme"] == "fuzzy-commitment" and report["images"] == 5 and report["genuine_pairs"] == 3
@@ -33,8 +46,11 @@ def test_fuzzy_commitment_bench_writes_a_report_side_by_side(tmp_path):
 
 
 def test_unknown_scheme_or_modality_is_refused(tmp_path):
-    for args in (["--modality", "iris", "--scheme", "bloom"], ["--modality", "fingerprint", "--scheme",
-                                                               "fuzzy-commitment"]):
-        result = CliRunner().invoke(app, ["bench", "protection", *args, "--dataset", str(FIXTURES),
-                                          "--out", str(tmp_path / "x.json")])
+    for args in (
+        ["--modality", "iris", "--scheme", "bloom"],
+        ["--modality", "fingerprint", "--scheme", "fuzzy-commitment"],
+    ):
+        result = CliRunner().invoke(
+            app, ["bench", "protection", *args, "--dataset", str(FIXTURES), "--out", str(tmp_path / "x.json")]
+        )
         assert result.exit_code != 0 and not (tmp_path / "x.json").exists()

@@ -19,11 +19,23 @@ COSIGNED = Grantor(GrantorKind.SELF, "Kofi Mensah", "father")
 GUARDIAN = Grantor(GrantorKind.GUARDIAN, "Kofi Mensah", "father")
 
 
-@pytest.mark.parametrize(("age", "grantor", "ok"), [
-    (30, SELF, True), (18, SELF, True), (30, GUARDIAN, False), (30, COSIGNED, False),
-    (17, SELF, False), (17, COSIGNED, True), (12, COSIGNED, True), (12, GUARDIAN, False),
-    (11, GUARDIAN, True), (11, COSIGNED, False), (0, SELF, False), (5, Grantor(GrantorKind.GUARDIAN, "X", ""), False),
-])
+@pytest.mark.parametrize(
+    ("age", "grantor", "ok"),
+    [
+        (30, SELF, True),
+        (18, SELF, True),
+        (30, GUARDIAN, False),
+        (30, COSIGNED, False),
+        (17, SELF, False),
+        (17, COSIGNED, True),
+        (12, COSIGNED, True),
+        (12, GUARDIAN, False),
+        (11, GUARDIAN, True),
+        (11, COSIGNED, False),
+        (0, SELF, False),
+        (5, Grantor(GrantorKind.GUARDIAN, "X", ""), False),
+    ],
+)
 def test_age_rules(age, grantor, ok):
     if ok:
         check_grantor(grantor, age)
@@ -33,17 +45,32 @@ def test_age_rules(age, grantor, ok):
 
 
 def rec(purpose, granted, minutes):
-    return ConsentRecord(id=f"C{minutes}", person_id="CK-A", purpose=purpose, granted=granted, notice_version="v1",
-                         language="en", grantor=SELF, at=datetime(2026, 1, 1) + timedelta(minutes=minutes),
-                         site_id="north", user_id="U-1")
+    return ConsentRecord(
+        id=f"C{minutes}",
+        person_id="CK-A",
+        purpose=purpose,
+        granted=granted,
+        notice_version="v1",
+        language="en",
+        grantor=SELF,
+        at=datetime(2026, 1, 1) + timedelta(minutes=minutes),
+        site_id="north",
+        user_id="U-1",
+    )
 
 
 def test_latest_decision_wins():
-    hist = [rec(Purpose.CARE_RECORD, True, 0), rec(Purpose.BIOMETRIC_IDENTIFICATION, True, 1),
-            rec(Purpose.BIOMETRIC_IDENTIFICATION, False, 2), rec(Purpose.AGGREGATE_STATISTICS, False, 3)]
+    hist = [
+        rec(Purpose.CARE_RECORD, True, 0),
+        rec(Purpose.BIOMETRIC_IDENTIFICATION, True, 1),
+        rec(Purpose.BIOMETRIC_IDENTIFICATION, False, 2),
+        rec(Purpose.AGGREGATE_STATISTICS, False, 3),
+    ]
     assert current_grants(reversed(hist)) == {Purpose.CARE_RECORD}
     assert current_grants(hist + [rec(Purpose.BIOMETRIC_IDENTIFICATION, True, 4)]) == {
-        Purpose.CARE_RECORD, Purpose.BIOMETRIC_IDENTIFICATION}
+        Purpose.CARE_RECORD,
+        Purpose.BIOMETRIC_IDENTIFICATION,
+    }
 
 
 def test_consent_purposes_closed():

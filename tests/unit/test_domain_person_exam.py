@@ -15,14 +15,27 @@ NOW = datetime(2026, 11, 28, 10, 0)
 
 
 def person(**kw):
-    base = dict(id=new_person_id(), given_name="Ama", family_name="Mensah", sex="female", birth_year=1980,
-                card_number="ab-1234", today=TODAY)
+    base = dict(
+        id=new_person_id(),
+        given_name="Ama",
+        family_name="Mensah",
+        sex="female",
+        birth_year=1980,
+        card_number="ab-1234",
+        today=TODAY,
+    )
     return Person.create(**(base | kw))
 
 
 def exam(**kw):
-    return Exam.create(**(dict(id="EX-1", person_id="CK-0000-0000", visit_id="V-1", site_id="north",
-                               recorded_by="U-1", recorded_at=NOW) | kw))
+    return Exam.create(
+        **(
+            dict(
+                id="EX-1", person_id="CK-0000-0000", visit_id="V-1", site_id="north", recorded_by="U-1", recorded_at=NOW
+            )
+            | kw
+        )
+    )
 
 
 def test_person_ids_are_pseudonymous_and_well_formed():
@@ -100,8 +113,18 @@ def test_each_measurement_range_enforced(name):
         exam(**kw)
 
 
-@pytest.mark.parametrize("kw", [dict(blood_type="C+"), dict(systolic_bp=120), dict(systolic_bp=80, diastolic_bp=90),
-                                dict(), dict(pulse="fast"), dict(pulse=True), dict(pulse=70, notes="x" * 2001)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(blood_type="C+"),
+        dict(systolic_bp=120),
+        dict(systolic_bp=80, diastolic_bp=90),
+        dict(),
+        dict(pulse="fast"),
+        dict(pulse=True),
+        dict(pulse=70, notes="x" * 2001),
+    ],
+)
 def test_exam_invalid(kw):
     with pytest.raises(InvalidInput):
         exam(**kw)

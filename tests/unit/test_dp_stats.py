@@ -18,11 +18,16 @@ def population(n=1200, seed=7):
     rng = random.Random(seed)
     return [
         r.ScreeningRecord(
-            district=rng.choice(DISTRICTS + ["elsewhere"]), sex=rng.choice(["F", "M", "female", "x"]),
-            age=rng.randint(12, 95), systolic=rng.randint(95, 185), diastolic=rng.randint(55, 115),
-            weight_kg=rng.uniform(40, 120), height_cm=rng.uniform(145, 195),
+            district=rng.choice(DISTRICTS + ["elsewhere"]),
+            sex=rng.choice(["F", "M", "female", "x"]),
+            age=rng.randint(12, 95),
+            systolic=rng.randint(95, 185),
+            diastolic=rng.randint(55, 115),
+            weight_kg=rng.uniform(40, 120),
+            height_cm=rng.uniform(145, 195),
             blood_type=rng.choice(["O+", "A+", "B+", "AB-", "o pos", None]),
-            fasting_glucose_mmol=rng.choice([None, rng.uniform(3.5, 11)]), unit=f"u{i}",
+            fasting_glucose_mmol=rng.choice([None, rng.uniform(3.5, 11)]),
+            unit=f"u{i}",
         )
         for i in range(n)
     ]
@@ -109,10 +114,19 @@ def test_negative_counts_are_clamped_for_display_only():
     assert d["epsilon"] == pytest.approx(0.2) and len(d["figures"]) == len(rel.figures)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"epsilon": 0}, {"epsilon": -1}, {"epsilon": math.inf}, {"epsilon": math.nan},
-    {"districts": []}, {"districts": ["a", "a"]}, {"districts": ["other"]}, {"alpha": 1.5},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"epsilon": 0},
+        {"epsilon": -1},
+        {"epsilon": math.inf},
+        {"epsilon": math.nan},
+        {"districts": []},
+        {"districts": ["a", "a"]},
+        {"districts": ["other"]},
+        {"alpha": 1.5},
+    ],
+)
 def test_bad_parameters_are_refused(kwargs):
     args = {"districts": DISTRICTS, "epsilon": 1.0} | kwargs
     with pytest.raises(InvalidInput):

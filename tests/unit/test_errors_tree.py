@@ -23,8 +23,11 @@ def drawn_parents() -> dict[str, str]:
 
 
 def test_the_drawn_tree_is_the_class_tree():
-    classes = {name: cls for name, cls in vars(errors).items()
-               if isinstance(cls, type) and issubclass(cls, errors.CarekeyError) and cls is not errors.CarekeyError}
+    classes = {
+        name: cls
+        for name, cls in vars(errors).items()
+        if isinstance(cls, type) and issubclass(cls, errors.CarekeyError) and cls is not errors.CarekeyError
+    }
     assert drawn_parents() == {name: cls.__bases__[0].__name__ for name, cls in classes.items()}
 
 

@@ -25,19 +25,59 @@ EXPECTED = Path(__file__).parents[1] / "fixtures" / "fhir" / "visit_bundle.json"
 T0 = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 SITE = Site("north", "demo", "North clinic", "Northern")
 # Efua, 15: she grants with her mother's co-signature; statistics refused
-PERSON = Person.create(id="CK-7F3K-92QD", given_name="Efua", family_name="Mensah", sex="female", birth_year=2010,
-                       card_number="NK1001", today=T0.date(), district="Northern", village="Tamale")
+PERSON = Person.create(
+    id="CK-7F3K-92QD",
+    given_name="Efua",
+    family_name="Mensah",
+    sex="female",
+    birth_year=2010,
+    card_number="NK1001",
+    today=T0.date(),
+    district="Northern",
+    village="Tamale",
+)
 VISIT = Visit("V-0001", "north", "U-reg", T0, PERSON.id, "U-cli", T0.replace(hour=10))
-EXAM = Exam.create(id="EX-0001", person_id=PERSON.id, visit_id=VISIT.id, site_id="north", recorded_by="U-cli",
-                   recorded_at=T0.replace(minute=30), systolic_bp=118, diastolic_bp=76, pulse=72, height_cm=158,
-                   weight_kg=52, glucose_mmol_l=5.2, hemoglobin_g_dl=12.1, blood_type="O+", notes="well")
+EXAM = Exam.create(
+    id="EX-0001",
+    person_id=PERSON.id,
+    visit_id=VISIT.id,
+    site_id="north",
+    recorded_by="U-cli",
+    recorded_at=T0.replace(minute=30),
+    systolic_bp=118,
+    diastolic_bp=76,
+    pulse=72,
+    height_cm=158,
+    weight_kg=52,
+    glucose_mmol_l=5.2,
+    hemoglobin_g_dl=12.1,
+    blood_type="O+",
+    notes="well",
+)
 MOTHER = Grantor(GrantorKind.SELF, "Akosua Mensah", "mother")
-CONSENTS = [ConsentRecord(f"C-{i}", PERSON.id, p, granted, "v1", "en", MOTHER if granted else Grantor(), T0,
-                          "north", "U-reg")
-            for i, (p, granted) in enumerate([(Purpose.CARE_RECORD, True), (Purpose.BIOMETRIC_IDENTIFICATION, True),
-                                              (Purpose.AGGREGATE_STATISTICS, False), (Purpose.EHR_SHARING, True)])]
-READ = AccessEvent(T0.replace(minute=5), "U-cli", "clinician", "north", "care_record", "read_exams", "granted",
-                   "clinician may read_exams for care_record", PERSON.id, seq=7)
+CONSENTS = [
+    ConsentRecord(f"C-{i}", PERSON.id, p, granted, "v1", "en", MOTHER if granted else Grantor(), T0, "north", "U-reg")
+    for i, (p, granted) in enumerate(
+        [
+            (Purpose.CARE_RECORD, True),
+            (Purpose.BIOMETRIC_IDENTIFICATION, True),
+            (Purpose.AGGREGATE_STATISTICS, False),
+            (Purpose.EHR_SHARING, True),
+        ]
+    )
+]
+READ = AccessEvent(
+    T0.replace(minute=5),
+    "U-cli",
+    "clinician",
+    "north",
+    "care_record",
+    "read_exams",
+    "granted",
+    "clinician may read_exams for care_record",
+    PERSON.id,
+    seq=7,
+)
 LOG = R.LogRef(7, 12, "q83vEjRWeJA/q83vEjRWeJA/q83vEjRWeJA/q83vEjRWeJA=", "ab" * 32, 1772614800000)
 
 
@@ -66,8 +106,13 @@ def test_every_resource_validates_with_the_library_models(build):
 
 def test_required_elements_are_enforced_by_the_models():
     with pytest.raises(ValueError):
-        bundles.parse({"resourceType": "Bundle", "type": "transaction",
-                       "entry": [{"resource": {"resourceType": "Observation", "status": "final"}}]})  # no code
+        bundles.parse(
+            {
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [{"resource": {"resourceType": "Observation", "status": "final"}}],
+            }
+        )  # no code
 
 
 def test_round_trip_export_parse_gives_the_same_values_and_units():
@@ -84,8 +129,13 @@ def test_export_carries_the_access_log_entry_with_its_index_and_tree_head():
     log = audit["entity"][-1]
     assert log["what"]["identifier"] == {"system": "urn:carekey:transparency-log", "value": "7"}
     details = {d["type"]: d.get("valueString", d.get("valueBase64Binary")) for d in log["detail"]}
-    assert details == {"leaf_index": "7", "tree_size": "12", "root_hash": LOG.root_hash_b64, "key_id": "ab" * 32,
-                       "tree_head_timestamp_ms": "1772614800000"}
+    assert details == {
+        "leaf_index": "7",
+        "tree_size": "12",
+        "root_hash": LOG.root_hash_b64,
+        "key_id": "ab" * 32,
+        "tree_head_timestamp_ms": "1772614800000",
+    }
     assert audit["purposeOfEvent"][0]["coding"][0]["code"] == "care_record" and audit["outcome"] == "0"
     patient = data["entry"][0]["resource"]
     assert patient["address"] == [{"district": "Northern", "city": "Tamale"}]  # the person's own copy only
@@ -95,12 +145,17 @@ def test_export_carries_the_access_log_entry_with_its_index_and_tree_head():
 def test_consent_has_one_provision_per_purpose_with_notice_and_guardian():
     consent = R.consent(PERSON.id, CONSENTS)
     provisions = {p.purpose[0].code: p.type for p in consent.provision.provision}
-    assert provisions == {"care_record": "permit", "biometric_identification": "permit",
-                          "aggregate_statistics": "deny", "ehr_sharing": "permit"}
+    assert provisions == {
+        "care_record": "permit",
+        "biometric_identification": "permit",
+        "aggregate_statistics": "deny",
+        "ehr_sharing": "permit",
+    }
     assert [p.uri for p in consent.policy] == ["urn:carekey:notice:v1:en"]
     assert [p.display for p in consent.performer[1:]] == ["Akosua Mensah (mother), guardian"]
-    revoked = ConsentRecord("C-9", PERSON.id, Purpose.EHR_SHARING, False, "v1", "en", Grantor(),
-                            T0.replace(day=5), None, None)
+    revoked = ConsentRecord(
+        "C-9", PERSON.id, Purpose.EHR_SHARING, False, "v1", "en", Grantor(), T0.replace(day=5), None, None
+    )
     later = {p.purpose[0].code: p.type for p in R.consent(PERSON.id, [*CONSENTS, revoked]).provision.provision}
     assert later["ehr_sharing"] == "deny"
 

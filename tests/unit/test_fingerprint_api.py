@@ -110,6 +110,7 @@ def test_index_finds_the_enrolled_finger_first(templates):
 
 # --- bad input: every case is a CaptureRejected asking to recapture ------------------------------
 
+
 def assert_rejected(data: bytes, **kwargs) -> None:
     with pytest.raises(CaptureRejected) as info:
         api.extract(data, **kwargs)

@@ -23,13 +23,21 @@ def moved(xyt: np.ndarray, angle: float, dx: float, dy: float) -> np.ndarray:
 
 def consolidated(a: np.ndarray, b: np.ndarray, pairs: int) -> int:
     index = np.arange(pairs, dtype=np.int64)
-    return matcher._consolidated(a, b, index, index, np.linspace(1.0, 0.5, pairs), pairs, int(P.CONSOLIDATE_ANCHORS),
-                                 P.CONSOLIDATE_MAX_DIST, P.CONSOLIDATE_MAX_ANGLE)
+    return matcher._consolidated(
+        a,
+        b,
+        index,
+        index,
+        np.linspace(1.0, 0.5, pairs),
+        pairs,
+        int(P.CONSOLIDATE_ANCHORS),
+        P.CONSOLIDATE_MAX_DIST,
+        P.CONSOLIDATE_MAX_ANGLE,
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**16), angle=st.floats(-math.pi, math.pi), dx=st.floats(-100, 100),
-       dy=st.floats(-100, 100))
+@given(seed=st.integers(0, 2**16), angle=st.floats(-math.pi, math.pi), dx=st.floats(-100, 100), dy=st.floats(-100, 100))
 def test_a_rigidly_moved_print_is_aligned_pair_by_pair(seed, angle, dx, dy):
     rng = np.random.default_rng(seed)
     a = np.column_stack([rng.uniform(0, 300, 30), rng.uniform(0, 300, 30), rng.uniform(-math.pi, math.pi, 30)])

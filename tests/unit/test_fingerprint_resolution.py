@@ -75,24 +75,33 @@ def test_at_350_ppi_and_above_a_capture_is_accepted_and_rescaled(enrolled):
     assert api.compare(probe, enrolled) >= api.THRESHOLD_FMR_0_1PCT
 
 
-@pytest.mark.parametrize(("fmt", "options", "expected"), [
-    ("PNG", {"dpi": (1000, 1000)}, 1000.0),
-    ("PNG", {"dpi": (508, 508)}, 508.0),
-    ("TIFF", {"dpi": (569, 569)}, 569.0),
-    ("TIFF", {"resolution": 196.85, "resolution_unit": 3}, 500.0),  # pixels per centimetre
-    ("JPEG", {"dpi": (1000, 1000)}, 1000.0),
-    ("BMP", {"dpi": (500, 500)}, 500.0),
-])
+@pytest.mark.parametrize(
+    ("fmt", "options", "expected"),
+    [
+        ("PNG", {"dpi": (1000, 1000)}, 1000.0),
+        ("PNG", {"dpi": (508, 508)}, 508.0),
+        ("TIFF", {"dpi": (569, 569)}, 569.0),
+        ("TIFF", {"resolution": 196.85, "resolution_unit": 3}, 500.0),  # pixels per centimetre
+        ("JPEG", {"dpi": (1000, 1000)}, 1000.0),
+        ("BMP", {"dpi": (500, 500)}, 500.0),
+    ],
+)
 def test_declared_resolution_is_read_from_each_format(fmt, options, expected):
     found = resolution.declared_resolution(encode(pixels("101_1"), fmt, **options))
     assert found is not None and found.ppi == pytest.approx(expected, abs=0.5)
 
 
-@pytest.mark.parametrize(("fmt", "options"), [
-    ("PNG", {}), ("TIFF", {}), ("JPEG", {}),
-    ("BMP", {}),  # Pillow writes 96 ppi into every BMP: a software default, not a measurement
-    ("JPEG", {"dpi": (72, 72)}), ("PNG", {"dpi": (1, 1)}),
-])
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [
+        ("PNG", {}),
+        ("TIFF", {}),
+        ("JPEG", {}),
+        ("BMP", {}),  # Pillow writes 96 ppi into every BMP: a software default, not a measurement
+        ("JPEG", {"dpi": (72, 72)}),
+        ("PNG", {"dpi": (1, 1)}),
+    ],
+)
 def test_untagged_or_default_tagged_files_declare_nothing(fmt, options):
     assert resolution.declared_resolution(encode(pixels("101_1"), fmt, **options)) is None
 

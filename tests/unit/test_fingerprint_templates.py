@@ -16,9 +16,15 @@ from carekey.errors import TemplateError
 def templates(draw) -> FingerprintTemplate:
     n = draw(st.integers(0, 40))
     coords = st.lists(st.integers(0, 399), min_size=n, max_size=n)
-    m = Minutiae.from_arrays(draw(coords), draw(coords), draw(st.lists(st.integers(0, 255), min_size=n, max_size=n)),
-                             draw(st.lists(st.integers(1, 2), min_size=n, max_size=n)),
-                             draw(st.lists(st.integers(1, 100), min_size=n, max_size=n)), 400, 400)
+    m = Minutiae.from_arrays(
+        draw(coords),
+        draw(coords),
+        draw(st.lists(st.integers(0, 255), min_size=n, max_size=n)),
+        draw(st.lists(st.integers(1, 2), min_size=n, max_size=n)),
+        draw(st.lists(st.integers(1, 100), min_size=n, max_size=n)),
+        400,
+        400,
+    )
     return FingerprintTemplate.from_minutiae(m, nfiq2=draw(st.integers(0, 100)))
 
 

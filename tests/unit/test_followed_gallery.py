@@ -49,16 +49,20 @@ class MemoryFeed:
         return sum(c.key_version == key_version for c in self.stored.values())
 
     def snapshot(self, key_version: int, after: str, limit: int) -> list[TemplateChange]:
-        return sorted((c for r, c in self.stored.items() if r > after and c.key_version == key_version),
-                      key=lambda c: c.template_id)[:limit]
+        return sorted(
+            (c for r, c in self.stored.items() if r > after and c.key_version == key_version),
+            key=lambda c: c.template_id,
+        )[:limit]
 
     def changes(self, since: int, limit: int) -> list[TemplateChange]:
         out = []
-        for seq, ref, modality in self.rows[since:since + limit]:
+        for seq, ref, modality in self.rows[since : since + limit]:
             now = self.stored.get(ref)
-            out.append(TemplateChange(seq, ref, modality) if now is None else
-                       TemplateChange(seq, ref, now.modality, now.program_id, now.position, now.key_version,
-                                      now.template))
+            out.append(
+                TemplateChange(seq, ref, modality)
+                if now is None
+                else TemplateChange(seq, ref, now.modality, now.program_id, now.position, now.key_version, now.template)
+            )
         return out
 
 
@@ -109,8 +113,10 @@ def test_a_search_scores_only_its_program_and_position_or_the_ids_it_names():
     found = matcher.search("A", "fingerprint", probe, "left_index")
     assert {ref for ref, _ in found} <= {"L0", "L1", "L2"}
     assert found[0][1] == pytest.approx(max(pfp.compare(codes[4], c) for c in codes[:3]))
-    assert [ref for ref, _ in matcher.search("A", "fingerprint", probe, among=["L2", "R2"])] in (["L2", "R2"],
-                                                                                                ["R2", "L2"])
+    assert [ref for ref, _ in matcher.search("A", "fingerprint", probe, among=["L2", "R2"])] in (
+        ["L2", "R2"],
+        ["R2", "L2"],
+    )
     assert [ref for ref, _ in matcher.search("B", "fingerprint", probe)] == ["B0"]
     assert matcher.search("C", "fingerprint", probe) == []
     assert matcher.gallery.count("A") == 6 and matcher.gallery.count("B") == 1
@@ -132,7 +138,7 @@ def test_bad_stored_templates_are_skipped_not_fatal_and_bad_probes_fail():
     with pytest.raises(TemplateError):
         matcher.search("A", "iris", bytes(corrupt))  # a bad probe is the caller's error
     with pytest.raises(TemplateError):
-        matcher.search("A", "fingerprint", _finger(codes[:2, :P.FP_HASHES] % P.FP_Q))
+        matcher.search("A", "fingerprint", _finger(codes[:2, : P.FP_HASHES] % P.FP_Q))
 
 
 def test_a_matcher_without_a_feed_refuses_to_search():

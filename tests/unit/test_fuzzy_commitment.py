@@ -149,6 +149,6 @@ def test_linkage_measure_handles_the_point_mass_of_failed_decodes():
     rng = np.random.default_rng(0)
     nothing = np.zeros(5000)
     nothing[:3] = 0.6
-    assert d_sys(np.zeros(300), nothing) < 0.01              # both all-but-never unlock: unlinkable
+    assert d_sys(np.zeros(300), nothing) < 0.01  # both all-but-never unlock: unlinkable
     linked = np.where(rng.random(300) < 0.9, rng.uniform(0.7, 0.9, 300), 0.0)
-    assert d_sys(linked, nothing) > 0.8                       # mated unlock across keys: linkable
+    assert d_sys(linked, nothing) > 0.8  # mated unlock across keys: linkable

@@ -46,11 +46,16 @@ def test_the_check_finds_an_untranslated_string(tmp_path):
 
 def test_the_template_is_in_step_with_the_sources():
     """Every string marked in the templates and the web layer is in messages.pot (run ``make i18n`` otherwise)."""
-    method_map = [("src/carekey/interfaces/web/**.py", "python"), ("src/carekey/domain/followup.py", "python"),
-                  ("src/carekey/interfaces/web/templates/**.html", "jinja2")]
+    method_map = [
+        ("src/carekey/interfaces/web/**.py", "python"),
+        ("src/carekey/domain/followup.py", "python"),
+        ("src/carekey/interfaces/web/templates/**.html", "jinja2"),
+    ]
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-    marked = {msg[2] if isinstance(msg[2], str) else msg[2][0]
-              for msg in extract_from_dir(str(ROOT), method_map, keywords=keywords)}
+    marked = {
+        msg[2] if isinstance(msg[2], str) else msg[2][0]
+        for msg in extract_from_dir(str(ROOT), method_map, keywords=keywords)
+    }
     with (LOCALE / "messages.pot").open("rb") as f:
         pot = {m.id for m in read_po(f) if m.id}
     assert marked - pot == set(), "strings not extracted yet: run make i18n"
@@ -89,8 +94,7 @@ def unwrapped(source: str) -> list[str]:
 
 
 def test_the_grep_finds_bare_text():
-    assert unwrapped('<p>{{ _("Fine") }}</p><p>Not wrapped</p><img alt="a picture">') == ["Not wrapped",
-                                                                                          "a picture"]
+    assert unwrapped('<p>{{ _("Fine") }}</p><p>Not wrapped</p><img alt="a picture">') == ["Not wrapped", "a picture"]
 
 
 @pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.html")))

@@ -28,19 +28,40 @@ def iso_dir() -> Path:
 def minutiae(draw) -> Minutiae:
     n = draw(st.integers(0, 60))
     ints = lambda hi: st.lists(st.integers(0, hi), min_size=n, max_size=n)  # noqa: E731
-    return Minutiae.from_arrays(draw(ints(16383)), draw(ints(16383)), draw(ints(255)), draw(ints(2)),
-                                draw(ints(100)), draw(st.integers(1, 65535)), draw(st.integers(1, 65535)))
+    return Minutiae.from_arrays(
+        draw(ints(16383)),
+        draw(ints(16383)),
+        draw(ints(255)),
+        draw(ints(2)),
+        draw(ints(100)),
+        draw(st.integers(1, 65535)),
+        draw(st.integers(1, 65535)),
+    )
 
 
 @st.composite
 def records(draw) -> iso19794.FingerMinutiaeRecord:
     first = draw(minutiae())
-    views = [iso19794.FingerView(first, draw(st.integers(0, 10)), draw(st.integers(0, 15)),
-                                 draw(st.integers(0, 15)), draw(st.integers(0, 100)), draw(st.binary(max_size=20)))]
+    views = [
+        iso19794.FingerView(
+            first,
+            draw(st.integers(0, 10)),
+            draw(st.integers(0, 15)),
+            draw(st.integers(0, 15)),
+            draw(st.integers(0, 100)),
+            draw(st.binary(max_size=20)),
+        )
+    ]
     for _ in range(draw(st.integers(0, 2))):
         views.append(iso19794.FingerView(draw(minutiae())))
-    return iso19794.FingerMinutiaeRecord(first.width, first.height, draw(st.integers(0, 65535)),
-                                         draw(st.integers(0, 65535)), draw(st.integers(0, 65535)), views)
+    return iso19794.FingerMinutiaeRecord(
+        first.width,
+        first.height,
+        draw(st.integers(0, 65535)),
+        draw(st.integers(0, 65535)),
+        draw(st.integers(0, 65535)),
+        views,
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -49,11 +70,21 @@ def test_write_then_read_gives_the_same_record(record):
     data = iso19794.write(record)
     back = iso19794.read(data)
     assert (back.width, back.height, back.x_resolution, back.y_resolution, back.capture_equipment) == (
-        record.width, record.height, record.x_resolution, record.y_resolution, record.capture_equipment)
+        record.width,
+        record.height,
+        record.x_resolution,
+        record.y_resolution,
+        record.capture_equipment,
+    )
     assert len(back.views) == len(record.views)
     for got, want in zip(back.views, record.views, strict=True):
         assert (got.finger_position, got.view_number, got.impression_type, got.quality, got.extended) == (
-            want.finger_position, want.view_number, want.impression_type, want.quality, want.extended)
+            want.finger_position,
+            want.view_number,
+            want.impression_type,
+            want.quality,
+            want.extended,
+        )
         assert np.array_equal(got.minutiae.x, want.minutiae.x) and np.array_equal(got.minutiae.y, want.minutiae.y)
         assert np.array_equal(got.minutiae.angle, want.minutiae.angle)
         assert np.array_equal(got.minutiae.kind, want.minutiae.kind)
@@ -73,14 +104,17 @@ def test_header_layout_follows_the_standard():
     assert data[-2:] == b"\x00\x00"  # extended data block length
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: b"XMR\x00" + d[4:], "format identifier"),
-    (lambda d: d[:4] + b" 30\x00" + d[8:], "version"),
-    (lambda d: d[:-1], "length"),
-    (lambda d: d[:8] + struct.pack(">I", len(d) - 5) + d[12:-5], "Truncated"),
-    (lambda d: d[:10], "too short"),
-    (lambda d: d[:22] + b"\x00" + d[23:], "no finger view"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: b"XMR\x00" + d[4:], "format identifier"),
+        (lambda d: d[:4] + b" 30\x00" + d[8:], "version"),
+        (lambda d: d[:-1], "length"),
+        (lambda d: d[:8] + struct.pack(">I", len(d) - 5) + d[12:-5], "Truncated"),
+        (lambda d: d[:10], "too short"),
+        (lambda d: d[:22] + b"\x00" + d[23:], "no finger view"),
+    ],
+)
 def test_malformed_records_are_refused(mutate, message):
     m = Minutiae.from_arrays([10], [20], [0], [1], [50], 300, 300)
     data = iso19794.write(iso19794.FingerMinutiaeRecord(300, 300, views=[iso19794.FingerView(m)]))

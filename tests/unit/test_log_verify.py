@@ -63,8 +63,7 @@ def test_key_file_roundtrip(tmp_path):
         LogSigner.load(tmp_path / "bad.key")
 
 
-TAMPER = st.sampled_from(["modify", "remove", "remove_renumber", "insert_renumber", "swap", "append_fake",
-                          "truncate"])
+TAMPER = st.sampled_from(["modify", "remove", "remove_renumber", "insert_renumber", "swap", "append_fake", "truncate"])
 
 
 @settings(max_examples=80, deadline=None)
@@ -80,7 +79,7 @@ def test_every_entry_tampering_is_detected(n, data, how, with_store):
         del rows[k]
         expect = {"removed"}
     elif how == "remove_renumber":
-        rows = [(i, d) for i, (_, d) in enumerate(rows[:k] + rows[k + 1:])]
+        rows = [(i, d) for i, (_, d) in enumerate(rows[:k] + rows[k + 1 :])]
         expect = {"removed"} if with_store else {"root_mismatch", "removed"}
     elif how == "insert_renumber":
         rows = [(i, d) for i, (_, d) in enumerate(rows[:k] + [(0, entry(10_000))] + rows[k:])]
@@ -93,7 +92,7 @@ def test_every_entry_tampering_is_detected(n, data, how, with_store):
         expect = {"inserted"} if with_store else set()  # an unsigned tail is only visible to the store
         k = n
     else:  # truncate the tail
-        rows = rows[:k + 1]
+        rows = rows[: k + 1]
         expect = {"removed"}
         k = k + 1
     report = verify_log(rows, heads, SIGNER.public_key, log.store if with_store else None)
@@ -153,8 +152,12 @@ def test_tampered_node_store_is_reported():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 10**6), st.binary(min_size=32, max_size=32), st.integers(0, 2**40),
-       st.sampled_from(["size", "root", "time", "signature", "key"]))
+@given(
+    st.integers(1, 10**6),
+    st.binary(min_size=32, max_size=32),
+    st.integers(0, 2**40),
+    st.sampled_from(["size", "root", "time", "signature", "key"]),
+)
 def test_any_change_to_a_signed_head_breaks_its_signature(size, root, ts, field):
     sth = SIGNER.sign(size, root, timestamp_ms=ts)
     head, sig, kid = sth.head, sth.signature, sth.key_id

@@ -83,8 +83,13 @@ def test_consistency_proofs_verify_and_any_change_fails(data, draw):
 
 def test_proof_requests_beyond_the_log_fail():
     log = build([b"a", b"b", b"c"])
-    for call in (lambda: log.inclusion_proof(3, 3), lambda: log.inclusion_proof(0, 4),
-                 lambda: log.consistency_proof(2, 4), lambda: log.consistency_proof(3, 2), lambda: log.root(4)):
+    for call in (
+        lambda: log.inclusion_proof(3, 3),
+        lambda: log.inclusion_proof(0, 4),
+        lambda: log.consistency_proof(2, 4),
+        lambda: log.consistency_proof(3, 2),
+        lambda: log.root(4),
+    ):
         try:
             call()
         except ProofError:

@@ -49,11 +49,23 @@ EXPECTED = {
 
 def req(action, role, **kw):
     visit = VisitFacts(SITE, True, None if action is Action.LOOKUP else "CK-A")  # a lookup comes before binding
-    base = dict(actor_id="U-1", role=role, actor_site_ids=frozenset({SITE}), action=action,
-                purpose=RULES[action].purpose, site_id=SITE, visit=visit,
-                person_id="CK-A", consents=ALL_CONSENTS, person_agreed=True, actor_approved=True,
-                presence=Presence.PIN, account=AccountFacts("U-9", "U-0", frozenset({SITE})),
-                actor_program_sites=frozenset({SITE}), actor_programs=frozenset({"demo"}))
+    base = dict(
+        actor_id="U-1",
+        role=role,
+        actor_site_ids=frozenset({SITE}),
+        action=action,
+        purpose=RULES[action].purpose,
+        site_id=SITE,
+        visit=visit,
+        person_id="CK-A",
+        consents=ALL_CONSENTS,
+        person_agreed=True,
+        actor_approved=True,
+        presence=Presence.PIN,
+        account=AccountFacts("U-9", "U-0", frozenset({SITE})),
+        actor_program_sites=frozenset({SITE}),
+        actor_programs=frozenset({"demo"}),
+    )
     return Request(**(base | kw))
 
 
@@ -122,8 +134,10 @@ def test_missing_or_revoked_consent_denies(action, needed):
 def test_renewal_from_kept_images_needs_both_biometric_consents_and_its_own_purpose():
     """The admin's renewal job reads kept images only for people who opted in, and only under the purpose
     biometric_image_retention: under administration (the admin's usual purpose) it is refused."""
-    assert set(RULES[Action.RENEW_BIOMETRIC].consents) == {Purpose.BIOMETRIC_IDENTIFICATION,
-                                                            Purpose.BIOMETRIC_IMAGE_RETENTION}
+    assert set(RULES[Action.RENEW_BIOMETRIC].consents) == {
+        Purpose.BIOMETRIC_IDENTIFICATION,
+        Purpose.BIOMETRIC_IMAGE_RETENTION,
+    }
     ok = req(Action.RENEW_BIOMETRIC, Role.ADMIN, visit=None, site_id=None)
     assert decide(ok).allowed
     assert not decide(req(Action.RENEW_BIOMETRIC, Role.ADMIN, purpose=Purpose.ADMINISTRATION)).allowed
@@ -180,14 +194,21 @@ def test_a_regrant_needs_presence_but_a_first_grant_or_a_revocation_does_not():
 
 
 def _approver(**kw):
-    base = dict(user_id="U-7", username="clinician-north", role=Role.CLINICIAN, site_ids=frozenset({SITE}),
-                approved=True, active=True)
+    base = dict(
+        user_id="U-7",
+        username="clinician-north",
+        role=Role.CLINICIAN,
+        site_ids=frozenset({SITE}),
+        approved=True,
+        active=True,
+    )
     return ApproverFacts(**(base | kw))
 
 
 def test_two_person_rule():
     def ok(approver):
         return decide(req(Action.SET_PIN, Role.REGISTRAR, presence=Presence.SECOND_STAFF, approver=approver)).allowed
+
     good = decide(req(Action.SET_PIN, Role.REGISTRAR, presence=Presence.SECOND_STAFF, approver=_approver()))
     assert good.allowed and "clinician-north" in good.reason
     assert not ok(None)
@@ -202,8 +223,9 @@ def test_nobody_approves_their_own_or_their_own_change():
     assert decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, visit=None)).allowed
     assert not decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, account=AccountFacts("U-1", "U-0", frozenset()))).allowed
     assert not decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, account=AccountFacts("U-9", "U-1", frozenset()))).allowed
-    assert not decide(req(Action.APPROVE_ACCOUNT, Role.PROGRAM_MANAGER,
-                          account=AccountFacts("U-9", "U-0", frozenset({"elsewhere"})))).allowed
+    assert not decide(
+        req(Action.APPROVE_ACCOUNT, Role.PROGRAM_MANAGER, account=AccountFacts("U-9", "U-0", frozenset({"elsewhere"})))
+    ).allowed
 
 
 def test_lookup_on_a_visit_already_serving_someone_is_denied():

@@ -28,8 +28,12 @@ def test_range_check_accepts_exactly_the_plausible_range(spec, value):
 def test_exactly_one_grantor_shape_is_valid_per_age(age, kind, guardian):
     grantor = Grantor(kind, "G. Name" if guardian else "", "mother" if guardian else "")
     expected = (kind, guardian) == (
-        (GrantorKind.SELF, False) if age >= ADULT_AGE else
-        (GrantorKind.SELF, True) if age >= MINOR_SELF_AGE else (GrantorKind.GUARDIAN, True))
+        (GrantorKind.SELF, False)
+        if age >= ADULT_AGE
+        else (GrantorKind.SELF, True)
+        if age >= MINOR_SELF_AGE
+        else (GrantorKind.GUARDIAN, True)
+    )
     try:
         check_grantor(grantor, age)
         assert expected
@@ -40,8 +44,10 @@ def test_exactly_one_grantor_shape_is_valid_per_age(age, kind, guardian):
 CRYPTO = PersonCrypto(ProgramKeys.generate(), MemorySecretStore())
 
 
-@given(st.dictionaries(st.text(max_size=10), st.text(max_size=30) | st.integers(), max_size=6),
-       st.text(min_size=1, max_size=20))
+@given(
+    st.dictionaries(st.text(max_size=10), st.text(max_size=30) | st.integers(), max_size=6),
+    st.text(min_size=1, max_size=20),
+)
 def test_seal_open_roundtrip(obj, aad):
     key, _ = CRYPTO.new_data_key("CK-A")
     assert CRYPTO.open_json(key, CRYPTO.seal_json(key, obj, aad), aad) == obj

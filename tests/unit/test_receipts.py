@@ -16,8 +16,9 @@ SIGNER = LogSigner.generate()
 
 
 def event(i):
-    return leaf.leaf_input({"person": "p1" if i % 3 == 0 else f"q{i}", "purpose": "care_record", "i": i},
-                           bytes([i % 256]) * 32)
+    return leaf.leaf_input(
+        {"person": "p1" if i % 3 == 0 else f"q{i}", "purpose": "care_record", "i": i}, bytes([i % 256]) * 32
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -52,9 +53,15 @@ def test_consistency_receipt():
     assert not ConsistencyReceipt(forged_old, new, receipt.path).verify(SIGNER.public_key)
 
 
-@pytest.mark.parametrize("bad", [{}, {"leaf_index": 1}, {"leaf_index": 0, "leaf_input": "!!", "audit_path": [],
-                                                          "signed_tree_head": {}},
-                                 {"leaf_index": 0, "leaf_input": "", "audit_path": "x", "signed_tree_head": "x"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {},
+        {"leaf_index": 1},
+        {"leaf_index": 0, "leaf_input": "!!", "audit_path": [], "signed_tree_head": {}},
+        {"leaf_index": 0, "leaf_input": "", "audit_path": "x", "signed_tree_head": "x"},
+    ],
+)
 def test_malformed_receipts_are_refused(bad):
     with pytest.raises(ValueError):
         InclusionReceipt.from_dict(bad)

@@ -30,11 +30,22 @@ def test_a_refused_purpose_is_counted_by_name_however_it_is_spelled(case):
     assert err.value.detail["purpose"] == word
 
 
-@pytest.mark.parametrize(("raw", "label"), [("police", "law_enforcement"), ("Police request", "law_enforcement"),
-                                            ("lawenforcement", "law_enforcement"), ("immigration", "immigration"),
-                                            ("border control", "immigration"), ("intelligence", "security"),
-                                            ("investigation", "law_enforcement"), ("POLICÍA", "law_enforcement"),
-                                            ("family tracing", "kinship"), ("marketing", "other"), ("", "other")])
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("police", "law_enforcement"),
+        ("Police request", "law_enforcement"),
+        ("lawenforcement", "law_enforcement"),
+        ("immigration", "immigration"),
+        ("border control", "immigration"),
+        ("intelligence", "security"),
+        ("investigation", "law_enforcement"),
+        ("POLICÍA", "law_enforcement"),
+        ("family tracing", "kinship"),
+        ("marketing", "other"),
+        ("", "other"),
+    ],
+)
 def test_synonyms_and_unknowns(raw, label):
     assert refusal_label(raw) == label
 

@@ -23,12 +23,12 @@ def sealed(data: bytes) -> bytes:
 
 
 def chunks(blob: bytes) -> tuple[bytes, list[bytes]]:
-    (hlen,) = struct.unpack(">I", blob[len(MAGIC):len(MAGIC) + 4])
+    (hlen,) = struct.unpack(">I", blob[len(MAGIC) : len(MAGIC) + 4])
     head_end = len(MAGIC) + 4 + hlen
     parts, pos = [], head_end
     while pos < len(blob):
-        (n,) = struct.unpack(">I", blob[pos:pos + 4])
-        parts.append(blob[pos:pos + 4 + n])
+        (n,) = struct.unpack(">I", blob[pos : pos + 4])
+        parts.append(blob[pos : pos + 4 + n])
         pos += 4 + n
     return blob[:head_end], parts
 
@@ -47,8 +47,12 @@ def test_reordered_dropped_truncated_or_relabelled_chunks_fail():
     blob = sealed(os.urandom(2 * CHUNK + 10))
     head, parts = chunks(blob)
     assert len(parts) == 3
-    for bad in (head + parts[1] + parts[0] + parts[2], head + parts[0] + parts[2], head + parts[0] + parts[1],
-                head.replace(b'"test"', b'"tost"') + b"".join(parts)):
+    for bad in (
+        head + parts[1] + parts[0] + parts[2],
+        head + parts[0] + parts[2],
+        head + parts[0] + parts[1],
+        head.replace(b'"test"', b'"tost"') + b"".join(parts),
+    ):
         with pytest.raises(InvalidInput):
             unseal(PASS, io.BytesIO(bad), io.BytesIO())
     with pytest.raises(InvalidInput, match="wrong passphrase"):

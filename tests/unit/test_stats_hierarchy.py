@@ -25,8 +25,17 @@ DISTRICTS = ["north", "south", "east", "west"]
 
 def population(n=2000, seed=5, districts=DISTRICTS, sexes=("female", "male")):
     rng = random.Random(seed)
-    return [r.ScreeningRecord(rng.choice(districts), rng.choice(sexes), rng.randint(1, 95), rng.randint(95, 185),
-                              rng.randint(55, 115), unit=f"u{i}") for i in range(n)]
+    return [
+        r.ScreeningRecord(
+            rng.choice(districts),
+            rng.choice(sexes),
+            rng.randint(1, 95),
+            rng.randint(95, 185),
+            rng.randint(55, 115),
+            unit=f"u{i}",
+        )
+        for i in range(n)
+    ]
 
 
 def adds_up(rel):
@@ -85,11 +94,19 @@ def test_small_cells_are_merged_upward_and_never_invented():
 def test_merged_groups_are_shown_as_one_bar():
     rng = random.Random(9)
     rows = [r.ScreeningRecord("north", "female", rng.choice([30, 50]), 120, 80, unit=f"a{i}") for i in range(400)]
-    rows += [r.ScreeningRecord("north", "female", age, 120, 80, unit=f"b{age}{i}") for age in (5, 20, 65, 80)
-             for i in range(5)]  # four age bands of 5 people each: too small alone, 20 together
-    rel = hierarchical_release(Statistic.COUNT, rows, districts=["north"], epsilon=1.0, min_cell=10,
-                               split={Level.TOTAL: 0.05, Level.DISTRICT: 0.05, Level.DISTRICT_SEX: 0.05,
-                                      Level.DISTRICT_AGE: 0.85})
+    rows += [
+        r.ScreeningRecord("north", "female", age, 120, 80, unit=f"b{age}{i}")
+        for age in (5, 20, 65, 80)
+        for i in range(5)
+    ]  # four age bands of 5 people each: too small alone, 20 together
+    rel = hierarchical_release(
+        Statistic.COUNT,
+        rows,
+        districts=["north"],
+        epsilon=1.0,
+        min_cell=10,
+        split={Level.TOTAL: 0.05, Level.DISTRICT: 0.05, Level.DISTRICT_SEX: 0.05, Level.DISTRICT_AGE: 0.85},
+    )
     merged = [f for f in rel.level(Level.DISTRICT_AGE) if f.merged]
     assert len(merged) == 1 and set(merged[0].merged) <= {"0-17", "18-29", "60-74", "75+"}
     # the merged bar counts the people of the groups it merged (5 each), up to the noise
@@ -120,12 +137,22 @@ def test_projection_and_rounding_keep_sums():
     assert (project_children(np.array([1.0, 2.0]), np.ones(2), 0.0) == 0).all()
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"epsilon": 0}, {"epsilon": -1}, {"epsilon": math.nan}, {"epsilon": math.inf}, {"min_cell": -1},
-    {"split": {Level.TOTAL: 1.0}}, {"split": dict(DEFAULT_SPLIT) | {Level.TOTAL: 0.5}}, {"districts": []},
-    {"districts": ["a|female", "a"]}, {"districts": ["other"]},
-    {"alpha": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"epsilon": 0},
+        {"epsilon": -1},
+        {"epsilon": math.nan},
+        {"epsilon": math.inf},
+        {"min_cell": -1},
+        {"split": {Level.TOTAL: 1.0}},
+        {"split": dict(DEFAULT_SPLIT) | {Level.TOTAL: 0.5}},
+        {"districts": []},
+        {"districts": ["a|female", "a"]},
+        {"districts": ["other"]},
+        {"alpha": 0},
+    ],
+)
 def test_bad_parameters_are_refused_before_any_noise(kwargs):
     charged = []
     args = {"districts": DISTRICTS, "epsilon": 1.0, "before_noise": charged.append} | kwargs
@@ -134,14 +161,17 @@ def test_bad_parameters_are_refused_before_any_noise(kwargs):
     assert charged == []
 
 
-@pytest.mark.parametrize("text,pid,start,end", [
-    ("202611", "202611", date(2026, 11, 1), date(2026, 12, 1)),
-    ("2026-11", "202611", date(2026, 11, 1), date(2026, 12, 1)),
-    ("2026Q4", "2026Q4", date(2026, 10, 1), date(2027, 1, 1)),
-    ("2026-q1", "2026Q1", date(2026, 1, 1), date(2026, 4, 1)),
-    ("2026", "2026", date(2026, 1, 1), date(2027, 1, 1)),
-    ("202612", "202612", date(2026, 12, 1), date(2027, 1, 1)),
-])
+@pytest.mark.parametrize(
+    "text,pid,start,end",
+    [
+        ("202611", "202611", date(2026, 11, 1), date(2026, 12, 1)),
+        ("2026-11", "202611", date(2026, 11, 1), date(2026, 12, 1)),
+        ("2026Q4", "2026Q4", date(2026, 10, 1), date(2027, 1, 1)),
+        ("2026-q1", "2026Q1", date(2026, 1, 1), date(2026, 4, 1)),
+        ("2026", "2026", date(2026, 1, 1), date(2027, 1, 1)),
+        ("202612", "202612", date(2026, 12, 1), date(2027, 1, 1)),
+    ],
+)
 def test_periods_parse_dhis2_and_iso(text, pid, start, end):
     p = periods.parse(text)
     assert (p.id, p.start, p.end) == (pid, start, end)

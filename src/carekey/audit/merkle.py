@@ -28,8 +28,18 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 __all__ = [
-    "EMPTY_ROOT", "HASH_SIZE", "InMemoryNodeStore", "MerkleLog", "NodeStore", "ProofError", "leaf_hash",
-    "node_hash", "reference_root", "root_from_inclusion_proof", "verify_consistency", "verify_inclusion",
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "InMemoryNodeStore",
+    "MerkleLog",
+    "NodeStore",
+    "ProofError",
+    "leaf_hash",
+    "node_hash",
+    "reference_root",
+    "root_from_inclusion_proof",
+    "verify_consistency",
+    "verify_inclusion",
 ]
 
 
@@ -81,7 +91,7 @@ class InMemoryNodeStore:
         if level >= len(self._levels) or (index + 1) * HASH_SIZE > len(self._levels[level]):
             raise KeyError((level, index))
         start = index * HASH_SIZE
-        return bytes(self._levels[level][start:start + HASH_SIZE])
+        return bytes(self._levels[level][start : start + HASH_SIZE])
 
     def add(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         for level, index, digest in nodes:
@@ -216,8 +226,7 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
         return False
 
 
-def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
-                       proof: Sequence[bytes]) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 section 2.1.4.2. Size 0 is consistent with anything (empty proof)."""
     if not 0 <= old_size <= new_size or any(len(p) != HASH_SIZE for p in proof):
         return False

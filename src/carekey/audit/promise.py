@@ -66,17 +66,26 @@ class EntryPromise:
         return head is not None and head.head.timestamp_ms <= self.deadline_ms
 
     def to_dict(self) -> dict[str, object]:
-        return {"entry_id": self.entry_id, "leaf_hash": base64.b64encode(self.leaf_hash).decode(),
-                "timestamp_ms": self.timestamp_ms, "max_delay_ms": self.max_delay_ms,
-                "signature": base64.b64encode(self.signature).decode(), "key_id": self.key_id.hex()}
+        return {
+            "entry_id": self.entry_id,
+            "leaf_hash": base64.b64encode(self.leaf_hash).decode(),
+            "timestamp_ms": self.timestamp_ms,
+            "max_delay_ms": self.max_delay_ms,
+            "signature": base64.b64encode(self.signature).decode(),
+            "key_id": self.key_id.hex(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> EntryPromise:
         try:
-            return cls(int(data["entry_id"]),  # type: ignore[call-overload]
-                       base64.b64decode(str(data["leaf_hash"]), validate=True),
-                       int(data["timestamp_ms"]), int(data["max_delay_ms"]),  # type: ignore[call-overload]
-                       base64.b64decode(str(data["signature"]), validate=True), bytes.fromhex(str(data["key_id"])))
+            return cls(
+                _integer(data["entry_id"]),
+                base64.b64decode(str(data["leaf_hash"]), validate=True),
+                _integer(data["timestamp_ms"]),
+                _integer(data["max_delay_ms"]),
+                base64.b64decode(str(data["signature"]), validate=True),
+                bytes.fromhex(str(data["key_id"])),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed entry promise: {exc}") from exc
 
@@ -91,5 +100,13 @@ class PromiseSigner:
     def promise(self, entry_id: int, leaf_input: bytes, timestamp_ms: int) -> EntryPromise:
         digest = leaf_hash(leaf_input)
         data = promise_bytes(entry_id, timestamp_ms, self.max_delay_ms, digest)
-        return EntryPromise(entry_id, digest, timestamp_ms, self.max_delay_ms, self.signer.sign_bytes(data),
-                            self.signer.key_id)
+        return EntryPromise(
+            entry_id, digest, timestamp_ms, self.max_delay_ms, self.signer.sign_bytes(data), self.signer.key_id
+        )
+
+
+def _integer(value: object) -> int:
+    """An integer field of a saved promise: an int, or a string of digits (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return int(value)

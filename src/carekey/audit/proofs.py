@@ -40,17 +40,26 @@ class InclusionReceipt:
 
     def verify(self, public_key: bytes) -> bool:
         return self.sth.verify(public_key) and verify_inclusion(
-            leaf_hash(self.leaf_input), self.index, self.sth.size, self.path, self.sth.root)
+            leaf_hash(self.leaf_input), self.index, self.sth.size, self.path, self.sth.root
+        )
 
     def to_dict(self) -> dict[str, object]:
-        return {"leaf_index": self.index, "leaf_input": base64.b64encode(self.leaf_input).decode(),
-                "audit_path": _b64(self.path), "signed_tree_head": self.sth.to_dict()}
+        return {
+            "leaf_index": self.index,
+            "leaf_input": base64.b64encode(self.leaf_input).decode(),
+            "audit_path": _b64(self.path),
+            "signed_tree_head": self.sth.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> InclusionReceipt:
         try:
-            return cls(int(str(data["leaf_index"])), base64.b64decode(str(data["leaf_input"]), validate=True),
-                       _unb64(data["audit_path"]), SignedTreeHead.from_dict(_object(data["signed_tree_head"])))
+            return cls(
+                int(str(data["leaf_index"])),
+                base64.b64decode(str(data["leaf_input"]), validate=True),
+                _unb64(data["audit_path"]),
+                SignedTreeHead.from_dict(_object(data["signed_tree_head"])),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed inclusion receipt: {exc}") from exc
 
@@ -66,8 +75,11 @@ class ConsistencyReceipt:
         return cls(old, new, log.consistency_proof(old.size, new.size))
 
     def verify(self, public_key: bytes) -> bool:
-        return (self.old.verify(public_key) and self.new.verify(public_key)
-                and verify_consistency(self.old.size, self.new.size, self.old.root, self.new.root, self.path))
+        return (
+            self.old.verify(public_key)
+            and self.new.verify(public_key)
+            and verify_consistency(self.old.size, self.new.size, self.old.root, self.new.root, self.path)
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {"old": self.old.to_dict(), "new": self.new.to_dict(), "consistency_path": _b64(self.path)}
@@ -75,16 +87,23 @@ class ConsistencyReceipt:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ConsistencyReceipt:
         try:
-            return cls(SignedTreeHead.from_dict(_object(data["old"])), SignedTreeHead.from_dict(_object(data["new"])),
-                       _unb64(data["consistency_path"]))
+            return cls(
+                SignedTreeHead.from_dict(_object(data["old"])),
+                SignedTreeHead.from_dict(_object(data["new"])),
+                _unb64(data["consistency_path"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed consistency receipt: {exc}") from exc
 
 
 def access_receipt(event: dict[str, object], salt: bytes | None, receipt: InclusionReceipt) -> dict[str, object]:
     """What a person is shown for one access: the event, its salt, and the inclusion receipt."""
-    return {"seq": receipt.index, "event": dict(event), "salt": base64.b64encode(salt).decode() if salt else None,
-            "receipt": receipt.to_dict()}
+    return {
+        "seq": receipt.index,
+        "event": dict(event),
+        "salt": base64.b64encode(salt).decode() if salt else None,
+        "receipt": receipt.to_dict(),
+    }
 
 
 def verify_access_receipt(data: dict[str, object], public_key: bytes) -> bool:
@@ -100,8 +119,9 @@ def verify_access_receipt(data: dict[str, object], public_key: bytes) -> bool:
         promise = EntryPromise.from_dict(data["promise"]) if data.get("promise") is not None else None  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError):
         return False
-    if promise is not None and not (promise.covers(committed) and (promise.key_id != key_id(public_key)
-                                                                   or promise.verify(public_key))):
+    if promise is not None and not (
+        promise.covers(committed) and (promise.key_id != key_id(public_key) or promise.verify(public_key))
+    ):
         return False  # a promise shown with the access must name its leaf (and verify, when signed by this key)
     return committed == receipt.leaf_input and receipt.verify(public_key)
 

@@ -56,8 +56,9 @@ class KeyRotation:
 
     def valid(self) -> bool:
         data = rotation_bytes(self.old_public_key, self.new_public_key, self.timestamp_ms)
-        return (verify_signature(self.old_public_key, self.old_signature, data)
-                and verify_signature(self.new_public_key, self.new_signature, data))
+        return verify_signature(self.old_public_key, self.old_signature, data) and verify_signature(
+            self.new_public_key, self.new_signature, data
+        )
 
 
 def trusted_keys(current_public_key: bytes, rotations: list[KeyRotation]) -> dict[bytes, bytes]:
@@ -127,8 +128,11 @@ class SignedTreeHead:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> SignedTreeHead:
         try:
-            head = TreeHead(int(str(data["tree_size"])), base64.b64decode(str(data["root_hash"]), validate=True),
-                            int(str(data["timestamp_ms"])))
+            head = TreeHead(
+                int(str(data["tree_size"])),
+                base64.b64decode(str(data["root_hash"]), validate=True),
+                int(str(data["timestamp_ms"])),
+            )
             signature = base64.b64decode(str(data["signature"]), validate=True)
             return cls(head, signature, bytes.fromhex(str(data["key_id"])))
         except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError
@@ -151,7 +155,8 @@ class LogSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
         self.public_key: bytes = private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
         self.key_id = key_id(self.public_key)
 
     @classmethod
@@ -165,8 +170,9 @@ class LogSigner:
         return cls(Ed25519PrivateKey.from_private_bytes(raw))
 
     def private_bytes(self) -> bytes:
-        return self._key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                       serialization.NoEncryption())
+        return self._key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
 
     def save(self, path: Path) -> None:
         """Write the private key (raw, hex) to a new file readable by the owner only (mode 0600)."""

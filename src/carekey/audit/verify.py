@@ -71,13 +71,22 @@ class VerificationReport:
         self.problems.append(Problem(kind, index, detail))
 
     def to_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "entries": self.entries, "heads_checked": self.heads_checked,
-                "promises_checked": self.promises_checked, "truncated": self.truncated,
-                "problems": [{"kind": p.kind, "index": p.index, "detail": p.detail} for p in self.problems]}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "heads_checked": self.heads_checked,
+            "promises_checked": self.promises_checked,
+            "truncated": self.truncated,
+            "problems": [{"kind": p.kind, "index": p.index, "detail": p.detail} for p in self.problems],
+        }
 
 
-def verify_log(entries: Sequence[tuple[int, bytes]], heads: Sequence[SignedTreeHead],
-               public_key: bytes | Mapping[bytes, bytes], recorded: NodeStore | None = None) -> VerificationReport:
+def verify_log(
+    entries: Sequence[tuple[int, bytes]],
+    heads: Sequence[SignedTreeHead],
+    public_key: bytes | Mapping[bytes, bytes],
+    recorded: NodeStore | None = None,
+) -> VerificationReport:
     """``public_key``: the log key, or key id -> public key of every trusted log key (after rotations)."""
     keys = public_key if isinstance(public_key, Mapping) else {key_id(public_key): public_key}
     report = VerificationReport(entries=len(entries), heads_checked=len(heads))
@@ -115,8 +124,9 @@ def _check_index_column(indices: list[int], report: VerificationReport) -> None:
             report.add("reordered", before, f"index {before} is stored before index {after}")
 
 
-def _trusted_store(recorded: NodeStore | None, heads: list[SignedTreeHead],
-                   report: VerificationReport) -> MerkleLog | None:
+def _trusted_store(
+    recorded: NodeStore | None, heads: list[SignedTreeHead], report: VerificationReport
+) -> MerkleLog | None:
     """The recorded node store, if every signed head it covers reproduces from it."""
     if recorded is None:
         return None
@@ -124,8 +134,9 @@ def _trusted_store(recorded: NodeStore | None, heads: list[SignedTreeHead],
     good = True
     for sth in heads:
         if sth.size <= tree.size and tree.root(sth.size) != sth.root:
-            report.add("node_store_mismatch", None,
-                       f"stored node hashes do not give the signed root of size {sth.size}")
+            report.add(
+                "node_store_mismatch", None, f"stored node hashes do not give the signed root of size {sth.size}"
+            )
             good = False
     return tree if good else None
 
@@ -171,11 +182,15 @@ def _check_roots(rebuilt: MerkleLog, heads: list[SignedTreeHead], report: Verifi
     good_below = 0
     for sth in sorted(heads, key=lambda s: s.size):
         if sth.size > rebuilt.size:
-            report.add("removed", rebuilt.size,
-                       f"the log has {rebuilt.size} entries but a signed tree head covers {sth.size}")
+            report.add(
+                "removed", rebuilt.size, f"the log has {rebuilt.size} entries but a signed tree head covers {sth.size}"
+            )
         elif rebuilt.root(sth.size) != sth.root:
-            report.add("root_mismatch", good_below,
-                       f"entries in [{good_below}, {sth.size}) do not give the signed root of size {sth.size}")
+            report.add(
+                "root_mismatch",
+                good_below,
+                f"entries in [{good_below}, {sth.size}) do not give the signed root of size {sth.size}",
+            )
         else:
             good_below = max(good_below, sth.size)
 
@@ -191,8 +206,11 @@ def _check_consistency(trees: list[MerkleLog], heads: list[SignedTreeHead], repo
                 proof = tree.consistency_proof(old.size, new.size)
                 linked = linked or verify_consistency(old.size, new.size, old.root, new.root, proof)
         if not linked:
-            report.add("inconsistent_sth", old.size,
-                       f"no consistency proof from the stored log links tree heads {old.size} and {new.size}")
+            report.add(
+                "inconsistent_sth",
+                old.size,
+                f"no consistency proof from the stored log links tree heads {old.size} and {new.size}",
+            )
 
 
 @dataclass(frozen=True)
@@ -211,8 +229,9 @@ class PromiseCheck:
     merge delay, RFC 9162 section 4.8). Fed stored entries in id order (``add``), then promises saved outside the
     database (``saved``): a saved promise whose entry is missing or different is a ``promise_missing`` problem."""
 
-    def __init__(self, heads: Sequence[SignedTreeHead], keys: Mapping[bytes, bytes], now_ms: int,
-                 report: VerificationReport) -> None:
+    def __init__(
+        self, heads: Sequence[SignedTreeHead], keys: Mapping[bytes, bytes], now_ms: int, report: VerificationReport
+    ) -> None:
         valid = sorted((h for h in heads if h.verify(keys.get(h.key_id, b""))), key=lambda h: h.size)
         self._sizes = [h.size for h in valid]
         self._first_ms = list(itertools.accumulate(reversed([h.head.timestamp_ms for h in valid]), min))[::-1]
@@ -231,8 +250,11 @@ class PromiseCheck:
         where = f"entry {e.entry_id}" + (f" (leaf {e.seq})" if e.seq is not None else " (not yet integrated)")
         if e.promise is None:
             if self._promised_since is not None and e.entry_id > self._promised_since:
-                self._report.add("promise_missing", e.seq, f"{where} has no entry promise, unlike the entries "
-                                 "before it: its promise was removed")
+                self._report.add(
+                    "promise_missing",
+                    e.seq,
+                    f"{where} has no entry promise, unlike the entries before it: its promise was removed",
+                )
             return
         if self._promised_since is None:
             self._promised_since = e.entry_id
@@ -241,25 +263,37 @@ class PromiseCheck:
     def _check(self, p: EntryPromise, seq: int | None, where: str, leaf_input: bytes | None) -> None:
         self.checked += 1
         if not p.verify(self._keys) or (leaf_input is not None and not p.covers(leaf_input)):
-            self._report.add("bad_promise", seq, f"{where}: its entry promise does not verify with a log key or "
-                             "names another leaf")
+            self._report.add(
+                "bad_promise", seq, f"{where}: its entry promise does not verify with a log key or names another leaf"
+            )
             return
         first = self.first_head_ms(seq) if seq is not None else None
         if first is None and self._now > p.deadline_ms:
-            self._report.add("promise_late", seq, f"{where}: promised at {p.timestamp_ms} ms within "
-                             f"{p.max_delay_ms} ms, in no signed tree head yet")
+            self._report.add(
+                "promise_late",
+                seq,
+                f"{where}: promised at {p.timestamp_ms} ms within {p.max_delay_ms} ms, in no signed tree head yet",
+            )
         elif first is not None and first > p.deadline_ms:
-            self._report.add("promise_late", seq, f"{where}: first in a signed tree head at {first} ms, after its "
-                             f"promised deadline {p.deadline_ms} ms")
+            self._report.add(
+                "promise_late",
+                seq,
+                f"{where}: first in a signed tree head at {first} ms, after its promised deadline {p.deadline_ms} ms",
+            )
 
     def saved(self, promises: Sequence[EntryPromise]) -> None:
         """Promises kept by people or auditors: each must name an entry stored with the same leaf."""
         for p in promises:
             if not p.verify(self._keys):
-                self._report.add("bad_promise", None, f"saved promise for entry {p.entry_id} does not verify with "
-                                 "a log key")
+                self._report.add(
+                    "bad_promise", None, f"saved promise for entry {p.entry_id} does not verify with a log key"
+                )
             elif p.entry_id not in self._seen or self._seen[p.entry_id][0] != p.leaf_hash:
-                self._report.add("promise_missing", None, f"entry {p.entry_id} was promised (signed by the log) but "
-                                 "is not in the log with that leaf: it was removed or rewritten")
+                self._report.add(
+                    "promise_missing",
+                    None,
+                    f"entry {p.entry_id} was promised (signed by the log) but "
+                    "is not in the log with that leaf: it was removed or rewritten",
+                )
             else:
                 self._check(p, self._seen[p.entry_id][1], f"saved promise for entry {p.entry_id}", None)

@@ -25,8 +25,12 @@ class WitnessVerdict:
     new: bool = False  # accepted and not already held (to be appended)
 
 
-def judge(held: SignedTreeHead | None, public_key: bytes, candidate: SignedTreeHead,
-          proof: Callable[[int, int], Sequence[bytes]]) -> WitnessVerdict:
+def judge(
+    held: SignedTreeHead | None,
+    public_key: bytes,
+    candidate: SignedTreeHead,
+    proof: Callable[[int, int], Sequence[bytes]],
+) -> WitnessVerdict:
     """Accept ``candidate`` (signed by ``public_key``) after ``held`` (the last accepted head, None at first use)
     when a consistency proof from ``proof(old_size, new_size)`` links them. ``proof`` may raise ValueError."""
     if not candidate.verify(public_key):
@@ -34,8 +38,10 @@ def judge(held: SignedTreeHead | None, public_key: bytes, candidate: SignedTreeH
     if held is None:
         return WitnessVerdict(True, f"first head accepted (trust on first use): size {candidate.size}", True)
     if candidate.size < held.size:
-        return WitnessVerdict(False, f"the log shrank: the server's head covers {candidate.size} entries, "
-                                     f"the head held covers {held.size}")
+        return WitnessVerdict(
+            False,
+            f"the log shrank: the server's head covers {candidate.size} entries, the head held covers {held.size}",
+        )
     if candidate.size == held.size:
         if candidate.root != held.root:
             return WitnessVerdict(False, f"two different roots signed for size {held.size}: the log was rewritten")
@@ -45,6 +51,9 @@ def judge(held: SignedTreeHead | None, public_key: bytes, candidate: SignedTreeH
     except ValueError as err:
         return WitnessVerdict(False, f"no consistency proof from {held.size} to {candidate.size}: {err}")
     if not verify_consistency(held.size, candidate.size, held.root, candidate.root, path):
-        return WitnessVerdict(False, f"the consistency proof from {held.size} to {candidate.size} does not verify: "
-                                     "the new tree does not extend the one held")
+        return WitnessVerdict(
+            False,
+            f"the consistency proof from {held.size} to {candidate.size} does not verify: "
+            "the new tree does not extend the one held",
+        )
     return WitnessVerdict(True, f"consistent: {held.size} -> {candidate.size}", True)

@@ -151,8 +151,18 @@ def _histogram(scores: np.ndarray, bins: int = 20) -> dict[str, list[float]]:
 
 def table(rows: dict[str, dict[str, Any]]) -> str:
     """Side-by-side plain-text table of reports (columns = systems)."""
-    keys = ["images", "identities", "failure_to_enroll", "genuine_pairs", "impostor_pairs", "eer",
-            "fnmr_at_fmr_1pct", "fnmr_at_fmr_0_1pct", "extract_ms_median", "compare_per_s"]
+    keys = [
+        "images",
+        "identities",
+        "failure_to_enroll",
+        "genuine_pairs",
+        "impostor_pairs",
+        "eer",
+        "fnmr_at_fmr_1pct",
+        "fnmr_at_fmr_0_1pct",
+        "extract_ms_median",
+        "compare_per_s",
+    ]
     names = list(rows)
     width = max(12, *(len(n) for n in names))
     lines = ["metric".ljust(20) + "".join(n.rjust(width + 2) for n in names)]

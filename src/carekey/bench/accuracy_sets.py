@@ -116,8 +116,9 @@ def _known_baselines(modality: str, wanted: list[str] | None) -> list[str]:
     return known
 
 
-def run_one(data: DataSet, wanted: list[str] | None, progress: Progress | None = None,
-            plot_dir: Path | None = None) -> dict[str, Any]:
+def run_one(
+    data: DataSet, wanted: list[str] | None, progress: Progress | None = None, plot_dir: Path | None = None
+) -> dict[str, Any]:
     """One set: our system, then the first known baseline, on the same images; its report."""
     mod = modalities.load(data.modality)
     ours_system = mod.modality()
@@ -158,9 +159,7 @@ def means(reports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         mean["failure_to_enroll"] = sum(r["failure_to_enroll"] for r in rows)
         mean["images"] = sum(r["images"] for r in rows)
         mean["baseline_failure_to_enroll"] = sum(r.get("baseline", {}).get("failure_to_enroll", 0) for r in rows)
-        mean["eer_ratio_of_means"] = (
-            mean["eer"] / mean["baseline_eer"] if mean["baseline_eer"] else None
-        )
+        mean["eer_ratio_of_means"] = mean["eer"] / mean["baseline_eer"] if mean["baseline_eer"] else None
         ratios = [r.get("eer_ratio_to_baseline") for r in rows]
         mean["worst_eer_ratio"] = max((x for x in ratios if x is not None), default=None)
         out[modality] = mean
@@ -182,8 +181,10 @@ def targets(reports: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             checks[f"EER <= {limit} x baseline on every set"] = {"met": not failing, "not_met_on": failing}
         if "max_mean_eer" in goal:
             limit = goal["max_mean_eer"]
-            checks[f"mean EER <= {limit * 100:g} %"] = {"met": mean[modality]["eer"] <= limit,
-                                                        "value": mean[modality]["eer"]}
+            checks[f"mean EER <= {limit * 100:g} %"] = {
+                "met": mean[modality]["eer"] <= limit,
+                "value": mean[modality]["eer"],
+            }
         if "max_eer_every_set" in goal:
             limit = goal["max_eer_every_set"]
             failing = [k for k, r in rows.items() if r["eer"] > limit]
@@ -204,8 +205,21 @@ def _ratio(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}"
 
 
-HEADER = ["set", "modality", "images", "FTE", "EER", "FNMR@FMR 1 %", "FNMR@FMR 0.1 %",
-          "baseline", "FTE", "EER", "FNMR@FMR 1 %", "FNMR@FMR 0.1 %", "EER ratio"]
+HEADER = [
+    "set",
+    "modality",
+    "images",
+    "FTE",
+    "EER",
+    "FNMR@FMR 1 %",
+    "FNMR@FMR 0.1 %",
+    "baseline",
+    "FTE",
+    "EER",
+    "FNMR@FMR 1 %",
+    "FNMR@FMR 0.1 %",
+    "EER ratio",
+]
 
 
 def rows(report: dict[str, Any]) -> list[list[str]]:
@@ -213,19 +227,41 @@ def rows(report: dict[str, Any]) -> list[list[str]]:
     out = []
     for label, r in report["sets"].items():
         b = r.get("baseline", {})
-        out.append([
-            label, r["modality"], str(r["images"]), str(r["failure_to_enroll"]), _pct(r["eer"]),
-            _pct(r["fnmr_at_fmr_1pct"]), _pct(r["fnmr_at_fmr_0_1pct"]), b.get("system", "—"),
-            str(b.get("failure_to_enroll", "—")), _pct(b.get("eer")), _pct(b.get("fnmr_at_fmr_1pct")),
-            _pct(b.get("fnmr_at_fmr_0_1pct")), _ratio(r.get("eer_ratio_to_baseline")),
-        ])
+        out.append(
+            [
+                label,
+                r["modality"],
+                str(r["images"]),
+                str(r["failure_to_enroll"]),
+                _pct(r["eer"]),
+                _pct(r["fnmr_at_fmr_1pct"]),
+                _pct(r["fnmr_at_fmr_0_1pct"]),
+                b.get("system", "—"),
+                str(b.get("failure_to_enroll", "—")),
+                _pct(b.get("eer")),
+                _pct(b.get("fnmr_at_fmr_1pct")),
+                _pct(b.get("fnmr_at_fmr_0_1pct")),
+                _ratio(r.get("eer_ratio_to_baseline")),
+            ]
+        )
     for modality, m in report["means"].items():
-        out.append([
-            f"mean ({m['sets']} sets)", modality, str(m["images"]), str(m["failure_to_enroll"]), _pct(m["eer"]),
-            _pct(m["fnmr_at_fmr_1pct"]), _pct(m["fnmr_at_fmr_0_1pct"]), "",
-            str(m["baseline_failure_to_enroll"]), _pct(m["baseline_eer"]), _pct(m["baseline_fnmr_at_fmr_1pct"]),
-            _pct(m["baseline_fnmr_at_fmr_0_1pct"]), _ratio(m["eer_ratio_of_means"]),
-        ])
+        out.append(
+            [
+                f"mean ({m['sets']} sets)",
+                modality,
+                str(m["images"]),
+                str(m["failure_to_enroll"]),
+                _pct(m["eer"]),
+                _pct(m["fnmr_at_fmr_1pct"]),
+                _pct(m["fnmr_at_fmr_0_1pct"]),
+                "",
+                str(m["baseline_failure_to_enroll"]),
+                _pct(m["baseline_eer"]),
+                _pct(m["baseline_fnmr_at_fmr_1pct"]),
+                _pct(m["baseline_fnmr_at_fmr_0_1pct"]),
+                _ratio(m["eer_ratio_of_means"]),
+            ]
+        )
     return out
 
 
@@ -243,16 +279,31 @@ def table(report: dict[str, Any]) -> str:
     """Plain-text table for the terminal."""
     body = [HEADER, *rows(report)]
     widths = [max(len(row[c]) for row in body) for c in range(len(HEADER))]
-    lines = ["  ".join(cell.rjust(w) if c else cell.ljust(w)
-                       for c, (cell, w) in enumerate(zip(row, widths, strict=True))) for row in body]
+    lines = [
+        "  ".join(cell.rjust(w) if c else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths, strict=True)))
+        for row in body
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join([*lines, "", *_verdicts(report)])
 
 
 def markdown(report: dict[str, Any]) -> str:
     """The same table as Markdown (carekey columns, then the baseline's; ratio = our EER / its EER)."""
-    head = ["set", "modality", "images", "FTE", "EER", "FNMR@FMR 1 %", "FNMR@FMR 0.1 %",
-            "baseline", "baseline FTE", "baseline EER", "baseline FNMR@1 %", "baseline FNMR@0.1 %", "EER ratio"]
+    head = [
+        "set",
+        "modality",
+        "images",
+        "FTE",
+        "EER",
+        "FNMR@FMR 1 %",
+        "FNMR@FMR 0.1 %",
+        "baseline",
+        "baseline FTE",
+        "baseline EER",
+        "baseline FNMR@1 %",
+        "baseline FNMR@0.1 %",
+        "EER ratio",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows(report):
         if row[0].startswith("mean"):

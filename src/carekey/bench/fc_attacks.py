@@ -15,7 +15,7 @@ from carekey.biometrics.iris.templates import IrisTemplate
 from carekey.biometrics.protection import fuzzy_commitment as fc
 
 RU_ROTATIONS = (-8, 0, 8)  # dictionary eyes enter the Rathgeb-Uhl histograms at these code shifts
-RU_TARGETS = 90            # commitments attacked (spread over the dataset): the attack costs T x dictionary
+RU_TARGETS = 90  # commitments attacked (spread over the dataset): the attack costs T x dictionary
 
 
 def d_sys(mated: np.ndarray, non_mated: np.ndarray) -> float:
@@ -48,11 +48,13 @@ def d_sys_floor(mated_count: int, non_mated: np.ndarray, draws: int = 5) -> floa
     return float(np.mean([d_sys(non_mated[o[:mated_count]], non_mated[o[mated_count:]]) for o in orders]))
 
 
-def errata(probe_words: np.ndarray, helper: tuple[np.ndarray, np.ndarray], params: fc.FCParams,
-           pairs: np.ndarray) -> np.ndarray:
+def errata(
+    probe_words: np.ndarray, helper: tuple[np.ndarray, np.ndarray], params: fc.FCParams, pairs: np.ndarray
+) -> np.ndarray:
     words, truth = helper
-    return fc_kernels.block_errata(probe_words, words, truth, np.ascontiguousarray(pairs), params.block,
-                                   params.margin, params.n)
+    return fc_kernels.block_errata(
+        probe_words, words, truth, np.ascontiguousarray(pairs), params.block, params.margin, params.n
+    )
 
 
 def unlocks(probe_words, helper, params: fc.FCParams, pairs: np.ndarray) -> np.ndarray:
@@ -80,8 +82,14 @@ def linkage(prep: Prepared, com_a: list, com_b: list, pairs: np.ndarray, same: n
     return {name: d_sys(s[same], s[~same]) for name, s in track(scores.items(), "linkage", len(scores))}
 
 
-def reconstruction(prep: Prepared, helper: tuple[np.ndarray, np.ndarray], key: bytes, probe_words: np.ndarray,
-                   params: fc.FCParams, track) -> dict[str, Any]:
+def reconstruction(
+    prep: Prepared,
+    helper: tuple[np.ndarray, np.ndarray],
+    key: bytes,
+    probe_words: np.ndarray,
+    params: fc.FCParams,
+    track,
+) -> dict[str, Any]:
     """Key known. Dictionary: every eye of another identity tried as a probe on every commitment (ordered
     pairs). Mean code: the majority bit of all other identities' codes. Rathgeb & Uhl, "Statistical attack
     against iris-biometric fuzzy commitment schemes", CVPR Workshops 2011: per block, the histogram of the
@@ -95,15 +103,22 @@ def reconstruction(prep: Prepared, helper: tuple[np.ndarray, np.ndarray], key: b
     unlocked_templates[pairs[hits, 1]] = True
     mean_hits = _mean_code(prep, helper, key, params)
     targets = np.unique(np.linspace(0, t - 1, min(RU_TARGETS, t)).astype(int))
-    ru_hits = np.array([_rathgeb_uhl(prep, helper, probe_words, params, j)
-                        for j in track(targets, "Rathgeb-Uhl attack", len(targets))])
+    ru_hits = np.array(
+        [_rathgeb_uhl(prep, helper, probe_words, params, j) for j in track(targets, "Rathgeb-Uhl attack", len(targets))]
+    )
     rate = float(hits.mean())
-    return {"chance": 0.001, "attempts": int(hits.size), "success": rate,
-            "success_vs_source_template": rate,
-            "success_vs_other_samples": rate,  # an unlock yields the exact enrolled code, scored as a genuine probe
-            "templates_unlocked_by_dictionary": float(unlocked_templates.mean()),
-            "mean_code": float(mean_hits.mean()), "rathgeb_uhl": float(ru_hits.mean()),
-            "rathgeb_uhl_targets": int(targets.size), "attacked_templates": t}
+    return {
+        "chance": 0.001,
+        "attempts": int(hits.size),
+        "success": rate,
+        "success_vs_source_template": rate,
+        "success_vs_other_samples": rate,  # an unlock yields the exact enrolled code, scored as a genuine probe
+        "templates_unlocked_by_dictionary": float(unlocked_templates.mean()),
+        "mean_code": float(mean_hits.mean()),
+        "rathgeb_uhl": float(ru_hits.mean()),
+        "rathgeb_uhl_targets": int(targets.size),
+        "attacked_templates": t,
+    }
 
 
 def _mean_code(prep: Prepared, helper, key: bytes, params: fc.FCParams) -> np.ndarray:
@@ -120,8 +135,13 @@ def _mean_code(prep: Prepared, helper, key: bytes, params: fc.FCParams) -> np.nd
     shifts = matching.shift_range()
     rot = [matching.shifted(m, shifts) for m in means]
     unpack = lambda a: np.unpackbits(a.view(np.uint8), axis=-1, bitorder="little")  # noqa: E731
-    mean_prep = Prepared(prep.codes[: len(means)], prep.masks[: len(means)], np.stack([unpack(c) for c, _ in rot]),
-                         np.stack([unpack(m) for _, m in rot]), labels)
+    mean_prep = Prepared(
+        prep.codes[: len(means)],
+        prep.masks[: len(means)],
+        np.stack([unpack(c) for c, _ in rot]),
+        np.stack([unpack(m) for _, m in rot]),
+        labels,
+    )
     index = {g: k for k, g in enumerate(labels)}
     pairs = np.array([[index[g], j] for j, g in enumerate(prep.identity)], np.int64)
     return unlocks(probes(mean_prep, key), helper, params, pairs)
@@ -137,4 +157,4 @@ def _rathgeb_uhl(prep: Prepared, helper, probe_words: np.ndarray, params: fc.FCP
     wrong = (guess != truth[j])[np.argsort(-confidence, kind="stable")]  # most confident blocks first
     budget = params.n - params.k
     # the attacker (key known: he checks the HMAC) erases the s least confident blocks, for every s
-    return any(2 * int(wrong[:params.n - s].sum()) + s <= budget for s in range(budget + 1))
+    return any(2 * int(wrong[: params.n - s].sum()) + s <= budget for s in range(budget + 1))

@@ -30,8 +30,9 @@ def _fwht(x: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
-def block_errata(probes: np.ndarray, helpers: np.ndarray, truth: np.ndarray, pairs: np.ndarray,
-                 block: int, margin: float, cap: int) -> np.ndarray:
+def block_errata(
+    probes: np.ndarray, helpers: np.ndarray, truth: np.ndarray, pairs: np.ndarray, block: int, margin: float, cap: int
+) -> np.ndarray:
     """min over rotations of (2 * wrong blocks + erased blocks), per pair, counted up to ``cap`` (a word with
     more errata than the code can ever correct stops there: the value is then ``cap``).
 

@@ -14,11 +14,11 @@ from carekey.biometrics.protection import fuzzy_commitment as fc
 
 @dataclass(frozen=True)
 class Prepared:
-    codes: np.ndarray      # (T, BITS) uint8 bits, as enrolled
-    masks: np.ndarray      # (T, BITS) uint8
+    codes: np.ndarray  # (T, BITS) uint8 bits, as enrolled
+    masks: np.ndarray  # (T, BITS) uint8
     rot_codes: np.ndarray  # (T, S, BITS) uint8, every probe rotation
     rot_masks: np.ndarray  # (T, S, BITS) uint8
-    identity: np.ndarray   # (T,) identity labels
+    identity: np.ndarray  # (T,) identity labels
 
 
 def _unpack(words: np.ndarray) -> np.ndarray:
@@ -29,9 +29,13 @@ def prepare(templates: list[IrisTemplate], identities: list[str]) -> Prepared:
     shifts = matching.shift_range()
     bits = [t.bits() for t in templates]
     rotated = [matching.shifted(t, shifts) for t in templates]
-    return Prepared(np.stack([b[0] for b in bits]).astype(np.uint8), np.stack([b[1] for b in bits]).astype(np.uint8),
-                    np.stack([_unpack(c) for c, _ in rotated]), np.stack([_unpack(m) for _, m in rotated]),
-                    np.asarray(identities))
+    return Prepared(
+        np.stack([b[0] for b in bits]).astype(np.uint8),
+        np.stack([b[1] for b in bits]).astype(np.uint8),
+        np.stack([_unpack(c) for c, _ in rotated]),
+        np.stack([_unpack(m) for _, m in rotated]),
+        np.asarray(identities),
+    )
 
 
 def bipolar(bits: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:
@@ -45,8 +49,13 @@ def probes(prep: Prepared, key: bytes) -> np.ndarray:
     return bipolar(prep.rot_codes[:, :, perm], prep.rot_masks[:, :, perm])
 
 
-def helpers(prep: Prepared, coms: list[fc.Commitment] | None, truth: np.ndarray, key: bytes | None = None,
-            params: fc.FCParams | None = None) -> tuple[np.ndarray, np.ndarray]:
+def helpers(
+    prep: Prepared,
+    coms: list[fc.Commitment] | None,
+    truth: np.ndarray,
+    key: bytes | None = None,
+    params: fc.FCParams | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(bipolar helper words (T, BITS) with erased enrolment bits 0, committed symbols ``truth`` (T, n)).
 
     From real commitments (``coms``, of the messages whose codewords are ``truth``), or synthetic ones:
@@ -70,6 +79,6 @@ def helpers(prep: Prepared, coms: list[fc.Commitment] | None, truth: np.ndarray,
 def commit_all(templates: list, key: bytes, params: fc.FCParams, seed: int) -> tuple[list, np.ndarray]:
     """Commitments of every template to random messages, and their codewords' symbols (T, n)."""
     rng = np.random.default_rng(seed)
-    messages = [rng.integers(0, 2 ** params.symbol_bits, params.k, dtype=np.uint8).tobytes() for _ in templates]
+    messages = [rng.integers(0, 2**params.symbol_bits, params.k, dtype=np.uint8).tobytes() for _ in templates]
     coms = [fc.commit(t, key, params, m) for t, m in zip(templates, messages, strict=True)]
     return coms, np.stack([fc.codeword_symbols(params, m) for m in messages])

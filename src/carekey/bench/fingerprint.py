@@ -46,8 +46,9 @@ class CarekeyFingerprint:
 
 @lru_cache(maxsize=4)
 def _nbis_extractor(dpi: float) -> nbis.NbisExtractor:
-    settings = nbis.NbisExtractorSettings(min_quality=0.0, get_center=False, check_fingerprint=False,
-                                          compute_nfiq2=False, ppi=dpi)
+    settings = nbis.NbisExtractorSettings(
+        min_quality=0.0, get_center=False, check_fingerprint=False, compute_nfiq2=False, ppi=dpi
+    )
     return nbis.new_nbis_extractor(settings)
 
 

@@ -173,7 +173,7 @@ def search_benchmark(gallery: int, queries: int, progress: Progress) -> dict[str
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpu_cores": os.cpu_count(),
         "search_method": f"two-stage: coarse pass (every {P.COARSE_SHIFT_STEP}nd shift), exact re-scoring of "
-                         f"{P.SEARCH_SHORTLIST} rows over all shifts",
+        f"{P.SEARCH_SHORTLIST} rows over all shifts",
         "exhaustive_ms_median": statistics.median(exhaustive_times) * 1000 if exhaustive_times else None,
         "top1_agreement_with_exhaustive": agree / len(exhaustive_times) if exhaustive_times else None,
         "comparisons_per_s": len(g) / search_s,

@@ -37,9 +37,11 @@ def _tile(path: Path) -> tuple[np.ndarray, bool]:
         theta = np.linspace(0.0, 2 * np.pi, P.NORM_ANGULAR, endpoint=False)
         rho = (np.arange(P.NORM_RADIAL) + 0.5) / P.NORM_RADIAL
         xs = (1 - rho)[:, None] * (seg.pupil.x + seg.pupil.r * np.cos(theta)) + rho[:, None] * (
-            seg.iris.x + seg.iris.r * np.cos(theta))
+            seg.iris.x + seg.iris.r * np.cos(theta)
+        )
         ys = (1 - rho)[:, None] * (seg.pupil.y + seg.pupil.r * np.sin(theta)) + rho[:, None] * (
-            seg.iris.y + seg.iris.r * np.sin(theta))
+            seg.iris.y + seg.iris.r * np.sin(theta)
+        )
         noisy = a.masked.noise
         xi, yi = np.round(xs[noisy]).astype(int), np.round(ys[noisy]).astype(int)
         ok = (xi >= 0) & (xi < img.shape[1]) & (yi >= 0) & (yi < img.shape[0])
@@ -78,14 +80,19 @@ def _caption(img: np.ndarray, label: str, reject: str | None) -> np.ndarray:
             line = f"{line} {word}".strip()
         lines.append(line)
         for k, text in enumerate(lines[:2]):
-            cv2.putText(out, text, (2, h + 25 + 12 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (80, 80, 255), 1,
-                        cv2.LINE_AA)
+            cv2.putText(out, text, (2, h + 25 + 12 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (80, 80, 255), 1, cv2.LINE_AA)
     return out
 
 
-def contact_sheet(folder: Path, out: Path, sample: int = 30, max_rejected: int = 12, columns: int = 6,
-                  scan: int | None = None,
-                  progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None) -> dict[str, Any]:
+def contact_sheet(
+    folder: Path,
+    out: Path,
+    sample: int = 30,
+    max_rejected: int = 12,
+    columns: int = 6,
+    scan: int | None = None,
+    progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None,
+) -> dict[str, Any]:
     """Draw ``sample`` evenly spread images and up to ``max_rejected`` rejected ones; return counts."""
     track = progress or (lambda it, _label, _n: it)
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -113,10 +120,15 @@ def contact_sheet(folder: Path, out: Path, sample: int = 30, max_rejected: int =
     out.parent.mkdir(parents=True, exist_ok=True)
     # a fixed palette (greys, red-tinted greys, the drawing colours) keeps a sheet of a few dozen eyes
     # well under 500 KB (it is committed) without merging the pupil and limbus colours
-    Image.fromarray(cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB)).quantize(palette=_palette(),
-                                                                     dither=Image.Dither.NONE).save(out, optimize=True)
-    return {"dataset": str(folder), "images_scanned": len(files), "tiles": len(tiles) + len(rejected[:max_rejected]),
-            "rejected_drawn": len(rejected[:max_rejected])}
+    Image.fromarray(cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB)).quantize(palette=_palette(), dither=Image.Dither.NONE).save(
+        out, optimize=True
+    )
+    return {
+        "dataset": str(folder),
+        "images_scanned": len(files),
+        "tiles": len(tiles) + len(rejected[:max_rejected]),
+        "rejected_drawn": len(rejected[:max_rejected]),
+    }
 
 
 def _palette() -> Image.Image:

@@ -42,12 +42,34 @@ OPERATIONS = ("login", "open_visit", "lookup_card", "lookup_name", "read_exams",
 CARE = {"X-Carekey-Purpose": "care_record"}
 SITE = "north"
 #: server settings of the run (environment), see the module docstring
-SERVER_ENV = {"CAREKEY_IDENTIFICATIONS_PER_HOUR": "1000000000",
-              "CAREKEY_IDENTIFICATIONS_PER_SITE_PER_DAY": "1000000000",
-              "CAREKEY_LOGIN_ATTEMPTS_PER_MINUTE": "1000000"}
+SERVER_ENV = {
+    "CAREKEY_IDENTIFICATIONS_PER_HOUR": "1000000000",
+    "CAREKEY_IDENTIFICATIONS_PER_SITE_PER_DAY": "1000000000",
+    "CAREKEY_LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
+}
 GIVEN = ("Ama", "Kofi", "Abena", "Yaw", "Esi", "Kwame", "Akosua", "Kojo", "Adwoa", "Kwabena", "Afia", "Fiifi")
-FAMILY = ("Mensah", "Owusu", "Boateng", "Asante", "Osei", "Addo", "Appiah", "Darko", "Quaye", "Tetteh", "Nyarko",
-          "Amoah", "Bonsu", "Frimpong", "Gyamfi", "Ofori", "Sarpong", "Wiredu", "Yeboah", "Zakari")
+FAMILY = (
+    "Mensah",
+    "Owusu",
+    "Boateng",
+    "Asante",
+    "Osei",
+    "Addo",
+    "Appiah",
+    "Darko",
+    "Quaye",
+    "Tetteh",
+    "Nyarko",
+    "Amoah",
+    "Bonsu",
+    "Frimpong",
+    "Gyamfi",
+    "Ofori",
+    "Sarpong",
+    "Wiredu",
+    "Yeboah",
+    "Zakari",
+)
 
 Log = Callable[[str], None]
 
@@ -82,9 +104,17 @@ class Stats:
         def pct(q: float) -> float:  # nearest rank
             return round(lat[min(len(lat) - 1, max(0, int(q * len(lat) + 0.5) - 1))] * 1000, 1) if lat else 0.0
 
-        return {"rps": round(self.ok / elapsed, 1), "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-                "errors_5xx": self.errors_5xx, "rejected_429": self.rejected_429, "other_4xx": self.other_4xx,
-                "no_answer": self.failed, "requests": len(lat) + self.failed}
+        return {
+            "rps": round(self.ok / elapsed, 1),
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "errors_5xx": self.errors_5xx,
+            "rejected_429": self.rejected_429,
+            "other_4xx": self.other_4xx,
+            "no_answer": self.failed,
+            "requests": len(lat) + self.failed,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,9 +175,23 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._out = open(data / "server.log", "wb")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen([sys.executable, "-m", "carekey", "serve", "--data", str(data), "--host",
-                                      "127.0.0.1", "--port", str(self.port)], env=self.env, stdout=self._out,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "carekey",
+                "serve",
+                "--data",
+                str(data),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self.env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             self._wait_ready()
         except BaseException:
@@ -207,12 +251,23 @@ async def seed_clients(world: World, http: httpx.AsyncClient, count: int, log: L
     for i in range(len(world.clients), count):
         name = (GIVEN[i % len(GIVEN)], f"{FAMILY[i % len(FAMILY)]}-{rng.choice(FAMILY)}")
         year, card = 1940 + i % 60, f"LB{700000 + i}"
-        person = {"given_name": name[0], "family_name": name[1], "sex": "female", "birth_year": year,
-                  "card_number": card, "district": "Northern", "village": "Kpalsi"}
+        person = {
+            "given_name": name[0],
+            "family_name": name[1],
+            "sex": "female",
+            "birth_year": year,
+            "card_number": card,
+            "district": "Northern",
+            "village": "Kpalsi",
+        }
         consent = {"granted": ["care_record"], "notice_version": "v1", "language": "en"}
         visit = (await _checked(http.post("/visits", json={"site_id": SITE}, headers=reg), "visit"))["id"]
-        pid = (await _checked(http.post(f"/visits/{visit}/people", json={"person": person, "consent": consent},
-                                        headers=reg | CARE), "enroll"))["id"]
+        pid = (
+            await _checked(
+                http.post(f"/visits/{visit}/people", json={"person": person, "consent": consent}, headers=reg | CARE),
+                "enroll",
+            )
+        )["id"]
         for exam in (_exam(rng), _exam(rng)):
             await _checked(http.post(f"/visits/{visit}/people/{pid}/exams", json=exam, headers=clin | CARE), "exam")
         lookup = (await _checked(http.post("/visits", json={"site_id": SITE}, headers=reg), "visit"))["id"]
@@ -222,12 +277,18 @@ async def seed_clients(world: World, http: httpx.AsyncClient, count: int, log: L
 
 def _exam(rng: random.Random) -> dict[str, float]:
     sys_bp = rng.randint(100, 150)
-    return {"systolic_bp": sys_bp, "diastolic_bp": sys_bp - rng.randint(30, 50), "pulse": rng.randint(55, 95),
-            "weight_kg": round(rng.uniform(50, 90), 1), "height_cm": round(rng.uniform(150, 185), 1)}
+    return {
+        "systolic_bp": sys_bp,
+        "diastolic_bp": sys_bp - rng.randint(30, 50),
+        "pulse": rng.randint(55, 95),
+        "weight_kg": round(rng.uniform(50, 90), 1),
+        "height_cm": round(rng.uniform(150, 185), 1),
+    }
 
 
-def _request(world: World, op: str, c: Client, rng: random.Random) -> tuple[str, str, dict[str, Any] | None,
-                                                                             dict[str, str]]:
+def _request(
+    world: World, op: str, c: Client, rng: random.Random
+) -> tuple[str, str, dict[str, Any] | None, dict[str, str]]:
     reg, clin = world.tokens[f"registrar-{SITE}"], world.tokens[f"clinician-{SITE}"]
     if op == "login":
         user = f"clinician-{SITE}"
@@ -269,8 +330,9 @@ async def run_operation(world: World, http: httpx.AsyncClient, op: str, clients:
     return stats.report(time.perf_counter() - start)
 
 
-async def _run_all(base: str, users: dict[str, str], clients: list[int], seconds: float, operations: list[str],
-                   log: Log) -> list[dict]:
+async def _run_all(
+    base: str, users: dict[str, str], clients: list[int], seconds: float, operations: list[str], log: Log
+) -> list[dict]:
     limits = httpx.Limits(max_connections=max(clients) + 4, max_keepalive_connections=max(clients) + 4)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
         world = World(base, users, {})
@@ -288,9 +350,17 @@ async def _run_all(base: str, users: dict[str, str], clients: list[int], seconds
         return runs
 
 
-def run(clients: list[int], seconds: float = 10, database_url: str | None = None, people: int = 50,
-        operations: list[str] | None = None, server_src: Path | None = None, reset: bool = False,
-        data: Path | None = None, log: Log = _stderr) -> dict:
+def run(
+    clients: list[int],
+    seconds: float = 10,
+    database_url: str | None = None,
+    people: int = 50,
+    operations: list[str] | None = None,
+    server_src: Path | None = None,
+    reset: bool = False,
+    data: Path | None = None,
+    log: Log = _stderr,
+) -> dict:
     """Start a server on a fresh data folder, seed it, measure each operation at each client count; the report."""
     ops = list(operations or OPERATIONS)
     for op in ops:
@@ -313,15 +383,22 @@ def run(clients: list[int], seconds: float = 10, database_url: str | None = None
         server.close()
         if data is None:
             shutil.rmtree(folder, ignore_errors=True)
-    return {"backend": backend, "seconds_per_operation": seconds, "cpus": os.cpu_count(),
-            "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # other work on the machine
-            "python": platform.python_version(), "server_src": str(server_src) if server_src else None,
-            "runs": [{"backend": backend} | r for r in runs]}
+    return {
+        "backend": backend,
+        "seconds_per_operation": seconds,
+        "cpus": os.cpu_count(),
+        "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # other work on the machine
+        "python": platform.python_version(),
+        "server_src": str(server_src) if server_src else None,
+        "runs": [{"backend": backend} | r for r in runs],
+    }
 
 
 def _row(op: str, r: dict) -> str:
-    return (f"{op:<12} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>9.1f} "
-            f"{r['errors_5xx']:>5} {r['rejected_429']:>5}")
+    return (
+        f"{op:<12} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>9.1f} "
+        f"{r['errors_5xx']:>5} {r['rejected_429']:>5}"
+    )
 
 
 def table(report: dict) -> str:

@@ -32,8 +32,9 @@ def _median_us(samples: list[float]) -> float:
     return statistics.median(samples) * 1e6
 
 
-def run(entries: int = 1_000_000, probes: int = 1000, seed: int = 1, audit: bool = True,
-        progress: Progress = _no_progress) -> dict:
+def run(
+    entries: int = 1_000_000, probes: int = 1000, seed: int = 1, audit: bool = True, progress: Progress = _no_progress
+) -> dict:
     rng = random.Random(seed)
     log = MerkleLog(InMemoryNodeStore())
     kept: list[bytes] = []

@@ -41,15 +41,30 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _summary(times: list[float], hits: int, n: int) -> dict[str, float]:
-    return {"ms_median": statistics.median(times), "ms_p95": float(np.percentile(times, 95)),
-            "top1_hit_rate": hits / n if n else float("nan")}
-
-
-def _report(modality: str, gallery: int, queries: list, unprot: dict, prot: dict, agree: list[bool],
-            other_key_hits: int, lost: int, extra: dict[str, Any]) -> dict[str, Any]:
     return {
-        "modality": modality, "gallery": gallery, "queries": len(queries),
-        "unprotected": unprot, "protected": prot,
+        "ms_median": statistics.median(times),
+        "ms_p95": float(np.percentile(times, 95)),
+        "top1_hit_rate": hits / n if n else float("nan"),
+    }
+
+
+def _report(
+    modality: str,
+    gallery: int,
+    queries: list,
+    unprot: dict,
+    prot: dict,
+    agree: list[bool],
+    other_key_hits: int,
+    lost: int,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "modality": modality,
+        "gallery": gallery,
+        "queries": len(queries),
+        "unprotected": unprot,
+        "protected": prot,
         "ratio_median": prot["ms_median"] / unprot["ms_median"],
         "ratio_p95": prot["ms_p95"] / unprot["ms_p95"],
         "top1_agreement_with_exhaustive_protected": sum(agree) / len(agree) if agree else None,
@@ -58,7 +73,9 @@ def _report(modality: str, gallery: int, queries: list, unprot: dict, prot: dict
         # would not have returned that top-1 (the index, not the protected comparison, lost the hit)
         "top1_lost_by_index": lost / len(queries) if queries else None,
         "top1_hit_rate_probe_under_other_key": other_key_hits / len(queries) if queries else None,
-        "load_average_1min": round(os.getloadavg()[0], 2), "cpu_cores": os.cpu_count(), **extra,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpu_cores": os.cpu_count(),
+        **extra,
     }
 
 
@@ -100,14 +117,25 @@ def fingerprint(gallery: int, queries: int, progress: Progress) -> dict[str, Any
             agree.append(exact[0].key == best[0].key)
         found = protected.search(pfp.protect(probe, other), top=1)
         other_hits += found[0].key == key and found[0].score >= P.FP_THRESHOLD
-    return _report("fingerprint", len(protected), probes, _summary(t_u, hits_u, len(probes)),
-                   _summary(t_p, hits_p, len(probes)), agree, other_hits, lost, {
-                       "gallery_real": len(enrolled), "gallery_synthetic": synthetic,
-                       "shortlist_unprotected": max(200, round(0.02 * len(plain))),
-                       "shortlist_protected": protected.shortlist_size(len(protected)),
-                       "prefilter": f"{P.FP_INDEX_BANDS} bands of {P.FP_INDEX_BAND} IoM values per code row, "
-                                    f"{P.FP_INDEX_BITS}-bit keyed Bloom bitset per finger",
-                       "protected_mb": round(protected.nbytes / 2**20, 1)})
+    return _report(
+        "fingerprint",
+        len(protected),
+        probes,
+        _summary(t_u, hits_u, len(probes)),
+        _summary(t_p, hits_p, len(probes)),
+        agree,
+        other_hits,
+        lost,
+        {
+            "gallery_real": len(enrolled),
+            "gallery_synthetic": synthetic,
+            "shortlist_unprotected": max(200, round(0.02 * len(plain))),
+            "shortlist_protected": protected.shortlist_size(len(protected)),
+            "prefilter": f"{P.FP_INDEX_BANDS} bands of {P.FP_INDEX_BAND} IoM values per code row, "
+            f"{P.FP_INDEX_BITS}-bit keyed Bloom bitset per finger",
+            "protected_mb": round(protected.nbytes / 2**20, 1),
+        },
+    )
 
 
 def _protect_rows(rows: np.ndarray, secret: bytes) -> np.ndarray:
@@ -159,15 +187,26 @@ def iris(gallery: int, queries: int, progress: Progress) -> dict[str, Any]:
             agree.append(protected.search(p, top=1, exhaustive=True)[0].key == best[0].key)
         found = protected.search(piris.protect_probe(probe, other), top=1)
         other_hits += found[0].key == f"mmu1:{eye}" and found[0].score >= P.IRIS_THRESHOLD
-    return _report("iris", len(protected), probes, _summary(t_u, hits_u, len(probes)),
-                   _summary(t_p, hits_p, len(probes)), agree, other_hits, lost, {
-                       "gallery_real": len(keys), "gallery_synthetic": synthetic,
-                       "kernel": "c" if library() is not None else "numpy",
-                       "stage1": f"{stage1_hashes()} of {P.IRIS_HASHES} hashes, every {P.IRIS_INDEX_SHIFT_STEP}. "
-                                 f"of {probes and len(piris.protect_probe(probes[0][1], secret))} rotations; "
-                                 f"{P.IRIS_INDEX_SHORTLIST} rows scored in full",
-                       "protected_mb": round(protected.nbytes / 2**20, 1),
-                       "unprotected_mb": round(plain.nbytes / 2**20, 1)})
+    return _report(
+        "iris",
+        len(protected),
+        probes,
+        _summary(t_u, hits_u, len(probes)),
+        _summary(t_p, hits_p, len(probes)),
+        agree,
+        other_hits,
+        lost,
+        {
+            "gallery_real": len(keys),
+            "gallery_synthetic": synthetic,
+            "kernel": "c" if library() is not None else "numpy",
+            "stage1": f"{stage1_hashes()} of {P.IRIS_HASHES} hashes, every {P.IRIS_INDEX_SHIFT_STEP}. "
+            f"of {probes and len(piris.protect_probe(probes[0][1], secret))} rotations; "
+            f"{P.IRIS_INDEX_SHORTLIST} rows scored in full",
+            "protected_mb": round(protected.nbytes / 2**20, 1),
+            "unprotected_mb": round(plain.nbytes / 2**20, 1),
+        },
+    )
 
 
 BENCHMARKS = {"fingerprint": fingerprint, "iris": iris}
@@ -175,15 +214,18 @@ BENCHMARKS = {"fingerprint": fingerprint, "iris": iris}
 
 def table(report: dict[str, Any]) -> str:
     u, p = report["unprotected"], report["protected"]
-    lines = [f"{report['modality']} 1:N search, gallery {report['gallery']:,}, {report['queries']} queries",
-             f"{'':22}{'unprotected':>14}{'protected':>14}{'ratio':>8}",
-             f"{'median ms':22}{u['ms_median']:>14.1f}{p['ms_median']:>14.1f}{report['ratio_median']:>8.2f}",
-             f"{'p95 ms':22}{u['ms_p95']:>14.1f}{p['ms_p95']:>14.1f}{report['ratio_p95']:>8.2f}",
-             f"{'top-1 hit rate':22}{u['top1_hit_rate']:>14.3f}{p['top1_hit_rate']:>14.3f}"]
+    lines = [
+        f"{report['modality']} 1:N search, gallery {report['gallery']:,}, {report['queries']} queries",
+        f"{'':22}{'unprotected':>14}{'protected':>14}{'ratio':>8}",
+        f"{'median ms':22}{u['ms_median']:>14.1f}{p['ms_median']:>14.1f}{report['ratio_median']:>8.2f}",
+        f"{'p95 ms':22}{u['ms_p95']:>14.1f}{p['ms_p95']:>14.1f}{report['ratio_p95']:>8.2f}",
+        f"{'top-1 hit rate':22}{u['top1_hit_rate']:>14.3f}{p['top1_hit_rate']:>14.3f}",
+    ]
     agree, other = report["top1_agreement_with_exhaustive_protected"], report["top1_hit_rate_probe_under_other_key"]
     if agree is not None:
-        lines.append(f"protected top-1 = exhaustive protected top-1: {agree:.2f} "
-                     f"({report['exhaustive_checks']} queries)")
+        lines.append(
+            f"protected top-1 = exhaustive protected top-1: {agree:.2f} ({report['exhaustive_checks']} queries)"
+        )
     lines.append(f"mate outscores the index's top-1 (hit lost by the index): {report['top1_lost_by_index']:.3f}")
     lines.append(f"probe protected under another program's key found: {other:.3f}")
     return "\n".join(lines)

@@ -32,9 +32,12 @@ ATTACKED = 24
 
 def _rates(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, float]:
     curve = metrics.error_curve(genuine, impostor)
-    return {"eer": metrics.equal_error_rate(curve), "fnmr_at_fmr_1pct": metrics.fnmr_at_fmr(curve, 0.01),
-            "fnmr_at_fmr_0_1pct": metrics.fnmr_at_fmr(curve, 0.001),
-            "threshold_at_fmr_0_1pct": metrics.threshold_at_fmr(curve, 0.001)}
+    return {
+        "eer": metrics.equal_error_rate(curve),
+        "fnmr_at_fmr_1pct": metrics.fnmr_at_fmr(curve, 0.01),
+        "fnmr_at_fmr_0_1pct": metrics.fnmr_at_fmr(curve, 0.001),
+        "threshold_at_fmr_0_1pct": metrics.threshold_at_fmr(curve, 0.001),
+    }
 
 
 def _hist(scores: np.ndarray) -> dict[str, list]:
@@ -42,8 +45,13 @@ def _hist(scores: np.ndarray) -> dict[str, list]:
     return {"edges": [round(float(e), 3) for e in edges], "counts": [int(c) for c in counts]}
 
 
-def run(modality: str, folder: Path, progress: Progress | None = None, seed_keys: tuple[bytes, bytes] | None = None,
-        attacked: int = ATTACKED) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
+def run(
+    modality: str,
+    folder: Path,
+    progress: Progress | None = None,
+    seed_keys: tuple[bytes, bytes] | None = None,
+    attacked: int = ATTACKED,
+) -> tuple[dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
     case = CASES[modality]()
     track = progress or (lambda it, _label, _n: it)
     key_a, key_b = seed_keys or (secrets.token_bytes(32), secrets.token_bytes(32))
@@ -72,12 +80,18 @@ def run(modality: str, folder: Path, progress: Progress | None = None, seed_keys
     good = [t for t in templates if t is not None]
     search_u, search_p = case.search_ms(good, key_a)
     report = {
-        "modality": modality, "dataset": str(folder), "images": len(samples),
-        "identities": len({s.identity for s in samples}), "failure_to_enroll": ok.count(False),
-        "genuine_pairs": int(same.sum()), "impostor_pairs": int((~same).sum()),
-        "eer_unprotected": u["eer"], "eer_protected": p["eer"],
+        "modality": modality,
+        "dataset": str(folder),
+        "images": len(samples),
+        "identities": len({s.identity for s in samples}),
+        "failure_to_enroll": ok.count(False),
+        "genuine_pairs": int(same.sum()),
+        "impostor_pairs": int((~same).sum()),
+        "eer_unprotected": u["eer"],
+        "eer_protected": p["eer"],
         "eer_ratio": p["eer"] / u["eer"] if u["eer"] else None,
-        "fnmr_at_fmr_1pct_unprotected": u["fnmr_at_fmr_1pct"], "fnmr_at_fmr_1pct_protected": p["fnmr_at_fmr_1pct"],
+        "fnmr_at_fmr_1pct_unprotected": u["fnmr_at_fmr_1pct"],
+        "fnmr_at_fmr_1pct_protected": p["fnmr_at_fmr_1pct"],
         "fnmr_at_fmr_0_1pct_unprotected": u["fnmr_at_fmr_0_1pct"],
         "fnmr_at_fmr_0_1pct_protected": p["fnmr_at_fmr_0_1pct"],
         "threshold_at_fmr_0_1pct_unprotected": u["threshold_at_fmr_0_1pct"],
@@ -87,7 +101,9 @@ def run(modality: str, folder: Path, progress: Progress | None = None, seed_keys
         "cross_key_eer": _rates(cross[same], cross[~same])["eer"],
         "reconstruction_success_at_fmr_0_1pct": attack["success"],
         "reconstruction": attack,
-        "search_gallery": len(good), "search_ms_unprotected": search_u, "search_ms_protected": search_p,
+        "search_gallery": len(good),
+        "search_ms_unprotected": search_u,
+        "search_ms_protected": search_p,
         "search_ratio": search_p / search_u if search_u else None,
         "score_distributions": {
             "unprotected": {"genuine": _hist(unprot[same]), "impostor": _hist(unprot[~same])},
@@ -95,13 +111,17 @@ def run(modality: str, folder: Path, progress: Progress | None = None, seed_keys
             "protected_across_keys": {"mated": _hist(cross[same]), "non_mated": _hist(cross[~same])},
         },
     }
-    systems = {"unprotected": (unprot[same], unprot[~same]), "protected": (prot[same], prot[~same]),
-               "across keys (mated vs non-mated)": (cross[same], cross[~same])}
+    systems = {
+        "unprotected": (unprot[same], unprot[~same]),
+        "protected": (prot[same], prot[~same]),
+        "across keys (mated vs non-mated)": (cross[same], cross[~same]),
+    }
     return report, systems
 
 
-def _attack(case: Any, samples: list, templates: list, key: bytes, threshold: float, limit: int,
-            track: Progress) -> dict[str, Any]:
+def _attack(
+    case: Any, samples: list, templates: list, key: bytes, threshold: float, limit: int, track: Progress
+) -> dict[str, Any]:
     """Reconstruct up to ``limit`` templates (spread over identities) and match them unprotected."""
     step = max(1, sum(t is not None for t in templates) // max(limit, 1))
     chosen = [i for i, t in enumerate(templates) if t is not None][::step][:limit]
@@ -118,27 +138,40 @@ def _attack(case: Any, samples: list, templates: list, key: bytes, threshold: fl
                 other_total += 1
     attacked = len(chosen)
     total = attacked + other_total
-    return {"attacked_templates": attacked, "threshold": threshold, "chance": 0.001,
-            "success": (same_hits + other_hits) / total if total else 0.0,
-            "success_vs_source_template": same_hits / attacked if attacked else 0.0,
-            "success_vs_other_samples": other_hits / other_total if other_total else 0.0,
-            "score_vs_source_median": float(np.median(scores)) if scores else None}
+    return {
+        "attacked_templates": attacked,
+        "threshold": threshold,
+        "chance": 0.001,
+        "success": (same_hits + other_hits) / total if total else 0.0,
+        "success_vs_source_template": same_hits / attacked if attacked else 0.0,
+        "success_vs_other_samples": other_hits / other_total if other_total else 0.0,
+        "score_vs_source_median": float(np.median(scores)) if scores else None,
+    }
 
 
 def table(report: dict[str, Any]) -> str:
-    rows = [("EER", "eer_unprotected", "eer_protected", True),
-            ("FNMR @ FMR 1 %", "fnmr_at_fmr_1pct_unprotected", "fnmr_at_fmr_1pct_protected", True),
-            ("FNMR @ FMR 0.1 %", "fnmr_at_fmr_0_1pct_unprotected", "fnmr_at_fmr_0_1pct_protected", True),
-            (f"1:N search ms (N={report['search_gallery']})", "search_ms_unprotected", "search_ms_protected", False)]
-    lines = [f"{report['modality']} — {report['dataset']} ({report['images']} images, "
-             f"{report['failure_to_enroll']} failed to enroll)", f"{'metric':28}{'unprotected':>14}{'protected':>14}"]
+    rows = [
+        ("EER", "eer_unprotected", "eer_protected", True),
+        ("FNMR @ FMR 1 %", "fnmr_at_fmr_1pct_unprotected", "fnmr_at_fmr_1pct_protected", True),
+        ("FNMR @ FMR 0.1 %", "fnmr_at_fmr_0_1pct_unprotected", "fnmr_at_fmr_0_1pct_protected", True),
+        (f"1:N search ms (N={report['search_gallery']})", "search_ms_unprotected", "search_ms_protected", False),
+    ]
+    lines = [
+        f"{report['modality']} — {report['dataset']} ({report['images']} images, "
+        f"{report['failure_to_enroll']} failed to enroll)",
+        f"{'metric':28}{'unprotected':>14}{'protected':>14}",
+    ]
     for label, a, b, pct in rows:
         fmt = (lambda v: f"{v * 100:.2f} %") if pct else (lambda v: f"{v:.2f}")
         lines.append(f"{label:28}{fmt(report[a]):>14}{fmt(report[b]):>14}")
-    lines.append(f"D<->sys across keys: {report['d_sys']:.3f} (estimator floor at this sample size "
-                 f"{report['d_sys_estimator_floor']:.3f}; cross-key EER {report['cross_key_eer'] * 100:.1f} %)")
+    lines.append(
+        f"D<->sys across keys: {report['d_sys']:.3f} (estimator floor at this sample size "
+        f"{report['d_sys_estimator_floor']:.3f}; cross-key EER {report['cross_key_eer'] * 100:.1f} %)"
+    )
     rec = report["reconstruction"]
-    lines.append(f"pre-image attack, key known: {rec['success'] * 100:.2f} % accepted at FMR 0.1 % "
-                 f"(source {rec['success_vs_source_template'] * 100:.1f} %, other samples "
-                 f"{rec['success_vs_other_samples'] * 100:.1f} %; chance 0.1 %)")
+    lines.append(
+        f"pre-image attack, key known: {rec['success'] * 100:.2f} % accepted at FMR 0.1 % "
+        f"(source {rec['success_vs_source_template'] * 100:.1f} %, other samples "
+        f"{rec['success_vs_other_samples'] * 100:.1f} %; chance 0.1 %)"
+    )
     return "\n".join(lines)

@@ -54,9 +54,16 @@ def synthetic_program(people: int, districts: int = 4, seed: int = 1) -> list[r.
         missing = rng.random() < 0.03
         systolic = None if missing else (rng.randint(140, 190) if high else rng.randint(95, 139))
         diastolic = None if missing else (rng.randint(90, 110) if high and rng.random() < 0.5 else rng.randint(60, 89))
-        rows.append(r.ScreeningRecord(
-            rng.choices(names, weights)[0], rng.choices(["female", "male", "other"], [0.52, 0.475, 0.005])[0], age,
-            systolic, diastolic, unit=f"p{i}"))
+        rows.append(
+            r.ScreeningRecord(
+                rng.choices(names, weights)[0],
+                rng.choices(["female", "male", "other"], [0.52, 0.475, 0.005])[0],
+                age,
+                systolic,
+                diastolic,
+                unit=f"p{i}",
+            )
+        )
     return rows
 
 
@@ -67,26 +74,35 @@ def truth(statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: Se
     for x in rows:
         d = x.district if x.district in known else r.OTHER_DISTRICT
         s, a, o = r.sex_label(x.sex), r.age_band(x.age), outcome_of(statistic, x)
-        for level, key in ((Level.TOTAL, "total"), (Level.DISTRICT, d), (Level.DISTRICT_SEX, f"{d}|{s}"),
-                           (Level.DISTRICT_AGE, f"{d}|{a}")):
+        for level, key in (
+            (Level.TOTAL, "total"),
+            (Level.DISTRICT, d),
+            (Level.DISTRICT_SEX, f"{d}|{s}"),
+            (Level.DISTRICT_AGE, f"{d}|{a}"),
+        ):
             out[(level, key, o)] += 1
     return out
 
 
-def flat_estimates(statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: Sequence[str],
-                   epsilon: float) -> Counter:
+def flat_estimates(
+    statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: Sequence[str], epsilon: float
+) -> Counter:
     rel = release(statistic, rows, districts=districts, epsilon=epsilon)
     est: Counter = Counter()
     for f in rel.figures:
-        for level, key in ((Level.TOTAL, "total"), (Level.DISTRICT, f.district),
-                           (Level.DISTRICT_SEX, f"{f.district}|{f.sex}"),
-                           (Level.DISTRICT_AGE, f"{f.district}|{f.age_band}")):
+        for level, key in (
+            (Level.TOTAL, "total"),
+            (Level.DISTRICT, f.district),
+            (Level.DISTRICT_SEX, f"{f.district}|{f.sex}"),
+            (Level.DISTRICT_AGE, f"{f.district}|{f.age_band}"),
+        ):
             est[(level, key, f.outcome)] += f.count.noisy
     return est
 
 
-def hierarchical_estimates(statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: Sequence[str],
-                           epsilon: float) -> Counter:
+def hierarchical_estimates(
+    statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: Sequence[str], epsilon: float
+) -> Counter:
     m = measure(statistic, rows, districts, epsilon)
     est, _ = least_squares(m)
     ints = top_down(m.nodes, est, m.variance)
@@ -97,8 +113,9 @@ def hierarchical_estimates(statistic: Statistic, rows: Sequence[r.ScreeningRecor
     return out
 
 
-def level_errors(est: Counter, true: Counter,
-                 keys: Sequence[tuple[Level, str, str]]) -> dict[Level, tuple[float, float]]:
+def level_errors(
+    est: Counter, true: Counter, keys: Sequence[tuple[Level, str, str]]
+) -> dict[Level, tuple[float, float]]:
     """(mean absolute error over (node, outcome), mean relative error of the node totals over the nodes with at
     least ``MIN_PEOPLE`` people: smaller groups are merged before release, their relative error is not shown)."""
     out = {}
@@ -115,9 +132,15 @@ def level_errors(est: Counter, true: Counter,
     return out
 
 
-def run(people: int, epsilon: float, districts: int = 4, runs: int = 20, seed: int = 1,
-        statistic: Statistic = Statistic.HYPERTENSION,
-        progress: Callable[..., object] | None = None) -> dict[str, object]:
+def run(
+    people: int,
+    epsilon: float,
+    districts: int = 4,
+    runs: int = 20,
+    seed: int = 1,
+    statistic: Statistic = Statistic.HYPERTENSION,
+    progress: Callable[..., object] | None = None,
+) -> dict[str, object]:
     names = district_names(districts)
     rows = synthetic_program(people, districts, seed)
     true = truth(statistic, rows, names)
@@ -125,8 +148,10 @@ def run(people: int, epsilon: float, districts: int = 4, runs: int = 20, seed: i
     from carekey.stats.tree import tree
 
     keys = [(n.level, n.key, o) for n in tree(names) for o in outcomes(statistic)]
-    acc: dict[str, dict[Level, list[tuple[float, float]]]] = {"flat": {lv: [] for lv in Level},
-                                                              "hierarchical": {lv: [] for lv in Level}}
+    acc: dict[str, dict[Level, list[tuple[float, float]]]] = {
+        "flat": {lv: [] for lv in Level},
+        "hierarchical": {lv: [] for lv in Level},
+    }
     seconds = {"flat": 0.0, "hierarchical": 0.0}
     it = range(runs) if progress is None else progress(range(runs), "stats bench runs", runs)
     for _ in it:  # type: ignore[union-attr]
@@ -140,39 +165,59 @@ def run(people: int, epsilon: float, districts: int = 4, runs: int = 20, seed: i
     for level in Level:
         flat = np.array(acc["flat"][level])
         hier = np.array(acc["hierarchical"][level])
-        levels[str(level)] = {"mae_flat": float(flat[:, 0].mean()), "mae_hierarchical": float(hier[:, 0].mean()),
-                              "relative_error_flat": float(flat[:, 1].mean()),
-                              "relative_error_hierarchical": float(hier[:, 1].mean()),
-                              "mae_ratio_flat_to_hierarchical": float(flat[:, 0].mean() / hier[:, 0].mean())
-                              if hier[:, 0].mean() > 0 else math.inf}
+        levels[str(level)] = {
+            "mae_flat": float(flat[:, 0].mean()),
+            "mae_hierarchical": float(hier[:, 0].mean()),
+            "relative_error_flat": float(flat[:, 1].mean()),
+            "relative_error_hierarchical": float(hier[:, 1].mean()),
+            "mae_ratio_flat_to_hierarchical": float(flat[:, 0].mean() / hier[:, 0].mean())
+            if hier[:, 0].mean() > 0
+            else math.inf,
+        }
     sizes = Counter(x.district for x in rows)
     district = levels["district"]
-    targets = {"district_relative_error_le_5pct": district["relative_error_hierarchical"] <= 0.05,
-               "total_relative_error_le_1pct": levels["total"]["relative_error_hierarchical"] <= 0.01,
-               "district_mae_2x_lower_than_flat": district["mae_ratio_flat_to_hierarchical"] >= 2.0}
+    targets = {
+        "district_relative_error_le_5pct": district["relative_error_hierarchical"] <= 0.05,
+        "total_relative_error_le_1pct": levels["total"]["relative_error_hierarchical"] <= 0.01,
+        "district_mae_2x_lower_than_flat": district["mae_ratio_flat_to_hierarchical"] >= 2.0,
+    }
     # a release the service would publish, to report how many groups small-cell merging hides at this size
     shown = hierarchical_release(statistic, rows, districts=names, epsilon=epsilon)
-    return {"people": people, "epsilon": epsilon, "districts": districts, "runs": runs, "seed": seed,
-            "statistic": str(statistic), "district_sizes": dict(sorted(sizes.items())),
-            "levels": levels, "targets": targets,
-            "level_epsilon": {str(k): v for k, v in shown.level_epsilon.items()},
-            "example_release": {"figures_shown": len(shown.figures),
-                                "merged_groups": sum(len(f.merged) for f in shown.figures),
-                                "hidden_groups": sum(h.cells for h in shown.hidden)},
-            "seconds_per_release": {k: v / runs for k, v in seconds.items()},
-            "python": platform.python_version(), "machine": platform.machine()}
+    return {
+        "people": people,
+        "epsilon": epsilon,
+        "districts": districts,
+        "runs": runs,
+        "seed": seed,
+        "statistic": str(statistic),
+        "district_sizes": dict(sorted(sizes.items())),
+        "levels": levels,
+        "targets": targets,
+        "level_epsilon": {str(k): v for k, v in shown.level_epsilon.items()},
+        "example_release": {
+            "figures_shown": len(shown.figures),
+            "merged_groups": sum(len(f.merged) for f in shown.figures),
+            "hidden_groups": sum(h.cells for h in shown.hidden),
+        },
+        "seconds_per_release": {k: v / runs for k, v in seconds.items()},
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
 
 
 def table(report: dict[str, object]) -> str:
-    lines = [f"stats bench: {report['people']} people, {report['districts']} districts, epsilon "
-             f"{report['epsilon']:g}, {report['statistic']}, {report['runs']} runs",
-             f"{'level':<14}{'MAE flat':>10}{'MAE hier.':>11}{'ratio':>7}{'rel.err flat':>14}{'rel.err hier.':>15}"]
+    lines = [
+        f"stats bench: {report['people']} people, {report['districts']} districts, epsilon "
+        f"{report['epsilon']:g}, {report['statistic']}, {report['runs']} runs",
+        f"{'level':<14}{'MAE flat':>10}{'MAE hier.':>11}{'ratio':>7}{'rel.err flat':>14}{'rel.err hier.':>15}",
+    ]
     for level, v in report["levels"].items():  # type: ignore[attr-defined]
-        lines.append(f"{level:<14}{v['mae_flat']:>10.2f}{v['mae_hierarchical']:>11.2f}"
-                     f"{v['mae_ratio_flat_to_hierarchical']:>7.2f}{v['relative_error_flat']:>13.2%}"
-                     f"{v['relative_error_hierarchical']:>15.2%}")
-    lines.append("targets: " + ", ".join(f"{k} {'met' if ok else 'NOT met'}"
-                                         for k, ok in report["targets"].items()))  # type: ignore[attr-defined]
+        lines.append(
+            f"{level:<14}{v['mae_flat']:>10.2f}{v['mae_hierarchical']:>11.2f}"
+            f"{v['mae_ratio_flat_to_hierarchical']:>7.2f}{v['relative_error_flat']:>13.2%}"
+            f"{v['relative_error_hierarchical']:>15.2%}"
+        )
+    lines.append("targets: " + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in report["targets"].items()))  # type: ignore[attr-defined]
     return "\n".join(lines)
 
 
@@ -197,8 +242,10 @@ def plot(report: dict[str, object], out: Path) -> Path:
     bx.set_ylabel("relative error of the group's count (%)")
     bx.axhline(5, color="grey", lw=0.8, ls="--")
     bx.legend()
-    fig.suptitle(f"{report['people']} people, {report['districts']} districts, epsilon {report['epsilon']:g} "
-                 f"({report['statistic']}, {report['runs']} runs)")
+    fig.suptitle(
+        f"{report['people']} people, {report['districts']} districts, epsilon {report['epsilon']:g} "
+        f"({report['statistic']}, {report['runs']} runs)"
+    )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

@@ -89,8 +89,9 @@ def chimera(sources: list[tuple[str, FingerprintTemplate]], rng: np.random.Gener
     pts = pts[rng.random(len(pts)) >= 0.1]
     pts[:, :2] -= pts[:, :2].min(axis=0) - 20
     w, h = (pts[:, :2].max(axis=0) + 20).astype(int)
-    m = Minutiae.from_arrays(np.round(pts[:, 0]), np.round(pts[:, 1]), np.round(pts[:, 2]) % ANGLE_UNITS,
-                             pts[:, 3], pts[:, 4], w, h)
+    m = Minutiae.from_arrays(
+        np.round(pts[:, 0]), np.round(pts[:, 1]), np.round(pts[:, 2]) % ANGLE_UNITS, pts[:, 3], pts[:, 4], w, h
+    )
     return FingerprintTemplate.from_minutiae(m)
 
 

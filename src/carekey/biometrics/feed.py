@@ -79,8 +79,9 @@ class FollowedGallery:
     every search fail); ``new_index(modality)`` makes an empty index. Thread-safe (one lock: a search and its
     catch-up see one state)."""
 
-    def __init__(self, key_version: int, load: Callable[[str, bytes], Any],
-                 new_index: Callable[[str], ShardIndex]) -> None:
+    def __init__(
+        self, key_version: int, load: Callable[[str, bytes], Any], new_index: Callable[[str], ShardIndex]
+    ) -> None:
         self.key_version = key_version
         self._load, self._new_index = load, new_index
         self._feed: TemplateFeed | None = None
@@ -111,14 +112,18 @@ class FollowedGallery:
             head = feed.head()  # read first: changes committed during the snapshot are replayed (idempotent)
             total, after = feed.count(self.key_version), ""
             pages = _pages(feed, self.key_version)
-            for page in (progress(pages, "loading the biometric gallery", -(-total // PAGE)) if progress else pages):
+            for page in progress(pages, "loading the biometric gallery", -(-total // PAGE)) if progress else pages:
                 self._apply(page)
                 after = page[-1].template_id if page else after
             self._seq = head
             self.catch_up()
             self.startup_s = time.perf_counter() - t0
-            log.info("biometric gallery loaded: %d templates (key version %d) in %.1f s", len(self._where),
-                     self.key_version, self.startup_s)
+            log.info(
+                "biometric gallery loaded: %d templates (key version %d) in %.1f s",
+                len(self._where),
+                self.key_version,
+                self.startup_s,
+            )
             return len(self._where)
 
     def catch_up(self) -> int:
@@ -136,14 +141,24 @@ class FollowedGallery:
                 self._apply(rows)
                 self._seq, read = rows[-1].seq, read + len(rows)
 
-    def search(self, program_id: str, modality: str, probe: Any, position: str | None = None,
-               among: Collection[str] | None = None, top: int | None = None) -> list[tuple[str, float]]:
+    def search(
+        self,
+        program_id: str,
+        modality: str,
+        probe: Any,
+        position: str | None = None,
+        among: Collection[str] | None = None,
+        top: int | None = None,
+    ) -> list[tuple[str, float]]:
         """(template id, score) of the program's templates the index scored, best first: of ``position`` only if
         given, of the ids ``among`` only if given. Another program's templates are never scored."""
         with self._lock:
             self.catch_up()
-            shards = [s for s in self._shards
-                      if s[0] == program_id and s[1] == modality and (position is None or s[2] == position)]
+            shards = [
+                s
+                for s in self._shards
+                if s[0] == program_id and s[1] == modality and (position is None or s[2] == position)
+            ]
             found: list[tuple[str, float]] = []
             for shard in shards:
                 index = self._shards[shard]
@@ -157,8 +172,11 @@ class FollowedGallery:
         return len(self._where)
 
     def count(self, program_id: str | None = None, modality: str | None = None) -> int:
-        return sum(len(i) for s, i in self._shards.items()
-                   if (program_id is None or s[0] == program_id) and (modality is None or s[1] == modality))
+        return sum(
+            len(i)
+            for s, i in self._shards.items()
+            if (program_id is None or s[0] == program_id) and (modality is None or s[1] == modality)
+        )
 
     def nbytes(self, modality: str | None = None) -> int:
         return sum(i.nbytes for s, i in self._shards.items() if modality is None or s[1] == modality)

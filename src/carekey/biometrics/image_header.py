@@ -20,8 +20,21 @@ from carekey.errors import CaptureRejected
 HARD_MAX_PIXELS = 64_000_000  # no capture pipeline ever decodes more, whatever the settings say
 Image.MAX_IMAGE_PIXELS = HARD_MAX_PIXELS
 
-_BYTES_PER_SAMPLE = {"1": 1, "L": 1, "P": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "YCbCr": 3, "I;16": 2,
-                     "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
+_BYTES_PER_SAMPLE = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "LA": 2,
+    "RGB": 3,
+    "RGBA": 4,
+    "CMYK": 4,
+    "YCbCr": 3,
+    "I;16": 2,
+    "I;16B": 2,
+    "I;16L": 2,
+    "I": 4,
+    "F": 4,
+}
 
 
 def check_pixels(image_bytes: bytes, max_pixels: int = HARD_MAX_PIXELS, strict: bool = True) -> tuple[int, int]:
@@ -40,11 +53,18 @@ def check_pixels(image_bytes: bytes, max_pixels: int = HARD_MAX_PIXELS, strict: 
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         if not strict:
             return 0, 0
-        raise CaptureRejected("The file is not a readable image (PNG, TIFF, BMP or JPEG); please recapture.",
-                              reason="unreadable", cause=str(exc)) from exc
+        raise CaptureRejected(
+            "The file is not a readable image (PNG, TIFF, BMP or JPEG); please recapture.",
+            reason="unreadable",
+            cause=str(exc),
+        ) from exc
     if width * height > budget or width <= 0 or height <= 0:
         raise CaptureRejected(
             f"The image declares {width} x {height} pixels, more than the {budget:,} a capture may have; "
-            "please recapture at the scanner's normal resolution.", reason="too_many_pixels",
-            pixels=width * height, max_pixels=budget, bytes_per_pixel=_BYTES_PER_SAMPLE.get(mode, 4))
+            "please recapture at the scanner's normal resolution.",
+            reason="too_many_pixels",
+            pixels=width * height,
+            max_pixels=budget,
+            bytes_per_pixel=_BYTES_PER_SAMPLE.get(mode, 4),
+        )
     return width, height

@@ -43,8 +43,18 @@ def compile_library(source: Path, stem: str) -> ctypes.CDLL | None:
             return None
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             out = Path(tmp) / target.name
-            cmd = [cc, "-O3", "-march=native", "-mprefer-vector-width=512", "-shared", "-fPIC",
-                   "-o", str(out), str(source), "-lm"]
+            cmd = [
+                cc,
+                "-O3",
+                "-march=native",
+                "-mprefer-vector-width=512",
+                "-shared",
+                "-fPIC",
+                "-o",
+                str(out),
+                str(source),
+                "-lm",
+            ]
             if subprocess.run(cmd, capture_output=True).returncode != 0:
                 cmd.remove("-mprefer-vector-width=512")
                 if subprocess.run(cmd, capture_output=True).returncode != 0:
@@ -60,8 +70,9 @@ def load(source: Path, stem: str, signatures: Signatures) -> ctypes.CDLL | None:
     """The one loader of carekey's compiled kernels: ``source`` compiled (``compile_library``, cached on disk
     and per process) with each function's ctypes signature declared; None without a compiler (callers keep a
     numpy fallback)."""
-    return _load(source, stem, tuple((name, restype, tuple(argtypes)) for name, (restype, argtypes)
-                                     in signatures.items()))
+    return _load(
+        source, stem, tuple((name, restype, tuple(argtypes)) for name, (restype, argtypes) in signatures.items())
+    )
 
 
 @cache

@@ -50,8 +50,9 @@ class PersonCrypto:
         self._store = store
 
     def _wrapping_key(self, key_ref: str, secret: bytes) -> bytes:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=secret,
-                    info=b"carekey-wrap-v1|" + key_ref.encode())
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=secret, info=b"carekey-wrap-v1|" + key_ref.encode()
+        )
         return hkdf.derive(self._keys.kek)
 
     def new_data_key(self, person_id: str) -> tuple[bytes, SealedKey]:
@@ -78,8 +79,12 @@ class PersonCrypto:
         secret = self._store.get(key_ref)
         if secret is None:
             raise NotFound("this person's image key has been destroyed", person_id=person_id)
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=secret,
-                    info=b"carekey-image-v1|" + key_ref.encode() + b"|" + person_id.encode())
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=KEY_BYTES,
+            salt=secret,
+            info=b"carekey-image-v1|" + key_ref.encode() + b"|" + person_id.encode(),
+        )
         return hkdf.derive(self._keys.kek)
 
     def log_pseudonym(self, person_id: str, key_ref: str) -> str:

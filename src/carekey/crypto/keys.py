@@ -37,28 +37,40 @@ class ProgramKeys:
 
     @classmethod
     def generate(cls) -> ProgramKeys:
-        return cls(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES),
-                   biometric_secret=secrets.token_bytes(KEY_BYTES), biometric_version=1)
+        return cls(
+            secrets.token_bytes(KEY_BYTES),
+            secrets.token_bytes(KEY_BYTES),
+            biometric_secret=secrets.token_bytes(KEY_BYTES),
+            biometric_version=1,
+        )
 
     def check_value(self) -> str:
         """Key-check value of the key-encryption and blind-index keys (kept in the database, compared at every
         start): HMAC-SHA256 of a fixed label under each key, so it proves the key without revealing it. The
         biometric secret is not part of it (``rotate-biometric`` replaces it on purpose)."""
-        return "".join(hmac.new(k, b"carekey-kcv-v1", hashlib.sha256).hexdigest()[:32]
-                       for k in (self.kek, self.index_key))
+        return "".join(
+            hmac.new(k, b"carekey-kcv-v1", hashlib.sha256).hexdigest()[:32] for k in (self.kek, self.index_key)
+        )
 
     def rotated_biometric(self) -> ProgramKeys:
         """These keys with a fresh biometric secret under the next version (the old one is dropped)."""
-        return replace(self, biometric_secret=secrets.token_bytes(KEY_BYTES),
-                       biometric_version=self.biometric_version + 1)
+        return replace(
+            self, biometric_secret=secrets.token_bytes(KEY_BYTES), biometric_version=self.biometric_version + 1
+        )
 
     def to_json(self) -> str:
         enc = base64.b64encode
-        doc = {"format": FORMAT, "key_version": self.key_version,
-               "kek": enc(self.kek).decode(), "index_key": enc(self.index_key).decode()}
+        doc = {
+            "format": FORMAT,
+            "key_version": self.key_version,
+            "kek": enc(self.kek).decode(),
+            "index_key": enc(self.index_key).decode(),
+        }
         if self.biometric_secret is not None:
-            doc |= {"biometric_version": self.biometric_version,
-                    "biometric_secret": enc(self.biometric_secret).decode()}
+            doc |= {
+                "biometric_version": self.biometric_version,
+                "biometric_secret": enc(self.biometric_secret).decode(),
+            }
         return json.dumps(doc, indent=1)
 
     @classmethod
@@ -68,14 +80,20 @@ class ProgramKeys:
             if d.get("format") != FORMAT:
                 raise ValueError("unknown format")
             bio = d.get("biometric_secret")
-            keys = cls(base64.b64decode(d["kek"]), base64.b64decode(d["index_key"]), int(d["key_version"]),
-                       base64.b64decode(bio) if bio is not None else None, int(d.get("biometric_version", 0)))
+            keys = cls(
+                base64.b64decode(d["kek"]),
+                base64.b64decode(d["index_key"]),
+                int(d["key_version"]),
+                base64.b64decode(bio) if bio is not None else None,
+                int(d.get("biometric_version", 0)),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(f"key file is not a carekey key file: {exc}") from None
         if len(keys.kek) != KEY_BYTES or len(keys.index_key) != KEY_BYTES:
             raise IntegrityError("key file holds keys of the wrong length")
         if (keys.biometric_secret is None) != (keys.biometric_version == 0) or (
-                keys.biometric_secret is not None and len(keys.biometric_secret) != KEY_BYTES):
+            keys.biometric_secret is not None and len(keys.biometric_secret) != KEY_BYTES
+        ):
             raise IntegrityError("key file holds an invalid biometric secret or version")
         return keys
 

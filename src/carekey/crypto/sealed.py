@@ -56,15 +56,28 @@ def check_passphrase(passphrase: str) -> None:
         raise InvalidInput(f"the backup passphrase needs at least {MIN_PASSPHRASE} characters")
 
 
-def seal(passphrase: str, src: BinaryIO, dst: BinaryIO, meta: dict[str, object],
-         params: KdfParams = KdfParams()) -> None:
+def seal(
+    passphrase: str, src: BinaryIO, dst: BinaryIO, meta: dict[str, object], params: KdfParams = KdfParams()
+) -> None:
     """Encrypt ``src`` to ``dst`` under the passphrase; ``meta`` is readable without it (no secrets in it)."""
     check_passphrase(passphrase)
     salt, prefix = os.urandom(16), os.urandom(7)
-    header = json.dumps({"kdf": {"name": "scrypt", "n": params.n, "r": params.r, "p": params.p,
-                                 "salt": base64.b64encode(salt).decode()},
-                         "aead": "AES-256-GCM STREAM", "nonce_prefix": base64.b64encode(prefix).decode(),
-                         "chunk": CHUNK, "meta": meta}, sort_keys=True).encode()
+    header = json.dumps(
+        {
+            "kdf": {
+                "name": "scrypt",
+                "n": params.n,
+                "r": params.r,
+                "p": params.p,
+                "salt": base64.b64encode(salt).decode(),
+            },
+            "aead": "AES-256-GCM STREAM",
+            "nonce_prefix": base64.b64encode(prefix).decode(),
+            "chunk": CHUNK,
+            "meta": meta,
+        },
+        sort_keys=True,
+    ).encode()
     aad = hashlib.sha256(header).digest()
     aead = AESGCM(_key(passphrase, salt, params))
     dst.write(MAGIC + _LEN.pack(len(header)) + header)

@@ -51,8 +51,9 @@ def parse_consent_purpose(raw: str) -> Purpose:
     for p in CONSENT_PURPOSES:
         if p.value == norm:
             return p
-    raise InvalidInput(f"{raw!r} is not a consent purpose; one of {', '.join(p.value for p in CONSENT_PURPOSES)}",
-                       field="grant")
+    raise InvalidInput(
+        f"{raw!r} is not a consent purpose; one of {', '.join(p.value for p in CONSENT_PURPOSES)}", field="grant"
+    )
 
 
 def check_dependencies(granted: Iterable[Purpose]) -> None:
@@ -60,8 +61,11 @@ def check_dependencies(granted: Iterable[Purpose]) -> None:
     grants = frozenset(granted)
     for purpose, needed in DEPENDS_ON.items():
         if purpose in grants and needed not in grants:
-            raise InvalidInput(f"{purpose.value} can only be granted together with {needed.value} "
-                               "(the images are kept only to renew the person's biometric codes)", field="grant")
+            raise InvalidInput(
+                f"{purpose.value} can only be granted together with {needed.value} "
+                "(the images are kept only to renew the person's biometric codes)",
+                field="grant",
+            )
 
 
 def implied_revocations(revoked: Purpose, current: Iterable[Purpose]) -> tuple[Purpose, ...]:
@@ -77,11 +81,15 @@ def check_grantor(grantor: Grantor, age: int) -> None:
             raise InvalidInput("an adult (18+) grants consent personally, without a guardian", field="guardian_name")
     elif age >= MINOR_SELF_AGE:
         if grantor.kind is not GrantorKind.SELF or not grantor.has_guardian:
-            raise InvalidInput("a person aged 12-17 grants consent personally with a guardian's co-signature "
-                               "(guardian name and relation)", field="guardian_name")
+            raise InvalidInput(
+                "a person aged 12-17 grants consent personally with a guardian's co-signature "
+                "(guardian name and relation)",
+                field="guardian_name",
+            )
     elif grantor.kind is not GrantorKind.GUARDIAN or not grantor.has_guardian:
-        raise InvalidInput("for a child under 12 a guardian grants consent (guardian name and relation)",
-                           field="guardian_name")
+        raise InvalidInput(
+            "for a child under 12 a guardian grants consent (guardian name and relation)", field="guardian_name"
+        )
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,10 @@ def _check(name: str, value: float | None) -> float | None:
     if not spec.low <= value <= spec.high:
         raise OutOfRange(
             f"{spec.display} {value} {spec.unit} is outside the plausible range {spec.low}-{spec.high} {spec.unit}",
-            field=name, low=spec.low, high=spec.high, unit=spec.unit,
+            field=name,
+            low=spec.low,
+            high=spec.high,
+            unit=spec.unit,
         )
     return float(value)
 
@@ -107,8 +110,10 @@ class Exam:
                 kw[name] = _check(name, kw.get(name))  # type: ignore[arg-type]
         sys_bp, dia_bp = kw.get("systolic_bp"), kw.get("diastolic_bp")
         if (sys_bp is None) != (dia_bp is None):
-            raise InvalidInput("blood pressure needs both systolic and diastolic values",
-                               field="diastolic_bp" if dia_bp is None else "systolic_bp")
+            raise InvalidInput(
+                "blood pressure needs both systolic and diastolic values",
+                field="diastolic_bp" if dia_bp is None else "systolic_bp",
+            )
         if sys_bp is not None and dia_bp >= sys_bp:  # type: ignore[operator]
             raise InvalidInput("diastolic blood pressure must be lower than systolic", field="diastolic_bp")
         bt = kw.get("blood_type")
@@ -133,11 +138,19 @@ class Exam:
         """Measurements as (LOINC code, display, value, unit) rows; absent measurements omitted."""
         rows: list[dict[str, object]] = [
             {"name": s.name, "loinc": s.loinc, "display": s.display, "value": getattr(self, s.name), "unit": s.unit}
-            for s in SPECS.values() if getattr(self, s.name) is not None
+            for s in SPECS.values()
+            if getattr(self, s.name) is not None
         ]
         if self.blood_type is not None:
-            rows.append({"name": "blood_type", "loinc": BLOOD_TYPE_LOINC, "display": "ABO and Rh group",
-                         "value": self.blood_type.value, "unit": None})
+            rows.append(
+                {
+                    "name": "blood_type",
+                    "loinc": BLOOD_TYPE_LOINC,
+                    "display": "ABO and Rh group",
+                    "value": self.blood_type.value,
+                    "unit": None,
+                }
+            )
         return rows
 
     def payload(self) -> dict[str, object]:

@@ -105,10 +105,12 @@ _BP = (
 )
 _BP_PLAIN = {
     "grade 3 hypertension": N_("Blood pressure is very high (grade 3 hypertension): see a doctor today."),
-    "grade 2 hypertension": N_("Blood pressure is high (grade 2 hypertension): see a clinic soon to confirm and "
-                               "treat it."),
-    "grade 1 hypertension": N_("Blood pressure is high (grade 1 hypertension): see a clinic to measure it again "
-                               "and decide on care."),
+    "grade 2 hypertension": N_(
+        "Blood pressure is high (grade 2 hypertension): see a clinic soon to confirm and treat it."
+    ),
+    "grade 1 hypertension": N_(
+        "Blood pressure is high (grade 1 hypertension): see a clinic to measure it again and decide on care."
+    ),
     "high-normal": N_("Blood pressure is at the top of the normal range: check it again sooner than usual."),
     "normal": N_("Blood pressure is normal."),
     "optimal": N_("Blood pressure is normal."),
@@ -139,19 +141,33 @@ def glucose(value: float, fasting: bool | None) -> Flag | None:
     assumed = FASTING_ASSUMED if fasting is None else ""
     if fasting is False:
         if value >= RANDOM_DIABETES:
-            return Flag("glucose", Level.REFER, N_("diabetes range (random)"),
-                        N_("Blood sugar is very high: see a clinic to test it again and decide on care."),
-                        WHO_2006_GLUCOSE)
+            return Flag(
+                "glucose",
+                Level.REFER,
+                N_("diabetes range (random)"),
+                N_("Blood sugar is very high: see a clinic to test it again and decide on care."),
+                WHO_2006_GLUCOSE,
+            )
         return None
     if value >= FASTING_DIABETES:
-        return Flag("glucose", Level.REFER, N_("diabetes range (fasting)"),
-                    N_("Blood sugar is in the diabetes range: see a clinic to test it again and decide on care.")
-                    + assumed, WHO_2006_GLUCOSE)
+        return Flag(
+            "glucose",
+            Level.REFER,
+            N_("diabetes range (fasting)"),
+            N_("Blood sugar is in the diabetes range: see a clinic to test it again and decide on care.") + assumed,
+            WHO_2006_GLUCOSE,
+        )
     if value >= FASTING_IFG:
-        return Flag("glucose", Level.WATCH, N_("impaired fasting glucose"),
-                    N_("Blood sugar is a little high: check it again sooner than usual.") + assumed, WHO_2006_GLUCOSE)
-    return Flag("glucose", Level.NORMAL, N_("normal fasting glucose"), N_("Blood sugar is normal.") + assumed,
-                WHO_2006_GLUCOSE)
+        return Flag(
+            "glucose",
+            Level.WATCH,
+            N_("impaired fasting glucose"),
+            N_("Blood sugar is a little high: check it again sooner than usual.") + assumed,
+            WHO_2006_GLUCOSE,
+        )
+    return Flag(
+        "glucose", Level.NORMAL, N_("normal fasting glucose"), N_("Blood sugar is normal.") + assumed, WHO_2006_GLUCOSE
+    )
 
 
 # -- haemoglobin: (no anaemia from, mild from, moderate from) in g/dL; below moderate is severe ------------

@@ -24,5 +24,9 @@ def new_id(prefix: str) -> str:
 
 def is_person_id(value: str) -> bool:
     parts = value.split("-")
-    return (len(parts) == 3 and parts[0] == "CK" and all(len(p) == 4 for p in parts[1:])
-            and all(c in _ALPHABET for c in parts[1] + parts[2]))
+    return (
+        len(parts) == 3
+        and parts[0] == "CK"
+        and all(len(p) == 4 for p in parts[1:])
+        and all(c in _ALPHABET for c in parts[1] + parts[2])
+    )

@@ -36,19 +36,22 @@ def normalize_name(raw: str) -> str:
 def normalize_card(raw: str) -> str:
     """Upper-case and drop spaces/dashes; cards are 4-20 letters and digits."""
     if len(raw) > 64:  # checked before any work on the text
-        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)",
-                           field="card_number")
+        raise InvalidInput(
+            f"card number must be 4-20 letters or digits (got {len(raw)} characters)", field="card_number"
+        )
     card = re.sub(r"[\s-]", "", raw).upper()
     if not _CARD.match(card):
-        raise InvalidInput(f"card number must be 4-20 letters or digits (got {len(raw)} characters)",
-                           field="card_number")
+        raise InvalidInput(
+            f"card number must be 4-20 letters or digits (got {len(raw)} characters)", field="card_number"
+        )
     return card
 
 
 def check_birth(birth_year: int, birth_date: date | None, today: date) -> None:
     if not MIN_BIRTH_YEAR <= birth_year <= today.year:
-        raise InvalidInput(f"birth year {birth_year} must be between {MIN_BIRTH_YEAR} and {today.year}",
-                           field="birth_year")
+        raise InvalidInput(
+            f"birth year {birth_year} must be between {MIN_BIRTH_YEAR} and {today.year}", field="birth_year"
+        )
     if birth_date is not None:
         if birth_date.year != birth_year:
             raise InvalidInput("birth date does not match birth year", field="birth_date")
@@ -94,9 +97,21 @@ class Person:
     language: str = "en"
 
     @classmethod
-    def create(cls, *, id: str, given_name: str, family_name: str, sex: str, birth_year: int, card_number: str,
-               today: date, birth_date: date | None = None, district: str = "", village: str = "",
-               language: str = "en") -> Person:
+    def create(
+        cls,
+        *,
+        id: str,
+        given_name: str,
+        family_name: str,
+        sex: str,
+        birth_year: int,
+        card_number: str,
+        today: date,
+        birth_date: date | None = None,
+        district: str = "",
+        village: str = "",
+        language: str = "en",
+    ) -> Person:
         """Validate caller input and build a Person (raises InvalidInput)."""
         if not normalize_name(given_name) and not normalize_name(family_name):
             raise InvalidInput("a person needs a given or a family name", field="given_name")
@@ -105,9 +120,18 @@ class Person:
         except ValueError:
             raise InvalidInput(f"sex must be one of {', '.join(s.value for s in Sex)}", field="sex") from None
         check_birth(birth_year, birth_date, today)
-        return cls(id=id, given_name=given_name.strip(), family_name=family_name.strip(), sex=sex_v,
-                   birth_year=birth_year, card_number=normalize_card(card_number), birth_date=birth_date,
-                   district=district.strip(), village=village.strip(), language=language.strip() or "en")
+        return cls(
+            id=id,
+            given_name=given_name.strip(),
+            family_name=family_name.strip(),
+            sex=sex_v,
+            birth_year=birth_year,
+            card_number=normalize_card(card_number),
+            birth_date=birth_date,
+            district=district.strip(),
+            village=village.strip(),
+            language=language.strip() or "en",
+        )
 
     @property
     def full_name(self) -> str:

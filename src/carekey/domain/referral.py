@@ -41,8 +41,9 @@ def parse_closed_as(raw: str) -> ClosedAs:
     try:
         return ClosedAs(raw.strip().lower())
     except ValueError:
-        raise InvalidInput(f"closing reason must be one of {', '.join(c.value for c in ClosedAs)}",
-                           field="closed_as") from None
+        raise InvalidInput(
+            f"closing reason must be one of {', '.join(c.value for c in ClosedAs)}", field="closed_as"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,19 @@ class Referral:
     closed_as: ClosedAs | None = None
 
     @classmethod
-    def create(cls, *, id: str, person_id: str, visit_id: str, site_id: str, recorded_by: str,
-               recorded_at: datetime, to_where: str, reason: str, urgency: str | Urgency) -> Referral:
+    def create(
+        cls,
+        *,
+        id: str,
+        person_id: str,
+        visit_id: str,
+        site_id: str,
+        recorded_by: str,
+        recorded_at: datetime,
+        to_where: str,
+        reason: str,
+        urgency: str | Urgency,
+    ) -> Referral:
         where, why = (to_where or "").strip(), (reason or "").strip()
         if not where:
             raise InvalidInput("say where the person is referred to", field="to_where")

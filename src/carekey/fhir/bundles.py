@@ -52,8 +52,9 @@ def _entry(resource: Resource, transaction: bool) -> BundleEntry:
     else:
         i = _first_identifier(resource)
         url = S.full_url(rtype, i.system, i.value)
-        request = BundleEntryRequest(method="PUT", url=f"{rtype}?identifier={i.system}|{i.value}") if transaction \
-            else None
+        request = (
+            BundleEntryRequest(method="PUT", url=f"{rtype}?identifier={i.system}|{i.value}") if transaction else None
+        )
     return BundleEntry(fullUrl=url, resource=resource, request=request)
 
 
@@ -61,8 +62,15 @@ def _bundle(kind: str, resources: Iterable[Resource], at: datetime) -> Bundle:
     return Bundle(type=kind, timestamp=at, entry=[_entry(r, kind == VISIT_BUNDLE_TYPE) for r in resources])
 
 
-def visit_bundle(person: Person, program_id: str, site: Site, visit: Visit, exams: Sequence[Exam],
-                 consents: Sequence[ConsentRecord], at: datetime) -> Bundle:
+def visit_bundle(
+    person: Person,
+    program_id: str,
+    site: Site,
+    visit: Visit,
+    exams: Sequence[Exam],
+    consents: Sequence[ConsentRecord],
+    at: datetime,
+) -> Bundle:
     """What one visit adds to the person's record at the clinic: the Patient, the site, the Encounter, the
     Observations of the exams recorded in this visit, and the consent state (which says they agreed)."""
     items: list[Resource] = [R.patient(person, program_id), R.location(site), R.encounter(visit, person.id)]
@@ -75,9 +83,16 @@ def visit_bundle(person: Person, program_id: str, site: Site, visit: Visit, exam
     return _bundle(VISIT_BUNDLE_TYPE, items, at)
 
 
-def export_bundle(person: Person, program_id: str, sites: Sequence[Site], visits: Sequence[Visit],
-                  exams: Sequence[Exam], consents: Sequence[ConsentRecord],
-                  accesses: Sequence[tuple[AccessEvent, R.LogRef]], at: datetime) -> Bundle:
+def export_bundle(
+    person: Person,
+    program_id: str,
+    sites: Sequence[Site],
+    visits: Sequence[Visit],
+    exams: Sequence[Exam],
+    consents: Sequence[ConsentRecord],
+    accesses: Sequence[tuple[AccessEvent, R.LogRef]],
+    at: datetime,
+) -> Bundle:
     """Everything carekey holds about the person that FHIR can say (their JSON export stays the complete copy:
     it also lists the protected biometric templates by position, never their bytes)."""
     items: list[Resource] = [R.patient(person, program_id, with_address=True)]

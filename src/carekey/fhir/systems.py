@@ -53,8 +53,14 @@ BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
 
 # SNOMED CT "Blood group <ABO> Rh(D) <pos/neg>" concepts, the answers used with LOINC 882-1
 BLOOD_GROUP_SNOMED = {
-    "A+": "278149003", "A-": "278152006", "B+": "278150003", "B-": "278153001",
-    "AB+": "278151004", "AB-": "278154007", "O+": "278147001", "O-": "278148006",
+    "A+": "278149003",
+    "A-": "278152006",
+    "B+": "278150003",
+    "B-": "278153001",
+    "AB+": "278151004",
+    "AB-": "278154007",
+    "O+": "278147001",
+    "O-": "278148006",
 }
 
 _NAMESPACE = uuid.UUID("5b0c8f63-3c1e-5a55-9a51-6361726b6579")  # fixed: the same resource gets the same fullUrl

@@ -128,13 +128,33 @@ class Rule:
     needs_own_site: bool = False  # the request's site (no visit) is one of the actor's sites
 
 
-def _r(roles: set[Role], purpose: Purpose, visit: bool, person_visit: bool,
-       consent: Purpose | tuple[Purpose, ...] | None, bound: bool = False, agreement: bool = False,
-       presence: bool = False, own_site: bool = False, one_program: bool = False,
-       needs_own_site: bool = False) -> Rule:
+def _r(
+    roles: set[Role],
+    purpose: Purpose,
+    visit: bool,
+    person_visit: bool,
+    consent: Purpose | tuple[Purpose, ...] | None,
+    bound: bool = False,
+    agreement: bool = False,
+    presence: bool = False,
+    own_site: bool = False,
+    one_program: bool = False,
+    needs_own_site: bool = False,
+) -> Rule:
     consents = () if consent is None else consent if isinstance(consent, tuple) else (consent,)
-    return Rule(frozenset(roles), purpose, visit, person_visit, consents, bound, agreement, presence, own_site,
-                one_program, needs_own_site)
+    return Rule(
+        frozenset(roles),
+        purpose,
+        visit,
+        person_visit,
+        consents,
+        bound,
+        agreement,
+        presence,
+        own_site,
+        one_program,
+        needs_own_site,
+    )
 
 
 R, C = Role.REGISTRAR, Role.CLINICIAN
@@ -306,11 +326,18 @@ def decide(req: Request) -> Decision:
 
 
 def _presence(req: Request) -> Decision | None:
-    what = "grant again a consent the person refused or withdrew" if req.action is Action.RECORD_CONSENT \
+    what = (
+        "grant again a consent the person refused or withdrew"
+        if req.action is Action.RECORD_CONSENT
         else req.action.value
+    )
     if req.presence is None:
-        return Decision(False, f"to {what} the person must prove they are here: their PIN, a fingerprint or iris "
-                        "match in this visit, or a second staff member's approval", missing_presence=True)
+        return Decision(
+            False,
+            f"to {what} the person must prove they are here: their PIN, a fingerprint or iris "
+            "match in this visit, or a second staff member's approval",
+            missing_presence=True,
+        )
     if req.presence is Presence.SECOND_STAFF:
         a, v = req.approver, req.visit
         if a is None or v is None:
@@ -328,8 +355,10 @@ def _one_program(req: Request) -> Decision | None:
     if not req.actor_programs:
         return _deny(f"this {req.role.value} account has no site, so no program: {req.action.value} is per program")
     if len(req.actor_programs) > 1:
-        return _deny(f"this {req.role.value} account has sites in {len(req.actor_programs)} programs; "
-                     f"{req.action.value} needs one program (give the account the sites of one program only)")
+        return _deny(
+            f"this {req.role.value} account has sites in {len(req.actor_programs)} programs; "
+            f"{req.action.value} needs one program (give the account the sites of one program only)"
+        )
     if req.program_id is not None and req.program_id not in req.actor_programs:
         return _deny(f"{req.action.value} of program {req.program_id!r} is not for this account's program")
     return None
@@ -343,8 +372,9 @@ def _approval(req: Request) -> Decision | None:
         return _deny("nobody approves their own account")
     if acct.changed_by == req.actor_id:
         return _deny("the account must be approved by someone other than who created or changed it")
-    if req.role is Role.PROGRAM_MANAGER and (req.actor_program_sites is None or not acct.site_ids
-                                            or not acct.site_ids <= req.actor_program_sites):
+    if req.role is Role.PROGRAM_MANAGER and (
+        req.actor_program_sites is None or not acct.site_ids or not acct.site_ids <= req.actor_program_sites
+    ):
         return _deny("a program manager approves only accounts working at sites of their own program")
     return None
 

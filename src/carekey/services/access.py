@@ -43,11 +43,29 @@ from carekey.storage.protocols import UnitOfWork
 IDENTIFY_ACTIONS = (Action.LOOKUP.value, Action.IDENTIFY_BIOMETRIC.value)
 
 
-def log_access(uow: UnitOfWork, at: datetime, actor: Actor, action: str, purpose: str, outcome: Outcome,
-               reason: str, site_id: str | None = None, person_id: str | None = None) -> EntryPromise | int:
+def log_access(
+    uow: UnitOfWork,
+    at: datetime,
+    actor: Actor,
+    action: str,
+    purpose: str,
+    outcome: Outcome,
+    reason: str,
+    site_id: str | None = None,
+    person_id: str | None = None,
+) -> EntryPromise | int:
     """Append one decision to the log in ``uow`` (committed with it); returns its signed entry promise."""
-    event = AccessEvent(at=at, actor_id=actor.user_id, role=actor.role.value, site_id=site_id, purpose=purpose,
-                        action=action, outcome=outcome, reason=reason, person_id=person_id)
+    event = AccessEvent(
+        at=at,
+        actor_id=actor.user_id,
+        role=actor.role.value,
+        site_id=site_id,
+        purpose=purpose,
+        action=action,
+        outcome=outcome,
+        reason=reason,
+        person_id=person_id,
+    )
     salt = leaf.new_salt()
     return uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt))
 
@@ -56,14 +74,30 @@ def consents_of(uow: UnitOfWork, person_id: str) -> frozenset[Purpose]:
     return current_grants(uow.consents.history(person_id))
 
 
-def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purpose_raw: str | None, *,
-              visit: Visit | None = None, site_id: str | None = None, person_id: str | None = None,
-              consents: frozenset[Purpose] | None = None, per_hour: int | None = None,
-              per_site_day: int | None = None, person_agreed: bool = False, presence: Presence | None = None,
-              approver: ApproverFacts | None = None, regrant: bool = False, account: AccountFacts | None = None,
-              actor_program_sites: frozenset[str] | None = None, detail: str = "",
-              logged_action: str | None = None, actor_programs: frozenset[str] = frozenset(),
-              program_id: str | None = None) -> Purpose:
+def authorize(
+    uow: UnitOfWork,
+    now: datetime,
+    actor: Actor,
+    action: Action,
+    purpose_raw: str | None,
+    *,
+    visit: Visit | None = None,
+    site_id: str | None = None,
+    person_id: str | None = None,
+    consents: frozenset[Purpose] | None = None,
+    per_hour: int | None = None,
+    per_site_day: int | None = None,
+    person_agreed: bool = False,
+    presence: Presence | None = None,
+    approver: ApproverFacts | None = None,
+    regrant: bool = False,
+    account: AccountFacts | None = None,
+    actor_program_sites: frozenset[str] | None = None,
+    detail: str = "",
+    logged_action: str | None = None,
+    actor_programs: frozenset[str] = frozenset(),
+    program_id: str | None = None,
+) -> Purpose:
     """Decide, log and (on a denial) commit; return the parsed purpose on a grant. ``detail`` is appended to the
     logged reason (e.g. what an admin action changed); ``logged_action`` names the entry when it is more precise
     than the policy action (``admin_add_user`` for ``administer``)."""
@@ -72,21 +106,39 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
     try:
         purpose = parse_purpose(purpose_raw or "")
     except RefusedPurpose as err:
-        log_access(uow, now, actor, name, str(err.detail["purpose"]), "refused", err.message, site_id,
-                   person_id)
+        log_access(uow, now, actor, name, str(err.detail["purpose"]), "refused", err.message, site_id, person_id)
         uow.commit()
         raise
     if consents is None:
         consents = consents_of(uow, person_id) if person_id else frozenset()
-    facts = VisitFacts(visit.site_id, visit.is_open, visit.person_id, frozenset(uow.visits.offers(visit.id))) \
-        if visit else None
-    decision = decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids,
-                              action=action, purpose=purpose, site_id=site_id, visit=facts, person_id=person_id,
-                              consents=consents, same_program=_same_program(uow, site_id, person_id),
-                              person_agreed=person_agreed, actor_approved=actor.approved, presence=presence,
-                              approver=approver, regrant=regrant, account=account,
-                              actor_program_sites=actor_program_sites, actor_programs=actor_programs,
-                              program_id=program_id))
+    facts = (
+        VisitFacts(visit.site_id, visit.is_open, visit.person_id, frozenset(uow.visits.offers(visit.id)))
+        if visit
+        else None
+    )
+    decision = decide(
+        Request(
+            actor_id=actor.user_id,
+            role=actor.role,
+            actor_site_ids=actor.site_ids,
+            action=action,
+            purpose=purpose,
+            site_id=site_id,
+            visit=facts,
+            person_id=person_id,
+            consents=consents,
+            same_program=_same_program(uow, site_id, person_id),
+            person_agreed=person_agreed,
+            actor_approved=actor.approved,
+            presence=presence,
+            approver=approver,
+            regrant=regrant,
+            account=account,
+            actor_program_sites=actor_program_sites,
+            actor_programs=actor_programs,
+            program_id=program_id,
+        )
+    )
     if not decision.allowed:
         log_access(uow, now, actor, name, purpose.value, "denied", decision.reason, site_id, person_id)
         uow.commit()
@@ -97,8 +149,9 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
         raise Forbidden(decision.reason)
     if per_hour is not None or per_site_day is not None:
         # count and append as one step: parallel searches by this account or at this site cannot all pass the limit
-        uow.access_log.lock_limits(actor.user_id if per_hour is not None else None,
-                                   site_id if per_site_day is not None else None)
+        uow.access_log.lock_limits(
+            actor.user_id if per_hour is not None else None, site_id if per_site_day is not None else None
+        )
         reason = _over_limit(uow, now, actor, site_id, per_hour, per_site_day)
         if reason is not None:
             log_access(uow, now, actor, name, purpose.value, "denied", reason, site_id, person_id)
@@ -108,13 +161,19 @@ def authorize(uow: UnitOfWork, now: datetime, actor: Actor, action: Action, purp
     return purpose
 
 
-def _over_limit(uow: UnitOfWork, now: datetime, actor: Actor, site_id: str | None, per_hour: int | None,
-                per_site_day: int | None) -> str | None:
-    if per_hour is not None and uow.access_log.count_since(actor.user_id, IDENTIFY_ACTIONS,
-                                                           now - timedelta(hours=1)) >= per_hour:
+def _over_limit(
+    uow: UnitOfWork, now: datetime, actor: Actor, site_id: str | None, per_hour: int | None, per_site_day: int | None
+) -> str | None:
+    if (
+        per_hour is not None
+        and uow.access_log.count_since(actor.user_id, IDENTIFY_ACTIONS, now - timedelta(hours=1)) >= per_hour
+    ):
         return f"identification rate limit reached ({per_hour} per hour for this account)"
-    if per_site_day is not None and site_id is not None and uow.access_log.count_site_since(
-            site_id, IDENTIFY_ACTIONS, now - timedelta(days=1)) >= per_site_day:
+    if (
+        per_site_day is not None
+        and site_id is not None
+        and uow.access_log.count_site_since(site_id, IDENTIFY_ACTIONS, now - timedelta(days=1)) >= per_site_day
+    ):
         return f"identification rate limit reached ({per_site_day} per day at site {site_id}, all accounts together)"
     return None
 
@@ -132,16 +191,33 @@ def permitted(actor: Actor, action: Action, *, site_id: str | None = None, visit
     ``screen_without_record``): nothing about a person is read, so there is nothing to account for."""
     rule = RULES.get(action)
     facts = VisitFacts(visit.site_id, visit.is_open, visit.person_id) if visit else None
-    return decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids, action=action,
-                          purpose=rule.purpose if rule else Purpose.CARE_RECORD, actor_approved=actor.approved,
-                          site_id=visit.site_id if visit else site_id, visit=facts))
+    return decide(
+        Request(
+            actor_id=actor.user_id,
+            role=actor.role,
+            actor_site_ids=actor.site_ids,
+            action=action,
+            purpose=rule.purpose if rule else Purpose.CARE_RECORD,
+            actor_approved=actor.approved,
+            site_id=visit.site_id if visit else site_id,
+            visit=facts,
+        )
+    )
 
 
 def check_policy(actor: Actor, action: Action, purpose_raw: str | None) -> Purpose:
     """The decision alone, without logging: only for the auditor when the log itself refuses appends."""
     purpose = parse_purpose(purpose_raw or "")
-    decision = decide(Request(actor_id=actor.user_id, role=actor.role, actor_site_ids=actor.site_ids, action=action,
-                              purpose=purpose, actor_approved=actor.approved))
+    decision = decide(
+        Request(
+            actor_id=actor.user_id,
+            role=actor.role,
+            actor_site_ids=actor.site_ids,
+            action=action,
+            purpose=purpose,
+            actor_approved=actor.approved,
+        )
+    )
     if not decision.allowed:
         raise Forbidden(decision.reason)
     return purpose

@@ -43,8 +43,9 @@ class AdminService:
         self.auth = auth
 
     def _gate(self, uow: UnitOfWork, actor: Actor, what: str, detail: str) -> None:
-        authorize(uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action=f"admin_{what}",
-                  detail=f": {detail}")
+        authorize(
+            uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action=f"admin_{what}", detail=f": {detail}"
+        )
 
     def create_program(self, actor: Actor, program: Program) -> Program:
         with self.d.uow() as uow:
@@ -62,16 +63,28 @@ class AdminService:
             uow.commit()
         return site
 
-    def add_user(self, actor: Actor, username: str, role: str, password: str, sites: Iterable[str] = (),
-                 display_name: str = "") -> User:
+    def add_user(
+        self, actor: Actor, username: str, role: str, password: str, sites: Iterable[str] = (), display_name: str = ""
+    ) -> User:
         """A new account, awaiting a second person's approval before it reaches any data."""
         _check_password(password)
-        user = User(new_id("U"), username.strip().lower(), parse_role(role), frozenset(sites), display_name,
-                    changed_by=actor.user_id)
+        user = User(
+            new_id("U"),
+            username.strip().lower(),
+            parse_role(role),
+            frozenset(sites),
+            display_name,
+            changed_by=actor.user_id,
+        )
         hashed = self.auth.hash_password(password)  # argon2 outside the transaction
         with self.d.uow() as uow:
-            self._gate(uow, actor, "add_user", f"account {user.username} ({user.role.value}"
-                       f"{' at ' + ', '.join(sorted(user.site_ids)) if user.site_ids else ''}), awaiting approval")
+            self._gate(
+                uow,
+                actor,
+                "add_user",
+                f"account {user.username} ({user.role.value}"
+                f"{' at ' + ', '.join(sorted(user.site_ids)) if user.site_ids else ''}), awaiting approval",
+            )
             self._check_sites(uow, user.site_ids)
             uow.users.add(user, hashed, self.d.clock())
             uow.commit()
@@ -82,30 +95,52 @@ class AdminService:
         with self.d.uow() as uow:
             user = self._user(uow, username)
             program_sites = self._program_sites(uow, actor)  # the policy scopes a manager's approvals to them
-            authorize(uow, self.d.clock(), actor, Action.APPROVE_ACCOUNT, ADMIN, logged_action="admin_approve_user",
-                      account=AccountFacts(user.id, user.changed_by, user.site_ids),
-                      actor_program_sites=program_sites,
-                      detail=f": account {user.username} ({user.role.value}), changed by {user.changed_by}")
+            authorize(
+                uow,
+                self.d.clock(),
+                actor,
+                Action.APPROVE_ACCOUNT,
+                ADMIN,
+                logged_action="admin_approve_user",
+                account=AccountFacts(user.id, user.changed_by, user.site_ids),
+                actor_program_sites=program_sites,
+                detail=f": account {user.username} ({user.role.value}), changed by {user.changed_by}",
+            )
             approved = replace(user, approved_by=actor.user_id)
             uow.users.save(approved)
             uow.commit()
         return approved
 
-    def change_user(self, actor: Actor, username: str, role: str | None = None,
-                    sites: Iterable[str] | None = None, display_name: str | None = None) -> User:
+    def change_user(
+        self,
+        actor: Actor,
+        username: str,
+        role: str | None = None,
+        sites: Iterable[str] | None = None,
+        display_name: str | None = None,
+    ) -> User:
         """Change role, sites or name; a change of role or sites needs a new approval and signs the account out."""
         with self.d.uow() as uow:
             user = self._user(uow, username)
             new_role = parse_role(role) if role else user.role
             new_sites = frozenset(sites) if sites is not None else user.site_ids
             widened = new_role is not user.role or new_sites != user.site_ids
-            changed = replace(user, role=new_role, site_ids=new_sites,
-                              display_name=user.display_name if display_name is None else display_name,
-                              changed_by=actor.user_id if widened else user.changed_by,
-                              approved_by=None if widened else user.approved_by)
-            self._gate(uow, actor, "change_user", f"account {user.username}: role {user.role.value} -> "
-                       f"{new_role.value}, sites {sorted(user.site_ids)} -> {sorted(new_sites)}"
-                       + (", awaiting approval" if widened else ""))
+            changed = replace(
+                user,
+                role=new_role,
+                site_ids=new_sites,
+                display_name=user.display_name if display_name is None else display_name,
+                changed_by=actor.user_id if widened else user.changed_by,
+                approved_by=None if widened else user.approved_by,
+            )
+            self._gate(
+                uow,
+                actor,
+                "change_user",
+                f"account {user.username}: role {user.role.value} -> "
+                f"{new_role.value}, sites {sorted(user.site_ids)} -> {sorted(new_sites)}"
+                + (", awaiting approval" if widened else ""),
+            )
             self._check_sites(uow, new_sites)
             uow.users.save(changed)
             if widened:
@@ -132,10 +167,18 @@ class AdminService:
         """Deactivate (signed out at once) or reactivate (which needs a new approval) an account."""
         with self.d.uow() as uow:
             user = self._user(uow, username)
-            self._gate(uow, actor, "deactivate" if not active else "reactivate", f"account {user.username}"
-                       + (", awaiting approval" if active else ""))
-            changed = replace(user, active=active, changed_by=actor.user_id if active else user.changed_by,
-                              approved_by=None if active else user.approved_by)
+            self._gate(
+                uow,
+                actor,
+                "deactivate" if not active else "reactivate",
+                f"account {user.username}" + (", awaiting approval" if active else ""),
+            )
+            changed = replace(
+                user,
+                active=active,
+                changed_by=actor.user_id if active else user.changed_by,
+                approved_by=None if active else user.approved_by,
+            )
             uow.users.save(changed)
             uow.users.end_sessions(user_id=user.id)
             uow.commit()
@@ -151,8 +194,15 @@ class AdminService:
         hashed = self.auth.hash_password(new)
         with self.d.uow() as uow:
             uow.users.set_password(found[0].id, hashed)
-            log_access(uow, self.d.clock(), actor, "change_own_password", ADMIN, "granted",
-                       "the staff member changed their own password")
+            log_access(
+                uow,
+                self.d.clock(),
+                actor,
+                "change_own_password",
+                ADMIN,
+                "granted",
+                "the staff member changed their own password",
+            )
             uow.commit()
 
     def own_language(self, actor: Actor) -> str | None:
@@ -194,8 +244,16 @@ class AdminService:
         staff list). Listing them is itself logged."""
         with self.d.uow() as uow:
             sites = self._program_sites(uow, actor)
-            authorize(uow, self.d.clock(), actor, Action.APPROVE_ACCOUNT, ADMIN, logged_action="list_pending_accounts",
-                      account=AccountFacts("-", None, sites), actor_program_sites=sites)
+            authorize(
+                uow,
+                self.d.clock(),
+                actor,
+                Action.APPROVE_ACCOUNT,
+                ADMIN,
+                logged_action="list_pending_accounts",
+                account=AccountFacts("-", None, sites),
+                actor_program_sites=sites,
+            )
             users = [u for u in uow.users.list() if not u.approved and u.site_ids and u.site_ids <= sites]
             uow.commit()
         return users

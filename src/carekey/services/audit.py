@@ -38,15 +38,27 @@ class AuditService:
         if heads is None:
             return [], None, None
         if not heads.exists():
-            return [], "heads_file_missing", (f"the heads file {heads.path} is missing: signed tree heads kept "
-                                              "outside the database cannot be checked; restore it from a backup")
+            return (
+                [],
+                "heads_file_missing",
+                (
+                    f"the heads file {heads.path} is missing: signed tree heads kept "
+                    "outside the database cannot be checked; restore it from a backup"
+                ),
+            )
         try:
             return heads.read(), None, None
         except (OSError, HeadsFileError) as err:
             return [], "heads_file_unreadable", f"the heads file cannot be read: {err}"
 
-    def verify(self, actor: Actor, purpose: str | None, saved_heads: Sequence[SignedTreeHead] = (),
-               heads_file: bool = True, saved_promises: Sequence[EntryPromise] = ()) -> VerificationReport:
+    def verify(
+        self,
+        actor: Actor,
+        purpose: str | None,
+        saved_heads: Sequence[SignedTreeHead] = (),
+        heads_file: bool = True,
+        saved_promises: Sequence[EntryPromise] = (),
+    ) -> VerificationReport:
         if self.d.signer is None:
             raise NotFound("this carekey instance has no log signing key")
         with self.d.uow() as uow:
@@ -71,14 +83,21 @@ class AuditService:
             if file_problem is not None and entries:
                 report.add(file_problem, None, str(file_detail))
             if deleted:
-                report.add("heads_removed", None, f"{len(deleted)} signed tree head(s) in the heads file are missing "
-                           f"from the database (largest: size {max(h.size for h in deleted)})")
+                report.add(
+                    "heads_removed",
+                    None,
+                    f"{len(deleted)} signed tree head(s) in the heads file are missing "
+                    f"from the database (largest: size {max(h.size for h in deleted)})",
+                )
             size = uow.access_log.size()
             for start in range(0, size, BATCH):
                 for e in uow.access_log.entries(start, start + BATCH):
                     if e.salt is not None and leaf.leaf_input(e.event.leaf_event(), e.salt) != e.leaf_input:
-                        report.add("modified", e.event.seq,
-                                   f"entry {e.event.seq}: its fields do not match the commitment in its leaf")
+                        report.add(
+                            "modified",
+                            e.event.seq,
+                            f"entry {e.event.seq}: its fields do not match the commitment in its leaf",
+                        )
             promises = PromiseCheck(heads, keys, now_ms, report)
             start = 0
             while batch := uow.access_log.promised(start, BATCH):

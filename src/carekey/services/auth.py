@@ -38,8 +38,9 @@ def live_session(deps: Deps, token: str, now: datetime, *, staff: bool, unknown:
     return checked_session(deps, session, now, staff=staff, unknown=unknown, expired=expired)
 
 
-def checked_session(deps: Deps, session: SessionRow | None, now: datetime, *, staff: bool, unknown: str,
-                    expired: str) -> SessionRow:
+def checked_session(
+    deps: Deps, session: SessionRow | None, now: datetime, *, staff: bool, unknown: str, expired: str
+) -> SessionRow:
     """``session`` when it is live; an expired one is deleted (a short write), then refused."""
     if session is None or (session.user_id if staff else session.person_id) is None:
         raise NotAuthenticated(unknown)
@@ -147,8 +148,9 @@ class LoginLimiter:
             uow.commit()
         if until is not None:
             wait = max(1, math.ceil((until - now).total_seconds()))
-            raise RateLimited(f"too many failed attempts: sign-in is locked; try again in {_wait_text(wait)}",
-                              retry_after=wait)
+            raise RateLimited(
+                f"too many failed attempts: sign-in is locked; try again in {_wait_text(wait)}", retry_after=wait
+            )
 
     def succeeded(self, account: str, address: str, now: datetime) -> None:
         """After a correct password or PIN: the account starts clean; the address gets this attempt back."""
@@ -221,8 +223,9 @@ class AuthService:
         with self.d.uow(read_only=True) as uow:  # one read, no write lock (SQLite)
             found = uow.users.get_session(token_hash(token))
             user = uow.users.get(found.user_id) if found is not None and found.user_id is not None else None
-        checked_session(self.d, found, now, staff=True, unknown="unknown token; log in again",
-                        expired="token expired; log in again")
+        checked_session(
+            self.d, found, now, staff=True, unknown="unknown token; log in again", expired="token expired; log in again"
+        )
         if user is None or not user.active:
             raise NotAuthenticated("account disabled")
         return Actor.of(user)

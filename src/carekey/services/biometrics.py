@@ -51,10 +51,14 @@ from carekey.storage.protocols import TemplateRow, UnitOfWork
 
 SHORTLIST = 200  # best templates per probed position fused into per-person scores: a person outside the top 200
 # of one position counts 0 there (as a position they have no template for)
-POSITIONS = {"fingerprint": ("right_index", "left_index", "right_thumb", "left_thumb", "right_middle", "left_middle"),
-             "iris": ("right_eye", "left_eye")}
-OVERRIDE_REASONS = {"twins": "the person is a twin of the candidate",
-                    "false_match": "the registrar checked with the person: not the candidate (false match)"}
+POSITIONS = {
+    "fingerprint": ("right_index", "left_index", "right_thumb", "left_thumb", "right_middle", "left_middle"),
+    "iris": ("right_eye", "left_eye"),
+}
+OVERRIDE_REASONS = {
+    "twins": "the person is a twin of the candidate",
+    "false_match": "the registrar checked with the person: not the candidate (false match)",
+}
 OVERRIDE_ACTION = "duplicate_override_"  # + reason: the logged action of an override, counted per program
 
 
@@ -83,8 +87,14 @@ class BiometricMatcher(Protocol):
         """Load the gallery now (server start-up) instead of on the first search; returns the template count."""
         ...
 
-    def search(self, program_id: str, modality: str, probe: bytes, position: str | None = None,
-               among: Collection[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self,
+        program_id: str,
+        modality: str,
+        probe: bytes,
+        position: str | None = None,
+        among: Collection[str] | None = None,
+    ) -> list[tuple[str, float]]:
         """(template id, score) of the program's templates, best first, after catching up on the feed: of
         ``position`` only if given, of the template ids ``among`` only if given. A matcher with a 1:N index may
         leave out templates its pre-filter ruled out (they score below any threshold)."""
@@ -124,8 +134,19 @@ class BiometricService:
         """Load the matcher's gallery (server start-up); returns the number of templates indexed."""
         return self.matcher.build(progress)
 
-    def enroll(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, modality: str,
-               position: str, image: bytes, *, override: str | None = None, replace: bool = False) -> str:
+    def enroll(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        person_id: str,
+        modality: str,
+        position: str,
+        image: bytes,
+        *,
+        override: str | None = None,
+        replace: bool = False,
+    ) -> str:
         """Store one protected template. The first template of a modality runs the duplicate check (see the module
         docstring; ``override``: a key of ``OVERRIDE_REASONS`` after a ``PossibleDuplicate``). A position already
         enrolled is a ``Conflict`` unless ``replace`` (the registrar confirmed the recapture)."""
@@ -151,22 +172,25 @@ class BiometricService:
             assert visit is not None
             consents = consents_of(uow, person_id)
             if Purpose.BIOMETRIC_IDENTIFICATION not in consents:  # revoked while the image was being extracted
-                raise ConsentMissing("biometric identification consent was withdrawn during the capture",
-                                     purpose=Purpose.BIOMETRIC_IDENTIFICATION.value)
+                raise ConsentMissing(
+                    "biometric identification consent was withdrawn during the capture",
+                    purpose=Purpose.BIOMETRIC_IDENTIFICATION.value,
+                )
             uow.programs.lock(row.program_id)  # check and store one at a time per program (racing registrars)
             mine = self._positions(uow, person_id, modality)
             if position in mine:
                 if not replace:
-                    raise Conflict(f"{modality} {position.replace('_', ' ')} is already enrolled: confirm to replace "
-                                   "it", field="position")
+                    raise Conflict(
+                        f"{modality} {position.replace('_', ' ')} is already enrolled: confirm to replace it",
+                        field="position",
+                    )
                 uow.biometrics.delete_position(person_id, modality, position)
                 uow.images.delete_position(person_id, modality, position)
             if not mine:  # the person's first template of the modality: is the finger or eye someone else's?
                 if probe is None:  # their templates were deleted since the first step (rare): probe now
                     probe = self.matcher.probe(modality, image)
                 self._check_duplicates(uow, actor, visit, p, row.program_id, person_id, modality, probe, override)
-            template = TemplateRow(new_id("T"), person_id, modality, position, self.matcher.key_version,
-                                   protected, now)
+            template = TemplateRow(new_id("T"), person_id, modality, position, self.matcher.key_version, protected, now)
             uow.biometrics.add(template)
             if Purpose.BIOMETRIC_IMAGE_RETENTION in consents:
                 keep_image(uow, self.d.crypto, data_key(self.d.crypto, row), template, bytes(image), now)
@@ -179,11 +203,24 @@ class BiometricService:
 
     def _positions(self, uow: UnitOfWork, person_id: str, modality: str) -> set[str]:
         """The positions of the modality the person has a current-key-version template for."""
-        return {t.position for t in uow.biometrics.for_person(person_id)
-                if t.modality == modality and t.key_version == self.matcher.key_version}
+        return {
+            t.position
+            for t in uow.biometrics.for_person(person_id)
+            if t.modality == modality and t.key_version == self.matcher.key_version
+        }
 
-    def _check_duplicates(self, uow: UnitOfWork, actor: Actor, visit, purpose: Purpose, program_id: str,  # type: ignore[no-untyped-def]
-                          person_id: str, modality: str, probe: bytes, override: str | None) -> None:
+    def _check_duplicates(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        visit,
+        purpose: Purpose,
+        program_id: str,  # type: ignore[no-untyped-def]
+        person_id: str,
+        modality: str,
+        probe: bytes,
+        override: str | None,
+    ) -> None:
         """Refuse (logged, committed) when the probe matches other people of the program, unless overridden.
         Runs under the program's enrollment lock: the matcher catches up on the template feed first, so a
         template another registrar stored a moment ago is searched too."""
@@ -193,28 +230,51 @@ class BiometricService:
         if not out:
             return
         if override is not None:
-            log_access(uow, self.d.clock(), actor, OVERRIDE_ACTION + override, purpose.value, "granted",
-                       f"duplicate check overridden: {OVERRIDE_REASONS[override]} ({len(out)} candidate(s) above "
-                       "threshold)", visit.site_id, person_id)
+            log_access(
+                uow,
+                self.d.clock(),
+                actor,
+                OVERRIDE_ACTION + override,
+                purpose.value,
+                "granted",
+                f"duplicate check overridden: {OVERRIDE_REASONS[override]} ({len(out)} candidate(s) above threshold)",
+                visit.site_id,
+                person_id,
+            )
             return
         report_candidates(uow, self.d, actor, visit, Action.ENROLL_BIOMETRIC.value, purpose, out, "duplicate")
-        log_access(uow, self.d.clock(), actor, Action.ENROLL_BIOMETRIC.value, purpose.value, "denied",
-                   f"possible duplicate: {len(out)} enrolled person(s) match this {modality}", visit.site_id,
-                   person_id)
+        log_access(
+            uow,
+            self.d.clock(),
+            actor,
+            Action.ENROLL_BIOMETRIC.value,
+            purpose.value,
+            "denied",
+            f"possible duplicate: {len(out)} enrolled person(s) match this {modality}",
+            visit.site_id,
+            person_id,
+        )
         uow.commit()
-        raise PossibleDuplicate(f"this {modality} matches {len(out)} person(s) already enrolled in the program: "
-                                "confirm who the person is, or override with a reason "
-                                f"({', '.join(OVERRIDE_REASONS)})", candidates=[asdict(c) for c in out])
+        raise PossibleDuplicate(
+            f"this {modality} matches {len(out)} person(s) already enrolled in the program: "
+            "confirm who the person is, or override with a reason "
+            f"({', '.join(OVERRIDE_REASONS)})",
+            candidates=[asdict(c) for c in out],
+        )
 
-    def _search(self, program_id: str, modality: str, probes: Mapping[str, bytes],
-                among: Collection[str] | None = None) -> dict[str, list[tuple[str, float]]]:
+    def _search(
+        self, program_id: str, modality: str, probes: Mapping[str, bytes], among: Collection[str] | None = None
+    ) -> dict[str, list[tuple[str, float]]]:
         """Per probed position, the best (template id, score) pairs of the program's gallery (the matcher's own,
         caught up on the feed): no database transaction is needed."""
-        return {pos: self.matcher.search(program_id, modality, probe, pos[:40] or None, among)[:SHORTLIST]
-                for pos, probe in probes.items()}
+        return {
+            pos: self.matcher.search(program_id, modality, probe, pos[:40] or None, among)[:SHORTLIST]
+            for pos, probe in probes.items()
+        }
 
-    def _fuse(self, uow: UnitOfWork, modality: str,
-              per_position: Mapping[str, list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    def _fuse(
+        self, uow: UnitOfWork, modality: str, per_position: Mapping[str, list[tuple[str, float]]]
+    ) -> list[tuple[str, float]]:
         """(person id, fused score) above threshold, best first: per-position best scores of a person fused by
         the mean rule (a probed position the person has no template for counts 0). Templates deleted since the
         search are left out."""
@@ -243,8 +303,9 @@ class BiometricService:
                 break
         return out
 
-    def confirm_duplicate(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str,
-                          existing_id: str) -> None:
+    def confirm_duplicate(
+        self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, existing_id: str
+    ) -> None:
         """The registrar confirms that the person enrolled in this visit (``person_id``) is ``existing_id``, a
         candidate of this visit's duplicate check: the new record is erased (crypto-shredded, nothing of it is
         copied anywhere) and the visit serves the existing person. Both steps are policy decisions, logged."""
@@ -253,16 +314,34 @@ class BiometricService:
             visit = load_visit(uow, visit_id)
             offers = uow.visits.offers(visit_id) if visit else {}
             if visit is None or offers.get(person_id) != "enrolled" or offers.get(existing_id) != "duplicate":
-                raise Conflict("only a person enrolled in this visit can be merged into a candidate its duplicate "
-                               "check offered")
-            authorize(uow, now, actor, Action.ERASE, Purpose.CARE_RECORD.value, visit=visit, person_id=person_id,
-                      presence=Presence.ENROLLED, logged_action="discard_duplicate_enrollment",
-                      detail="; the person is already enrolled (confirmed in this visit)")
+                raise Conflict(
+                    "only a person enrolled in this visit can be merged into a candidate its duplicate check offered"
+                )
+            authorize(
+                uow,
+                now,
+                actor,
+                Action.ERASE,
+                Purpose.CARE_RECORD.value,
+                visit=visit,
+                person_id=person_id,
+                presence=Presence.ENROLLED,
+                logged_action="discard_duplicate_enrollment",
+                detail="; the person is already enrolled (confirmed in this visit)",
+            )
             load_row(uow, person_id)
             erase_person(uow, self.d, person_id)
             unbound = replace(visit, person_id=None)
-            authorize(uow, now, actor, Action.READ_PERSON, purpose, visit=unbound, person_id=existing_id,
-                      logged_action="confirm_duplicate")
+            authorize(
+                uow,
+                now,
+                actor,
+                Action.READ_PERSON,
+                purpose,
+                visit=unbound,
+                person_id=existing_id,
+                logged_action="confirm_duplicate",
+            )
             uow.visits.save(unbound.bind(existing_id))
             uow.commit()
 
@@ -271,8 +350,10 @@ class BiometricService:
         with self.d.uow() as uow:
             sites = [s.id for s in uow.programs.list_sites() if s.program_id == program_id]
             start = since or datetime(2000, 1, 1, tzinfo=UTC)
-            return {reason: sum(uow.access_log.count_site_since(site, [OVERRIDE_ACTION + reason], start)
-                                for site in sites) for reason in OVERRIDE_REASONS}
+            return {
+                reason: sum(uow.access_log.count_site_since(site, [OVERRIDE_ACTION + reason], start) for site in sites)
+                for reason in OVERRIDE_REASONS
+            }
 
     def enrolled_positions(self, person_id: str) -> dict[str, list[str]]:
         """Which fingers and eyes of the person have a current template (modality -> positions); for the visit
@@ -284,8 +365,16 @@ class BiometricService:
                     found[t.modality].append(t.position)
             return found
 
-    def identify(self, actor: Actor, visit_id: str, purpose: str | None, modality: str,
-                 image: bytes | Mapping[str, bytes], *, person_agreed: bool) -> list[Candidate]:
+    def identify(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        modality: str,
+        image: bytes | Mapping[str, bytes],
+        *,
+        person_agreed: bool,
+    ) -> list[Candidate]:
         """Candidates above threshold, best first; ``image`` is one capture, or one per position.
 
         ``person_agreed``: the caller states that the person present heard the notice and agreed to this
@@ -301,18 +390,32 @@ class BiometricService:
             raise InvalidInput("at least one image is needed to identify")
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            p = authorize(uow, self.d.clock(), actor, Action.IDENTIFY_BIOMETRIC, purpose, visit=visit,
-                          per_hour=self.d.settings.identifications_per_hour,
-                          per_site_day=self.d.settings.identifications_per_site_per_day, person_agreed=person_agreed)
+            p = authorize(
+                uow,
+                self.d.clock(),
+                actor,
+                Action.IDENTIFY_BIOMETRIC,
+                purpose,
+                visit=visit,
+                per_hour=self.d.settings.identifications_per_hour,
+                per_site_day=self.d.settings.identifications_per_site_per_day,
+                person_agreed=person_agreed,
+            )
             assert visit is not None
             site = uow.programs.get_site(visit.site_id)
             if site is None:
                 raise NotFound("the visit's site belongs to no program")
             # on a visit already serving a person, only that person (a verification: the biometric proof of
             # presence), never a search of everyone else
-            among = None if visit.person_id is None else [
-                r.id for r in uow.biometrics.for_person(visit.person_id)
-                if r.modality == modality and r.key_version == self.matcher.key_version]
+            among = (
+                None
+                if visit.person_id is None
+                else [
+                    r.id
+                    for r in uow.biometrics.for_person(visit.person_id)
+                    if r.modality == modality and r.key_version == self.matcher.key_version
+                ]
+            )
             uow.commit()
         for img in images.values():
             check_pixels(img, self.d.settings.max_image_pixels, strict=False)

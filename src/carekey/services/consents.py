@@ -43,8 +43,7 @@ class ConsentInput:
 
     @classmethod
     def parse(cls, granted: list[str], notice_version: str, language: str, grantor: Grantor) -> ConsentInput:
-        return cls(tuple(dict.fromkeys(parse_consent_purpose(p) for p in granted)), notice_version, language,
-                   grantor)
+        return cls(tuple(dict.fromkeys(parse_consent_purpose(p) for p in granted)), notice_version, language, grantor)
 
     def check(self, program: Program, age: int, current: frozenset[Purpose] = frozenset()) -> None:
         """The notice exists, the grantor may sign at this age, dependent purposes come with what they need
@@ -54,20 +53,39 @@ class ConsentInput:
         check_dependencies(current | set(self.granted))
 
 
-def add_consent_rows(uow: UnitOfWork, deps: Deps, key: bytes, person_id: str, form: ConsentInput, now,
-                     site_id: str | None, user_id: str | None,
-                     purposes: tuple[Purpose, ...] = CONSENT_PURPOSES) -> None:  # type: ignore[no-untyped-def]
+def add_consent_rows(
+    uow: UnitOfWork,
+    deps: Deps,
+    key: bytes,
+    person_id: str,
+    form: ConsentInput,
+    now,
+    site_id: str | None,
+    user_id: str | None,
+    purposes: tuple[Purpose, ...] = CONSENT_PURPOSES,
+) -> None:  # type: ignore[no-untyped-def]
     revoked = [p for p in purposes if p not in form.granted]
     current = consents_of(uow, person_id)
     purposes += tuple(d for r in revoked for d in implied_revocations(r, current) if d not in purposes)
     version = uow.consents.next_version(person_id)
     for i, purpose in enumerate(purposes):
         cid = new_id("C")
-        uow.consents.add(ConsentRow(
-            id=cid, person_id=person_id, version=version + i, purpose=purpose.value, granted=purpose in form.granted,
-            notice_version=form.notice_version, language=form.language, grantor_kind=form.grantor.kind.value,
-            grantor_ciphertext=seal_grantor(deps.crypto, key, cid, person_id, form.grantor), at=now,
-            site_id=site_id, user_id=user_id))
+        uow.consents.add(
+            ConsentRow(
+                id=cid,
+                person_id=person_id,
+                version=version + i,
+                purpose=purpose.value,
+                granted=purpose in form.granted,
+                notice_version=form.notice_version,
+                language=form.language,
+                grantor_kind=form.grantor.kind.value,
+                grantor_ciphertext=seal_grantor(deps.crypto, key, cid, person_id, form.grantor),
+                at=now,
+                site_id=site_id,
+                user_id=user_id,
+            )
+        )
     ended = {p for p in purposes if p not in form.granted}
     if Purpose.BIOMETRIC_IDENTIFICATION in ended:
         uow.biometrics.delete_for_person(person_id)
@@ -87,9 +105,19 @@ class ConsentService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    def decide(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, consent_purpose: str,
-               granted: bool, notice_version: str, language: str, grantor: Grantor,
-               proof: PresenceProof = NO_PROOF) -> ConsentRecord:
+    def decide(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        person_id: str,
+        consent_purpose: str,
+        granted: bool,
+        notice_version: str,
+        language: str,
+        grantor: Grantor,
+        proof: PresenceProof = NO_PROOF,
+    ) -> ConsentRecord:
         """Record one grant or revocation. A revocation is accepted from any grantor (withdrawing is never
         harder than granting); a grant follows the age rules, and granting again a purpose the person refused or
         withdrew needs their proof of presence in this visit (staff can never override a withdrawal)."""
@@ -98,10 +126,19 @@ class ConsentService:
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             regrant = granted and _declined(uow, person_id, cp)
-            presence, approver = establish(uow, self.d, actor, visit, person_id, proof) if regrant \
-                else (None, None)
-            authorize(uow, now, actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id,
-                      regrant=regrant, presence=presence, approver=approver)
+            presence, approver = establish(uow, self.d, actor, visit, person_id, proof) if regrant else (None, None)
+            authorize(
+                uow,
+                now,
+                actor,
+                Action.RECORD_CONSENT,
+                purpose,
+                visit=visit,
+                person_id=person_id,
+                regrant=regrant,
+                presence=presence,
+                approver=approver,
+            )
             assert visit is not None
             row = load_row(uow, person_id)
             key = data_key(self.d.crypto, row)
@@ -110,8 +147,7 @@ class ConsentService:
                 program = uow.programs.get_program(row.program_id)
                 if program is None:
                     raise NotFound("the person's program is missing")
-                form.check(program, open_person(self.d.crypto, row, key).age(now.date()),
-                           consents_of(uow, person_id))
+                form.check(program, open_person(self.d.crypto, row, key).age(now.date()), consents_of(uow, person_id))
             add_consent_rows(uow, self.d, key, person_id, form, now, visit.site_id, actor.user_id, (cp,))
             if visit.person_id is None:
                 uow.visits.save(visit.bind(person_id))
@@ -119,9 +155,18 @@ class ConsentService:
             uow.commit()
         return open_consent(self.d.crypto, key, last)
 
-    def apply(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, wanted: Iterable[str],
-              notice_version: str, language: str, grantor: Grantor,
-              proof: PresenceProof = NO_PROOF) -> ConsentChange:
+    def apply(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        person_id: str,
+        wanted: Iterable[str],
+        notice_version: str,
+        language: str,
+        grantor: Grantor,
+        proof: PresenceProof = NO_PROOF,
+    ) -> ConsentChange:
         """One consent-screen submission: ``wanted`` is every purpose ticked. The purposes in force and not
         ticked are withdrawn (from any grantor, dependent purposes with them), the ticked ones not in force are
         granted (age rules, dependencies, and the person's proof of presence when one of them was refused or
@@ -138,11 +183,21 @@ class ConsentService:
             if not withdrawn and not granted:
                 return ConsentChange((), ())
             regrant = any(_declined(uow, person_id, p) for p in granted)
-            presence, approver = establish(uow, self.d, actor, visit, person_id, proof) if regrant \
-                else (None, None)
+            presence, approver = establish(uow, self.d, actor, visit, person_id, proof) if regrant else (None, None)
             changes = [f"-{p.value}" for p in withdrawn] + [f"+{p.value}" for p in granted]
-            authorize(uow, now, actor, Action.RECORD_CONSENT, purpose, visit=visit, person_id=person_id,
-                      regrant=regrant, presence=presence, approver=approver, detail=f" ({' '.join(changes)})")
+            authorize(
+                uow,
+                now,
+                actor,
+                Action.RECORD_CONSENT,
+                purpose,
+                visit=visit,
+                person_id=person_id,
+                regrant=regrant,
+                presence=presence,
+                approver=approver,
+                detail=f" ({' '.join(changes)})",
+            )
             assert visit is not None
             row = load_row(uow, person_id)
             key = data_key(self.d.crypto, row)
@@ -151,11 +206,21 @@ class ConsentService:
                 if program is None:
                     raise NotFound("the person's program is missing")
                 form = ConsentInput(granted, notice_version, language, grantor)
-                form.check(program, open_person(self.d.crypto, row, key).age(now.date()),
-                           current - frozenset(withdrawn))
+                form.check(
+                    program, open_person(self.d.crypto, row, key).age(now.date()), current - frozenset(withdrawn)
+                )
             if withdrawn:  # withdrawals first: withdrawing never waits on a grant
-                add_consent_rows(uow, self.d, key, person_id, ConsentInput((), notice_version, language, Grantor()),
-                                 now, visit.site_id, actor.user_id, withdrawn)
+                add_consent_rows(
+                    uow,
+                    self.d,
+                    key,
+                    person_id,
+                    ConsentInput((), notice_version, language, Grantor()),
+                    now,
+                    visit.site_id,
+                    actor.user_id,
+                    withdrawn,
+                )
             if granted:
                 add_consent_rows(uow, self.d, key, person_id, form, now, visit.site_id, actor.user_id, granted)
             if visit.person_id is None:

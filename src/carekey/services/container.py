@@ -48,11 +48,23 @@ class Services:
 
 def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Services:
     auth = AuthService(deps)
-    return Services(deps=deps, auth=auth, admin=AdminService(deps, auth), visits=VisitService(deps),
-                    people=PeopleService(deps), consents=ConsentService(deps), exams=ExamService(deps),
-                    lookup=LookupService(deps), transparency=TransparencyService(deps),
-                    audit=AuditService(deps), patients=PatientService(deps), statistics=StatisticsService(deps),
-                    retention=RetentionService(deps), referrals=ReferralService(deps),
-                    biometrics=BiometricService(deps, matcher) if matcher else None,
-                    renewal=RenewalService(deps, matcher) if matcher else None,
-                    fhir=FhirPushService(deps), fhir_export=FhirExportService(deps))
+    return Services(
+        deps=deps,
+        auth=auth,
+        admin=AdminService(deps, auth),
+        visits=VisitService(deps),
+        people=PeopleService(deps),
+        consents=ConsentService(deps),
+        exams=ExamService(deps),
+        lookup=LookupService(deps),
+        transparency=TransparencyService(deps),
+        audit=AuditService(deps),
+        patients=PatientService(deps),
+        statistics=StatisticsService(deps),
+        retention=RetentionService(deps),
+        referrals=ReferralService(deps),
+        biometrics=BiometricService(deps, matcher) if matcher else None,
+        renewal=RenewalService(deps, matcher) if matcher else None,
+        fhir=FhirPushService(deps),
+        fhir_export=FhirExportService(deps),
+    )

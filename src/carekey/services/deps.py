@@ -62,4 +62,5 @@ class Deps:
     def passwords(self) -> Passwords:
         """The one argon2id hasher (``carekey.crypto.passwords``) for the configured costs."""
         return passwords(self.settings.argon2_time_cost, self.settings.argon2_memory_kib)
+
     hashing: HashGate = field(default_factory=HashGate)  # bounded argon2 concurrency (auth, patients)

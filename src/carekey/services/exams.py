@@ -14,8 +14,18 @@ from carekey.services.records import data_key, load_row, open_exam, seal_exam
 from carekey.services.visits import load_visit
 from carekey.storage.protocols import ExamRow
 
-MEASUREMENT_FIELDS = ("systolic_bp", "diastolic_bp", "pulse", "height_cm", "weight_kg", "glucose_mmol_l",
-                      "hemoglobin_g_dl", "blood_type", "notes", "glucose_fasting")
+MEASUREMENT_FIELDS = (
+    "systolic_bp",
+    "diastolic_bp",
+    "pulse",
+    "height_cm",
+    "weight_kg",
+    "glucose_mmol_l",
+    "hemoglobin_g_dl",
+    "blood_type",
+    "notes",
+    "glucose_fasting",
+)
 
 
 def _fields(values: Mapping[str, object]) -> dict[str, object]:
@@ -29,19 +39,30 @@ class ExamService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    def record(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str,
-               values: Mapping[str, object]) -> Exam:
+    def record(
+        self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, values: Mapping[str, object]
+    ) -> Exam:
         now = self.d.clock()
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             authorize(uow, now, actor, Action.RECORD_EXAM, purpose, visit=visit, person_id=person_id)
             assert visit is not None
-            exam = Exam.create(id=new_id("EX"), person_id=person_id, visit_id=visit.id, site_id=visit.site_id,
-                               recorded_by=actor.user_id, recorded_at=now, **_fields(values))
+            exam = Exam.create(
+                id=new_id("EX"),
+                person_id=person_id,
+                visit_id=visit.id,
+                site_id=visit.site_id,
+                recorded_by=actor.user_id,
+                recorded_at=now,
+                **_fields(values),
+            )
             row = load_row(uow, person_id)
             key = data_key(self.d.crypto, row)
-            uow.exams.add(ExamRow(exam.id, person_id, visit.id, visit.site_id, actor.user_id, now,
-                                  seal_exam(self.d.crypto, key, exam)))
+            uow.exams.add(
+                ExamRow(
+                    exam.id, person_id, visit.id, visit.site_id, actor.user_id, now, seal_exam(self.d.crypto, key, exam)
+                )
+            )
             if visit.person_id is None:
                 uow.visits.save(visit.bind(person_id))
             uow.people.touch(person_id, now)
@@ -73,5 +94,12 @@ class ExamService:
         decision = permitted(actor, Action.SCREEN, visit=visit)
         if not decision.allowed:
             raise Forbidden(decision.reason)
-        return Exam.create(id=new_id("EX"), person_id=None, visit_id=visit.id, site_id=visit.site_id,
-                           recorded_by=actor.user_id, recorded_at=self.d.clock(), **_fields(values))
+        return Exam.create(
+            id=new_id("EX"),
+            person_id=None,
+            visit_id=visit.id,
+            site_id=visit.site_id,
+            recorded_by=actor.user_id,
+            recorded_at=self.d.clock(),
+            **_fields(values),
+        )

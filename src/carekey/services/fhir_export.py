@@ -26,8 +26,14 @@ class FhirExportService:
 
     def export(self, patient: Patient) -> dict[str, Any]:
         with self.d.uow() as uow:
-            authorize(uow, self.d.clock(), patient.actor, Action.PATIENT_EXPORT, Purpose.PATIENT_ACCESS.value,
-                      person_id=patient.person_id)
+            authorize(
+                uow,
+                self.d.clock(),
+                patient.actor,
+                Action.PATIENT_EXPORT,
+                Purpose.PATIENT_ACCESS.value,
+                person_id=patient.person_id,
+            )
             row = load_row(uow, patient.person_id)
             key = data_key(self.d.crypto, row)
             person = open_person(self.d.crypto, row, key)
@@ -38,11 +44,14 @@ class FhirExportService:
             sites = [s for sid in site_ids if (s := uow.programs.get_site(sid))]
             sth = publish_head(uow, self.d)  # covers this very export's log entry
             ref = sth.to_dict()
-            accesses = [(e.event, LogRef(e.event.seq, sth.size, str(ref["root_hash"]), str(ref["key_id"]),
-                                         int(ref["timestamp_ms"])))  # type: ignore[call-overload]
-                        for e in uow.access_log.for_person(row.id)
-                        if e.event.seq is not None and e.event.seq < sth.size]
+            accesses = [
+                (
+                    e.event,
+                    LogRef(e.event.seq, sth.size, str(ref["root_hash"]), str(ref["key_id"]), int(ref["timestamp_ms"])),
+                )  # type: ignore[call-overload]
+                for e in uow.access_log.for_person(row.id)
+                if e.event.seq is not None and e.event.seq < sth.size
+            ]
             uow.commit()
-        bundle = bundles.export_bundle(person, row.program_id, sites, visits, exams, consents, accesses,
-                                       self.d.clock())
+        bundle = bundles.export_bundle(person, row.program_id, sites, visits, exams, consents, accesses, self.d.clock())
         return bundles.to_dict(bundle)

@@ -64,8 +64,9 @@ Sender = Callable[[str, bytes, float], Answer]
 @lru_cache(maxsize=1)
 def _client() -> httpx.Client:
     """One pooled client for every push (building a TLS context costs ~150 ms: not once per push)."""
-    return httpx.Client(headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON,
-                                 "User-Agent": f"carekey/{__version__}"})
+    return httpx.Client(
+        headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, "User-Agent": f"carekey/{__version__}"}
+    )
 
 
 def http_send(url: str, body: bytes, timeout: float) -> Answer:
@@ -115,13 +116,23 @@ class FhirPushService:
             try:
                 authorize(uow, now, actor, Action.EHR_PUSH, EHR.value, site_id=row.site_id, person_id=row.person_id)
             except ConsentMissing as err:  # the denial is logged and committed by authorize
-                return self._save(uow, replace(row, status="cancelled", last_attempt_at=now, next_attempt_at=None,
-                                               last_error=err.message))
+                return self._save(
+                    uow,
+                    replace(row, status="cancelled", last_attempt_at=now, next_attempt_at=None, last_error=err.message),
+                )
             endpoint = self.d.settings.fhir_endpoint(row.site_id)
             if endpoint is None:
                 uow.rollback()  # nothing leaves: the grant entry is not kept
-                return self._save(uow, replace(row, status="failed", last_attempt_at=now, next_attempt_at=None,
-                                               last_error=f"no FHIR endpoint configured for site {row.site_id}"))
+                return self._save(
+                    uow,
+                    replace(
+                        row,
+                        status="failed",
+                        last_attempt_at=now,
+                        next_attempt_at=None,
+                        last_error=f"no FHIR endpoint configured for site {row.site_id}",
+                    ),
+                )
             body = self._bundle_json(uow, row)
             uow.commit()  # the log entry is durable before the data leaves
         answer = self.send(endpoint, body, self.d.settings.fhir_timeout_seconds)
@@ -133,11 +144,19 @@ class FhirPushService:
         visit, site = uow.visits.get(row.visit_id), uow.programs.get_site(row.site_id)
         if visit is None or site is None:
             raise NotFound(f"the visit or site of FHIR push {row.id} is gone")
-        exams = [open_exam(self.d.crypto, key, e) for e in uow.exams.for_person(row.person_id)
-                 if e.visit_id == row.visit_id]
+        exams = [
+            open_exam(self.d.crypto, key, e) for e in uow.exams.for_person(row.person_id) if e.visit_id == row.visit_id
+        ]
         consents = [open_consent(self.d.crypto, key, c) for c in uow.consents.history(row.person_id)]
-        bundle = bundles.visit_bundle(open_person(self.d.crypto, person_row, key), person_row.program_id, site,
-                                      visit, exams, consents, self.d.clock())
+        bundle = bundles.visit_bundle(
+            open_person(self.d.crypto, person_row, key),
+            person_row.program_id,
+            site,
+            visit,
+            exams,
+            consents,
+            self.d.clock(),
+        )
         return json.dumps(bundles.to_dict(bundle), ensure_ascii=False).encode()
 
     def _record(self, push_id: str, answer: Answer) -> FhirPushRow:
@@ -147,8 +166,14 @@ class FhirPushService:
             if row is None:  # the person was erased meanwhile (cascade)
                 raise NotFound(f"no FHIR push {push_id}")
             attempts = row.attempts + 1
-            done = replace(row, attempts=attempts, last_attempt_at=now, last_status=answer.status,
-                           last_error=answer.error, location=answer.location)
+            done = replace(
+                row,
+                attempts=attempts,
+                last_attempt_at=now,
+                last_status=answer.status,
+                last_error=answer.error,
+                location=answer.location,
+            )
             if answer.ok:
                 done = replace(done, status="sent", next_attempt_at=None)
             elif answer.retryable and attempts < s.fhir_max_attempts:
@@ -192,7 +217,17 @@ class FhirPushService:
                 counts.setdefault(site, dict.fromkeys(STATUSES, 0))[status] = n
             rows = uow.fhir_pushes.list(("pending", "failed"))
             uow.commit()
-        items = [{"id": r.id, "site_id": r.site_id, "status": r.status, "attempts": r.attempts,
-                  "created_at": r.created_at, "next_attempt_at": r.next_attempt_at, "last_status": r.last_status,
-                  "last_error": r.last_error} for r in rows]
+        items = [
+            {
+                "id": r.id,
+                "site_id": r.site_id,
+                "status": r.status,
+                "attempts": r.attempts,
+                "created_at": r.created_at,
+                "next_attempt_at": r.next_attempt_at,
+                "last_status": r.last_status,
+                "last_error": r.last_error,
+            }
+            for r in rows
+        ]
         return QueueView(counts, items)

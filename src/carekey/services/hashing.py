@@ -42,8 +42,10 @@ class HashGate:
         with self._lock:
             wait = self.expected_wait(self._in_progress)
             if self._in_progress >= self.admitted or (self._in_progress >= self.slots and wait > self.max_wait):
-                raise RateLimited("too many sign-ins at once on this server; try again in a moment",
-                                  retry_after=max(1, math.ceil(wait)))
+                raise RateLimited(
+                    "too many sign-ins at once on this server; try again in a moment",
+                    retry_after=max(1, math.ceil(wait)),
+                )
             self._in_progress += 1
         try:
             yield

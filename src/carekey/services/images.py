@@ -20,8 +20,9 @@ from carekey.domain.ids import new_id
 from carekey.storage.protocols import ImageRow, TemplateRow, UnitOfWork
 
 
-def keep_image(uow: UnitOfWork, crypto: PersonCrypto, key: bytes, template: TemplateRow, image: bytes,
-               now: datetime) -> ImageRow:
+def keep_image(
+    uow: UnitOfWork, crypto: PersonCrypto, key: bytes, template: TemplateRow, image: bytes, now: datetime
+) -> ImageRow:
     """Store ``image`` sealed under the person's image key (created with their first kept image), linked to
     ``template``; an image kept earlier for the same finger or eye is replaced (one image per position).
     ``key`` (the data key) is unused since migration 0004 and kept for callers."""
@@ -31,9 +32,19 @@ def keep_image(uow: UnitOfWork, crypto: PersonCrypto, key: bytes, template: Temp
     if key_ref is None:
         key_ref = crypto.new_image_key_ref()  # a rollback leaves an unused random secret: harmless
     iid = new_id("I")
-    row = ImageRow(iid, person_id, template.id, template.modality, template.position, template.key_version,
-                   crypto.seal_bytes(crypto.image_key(person_id, key_ref), image,
-                                     image_aad(iid, person_id, template.modality, template.position)), now, key_ref)
+    row = ImageRow(
+        iid,
+        person_id,
+        template.id,
+        template.modality,
+        template.position,
+        template.key_version,
+        crypto.seal_bytes(
+            crypto.image_key(person_id, key_ref), image, image_aad(iid, person_id, template.modality, template.position)
+        ),
+        now,
+        key_ref,
+    )
     uow.images.delete_position(person_id, template.modality, template.position)
     uow.images.add(row)
     return row

@@ -41,18 +41,34 @@ class Candidate:
 
     @classmethod
     def of(cls, p: Person, score: float) -> Candidate:
-        return cls(p.id, p.given_name, p.family_name, p.sex.value, p.birth_year, p.district, p.village,
-                   round(score, 1))
+        return cls(p.id, p.given_name, p.family_name, p.sex.value, p.birth_year, p.district, p.village, round(score, 1))
 
 
-def report_candidates(uow: UnitOfWork, deps: Deps, actor: Actor, visit: Visit, action: str, purpose: Purpose,
-                      candidates: list[Candidate], method: str) -> None:
+def report_candidates(
+    uow: UnitOfWork,
+    deps: Deps,
+    actor: Actor,
+    visit: Visit,
+    action: str,
+    purpose: Purpose,
+    candidates: list[Candidate],
+    method: str,
+) -> None:
     """Log each person shown as a candidate (the person will see it in their access log) and record them as
     offered by this visit: the only people this visit may then bind to (``policy.decision``)."""
     now = deps.clock()
     for c in candidates:
-        log_access(uow, now, actor, f"{action}_result", purpose.value, "granted",
-                   f"shown as a candidate (score {c.score})", visit.site_id, c.person_id)
+        log_access(
+            uow,
+            now,
+            actor,
+            f"{action}_result",
+            purpose.value,
+            "granted",
+            f"shown as a candidate (score {c.score})",
+            visit.site_id,
+            c.person_id,
+        )
         uow.visits.offer(visit.id, c.person_id, method)
 
 
@@ -63,9 +79,16 @@ class LookupService:
     def _run(self, actor: Actor, visit_id: str, purpose: str | None, find, method: str) -> list[Candidate]:  # type: ignore[no-untyped-def]
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            p = authorize(uow, self.d.clock(), actor, Action.LOOKUP, purpose, visit=visit,
-                          per_hour=self.d.settings.identifications_per_hour,
-                          per_site_day=self.d.settings.identifications_per_site_per_day)
+            p = authorize(
+                uow,
+                self.d.clock(),
+                actor,
+                Action.LOOKUP,
+                purpose,
+                visit=visit,
+                per_hour=self.d.settings.identifications_per_hour,
+                per_site_day=self.d.settings.identifications_per_site_per_day,
+            )
             assert visit is not None
             site = uow.programs.get_site(visit.site_id)
             program_ids = [site.program_id] if site is not None else []  # only the visit's own program
@@ -84,8 +107,9 @@ class LookupService:
 
         return self._run(actor, visit_id, purpose, find, "card")
 
-    def by_name(self, actor: Actor, visit_id: str, purpose: str | None, name: str, birth_year: int,
-                village: str | None = None) -> list[Candidate]:
+    def by_name(
+        self, actor: Actor, visit_id: str, purpose: str | None, name: str, birth_year: int, village: str | None = None
+    ) -> list[Candidate]:
         if len(name) > MAX_NAME_CHARS or len(village or "") > MAX_NAME_CHARS:
             raise InvalidInput(f"a name or village has at most {MAX_NAME_CHARS} characters", field="name")
         query = normalize_name(name)

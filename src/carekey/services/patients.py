@@ -86,14 +86,28 @@ class AccessView:
 
 
 def exam_dict(e: Exam) -> dict[str, object]:
-    return {"id": e.id, "recorded_at": e.recorded_at.isoformat(), "site_id": e.site_id, "bmi": e.bmi,
-            "notes": e.notes, "observations": e.observations()}
+    return {
+        "id": e.id,
+        "recorded_at": e.recorded_at.isoformat(),
+        "site_id": e.site_id,
+        "bmi": e.bmi,
+        "notes": e.notes,
+        "observations": e.observations(),
+    }
 
 
 def consent_dict(c: ConsentRecord) -> dict[str, object]:
-    return {"id": c.id, "purpose": c.purpose.value, "granted": c.granted, "at": c.at.isoformat(),
-            "notice_version": c.notice_version, "language": c.language, "grantor": c.grantor.kind.value,
-            "site_id": c.site_id, "by": c.user_id or "the person"}
+    return {
+        "id": c.id,
+        "purpose": c.purpose.value,
+        "granted": c.granted,
+        "at": c.at.isoformat(),
+        "notice_version": c.notice_version,
+        "language": c.language,
+        "grantor": c.grantor.kind.value,
+        "site_id": c.site_id,
+        "by": c.user_id or "the person",
+    }
 
 
 class PatientService:
@@ -142,9 +156,14 @@ class PatientService:
 
     def authenticate(self, token: str) -> Patient:
         now = self.d.clock()
-        session = live_session(self.d, token, now, staff=False,
-                               unknown="unknown patient token; sign in with your card number and PIN",
-                               expired="session expired; sign in again")
+        session = live_session(
+            self.d,
+            token,
+            now,
+            staff=False,
+            unknown="unknown patient token; sign in with your card number and PIN",
+            expired="session expired; sign in again",
+        )
         return Patient(session.person_id)
 
     def logout(self, token: str) -> None:
@@ -166,9 +185,15 @@ class PatientService:
             images = uow.images.count_for_person(row.id)
             referrals = uow.referrals.for_person(row.id)
             uow.commit()
-        return PatientRecord(open_person(self.d.crypto, row, key), grants,
-                             [open_exam(self.d.crypto, key, e) for e in exams], row.enrolled_at, row.enrolled_site,
-                             images, tuple(open_referrals(self.d, key, referrals)))
+        return PatientRecord(
+            open_person(self.d.crypto, row, key),
+            grants,
+            [open_exam(self.d.crypto, key, e) for e in exams],
+            row.enrolled_at,
+            row.enrolled_site,
+            images,
+            tuple(open_referrals(self.d, key, referrals)),
+        )
 
     def consents(self, patient: Patient) -> list[ConsentRecord]:
         """Every consent decision, oldest first (the latest per purpose is in force)."""
@@ -215,11 +240,25 @@ class PatientService:
         out = []
         for e in uow.access_log.for_person(person_id):
             if e.event.seq is not None and e.event.seq < sth.size:  # later ones are in the next view
-                kept = None if e.promise is None else (
-                    e.promise.verify(keys) and e.promise.covers(e.leaf_input)
-                    and e.promise.kept_by(uow.tree_heads.first_covering(e.event.seq)))
-                out.append(AccessView(e.event.seq, e.event.leaf_event(), e.salt,
-                                      InclusionReceipt.issue(tree, e.event.seq, e.leaf_input, sth), e.promise, kept))
+                kept = (
+                    None
+                    if e.promise is None
+                    else (
+                        e.promise.verify(keys)
+                        and e.promise.covers(e.leaf_input)
+                        and e.promise.kept_by(uow.tree_heads.first_covering(e.event.seq))
+                    )
+                )
+                out.append(
+                    AccessView(
+                        e.event.seq,
+                        e.event.leaf_event(),
+                        e.salt,
+                        InclusionReceipt.issue(tree, e.event.seq, e.leaf_input, sth),
+                        e.promise,
+                        kept,
+                    )
+                )
         return out
 
     def export(self, patient: Patient) -> dict[str, object]:
@@ -236,22 +275,45 @@ class PatientService:
         if views:
             record_heads(self.d, views[0].receipt.sth)
         return {
-            "format": "carekey-export-v1", "exported_at": self.d.clock().isoformat(),
+            "format": "carekey-export-v1",
+            "exported_at": self.d.clock().isoformat(),
             "person": open_person(self.d.crypto, row, key).to_dict() | {"id": row.id},
-            "enrolled_at": row.enrolled_at.isoformat(), "enrolled_site": row.enrolled_site,
+            "enrolled_at": row.enrolled_at.isoformat(),
+            "enrolled_site": row.enrolled_site,
             "exams": [exam_dict(open_exam(self.d.crypto, key, e)) for e in exams],
-            "referrals": [{"id": r.id, "recorded_at": r.recorded_at.isoformat(), "site": r.site_id,
-                           "to_where": r.to_where, "reason": r.reason, "urgency": r.urgency.value,
-                           "closed_at": r.closed_at.isoformat() if r.closed_at else None,
-                           "closed_as": r.closed_as.value if r.closed_as else None} for r in referrals],
+            "referrals": [
+                {
+                    "id": r.id,
+                    "recorded_at": r.recorded_at.isoformat(),
+                    "site": r.site_id,
+                    "to_where": r.to_where,
+                    "reason": r.reason,
+                    "urgency": r.urgency.value,
+                    "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+                    "closed_as": r.closed_as.value if r.closed_as else None,
+                }
+                for r in referrals
+            ],
             "consents": [consent_dict(open_consent(self.d.crypto, key, c)) for c in consents],
-            "biometric_templates": [{"modality": t.modality, "position": t.position, "created_at":
-                                     t.created_at.isoformat(), "note": "protected template, not an image"}
-                                    for t in templates],
+            "biometric_templates": [
+                {
+                    "modality": t.modality,
+                    "position": t.position,
+                    "created_at": t.created_at.isoformat(),
+                    "note": "protected template, not an image",
+                }
+                for t in templates
+            ],
             # what is kept and since when, never the images themselves: a copy of one needs a visit
-            "biometric_images_kept": [{"modality": i.modality, "position": i.position, "created_at":
-                                       i.created_at.isoformat(), "note": "encrypted under your own key; deleted when "
-                                       "you withdraw biometric_image_retention"} for i in images],
+            "biometric_images_kept": [
+                {
+                    "modality": i.modality,
+                    "position": i.position,
+                    "created_at": i.created_at.isoformat(),
+                    "note": "encrypted under your own key; deleted when you withdraw biometric_image_retention",
+                }
+                for i in images
+            ],
             "accesses": [v.to_dict() for v in views],
         }
 

@@ -64,8 +64,9 @@ def check_pin(pin: str | None) -> None:
         raise InvalidInput(f"a PIN has {PIN_DIGITS[0]}-{PIN_DIGITS[1]} digits", field="pin")
     steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:], strict=False)}
     if steps in ({0}, {1}, {9}):
-        raise InvalidInput("this PIN is too easy to guess (one digit repeated or a run like 123456); choose another",
-                           field="pin")
+        raise InvalidInput(
+            "this PIN is too easy to guess (one digit repeated or a run like 123456); choose another", field="pin"
+        )
 
 
 def erase_person(uow: UnitOfWork, deps: Deps, person_id: str) -> None:
@@ -90,8 +91,17 @@ class PeopleService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    def enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
-               consent: ConsentInput, pin: str | None = None, *, confirm_new: bool = False) -> PersonView:
+    def enroll(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        data: PersonInput,
+        consent: ConsentInput,
+        pin: str | None = None,
+        *,
+        confirm_new: bool = False,
+    ) -> PersonView:
         """Create the person with the consents given now; ``care_record`` is required (without it nothing
         is stored: record the exam with ``ExamService.screen_without_record`` instead). A refusal for a card
         already enrolled (409) is logged like any other decision; so is a possible duplicate (same name, birth
@@ -104,16 +114,27 @@ class PeopleService:
             self._log_conflict(actor, visit_id, err)
             raise
 
-    def _enroll(self, actor: Actor, visit_id: str, purpose: str | None, data: PersonInput,
-                consent: ConsentInput, pin: str | None, confirm_new: bool = False) -> PersonView:
+    def _enroll(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        data: PersonInput,
+        consent: ConsentInput,
+        pin: str | None,
+        confirm_new: bool = False,
+    ) -> PersonView:
         now, person_id = self.d.clock(), new_person_id()
         granted = frozenset(consent.granted)
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             authorize(uow, now, actor, Action.ENROLL, purpose, visit=visit, person_id=person_id, consents=granted)
             if Purpose.CARE_RECORD not in granted:
-                raise ConsentMissing("without care_record consent nothing about the person is stored; "
-                                     "the exam can still be shown and printed", purpose="care_record")
+                raise ConsentMissing(
+                    "without care_record consent nothing about the person is stored; "
+                    "the exam can still be shown and printed",
+                    purpose="care_record",
+                )
             assert visit is not None
             site = uow.programs.get_site(visit.site_id)
             program = uow.programs.get_program(site.program_id) if site else None
@@ -127,13 +148,23 @@ class PeopleService:
             key, sealed = self.d.crypto.new_data_key(person_id)
             try:
                 ix = self.d.index
-                uow.people.add(PersonRow(
-                    id=person_id, program_id=program.id, card_bidx=ix.card(person.card_number),
-                    name_bidx=ix.name(person.full_name), birth_year_bidx=ix.birth_year(person.birth_year),
-                    village_bidx=ix.village(person.village), key_ref=sealed.key_ref, wrapped_key=sealed.wrapped,
-                    ciphertext=self.d.crypto.seal_json(key, person.to_dict(), person_aad(person_id)),
-                    enrolled_site=visit.site_id, enrolled_at=now, last_seen_at=now,
-                    pin_hash=self.d.passwords.hash(pin) if pin else None))
+                uow.people.add(
+                    PersonRow(
+                        id=person_id,
+                        program_id=program.id,
+                        card_bidx=ix.card(person.card_number),
+                        name_bidx=ix.name(person.full_name),
+                        birth_year_bidx=ix.birth_year(person.birth_year),
+                        village_bidx=ix.village(person.village),
+                        key_ref=sealed.key_ref,
+                        wrapped_key=sealed.wrapped,
+                        ciphertext=self.d.crypto.seal_json(key, person.to_dict(), person_aad(person_id)),
+                        enrolled_site=visit.site_id,
+                        enrolled_at=now,
+                        last_seen_at=now,
+                        pin_hash=self.d.passwords.hash(pin) if pin else None,
+                    )
+                )
                 add_consent_rows(uow, self.d, key, person_id, consent, now, visit.site_id, actor.user_id)
                 uow.visits.save(visit.bind(person_id))
                 uow.visits.offer(visit.id, person_id, "enrolled")
@@ -143,40 +174,82 @@ class PeopleService:
                 raise
         return PersonView(person, granted, now, now, visit.site_id)
 
-    def _check_demographic(self, uow: UnitOfWork, actor: Actor, visit, program_id: str, person: Person,  # type: ignore[no-untyped-def]
-                           confirm_new: bool) -> None:
+    def _check_demographic(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        visit,
+        program_id: str,
+        person: Person,  # type: ignore[no-untyped-def]
+        confirm_new: bool,
+    ) -> None:
         ix = self.d.index
         year, village = ix.birth_year(person.birth_year), ix.village(person.village)
-        same = [r for r in uow.people.by_name(program_id, ix.name(person.full_name), 50)
-                if r.birth_year_bidx == year and r.village_bidx == village]
+        same = [
+            r
+            for r in uow.people.by_name(program_id, ix.name(person.full_name), 50)
+            if r.birth_year_bidx == year and r.village_bidx == village
+        ]
         people = [(r.id, open_person(self.d.crypto, r)) for r in same]
-        out = sorted((Candidate.of(p, 100.0) for pid, p in people
-                      if Purpose.CARE_RECORD in current_grants(uow.consents.history(pid))),
-                     key=lambda c: c.person_id)[: self.d.settings.max_candidates]
+        out = sorted(
+            (
+                Candidate.of(p, 100.0)
+                for pid, p in people
+                if Purpose.CARE_RECORD in current_grants(uow.consents.history(pid))
+            ),
+            key=lambda c: c.person_id,
+        )[: self.d.settings.max_candidates]
         if not out:
             return
         now = self.d.clock()
         if confirm_new:
-            log_access(uow, now, actor, "duplicate_override_new_person", Purpose.CARE_RECORD.value, "granted",
-                       f"the registrar confirmed a new person ({len(out)} enrolled with the same name, birth year "
-                       "and village)", visit.site_id, person.id)
+            log_access(
+                uow,
+                now,
+                actor,
+                "duplicate_override_new_person",
+                Purpose.CARE_RECORD.value,
+                "granted",
+                f"the registrar confirmed a new person ({len(out)} enrolled with the same name, birth year "
+                "and village)",
+                visit.site_id,
+                person.id,
+            )
             return
         report_candidates(uow, self.d, actor, visit, Action.ENROLL.value, Purpose.CARE_RECORD, out, "name")
-        log_access(uow, now, actor, Action.ENROLL.value, Purpose.CARE_RECORD.value, "denied",
-                   f"possible duplicate: {len(out)} enrolled person(s) with the same name, birth year and village",
-                   visit.site_id, person.id)
+        log_access(
+            uow,
+            now,
+            actor,
+            Action.ENROLL.value,
+            Purpose.CARE_RECORD.value,
+            "denied",
+            f"possible duplicate: {len(out)} enrolled person(s) with the same name, birth year and village",
+            visit.site_id,
+            person.id,
+        )
         uow.commit()
-        raise PossibleDuplicate(f"{len(out)} person(s) with the same name, birth year and village are already "
-                                "enrolled in the program: open their record if it is them, or confirm a new person",
-                                candidates=[asdict(c) for c in out])
+        raise PossibleDuplicate(
+            f"{len(out)} person(s) with the same name, birth year and village are already "
+            "enrolled in the program: open their record if it is them, or confirm a new person",
+            candidates=[asdict(c) for c in out],
+        )
 
     def _log_conflict(self, actor: Actor, visit_id: str, err: Conflict) -> None:
         """A refused enrollment (the card is already enrolled) is a decision like any other: log it."""
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             site_id = visit.site_id if visit else None
-            log_access(uow, self.d.clock(), actor, Action.ENROLL.value, "care_record", "denied",
-                       f"enrollment refused: {err.message}", site_id)
+            log_access(
+                uow,
+                self.d.clock(),
+                actor,
+                Action.ENROLL.value,
+                "care_record",
+                "denied",
+                f"enrollment refused: {err.message}",
+                site_id,
+            )
             uow.commit()
 
     def read(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str) -> PersonView:
@@ -195,19 +268,36 @@ class PeopleService:
             uow.commit()
         return PersonView(person, grants, row.enrolled_at, now, row.enrolled_site)
 
-    def erase(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str,
-              proof: PresenceProof = NO_PROOF) -> None:
+    def erase(
+        self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, proof: PresenceProof = NO_PROOF
+    ) -> None:
         """Erase at the person's request during a visit (crypto-shredding); the person proves they are here."""
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             presence, approver = establish(uow, self.d, actor, visit, person_id, proof)
-            authorize(uow, self.d.clock(), actor, Action.ERASE, purpose, visit=visit, person_id=person_id,
-                      presence=presence, approver=approver)
+            authorize(
+                uow,
+                self.d.clock(),
+                actor,
+                Action.ERASE,
+                purpose,
+                visit=visit,
+                person_id=person_id,
+                presence=presence,
+                approver=approver,
+            )
             erase_person(uow, self.d, person_id)
             uow.commit()
 
-    def set_pin(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, pin: str,
-                proof: PresenceProof = NO_PROOF) -> None:
+    def set_pin(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        person_id: str,
+        pin: str,
+        proof: PresenceProof = NO_PROOF,
+    ) -> None:
         """Set or reset the patient PIN (the person's credential for self-service, with their card). The person
         proves they are here (their current PIN, a biometric match in this visit, their enrollment in this visit,
         or a second staff member's approval); every open portal session of theirs ends."""
@@ -215,8 +305,17 @@ class PeopleService:
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             presence, approver = establish(uow, self.d, actor, visit, person_id, proof)
-            authorize(uow, self.d.clock(), actor, Action.SET_PIN, purpose, visit=visit, person_id=person_id,
-                      presence=presence, approver=approver)
+            authorize(
+                uow,
+                self.d.clock(),
+                actor,
+                Action.SET_PIN,
+                purpose,
+                visit=visit,
+                person_id=person_id,
+                presence=presence,
+                approver=approver,
+            )
             load_row(uow, person_id)
             uow.people.set_pin_hash(person_id, self.d.passwords.hash(pin))
             uow.users.end_sessions(person_id=person_id)

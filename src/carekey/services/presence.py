@@ -39,8 +39,9 @@ class PresenceProof:
 NO_PROOF = PresenceProof()
 
 
-def establish(uow: UnitOfWork, deps: Deps, actor: Actor, visit: Visit | None, person_id: str,
-              proof: PresenceProof) -> tuple[Presence | None, ApproverFacts | None]:
+def establish(
+    uow: UnitOfWork, deps: Deps, actor: Actor, visit: Visit | None, person_id: str, proof: PresenceProof
+) -> tuple[Presence | None, ApproverFacts | None]:
     """The strongest proof available for ``person_id`` in ``visit`` (None when there is none)."""
     if visit is None:
         return None, None
@@ -56,16 +57,34 @@ def establish(uow: UnitOfWork, deps: Deps, actor: Actor, visit: Visit | None, pe
         row = uow.people.get(person_id)
         if row is not None and deps.passwords.verify(row.pin_hash, proof.pin):
             return Presence.PIN, None
-        log_access(uow, now, actor, PROVE, "care_record", "denied", "wrong PIN typed as proof of presence",
-                   visit.site_id, person_id)
+        log_access(
+            uow,
+            now,
+            actor,
+            PROVE,
+            "care_record",
+            "denied",
+            "wrong PIN typed as proof of presence",
+            visit.site_id,
+            person_id,
+        )
         return None, None
     if proof.approver_username:
         found = uow.users.by_username(proof.approver_username.strip().lower()[:40])
         if found is not None and deps.passwords.verify(found[1], proof.approver_password or ""):
             u = found[0]
             return Presence.SECOND_STAFF, ApproverFacts(u.id, u.username, u.role, u.site_ids, u.approved, u.active)
-        log_access(uow, now, actor, PROVE, "care_record", "denied", "second staff approval: wrong username or password",
-                   visit.site_id, person_id)
+        log_access(
+            uow,
+            now,
+            actor,
+            PROVE,
+            "care_record",
+            "denied",
+            "second staff approval: wrong username or password",
+            visit.site_id,
+            person_id,
+        )
         return None, None
     method = uow.visits.offers(visit.id).get(person_id)
     if method == "biometric":

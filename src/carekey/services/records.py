@@ -44,9 +44,16 @@ def open_exam(crypto: PersonCrypto, key: bytes, row: ExamRow) -> Exam:
     data = dict(crypto.open_json(key, row.ciphertext, exam_aad(row.id, row.person_id)))  # type: ignore[call-overload]
     data.pop("bmi", None)
     bt = data.pop("blood_type", None)
-    return Exam.create(id=row.id, person_id=row.person_id, visit_id=row.visit_id, site_id=row.site_id,
-                       recorded_by=row.recorded_by, recorded_at=row.recorded_at,
-                       blood_type=parse_blood_type(bt) if bt else None, **data)
+    return Exam.create(
+        id=row.id,
+        person_id=row.person_id,
+        visit_id=row.visit_id,
+        site_id=row.site_id,
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+        blood_type=parse_blood_type(bt) if bt else None,
+        **data,
+    )
 
 
 def grantor_aad(consent_id: str, person_id: str) -> str:
@@ -54,13 +61,23 @@ def grantor_aad(consent_id: str, person_id: str) -> str:
 
 
 def seal_grantor(crypto: PersonCrypto, key: bytes, consent_id: str, person_id: str, grantor: Grantor) -> bytes:
-    return crypto.seal_json(key, {"name": grantor.guardian_name, "relation": grantor.guardian_relation},
-                            grantor_aad(consent_id, person_id))
+    return crypto.seal_json(
+        key, {"name": grantor.guardian_name, "relation": grantor.guardian_relation}, grantor_aad(consent_id, person_id)
+    )
 
 
 def open_consent(crypto: PersonCrypto, key: bytes, row: ConsentRow) -> ConsentRecord:
     g = dict(crypto.open_json(key, row.grantor_ciphertext, grantor_aad(row.id, row.person_id)))  # type: ignore[call-overload]
     grantor = Grantor(GrantorKind(row.grantor_kind), g["name"], g["relation"])
-    return ConsentRecord(id=row.id, person_id=row.person_id, purpose=Purpose(row.purpose), granted=row.granted,
-                         notice_version=row.notice_version, language=row.language, grantor=grantor, at=row.at,
-                         site_id=row.site_id, user_id=row.user_id)
+    return ConsentRecord(
+        id=row.id,
+        person_id=row.person_id,
+        purpose=Purpose(row.purpose),
+        granted=row.granted,
+        notice_version=row.notice_version,
+        language=row.language,
+        grantor=grantor,
+        at=row.at,
+        site_id=row.site_id,
+        user_id=row.user_id,
+    )

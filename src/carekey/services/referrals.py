@@ -31,9 +31,20 @@ def _open(deps: Deps, key: bytes, row: ReferralRow) -> Referral:
     data = deps.crypto.open_json(key, row.ciphertext, referral_aad(row.id, row.person_id))
     assert isinstance(data, dict)
     closed_as = parse_closed_as(row.closed_as) if row.closed_as else None
-    return Referral(row.id, row.person_id, row.visit_id, row.site_id, row.recorded_by, row.recorded_at,
-                    str(data["to_where"]), str(data["reason"]), Urgency(data["urgency"]), row.closed_at,
-                    row.closed_by, closed_as)
+    return Referral(
+        row.id,
+        row.person_id,
+        row.visit_id,
+        row.site_id,
+        row.recorded_by,
+        row.recorded_at,
+        str(data["to_where"]),
+        str(data["reason"]),
+        Urgency(data["urgency"]),
+        row.closed_at,
+        row.closed_by,
+        closed_as,
+    )
 
 
 def open_referrals(deps: Deps, key: bytes, rows: list[ReferralRow]) -> list[Referral]:
@@ -45,20 +56,37 @@ class ReferralService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    def record(self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, to_where: str, reason: str,
-               urgency: str) -> Referral:
+    def record(
+        self, actor: Actor, visit_id: str, purpose: str | None, person_id: str, to_where: str, reason: str, urgency: str
+    ) -> Referral:
         now = self.d.clock()
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             authorize(uow, now, actor, Action.RECORD_REFERRAL, purpose, visit=visit, person_id=person_id)
             assert visit is not None
-            referral = Referral.create(id=new_id("RF"), person_id=person_id, visit_id=visit.id,
-                                       site_id=visit.site_id, recorded_by=actor.user_id, recorded_at=now,
-                                       to_where=to_where, reason=reason, urgency=urgency)
+            referral = Referral.create(
+                id=new_id("RF"),
+                person_id=person_id,
+                visit_id=visit.id,
+                site_id=visit.site_id,
+                recorded_by=actor.user_id,
+                recorded_at=now,
+                to_where=to_where,
+                reason=reason,
+                urgency=urgency,
+            )
             key = data_key(self.d.crypto, load_row(uow, person_id))
-            uow.referrals.add(ReferralRow(referral.id, person_id, visit.id, visit.site_id, actor.user_id, now,
-                                          self.d.crypto.seal_json(key, referral.payload(),
-                                                                  referral_aad(referral.id, person_id))))
+            uow.referrals.add(
+                ReferralRow(
+                    referral.id,
+                    person_id,
+                    visit.id,
+                    visit.site_id,
+                    actor.user_id,
+                    now,
+                    self.d.crypto.seal_json(key, referral.payload(), referral_aad(referral.id, person_id)),
+                )
+            )
             if visit.person_id is None:
                 uow.visits.save(visit.bind(person_id))
             uow.commit()
@@ -84,8 +112,17 @@ class ReferralService:
             purpose_ok = authorize(uow, now, actor, Action.FOLLOWUP_LIST, purpose, site_id=site_id)
             rows = uow.referrals.open_at_site(site_id)
             for r in rows:  # each person listed sees it in their own access log
-                log_access(uow, now, actor, "followup_list_result", purpose_ok.value, "granted",
-                           "listed (code only) as having an open referral", site_id, r.person_id)
+                log_access(
+                    uow,
+                    now,
+                    actor,
+                    "followup_list_result",
+                    purpose_ok.value,
+                    "granted",
+                    "listed (code only) as having an open referral",
+                    site_id,
+                    r.person_id,
+                )
             uow.commit()
         return [FollowupItem(r.id, r.person_id, visit_code(r.visit_id), r.recorded_at) for r in rows]
 
@@ -95,8 +132,16 @@ class ReferralService:
         now = self.d.clock()
         with self.d.uow() as uow:
             row = uow.referrals.get(referral_id[:40])
-            authorize(uow, now, actor, Action.CLOSE_REFERRAL, purpose, site_id=row.site_id if row else "-",
-                      person_id=row.person_id if row else None, detail=f": {how.value}")
+            authorize(
+                uow,
+                now,
+                actor,
+                Action.CLOSE_REFERRAL,
+                purpose,
+                site_id=row.site_id if row else "-",
+                person_id=row.person_id if row else None,
+                detail=f": {how.value}",
+            )
             if row is None:
                 raise NotFound(f"no referral {referral_id[:40]}")
             if not uow.referrals.close(row.id, now, actor.user_id, how.value):

@@ -108,8 +108,11 @@ class RenewalService:
         to ``keep_image``'s replacement or to retention)."""
         version = self.matcher.key_version
         current = {(t.modality, t.position) for t in uow.biometrics.for_person(person_id) if t.key_version == version}
-        return [i for i in uow.images.for_person(person_id)
-                if i.key_version != version and (i.modality, i.position) not in current]
+        return [
+            i
+            for i in uow.images.for_person(person_id)
+            if i.key_version != version and (i.modality, i.position) not in current
+        ]
 
     def _extract(self, uow: UnitOfWork, person_id: str, stale: list[ImageRow]) -> list[bytes]:
         """Templates of the stale images, in order; on any failure (ours, or an unexpected one from decoding or
@@ -123,6 +126,8 @@ class RenewalService:
             except Exception as err:  # noqa: BLE001 - any failure fails this person only, never the whole job
                 why = err.message if isinstance(err, CarekeyError) else f"could not re-extract ({type(err).__name__})"
                 uow.commit()
-                raise TemplateError(f"the kept {image.modality} image ({image.position or 'no position'}) could "
-                                    f"not be renewed: {why}; the person re-enrolls at their next capture") from None
+                raise TemplateError(
+                    f"the kept {image.modality} image ({image.position or 'no position'}) could "
+                    f"not be renewed: {why}; the person re-enrolls at their next capture"
+                ) from None
         return out

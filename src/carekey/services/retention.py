@@ -44,10 +44,12 @@ class RetentionPlan:
 
     def tasks(self) -> list[tuple[str, str]]:
         done = set(self.expired) | set(self.orphan_templates)
-        return ([("erase", p) for p in self.expired] + [("templates", p) for p in self.orphan_templates
-                                                        if p not in set(self.expired)]
-                + [("retired", p) for p in self.retired_templates if p not in done]
-                + [("images", p) for p in self.orphan_images if p not in done])
+        return (
+            [("erase", p) for p in self.expired]
+            + [("templates", p) for p in self.orphan_templates if p not in set(self.expired)]
+            + [("retired", p) for p in self.retired_templates if p not in done]
+            + [("images", p) for p in self.orphan_images if p not in done]
+        )
 
 
 @dataclass
@@ -86,8 +88,13 @@ class RetentionService:
             images = [p for p in uow.images.person_ids() if not _may_keep_images(uow, p)]
         return RetentionPlan(cutoff, expired, orphans, retired, images)
 
-    def run(self, years: int | None = None, dry_run: bool = False, progress: Progress | None = None,
-            actor: Actor = RETENTION_JOB) -> RetentionReport:
+    def run(
+        self,
+        years: int | None = None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        actor: Actor = RETENTION_JOB,
+    ) -> RetentionReport:
         recovered = 0 if dry_run else self.recover()
         plan = self.plan(years)
         report = RetentionReport(plan.cutoff, dry_run, keys_recovered=recovered)
@@ -98,7 +105,7 @@ class RetentionService:
             report.retired_templates_deleted = [p for k, p in tasks if k == "retired"]
             report.images_deleted = [p for k, p in tasks if k == "images"]
             return report
-        for kind, person_id in (progress(tasks, "retention", len(tasks)) if progress else tasks):
+        for kind, person_id in progress(tasks, "retention", len(tasks)) if progress else tasks:
             if kind == "erase":
                 done, into = self._erase(actor, person_id, plan.cutoff), report.erased
             elif kind == "retired":
@@ -122,8 +129,9 @@ class RetentionService:
             row = uow.people.get(person_id)
             if row is None or row.last_seen_at >= cutoff:
                 return False
-            authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
-                      person_id=person_id)
+            authorize(
+                uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value, person_id=person_id
+            )
             erase_person(uow, self.d, person_id)
             uow.commit()
         return True
@@ -133,8 +141,9 @@ class RetentionService:
             grants = uow.consents.latest_decisions(Purpose.BIOMETRIC_IDENTIFICATION.value)
             if grants.get(person_id) or not uow.biometrics.for_person(person_id):
                 return False
-            authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
-                      person_id=person_id)
+            authorize(
+                uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value, person_id=person_id
+            )
             uow.biometrics.delete_for_person(person_id)
             delete_kept_images(uow, person_id)
             uow.commit()
@@ -145,8 +154,9 @@ class RetentionService:
         with self.d.uow() as uow:
             if not version or person_id not in uow.biometrics.retired_person_ids(version):
                 return False
-            authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
-                      person_id=person_id)
+            authorize(
+                uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value, person_id=person_id
+            )
             uow.biometrics.delete_retired(version, person_id=person_id)
             uow.commit()
         return True
@@ -155,8 +165,9 @@ class RetentionService:
         with self.d.uow() as uow:
             if _may_keep_images(uow, person_id) or not uow.images.count_for_person(person_id):
                 return False
-            authorize(uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value,
-                      person_id=person_id)
+            authorize(
+                uow, self.d.clock(), actor, Action.RETENTION_DELETE, Purpose.ADMINISTRATION.value, person_id=person_id
+            )
             delete_kept_images(uow, person_id)
             uow.commit()
         return True

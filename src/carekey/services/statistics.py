@@ -82,8 +82,12 @@ def check_release_epsilon(value: object, cap: float) -> float:
         raise InvalidInput("epsilon must be a number", field="epsilon")
     eps = float(value)
     if not math.isfinite(eps) or not EPSILON_MIN <= eps <= cap:
-        raise InvalidInput(f"epsilon must be between {EPSILON_MIN:g} and {cap:g} (the per-release cap)",
-                           field="epsilon", minimum=EPSILON_MIN, maximum=cap)
+        raise InvalidInput(
+            f"epsilon must be between {EPSILON_MIN:g} and {cap:g} (the per-release cap)",
+            field="epsilon",
+            minimum=EPSILON_MIN,
+            maximum=cap,
+        )
     return eps
 
 
@@ -98,8 +102,9 @@ class StatisticsService:
 
     # -- who and for what ---------------------------------------------------------------------------------
 
-    def _authorize(self, uow: UnitOfWork, now: datetime, actor: Actor, purpose: str | None,
-                   program_id: str | None) -> str:
+    def _authorize(
+        self, uow: UnitOfWork, now: datetime, actor: Actor, purpose: str | None, program_id: str | None
+    ) -> str:
         """Policy (role, purpose) and the program wall; a refusal is logged and committed, then raised."""
         programs = programs_of(uow, actor)
         authorize(uow, now, actor, Action.STATISTICS, purpose, actor_programs=programs, program_id=program_id)
@@ -139,19 +144,33 @@ class StatisticsService:
                 continue
             row = max(exams, key=lambda e: e.recorded_at)
             latest = open_exam(self.d.crypto, data_key(self.d.crypto, prow), row)
-            rows.append(ScreeningRecord(
-                district=person.district, sex=person.sex.value, age=person.age(row.recorded_at.date()),
-                systolic=None if latest.systolic_bp is None else round(latest.systolic_bp),
-                diastolic=None if latest.diastolic_bp is None else round(latest.diastolic_bp),
-                weight_kg=latest.weight_kg, height_cm=latest.height_cm,
-                blood_type=latest.blood_type.value if latest.blood_type else None,
-                fasting_glucose_mmol=latest.glucose_mmol_l, unit=prow.id))
+            rows.append(
+                ScreeningRecord(
+                    district=person.district,
+                    sex=person.sex.value,
+                    age=person.age(row.recorded_at.date()),
+                    systolic=None if latest.systolic_bp is None else round(latest.systolic_bp),
+                    diastolic=None if latest.diastolic_bp is None else round(latest.diastolic_bp),
+                    weight_kg=latest.weight_kg,
+                    height_cm=latest.height_cm,
+                    blood_type=latest.blood_type.value if latest.blood_type else None,
+                    fasting_glucose_mmol=latest.glucose_mmol_l,
+                    unit=prow.id,
+                )
+            )
         return rows
 
     # -- release ------------------------------------------------------------------------------------------
 
-    def release(self, actor: Actor, purpose: str | None, statistic: str, epsilon: float,
-                program_id: str | None = None, period: str | None = None) -> dict[str, object]:
+    def release(
+        self,
+        actor: Actor,
+        purpose: str | None,
+        statistic: str,
+        epsilon: float,
+        program_id: str | None = None,
+        period: str | None = None,
+    ) -> dict[str, object]:
         """One hierarchical DP release for a period; returns its figures, its id and the period's budget."""
         now = self.d.clock()
         settings = self.d.settings
@@ -160,8 +179,9 @@ class StatisticsService:
             try:
                 stat = Statistic(statistic)
             except ValueError:
-                raise InvalidInput(f"unknown statistic {statistic!r}; one of {', '.join(STATISTICS)}",
-                                   field="statistic") from None
+                raise InvalidInput(
+                    f"unknown statistic {statistic!r}; one of {', '.join(STATISTICS)}", field="statistic"
+                ) from None
             eps = check_release_epsilon(epsilon, settings.stats_max_release_epsilon)
             p = self._period(period)
             districts = self._districts(uow, program)
@@ -172,37 +192,62 @@ class StatisticsService:
                 ledger.charge(program, certified, label, p.id)
 
             try:
-                result = hierarchical_release(stat, self._rows(uow, program, p), districts=districts, epsilon=eps,
-                                              min_cell=settings.stats_min_cell, before_noise=charge)
+                result = hierarchical_release(
+                    stat,
+                    self._rows(uow, program, p),
+                    districts=districts,
+                    epsilon=eps,
+                    min_cell=settings.stats_min_cell,
+                    before_noise=charge,
+                )
             except BudgetExhausted as err:
                 self._deny(uow, now, actor, f"privacy budget of {p.id} exhausted: {err.message}")
                 raise
-            body = result.to_dict() | {"program_id": program, "period": p.id, "period_label": p.label,
-                                       "released_at": now.isoformat()}
-            published = PublishedRelease(f"R-{secrets.token_hex(6)}", program, p.id, str(stat), result.epsilon, now,
-                                         actor.user_id, body)
+            body = result.to_dict() | {
+                "program_id": program,
+                "period": p.id,
+                "period_label": p.label,
+                "released_at": now.isoformat(),
+            }
+            published = PublishedRelease(
+                f"R-{secrets.token_hex(6)}", program, p.id, str(stat), result.epsilon, now, actor.user_id, body
+            )
             uow.releases.add(published)
             uow.commit()
             spent, limit = ledger.spent(program, p.id), ledger.limit(program)
-        return body | {"id": published.id, "epsilon_spent": spent, "epsilon_limit": limit,
-                       "epsilon_remaining": max(limit - spent, 0.0)}
+        return body | {
+            "id": published.id,
+            "epsilon_spent": spent,
+            "epsilon_limit": limit,
+            "epsilon_remaining": max(limit - spent, 0.0),
+        }
 
     # -- budget and past releases -------------------------------------------------------------------------
 
-    def budget(self, actor: Actor, purpose: str | None, program_id: str | None = None,
-               period: str | None = None) -> BudgetView:
+    def budget(
+        self, actor: Actor, purpose: str | None, program_id: str | None = None, period: str | None = None
+    ) -> BudgetView:
         now = self.d.clock()
         with self.d.uow() as uow:
             program = self._authorize(uow, now, actor, purpose, program_id)
             p = self._period(period)
             ledger = PrivacyLedger(uow.budget, self.d.settings.privacy_budget_epsilon)
             spends = ledger.store.spends(program, p.id)
-            opened = [PeriodBudget(o.id, o.label, ledger.limit(program), ledger.spent(program, o.id),
-                                   ledger.remaining(program, o.id)) for o in periods.open_periods(now.date())]
-            view = BudgetView(program, p.id, ledger.limit(program), ledger.spent(program, p.id),
-                              ledger.remaining(program, p.id),
-                              [{"epsilon": s.epsilon, "label": s.label, "at": s.at.isoformat()} for s in spends],
-                              opened)
+            opened = [
+                PeriodBudget(
+                    o.id, o.label, ledger.limit(program), ledger.spent(program, o.id), ledger.remaining(program, o.id)
+                )
+                for o in periods.open_periods(now.date())
+            ]
+            view = BudgetView(
+                program,
+                p.id,
+                ledger.limit(program),
+                ledger.spent(program, p.id),
+                ledger.remaining(program, p.id),
+                [{"epsilon": s.epsilon, "label": s.label, "at": s.at.isoformat()} for s in spends],
+                opened,
+            )
             uow.commit()
         return view
 
@@ -232,8 +277,11 @@ class StatisticsService:
     def mapping(self) -> Dhis2Mapping:
         path = self.d.settings.resolved_dhis2_mapping_file()
         if not path.is_file():
-            raise InvalidInput(f"no DHIS2 mapping file at {path}: write one with `carekey stats mapping init` and "
-                               "fill in your DHIS2 UIDs", field="mapping")
+            raise InvalidInput(
+                f"no DHIS2 mapping file at {path}: write one with `carekey stats mapping init` and "
+                "fill in your DHIS2 UIDs",
+                field="mapping",
+            )
         return Dhis2Mapping.parse(path.read_text(encoding="utf-8"))
 
     def mapping_template(self, actor: Actor, purpose: str | None) -> dict[str, object]:
@@ -267,18 +315,34 @@ class StatisticsService:
             if not todo:
                 raise Conflict(f"nothing to send for {p.id}: no release, or all already sent", field="period")
             payload = data_value_set(todo, mapping)
-            log_access(uow, now, actor, "statistics_push", STATS, "granted",
-                       f"DHIS2 push of {payload.values} released values for {p.id} ({len(todo)} release(s))")
+            log_access(
+                uow,
+                now,
+                actor,
+                "statistics_push",
+                STATS,
+                "granted",
+                f"DHIS2 push of {payload.values} released values for {p.id} ({len(todo)} release(s))",
+            )
             uow.commit()  # logged before anything leaves
         ok, summary = self._post(payload)
         with self.d.uow() as uow:
             if not ok:
-                log_access(uow, self.d.clock(), actor, "statistics_push", STATS, "denied",
-                           f"DHIS2 push for {p.id} failed: {summary.get('description') or summary.get('status')}")
+                log_access(
+                    uow,
+                    self.d.clock(),
+                    actor,
+                    "statistics_push",
+                    STATS,
+                    "denied",
+                    f"DHIS2 push for {p.id} failed: {summary.get('description') or summary.get('status')}",
+                )
                 uow.commit()
-                raise UpstreamFailed(f"DHIS2 did not accept the values for {p.id}; nothing is marked as sent: "
-                                     f"{summary.get('description') or summary.get('status')}",
-                                     dhis2_status=str(summary.get("status", "")))
+                raise UpstreamFailed(
+                    f"DHIS2 did not accept the values for {p.id}; nothing is marked as sent: "
+                    f"{summary.get('description') or summary.get('status')}",
+                    dhis2_status=str(summary.get("status", "")),
+                )
             uow.releases.mark_sent([x.id for x in todo], self.d.clock(), summary)
             uow.commit()
         return PushResult(p.id, payload.values, payload.skipped, [x.id for x in todo], summary)
@@ -293,8 +357,14 @@ class StatisticsService:
         elif s.dhis2_username and s.dhis2_password is not None:
             auth = httpx.BasicAuth(s.dhis2_username, s.dhis2_password.get_secret_value())
         try:
-            resp = httpx.post(url, json=payload.body, headers=headers, auth=auth, timeout=s.dhis2_timeout_seconds,
-                              params={"importStrategy": "CREATE_AND_UPDATE"})
+            resp = httpx.post(
+                url,
+                json=payload.body,
+                headers=headers,
+                auth=auth,
+                timeout=s.dhis2_timeout_seconds,
+                params={"importStrategy": "CREATE_AND_UPDATE"},
+            )
         except httpx.TimeoutException:
             return False, {"status": "ERROR", "description": f"no answer within {s.dhis2_timeout_seconds:g} s"}
         except httpx.HTTPError as err:
@@ -306,6 +376,7 @@ class StatisticsService:
         ok, summary = import_summary(answer)
         if resp.status_code >= 400:
             summary = {"status": "ERROR", "description": f"HTTP {resp.status_code}"} | {
-                k: v for k, v in summary.items() if k != "status"}
+                k: v for k, v in summary.items() if k != "status"
+            }
             return False, summary
         return ok, summary

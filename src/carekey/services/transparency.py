@@ -42,9 +42,13 @@ class PublishedHead:
     public_key: bytes  # raw Ed25519 public key: all anyone needs to check heads and receipts
 
     def to_dict(self) -> dict[str, object]:
-        return {"signed_tree_head": self.sth.to_dict(), "public_key": self.public_key.hex(),
-                "key_id": self.sth.key_id.hex(), "algorithm": "Ed25519",
-                "signed_bytes": "b'carekey-sth-v1\\x00' || uint64 timestamp_ms || uint64 tree_size || root_hash"}
+        return {
+            "signed_tree_head": self.sth.to_dict(),
+            "public_key": self.public_key.hex(),
+            "key_id": self.sth.key_id.hex(),
+            "algorithm": "Ed25519",
+            "signed_bytes": "b'carekey-sth-v1\\x00' || uint64 timestamp_ms || uint64 tree_size || root_hash",
+        }
 
 
 def _largest_file_head(deps: Deps, db_has_heads: bool) -> SignedTreeHead | None:
@@ -52,9 +56,11 @@ def _largest_file_head(deps: Deps, db_has_heads: bool) -> SignedTreeHead | None:
         return None
     if not deps.heads.exists():
         if db_has_heads:
-            raise IntegrityError(f"the heads file {deps.heads.path} is missing but the database holds signed tree "
-                                 "heads: restore it from a backup (or, for a data folder older than the heads file, "
-                                 "run `carekey log adopt-heads`); no head is signed until then")
+            raise IntegrityError(
+                f"the heads file {deps.heads.path} is missing but the database holds signed tree "
+                "heads: restore it from a backup (or, for a data folder older than the heads file, "
+                "run `carekey log adopt-heads`); no head is signed until then"
+            )
         return None
     try:
         return deps.heads.largest()
@@ -73,7 +79,8 @@ def check_extends(tree: MerkleLog, heads: list[SignedTreeHead]) -> None:
             raise IntegrityError(
                 f"the access log ({tree.size} entries) does not extend the signed tree head of size {head.size}: "
                 "entries were removed or rewritten; run `carekey log verify` and restore the database from a "
-                "backup. No tree head is signed until then")
+                "backup. No tree head is signed until then"
+            )
 
 
 def check_log(uow: UnitOfWork, deps: Deps) -> MerkleLog:
@@ -81,8 +88,9 @@ def check_log(uow: UnitOfWork, deps: Deps) -> MerkleLog:
     tree = uow.access_log.tree()
     latest = uow.tree_heads.latest()
     largest_db = uow.tree_heads.largest() if latest is not None else None
-    check_extends(tree, [h for h in (latest, largest_db, _largest_file_head(deps, latest is not None))
-                         if h is not None])
+    check_extends(
+        tree, [h for h in (latest, largest_db, _largest_file_head(deps, latest is not None)) if h is not None]
+    )
     return tree
 
 
@@ -178,8 +186,12 @@ class TransparencyService:
             return None
         with self.d.uow() as uow:
             before = uow.tree_heads.latest()
-            if before is not None and before.key_id == self.d.signer.key_id and uow.access_log.pending() == 0 \
-                    and before.size == uow.access_log.size():
+            if (
+                before is not None
+                and before.key_id == self.d.signer.key_id
+                and uow.access_log.pending() == 0
+                and before.size == uow.access_log.size()
+            ):
                 return None
             sth = integrate(uow, self.d, wait)
             uow.commit()
@@ -214,8 +226,13 @@ class TransparencyService:
                 self._seen_ms = max(self._seen_ms, latest.head.timestamp_ms)
             if latest is not None and not force and now_ms - latest.head.timestamp_ms < period:
                 return None
-            if latest is not None and self.d.signer is not None and latest.key_id == self.d.signer.key_id \
-                    and uow.access_log.pending() == 0 and latest.size == uow.access_log.size():
+            if (
+                latest is not None
+                and self.d.signer is not None
+                and latest.key_id == self.d.signer.key_id
+                and uow.access_log.pending() == 0
+                and latest.size == uow.access_log.size()
+            ):
                 return None  # nothing new to sign: no write transaction at all
         return self.integrate()
 
@@ -244,6 +261,8 @@ class TransparencyService:
         with self.d.uow(read_only=True) as uow:
             tree = uow.access_log.tree()
             if not 0 <= first <= second <= tree.size:  # no such pair of trees (yet): nothing to prove
-                raise NotFound(f"no consistency proof from size {first} to size {second}: need 0 <= first <= second "
-                               f"<= {tree.size} (the log size)")
+                raise NotFound(
+                    f"no consistency proof from size {first} to size {second}: need 0 <= first <= second "
+                    f"<= {tree.size} (the log size)"
+                )
             return tree.consistency_proof(first, second)

@@ -67,7 +67,9 @@ def check_charge(spends: Sequence[Spend], limit: float, epsilon: float) -> float
     if spent + epsilon > limit * (1 + TOLERANCE):
         raise BudgetExhausted(
             f"this release needs epsilon {epsilon:g} but only {max(limit - spent, 0.0):g} of {limit:g} is left",
-            spent=spent, limit=limit, requested=epsilon,
+            spent=spent,
+            limit=limit,
+            requested=epsilon,
         )
     return max(limit - spent - epsilon, 0.0)
 

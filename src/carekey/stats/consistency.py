@@ -73,7 +73,7 @@ def controlled_round(values: np.ndarray, total: int) -> np.ndarray:
         floors[order[:missing]] += 1
     elif missing < 0:  # only from float error on an already integral vector
         order = np.argsort(values - floors, kind="stable")
-        for i in order[: -missing]:
+        for i in order[:-missing]:
             floors[i] -= 1 if floors[i] > 0 else 0
     return floors
 
@@ -87,7 +87,10 @@ def top_down(nodes: Sequence[Node], est: np.ndarray, variance: np.ndarray) -> np
     districts = [index[n] for n in nodes if n.level is Level.DISTRICT]
     groups = [(t, districts)] + [
         (index[d], [index[n] for n in nodes if n.level is lvl and n.district == d.district])
-        for d in nodes if d.level is Level.DISTRICT for lvl in (Level.DISTRICT_SEX, Level.DISTRICT_AGE)]
+        for d in nodes
+        if d.level is Level.DISTRICT
+        for lvl in (Level.DISTRICT_SEX, Level.DISTRICT_AGE)
+    ]
     for parent, children in groups:  # parents come before their children in this order
         w = variance[children]
         for o in range(est.shape[1]):

@@ -40,27 +40,63 @@ DEFAULT_COC = "HllvX50cXC0"
 
 # -- CSV ----------------------------------------------------------------------------------------------------
 
+
 def to_csv(release: PublishedRelease) -> str:
     body = release.body
     outs = [str(o) for o in body.get("outcomes", [])]  # type: ignore[union-attr]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["program", "period", "statistic", "level", "district", "sex", "age_band", "label", "merged_groups",
-                "people", "people_ci95_low", "people_ci95_high", *[f"count_{o}" for o in outs], "share",
-                "share_ci95_low", "share_ci95_high", "epsilon", "release_id"])
+    w.writerow(
+        [
+            "program",
+            "period",
+            "statistic",
+            "level",
+            "district",
+            "sex",
+            "age_band",
+            "label",
+            "merged_groups",
+            "people",
+            "people_ci95_low",
+            "people_ci95_high",
+            *[f"count_{o}" for o in outs],
+            "share",
+            "share_ci95_low",
+            "share_ci95_high",
+            "epsilon",
+            "release_id",
+        ]
+    )
     for f in body["figures"]:  # type: ignore[union-attr]
         share_ci = f["share_ci95"] or ["", ""]
-        w.writerow([release.program_id, release.period, release.statistic, f["level"], f["district"] or "",
-                    f["sex"] or "", f["age_band"] or "", f["label"], ";".join(f["merged"]), f["count"],
-                    *f["count_ci95"], *[f["counts"][o] for o in outs],
-                    "" if f["share"] is None else f"{f['share']:.4f}",
-                    *("" if v == "" else f"{v:.4f}" for v in share_ci), f"{release.epsilon:g}", release.id])
+        w.writerow(
+            [
+                release.program_id,
+                release.period,
+                release.statistic,
+                f["level"],
+                f["district"] or "",
+                f["sex"] or "",
+                f["age_band"] or "",
+                f["label"],
+                ";".join(f["merged"]),
+                f["count"],
+                *f["count_ci95"],
+                *[f["counts"][o] for o in outs],
+                "" if f["share"] is None else f"{f['share']:.4f}",
+                *("" if v == "" else f"{v:.4f}" for v in share_ci),
+                f"{release.epsilon:g}",
+                release.id,
+            ]
+        )
     for note in body.get("notes", []):  # type: ignore[union-attr]
         w.writerow([f"# {note}"])
     return out.getvalue()
 
 
 # -- DHIS2 mapping ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Dhis2Mapping:
@@ -85,12 +121,19 @@ class Dhis2Mapping:
                 raise InvalidInput(f"'{name}' in the DHIS2 mapping must be an object", field="mapping")
             return value
 
-        m = cls(table("orgUnits"), table("dataElements"), table("categoryOptionCombos"),
-                str(raw.get("attributeOptionCombo") or DEFAULT_COC), str(raw.get("dataSet") or ""))
+        m = cls(
+            table("orgUnits"),
+            table("dataElements"),
+            table("categoryOptionCombos"),
+            str(raw.get("attributeOptionCombo") or DEFAULT_COC),
+            str(raw.get("dataSet") or ""),
+        )
         for where, uid in m._uids():
             if uid and not UID.match(uid):
-                raise InvalidInput(f"DHIS2 mapping {where}: {uid!r} is not a DHIS2 UID (a letter and 10 letters or "
-                                   "digits)", field="mapping")
+                raise InvalidInput(
+                    f"DHIS2 mapping {where}: {uid!r} is not a DHIS2 UID (a letter and 10 letters or digits)",
+                    field="mapping",
+                )
         return m
 
     def _uids(self) -> Iterable[tuple[str, str]]:
@@ -116,8 +159,8 @@ def mapping_template(districts: Sequence[str]) -> dict[str, object]:
     """The file ``carekey stats mapping init`` writes: every key carekey can send, UIDs to fill in."""
     return {
         "_help": "Fill in the UIDs of your DHIS2 instance (11 characters). Leave a UID empty to not report that "
-                 "figure. A data element may instead be an object with one UID per level: total, district, "
-                 "district_sex, district_age.",
+        "figure. A data element may instead be an object with one UID per level: total, district, "
+        "district_sex, district_age.",
         "dataSet": "",
         "attributeOptionCombo": DEFAULT_COC,
         "orgUnits": {"total": "", **{d: "" for d in districts}},
@@ -127,6 +170,7 @@ def mapping_template(districts: Sequence[str]) -> dict[str, object]:
 
 
 # -- DHIS2 dataValueSets ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Dhis2Payload:
@@ -149,8 +193,12 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
     for rel in sorted(releases, key=lambda x: (x.created_at, x.id)):
         for f in rel.body["figures"]:  # type: ignore[union-attr]
             level = Level(f["level"])
-            coc_key = {Level.TOTAL: "total", Level.DISTRICT: "total", Level.DISTRICT_SEX: f["sex"],
-                       Level.DISTRICT_AGE: f["age_band"]}[level]
+            coc_key = {
+                Level.TOTAL: "total",
+                Level.DISTRICT: "total",
+                Level.DISTRICT_SEX: f["sex"],
+                Level.DISTRICT_AGE: f["age_band"],
+            }[level]
             org = mapping.org_units.get("total" if level is Level.TOTAL else str(f["district"]), "")
             coc = mapping.category_option_combos.get(str(coc_key), "") if coc_key else ""
             for outcome, count in f["counts"].items():
@@ -158,10 +206,14 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
                 if f["merged"] or not (org and coc and de):
                     skipped += 1
                     continue
-                values[(de, org, coc)] = {"dataElement": de, "period": rel.period, "orgUnit": org,
-                                          "categoryOptionCombo": coc,
-                                          "attributeOptionCombo": mapping.attribute_option_combo,
-                                          "value": str(int(count))}
+                values[(de, org, coc)] = {
+                    "dataElement": de,
+                    "period": rel.period,
+                    "orgUnit": org,
+                    "categoryOptionCombo": coc,
+                    "attributeOptionCombo": mapping.attribute_option_combo,
+                    "value": str(int(count)),
+                }
     body: dict[str, object] = {}
     if mapping.data_set:
         body["dataSet"] = mapping.data_set

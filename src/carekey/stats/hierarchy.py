@@ -57,15 +57,22 @@ from carekey.stats.tree import Level, Node, key_of, tree
 #: little (it also gets the sum of every district). Chosen with ``carekey bench stats`` (bench/results/stats/README.md):
 #: district and total errors 2.4-2.8x below the flat release's, for district x sex / x age band cells 1.1-1.5x
 #: above it (the price of a consistent tree; splits that tie the flat release there leave the district at ~2x).
-DEFAULT_SPLIT: Mapping[Level, float] = {Level.TOTAL: 0.05, Level.DISTRICT: 0.5, Level.DISTRICT_SEX: 0.2,
-                                        Level.DISTRICT_AGE: 0.25}
+DEFAULT_SPLIT: Mapping[Level, float] = {
+    Level.TOTAL: 0.05,
+    Level.DISTRICT: 0.5,
+    Level.DISTRICT_SEX: 0.2,
+    Level.DISTRICT_AGE: 0.25,
+}
 MERGED = "merged"
 
 
 def check_split(split: Mapping[Level, float]) -> dict[Level, float]:
     out = {Level(k): float(v) for k, v in split.items()}
-    if set(out) != set(Level) or any(not math.isfinite(v) or v <= 0 for v in out.values()) \
-            or abs(math.fsum(out.values()) - 1) > 1e-9:
+    if (
+        set(out) != set(Level)
+        or any(not math.isfinite(v) or v <= 0 for v in out.values())
+        or abs(math.fsum(out.values()) - 1) > 1e-9
+    ):
         raise InvalidInput("the epsilon split must give every level a positive share, summing to 1", field="split")
     return out
 
@@ -77,6 +84,7 @@ def discrete_laplace_variance(scale: float) -> float:
 
 
 # -- 1. measurement -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -93,8 +101,9 @@ def cell_of(statistic: Statistic, record: r.ScreeningRecord, districts: frozense
     return district, r.sex_label(record.sex), r.age_band(record.age), outcome_of(statistic, record)
 
 
-def measurements(statistic: Statistic, districts: Sequence[str], epsilon: float,
-                 split: Mapping[Level, float]) -> dict[Level, tuple[list[str], object]]:
+def measurements(
+    statistic: Statistic, districts: Sequence[str], epsilon: float, split: Mapping[Level, float]
+) -> dict[Level, tuple[list[str], object]]:
     """The OpenDP measurement of each level and its categories (``node key <US> outcome``)."""
     nodes, outs = tree(districts), outcomes(statistic)
     out: dict[Level, tuple[list[str], object]] = {}
@@ -104,16 +113,22 @@ def measurements(statistic: Statistic, districts: Sequence[str], epsilon: float,
     return out
 
 
-def certified_cost(statistic: Statistic, districts: Sequence[str], epsilon: float,
-                   split: Mapping[Level, float] = DEFAULT_SPLIT) -> float:
+def certified_cost(
+    statistic: Statistic, districts: Sequence[str], epsilon: float, split: Mapping[Level, float] = DEFAULT_SPLIT
+) -> float:
     """Sum over levels of the epsilon OpenDP certifies for one person (what the ledger is charged)."""
     check_epsilon(epsilon)
     return math.fsum(float(m.map(1)) for _, m in measurements(statistic, districts, epsilon, split).values())
 
 
-def measure(statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: Sequence[str], epsilon: float,
-            split: Mapping[Level, float] = DEFAULT_SPLIT,
-            before_noise: Callable[[float], object] | None = None) -> Measurement:
+def measure(
+    statistic: Statistic,
+    rows: Sequence[r.ScreeningRecord],
+    districts: Sequence[str],
+    epsilon: float,
+    split: Mapping[Level, float] = DEFAULT_SPLIT,
+    before_noise: Callable[[float], object] | None = None,
+) -> Measurement:
     statistic, epsilon = Statistic(statistic), check_epsilon(epsilon)
     units = [x.unit for x in rows if x.unit is not None]
     if len(set(units)) != len(units):
@@ -147,6 +162,7 @@ def measure(statistic: Statistic, rows: Sequence[r.ScreeningRecord], districts: 
 
 
 # -- 3. the release: figures with intervals, small cells merged -------------------------------------------
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -186,39 +202,69 @@ class HierarchicalRelease:
 
     @property
     def notes(self) -> list[str]:
-        out = [f"Approximate {1 - self.alpha:.0%} intervals. Figures add up: districts to the total, sexes and "
-               "age bands to their district."]
+        out = [
+            f"Approximate {1 - self.alpha:.0%} intervals. Figures add up: districts to the total, sexes and "
+            "age bands to their district."
+        ]
         n_merged = sum(len(f.merged) for f in self.figures)
         n_hidden = sum(h.cells for h in self.hidden)
         if n_merged or n_hidden:
             parts = ([f"{n_merged} shown together as 'merged' bars"] if n_merged else []) + (
-                [f"{n_hidden} not shown (their people are counted in their district or the total)"] if n_hidden else [])
-            out.append(f"Groups under {self.min_cell} people, or that may be empty, are never shown alone: "
-                       f"{' and '.join(parts)}.")
+                [f"{n_hidden} not shown (their people are counted in their district or the total)"] if n_hidden else []
+            )
+            out.append(
+                f"Groups under {self.min_cell} people, or that may be empty, are never shown alone: "
+                f"{' and '.join(parts)}."
+            )
         return out
 
     def to_dict(self) -> dict[str, object]:
-        return {"statistic": str(self.statistic), "method": "hierarchical", "epsilon": self.epsilon,
-                "level_epsilon": {str(k): v for k, v in self.level_epsilon.items()},
-                "confidence": 1 - self.alpha, "min_cell": self.min_cell, "outcomes": list(self.outcomes),
-                "noise": "discrete Laplace (OpenDP) per level, weighted least squares, top-down rounding",
-                "figures": [figure_dict(f) for f in self.figures],
-                "hidden": [{"level": str(h.level), "parent": h.parent, "cells": h.cells} for h in self.hidden],
-                "notes": self.notes}
+        return {
+            "statistic": str(self.statistic),
+            "method": "hierarchical",
+            "epsilon": self.epsilon,
+            "level_epsilon": {str(k): v for k, v in self.level_epsilon.items()},
+            "confidence": 1 - self.alpha,
+            "min_cell": self.min_cell,
+            "outcomes": list(self.outcomes),
+            "noise": "discrete Laplace (OpenDP) per level, weighted least squares, top-down rounding",
+            "figures": [figure_dict(f) for f in self.figures],
+            "hidden": [{"level": str(h.level), "parent": h.parent, "cells": h.cells} for h in self.hidden],
+            "notes": self.notes,
+        }
 
 
 def figure_dict(f: Figure) -> dict[str, object]:
-    return {"level": str(f.level), "label": f.label, "district": f.district, "sex": f.sex, "age_band": f.age_band,
-            "counts": dict(f.counts), "count": f.count, "count_ci95": list(f.count_ci), "share": f.share,
-            "share_ci95": None if f.share_ci is None else list(f.share_ci), "merged": list(f.merged)}
+    return {
+        "level": str(f.level),
+        "label": f.label,
+        "district": f.district,
+        "sex": f.sex,
+        "age_band": f.age_band,
+        "counts": dict(f.counts),
+        "count": f.count,
+        "count_ci95": list(f.count_ci),
+        "share": f.share,
+        "share_ci95": None if f.share_ci is None else list(f.share_ci),
+        "merged": list(f.merged),
+    }
 
 
-def _figure(statistic: Statistic, level: Level, label: str, node: Node | None, outs: tuple[str, ...],
-            counts: np.ndarray, sd: np.ndarray, alpha: float, merged: tuple[str, ...] = ()) -> Figure:
+def _figure(
+    statistic: Statistic,
+    level: Level,
+    label: str,
+    node: Node | None,
+    outs: tuple[str, ...],
+    counts: np.ndarray,
+    sd: np.ndarray,
+    alpha: float,
+    merged: tuple[str, ...] = (),
+) -> Figure:
     """``counts`` per outcome (integers), ``sd`` per outcome (std error of the least-squares estimate)."""
     z = NormalDist().inv_cdf(1 - alpha / 2)
     n = int(counts.sum())
-    half = z * math.sqrt(float((sd ** 2).sum()))
+    half = z * math.sqrt(float((sd**2).sum()))
     ci = (max(0, math.floor(n - half)), math.ceil(n + half))
     share = share_ci = None
     if statistic is not Statistic.COUNT:
@@ -231,11 +277,24 @@ def _figure(statistic: Statistic, level: Level, label: str, node: Node | None, o
             hr = zb * math.sqrt(float((sd[known[1:]] ** 2).sum()))
             c_lo, c_hi, r_lo, r_hi = max(c - hc, 0), c + hc, max(rest - hr, 0), rest + hr
             share = c / k
-            share_ci = (c_lo / (c_lo + r_hi) if c_lo + r_hi > 0 else 0.0,
-                        c_hi / (c_hi + r_lo) if c_hi + r_lo > 0 else 1.0)
+            share_ci = (
+                c_lo / (c_lo + r_hi) if c_lo + r_hi > 0 else 0.0,
+                c_hi / (c_hi + r_lo) if c_hi + r_lo > 0 else 1.0,
+            )
     district = node.district if node else None
-    return Figure(level, label, district, node.sex if node else None, node.age_band if node else None,
-                  {o: int(v) for o, v in zip(outs, counts, strict=True)}, n, ci, share, share_ci, merged)
+    return Figure(
+        level,
+        label,
+        district,
+        node.sex if node else None,
+        node.age_band if node else None,
+        {o: int(v) for o, v in zip(outs, counts, strict=True)},
+        n,
+        ci,
+        share,
+        share_ci,
+        merged,
+    )
 
 
 def size(statistic: Statistic, outs: tuple[str, ...], counts: np.ndarray) -> int:
@@ -245,10 +304,17 @@ def size(statistic: Statistic, outs: tuple[str, ...], counts: np.ndarray) -> int
     return int(sum(int(c) for o, c in zip(outs, counts, strict=True) if o != r.UNKNOWN))
 
 
-def hierarchical_release(statistic: Statistic, rows: Sequence[r.ScreeningRecord], *, districts: Sequence[str],
-                         epsilon: float, split: Mapping[Level, float] = DEFAULT_SPLIT, min_cell: int = 10,
-                         alpha: float = 0.05,
-                         before_noise: Callable[[float], object] | None = None) -> HierarchicalRelease:
+def hierarchical_release(
+    statistic: Statistic,
+    rows: Sequence[r.ScreeningRecord],
+    *,
+    districts: Sequence[str],
+    epsilon: float,
+    split: Mapping[Level, float] = DEFAULT_SPLIT,
+    min_cell: int = 10,
+    alpha: float = 0.05,
+    before_noise: Callable[[float], object] | None = None,
+) -> HierarchicalRelease:
     """Measure (OpenDP), make consistent (least squares, top-down rounding), merge small cells."""
     statistic = Statistic(statistic)
     if not 0 < alpha < 1:
@@ -267,8 +333,15 @@ def hierarchical_release(statistic: Statistic, rows: Sequence[r.ScreeningRecord]
 Z_SHOW = 3.5
 
 
-def publish(statistic: Statistic, m: Measurement, ints: np.ndarray, sd: np.ndarray, min_cell: int,
-            alpha: float, est: np.ndarray | None = None) -> HierarchicalRelease:
+def publish(
+    statistic: Statistic,
+    m: Measurement,
+    ints: np.ndarray,
+    sd: np.ndarray,
+    min_cell: int,
+    alpha: float,
+    est: np.ndarray | None = None,
+) -> HierarchicalRelease:
     nodes, outs = m.nodes, m.outcomes
     index = {n: i for i, n in enumerate(nodes)}
     rel = HierarchicalRelease(statistic, m.epsilon, m.level_epsilon, alpha, min_cell, outs)
@@ -278,8 +351,16 @@ def publish(statistic: Statistic, m: Measurement, ints: np.ndarray, sd: np.ndarr
 
     gls = est if est is not None else ints.astype(float)
 
-    def fig(level: Level, label: str, node: Node | None, counts: np.ndarray, sd: np.ndarray,
-            merged: tuple[str, ...] = (), unbiased: float = 0.0, unbiased_sd: float = 0.0) -> Figure | None:
+    def fig(
+        level: Level,
+        label: str,
+        node: Node | None,
+        counts: np.ndarray,
+        sd: np.ndarray,
+        merged: tuple[str, ...] = (),
+        unbiased: float = 0.0,
+        unbiased_sd: float = 0.0,
+    ) -> Figure | None:
         """The figure, or None when it is too small to show alone: under ``min_cell`` people, an interval that
         reaches 0, or a least-squares count within ``Z_SHOW`` standard errors of 0 (the group may well be empty:
         showing it would invent people)."""
@@ -306,8 +387,19 @@ def publish(statistic: Statistic, m: Measurement, ints: np.ndarray, sd: np.ndarr
             spread = np.sqrt(sum((sds[index[n]] ** 2 for n in small), np.zeros(len(outs))))
             anchor = Node(level, small[0].district) if level is not Level.DISTRICT else None
             pooled = sum(total_of(n)[0] for n in small), math.sqrt(sum(total_of(n)[1] ** 2 for n in small))
-            f = fig(level, f"{parent}: {MERGED} ({len(small)} groups)", anchor, counts, spread,
-                    tuple(n.part for n in small), *pooled) if len(small) > 1 else None
+            f = (
+                fig(
+                    level,
+                    f"{parent}: {MERGED} ({len(small)} groups)",
+                    anchor,
+                    counts,
+                    spread,
+                    tuple(n.part for n in small),
+                    *pooled,
+                )
+                if len(small) > 1
+                else None
+            )
             if f is not None:
                 rel.figures.append(f)
             else:

@@ -60,10 +60,15 @@ MAX_EPSILON = 10.0  # one release never spends more than the default total budge
 
 def check_epsilon(epsilon: float) -> float:
     """The epsilon of one release: a finite number in [MIN_EPSILON, MAX_EPSILON] (else InvalidInput, 422)."""
-    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not math.isfinite(epsilon) \
-            or not MIN_EPSILON <= epsilon <= MAX_EPSILON:
-        raise InvalidInput(f"epsilon must be a number from {MIN_EPSILON} to {MAX_EPSILON:g} (got {epsilon!r})",
-                           field="epsilon")
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, int | float)
+        or not math.isfinite(epsilon)
+        or not MIN_EPSILON <= epsilon <= MAX_EPSILON
+    ):
+        raise InvalidInput(
+            f"epsilon must be a number from {MIN_EPSILON} to {MAX_EPSILON:g} (got {epsilon!r})", field="epsilon"
+        )
     return float(epsilon)
 
 
@@ -75,10 +80,15 @@ def count_measurement(categories: Sequence[str], epsilon: float) -> dp.Measureme
     counts = dp.t.make_count_by_categories(*space, categories=list(categories), null_category=False)
     # ``epsilon`` may be one level's share of a release (hierarchy.py): only finite and positive is required here;
     # the range of a whole release is checked by ``check_epsilon`` where a release is asked for
-    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not math.isfinite(epsilon) \
-            or not 0 < epsilon <= MAX_EPSILON:
-        raise InvalidInput(f"epsilon must be a positive number up to {MAX_EPSILON:g} (got {epsilon!r})",
-                           field="epsilon")
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, int | float)
+        or not math.isfinite(epsilon)
+        or not 0 < epsilon <= MAX_EPSILON
+    ):
+        raise InvalidInput(
+            f"epsilon must be a positive number up to {MAX_EPSILON:g} (got {epsilon!r})", field="epsilon"
+        )
     return counts >> dp.m.then_laplace(scale=1.0 / epsilon)
 
 
@@ -93,8 +103,7 @@ def privacy_cost(categories: Sequence[str], epsilon: float) -> float:
     return float(count_measurement(categories, epsilon).map(1))
 
 
-def noisy_counts(labels: Sequence[str], categories: Sequence[str], epsilon: float,
-                 alpha: float = 0.05) -> CountRelease:
+def noisy_counts(labels: Sequence[str], categories: Sequence[str], epsilon: float, alpha: float = 0.05) -> CountRelease:
     """Release a noisy count of each category. Every label must be one of the categories."""
     unknown = set(labels) - set(categories)
     if unknown:
@@ -107,8 +116,7 @@ def noisy_counts(labels: Sequence[str], categories: Sequence[str], epsilon: floa
     return CountRelease(counts, float(meas.map(1)), scale, half, alpha)
 
 
-def share_interval(counts: Sequence[NoisyCount], index: int, scale: float,
-                   alpha: float) -> tuple[float, float, float]:
+def share_interval(counts: Sequence[NoisyCount], index: int, scale: float, alpha: float) -> tuple[float, float, float]:
     """Share of category ``index`` among ``counts`` (noisy ratio) and a conservative (1 - alpha) interval.
 
     Each of the m counts gets a (1 - alpha/m) interval (Bonferroni, so all hold together with probability

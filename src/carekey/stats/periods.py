@@ -52,8 +52,11 @@ class Period:
 
     @property
     def label(self) -> str:
-        names = {PeriodKind.MONTH: self.start.strftime("%B %Y"),
-                 PeriodKind.QUARTER: f"{self.id[-2:]} {self.start.year}", PeriodKind.YEAR: f"year {self.id}"}
+        names = {
+            PeriodKind.MONTH: self.start.strftime("%B %Y"),
+            PeriodKind.QUARTER: f"{self.id[-2:]} {self.start.year}",
+            PeriodKind.YEAR: f"year {self.id}",
+        }
         return names[self.kind]
 
     def contains(self, moment: datetime | date) -> bool:
@@ -99,8 +102,11 @@ def parse(text: str) -> Period:
         return quarter(int(m[1]), int(m[2]))
     if m := _YEAR.match(value):
         return year(int(m[1]))
-    raise InvalidInput(f"unknown reporting period {text!r}: use a month (202611 or 2026-11), a quarter "
-                       "(2026Q4 or 2026-Q4) or a year (2026)", field="period")
+    raise InvalidInput(
+        f"unknown reporting period {text!r}: use a month (202611 or 2026-11), a quarter "
+        "(2026Q4 or 2026-Q4) or a year (2026)",
+        field="period",
+    )
 
 
 def containing(day: date) -> tuple[Period, Period, Period]:

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from carekey.errors import InvalidInput
 
 SEXES = ("female", "male", "other")
-AGE_BANDS = ((0, 17, "0-17"), (18, 29, "18-29"), (30, 44, "30-44"), (45, 59, "45-59"), (60, 74, "60-74"),
-             (75, 200, "75+"))
+AGE_BANDS = (
+    (0, 17, "0-17"),
+    (18, 29, "18-29"),
+    (30, 44, "30-44"),
+    (45, 59, "45-59"),
+    (60, 74, "60-74"),
+    (75, 200, "75+"),
+)
 UNKNOWN = "unknown"
 OTHER_DISTRICT = "other"
 

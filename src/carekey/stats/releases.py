@@ -68,11 +68,20 @@ class Release:
         rows = []
         for f in self.figures:
             row = asdict(f)
-            row["count"] = {"noisy": f.count.noisy, "display": f.count.display,
-                            "ci95": list(f.count.display_ci), "ci95_raw": [f.count.ci_low, f.count.ci_high]}
+            row["count"] = {
+                "noisy": f.count.noisy,
+                "display": f.count.display,
+                "ci95": list(f.count.display_ci),
+                "ci95_raw": [f.count.ci_low, f.count.ci_high],
+            }
             rows.append(row)
-        return {"statistic": str(self.statistic), "epsilon": self.epsilon, "confidence": 1 - self.alpha,
-                "noise": f"discrete Laplace, scale {self.scale:g}", "figures": rows}
+        return {
+            "statistic": str(self.statistic),
+            "epsilon": self.epsilon,
+            "confidence": 1 - self.alpha,
+            "noise": f"discrete Laplace, scale {self.scale:g}",
+            "figures": rows,
+        }
 
 
 def outcomes(statistic: Statistic) -> tuple[str, ...]:
@@ -106,8 +115,15 @@ def cost(statistic: Statistic, districts: Sequence[str], epsilon: float) -> floa
     return privacy_cost(categories(statistic, districts), epsilon)
 
 
-def release(statistic: Statistic, rows: Sequence[r.ScreeningRecord], *, districts: Sequence[str],
-            epsilon: float, alpha: float = 0.05, before_noise: Callable[[float], object] | None = None) -> Release:
+def release(
+    statistic: Statistic,
+    rows: Sequence[r.ScreeningRecord],
+    *,
+    districts: Sequence[str],
+    epsilon: float,
+    alpha: float = 0.05,
+    before_noise: Callable[[float], object] | None = None,
+) -> Release:
     """Compute one release. ``before_noise(epsilon)`` runs after every input is validated and before any
     noise is drawn (``release_and_charge`` uses it to charge the budget): bad input costs no budget."""
     statistic = Statistic(statistic)
@@ -123,7 +139,7 @@ def release(statistic: Statistic, rows: Sequence[r.ScreeningRecord], *, district
     n_out = len(outcomes(statistic))
     figures: list[Figure] = []
     for start in range(0, len(cats), n_out):
-        block = result.counts[start:start + n_out]
+        block = result.counts[start : start + n_out]
         names = outcomes(statistic)
         known_block = [c for c, o in zip(block, names, strict=True) if o != r.UNKNOWN]
         for k, (count, outcome) in enumerate(zip(block, names, strict=True)):
@@ -136,9 +152,16 @@ def release(statistic: Statistic, rows: Sequence[r.ScreeningRecord], *, district
     return Release(statistic, result.epsilon, alpha, result.scale, result.half_width, figures)
 
 
-def release_and_charge(ledger: PrivacyLedger, program: str, statistic: Statistic,
-                       rows: Sequence[r.ScreeningRecord], *, districts: Sequence[str], epsilon: float,
-                       alpha: float = 0.05) -> Release:
+def release_and_charge(
+    ledger: PrivacyLedger,
+    program: str,
+    statistic: Statistic,
+    rows: Sequence[r.ScreeningRecord],
+    *,
+    districts: Sequence[str],
+    epsilon: float,
+    alpha: float = 0.05,
+) -> Release:
     """Charge the program's budget with the OpenDP-certified epsilon, then release.
 
     Raises BudgetExhausted (nothing computed, nothing charged) when the budget cannot pay."""

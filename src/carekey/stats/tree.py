@@ -44,13 +44,20 @@ class Node:
 
 def tree(districts: Sequence[str]) -> list[Node]:
     """Every node, parents first: total, districts (with ``other``), then each district's sexes and ages."""
-    if not districts or len(set(districts)) != len(districts) or r.OTHER_DISTRICT in districts \
-            or any("|" in d or "\x1f" in d for d in districts):
+    if (
+        not districts
+        or len(set(districts)) != len(districts)
+        or r.OTHER_DISTRICT in districts
+        or any("|" in d or "\x1f" in d for d in districts)
+    ):
         raise InvalidInput("districts must be a non-empty list of distinct names (not 'other', no '|')")
     ds = [*districts, r.OTHER_DISTRICT]
-    return ([Node(Level.TOTAL)] + [Node(Level.DISTRICT, d) for d in ds]
-            + [Node(Level.DISTRICT_SEX, d, s) for d in ds for s in r.SEXES]
-            + [Node(Level.DISTRICT_AGE, d, age_band=a) for d in ds for a in AGE_LABELS])
+    return (
+        [Node(Level.TOTAL)]
+        + [Node(Level.DISTRICT, d) for d in ds]
+        + [Node(Level.DISTRICT_SEX, d, s) for d in ds for s in r.SEXES]
+        + [Node(Level.DISTRICT_AGE, d, age_band=a) for d in ds for a in AGE_LABELS]
+    )
 
 
 def key_of(level: Level, district: str, sex: str, band: str) -> str:

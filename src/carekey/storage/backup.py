@@ -112,8 +112,11 @@ def snapshot(settings: Settings, folder: Path) -> dict[str, object]:
     elif kind == "postgresql":
         database = DB_PG
         env, libpq = _pg_env_and_url(url)
-        _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={folder / DB_PG}", libpq],
-             env, "dump the database")
+        _run(
+            ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={folder / DB_PG}", libpq],
+            env,
+            "dump the database",
+        )
         os.chmod(folder / DB_PG, 0o600)
     else:
         raise InvalidInput(f"cannot back up a {kind} database")
@@ -125,9 +128,14 @@ def snapshot(settings: Settings, folder: Path) -> dict[str, object]:
         with os.fdopen(fd, "wb") as out:
             out.write(src.read_bytes())
     files = (database, KEYSTORE, KEYS, LOG_KEY) + ((HEADS,) if heads.exists() else ())
-    return {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "carekey_version": __version__, "database": kind, "schema_revision": _revision(url),
-            "files": {n: {"sha256": _sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in files}}
+    return {
+        "format": FORMAT,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "carekey_version": __version__,
+        "database": kind,
+        "schema_revision": _revision(url),
+        "files": {n: {"sha256": _sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in files},
+    }
 
 
 def create(settings: Settings, out: Path, passphrase: str, params: KdfParams = KdfParams()) -> dict[str, object]:
@@ -149,9 +157,18 @@ def create(settings: Settings, out: Path, passphrase: str, params: KdfParams = K
         partial = out.with_name(out.name + ".partial")
         partial.unlink(missing_ok=True)
         with archive.open("rb") as src, os.fdopen(_private_file(partial), "wb") as dst:
-            seal(passphrase, src, dst, {"kind": "carekey backup", "format": FORMAT,
-                                        "created_at": manifest["created_at"], "database": manifest["database"]},
-                 params)
+            seal(
+                passphrase,
+                src,
+                dst,
+                {
+                    "kind": "carekey backup",
+                    "format": FORMAT,
+                    "created_at": manifest["created_at"],
+                    "database": manifest["database"],
+                },
+                params,
+            )
         os.replace(partial, out)
     return manifest
 
@@ -189,8 +206,7 @@ def _check_files(manifest: dict[str, object], files: Path) -> dict[str, object]:
     """Open what can be opened without a server: key files, the key store, the SQLite database."""
     keys = load_key_file(files / KEYS)
     LogSigner.load(files / LOG_KEY)
-    report: dict[str, object] = {"key_file": "ok", "biometric_key_version": keys.biometric_version,
-                                 "log_key": "ok"}
+    report: dict[str, object] = {"key_file": "ok", "biometric_key_version": keys.biometric_version, "log_key": "ok"}
     with closing(sqlite3.connect(f"file:{files / KEYSTORE}?mode=ro", uri=True)) as ks:
         report["shred_secrets"] = ks.execute("SELECT count(*) FROM secrets").fetchone()[0]
     if manifest["database"] == "sqlite":
@@ -207,8 +223,13 @@ def verify(path: Path, passphrase: str) -> dict[str, object]:
     """Check a backup without restoring it: passphrase, every chunk's tag, checksums, key files, database."""
     with opened(path, passphrase) as (manifest, files):
         report = _check_files(manifest, files)
-    return {"ok": True, "created_at": manifest["created_at"], "carekey_version": manifest["carekey_version"],
-            "database": manifest["database"], "schema_revision": manifest["schema_revision"]} | report
+    return {
+        "ok": True,
+        "created_at": manifest["created_at"],
+        "carekey_version": manifest["carekey_version"],
+        "database": manifest["database"],
+        "schema_revision": manifest["schema_revision"],
+    } | report
 
 
 def describe(path: Path) -> dict[str, object]:
@@ -222,8 +243,11 @@ def describe(path: Path) -> dict[str, object]:
 def restore(path: Path, passphrase: str, settings: Settings) -> dict[str, object]:
     """Bring a backup back into the data folder of ``settings`` (which must hold no key file or database yet),
     files mode 0600; a PostgreSQL dump goes into ``settings.database_url`` (an empty database); then migrate."""
-    targets = {KEYS: settings.resolved_key_file(), KEYSTORE: settings.resolved_key_store(),
-               LOG_KEY: settings.resolved_log_key_file()}
+    targets = {
+        KEYS: settings.resolved_key_file(),
+        KEYSTORE: settings.resolved_key_store(),
+        LOG_KEY: settings.resolved_log_key_file(),
+    }
     url = settings.resolved_database_url()
     kind = make_url(url).get_backend_name()
     if kind == "sqlite":
@@ -233,15 +257,26 @@ def restore(path: Path, passphrase: str, settings: Settings) -> dict[str, object
         raise Conflict(f"restore needs an empty data folder; these exist: {', '.join(present)}")
     with opened(path, passphrase) as (manifest, files):
         if manifest["database"] != kind:
-            raise InvalidInput(f"this backup holds a {manifest['database']} database; the target is {kind} "
-                               "(set CAREKEY_DATABASE_URL)")
+            raise InvalidInput(
+                f"this backup holds a {manifest['database']} database; the target is {kind} (set CAREKEY_DATABASE_URL)"
+            )
         report = _check_files(manifest, files)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.data_dir, 0o700)
         if kind == "postgresql":
             env, libpq = _pg_env_and_url(url)
-            _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={libpq}",
-                  str(files / DB_PG)], env, "restore the database")
+            _run(
+                [
+                    "pg_restore",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exit-on-error",
+                    f"--dbname={libpq}",
+                    str(files / DB_PG),
+                ],
+                env,
+                "restore the database",
+            )
         if HEADS in manifest["files"]:  # type: ignore[operator]
             targets[HEADS] = settings.resolved_heads_file()
         for name, target in targets.items():
@@ -253,5 +288,4 @@ def restore(path: Path, passphrase: str, settings: Settings) -> dict[str, object
         db.migrate()  # a backup from an older carekey is upgraded like any data folder
     finally:
         db.dispose()
-    return {"restored": str(settings.data_dir), "created_at": manifest["created_at"],
-            "database": kind} | report
+    return {"restored": str(settings.data_dir), "created_at": manifest["created_at"], "database": kind} | report

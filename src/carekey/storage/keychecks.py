@@ -69,13 +69,16 @@ def stored(db: Database) -> tuple[dict[str, str], int, bool]:
 def refuse(files: KeyFiles, name: str, what: str, people_count: int) -> KeyCheckFailed:
     path = files.named(name)
     held = f"the database holds {people_count} people" if people_count else "the database holds data"
-    fix = {PROGRAM_KEYS: f"restore {path} from the backup made with this database",
-           KEY_STORE: f"restore {path} from the backup made with this database (a key store from another "
-                      "moment loses the people enrolled since)",
-           LOG_KEY: f"restore {path} from your backup; to change the log key on purpose, put the old key back "
-                    "and run `carekey log rotate-key` (or pass the old key with --old-key)"}[name]
-    return KeyCheckFailed(f"{path} {what}, and {held} under it. Nothing was changed. To fix: "
-                          f"{fix}.", file=str(path), key=name)
+    fix = {
+        PROGRAM_KEYS: f"restore {path} from the backup made with this database",
+        KEY_STORE: f"restore {path} from the backup made with this database (a key store from another "
+        "moment loses the people enrolled since)",
+        LOG_KEY: f"restore {path} from your backup; to change the log key on purpose, put the old key back "
+        "and run `carekey log rotate-key` (or pass the old key with --old-key)",
+    }[name]
+    return KeyCheckFailed(
+        f"{path} {what}, and {held} under it. Nothing was changed. To fix: {fix}.", file=str(path), key=name
+    )
 
 
 def verify(db: Database, files: KeyFiles, keys: ProgramKeys, store: FileSecretStore, signer: LogSigner) -> None:
@@ -84,8 +87,13 @@ def verify(db: Database, files: KeyFiles, keys: ProgramKeys, store: FileSecretSt
     present = check_values(keys, store, signer)
     for name, value in present.items():
         if name in values and values[name] != value:
-            raise refuse(files, name, "is not the key file this database was written with (its key-check value "
-                         "differs: replaced, corrupt or from another data folder)", count)
+            raise refuse(
+                files,
+                name,
+                "is not the key file this database was written with (its key-check value "
+                "differs: replaced, corrupt or from another data folder)",
+                count,
+            )
     # every start: the newest people must open (a key store restored from an older backup has the right
     # identity but lacks their secrets; an isolated missing secret is an erasure, not a stale store)
     _prove_on_people(db, files, keys, store, count)
@@ -106,8 +114,11 @@ def _prove_on_people(db: Database, files: KeyFiles, keys: ProgramKeys, store: Fi
     if not count:
         return
     with db.engine.connect() as conn:
-        rows = conn.execute(select(people.c.id, people.c.key_ref, people.c.wrapped_key)
-                            .order_by(people.c.enrolled_at.desc()).limit(SAMPLE)).all()
+        rows = conn.execute(
+            select(people.c.id, people.c.key_ref, people.c.wrapped_key)
+            .order_by(people.c.enrolled_at.desc())
+            .limit(SAMPLE)
+        ).all()
     crypto, opened = PersonCrypto(keys, store), 0  # an isolated missing secret is an interrupted erasure
     for row in rows:
         try:
@@ -117,5 +128,6 @@ def _prove_on_people(db: Database, files: KeyFiles, keys: ProgramKeys, store: Fi
             if exc.status == 500:  # a wrong key: authentication failed
                 raise refuse(files, PROGRAM_KEYS, "does not open this database's records", count) from None
     if opened * 2 <= len(rows):
-        raise refuse(files, KEY_STORE, "holds none of the keys of this database's newest people (an older copy?)",
-                     count)
+        raise refuse(
+            files, KEY_STORE, "holds none of the keys of this database's newest people (an older copy?)", count
+        )

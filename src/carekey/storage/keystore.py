@@ -43,14 +43,18 @@ class FileSecretStore:
                     raise sqlite3.DatabaseError("quick_check failed")
                 db.execute("CREATE TABLE IF NOT EXISTS secrets (key_ref TEXT PRIMARY KEY, secret BLOB NOT NULL)")
                 db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
-                db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('store_id', ?)",
-                           (secrets.token_bytes(KEY_BYTES),))
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (name, value) VALUES ('store_id', ?)", (secrets.token_bytes(KEY_BYTES),)
+                )
                 self._store_id = bytes(db.execute("SELECT value FROM meta WHERE name = 'store_id'").fetchone()[0])
         except KeyCheckFailed:
             raise
         except sqlite3.DatabaseError as exc:
-            raise KeyCheckFailed(f"the key store {path} is unreadable or corrupt ({exc}); restore it from the "
-                                 "backup taken with the database", file=str(path)) from None
+            raise KeyCheckFailed(
+                f"the key store {path} is unreadable or corrupt ({exc}); restore it from the "
+                "backup taken with the database",
+                file=str(path),
+            ) from None
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -58,8 +62,9 @@ class FileSecretStore:
             yield
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _UNAVAILABLE:
-                raise StorageUnavailable(f"the key store cannot be written right now ({exc}); nothing was "
-                                         "saved, please retry") from exc
+                raise StorageUnavailable(
+                    f"the key store cannot be written right now ({exc}); nothing was saved, please retry"
+                ) from exc
             raise
         except OSError as exc:
             raise StorageUnavailable(f"the key store cannot be written right now ({exc.strerror})") from exc
@@ -96,5 +101,6 @@ class FileSecretStore:
     def has_all(self, key_refs: list[str]) -> list[str]:
         """The key references of ``key_refs`` that this store does not hold."""
         with self._guard(), self._lock, closing(self._connect()) as db, db:
-            return [r for r in key_refs
-                    if db.execute("SELECT 1 FROM secrets WHERE key_ref = ?", (r,)).fetchone() is None]
+            return [
+                r for r in key_refs if db.execute("SELECT 1 FROM secrets WHERE key_ref = ?", (r,)).fetchone() is None
+            ]

@@ -27,8 +27,15 @@ from tests.conftest import PASSWORD
 from tests.e2e.web_support import ImageFakeMatcher, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _free_port() -> int:
@@ -50,12 +57,17 @@ def live(tmp_path_factory):
     bootstrap.initialize(settings)
     built = bootstrap.build(settings, matcher=ImageFakeMatcher())
     world = seed(built.services)
-    crowd = {"registrar-north": world.registrar, "clinician-north": world.clinician,
-             "registrar-south": world.registrar_south, "clinician-south": world.clinician_south}
+    crowd = {
+        "registrar-north": world.registrar,
+        "clinician-north": world.clinician,
+        "registrar-south": world.registrar_south,
+        "clinician-south": world.clinician_south,
+    }
     seed_people(built.services, crowd, 120, seed=11)  # synthetic people with exams: figures worth charting
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, built=built), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, built=built), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -97,9 +109,14 @@ def new_page(browser, live):
         page = ctx.new_page()
         page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
         page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+        page.on(
+            "response",
+            lambda r: (
+                problems.append(f"{r.status} {r.url}")
                 if r.request.resource_type in ("stylesheet", "script", "image", "font") and r.status >= 400
-                else None)
+                else None
+            ),
+        )
         return page
 
     yield _new

@@ -46,8 +46,17 @@ def test_visit_closed_in_the_browser_is_pushed(new_page, monkeypatch):
         [received] = endpoint.received
     bundle = bundles.parse(received)
     assert bundle.type == "transaction"
-    assert reading.resource_types(bundle) == ["Patient", "Location", "Encounter", "Observation", "Observation",
-                                              "Consent"]
+    assert reading.resource_types(bundle) == [
+        "Patient",
+        "Location",
+        "Encounter",
+        "Observation",
+        "Observation",
+        "Consent",
+    ]
     assert {(m["loinc"], m["value"], m["unit"]) for m in reading.measurements(bundle)} == {
-        ("8480-6", 141.0, "mm[Hg]"), ("8462-4", 91.0, "mm[Hg]"), ("8867-4", 77.0, "/min")}
+        ("8480-6", 141.0, "mm[Hg]"),
+        ("8462-4", 91.0, "mm[Hg]"),
+        ("8867-4", 77.0, "/min"),
+    }
     assert bundle.entry[0].resource.identifier[1].value == "NK7070"

@@ -22,13 +22,24 @@ def enroll_with_fingerprint(live, card: str, pin: str) -> str:  # type: ignore[n
     s = live.built.services
     registrar = s.auth.login("registrar", PASSWORD).actor
     visit = s.visits.open(registrar, "north")
-    view = s.people.enroll(registrar, visit.id, CARE, PersonInput("Abla", "Tetteh", "female", 1990, card,
-                                                                  district="Northern", village="Kpalsi"),
-                           ConsentInput.parse([CARE, BIO, STATS], "v1", "en", Grantor()), pin=pin)
-    s.exams.record(s.auth.login("clinician", PASSWORD).actor, visit.id, CARE, view.person.id,
-                   {"systolic_bp": 132, "diastolic_bp": 84, "weight_kg": 61, "height_cm": 158, "blood_type": "A+"})
-    s.biometrics.enroll(registrar, visit.id, BIO, view.person.id, "fingerprint", "right_index",
-                        (FIXTURES / "finger_b.png").read_bytes())
+    view = s.people.enroll(
+        registrar,
+        visit.id,
+        CARE,
+        PersonInput("Abla", "Tetteh", "female", 1990, card, district="Northern", village="Kpalsi"),
+        ConsentInput.parse([CARE, BIO, STATS], "v1", "en", Grantor()),
+        pin=pin,
+    )
+    s.exams.record(
+        s.auth.login("clinician", PASSWORD).actor,
+        visit.id,
+        CARE,
+        view.person.id,
+        {"systolic_bp": 132, "diastolic_bp": 84, "weight_kg": 61, "height_cm": 158, "blood_type": "A+"},
+    )
+    s.biometrics.enroll(
+        registrar, visit.id, BIO, view.person.id, "fingerprint", "right_index", (FIXTURES / "finger_b.png").read_bytes()
+    )
     s.visits.close(registrar, visit.id)
     return view.person.id
 
@@ -114,10 +125,14 @@ def test_manager_picks_a_quarter_releases_reads_on_a_phone_and_downloads(new_pag
 
 def test_auditor_sees_signed_head_and_verifies(new_page, live):
     token = httpx.post(f"{live.url}/auth/token", json={"username": "clinician", "password": PASSWORD}).json()
-    vid = httpx.post(f"{live.url}/visits", json={"site_id": "north"},
-                     headers={"Authorization": f"Bearer {token['access_token']}"}).json()["id"]
-    r = httpx.post(f"{live.url}/visits/{vid}/lookup", json={"name": "Ama Mensah", "birth_year": 1980},
-                   headers={"Authorization": f"Bearer {token['access_token']}", "X-Carekey-Purpose": "watchlist"})
+    vid = httpx.post(
+        f"{live.url}/visits", json={"site_id": "north"}, headers={"Authorization": f"Bearer {token['access_token']}"}
+    ).json()["id"]
+    r = httpx.post(
+        f"{live.url}/visits/{vid}/lookup",
+        json={"name": "Ama Mensah", "birth_year": 1980},
+        headers={"Authorization": f"Bearer {token['access_token']}", "X-Carekey-Purpose": "watchlist"},
+    )
     assert r.status_code == 403
     page = new_page()
     sign_in(page, "auditor")

@@ -18,8 +18,11 @@ def test_refused_purpose_is_counted_on_the_public_page(new_page, live):
     token = httpx.post(f"{live.url}/auth/token", json={"username": "registrar", "password": PASSWORD}).json()
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     vid = httpx.post(f"{live.url}/visits", json={"site_id": "north"}, headers=auth).json()["id"]
-    r = httpx.post(f"{live.url}/visits/{vid}/lookup", json={"card_number": "NK1001"},
-                   headers=auth | {"X-Carekey-Purpose": "law_enforcement"})
+    r = httpx.post(
+        f"{live.url}/visits/{vid}/lookup",
+        json={"card_number": "NK1001"},
+        headers=auth | {"X-Carekey-Purpose": "law_enforcement"},
+    )
     assert r.status_code == 403
     page = new_page()
     page.goto("/transparency")

@@ -59,8 +59,8 @@ def test_heavily_occluded_eye_is_refused(eye, top, bottom):
     img, seg = eye
     lids = img.copy()
     skin = int(np.percentile(img, 90))
-    lids[: int(seg.pupil.y - top * seg.pupil.r)] = skin      # upper lid over the top of the pupil
-    lids[int(seg.pupil.y + bottom * seg.pupil.r):] = skin    # lower lid over its bottom
+    lids[: int(seg.pupil.y - top * seg.pupil.r)] = skin  # upper lid over the top of the pupil
+    lids[int(seg.pupil.y + bottom * seg.pupil.r) :] = skin  # lower lid over its bottom
     err = rejected(encode_png(lids))
     # with both lids over the pupil only a dark sliver is left: the scale-free pupil search (issue 12)
     # finds no round pupil in it at all (no_eye) where the old one fitted a pupil and found it occluded

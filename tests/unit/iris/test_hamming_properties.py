@@ -30,8 +30,9 @@ def rotate(t: IrisTemplate, columns: int) -> IrisTemplate:
 @given(templates(), templates())
 def test_symmetric(a, b):
     assert matching.compare(a, b) == pytest.approx(matching.compare(b, a))
-    assert matching.compare_detail(a, b).shift == -matching.compare_detail(b, a).shift or \
-        matching.compare(a, b) == pytest.approx(matching.compare(b, a))
+    assert matching.compare_detail(a, b).shift == -matching.compare_detail(b, a).shift or matching.compare(
+        a, b
+    ) == pytest.approx(matching.compare(b, a))
 
 
 @settings(max_examples=60, deadline=None)

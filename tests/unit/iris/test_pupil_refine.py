@@ -25,8 +25,14 @@ def disc(r: float, cx: float, cy: float) -> np.ndarray:
 
 
 @settings(max_examples=30, deadline=None)
-@given(r=st.floats(15.0, 45.0), dx=st.floats(-0.25, 0.25), dy=st.floats(-0.25, 0.25), grow=st.floats(1.0, 1.4),
-       x=st.floats(140.0, 180.0), y=st.floats(100.0, 140.0))
+@given(
+    r=st.floats(15.0, 45.0),
+    dx=st.floats(-0.25, 0.25),
+    dy=st.floats(-0.25, 0.25),
+    grow=st.floats(1.0, 1.4),
+    x=st.floats(140.0, 180.0),
+    y=st.floats(100.0, 140.0),
+)
 def test_refined_pupil_is_the_true_circle(r, dx, dy, grow, x, y):
     img = disc(r, x, y)
     found = segmentation.refine_pupil(img, x + dx * r, y + dy * r, grow * r, ANGLES)

@@ -27,11 +27,14 @@ def iitd():
     return {p.stem: api.extract(p.read_bytes()) for p in sorted(IITD.glob("*.png"))}
 
 
-@pytest.mark.parametrize("name,pupil,iris", [
-    ("008L_5", (172, 102, 50), (171, 99, 105)),   # large pupil (21 % of the frame), lower lashes as dark blobs
-    ("028R_3", (166, 122, 37), (172, 119, 107)),  # soft limbus, sharp eyelid/skin edge further out
-    ("048R_1", (215, 96, 41), (217, 99, 105)),    # deep crypts (texture, not lashes)
-])
+@pytest.mark.parametrize(
+    "name,pupil,iris",
+    [
+        ("008L_5", (172, 102, 50), (171, 99, 105)),  # large pupil (21 % of the frame), lower lashes as dark blobs
+        ("028R_3", (166, 122, 37), (172, 119, 107)),  # soft limbus, sharp eyelid/skin edge further out
+        ("048R_1", (215, 96, 41), (217, 99, 105)),  # deep crypts (texture, not lashes)
+    ],
+)
 def test_large_irises_are_segmented(name, pupil, iris):
     a = analyse(name)
     assert a.rejected is None, a.rejected and a.rejected.message
@@ -60,7 +63,7 @@ def test_mmu1_eye_shown_as_large_as_an_undisclosed_sensor_matches():
     big = cv2.resize(img, None, fx=1.8, fy=1.8, interpolation=cv2.INTER_CUBIC)
     seg = pipeline.analyse(capture.from_array(img)).segmentation
     cx, cy = int(seg.iris.x * 1.8), int(seg.iris.y * 1.8)
-    crop = big[max(0, cy - 140): cy + 140, max(0, cx - 160): cx + 160]
+    crop = big[max(0, cy - 140) : cy + 140, max(0, cx - 160) : cx + 160]
     assert crop.shape == (280, 320)
     t = api.extract(encode_png(crop))
     ref = api.extract((FIXTURES / "01_L_2.png").read_bytes())
@@ -105,8 +108,9 @@ def test_contact_sheet_draws_sample_and_rejections(tmp_path):
     data.mkdir()
     for name in ("008L_5", "028R_3"):
         (data / f"{name}.png").write_bytes((IITD / f"{name}.png").read_bytes())
-    (data / "999X_1.png").write_bytes(encode_png(np.random.default_rng(1).integers(100, 160, (240, 320))
-                                                 .astype(np.uint8)))
+    (data / "999X_1.png").write_bytes(
+        encode_png(np.random.default_rng(1).integers(100, 160, (240, 320)).astype(np.uint8))
+    )
     out = tmp_path / "sheet.png"
     report = iris_sheet.contact_sheet(data, out, sample=3, max_rejected=2, columns=3)
     assert report["rejected_drawn"] == 1 and report["tiles"] == 3

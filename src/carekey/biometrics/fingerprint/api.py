@@ -22,8 +22,17 @@ THRESHOLD_FMR_0_1PCT = P.THRESHOLD_FMR_0_1PCT
 THRESHOLD_FMR_0_01PCT = P.THRESHOLD_FMR_0_01PCT
 
 __all__ = [
-    "Candidate", "FingerprintIndex", "FingerprintTemplate", "THRESHOLD_FMR_0_01PCT", "THRESHOLD_FMR_0_1PCT",
-    "compare", "compare_pair", "extract", "extract_pair", "load", "save",
+    "Candidate",
+    "FingerprintIndex",
+    "FingerprintTemplate",
+    "THRESHOLD_FMR_0_01PCT",
+    "THRESHOLD_FMR_0_1PCT",
+    "compare",
+    "compare_pair",
+    "extract",
+    "extract_pair",
+    "load",
+    "save",
 ]
 
 
@@ -46,8 +55,9 @@ def extract(image_bytes: bytes, dpi: float | None = None, min_nfiq2: int = P.MIN
     return template
 
 
-def extract_pair(images: Sequence[bytes], dpi: float | None = None,
-                 min_nfiq2: int = P.MIN_NFIQ2) -> tuple[FingerprintTemplate, FingerprintTemplate]:
+def extract_pair(
+    images: Sequence[bytes], dpi: float | None = None, min_nfiq2: int = P.MIN_NFIQ2
+) -> tuple[FingerprintTemplate, FingerprintTemplate]:
     """Templates of two different fingers (e.g. right and left index), in a fixed order."""
     if len(images) != 2:
         raise ValueError("enrollment takes exactly two finger images")

@@ -42,8 +42,9 @@ def decode(image_bytes: bytes) -> np.ndarray:
     except CaptureRejected:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise CaptureRejected("The image file is unreadable or truncated; please recapture the finger.",
-                              cause=str(exc)) from exc
+        raise CaptureRejected(
+            "The image file is unreadable or truncated; please recapture the finger.", cause=str(exc)
+        ) from exc
 
 
 def resolution_of(image_bytes: bytes, dpi: float | None) -> tuple[float, float, str]:
@@ -61,8 +62,9 @@ def resolution_of(image_bytes: bytes, dpi: float | None) -> tuple[float, float, 
     return declared.x, declared.y, f"from its {declared.source}"
 
 
-def to_nominal_resolution(pixels: np.ndarray, dpi: float, dpi_y: float | None = None,
-                          source: str = "stated by the caller") -> np.ndarray:
+def to_nominal_resolution(
+    pixels: np.ndarray, dpi: float, dpi_y: float | None = None, source: str = "stated by the caller"
+) -> np.ndarray:
     """Rescale an image of ``dpi`` (x; ``dpi_y`` along y, default the same) to 500 ppi.
 
     Refuses resolutions under MIN_DPI: ridges ~9 px apart at 500 ppi are under 6 px there, and
@@ -76,12 +78,14 @@ def to_nominal_resolution(pixels: np.ndarray, dpi: float, dpi_y: float | None = 
         raise CaptureRejected(
             f"The image resolution is {low:.0f} ppi ({source}); fingerprints need at least {P.MIN_DPI} ppi "
             f"(scanners capture at 500 ppi); please recapture with a fingerprint scanner.",
-            dpi=round(low), minimum_dpi=P.MIN_DPI,
+            dpi=round(low),
+            minimum_dpi=P.MIN_DPI,
         )
     if high > P.MAX_DPI:
         raise CaptureRejected(
             f"A resolution of {high:.0f} ppi ({source}) is not a fingerprint scanner's (at most {P.MAX_DPI}); "
-            "please recapture.", dpi=round(high),
+            "please recapture.",
+            dpi=round(high),
         )
     if abs(dpi - P.NOMINAL_DPI) < 1 and abs(dpi_y - P.NOMINAL_DPI) < 1:
         return pixels
@@ -150,8 +154,11 @@ def checked_image(image_bytes: bytes, dpi: float | None = None) -> np.ndarray:
             raise CaptureRejected("The record is too large for a single-finger capture; please recapture.")
         record = iso19794_4.read(image_bytes)
         pixels = record.pixels
-        dpi_x, dpi_y, source = ((float(dpi), float(dpi), "stated by the caller") if dpi is not None
-                                else (record.ppi_x, record.ppi_y, "from its ISO/IEC 19794-4 record"))
+        dpi_x, dpi_y, source = (
+            (float(dpi), float(dpi), "stated by the caller")
+            if dpi is not None
+            else (record.ppi_x, record.ppi_y, "from its ISO/IEC 19794-4 record")
+        )
     else:
         pixels = decode(image_bytes)
         dpi_x, dpi_y, source = resolution_of(image_bytes, dpi)

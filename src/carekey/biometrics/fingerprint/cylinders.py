@@ -143,7 +143,17 @@ def cylinders(xyt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     xyt = np.ascontiguousarray(xyt, dtype=np.float64).reshape(-1, 3)
     hull = convex_hull(xyt[:, :2])
     bits, masks, keep = _cylinders(
-        xyt, hull, P.MCC_NS, P.MCC_ND, P.MCC_RADIUS, P.MCC_SIGMA_S, P.MCC_SIGMA_D, P.MCC_MU_PSI,
-        P.MCC_HULL_MARGIN, P.MCC_MIN_VALID_CELLS, P.MCC_MIN_NEIGHBOURS, P.MCC_NEIGHBOUR_DIST,
+        xyt,
+        hull,
+        P.MCC_NS,
+        P.MCC_ND,
+        P.MCC_RADIUS,
+        P.MCC_SIGMA_S,
+        P.MCC_SIGMA_D,
+        P.MCC_MU_PSI,
+        P.MCC_HULL_MARGIN,
+        P.MCC_MIN_VALID_CELLS,
+        P.MCC_MIN_NEIGHBOURS,
+        P.MCC_NEIGHBOUR_DIST,
     )
     return xyt[keep], bits[keep], masks[keep]

@@ -61,8 +61,9 @@ def enhance(pixels: np.ndarray, foreground: np.ndarray | None = None) -> np.ndar
     best = np.zeros_like(norm)
     bins = np.mod(np.round(theta / (math.pi / n)).astype(np.int64), n)
     for k in range(n):
-        kernel = cv2.getGaborKernel((size, size), P.GABOR_SIGMA_SHARE * period, k * math.pi / n, period,
-                                    P.GABOR_ASPECT, 0.0, ktype=cv2.CV_32F)
+        kernel = cv2.getGaborKernel(
+            (size, size), P.GABOR_SIGMA_SHARE * period, k * math.pi / n, period, P.GABOR_ASPECT, 0.0, ktype=cv2.CV_32F
+        )
         kernel -= kernel.mean()  # no response to flat regions
         response = cv2.filter2D(norm, cv2.CV_32F, kernel)
         best = np.where(bins == k, response, best)

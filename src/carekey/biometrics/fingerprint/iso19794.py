@@ -77,8 +77,18 @@ def write(record: FingerMinutiaeRecord) -> bytes:
         body += packed
         body += struct.pack(">H", len(view.extended)) + view.extended
     length = HEADER.size + len(body)
-    head = HEADER.pack(MAGIC, VERSION, length, record.capture_equipment, record.width, record.height,
-                       record.x_resolution, record.y_resolution, len(record.views), 0)
+    head = HEADER.pack(
+        MAGIC,
+        VERSION,
+        length,
+        record.capture_equipment,
+        record.width,
+        record.height,
+        record.x_resolution,
+        record.y_resolution,
+        len(record.views),
+        0,
+    )
     return head + bytes(body)
 
 
@@ -114,8 +124,15 @@ def read(data: bytes) -> FingerMinutiaeRecord:
         pos += ext_len
         type_bits = items[:, 0] >> 14
         kind = np.where(type_bits == 1, 1, np.where(type_bits == 2, 2, 0))
-        minutiae = Minutiae.from_arrays(items[:, 0] & _MAX_COORD, items[:, 1] & _MAX_COORD, items[:, 2] >> 8,
-                                        kind, items[:, 2] & 0xFF, width, height)
+        minutiae = Minutiae.from_arrays(
+            items[:, 0] & _MAX_COORD,
+            items[:, 1] & _MAX_COORD,
+            items[:, 2] >> 8,
+            kind,
+            items[:, 2] & 0xFF,
+            width,
+            height,
+        )
         views.append(FingerView(minutiae, finger, view_imp >> 4, view_imp & 0x0F, quality, extended))
     if pos != len(data):
         raise TemplateError("Trailing bytes after the last finger view.")

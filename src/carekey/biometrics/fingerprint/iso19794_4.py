@@ -49,27 +49,32 @@ def read(data: bytes) -> FingerImage:
         raise CaptureRejected("The ISO/IEC 19794-4 finger image record is truncated; please recapture.")
     units, res_x, res_y, depth, compression = struct.unpack(">B4xHHBB", data[19:30])
     _block, _pos, _views, _view, _quality, _impression, width, height = struct.unpack(
-        ">IBBBBBHH", data[GENERAL_HEADER:GENERAL_HEADER + 13])
+        ">IBBBBBHH", data[GENERAL_HEADER : GENERAL_HEADER + 13]
+    )
     if units not in (1, 2) or res_x == 0 or res_y == 0:
         raise CaptureRejected("The ISO/IEC 19794-4 record declares no valid resolution; please recapture.")
     scale = 1.0 if units == 1 else _CM_PER_INCH
-    image = data[GENERAL_HEADER + IMAGE_HEADER:]
+    image = data[GENERAL_HEADER + IMAGE_HEADER :]
     if compression == 0:
         if depth != 8 or len(image) < width * height or width == 0 or height == 0:
-            raise CaptureRejected("The ISO/IEC 19794-4 record's raw image is not 8-bit or is truncated; "
-                                  "please recapture.")
+            raise CaptureRejected(
+                "The ISO/IEC 19794-4 record's raw image is not 8-bit or is truncated; please recapture."
+            )
         pixels = np.frombuffer(image[: width * height], dtype=np.uint8).reshape(height, width).copy()
     elif compression in (3, 4, 5):
         try:
             with Image.open(io.BytesIO(image)) as img:
                 pixels = np.array(img.convert("L"), dtype=np.uint8)
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            raise CaptureRejected("The image inside the ISO/IEC 19794-4 record is unreadable; please recapture.",
-                                  cause=str(exc)) from exc
+            raise CaptureRejected(
+                "The image inside the ISO/IEC 19794-4 record is unreadable; please recapture.", cause=str(exc)
+            ) from exc
     else:
         name = {1: "bit-packed", 2: "WSQ"}.get(compression, f"compression {compression}")
-        raise CaptureRejected(f"ISO/IEC 19794-4 records with {name} images are not accepted (raw, JPEG, "
-                              "JPEG 2000 or PNG); please recapture.")
+        raise CaptureRejected(
+            f"ISO/IEC 19794-4 records with {name} images are not accepted (raw, JPEG, "
+            "JPEG 2000 or PNG); please recapture."
+        )
     return FingerImage(pixels, res_x * scale, res_y * scale)
 
 
@@ -86,7 +91,11 @@ def write(pixels: np.ndarray, ppi: int, compression: int = 0) -> bytes:
         raise ValueError("write supports raw (0) and PNG (5) images")
     block = IMAGE_HEADER + len(image)
     length = GENERAL_HEADER + block
-    header = MAGIC + b"010\x00" + length.to_bytes(6, "big") + struct.pack(
-        ">HHBBHHHHBBH", 0, 31, 1, 1, ppi, ppi, ppi, ppi, 8, compression, 0)
+    header = (
+        MAGIC
+        + b"010\x00"
+        + length.to_bytes(6, "big")
+        + struct.pack(">HHBBHHHHBBH", 0, 31, 1, 1, ppi, ppi, ppi, ppi, 8, compression, 0)
+    )
     finger = struct.pack(">IBBBBBHHB", block, 0, 1, 1, 0, 0, w, h, 0)
     return header + finger + image

@@ -211,8 +211,30 @@ def _compatibilities(xyt_a, xyt_b, pa, pb, mu1, tau1, mu2, tau2, mu3, tau3):
 
 
 @numba.njit(cache=True)
-def _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, rows, cols, buckets, n_p, n_r_max, iterations, w_r,
-                   mu1, tau1, mu2, tau2, mu3, tau3, anchors, max_dist, max_angle):
+def _relaxed_score(
+    xyt_a,
+    xyt_b,
+    na,
+    nb,
+    found,
+    vals,
+    rows,
+    cols,
+    buckets,
+    n_p,
+    n_r_max,
+    iterations,
+    w_r,
+    mu1,
+    tau1,
+    mu2,
+    tau2,
+    mu3,
+    tau3,
+    anchors,
+    max_dist,
+    max_angle,
+):
     pa, pb, lam0 = _select_pairs(na, nb, min(na, nb, n_r_max), found, vals, rows, cols, buckets)
     n_r = pa.shape[0]
     if n_r == 0:
@@ -244,20 +266,60 @@ def _score(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm):
         return 0.0, 0
     z = 1.0 / (1.0 + math.exp(-prm[2] * (min(na, nb) - prm[3])))
     n_p = int(prm[0] + round(z * (prm[1] - prm[0])))
-    found, vals, rows, cols, buckets = local_similarities(xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b,
-                                                          prm[4], prm[5])
-    return _relaxed_score(xyt_a, xyt_b, na, nb, found, vals, rows, cols, buckets, n_p, int(prm[6]), int(prm[7]), prm[8],
-                          prm[9], prm[10], prm[11], prm[12], prm[13], prm[14], int(prm[15]), prm[16], prm[17])
+    found, vals, rows, cols, buckets = local_similarities(
+        xyt_a, bits_a, masks_a, xyt_b, bits_b, masks_b, prm[4], prm[5]
+    )
+    return _relaxed_score(
+        xyt_a,
+        xyt_b,
+        na,
+        nb,
+        found,
+        vals,
+        rows,
+        cols,
+        buckets,
+        n_p,
+        int(prm[6]),
+        int(prm[7]),
+        prm[8],
+        prm[9],
+        prm[10],
+        prm[11],
+        prm[12],
+        prm[13],
+        prm[14],
+        int(prm[15]),
+        prm[16],
+        prm[17],
+    )
 
 
 _MIN_CELLS = int(P.MCC_MIN_MATCHABLE_CELLS * math.pi * (P.MCC_NS / 2) ** 2)
 assert WORDS_PER_SECTION * 64 == P.MCC_NS * P.MCC_NS
-PARAMS = np.array([
-    P.LSS_MIN_NP, P.LSS_MAX_NP, P.LSS_TAU_P, P.LSS_MU_P, _MIN_CELLS, P.MCC_MAX_ANGLE_DIFF,
-    P.RELAX_MAX_PAIRS, P.RELAX_ITERATIONS, P.RELAX_WEIGHT,
-    P.RELAX_MU1, P.RELAX_TAU1, P.RELAX_MU2, P.RELAX_TAU2, P.RELAX_MU3, P.RELAX_TAU3,
-    P.CONSOLIDATE_ANCHORS, P.CONSOLIDATE_MAX_DIST, P.CONSOLIDATE_MAX_ANGLE,
-], dtype=np.float64)
+PARAMS = np.array(
+    [
+        P.LSS_MIN_NP,
+        P.LSS_MAX_NP,
+        P.LSS_TAU_P,
+        P.LSS_MU_P,
+        _MIN_CELLS,
+        P.MCC_MAX_ANGLE_DIFF,
+        P.RELAX_MAX_PAIRS,
+        P.RELAX_ITERATIONS,
+        P.RELAX_WEIGHT,
+        P.RELAX_MU1,
+        P.RELAX_TAU1,
+        P.RELAX_MU2,
+        P.RELAX_TAU2,
+        P.RELAX_MU3,
+        P.RELAX_TAU3,
+        P.CONSOLIDATE_ANCHORS,
+        P.CONSOLIDATE_MAX_DIST,
+        P.CONSOLIDATE_MAX_ANGLE,
+    ],
+    dtype=np.float64,
+)
 
 
 def warm_up() -> None:

@@ -56,16 +56,24 @@ class Minutiae:
     @staticmethod
     def from_arrays(x, y, angle, kind, quality, width: int, height: int) -> Minutiae:
         return Minutiae(
-            np.asarray(x, dtype=np.uint16), np.asarray(y, dtype=np.uint16), np.asarray(angle, dtype=np.uint8),
-            np.asarray(kind, dtype=np.uint8), np.asarray(quality, dtype=np.uint8), int(width), int(height),
+            np.asarray(x, dtype=np.uint16),
+            np.asarray(y, dtype=np.uint16),
+            np.asarray(angle, dtype=np.uint8),
+            np.asarray(kind, dtype=np.uint8),
+            np.asarray(quality, dtype=np.uint8),
+            int(width),
+            int(height),
         )
 
 
 @lru_cache(maxsize=1)
 def _extractor(nfiq2: bool) -> nbis.NbisExtractor:
     settings = nbis.NbisExtractorSettings(
-        min_quality=P.MINDTCT_MIN_RELIABILITY, get_center=False, check_fingerprint=False,
-        compute_nfiq2=nfiq2, ppi=float(P.NOMINAL_DPI),
+        min_quality=P.MINDTCT_MIN_RELIABILITY,
+        get_center=False,
+        check_fingerprint=False,
+        compute_nfiq2=nfiq2,
+        ppi=float(P.NOMINAL_DPI),
     )
     return nbis.new_nbis_extractor(settings)
 

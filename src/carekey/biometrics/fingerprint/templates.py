@@ -51,7 +51,8 @@ class FingerprintTemplate:
 
 def serialize(template: FingerprintTemplate) -> bytes:
     record = iso19794.FingerMinutiaeRecord(
-        width=template.minutiae.width, height=template.minutiae.height,
+        width=template.minutiae.width,
+        height=template.minutiae.height,
         views=[iso19794.FingerView(template.minutiae, quality=min(100, max(0, template.nfiq2 or 0)))],
     )
     body = MAGIC + bytes([FORMAT_VERSION]) + iso19794.write(record)
@@ -66,8 +67,10 @@ def deserialize(data: bytes) -> FingerprintTemplate:
     if len(data) < len(MAGIC) + 1 + 4 or data[:4] != MAGIC:
         raise TemplateError("Not a carekey fingerprint template.")
     if data[4] != FORMAT_VERSION:
-        raise TemplateError(f"Fingerprint template format version {data[4]} is not supported "
-                            f"(expected {FORMAT_VERSION}); re-enroll the finger.")
+        raise TemplateError(
+            f"Fingerprint template format version {data[4]} is not supported "
+            f"(expected {FORMAT_VERSION}); re-enroll the finger."
+        )
     body, (crc,) = data[:-4], struct.unpack(">I", data[-4:])
     if zlib.crc32(body) != crc:
         raise TemplateError("The fingerprint template is corrupt (checksum mismatch).")

@@ -15,10 +15,23 @@ SOURCE = Path(__file__).with_name("_scan.c")
 
 
 SIGNATURES = {
-    "iris_scan": (None, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_double,
-                         ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]),
-    "iris_scan_coarse": (None, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_double,
-                                ctypes.c_void_p]),
+    "iris_scan": (
+        None,
+        [
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_double,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ],
+    ),
+    "iris_scan_coarse": (
+        None,
+        [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_double, ctypes.c_void_p],
+    ),
     "iris_stream": (ctypes.c_uint64, [ctypes.c_void_p, ctypes.c_size_t]),
 }
 
@@ -37,8 +50,16 @@ def scan(gallery: np.ndarray, probes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     lib = library()
     if lib is None:
         return _scan_numpy(gallery, probes)
-    lib.iris_scan(gallery.ctypes.data, n, probes.ctypes.data, probes.shape[0], float(P.DAUGMAN_REFERENCE_BITS),
-                  P.MIN_BITS_COMPARED, scores.ctypes.data, shifts.ctypes.data)
+    lib.iris_scan(
+        gallery.ctypes.data,
+        n,
+        probes.ctypes.data,
+        probes.shape[0],
+        float(P.DAUGMAN_REFERENCE_BITS),
+        P.MIN_BITS_COMPARED,
+        scores.ctypes.data,
+        shifts.ctypes.data,
+    )
     return scores, shifts
 
 
@@ -54,19 +75,32 @@ def scan_coarse(gallery: np.ndarray, probes: np.ndarray) -> np.ndarray:
         return _scan_numpy(np.where(keep, gallery, 0), np.ascontiguousarray(np.where(keep, probes, 0)), 0)[0]
     selected = np.ascontiguousarray(np.concatenate([probes[:, COARSE_WORDS], probes[:, 32 + COARSE_WORDS]], axis=1))
     scores = np.empty(gallery.shape[0], np.float32)
-    lib.iris_scan_coarse(gallery.ctypes.data, gallery.shape[0], selected.ctypes.data, probes.shape[0],
-                         float(P.DAUGMAN_REFERENCE_BITS), scores.ctypes.data)
+    lib.iris_scan_coarse(
+        gallery.ctypes.data,
+        gallery.shape[0],
+        selected.ctypes.data,
+        probes.shape[0],
+        float(P.DAUGMAN_REFERENCE_BITS),
+        scores.ctypes.data,
+    )
     return scores
 
 
 def _check(gallery: np.ndarray, probes: np.ndarray) -> None:
-    if gallery.dtype != np.uint64 or probes.dtype != np.uint64 or gallery.shape[1:] != (64,) or \
-            probes.shape[1:] != (64,) or not gallery.flags.c_contiguous or not probes.flags.c_contiguous:
+    if (
+        gallery.dtype != np.uint64
+        or probes.dtype != np.uint64
+        or gallery.shape[1:] != (64,)
+        or probes.shape[1:] != (64,)
+        or not gallery.flags.c_contiguous
+        or not probes.flags.c_contiguous
+    ):
         raise ValueError("scan needs C-contiguous uint64 arrays of 64 words per row")
 
 
-def _scan_numpy(gallery: np.ndarray, probes: np.ndarray, min_bits: int = P.MIN_BITS_COMPARED,
-                block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def _scan_numpy(
+    gallery: np.ndarray, probes: np.ndarray, min_bits: int = P.MIN_BITS_COMPARED, block: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
     from carekey.biometrics.iris.matching import normalized_hd
 
     n = gallery.shape[0]

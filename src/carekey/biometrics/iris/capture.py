@@ -36,8 +36,10 @@ def decode(image_bytes: bytes) -> EyeImage:
     raw = np.frombuffer(bytes(image_bytes), dtype=np.uint8)
     img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     if img is None or img.size == 0:
-        raise CaptureRejected("The iris image could not be read (not a PNG, BMP, TIFF or JPEG file); "
-                              "please recapture.", reason="unreadable")
+        raise CaptureRejected(
+            "The iris image could not be read (not a PNG, BMP, TIFF or JPEG file); please recapture.",
+            reason="unreadable",
+        )
     return from_array(img)
 
 
@@ -54,8 +56,7 @@ def from_array(img: np.ndarray) -> EyeImage:
         img = np.clip((img - lo) * 255.0 / max(hi - lo, 1e-9), 0, 255).astype(np.uint8)
     h, w = img.shape
     if min(h, w) < P.MIN_IMAGE_SIDE:
-        raise CaptureRejected(f"The iris image is too small ({w}x{h} px); please recapture closer.",
-                              reason="too_small")
+        raise CaptureRejected(f"The iris image is too small ({w}x{h} px); please recapture closer.", reason="too_small")
     if max(h, w) > P.WORK_SIDE:
         scale = P.WORK_SIDE / max(h, w)
         img = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)

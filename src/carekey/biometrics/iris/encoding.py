@@ -52,9 +52,9 @@ def encode(iris: MaskedIris) -> IrisTemplate:
 
     rows = code_rows()
     cols = np.arange(P.CODE_COLS) * (P.NORM_ANGULAR // P.CODE_COLS)
-    z = response[np.ix_(rows, cols)].T            # (CODE_COLS, CODE_ROWS)
-    usable = (noise_share[np.ix_(rows, cols)].T <= P.MASK_MAX_NOISE)
-    parts = np.stack([z.real, z.imag], axis=-1)   # (cols, rows, 2)
+    z = response[np.ix_(rows, cols)].T  # (CODE_COLS, CODE_ROWS)
+    usable = noise_share[np.ix_(rows, cols)].T <= P.MASK_MAX_NOISE
+    parts = np.stack([z.real, z.imag], axis=-1)  # (cols, rows, 2)
     bits = parts > 0
     mask = np.repeat(usable[..., None], 2, axis=-1)
     for k in range(2):

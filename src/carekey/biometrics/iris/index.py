@@ -23,8 +23,8 @@ ROW_WORDS = 64
 @dataclass(frozen=True)
 class Candidate:
     key: str
-    score: float   # normalized Hamming distance, lower = more alike
-    shift: int     # code columns of rotation at the best alignment
+    score: float  # normalized Hamming distance, lower = more alike
+    shift: int  # code columns of rotation at the best alignment
 
 
 def probe_rows(probe: IrisTemplate, max_shift: int = P.MAX_SHIFT) -> tuple[np.ndarray, np.ndarray]:
@@ -94,8 +94,9 @@ class IrisGallery:
         self._rows[last] = 0
         self._keys.pop()
 
-    def search(self, probe: IrisTemplate, top: int = 5, max_shift: int = P.MAX_SHIFT,
-               exhaustive: bool | None = None) -> list[Candidate]:
+    def search(
+        self, probe: IrisTemplate, top: int = 5, max_shift: int = P.MAX_SHIFT, exhaustive: bool | None = None
+    ) -> list[Candidate]:
         """Best ``top`` candidates (lowest rotation-compensated HD_norm first).
 
         Large galleries are searched in two stages: a coarse pass over every row (the exact distance

@@ -23,9 +23,9 @@ assert P.CODE_ROWS * P.BITS_PER_SAMPLE % 8 == 0, "a code column must be whole by
 class Comparison:
     """The best alignment of two codes."""
 
-    differing: int   # disagreeing bits among those compared
-    compared: int    # bits unmasked in both
-    shift: int       # code columns B was rotated by
+    differing: int  # disagreeing bits among those compared
+    compared: int  # bits unmasked in both
+    shift: int  # code columns B was rotated by
 
     @property
     def hd(self) -> float:
@@ -36,8 +36,9 @@ class Comparison:
         return normalized_hd(self.differing, self.compared)
 
 
-def normalized_hd(differing: int | np.ndarray, compared: int | np.ndarray,
-                  min_bits: int = P.MIN_BITS_COMPARED) -> float | np.ndarray:
+def normalized_hd(
+    differing: int | np.ndarray, compared: int | np.ndarray, min_bits: int = P.MIN_BITS_COMPARED
+) -> float | np.ndarray:
     """Daugman's HD_norm; 0.5 (chance) when nothing, or too little, was compared."""
     differing, compared = np.asarray(differing, np.float64), np.asarray(compared, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -19,10 +19,10 @@ from carekey.biometrics.iris.segmentation import Circle, Segmentation
 class NormalizedIris:
     """Texture sampled on NORM_RADIAL rows (pupil -> limbus) x NORM_ANGULAR columns (angle, y down)."""
 
-    texture: np.ndarray     # float32 (NORM_RADIAL, NORM_ANGULAR), grey levels
+    texture: np.ndarray  # float32 (NORM_RADIAL, NORM_ANGULAR), grey levels
     reflections: np.ndarray  # bool, same shape: specular spots and eyelashes (from segmentation)
-    outside: np.ndarray     # bool, same shape: samples that fell outside the image
-    pupil_step: float = 0.0   # grey levels from pupil to iris (segmentation)
+    outside: np.ndarray  # bool, same shape: samples that fell outside the image
+    pupil_step: float = 0.0  # grey levels from pupil to iris (segmentation)
     limbus_step: float = 0.0  # grey levels from iris to sclera (segmentation)
 
     def __post_init__(self) -> None:

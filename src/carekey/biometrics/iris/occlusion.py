@@ -22,7 +22,7 @@ from carekey.biometrics.iris.normalization import NormalizedIris
 @dataclass(frozen=True)
 class MaskedIris:
     texture: np.ndarray  # float32 (R, A)
-    noise: np.ndarray    # bool (R, A): True where the texture is not iris
+    noise: np.ndarray  # bool (R, A): True where the texture is not iris
     eyelid_fraction: float  # share of the eyelid sectors (top and bottom of the iris) covered by lids
 
     def __post_init__(self) -> None:
@@ -53,8 +53,11 @@ def mask_noise(norm: NormalizedIris) -> MaskedIris:
     mad = max(1.4826 * float(np.median(np.abs(ref - med))), 2.0)
     # the iris level of each angle, from the inner band (illumination often differs above and below)
     inner = np.where(known, tex, np.nan)[1 : max(3, int(rows * P.LID_REFERENCE_DEPTH))]
-    level = np.nanmedian(np.where(np.isnan(inner).all(axis=0), med, inner), axis=0) if inner.size else np.full(
-        tex.shape[1], med)
+    level = (
+        np.nanmedian(np.where(np.isnan(inner).all(axis=0), med, inner), axis=0)
+        if inner.size
+        else np.full(tex.shape[1], med)
+    )
     level = ndimage.median_filter(np.where(np.isnan(level), med, level), size=15, mode="wrap")
     bright_step = max(P.NOISE_MAD_BRIGHT * mad, 0.5 * norm.limbus_step)
     dark_step = max(P.NOISE_MAD_DARK * mad, 0.5 * norm.pupil_step)

@@ -48,8 +48,9 @@ def pupil_visibility(seg: Segmentation) -> float:
     img = seg.image.astype(np.float64)
 
     def ring(k: float) -> np.ndarray:
-        return ndimage.map_coordinates(img, [p.y + k * p.r * np.sin(angles), p.x + k * p.r * np.cos(angles)],
-                                       order=1, mode="nearest")
+        return ndimage.map_coordinates(
+            img, [p.y + k * p.r * np.sin(angles), p.x + k * p.r * np.cos(angles)], order=1, mode="nearest"
+        )
 
     return float(np.mean(ring(1.25) - ring(0.75) > 0.5 * seg.pupil_contrast))
 
@@ -83,14 +84,24 @@ def check(seg: Segmentation, masked: MaskedIris) -> None:
     """Raise CaptureRejected with a recapture hint when the capture cannot give a reliable code."""
     sharpness = pupil_edge_sharpness(seg)
     if sharpness < P.MIN_PUPIL_EDGE_SHARPNESS:
-        raise CaptureRejected("The iris image is out of focus; please hold still and recapture.",
-                              reason="out_of_focus", sharpness=round(sharpness, 3))
+        raise CaptureRejected(
+            "The iris image is out of focus; please hold still and recapture.",
+            reason="out_of_focus",
+            sharpness=round(sharpness, 3),
+        )
     visible = pupil_visibility(seg)
     if visible < P.MIN_PUPIL_VISIBLE or masked.eyelid_fraction > P.MAX_EYELID_OCCLUSION:
-        raise CaptureRejected("The eye is closed or heavily covered by the eyelids; please ask the person to "
-                              "open the eye wide and recapture.", reason="occluded",
-                              eyelid_fraction=round(masked.eyelid_fraction, 3), pupil_visible=round(visible, 3))
+        raise CaptureRejected(
+            "The eye is closed or heavily covered by the eyelids; please ask the person to "
+            "open the eye wide and recapture.",
+            reason="occluded",
+            eyelid_fraction=round(masked.eyelid_fraction, 3),
+            pupil_visible=round(visible, 3),
+        )
     usable = 1.0 - float(masked.noise.mean())
     if usable < P.MIN_USABLE_IRIS:
-        raise CaptureRejected("Too little of the iris is visible (eyelids, eyelashes or reflections); "
-                              "please recapture.", reason="too_little_iris", usable=round(usable, 3))
+        raise CaptureRejected(
+            "Too little of the iris is visible (eyelids, eyelashes or reflections); please recapture.",
+            reason="too_little_iris",
+            usable=round(usable, 3),
+        )

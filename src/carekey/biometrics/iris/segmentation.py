@@ -39,13 +39,13 @@ class Circle:
 class Segmentation:
     """Pupil and limbus circles, the image with reflections filled, and the reflection mask."""
 
-    image: np.ndarray        # uint8 (h, w), reflections inpainted
+    image: np.ndarray  # uint8 (h, w), reflections inpainted
     reflections: np.ndarray  # bool (h, w)
-    lashes: np.ndarray       # bool (h, w): thin dark structures (eyelashes), outside the pupil
+    lashes: np.ndarray  # bool (h, w): thin dark structures (eyelashes), outside the pupil
     pupil: Circle
     iris: Circle
-    pupil_contrast: float    # grey levels, iris minus pupil
-    limbus_contrast: float   # grey levels, sclera minus iris
+    pupil_contrast: float  # grey levels, iris minus pupil
+    limbus_contrast: float  # grey levels, sclera minus iris
 
     def __post_init__(self) -> None:
         if not (self.image.shape == self.reflections.shape == self.lashes.shape):
@@ -135,8 +135,9 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
             area = float(stats[i, cv2.CC_STAT_AREA])
             if np.sqrt(area / np.pi) < rmin:
                 continue
-            x0, y0, w, h = (int(stats[i, c]) for c in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH,
-                                                        cv2.CC_STAT_HEIGHT))
+            x0, y0, w, h = (
+                int(stats[i, c]) for c in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT)
+            )
             own = labels[y0 : y0 + h, x0 : x0 + w] == i
             # darker and larger round blobs first: the pupil is the darkest round thing in an eye image,
             # a clump of lashes against bright skin can be as round and as contrasted, but is small
@@ -164,24 +165,33 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
     # the innermost dark disc: a dark iris against bright sclera is itself a round dark blob (with
     # the pupil inside); a clearly ringed smaller disc inside the best candidate is the pupil
     while best is not None:
-        inner = [c for c in found if c[3] < P.PUPIL_NESTED_RATIO * best[3]
-                 and np.hypot(c[1] - best[1], c[2] - best[2]) < 0.5 * best[3] and c[0] >= P.PUPIL_NESTED_SCORE * best[0]
-                 and c[4] < best[4] - P.PUPIL_NESTED_DARKER * spread]
+        inner = [
+            c
+            for c in found
+            if c[3] < P.PUPIL_NESTED_RATIO * best[3]
+            and np.hypot(c[1] - best[1], c[2] - best[2]) < 0.5 * best[3]
+            and c[0] >= P.PUPIL_NESTED_SCORE * best[0]
+            and c[4] < best[4] - P.PUPIL_NESTED_DARKER * spread
+        ]
         if not inner:
             break
         darkest = min(c[4] for c in inner)  # of the discs inside, the darkest (a pupil, not pupil + iris)
         best = max(c for c in inner if c[4] <= darkest + 0.2 * P.PUPIL_NESTED_DARKER * spread)
     if best is None:
-        raise CaptureRejected("No eye found, or the eye is closed (no pupil visible); please recapture with the eye "
-                              "open and centred.",
-                              reason="no_eye")
+        raise CaptureRejected(
+            "No eye found, or the eye is closed (no pupil visible); please recapture with the eye open and centred.",
+            reason="no_eye",
+        )
     _, cx, cy, r0, _ = best
     angles = np.deg2rad(np.r_[np.arange(-50, 230, 6)])  # the top (lid) arc is left out
     try:
         circle = refine_pupil(blurred, cx, cy, r0, angles)
     except CaptureRejected:  # a dark sliver between the lids has no circular boundary
-        raise CaptureRejected("No eye found, or the eye is closed (no circular pupil boundary); please recapture "
-                              "with the eye open and centred.", reason="no_eye") from None
+        raise CaptureRejected(
+            "No eye found, or the eye is closed (no circular pupil boundary); please recapture "
+            "with the eye open and centred.",
+            reason="no_eye",
+        ) from None
     contrast = _ring_step(blurred, circle, angles, width=max(2.0, 0.15 * circle.r))
     if contrast < P.MIN_PUPIL_CONTRAST:
         raise CaptureRejected("No eye found (pupil too faint); please recapture.", reason="no_eye")
@@ -201,8 +211,9 @@ def refine_pupil(blurred: np.ndarray, cx: float, cy: float, r0: float, angles: n
 
     def search(x: float, y: float, r: float) -> tuple[Circle, float, float]:
         shift = max(2.0, 0.15 * r)
-        found, value = _integro_differential(blurred, x, y, shift, np.arange(0.7 * r, 1.35 * r, step), angles,
-                                             step=step)
+        found, value = _integro_differential(
+            blurred, x, y, shift, np.arange(0.7 * r, 1.35 * r, step), angles, step=step
+        )
         return found, value, shift - step  # the centre grid's outermost offsets lie within one step of it
 
     circle, value, inner = search(cx, cy, r0)
@@ -220,8 +231,14 @@ def refine_pupil(blurred: np.ndarray, cx: float, cy: float, r0: float, angles: n
 def _ring_support(img: np.ndarray, cx: float, cy: float, r: float, angles: np.ndarray) -> float:
     """Median step from a dark disc to the ring just outside it, times the share of directions in
     which that step is clear (> MIN_PUPIL_CONTRAST); out-of-image directions count as missing."""
-    inner = np.concatenate([ndimage.map_coordinates(img, [cy + k * r * np.sin(angles), cx + k * r * np.cos(angles)],
-                                                    order=1, mode="nearest")[None] for k in (0.3, 0.6)]).mean(axis=0)
+    inner = np.concatenate(
+        [
+            ndimage.map_coordinates(
+                img, [cy + k * r * np.sin(angles), cx + k * r * np.cos(angles)], order=1, mode="nearest"
+            )[None]
+            for k in (0.3, 0.6)
+        ]
+    ).mean(axis=0)
     ox, oy = cx + P.PUPIL_RING_OUTER * r * np.cos(angles), cy + P.PUPIL_RING_OUTER * r * np.sin(angles)
     outer = ndimage.map_coordinates(img, [oy, ox], order=1, mode="nearest")
     inside = (ox >= 0) & (ox <= img.shape[1] - 1) & (oy >= 0) & (oy <= img.shape[0] - 1)
@@ -246,21 +263,42 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
     # scale, or a sharp but wrong edge (eyelid, image border) beats a wide true limbus on a large iris
     sigma = max(1.5, P.LIMBUS_DERIVATIVE_SIGMA * pupil.r)
     try:
-        circle, _ = _integro_differential(blurred, pupil.x, pupil.y, shift, radii, angles, step=step,
-                                          inside_level=iris_level, sigma=sigma, min_valid=P.LIMBUS_MIN_IN_IMAGE)
+        circle, _ = _integro_differential(
+            blurred,
+            pupil.x,
+            pupil.y,
+            shift,
+            radii,
+            angles,
+            step=step,
+            inside_level=iris_level,
+            sigma=sigma,
+            min_valid=P.LIMBUS_MIN_IN_IMAGE,
+        )
     except CaptureRejected:  # no iris-to-sclera edge anywhere on the lateral arcs: lids cover them
-        raise CaptureRejected("No eye found, or the eye is closed (no iris boundary beside the pupil); please "
-                              "recapture with the eye open and centred.", reason="no_eye") from None
+        raise CaptureRejected(
+            "No eye found, or the eye is closed (no iris boundary beside the pupil); please "
+            "recapture with the eye open and centred.",
+            reason="no_eye",
+        ) from None
     contrast = _ring_step(blurred, circle, angles, width=max(3.0, 0.08 * circle.r))
     if contrast < P.MIN_LIMBUS_CONTRAST:
         raise CaptureRejected("No eye found (iris boundary not visible); please recapture.", reason="no_eye")
     return circle, contrast
 
 
-def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float | tuple[float, float],
-                          radii: np.ndarray, angles: np.ndarray, step: float = 0.5,
-                          inside_level: float | None = None, sigma: float = 1.5,
-                          min_valid: float = 0.6) -> tuple[Circle, float]:
+def _integro_differential(
+    img: np.ndarray,
+    cx: float,
+    cy: float,
+    shift: float | tuple[float, float],
+    radii: np.ndarray,
+    angles: np.ndarray,
+    step: float = 0.5,
+    inside_level: float | None = None,
+    sigma: float = 1.5,
+    min_valid: float = 0.6,
+) -> tuple[Circle, float]:
     """max over centres and radii of d/dr G_sigma * mean_{circle}(I), dark inside / bright outside.
 
     With ``inside_level`` (the iris grey level), a candidate only counts when just inside it the
@@ -295,7 +333,9 @@ def _integro_differential(img: np.ndarray, cx: float, cy: float, shift: float | 
 
 def _ring_step(img: np.ndarray, c: Circle, angles: np.ndarray, width: float) -> float:
     """Mean intensity just outside the circle minus just inside it (grey levels)."""
+
     def ring(r: float) -> float:
         xs, ys = c.x + r * np.cos(angles), c.y + r * np.sin(angles)
         return float(ndimage.map_coordinates(img, [ys, xs], order=1, mode="nearest").mean())
+
     return ring(c.r + width) - ring(max(c.r - width, 0.5))

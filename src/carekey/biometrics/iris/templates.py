@@ -44,8 +44,10 @@ class IrisTemplate:
         return cls(np.packbits(bits & mask, bitorder="little"), np.packbits(mask, bitorder="little"))
 
     def bits(self) -> tuple[np.ndarray, np.ndarray]:
-        return (np.unpackbits(self.code, bitorder="little").astype(bool),
-                np.unpackbits(self.mask, bitorder="little").astype(bool))
+        return (
+            np.unpackbits(self.code, bitorder="little").astype(bool),
+            np.unpackbits(self.mask, bitorder="little").astype(bool),
+        )
 
     @property
     def usable_bits(self) -> int:
@@ -68,8 +70,10 @@ class IrisTemplate:
         if magic != MAGIC:
             raise TemplateError("Not an iris template (bad magic).", reason="magic")
         if version != FORMAT_VERSION:
-            raise TemplateError(f"Iris template format version {version} is not supported "
-                                f"(expected {FORMAT_VERSION}); re-enroll.", reason="version")
+            raise TemplateError(
+                f"Iris template format version {version} is not supported (expected {FORMAT_VERSION}); re-enroll.",
+                reason="version",
+            )
         if nbits != P.CODE_BITS or len(data) != expected:
             raise TemplateError("Iris template has the wrong size.", reason="size")
         (crc,) = struct.unpack_from("<I", data, expected - 4)

@@ -14,8 +14,12 @@ SOURCE = Path(__file__).with_name("_search.c")
 LANES = 8  # gallery rows interleaved per block (one 512-bit vector of 64-bit words)
 
 
-SIGNATURES = {"iom_sliced_scan": (None, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                                         ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p])}
+SIGNATURES = {
+    "iom_sliced_scan": (
+        None,
+        [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p],
+    )
+}
 
 
 def library() -> ctypes.CDLL | None:
@@ -49,8 +53,14 @@ def sliced_scan(blocks: np.ndarray, probes: np.ndarray) -> np.ndarray:
     """Fewest differing hash values over the probe rotations, per gallery row (blocks * LANES,) int32.
     blocks (nb, planes, words, LANES) and probes (S, planes, words) uint64, C-contiguous."""
     nb, p, w, lanes = blocks.shape
-    if (blocks.dtype != np.uint64 or probes.dtype != np.uint64 or lanes != LANES or probes.shape[1:] != (p, w)
-            or not blocks.flags.c_contiguous or not probes.flags.c_contiguous):
+    if (
+        blocks.dtype != np.uint64
+        or probes.dtype != np.uint64
+        or lanes != LANES
+        or probes.shape[1:] != (p, w)
+        or not blocks.flags.c_contiguous
+        or not probes.flags.c_contiguous
+    ):
         raise ValueError("sliced_scan needs C-contiguous uint64 blocks and probes of matching shape")
     out = np.empty(nb * LANES, np.int32)
     lib = library()

@@ -37,9 +37,21 @@ TAIL_SURVIVAL = 0.1  # the tail fit uses the points where at most this share of 
 
 # (raw score, log10 FMR) knots per modality, from ``derive`` on bench/results/protection (see the docstring)
 KNOTS: dict[str, tuple[tuple[float, float], ...]] = {
-    "fingerprint": ((0.25, -0.00045263), (0.3, -0.005005), (0.35, -0.027105), (0.4, -0.090548), (0.45, -0.22824),
-                    (0.5, -0.47475), (0.55, -0.82846), (0.6, -1.2958), (0.65, -1.844), (0.7, -2.3625),
-                    (0.75, -2.9823), (0.8, -4.0615), (0.956, -6.0)),
+    "fingerprint": (
+        (0.25, -0.00045263),
+        (0.3, -0.005005),
+        (0.35, -0.027105),
+        (0.4, -0.090548),
+        (0.45, -0.22824),
+        (0.5, -0.47475),
+        (0.55, -0.82846),
+        (0.6, -1.2958),
+        (0.65, -1.844),
+        (0.7, -2.3625),
+        (0.75, -2.9823),
+        (0.8, -4.0615),
+        (0.956, -6.0),
+    ),
     "iris": ((0.15, -0.080153), (0.2, -3.0763), (0.2488, -6.0)),
 }
 
@@ -61,7 +73,7 @@ def derive(histograms: Sequence[tuple[Sequence[float], Sequence[int]]]) -> tuple
     if len(points) < 2:
         raise ValueError("too few impostor scores above the lowest bin to fit a tail")
     tail = [p for p in points if p[1] <= math.log10(TAIL_SURVIVAL)]
-    tail = points[-max(2, len(tail) + 1):] if len(tail) < len(points) else tail
+    tail = points[-max(2, len(tail) + 1) :] if len(tail) < len(points) else tail
     n = len(tail)
     mx, my = sum(x for x, _ in tail) / n, sum(y for _, y in tail) / n
     slope = sum((x - mx) * (y - my) for x, y in tail) / sum((x - mx) ** 2 for x, _ in tail)

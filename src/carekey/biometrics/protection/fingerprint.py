@@ -71,8 +71,11 @@ def _n_p(na: int, nb: int) -> int:
 
 def _top_mean(sims: np.ndarray, axis: int) -> np.ndarray:
     k = min(P.FP_NORM_TOP, sims.shape[axis])
-    return np.partition(sims, sims.shape[axis] - k, axis=axis).take(range(sims.shape[axis] - k, sims.shape[axis]),
-                                                                     axis=axis).mean(axis=axis, keepdims=True)
+    return (
+        np.partition(sims, sims.shape[axis] - k, axis=axis)
+        .take(range(sims.shape[axis] - k, sims.shape[axis]), axis=axis)
+        .mean(axis=axis, keepdims=True)
+    )
 
 
 def normalized(sims: np.ndarray) -> np.ndarray:

@@ -94,8 +94,9 @@ class ProtectedFingerprintIndex(Slots):
     def shortlist_size(self, n: int) -> int:
         return min(n, max(P.FP_INDEX_SHORTLIST_MIN, round(P.FP_INDEX_SHORTLIST_SHARE * n)))
 
-    def search(self, probe: np.ndarray, top: int = 5, shortlist: int | None = None,
-               among: np.ndarray | None = None) -> list[Candidate]:
+    def search(
+        self, probe: np.ndarray, top: int = 5, shortlist: int | None = None, among: np.ndarray | None = None
+    ) -> list[Candidate]:
         """Best ``top`` fingers by ``fingerprint.compare``, over the slots ``among`` if given; the
         pre-filter keeps ``shortlist`` of them (default: FP_INDEX_SHORTLIST_MIN or _SHARE of the gallery;
         ``shortlist >= len(index)`` is the exhaustive search)."""

@@ -64,9 +64,9 @@ class FCParams:
     block: int = 64
     k: int = 8
     enrol_mask: bool = True
-    margin: float = 0.0   # block erased when (|best| - |second|) correlation < margin * block
+    margin: float = 0.0  # block erased when (|best| - |second|) correlation < margin * block
     slow_check: bool = True  # Argon2id check value (False: HMAC only; for measuring the difference)
-    mask_bits: int = 0       # > 0: every stored mask has exactly this many usable bits (``equalize``)
+    mask_bits: int = 0  # > 0: every stored mask has exactly this many usable bits (``equalize``)
 
     @property
     def symbol_bits(self) -> int:
@@ -74,7 +74,7 @@ class FCParams:
 
     @property
     def n(self) -> int:
-        return min(BITS // self.block, 2 ** self.symbol_bits - 1)
+        return min(BITS // self.block, 2**self.symbol_bits - 1)
 
     @property
     def key_bits(self) -> int:
@@ -88,15 +88,14 @@ class FCParams:
 @dataclass(frozen=True, eq=False)
 class Commitment:
     params: FCParams
-    helper: np.ndarray        # uint8 (BITS,) bits: c XOR perm(code)
-    mask: np.ndarray | None   # uint8 (BITS,) bits: perm(enrolment mask), or None
-    salt: bytes               # SALT_BYTES random
-    check: bytes              # check_value(secret, message, salt, slow)
+    helper: np.ndarray  # uint8 (BITS,) bits: c XOR perm(code)
+    mask: np.ndarray | None  # uint8 (BITS,) bits: perm(enrolment mask), or None
+    salt: bytes  # SALT_BYTES random
+    check: bytes  # check_value(secret, message, salt, slow)
 
     def to_bytes(self) -> bytes:
         p = self.params
-        body = _HEADER.pack(MAGIC, FORMAT_VERSION, p.block, p.n, p.k, p.enrol_mask, p.slow_check, p.margin,
-                            p.mask_bits)
+        body = _HEADER.pack(MAGIC, FORMAT_VERSION, p.block, p.n, p.k, p.enrol_mask, p.slow_check, p.margin, p.mask_bits)
         body += np.packbits(self.helper).tobytes() + (np.packbits(self.mask).tobytes() if p.enrol_mask else b"")
         body += self.salt + self.check
         return body + struct.pack("<I", zlib.crc32(body))
@@ -146,8 +145,9 @@ def check_value(secret: bytes, message: bytes, salt: bytes, slow: bool = True) -
     keyed = hmac.new(_derive(secret, "check"), salt + message, hashlib.sha256).digest()
     if not slow:
         return keyed
-    return hash_secret_raw(keyed, salt, time_cost=ARGON2_TIME, memory_cost=ARGON2_MEMORY_KIB, parallelism=1,
-                           hash_len=32, type=Type.ID)
+    return hash_secret_raw(
+        keyed, salt, time_cost=ARGON2_TIME, memory_cost=ARGON2_MEMORY_KIB, parallelism=1, hash_len=32, type=Type.ID
+    )
 
 
 # --- inner code: Hadamard / first-order Reed-Muller -------------------------------------------------
@@ -177,7 +177,7 @@ def hadamard_decode(received: np.ndarray, block: int, margin: float) -> tuple[np
 # --- outer code: Reed-Solomon (reedsolo: pure Python, any GF(2^m), errors-and-erasures decoding) ---------
 @functools.lru_cache(maxsize=32)
 def _codec(params: FCParams) -> reedsolo.RSCodec:
-    return reedsolo.RSCodec(nsym=params.n - params.k, nsize=2 ** params.symbol_bits - 1, c_exp=params.symbol_bits)
+    return reedsolo.RSCodec(nsym=params.n - params.k, nsize=2**params.symbol_bits - 1, c_exp=params.symbol_bits)
 
 
 def rs_decode(params: FCParams, symbols: np.ndarray, erased: np.ndarray) -> bytes | None:
@@ -201,8 +201,9 @@ def codeword_bits(params: FCParams, message: bytes) -> np.ndarray:
     return hadamard_encode(codeword_symbols(params, message), params.block)
 
 
-def equalize(code: np.ndarray, mask: np.ndarray, usable: int,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def equalize(
+    code: np.ndarray, mask: np.ndarray, usable: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Exactly ``usable`` usable bits: drop random usable bits, or add random masked positions holding random
     bits (noise to the decoder). The count of a stored mask would otherwise link the same eye across
     programs (the permutation hides positions, not counts)."""
@@ -225,12 +226,13 @@ def _pad(params: FCParams, codeword: np.ndarray) -> np.ndarray:
 
 
 # --- commit / verify ----------------------------------------------------------------------------
-def commit(template: IrisTemplate, secret: bytes, params: FCParams = FCParams(),
-           message: bytes | None = None) -> Commitment:
+def commit(
+    template: IrisTemplate, secret: bytes, params: FCParams = FCParams(), message: bytes | None = None
+) -> Commitment:
     params.validate()
     if message is None:
-        message = bytes(secrets.randbelow(2 ** params.symbol_bits) for _ in range(params.k))
-    if len(message) != params.k or max(message) >= 2 ** params.symbol_bits:
+        message = bytes(secrets.randbelow(2**params.symbol_bits) for _ in range(params.k))
+    if len(message) != params.k or max(message) >= 2**params.symbol_bits:
         raise ValueError(f"a message is {params.k} symbols of {params.symbol_bits} bits")
     code, mask = template.bits()
     if params.mask_bits:
@@ -238,8 +240,13 @@ def commit(template: IrisTemplate, secret: bytes, params: FCParams = FCParams(),
     perm = permutation(secret)
     helper = _pad(params, codeword_bits(params, message)) ^ code[perm].astype(np.uint8)
     salt = secrets.token_bytes(SALT_BYTES)
-    return Commitment(params, helper, mask[perm].astype(np.uint8) if params.enrol_mask else None, salt,
-                      check_value(secret, message, salt, params.slow_check))
+    return Commitment(
+        params,
+        helper,
+        mask[perm].astype(np.uint8) if params.enrol_mask else None,
+        salt,
+        check_value(secret, message, salt, params.slow_check),
+    )
 
 
 def candidates(codes: np.ndarray, masks: np.ndarray, secret: bytes, c: Commitment) -> np.ndarray:

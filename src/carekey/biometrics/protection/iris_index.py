@@ -78,8 +78,14 @@ class ProtectedIrisIndex(Slots):
             self._write(np.array([i]), unpacked(self._codes[i : i + 1]))
         self._codes[last] = 0
 
-    def search(self, probe: np.ndarray, top: int = 5, exhaustive: bool | None = None,
-               among: np.ndarray | None = None, shortlist: int = P.IRIS_INDEX_SHORTLIST) -> list[Candidate]:
+    def search(
+        self,
+        probe: np.ndarray,
+        top: int = 5,
+        exhaustive: bool | None = None,
+        among: np.ndarray | None = None,
+        shortlist: int = P.IRIS_INDEX_SHORTLIST,
+    ) -> list[Candidate]:
         """Best ``top`` rows (highest ``iris.search`` similarity first), over the slots ``among`` if given.
         Stage 1 keeps ``shortlist`` rows; galleries of at most 4 shortlists are scored in full by default."""
         n = len(self)
@@ -98,6 +104,7 @@ class ProtectedIrisIndex(Slots):
                 differ = differ[slots]
             keep = np.argpartition(differ, shortlist - 1)[:shortlist]
             slots = np.sort(slots[keep])
-        scores = [piris.search(probe, unpacked(self._codes[slots[lo : lo + CHUNK]]))
-                  for lo in range(0, slots.size, CHUNK)]
+        scores = [
+            piris.search(probe, unpacked(self._codes[slots[lo : lo + CHUNK]])) for lo in range(0, slots.size, CHUNK)
+        ]
         return self._ranked(slots, np.concatenate(scores), top)

@@ -53,8 +53,9 @@ class ProtectedMatcher:
             codes = pfp.protect(fingerprint_api.extract(image, min_nfiq2=self._min_nfiq2), self._secret)
         else:
             template = iris_api.extract(image)
-            codes = (piris.protect_probe(template, self._secret) if probe
-                     else piris.protect(template, self._secret)[None, :])
+            codes = (
+                piris.protect_probe(template, self._secret) if probe else piris.protect(template, self._secret)[None, :]
+            )
         return dump(ProtectedTemplate(modality, self.key_version, codes), self._secret)
 
     def extract(self, modality: str, image: bytes) -> bytes:
@@ -77,8 +78,14 @@ class ProtectedMatcher:
             raise TemplateError(f"Stored {modality} template has {codes.shape[0]} rows, not {rows}.", reason="size")
         return codes[0][None, :] if modality == "iris" else codes
 
-    def search(self, program_id: str, modality: str, probe: bytes, position: str | None = None,
-               among: Collection[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self,
+        program_id: str,
+        modality: str,
+        probe: bytes,
+        position: str | None = None,
+        among: Collection[str] | None = None,
+    ) -> list[tuple[str, float]]:
         """(template id, score) of the program's stored templates, best first, after catching up on the feed:
         of ``position`` only if given, of the template ids ``among`` only if given (a verification). Every
         template the 1:N index scored in full (``iris_index`` / ``fingerprint_index``; those its pre-filter

@@ -15,14 +15,24 @@ class IrisShard(ProtectedIrisIndex):
     def add_many(self, keys: Sequence[str], codes: Sequence[np.ndarray]) -> None:
         self.add(list(keys), np.concatenate([np.atleast_2d(c) for c in codes]))
 
-    def search(self, probe: np.ndarray, top: int = 5, among: Sequence[str] | None = None,  # type: ignore[override]
-               **kw: object) -> list[tuple[str, float]]:
+    def search(
+        self,
+        probe: np.ndarray,
+        top: int = 5,
+        among: Sequence[str] | None = None,  # type: ignore[override]
+        **kw: object,
+    ) -> list[tuple[str, float]]:
         slots = None if among is None else self.slots(among)
         return [(str(c.key), c.score) for c in super().search(probe, top=top, among=slots)]
 
 
 class FingerprintShard(ProtectedFingerprintIndex):
-    def search(self, probe: np.ndarray, top: int = 5, among: Sequence[str] | None = None,  # type: ignore[override]
-               **kw: object) -> list[tuple[str, float]]:
+    def search(
+        self,
+        probe: np.ndarray,
+        top: int = 5,
+        among: Sequence[str] | None = None,  # type: ignore[override]
+        **kw: object,
+    ) -> list[tuple[str, float]]:
         slots = None if among is None else self.slots(among)
         return [(str(c.key), c.score) for c in super().search(probe, top=top, among=slots)]

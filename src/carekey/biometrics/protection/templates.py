@@ -41,8 +41,10 @@ class ProtectedTemplate:
 
 def dump(t: ProtectedTemplate, secret: bytes) -> bytes:
     rows, hashes = t.codes.shape
-    body = _HEADER.pack(MAGIC, FORMAT_VERSION, MODALITY_CODES[t.modality], t.key_version, key_id(secret),
-                        rows, hashes) + np.ascontiguousarray(t.codes, np.uint8).tobytes()
+    body = (
+        _HEADER.pack(MAGIC, FORMAT_VERSION, MODALITY_CODES[t.modality], t.key_version, key_id(secret), rows, hashes)
+        + np.ascontiguousarray(t.codes, np.uint8).tobytes()
+    )
     return body + struct.pack(">I", zlib.crc32(body))
 
 
@@ -54,18 +56,24 @@ def load(data: bytes, modality: str, key_version: int, secret: bytes) -> Protect
     data = bytes(data)
     magic, version, mod, kv, kid, rows, hashes = _HEADER.unpack_from(data)
     if magic != MAGIC:
-        raise TemplateError("Not a carekey protected template (bad magic); unprotected templates are refused.",
-                            reason="magic")
+        raise TemplateError(
+            "Not a carekey protected template (bad magic); unprotected templates are refused.", reason="magic"
+        )
     if version != FORMAT_VERSION:
-        raise TemplateError(f"Protected template format {version} is not supported (expected {FORMAT_VERSION}); "
-                            "re-enroll the person.", reason="format")
+        raise TemplateError(
+            f"Protected template format {version} is not supported (expected {FORMAT_VERSION}); re-enroll the person.",
+            reason="format",
+        )
     if zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
         raise TemplateError("Protected template is corrupt (checksum mismatch).", reason="checksum")
     if mod != MODALITY_CODES.get(modality):
         raise TemplateError(f"Protected template is not a {modality} template.", reason="modality")
     if kv != key_version:
-        raise TemplateError(f"Protected template was made under biometric key version {kv}, not the current "
-                            f"{key_version}; it is retired and the person must be re-enrolled.", reason="key_version")
+        raise TemplateError(
+            f"Protected template was made under biometric key version {kv}, not the current "
+            f"{key_version}; it is retired and the person must be re-enrolled.",
+            reason="key_version",
+        )
     if kid != key_id(secret):
         raise TemplateError("Protected template was made under another program's biometric key.", reason="key")
     expected_hashes, q = SHAPES[modality]

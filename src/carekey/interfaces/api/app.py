@@ -64,8 +64,12 @@ async def integrate_log(state: bootstrap.App) -> None:
         try:
             await run_in_threadpool(state.services.transparency.integrate, False)
         except Exception as exc:  # noqa: BLE001 - a refused log (IntegrityError) or a storage hiccup: retry later
-            log.warning("log integration failed (%s: %s); retried in %s s", type(exc).__name__, exc,
-                        state.settings.log_integrate_seconds)
+            log.warning(
+                "log integration failed (%s: %s); retried in %s s",
+                type(exc).__name__,
+                exc,
+                state.settings.log_integrate_seconds,
+            )
 
 
 def create_app(settings: Settings | None = None, built: bootstrap.App | None = None, web: bool = True) -> FastAPI:
@@ -87,18 +91,26 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
         if built is None:  # we opened it, we close it
             state.close()
 
-    app = FastAPI(title="carekey", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None,  # served by docs.install, without a CDN
-                  openapi_tags=[{"name": "auth", "description": "Staff login"},
-                                {"name": "visits", "description": "Person-present encounters"},
-                                {"name": "people", "description": "A person's data, within a visit"},
-                                {"name": "biometrics", "description": "Fingerprint and iris: capture, identify"},
-                                {"name": "admin", "description": "Users (no records)"},
-                                {"name": "patient", "description": "The person's own data (card + PIN)"},
-                                {"name": "statistics", "description": "Differentially private, within a budget"},
-                                {"name": "audit", "description": "Transparency log verification"},
-                                {"name": "public", "description": "Unauthenticated"},
-                                {"name": "fhir", "description": "FHIR R4 conformance (push-only, no FHIR reads)"}])
+    app = FastAPI(
+        title="carekey",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # served by docs.install, without a CDN
+        openapi_tags=[
+            {"name": "auth", "description": "Staff login"},
+            {"name": "visits", "description": "Person-present encounters"},
+            {"name": "people", "description": "A person's data, within a visit"},
+            {"name": "biometrics", "description": "Fingerprint and iris: capture, identify"},
+            {"name": "admin", "description": "Users (no records)"},
+            {"name": "patient", "description": "The person's own data (card + PIN)"},
+            {"name": "statistics", "description": "Differentially private, within a budget"},
+            {"name": "audit", "description": "Transparency log verification"},
+            {"name": "public", "description": "Unauthenticated"},
+            {"name": "fhir", "description": "FHIR R4 conformance (push-only, no FHIR reads)"},
+        ],
+    )
     app.state.carekey = state
     problems.install(app)
     docs.install(app)

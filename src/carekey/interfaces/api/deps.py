@@ -21,8 +21,7 @@ def services(request: Request) -> Services:
     return request.app.state.carekey.services
 
 
-def actor(request: Request,
-          creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+def actor(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     if creds is None or creds.scheme.lower() != "bearer":
         raise NotAuthenticated("send Authorization: Bearer <token> (from POST /auth/token)")
     return services(request).auth.authenticate(creds.credentials)
@@ -34,18 +33,27 @@ def bearer_token(creds: HTTPAuthorizationCredentials | None, where: str) -> str:
     return creds.credentials
 
 
-def patient(request: Request,
-            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Patient:
+def patient(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Patient:
     return services(request).patients.authenticate(bearer_token(creds, "POST /patient/token"))
 
 
-def purpose(x_carekey_purpose: Annotated[str | None, Header(
-        alias=PURPOSE_HEADER, description="Why this personal data is processed: care_record, "
-        "biometric_identification... Anything else (law_enforcement, ...) is refused, logged and counted.",
-        examples=["care_record"])] = None) -> str:
+def purpose(
+    x_carekey_purpose: Annotated[
+        str | None,
+        Header(
+            alias=PURPOSE_HEADER,
+            description="Why this personal data is processed: care_record, "
+            "biometric_identification... Anything else (law_enforcement, ...) is refused, logged and counted.",
+            examples=["care_record"],
+        ),
+    ] = None,
+) -> str:
     if x_carekey_purpose is None or not x_carekey_purpose.strip():
-        raise ApiProblem(400, "Purpose required", f"personal-data requests must name their purpose in the "
-                         f"{PURPOSE_HEADER} header (e.g. care_record)")
+        raise ApiProblem(
+            400,
+            "Purpose required",
+            f"personal-data requests must name their purpose in the {PURPOSE_HEADER} header (e.g. care_record)",
+        )
     return utf8_header(x_carekey_purpose)
 
 

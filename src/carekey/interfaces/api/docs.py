@@ -18,10 +18,16 @@ from fastapi.staticfiles import StaticFiles
 VENDOR = Path(fastapi_offline.__file__).parent / "static"  # swagger-ui-bundle.js, swagger-ui.css
 OWN = Path(__file__).parent / "docs_static"  # swagger-init.js
 ASSETS = "/docs/assets"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "font-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
-HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-           "X-Frame-Options": "DENY"}
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -55,8 +61,9 @@ def install(app: FastAPI) -> None:
 
     @app.get(f"{ASSETS}/swagger-init.js", include_in_schema=False)
     def init_script() -> FileResponse:
-        return FileResponse(OWN / "swagger-init.js", media_type="text/javascript",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return FileResponse(
+            OWN / "swagger-init.js", media_type="text/javascript", headers={"X-Content-Type-Options": "nosniff"}
+        )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> RedirectResponse:

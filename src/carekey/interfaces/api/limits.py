@@ -68,9 +68,15 @@ class BodyLimit:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = problem(Request(scope), 413, "Content too large",
-                       f"the request body is larger than this route accepts ({limit} bytes)", "content-too-large",
-                       {"Connection": "close"}, limit=limit)
+    response = problem(
+        Request(scope),
+        413,
+        "Content too large",
+        f"the request body is larger than this route accepts ({limit} bytes)",
+        "content-too-large",
+        {"Connection": "close"},
+        limit=limit,
+    )
     await response(scope, receive, send)
 
 
@@ -79,8 +85,15 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(BodyTooLarge)
     async def _body(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return problem(request, 413, "Content too large", str(exc.detail), "content-too-large",
-                       {"Connection": "close"}, limit=exc.limit)
+        return problem(
+            request,
+            413,
+            "Content too large",
+            str(exc.detail),
+            "content-too-large",
+            {"Connection": "close"},
+            limit=exc.limit,
+        )
 
     app.add_middleware(BodyLimit, settings=settings)
     if settings.trusted_proxies:

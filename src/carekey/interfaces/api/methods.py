@@ -26,8 +26,10 @@ def documented_paths(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
     """Each path of the app's OpenAPI document as a pattern, with the methods the document gives it."""
     cached = getattr(app.state, "documented_paths", None)
     if cached is None:
-        cached = [(compile_path(path)[0], frozenset(m.upper() for m in ops if m in HTTP_METHODS))
-                  for path, ops in app.openapi().get("paths", {}).items()]
+        cached = [
+            (compile_path(path)[0], frozenset(m.upper() for m in ops if m in HTTP_METHODS))
+            for path, ops in app.openapi().get("paths", {}).items()
+        ]
         app.state.documented_paths = cached
     return cached
 
@@ -67,9 +69,14 @@ class MethodNotAllowed:
             allowed = allowed_methods(scope["app"], scope)
             if allowed is not None:
                 allow = ", ".join(sorted(allowed))
-                response = problem(Request(scope), 405, "Method not allowed",
-                                   f"{scope['method']} is not a method of this resource; it accepts {allow}",
-                                   "method-not-allowed", {"Allow": allow})
+                response = problem(
+                    Request(scope),
+                    405,
+                    "Method not allowed",
+                    f"{scope['method']} is not a method of this resource; it accepts {allow}",
+                    "method-not-allowed",
+                    {"Allow": allow},
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -40,10 +40,22 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def problem(request: Request, status: int, title: str, detail: str, kind: str | None = None,
-            headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
-    body = {"type": f"urn:carekey:problem:{kind or _slug(title)}", "title": title, "status": status,
-            "detail": detail, "instance": request.url.path} | extra
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    body = {
+        "type": f"urn:carekey:problem:{kind or _slug(title)}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    } | extra
     return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers)
 
 
@@ -59,8 +71,11 @@ def install(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.detail.get("retry_after", 60))
         if isinstance(exc, StorageUnavailable):  # full disk, I/O error, lost database connection: nothing saved
             headers["Retry-After"] = str(exc.retry_after)
-        extra = {k: v for k, v in exc.detail.items()
-                 if (isinstance(v, str | int | float) or k == "candidates") and k != "retry_after"}
+        extra = {
+            k: v
+            for k, v in exc.detail.items()
+            if (isinstance(v, str | int | float) or k == "candidates") and k != "retry_after"
+        }
         kind = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__.removesuffix("Error")).lower()
         return problem(request, exc.status, exc.title, exc.message, kind, headers, **extra)
 
@@ -83,8 +98,10 @@ def install(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(request, 400, "Malformed JSON", "the request body is not valid JSON")
-        fields = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
-                  for e in errors]
+        fields = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+            for e in errors
+        ]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         return problem(request, 422, "Invalid input", detail, "invalid-input", errors=fields)
 
@@ -92,21 +109,31 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # FastAPI's, on bytes
             return problem(request, 400, "Malformed JSON", "the request body is not valid JSON (or not UTF-8)")
-        return problem(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else "Not found",
-                       str(exc.detail), headers=getattr(exc, "headers", None))
+        return problem(
+            request,
+            exc.status_code,
+            str(exc.detail) if exc.status_code != 404 else "Not found",
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
 
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-TEXT = {400: "Malformed request: a body that is not JSON, or a missing purpose header",
-        401: "Not authenticated or token expired", 403: "Refused purpose, policy denial or missing consent",
-        404: "Not found", 405: "Method not allowed (the `Allow` header lists the methods of the path)",
-        409: "Conflict (closed visit, duplicate card, position already enrolled); `possible-duplicate`: the person "
-        "may already be enrolled, its `candidates` list who (confirm one, or override)",
-        413: "Request body larger than the route accepts",
-        422: "Invalid input (out-of-range values...)", 429: "Rate limited (retry after Retry-After seconds)",
-        502: "The remote system (DHIS2) did not accept the request; nothing was marked as sent",
-        503: "Storage unavailable (disk full, I/O error, lost database connection): nothing was saved; retry "
-        "after Retry-After seconds"}
+TEXT = {
+    400: "Malformed request: a body that is not JSON, or a missing purpose header",
+    401: "Not authenticated or token expired",
+    403: "Refused purpose, policy denial or missing consent",
+    404: "Not found",
+    405: "Method not allowed (the `Allow` header lists the methods of the path)",
+    409: "Conflict (closed visit, duplicate card, position already enrolled); `possible-duplicate`: the person "
+    "may already be enrolled, its `candidates` list who (confirm one, or override)",
+    413: "Request body larger than the route accepts",
+    422: "Invalid input (out-of-range values...)",
+    429: "Rate limited (retry after Retry-After seconds)",
+    502: "The remote system (DHIS2) did not accept the request; nothing was marked as sent",
+    503: "Storage unavailable (disk full, I/O error, lost database connection): nothing was saved; retry "
+    "after Retry-After seconds",
+}
 
 
 def problem_response(status: int) -> dict[str, object]:

@@ -21,7 +21,7 @@ LOGGER = logging.getLogger("carekey.requests")
 def route_template(scope: Scope, root_path: str) -> str:
     """The matched route's template, with the prefixes of the mounts it was reached through."""
     route: Any = scope.get("route")
-    prefix = str(scope.get("root_path", ""))[len(root_path):]  # grows by each mount the request went through
+    prefix = str(scope.get("root_path", ""))[len(root_path) :]  # grows by each mount the request went through
     if route is None or isinstance(route, Mount):  # a mount's own app (static files) answered, or nothing matched
         return f"{prefix}/{{path}}" if prefix else "{unmatched}"
     return f"{prefix}{route.path}"

@@ -55,8 +55,15 @@ class VisitOut(BaseModel):
 
     @classmethod
     def of(cls, v: Visit) -> VisitOut:
-        return cls(id=v.id, site_id=v.site_id, person_id=v.person_id, opened_by=v.opened_by, opened_at=v.opened_at,
-                   closed_at=v.closed_at, is_open=v.is_open)
+        return cls(
+            id=v.id,
+            site_id=v.site_id,
+            person_id=v.person_id,
+            opened_by=v.opened_by,
+            opened_at=v.opened_at,
+            closed_at=v.closed_at,
+            is_open=v.is_open,
+        )
 
 
 class GrantorIn(Strict):
@@ -69,8 +76,10 @@ class GrantorIn(Strict):
 
 
 class ConsentFormIn(Strict):
-    granted: list[str] = Field(description="Consent purposes granted; the others are recorded as refused.",
-                               examples=[["care_record", "aggregate_statistics"]])
+    granted: list[str] = Field(
+        description="Consent purposes granted; the others are recorded as refused.",
+        examples=[["care_record", "aggregate_statistics"]],
+    )
     notice_version: str = Field(examples=["v1"])
     language: str = Field(examples=["en"])
     grantor: GrantorIn = Field(default_factory=GrantorIn)
@@ -84,8 +93,11 @@ class PersonIn(Strict):
     family_name: str = Field(examples=["Mensah"])
     sex: Literal["female", "male", "other", "unknown"]
     birth_year: int = Field(examples=[1980])
-    card_number: str = Field(max_length=64, examples=["NK1001"],
-                             description="Printed card number (4-20 letters/digits; spaces and dashes ignored)")
+    card_number: str = Field(
+        max_length=64,
+        examples=["NK1001"],
+        description="Printed card number (4-20 letters/digits; spaces and dashes ignored)",
+    )
     birth_date: date | None = None
     district: str = ""
     village: str = ""
@@ -99,8 +111,11 @@ class EnrollIn(Strict):
     person: PersonIn
     consent: ConsentFormIn
     pin: str | None = Field(None, description="Optional patient PIN (6-8 digits, not trivial) for self-service")
-    confirm_new_person: bool = Field(False, description="after a 409 possible-duplicate (same name, birth year and "
-                                     "village already enrolled): the registrar checked that this is someone else")
+    confirm_new_person: bool = Field(
+        False,
+        description="after a 409 possible-duplicate (same name, birth year and "
+        "village already enrolled): the registrar checked that this is someone else",
+    )
 
 
 class PersonOut(BaseModel):
@@ -122,17 +137,33 @@ class PersonOut(BaseModel):
     @classmethod
     def of(cls, v: PersonView) -> PersonOut:
         p = v.person
-        return cls(id=p.id, given_name=p.given_name, family_name=p.family_name, sex=p.sex.value,
-                   birth_year=p.birth_year, birth_date=p.birth_date, card_number=p.card_number, district=p.district,
-                   village=p.village, language=p.language, consents=sorted(c.value for c in v.consents),
-                   enrolled_site=v.enrolled_site, enrolled_at=v.enrolled_at, last_seen_at=v.last_seen_at)
+        return cls(
+            id=p.id,
+            given_name=p.given_name,
+            family_name=p.family_name,
+            sex=p.sex.value,
+            birth_year=p.birth_year,
+            birth_date=p.birth_date,
+            card_number=p.card_number,
+            district=p.district,
+            village=p.village,
+            language=p.language,
+            consents=sorted(c.value for c in v.consents),
+            enrolled_site=v.enrolled_site,
+            enrolled_at=v.enrolled_at,
+            last_seen_at=v.last_seen_at,
+        )
 
 
 class LookupIn(Strict):
     """Either ``card_number``, or ``name`` with ``birth_year`` (and optionally ``village``)."""
 
-    card_number: str | None = Field(None, max_length=64, examples=["NK1001"],
-                                    description="4-20 letters/digits, spaces and dashes ignored (else 422)")
+    card_number: str | None = Field(
+        None,
+        max_length=64,
+        examples=["NK1001"],
+        description="4-20 letters/digits, spaces and dashes ignored (else 422)",
+    )
     name: str | None = Field(None, max_length=200, examples=["Ama Mensah"])
     birth_year: int | None = Field(None, ge=1900, le=2100, examples=[1980])
     village: str | None = Field(None, max_length=200)
@@ -146,9 +177,11 @@ class CandidateOut(BaseModel):
     birth_year: int
     district: str
     village: str
-    score: float = Field(description="Match score 0-100: for fingerprint and iris the calibrated score "
-                         "(100 x the decades of false-match rate below 1, over 6 decades; see "
-                         "biometrics/protection/calibration.py), for names the similarity")
+    score: float = Field(
+        description="Match score 0-100: for fingerprint and iris the calibrated score "
+        "(100 x the decades of false-match rate below 1, over 6 decades; see "
+        "biometrics/protection/calibration.py), for names the similarity"
+    )
 
     @classmethod
     def of(cls, c: Candidate) -> CandidateOut:
@@ -165,8 +198,10 @@ class ExamIn(Strict):
     weight_kg: float | None = Field(None, description="kg, LOINC 29463-7", examples=[68.5])
     glucose_mmol_l: float | None = Field(None, description="mmol/L, LOINC 15074-8", examples=[5.4])
     glucose_fasting: bool | None = Field(
-        None, description="the glucose sample was taken fasting (8 h): WHO fasting cut-offs apply; false: the random "
-        "cut-off (11.1 mmol/L); absent: not asked (fasting cut-offs, said so in the flag)")
+        None,
+        description="the glucose sample was taken fasting (8 h): WHO fasting cut-offs apply; false: the random "
+        "cut-off (11.1 mmol/L); absent: not asked (fasting cut-offs, said so in the flag)",
+    )
     hemoglobin_g_dl: float | None = Field(None, description="g/dL, LOINC 718-7", examples=[12.9])
     blood_type: str | None = Field(None, description="ABO/Rh, LOINC 882-1", examples=["O+"])
     notes: str | None = Field(None, max_length=2000)
@@ -195,10 +230,19 @@ class ExamOut(BaseModel):
 
     @classmethod
     def of(cls, e: Exam) -> ExamOut:
-        return cls(id=e.id, person_id=e.person_id, visit_id=e.visit_id, site_id=e.site_id, recorded_by=e.recorded_by,
-                   recorded_at=e.recorded_at, stored=e.person_id is not None, bmi=e.bmi,
-                   observations=[ObservationOut(**o) for o in e.observations()], notes=e.notes,
-                   glucose_fasting=e.glucose_fasting)
+        return cls(
+            id=e.id,
+            person_id=e.person_id,
+            visit_id=e.visit_id,
+            site_id=e.site_id,
+            recorded_by=e.recorded_by,
+            recorded_at=e.recorded_at,
+            stored=e.person_id is not None,
+            bmi=e.bmi,
+            observations=[ObservationOut(**o) for o in e.observations()],
+            notes=e.notes,
+            glucose_fasting=e.glucose_fasting,
+        )
 
 
 class PresenceIn(Strict):
@@ -207,11 +251,16 @@ class PresenceIn(Strict):
     match of the person in this visit's identification, or their enrollment in this visit, is proof enough and
     needs nothing here."""
 
-    pin: str | None = Field(None, max_length=16, description="the person's current portal PIN, typed by them",
-                            examples=["482913"])
-    approver_username: str | None = Field(None, max_length=40, description="a second staff member of the visit's "
-                                          "site (two-person rule), when the person has no PIN and no biometrics",
-                                          examples=["clinician-north"])
+    pin: str | None = Field(
+        None, max_length=16, description="the person's current portal PIN, typed by them", examples=["482913"]
+    )
+    approver_username: str | None = Field(
+        None,
+        max_length=40,
+        description="a second staff member of the visit's "
+        "site (two-person rule), when the person has no PIN and no biometrics",
+        examples=["clinician-north"],
+    )
     approver_password: str | None = Field(None, max_length=200)
 
     def domain(self) -> PresenceProof:
@@ -228,8 +277,9 @@ class ConsentDecisionIn(Strict):
     notice_version: str = Field(examples=["v1"])
     language: str = Field(examples=["en"])
     grantor: GrantorIn = Field(default_factory=GrantorIn)
-    presence: PresenceIn | None = Field(None, description="needed to grant again a purpose the person refused or "
-                                        "withdrew")
+    presence: PresenceIn | None = Field(
+        None, description="needed to grant again a purpose the person refused or withdrew"
+    )
 
 
 class ConsentOut(BaseModel):
@@ -247,9 +297,19 @@ class ConsentOut(BaseModel):
 
     @classmethod
     def of(cls, c: ConsentRecord) -> ConsentOut:
-        return cls(id=c.id, purpose=c.purpose.value, granted=c.granted, notice_version=c.notice_version,
-                   language=c.language, grantor_kind=c.grantor.kind.value, guardian_name=c.grantor.guardian_name,
-                   guardian_relation=c.grantor.guardian_relation, at=c.at, site_id=c.site_id, user_id=c.user_id)
+        return cls(
+            id=c.id,
+            purpose=c.purpose.value,
+            granted=c.granted,
+            notice_version=c.notice_version,
+            language=c.language,
+            grantor_kind=c.grantor.kind.value,
+            guardian_name=c.grantor.guardian_name,
+            guardian_relation=c.grantor.guardian_relation,
+            at=c.at,
+            site_id=c.site_id,
+            user_id=c.user_id,
+        )
 
 
 class RefusalOut(BaseModel):
@@ -292,10 +352,14 @@ class PasswordChangeIn(Strict):
 
 
 class PinIn(Strict):
-    pin: str = Field(max_length=64, description="6-8 digits, not one digit repeated, not a run like 123456",
-                     examples=["402719"])
-    presence: PresenceIn | None = Field(None, description="the person's proof of presence (not needed when they "
-                                        "were enrolled or matched by biometrics in this visit)")
+    pin: str = Field(
+        max_length=64, description="6-8 digits, not one digit repeated, not a run like 123456", examples=["402719"]
+    )
+    presence: PresenceIn | None = Field(
+        None,
+        description="the person's proof of presence (not needed when they "
+        "were enrolled or matched by biometrics in this visit)",
+    )
 
 
 class EraseIn(Strict):

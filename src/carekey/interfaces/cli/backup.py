@@ -11,8 +11,11 @@ import typer
 
 from carekey.interfaces.cli.common import DataDir, emit, handled, settings_for
 
-backup_app = typer.Typer(help="Back up the data folder (database + key files), sealed with a passphrase; "
-                              "`carekey backup verify FILE` checks a backup.", invoke_without_command=True)
+backup_app = typer.Typer(
+    help="Back up the data folder (database + key files), sealed with a passphrase; "
+    "`carekey backup verify FILE` checks a backup.",
+    invoke_without_command=True,
+)
 FileArg = Annotated[Path, typer.Argument(help="a backup file made by `carekey backup`")]
 
 
@@ -24,9 +27,11 @@ def _passphrase(confirm: bool) -> str:
 
 
 @backup_app.callback()
-def backup(ctx: typer.Context, data: DataDir,
-           out: Annotated[Path | None, typer.Option("--out", help="the backup file to write (mode 0600)")] = None
-           ) -> None:
+def backup(
+    ctx: typer.Context,
+    data: DataDir,
+    out: Annotated[Path | None, typer.Option("--out", help="the backup file to write (mode 0600)")] = None,
+) -> None:
     """Write a sealed backup: a consistent online snapshot of the database (SQLite backup API, or pg_dump for
     PostgreSQL) and the three key files, encrypted with a passphrase (scrypt + AES-256-GCM)."""
     if ctx.invoked_subcommand is not None:
@@ -39,8 +44,10 @@ def backup(ctx: typer.Context, data: DataDir,
         manifest = store.create(settings_for(data), out, _passphrase(confirm=True))
     files = manifest["files"]
     assert isinstance(files, dict)
-    typer.echo(f"backup of {data} written to {out} (mode 0600): {manifest['database']} database, "
-               f"{len(files)} files, {sum(int(f['bytes']) for f in files.values())} bytes before compression")
+    typer.echo(
+        f"backup of {data} written to {out} (mode 0600): {manifest['database']} database, "
+        f"{len(files)} files, {sum(int(f['bytes']) for f in files.values())} bytes before compression"
+    )
 
 
 @backup_app.command("verify")
@@ -61,5 +68,7 @@ def restore(file: FileArg, data: DataDir) -> None:
     with handled():
         report = store.restore(file, _passphrase(confirm=False), settings_for(data))
     emit(report)
-    typer.echo(f"restored a backup of {report['created_at']} into {data}; start the server with "
-               f"`carekey serve --data {data}`", err=True)
+    typer.echo(
+        f"restored a backup of {report['created_at']} into {data}; start the server with `carekey serve --data {data}`",
+        err=True,
+    )

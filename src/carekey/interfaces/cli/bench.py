@@ -15,9 +15,11 @@ import typer
 
 from carekey.interfaces.cli.progress import track
 
-app = typer.Typer(help="Benchmarks: accuracy (EER, FNMR at FMR, DET plot), 1:N search speed, transparency log. "
-                       "Needs the bench extra: pip install 'carekey[bench]'.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Benchmarks: accuracy (EER, FNMR at FMR, DET plot), 1:N search speed, transparency log. "
+    "Needs the bench extra: pip install 'carekey[bench]'.",
+    no_args_is_help=True,
+)
 
 BENCH_EXTRA = ("matplotlib", "reedsolo")  # the modules of the `bench` extra (pyproject.toml)
 
@@ -31,28 +33,44 @@ def missing_bench_modules() -> list[str]:
 def _require_bench_extra() -> None:
     missing = missing_bench_modules()
     if missing:
-        typer.echo(f"carekey bench needs the bench extra ({', '.join(missing)} not installed): "
-                   "pip install 'carekey[bench]'", err=True)
+        typer.echo(
+            f"carekey bench needs the bench extra ({', '.join(missing)} not installed): pip install 'carekey[bench]'",
+            err=True,
+        )
         raise typer.Exit(2)
+
 
 Modality = Annotated[str, typer.Option(help="fingerprint or iris")]
 
 
 @app.command("accuracy")
 def accuracy_cmd(
-    dataset: Annotated[list[Path], typer.Option(
-        exists=True, file_okay=False,
-        help="folder of <identity>_<sample>.<ext> images, or a folder of such folders; repeat for several sets")],
-    modality: Annotated[str | None, typer.Option(
-        help="fingerprint or iris (default: read from each set's path)")] = None,
+    dataset: Annotated[
+        list[Path],
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="folder of <identity>_<sample>.<ext> images, or a folder of such folders; repeat for several sets",
+        ),
+    ],
+    modality: Annotated[
+        str | None, typer.Option(help="fingerprint or iris (default: read from each set's path)")
+    ] = None,
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/accuracy.json"),
-    baseline: Annotated[list[str] | None, typer.Option(
-        help="reference system run side by side, e.g. nbis (fingerprint) or plain-hd (iris); several sets: "
-             "default one per modality, 'none' for none")] = None,
-    plot: Annotated[Path | None, typer.Option(
-        help="DET plot (PNG) of all systems; with several sets, a folder of one plot per set")] = None,
-    markdown: Annotated[Path | None, typer.Option(
-        help="several sets: also write the table as Markdown (default: the JSON path with .md)")] = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="reference system run side by side, e.g. nbis (fingerprint) or plain-hd (iris); several sets: "
+            "default one per modality, 'none' for none"
+        ),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="DET plot (PNG) of all systems; with several sets, a folder of one plot per set")
+    ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(help="several sets: also write the table as Markdown (default: the JSON path with .md)"),
+    ] = None,
     jobs: Annotated[int, typer.Option(min=1, help="several sets: how many sets to run at once (processes)")] = 1,
 ) -> None:
     """Score every genuine and impostor pair of each data set; EER, FNMR at FMR 1 % / 0.1 %, FTE, baseline.
@@ -118,10 +136,15 @@ def search_cmd(
     gallery: Annotated[int, typer.Option(min=1, help="gallery size (templates)")] = 100_000,
     queries: Annotated[int, typer.Option(min=1, help="number of probe searches")] = 20,
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/search.json"),
-    protected: Annotated[bool, typer.Option(
-        "--protected", help="also index the gallery in protected form (under a fresh program key) and report "
-                            "protected vs unprotected ms side by side, their ratio, top-1 hit rates and the "
-                            "agreement with the exhaustive protected search")] = False,
+    protected: Annotated[
+        bool,
+        typer.Option(
+            "--protected",
+            help="also index the gallery in protected form (under a fresh program key) and report "
+            "protected vs unprotected ms side by side, their ratio, top-1 hit rates and the "
+            "agreement with the exhaustive protected search",
+        ),
+    ] = False,
 ) -> None:
     """1:N search speed and top-1 hit rate over a large gallery (fingerprint: 100,000; iris: 1,000,000).
 
@@ -153,13 +176,14 @@ def search_cmd(
 @app.command("service")
 def service_cmd(
     modality: Annotated[str, typer.Option(help="fingerprint or iris")] = "fingerprint",
-    gallery: Annotated[int, typer.Option(min=1, help="enrolled people (fingerprint: two fingers; iris: two eyes)")]
-    = 10_000,
+    gallery: Annotated[
+        int, typer.Option(min=1, help="enrolled people (fingerprint: two fingers; iris: two eyes)")
+    ] = 10_000,
     queries: Annotated[int, typer.Option(min=1, help="identifications through the service")] = 50,
-    database_url: Annotated[str | None, typer.Option(help="database of the fresh data folder (default: SQLite)")]
-    = None,
-    data_dir: Annotated[Path | None, typer.Option(help="the data folder to create (default: a temporary one)")]
-    = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="database of the fresh data folder (default: SQLite)")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the data folder to create (default: a temporary one)")] = None,
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/service/service.json"),
 ) -> None:
     """1:N identification as the web UI gets it: through the service (policy, log, database, the matcher's gallery
@@ -260,30 +284,51 @@ def iris_contact_sheet_cmd(
     """Pupil and limbus drawn on a sample of a set, rejected captures first with the reason."""
     from carekey.bench import iris_sheet
 
-    report = iris_sheet.contact_sheet(dataset, out, sample=sample, max_rejected=max_rejected, scan=scan,
-                                      progress=track)
+    report = iris_sheet.contact_sheet(dataset, out, sample=sample, max_rejected=max_rejected, scan=scan, progress=track)
     typer.echo(json.dumps(report))
     typer.echo(f"contact sheet written to {out}")
 
 
 @app.command("load")
 def load_cmd(
-    clients: Annotated[list[int], typer.Option(min=1, max=256, help="concurrent clients; repeat for several runs "
-                                                "on the same server (e.g. --clients 1 --clients 8 --clients 32)")],
+    clients: Annotated[
+        list[int],
+        typer.Option(
+            min=1,
+            max=256,
+            help="concurrent clients; repeat for several runs "
+            "on the same server (e.g. --clients 1 --clients 8 --clients 32)",
+        ),
+    ],
     seconds: Annotated[float, typer.Option(min=0.1, max=600, help="duration of each operation")] = 10.0,
-    database_url: Annotated[str | None, typer.Option(
-        help="PostgreSQL URL (postgresql+psycopg://...) for a PostgreSQL run; default: SQLite in a fresh folder"
-    )] = None,
-    reset_database: Annotated[bool, typer.Option(
-        help="drop carekey's tables in --database-url first (a previous run's); never on a database you keep"
-    )] = False,
-    operation: Annotated[list[str] | None, typer.Option(
-        help="operations to run (default all): login, open_visit, lookup_card, lookup_name, read_exams, "
-             "record_exam")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL URL (postgresql+psycopg://...) for a PostgreSQL run; default: SQLite in a fresh folder"
+        ),
+    ] = None,
+    reset_database: Annotated[
+        bool,
+        typer.Option(
+            help="drop carekey's tables in --database-url first (a previous run's); never on a database you keep"
+        ),
+    ] = False,
+    operation: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="operations to run (default all): login, open_visit, lookup_card, lookup_name, read_exams, record_exam"
+        ),
+    ] = None,
     people: Annotated[int, typer.Option(min=1, help="demo people seeded besides the bench's own")] = 50,
-    server_src: Annotated[Path | None, typer.Option(
-        exists=True, file_okay=False, help="run init, demo and the server from this folder holding the carekey package "
-        "(a checkout's src/, e.g. of main), to measure before and after a change with the same client")] = None,
+    server_src: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="run init, demo and the server from this folder holding the carekey package "
+            "(a checkout's src/, e.g. of main), to measure before and after a change with the same client",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="JSON report to write")] = Path("bench/results/load.json"),
 ) -> None:
     """Loopback load test: a fresh server (uvicorn subprocess), N clients per operation; req/s, p50/p95/p99, 5xx.

@@ -63,20 +63,33 @@ def _world(services: Any) -> tuple[Actor, Actor]:
     return actors[0], actors[1]
 
 
-def _enroll_person(services: Any, registrar: Actor, i: int, captures: dict[str, bytes],
-                   modality: str) -> tuple[str, str]:
+def _enroll_person(
+    services: Any, registrar: Actor, i: int, captures: dict[str, bytes], modality: str
+) -> tuple[str, str]:
     visit = services.visits.open(registrar, "site")
-    view = services.people.enroll(registrar, visit.id, "care_record",
-                                  PersonInput("Mate", f"Number{i}", "female", 1980, f"BM{i:06d}", village="Bench"),
-                                  ConsentInput.parse(GRANTS, "v1", "en", Grantor()))
+    view = services.people.enroll(
+        registrar,
+        visit.id,
+        "care_record",
+        PersonInput("Mate", f"Number{i}", "female", 1980, f"BM{i:06d}", village="Bench"),
+        ConsentInput.parse(GRANTS, "v1", "en", Grantor()),
+    )
     for position, image in captures.items():
-        services.biometrics.enroll(registrar, visit.id, "biometric_identification", view.person.id, modality,
-                                   position, image)
+        services.biometrics.enroll(
+            registrar, visit.id, "biometric_identification", view.person.id, modality, position, image
+        )
     return view.person.id, visit.id
 
 
-def _bulk(db: Any, modality: str, positions: tuple[str, ...], count: int, key_version: int,
-          make: Callable[[int], list[bytes]], progress: Progress) -> None:
+def _bulk(
+    db: Any,
+    modality: str,
+    positions: tuple[str, ...],
+    count: int,
+    key_version: int,
+    make: Callable[[int], list[bytes]],
+    progress: Progress,
+) -> None:
     """``count`` synthetic people, each with one template per position, through the storage tables."""
     from carekey.storage.sql.tables import biometric_templates, people, template_feed
 
@@ -87,17 +100,43 @@ def _bulk(db: Any, modality: str, positions: tuple[str, ...], count: int, key_ve
         ids = [f"S{lo + k:010d}" for k in range(n)]
         templates = [make(n) for _ in positions]
         with db.engine.begin() as conn:
-            conn.execute(insert(people), [
-                {"id": pid, "program_id": "bench", "card_bidx": f"syn{pid}", "name_bidx": "syn",
-                 "birth_year_bidx": "syn", "village_bidx": "syn", "key_ref": "synthetic",
-                 "wrapped_key": b"", "ciphertext": b"",
-                 "enrolled_site": "site", "enrolled_at": now, "last_seen_at": now} for pid in ids])
-            rows = [{"id": f"T{pid}{p}", "person_id": pid, "modality": modality, "position": pos,
-                     "key_version": key_version, "template": templates[p][k], "created_at": now}
-                    for p, pos in enumerate(positions) for k, pid in enumerate(ids)]
+            conn.execute(
+                insert(people),
+                [
+                    {
+                        "id": pid,
+                        "program_id": "bench",
+                        "card_bidx": f"syn{pid}",
+                        "name_bidx": "syn",
+                        "birth_year_bidx": "syn",
+                        "village_bidx": "syn",
+                        "key_ref": "synthetic",
+                        "wrapped_key": b"",
+                        "ciphertext": b"",
+                        "enrolled_site": "site",
+                        "enrolled_at": now,
+                        "last_seen_at": now,
+                    }
+                    for pid in ids
+                ],
+            )
+            rows = [
+                {
+                    "id": f"T{pid}{p}",
+                    "person_id": pid,
+                    "modality": modality,
+                    "position": pos,
+                    "key_version": key_version,
+                    "template": templates[p][k],
+                    "created_at": now,
+                }
+                for p, pos in enumerate(positions)
+                for k, pid in enumerate(ids)
+            ]
             conn.execute(insert(biometric_templates), rows)
-            conn.execute(insert(template_feed), [{"template_id": r["id"], "modality": modality, "op": "add"}
-                                                 for r in rows])
+            conn.execute(
+                insert(template_feed), [{"template_id": r["id"], "modality": modality, "op": "add"} for r in rows]
+            )
 
 
 Data = tuple[list[dict[str, list[bytes]]], Callable[[int], list[bytes]]]
@@ -118,8 +157,9 @@ def _fingerprint_data(secret: bytes, progress: Progress) -> Data:
         for path in sorted((root / db).glob("*.tif")):
             fingers.setdefault(f"{db}/{path.stem.split('_')[0]}", []).append(path.read_bytes())
     names = sorted(fingers)
-    people = [{"left_index": fingers[a], "right_index": fingers[b]} for a, b in zip(names[::2], names[1::2],
-                                                                                     strict=True)]
+    people = [
+        {"left_index": fingers[a], "right_index": fingers[b]} for a, b in zip(names[::2], names[1::2], strict=True)
+    ]
     pool = []
     sources = sorted(p for db in ("DB3_B", "DB4_B") for p in (root / db).glob("*_[12].tif"))  # 2 per finger
     for path in progress(sources, "protected rows of DB3_B / DB4_B (synthetic source)", len(sources)):
@@ -135,8 +175,9 @@ def _fingerprint_data(secret: bytes, progress: Progress) -> Data:
         out = []
         for _ in range(n):
             donors = rng.choice(len(pool), 8, replace=False)  # a chimera of 8 fingers, 6 rows each
-            picks = np.concatenate([rng.choice(np.flatnonzero(owner == d), P.FP_ROWS // 8, replace=False)
-                                    for d in donors])
+            picks = np.concatenate(
+                [rng.choice(np.flatnonzero(owner == d), P.FP_ROWS // 8, replace=False) for d in donors]
+            )
             out.append(dump(ProtectedTemplate("fingerprint", 1, rows[picks]), secret))
         return out
 
@@ -153,8 +194,9 @@ def _iris_data(secret: bytes, progress: Progress) -> Data:
     for path in sorted(mmu1_dir().glob("*.png")):
         eyes.setdefault(path.stem.rsplit("_", 1)[0], []).append(path.read_bytes())
     subjects = sorted({e.split("_")[0] for e in eyes})
-    people = [{"left": eyes[f"{s}_L"], "right": eyes[f"{s}_R"]} for s in subjects
-              if f"{s}_L" in eyes and f"{s}_R" in eyes]
+    people = [
+        {"left": eyes[f"{s}_L"], "right": eyes[f"{s}_R"]} for s in subjects if f"{s}_L" in eyes and f"{s}_R" in eyes
+    ]
     masks = np.stack([api.extract(imgs[-1]).mask for imgs in list(eyes.values())[:12]])  # real occlusion shapes
     rng = np.random.default_rng(5)
 
@@ -165,11 +207,23 @@ def _iris_data(secret: bytes, progress: Progress) -> Data:
     return people, make
 
 
-def run(modality: str, gallery: int, queries: int, progress: Progress, database_url: str | None = None,
-        data_dir: Path | None = None) -> dict[str, Any]:
+def run(
+    modality: str,
+    gallery: int,
+    queries: int,
+    progress: Progress,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
     folder = data_dir or Path(tempfile.mkdtemp(prefix="carekey-bench-service-"))
-    settings = Settings(data_dir=folder, database_url=database_url, identifications_per_hour=10**9,
-                        identifications_per_site_per_day=10**9, argon2_time_cost=1, argon2_memory_kib=64)
+    settings = Settings(
+        data_dir=folder,
+        database_url=database_url,
+        identifications_per_hour=10**9,
+        identifications_per_site_per_day=10**9,
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+    )
     bootstrap.initialize(settings)
     app = bootstrap.build(settings)
     try:
@@ -179,11 +233,12 @@ def run(modality: str, gallery: int, queries: int, progress: Progress, database_
         registrar, clinician = _world(services)
         people, make = (_fingerprint_data if modality == "fingerprint" else _iris_data)(secret, progress)
         mates: list[tuple[str, dict[str, list[bytes]]]] = []
-        people = people[:max(queries, 1)]  # one mate person per query (more queries take later impressions)
+        people = people[: max(queries, 1)]  # one mate person per query (more queries take later impressions)
         for i, captures in enumerate(progress(people, "enroll mates through the service", len(people))):
             try:
-                pid, visit_id = _enroll_person(services, registrar, i, {p: imgs[0] for p, imgs in captures.items()},
-                                               modality)
+                pid, visit_id = _enroll_person(
+                    services, registrar, i, {p: imgs[0] for p, imgs in captures.items()}, modality
+                )
             except Exception:  # noqa: BLE001 - an unusable enrollment image: that person is left out
                 continue
             mates.append((pid, captures))
@@ -201,14 +256,21 @@ def run(modality: str, gallery: int, queries: int, progress: Progress, database_
         startup_s = time.perf_counter() - t0
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report = _measure(services, modality, queries, mates, registrar, clinician, progress)
-        return {"modality": modality, "gallery": indexed // len(positions), "gallery_templates": indexed,
-                "gallery_real": len(mates), "queries": report.pop("queries"), **report,
-                "startup_s": round(startup_s, 2),
-                "index_bytes_per_template": round(matcher.gallery.nbytes(modality) / max(indexed, 1)),
-                "rss_mb_after_startup": round(rss_mb), "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF)
-                                                                         .ru_maxrss / 1024),
-                "database": app.database.dialect, "load_average_1min": round(os.getloadavg()[0], 2),
-                "cpu_cores": os.cpu_count()}
+        return {
+            "modality": modality,
+            "gallery": indexed // len(positions),
+            "gallery_templates": indexed,
+            "gallery_real": len(mates),
+            "queries": report.pop("queries"),
+            **report,
+            "startup_s": round(startup_s, 2),
+            "index_bytes_per_template": round(matcher.gallery.nbytes(modality) / max(indexed, 1)),
+            "rss_mb_after_startup": round(rss_mb),
+            "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "database": app.database.dialect,
+            "load_average_1min": round(os.getloadavg()[0], 2),
+            "cpu_cores": os.cpu_count(),
+        }
     finally:
         app.close()
 
@@ -219,8 +281,16 @@ EXAM = {"systolic_bp": 121, "diastolic_bp": 79, "pulse": 72, "height_cm": 162.0,
 WRITE_EVERY_S = 0.25  # a busy clinic's exam writes, each one timed
 
 
-def _writer(folder: str, database_url: str | None, clinician: Actor, person_id: str, visit_id: str,
-            stop: Any, out: Any, limit: int | None) -> None:
+def _writer(
+    folder: str,
+    database_url: str | None,
+    clinician: Actor,
+    person_id: str,
+    visit_id: str,
+    stop: Any,
+    out: Any,
+    limit: int | None,
+) -> None:
     """Another process (a second server worker) recording exams: its own engine, its own GIL."""
     settings = Settings(data_dir=Path(folder), database_url=database_url, argon2_time_cost=1, argon2_memory_kib=64)
     app = bootstrap.build(settings, matcher=_NoMatcher())
@@ -248,17 +318,30 @@ class _NoMatcher:
 def _writes(settings: Settings, clinician: Actor, person_id: str, visit_id: str, limit: int | None = None):  # type: ignore[no-untyped-def]
     ctx = multiprocessing.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
-    proc = ctx.Process(target=_writer, args=(str(settings.data_dir), settings.database_url, clinician, person_id,
-                                             visit_id, stop, out, limit))
+    proc = ctx.Process(
+        target=_writer,
+        args=(str(settings.data_dir), settings.database_url, clinician, person_id, visit_id, stop, out, limit),
+    )
     proc.start()
     return proc, stop, out
 
 
-def _measure(services: Any, modality: str, queries: int, mates: list[tuple[str, dict[str, list[bytes]]]],
-             registrar: Actor, clinician: Actor, progress: Progress) -> dict[str, Any]:
+def _measure(
+    services: Any,
+    modality: str,
+    queries: int,
+    mates: list[tuple[str, dict[str, list[bytes]]]],
+    registrar: Actor,
+    clinician: Actor,
+    progress: Progress,
+) -> dict[str, Any]:
     matcher, bio = services.biometrics.matcher, services.biometrics
-    plan = [(pid, {pos: imgs[j] for pos, imgs in caps.items()}) for j in range(1, 8)
-            for pid, caps in mates if all(len(imgs) > j for imgs in caps.values())][:queries]
+    plan = [
+        (pid, {pos: imgs[j] for pos, imgs in caps.items()})
+        for j in range(1, 8)
+        for pid, caps in mates
+        if all(len(imgs) > j for imgs in caps.values())
+    ][:queries]
     visit = services.visits.open(registrar, "site")  # the exam visit reaches the person through its own search
     found = bio.identify(registrar, visit.id, "biometric_identification", modality, plan[0][1], person_agreed=True)
     writer_pid = found[0].person_id
@@ -286,27 +369,36 @@ def _measure(services: Any, modality: str, queries: int, mates: list[tuple[str, 
         during: list[float] = out.get()
         proc.join()
     med = statistics.median
-    return {"queries": len(plan), "search_ms_median": round(med(search), 1), "search_ms_p95": round(_p95(search), 1),
-            "index_ms_median": round(med(index), 1), "index_ms_p95": round(_p95(index), 1),
-            "extract_ms_median": round(med(extract), 1),
-            "overhead_ratio": round(med(search) / (med(extract) + med(index)), 3),
-            "overhead_ratio_definition": "search_ms_median / (extract_ms_median + index_ms_median)",
-            "top1_hit_rate": round(hits / len(plan), 4),
-            "write_ms_p95_without_searches": round(_p95(alone), 1),
-            "write_ms_p95_with_searches": round(_p95(during), 1),
-            "write_ms_median_without_searches": round(med(alone), 1),
-            "write_ms_median_with_searches": round(med(during), 1) if during else None,
-            "writes_during_searches": len(during)}
+    return {
+        "queries": len(plan),
+        "search_ms_median": round(med(search), 1),
+        "search_ms_p95": round(_p95(search), 1),
+        "index_ms_median": round(med(index), 1),
+        "index_ms_p95": round(_p95(index), 1),
+        "extract_ms_median": round(med(extract), 1),
+        "overhead_ratio": round(med(search) / (med(extract) + med(index)), 3),
+        "overhead_ratio_definition": "search_ms_median / (extract_ms_median + index_ms_median)",
+        "top1_hit_rate": round(hits / len(plan), 4),
+        "write_ms_p95_without_searches": round(_p95(alone), 1),
+        "write_ms_p95_with_searches": round(_p95(during), 1),
+        "write_ms_median_without_searches": round(med(alone), 1),
+        "write_ms_median_with_searches": round(med(during), 1) if during else None,
+        "writes_during_searches": len(during),
+    }
 
 
 def table(r: dict[str, Any]) -> str:
-    return "\n".join([
-        f"{r['modality']} identification through the service, gallery {r['gallery']:,} people "
-        f"({r['gallery_templates']:,} templates), {r['queries']} queries, {r['database']}",
-        f"search ms median / p95     {r['search_ms_median']:>9} / {r['search_ms_p95']}",
-        f"index alone ms median      {r['index_ms_median']:>9}   extraction ms median {r['extract_ms_median']}",
-        f"overhead ratio             {r['overhead_ratio']:>9}   top-1 hit rate {r['top1_hit_rate']}",
-        f"start-up s                 {r['startup_s']:>9}   index bytes per template {r['index_bytes_per_template']:,}",
-        f"rss MB                     {r['rss_mb']:>9}",
-        f"exam write ms p95 alone / during searches {r['write_ms_p95_without_searches']} / "
-        f"{r['write_ms_p95_with_searches']} ({r['writes_during_searches']} writes)"])
+    return "\n".join(
+        [
+            f"{r['modality']} identification through the service, gallery {r['gallery']:,} people "
+            f"({r['gallery_templates']:,} templates), {r['queries']} queries, {r['database']}",
+            f"search ms median / p95     {r['search_ms_median']:>9} / {r['search_ms_p95']}",
+            f"index alone ms median      {r['index_ms_median']:>9}   extraction ms median {r['extract_ms_median']}",
+            f"overhead ratio             {r['overhead_ratio']:>9}   top-1 hit rate {r['top1_hit_rate']}",
+            f"start-up s                 {r['startup_s']:>9}   "
+            f"index bytes per template {r['index_bytes_per_template']:,}",
+            f"rss MB                     {r['rss_mb']:>9}",
+            f"exam write ms p95 alone / during searches {r['write_ms_p95_without_searches']} / "
+            f"{r['write_ms_p95_with_searches']} ({r['writes_during_searches']} writes)",
+        ]
+    )

@@ -54,33 +54,58 @@ def _bio(app) -> BiometricService:  # type: ignore[no-untyped-def]
 
 
 @person_app.command("capture")
-def capture(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg, modality: Modality,
-            position: Annotated[str, typer.Option(help="right_index, left_index, right_thumb... or right_eye, "
-                                                  "left_eye")],
-            image: Annotated[Path, typer.Option(help="the scanner's image file")],
-            override: Annotated[str | None, typer.Option(help="after a possible duplicate: why this is someone "
-                                                         f"else ({', '.join(OVERRIDE_REASONS)})")] = None,
-            replace: Annotated[bool, typer.Option("--replace", help="replace a position already enrolled")] = False,
-            purpose: PurposeOpt = BIO) -> None:
+def capture(
+    data: DataDir,
+    user: UserOpt,
+    visit: VisitOpt,
+    person_id: PersonArg,
+    modality: Modality,
+    position: Annotated[str, typer.Option(help="right_index, left_index, right_thumb... or right_eye, left_eye")],
+    image: Annotated[Path, typer.Option(help="the scanner's image file")],
+    override: Annotated[
+        str | None,
+        typer.Option(help=f"after a possible duplicate: why this is someone else ({', '.join(OVERRIDE_REASONS)})"),
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="replace a position already enrolled")] = False,
+    purpose: PurposeOpt = BIO,
+) -> None:
     """Capture a fingerprint or iris of the person (biometric_identification consent); the first of a modality is
     checked against the program for duplicates."""
     with session(data, user) as (app, actor), handled(), duplicates_shown():
         _checked(modality, position)
         bio = _bio(app)
         raw = _image(image, app.settings.upload_max_bytes)
-        template_id = bio.enroll(actor, visit, purpose, person_id, modality, position, raw, override=override,
-                                 replace=replace)
-        emit({"template_id": template_id, "modality": modality, "position": position,
-              "enrolled": bio.enrolled_positions(person_id)})
+        template_id = bio.enroll(
+            actor, visit, purpose, person_id, modality, position, raw, override=override, replace=replace
+        )
+        emit(
+            {
+                "template_id": template_id,
+                "modality": modality,
+                "position": position,
+                "enrolled": bio.enrolled_positions(person_id),
+            }
+        )
 
 
 @person_app.command("identify")
-def identify(data: DataDir, user: UserOpt, visit: VisitOpt, modality: Modality,
-             image: Annotated[list[str], typer.Option(help="an image file, or POSITION=FILE (repeat: one per "
-                                                      "finger or eye, e.g. right_index=a.tif)")],
-             person_agreed: Annotated[bool, typer.Option("--person-agreed", help="the person present heard the "
-                                                         "notice and agreed to this search (required)")] = False,
-             purpose: PurposeOpt = BIO) -> None:
+def identify(
+    data: DataDir,
+    user: UserOpt,
+    visit: VisitOpt,
+    modality: Modality,
+    image: Annotated[
+        list[str],
+        typer.Option(help="an image file, or POSITION=FILE (repeat: one per finger or eye, e.g. right_index=a.tif)"),
+    ],
+    person_agreed: Annotated[
+        bool,
+        typer.Option(
+            "--person-agreed", help="the person present heard the notice and agreed to this search (required)"
+        ),
+    ] = False,
+    purpose: PurposeOpt = BIO,
+) -> None:
     """Identify by fingerprint or iris in the visit's program: at most 5 candidates, logged, rate-limited."""
     with session(data, user) as (app, actor), handled():
         _checked(modality)
@@ -98,9 +123,14 @@ def identify(data: DataDir, user: UserOpt, visit: VisitOpt, modality: Modality,
 
 
 @person_app.command("same-as")
-def same_as(data: DataDir, user: UserOpt, visit: VisitOpt, person_id: PersonArg,
-            existing: Annotated[str, typer.Option(help="the candidate of the possible duplicate who is this person")],
-            purpose: PurposeOpt = "care_record") -> None:
+def same_as(
+    data: DataDir,
+    user: UserOpt,
+    visit: VisitOpt,
+    person_id: PersonArg,
+    existing: Annotated[str, typer.Option(help="the candidate of the possible duplicate who is this person")],
+    purpose: PurposeOpt = "care_record",
+) -> None:
     """After a possible duplicate: the person enrolled in this visit is ``--existing``. The new record is erased
     (nothing of it is kept) and the visit serves the existing person, whose record is printed."""
     with session(data, user) as (app, actor), handled():

@@ -30,16 +30,37 @@ from carekey.errors import (
 from carekey.services.deps import Actor
 
 DEFAULT_DATA = Path("var")
-DataDir = Annotated[Path, typer.Option("--data", envvar="CAREKEY_DATA_DIR", default_factory=lambda: DEFAULT_DATA,
-                                       show_default="$CAREKEY_DATA_DIR, else var",
-                                       help="Data folder (database, key files).")]
-UserOpt = Annotated[str, typer.Option("--user", "-u", envvar="CAREKEY_USER",
-                                      help="Your username; the password comes from CAREKEY_PASSWORD or a prompt.")]
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        envvar="CAREKEY_DATA_DIR",
+        default_factory=lambda: DEFAULT_DATA,
+        show_default="$CAREKEY_DATA_DIR, else var",
+        help="Data folder (database, key files).",
+    ),
+]
+UserOpt = Annotated[
+    str,
+    typer.Option(
+        "--user",
+        "-u",
+        envvar="CAREKEY_USER",
+        help="Your username; the password comes from CAREKEY_PASSWORD or a prompt.",
+    ),
+]
 PurposeOpt = Annotated[str, typer.Option("--purpose", help="Purpose of this access (logged).")]
 VisitOpt = Annotated[str, typer.Option("--visit", "-v", help="Id of the open visit (carekey visit open).")]
 
-EXIT_CODES = [(InvalidInput, 3), (NotAuthenticated, 4), (Forbidden, 5), (NotFound, 6), (Conflict, 7),
-              (KeyCheckFailed, 9), (StorageUnavailable, 10)]
+EXIT_CODES = [
+    (InvalidInput, 3),
+    (NotAuthenticated, 4),
+    (Forbidden, 5),
+    (NotFound, 6),
+    (Conflict, 7),
+    (KeyCheckFailed, 9),
+    (StorageUnavailable, 10),
+]
 
 
 def settings_for(data: Path) -> Settings:

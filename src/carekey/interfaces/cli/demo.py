@@ -18,12 +18,20 @@ from carekey.services.container import Services
 from carekey.services.deps import Actor
 from carekey.services.people import PersonInput, check_pin
 
-SITES = (Site("north", "demo", "North district clinic", "Northern"),
-         Site("south", "demo", "South market school", "Southern"))
+SITES = (
+    Site("north", "demo", "North district clinic", "Northern"),
+    Site("south", "demo", "South market school", "Southern"),
+)
 VILLAGES = {"north": ("Kpalsi", "Gumani", "Nyohini", "Lamashegu"), "south": ("Ashaiman", "Tema", "Kpone", "Ada")}
-USERS = (("registrar-north", "registrar", ["north"]), ("clinician-north", "clinician", ["north"]),
-         ("registrar-south", "registrar", ["south"]), ("clinician-south", "clinician", ["south"]),
-         ("manager", "program_manager", ["north", "south"]), ("auditor", "auditor", []), ("admin", "admin", []))
+USERS = (
+    ("registrar-north", "registrar", ["north"]),
+    ("clinician-north", "clinician", ["north"]),
+    ("registrar-south", "registrar", ["south"]),
+    ("clinician-south", "clinician", ["south"]),
+    ("manager", "program_manager", ["north", "south"]),
+    ("auditor", "auditor", []),
+    ("admin", "admin", []),
+)
 CARE = "care_record"
 
 
@@ -61,16 +69,21 @@ def _exam(rng: random.Random, age: int) -> dict[str, object]:
     sys_bp = round(rng.gauss(118 + 0.5 * max(0, age - 20), 15))
     height = rng.gauss(165 if age >= 16 else 100 + 4 * age, 8)
     weight = max(8.0, rng.gauss(22.5 + rng.gauss(2, 4), 1) * (height / 100) ** 2)
-    return {"systolic_bp": max(80, min(220, sys_bp)), "diastolic_bp": max(45, min(sys_bp - 20, round(sys_bp * 0.65))),
-            "pulse": round(rng.gauss(76, 10)), "height_cm": round(height, 1), "weight_kg": round(weight, 1),
-            "glucose_mmol_l": round(max(3.0, rng.gauss(5.6, 1.2)), 1),
-            "hemoglobin_g_dl": round(max(7.0, rng.gauss(13, 1.5)), 1),
-            "blood_type": rng.choices(["O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-"],
-                                      [38, 27, 20, 5, 4, 3, 2, 1])[0]}
+    return {
+        "systolic_bp": max(80, min(220, sys_bp)),
+        "diastolic_bp": max(45, min(sys_bp - 20, round(sys_bp * 0.65))),
+        "pulse": round(rng.gauss(76, 10)),
+        "height_cm": round(height, 1),
+        "weight_kg": round(weight, 1),
+        "glucose_mmol_l": round(max(3.0, rng.gauss(5.6, 1.2)), 1),
+        "hemoglobin_g_dl": round(max(7.0, rng.gauss(13, 1.5)), 1),
+        "blood_type": rng.choices(["O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-"], [38, 27, 20, 5, 4, 3, 2, 1])[0],
+    }
 
 
-def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: int,
-                patients: dict[str, str] | None = None) -> int:
+def seed_people(
+    services: Services, actors: dict[str, Actor], count: int, seed: int, patients: dict[str, str] | None = None
+) -> int:
     """Enroll ``count`` people; the first one gets a random patient PIN, put in ``patients`` (card -> PIN)."""
     rng, fake = random.Random(seed), faker_class()(["en_GB", "fr_FR"])
     fake.seed_instance(seed)
@@ -88,15 +101,24 @@ def seed_people(services: Services, actors: dict[str, Actor], count: int, seed: 
         else:
             kind = GrantorKind.SELF if age >= 12 else GrantorKind.GUARDIAN
             grantor = Grantor(kind, fake.name(), rng.choice(["mother", "father", "aunt", "grandmother"]))
-        granted = [CARE] + [p for p, share in (("biometric_identification", 0.8), ("aggregate_statistics", 0.9))
-                            if rng.random() < share]
+        granted = [CARE] + [
+            p for p, share in (("biometric_identification", 0.8), ("aggregate_statistics", 0.9)) if rng.random() < share
+        ]
         visit = services.visits.open(reg, site)
-        person = PersonInput(given, fake.last_name(), sex, year - age - 1, f"{site[0].upper()}{cards[i]}",
-                             district=SITES[i % 2].district, village=rng.choice(VILLAGES[site]),
-                             language=rng.choice(["en", "fr"]))
+        person = PersonInput(
+            given,
+            fake.last_name(),
+            sex,
+            year - age - 1,
+            f"{site[0].upper()}{cards[i]}",
+            district=SITES[i % 2].district,
+            village=rng.choice(VILLAGES[site]),
+            language=rng.choice(["en", "fr"]),
+        )
         pin = _demo_pin() if i == 0 and patients is not None else None
-        view = services.people.enroll(reg, visit.id, CARE, person,
-                                      ConsentInput.parse(granted, "v1", person.language, grantor), pin)
+        view = services.people.enroll(
+            reg, visit.id, CARE, person, ConsentInput.parse(granted, "v1", person.language, grantor), pin
+        )
         if pin is not None:
             patients[person.card_number] = pin  # type: ignore[index]
         services.exams.record(clin, visit.id, CARE, view.person.id, _exam(rng, age))

@@ -8,13 +8,15 @@ import typer
 
 from carekey.interfaces.cli.common import DataDir, UserOpt, emit, session
 
-fhir_app = typer.Typer(help="FHIR pushes to the sites' EMRs (ehr_sharing): the queue and its retries.",
-                       no_args_is_help=True)
+fhir_app = typer.Typer(
+    help="FHIR pushes to the sites' EMRs (ehr_sharing): the queue and its retries.", no_args_is_help=True
+)
 
 
 @fhir_app.command("queue")
-def queue(data: DataDir, user: UserOpt,
-          as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+def queue(
+    data: DataDir, user: UserOpt, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False
+) -> None:
     """Counts per site and status, then each pending or failed push (no person, no visit)."""
     with session(data, user) as (app, actor):
         view = app.services.fhir.queue(actor)  # type: ignore[union-attr]
@@ -28,14 +30,18 @@ def queue(data: DataDir, user: UserOpt,
         typer.echo("(no push queued)")
     for i in view.items:
         nxt = i["next_attempt_at"].isoformat() if i["next_attempt_at"] else "-"  # type: ignore[attr-defined]
-        typer.echo(f"{i['id']} {i['site_id']} {i['status']} attempts={i['attempts']} "
-                   f"last={i['last_status'] or '-'} next={nxt} {i['last_error']}")
+        typer.echo(
+            f"{i['id']} {i['site_id']} {i['status']} attempts={i['attempts']} "
+            f"last={i['last_status'] or '-'} next={nxt} {i['last_error']}"
+        )
 
 
 @fhir_app.command("send")
-def send(data: DataDir, user: UserOpt,
-         retry_failed: Annotated[bool, typer.Option("--retry-failed", help="requeue failed pushes first")] = False,
-         ) -> None:
+def send(
+    data: DataDir,
+    user: UserOpt,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="requeue failed pushes first")] = False,
+) -> None:
     """Attempt every push that is due (run it from cron); each attempt is decided and logged."""
     with session(data, user) as (app, actor):
         done = app.services.fhir.send_due(actor, retry_failed=retry_failed)  # type: ignore[union-attr]

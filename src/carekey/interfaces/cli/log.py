@@ -61,10 +61,13 @@ def read_promises(path: Path) -> list[EntryPromise]:
 
 
 @log_app.command("rotate-key")
-def rotate_key(data: DataDir,
-               old_key: Annotated[Path | None, typer.Option(
-                   "--old-key", help="the old log key, when the configured file already holds its replacement")]
-               = None) -> None:
+def rotate_key(
+    data: DataDir,
+    old_key: Annotated[
+        Path | None,
+        typer.Option("--old-key", help="the old log key, when the configured file already holds its replacement"),
+    ] = None,
+) -> None:
     """Replace the log's signing key on the record: the old and the new key sign each other, the rotation is
     logged, heads signed before stay verifiable. Needs the old key: a lost key cannot be replaced silently."""
     from carekey import bootstrap
@@ -74,9 +77,15 @@ def rotate_key(data: DataDir,
 
 
 @log_app.command("head")
-def head(data: DataDir,
-         save: Annotated[Path | None, typer.Option(help="append the head to this file (JSON lines), to keep "
-                                                  "outside carekey for later `log verify --heads`")] = None) -> None:
+def head(
+    data: DataDir,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            help="append the head to this file (JSON lines), to keep outside carekey for later `log verify --heads`"
+        ),
+    ] = None,
+) -> None:
     """Sign (if the log grew) and print the latest tree head with the log's public key."""
     with opened(data) as app:
         published = app.services.transparency.tree_head()
@@ -87,15 +96,27 @@ def head(data: DataDir,
 
 
 @log_app.command("verify")
-def verify(data: DataDir, user: UserOpt,
-           heads: Annotated[Path | None, typer.Option(help="signed tree heads saved outside carekey (JSON lines, "
-                                                      "e.g. a witness's --out file)")] = None,
-           heads_file: Annotated[bool, typer.Option(help="also check the data folder's heads file (carekey.heads); "
-                                                    "a missing heads file is a failure")] = True,
-           promises: Annotated[Path | None, typer.Option(help="entry promises saved outside carekey (JSON lines, "
-                                                         "as shown with each access): each must be in the log, in a "
-                                                         "signed head within its delay")] = None,
-           purpose: PurposeOpt = "audit") -> None:
+def verify(
+    data: DataDir,
+    user: UserOpt,
+    heads: Annotated[
+        Path | None,
+        typer.Option(help="signed tree heads saved outside carekey (JSON lines, e.g. a witness's --out file)"),
+    ] = None,
+    heads_file: Annotated[
+        bool,
+        typer.Option(help="also check the data folder's heads file (carekey.heads); a missing heads file is a failure"),
+    ] = True,
+    promises: Annotated[
+        Path | None,
+        typer.Option(
+            help="entry promises saved outside carekey (JSON lines, "
+            "as shown with each access): each must be in the log, in a "
+            "signed head within its delay"
+        ),
+    ] = None,
+    purpose: PurposeOpt = "audit",
+) -> None:
     """Auditor: integrate every committed entry, then check every stored entry against the Merkle tree, the signed
     tree heads (in the database, in the heads file outside it, and --heads), its leaf commitment and its entry
     promise (in a signed head within the maximum merge delay). Prints the report; exit 8 when anything was
@@ -112,17 +133,21 @@ def verify(data: DataDir, user: UserOpt,
 
 
 @log_app.command("check-receipt")
-def check_receipt(receipt: Annotated[Path, typer.Argument(help="one access as shown by GET /patient/accesses or "
-                                                          "`carekey patient accesses` (JSON)")],
-                  public_key: Annotated[str, typer.Option(help="the log's public key (hex), from "
-                                                          "GET /transparency/tree-head")]) -> None:
+def check_receipt(
+    receipt: Annotated[
+        Path, typer.Argument(help="one access as shown by GET /patient/accesses or `carekey patient accesses` (JSON)")
+    ],
+    public_key: Annotated[str, typer.Option(help="the log's public key (hex), from GET /transparency/tree-head")],
+) -> None:
     """Check an access receipt offline with the public key only (no data folder, no server)."""
     with handled():
         data = json.loads(receipt.read_text())
         ok = verify_access_receipt(data, bytes.fromhex(public_key))
     event = data.get("event", {})
-    typer.echo(f"{'VALID' if ok else 'INVALID'}: entry {data.get('seq')} ({event.get('role')} {event.get('action')} "
-               f"for {event.get('purpose')} at {event.get('at')}, {event.get('outcome')})")
+    typer.echo(
+        f"{'VALID' if ok else 'INVALID'}: entry {data.get('seq')} ({event.get('role')} {event.get('action')} "
+        f"for {event.get('purpose')} at {event.get('at')}, {event.get('outcome')})"
+    )
     if not ok:
         raise typer.Exit(EXIT_TAMPERED)
 
@@ -162,11 +187,16 @@ def _held(out: Path) -> tuple[SignedTreeHead | None, str | None]:
 
 
 @log_app.command("witness")
-def witness(url: Annotated[str, typer.Argument(help="the carekey server, e.g. https://registry.example.org")],
-            out: Annotated[Path, typer.Option("--out", help="heads this witness accepted (JSON lines; created)")],
-            public_key: Annotated[str | None, typer.Option(help="the log's public key (hex) to pin; default: the "
-                                                           "key in --out, else the server's (trust on first use)")]
-            = None) -> None:
+def witness(
+    url: Annotated[str, typer.Argument(help="the carekey server, e.g. https://registry.example.org")],
+    out: Annotated[Path, typer.Option("--out", help="heads this witness accepted (JSON lines; created)")],
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            help="the log's public key (hex) to pin; default: the key in --out, else the server's (trust on first use)"
+        ),
+    ] = None,
+) -> None:
     """Run on another machine, on a schedule: fetch the server's current signed tree head, check its signature
     with the pinned key and a consistency proof from the last head held in --out, and append it there. A head
     that does not extend the one held (a cut or rewritten log) is refused: exit 8, --out unchanged."""
@@ -196,8 +226,12 @@ def witness(url: Annotated[str, typer.Argument(help="the carekey server, e.g. ht
         typer.echo(f"REFUSED: {verdict.reason}", err=True)
         raise typer.Exit(EXIT_TAMPERED)
     if verdict.new:
-        line = {"signed_tree_head": candidate.to_dict(), "public_key": key_hex, "url": url,
-                "witnessed_at": datetime.now(UTC).isoformat()}
+        line = {
+            "signed_tree_head": candidate.to_dict(),
+            "public_key": key_hex,
+            "url": url,
+            "witnessed_at": datetime.now(UTC).isoformat(),
+        }
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as fh:
             fh.write(json.dumps(line, sort_keys=True) + "\n")

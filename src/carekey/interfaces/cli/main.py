@@ -47,8 +47,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                               help="print the version and exit")] = False) -> None:
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
     """carekey: consent-first registry for community health screening.
 
     Start with `carekey init`, then `carekey demo` and `carekey serve`. Every command takes `--data DIR`
@@ -60,9 +63,10 @@ def main(version: Annotated[bool, typer.Option("--version", callback=_version, i
 
 
 @app.command()
-def init(data: DataDir,
-         if_missing: Annotated[bool, typer.Option("--if-missing", help="succeed quietly if already initialized")]
-         = False) -> None:
+def init(
+    data: DataDir,
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="succeed quietly if already initialized")] = False,
+) -> None:
     """Create the data folder: key file (mode 0600), key store, and the migrated database."""
     from carekey import bootstrap
 
@@ -74,35 +78,46 @@ def init(data: DataDir,
 
 
 @app.command()
-def serve(data: DataDir,
-          host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-          workers: Annotated[int, typer.Option(help="worker processes (each opens the data folder)")] = 1,
-          trusted_proxy: Annotated[list[str] | None, typer.Option(
-              "--trusted-proxy", help="address of a reverse proxy whose X-Forwarded-For/-Proto headers are "
-              "believed (repeat; none: the headers are ignored)")] = None,
-          tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate chain (PEM) to serve https")] = None,
-          tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM) of --tls-cert")] = None,
-          request_log: Annotated[bool, typer.Option(
-              help="log each request as method, route template, status, duration (no path, no personal data)")]
-          = True) -> None:
+def serve(
+    data: DataDir,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes (each opens the data folder)")] = 1,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="address of a reverse proxy whose X-Forwarded-For/-Proto headers are "
+            "believed (repeat; none: the headers are ignored)",
+        ),
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate chain (PEM) to serve https")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM) of --tls-cert")] = None,
+    request_log: Annotated[
+        bool,
+        typer.Option(help="log each request as method, route template, status, duration (no path, no personal data)"),
+    ] = True,
+) -> None:
     """Serve the web UI (at /) and the API (OpenAPI docs at /docs) on one port."""
     from carekey.interfaces.cli import serving
 
     options = serving.uvicorn_options(host, port, workers, trusted_proxy or [], tls_cert, tls_key, request_log)
     scheme = "https" if tls_cert else "http"
-    typer.echo(f"carekey {__version__} serving {data} with {workers} worker(s): web UI {scheme}://{host}:{port}/ "
-               f"· API docs {scheme}://{host}:{port}/docs")
+    typer.echo(
+        f"carekey {__version__} serving {data} with {workers} worker(s): web UI {scheme}://{host}:{port}/ "
+        f"· API docs {scheme}://{host}:{port}/docs"
+    )
     with handled():
         serving.run(data, options)
 
 
 @app.command("demo")
-def demo_cmd(data: DataDir,
-             if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing if the data folder has data")]
-             = False,
-             people: Annotated[int, typer.Option(help="synthetic people to enroll")] = 200,
-             seed: Annotated[int, typer.Option(help="random seed")] = 7) -> None:
+def demo_cmd(
+    data: DataDir,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing if the data folder has data")] = False,
+    people: Annotated[int, typer.Option(help="synthetic people to enroll")] = 200,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
     """Seed a demo: a program, two sites, one user per role (passwords printed), synthetic people with exams."""
     with handled():
         demo.faker_class()  # the demo extra, checked before anything is written
@@ -128,8 +143,7 @@ def demo_cmd(data: DataDir,
 
 
 @transparency_app.command("refusals")
-def refusals(data: DataDir,
-             as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+def refusals(data: DataDir, as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Refused requests by purpose and month (public figures)."""
     with opened(data) as built:
         rows = built.services.transparency.refusals()

@@ -13,8 +13,9 @@ import typer
 from carekey.interfaces.cli.common import DataDir, emit, opened
 from carekey.services.patients import Patient, consent_dict, exam_dict
 
-patient_app = typer.Typer(help="Your own data: record, consents, accesses with proofs, export, erasure.",
-                          no_args_is_help=True)
+patient_app = typer.Typer(
+    help="Your own data: record, consents, accesses with proofs, export, erasure.", no_args_is_help=True
+)
 CardOpt = Annotated[str, typer.Option("--card", envvar="CAREKEY_CARD", help="your card number")]
 
 
@@ -34,8 +35,14 @@ def record(data: DataDir, card: CardOpt) -> None:
     """Your record and exams."""
     with signed_in(data, card) as (app, me):
         r = app.services.patients.record(me)  # type: ignore[attr-defined]
-        emit({"person": r.person.to_dict(), "consents": r.consents, "exams": [exam_dict(e) for e in r.exams],
-              "biometric_images_kept": r.images_kept})
+        emit(
+            {
+                "person": r.person.to_dict(),
+                "consents": r.consents,
+                "exams": [exam_dict(e) for e in r.exams],
+                "biometric_images_kept": r.images_kept,
+            }
+        )
 
 
 @patient_app.command("consents")
@@ -46,9 +53,16 @@ def consents(data: DataDir, card: CardOpt) -> None:
 
 
 @patient_app.command("revoke")
-def revoke(data: DataDir, card: CardOpt,
-           purpose: Annotated[str, typer.Argument(help="care_record, biometric_identification, biometric_image_"
-                                                  "retention, aggregate_statistics or ehr_sharing")]) -> None:
+def revoke(
+    data: DataDir,
+    card: CardOpt,
+    purpose: Annotated[
+        str,
+        typer.Argument(
+            help="care_record, biometric_identification, biometric_image_retention, aggregate_statistics or ehr_sharing"
+        ),
+    ],
+) -> None:
     """Withdraw one consent (biometric_identification: your templates and kept images are deleted now;
     biometric_image_retention: your kept images are deleted now)."""
     with signed_in(data, card) as (app, me):
@@ -63,9 +77,13 @@ def accesses(data: DataDir, card: CardOpt) -> None:
 
 
 @patient_app.command("export")
-def export(data: DataDir, card: CardOpt,
-           fmt: Annotated[str, typer.Option("--format", help="json (carekey's own, complete) or fhir (an R4 "
-                                            "Bundle for health systems)")] = "json") -> None:
+def export(
+    data: DataDir,
+    card: CardOpt,
+    fmt: Annotated[
+        str, typer.Option("--format", help="json (carekey's own, complete) or fhir (an R4 Bundle for health systems)")
+    ] = "json",
+) -> None:
     """All your data as JSON, or as a FHIR R4 Bundle with --format fhir."""
     if fmt not in ("json", "fhir"):
         typer.echo("error: --format is json or fhir", err=True)

@@ -24,10 +24,16 @@ def log_config(request_log: bool) -> dict[str, Any]:
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["requests"] = {"format": "%(asctime)s %(levelname)s request %(message)s"}
-    config["handlers"]["requests"] = {"formatter": "requests", "class": "logging.StreamHandler",
-                                      "stream": "ext://sys.stderr"}
-    config["loggers"]["carekey.requests"] = {"handlers": ["requests"], "propagate": False,
-                                             "level": "INFO" if request_log else "WARNING"}
+    config["handlers"]["requests"] = {
+        "formatter": "requests",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["carekey.requests"] = {
+        "handlers": ["requests"],
+        "propagate": False,
+        "level": "INFO" if request_log else "WARNING",
+    }
     return config
 
 
@@ -39,8 +45,15 @@ def worker_app():  # type: ignore[no-untyped-def]
     return create_app(settings, built=bootstrap.build(settings, migrate=False))
 
 
-def uvicorn_options(host: str, port: int, workers: int, trusted_proxies: list[str], tls_cert: Path | None,
-                    tls_key: Path | None, request_log: bool) -> dict[str, Any]:
+def uvicorn_options(
+    host: str,
+    port: int,
+    workers: int,
+    trusted_proxies: list[str],
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    request_log: bool,
+) -> dict[str, Any]:
     """Check the options and map them to uvicorn's (raises typer.BadParameter)."""
     if workers < 1:
         raise typer.BadParameter("--workers must be 1 or more")
@@ -50,9 +63,14 @@ def uvicorn_options(host: str, port: int, workers: int, trusted_proxies: list[st
         if path is not None and not path.is_file():
             raise typer.BadParameter(f"{path} is not a readable file")
     options: dict[str, Any] = {
-        "host": host, "port": port, "workers": workers, "access_log": False, "log_config": log_config(request_log),
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "access_log": False,
+        "log_config": log_config(request_log),
         # X-Forwarded-For/-Proto are believed only from the listed proxies; none listed: never
-        "proxy_headers": bool(trusted_proxies), "forwarded_allow_ips": ",".join(trusted_proxies) or None,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": ",".join(trusted_proxies) or None,
         "server_header": False,
     }
     if tls_cert is not None:

@@ -21,12 +21,26 @@ from carekey.services.container import Services
 
 STATIC = Path(__file__).parent / "static"
 #: the error titles of ``carekey.errors``, for the catalogs (the page shows them in the person's language)
-TITLES = (N_("carekey error"), N_("Invalid input"), N_("Value out of range"), N_("Capture rejected, please recapture"),
-          N_("Not authenticated"), N_("Forbidden"), N_("Purpose refused"), N_("Consent missing"),
-          N_("Proof of presence needed"), N_("Too many requests"), N_("Not found"), N_("Conflict"),
-          N_("Privacy budget exhausted"), N_("Template rejected"), N_("Remote system failed"),
-          N_("Integrity check failed"), N_("Refusing to start: keys and database do not match"),
-          N_("Storage unavailable"))
+TITLES = (
+    N_("carekey error"),
+    N_("Invalid input"),
+    N_("Value out of range"),
+    N_("Capture rejected, please recapture"),
+    N_("Not authenticated"),
+    N_("Forbidden"),
+    N_("Purpose refused"),
+    N_("Consent missing"),
+    N_("Proof of presence needed"),
+    N_("Too many requests"),
+    N_("Not found"),
+    N_("Conflict"),
+    N_("Privacy budget exhausted"),
+    N_("Template rejected"),
+    N_("Remote system failed"),
+    N_("Integrity check failed"),
+    N_("Refusing to start: keys and database do not match"),
+    N_("Storage unavailable"),
+)
 
 
 class Language:
@@ -55,8 +69,16 @@ def _install_errors(web: FastAPI) -> None:
         if isinstance(exc, NotAuthenticated):
             patient = request.url.path == "/me" or request.url.path.startswith("/me/")
             return redirect(request, "/me/login" if patient else "/login")
-        response = page(request, "error.html", exc.status, title=gettext(exc.title), message=exc.message,
-                        logged=isinstance(exc, Forbidden), kind=type(exc).__name__, back=_back(request))
+        response = page(
+            request,
+            "error.html",
+            exc.status,
+            title=gettext(exc.title),
+            message=exc.message,
+            logged=isinstance(exc, Forbidden),
+            kind=type(exc).__name__,
+            back=_back(request),
+        )
         if isinstance(exc, StorageUnavailable):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -64,15 +86,22 @@ def _install_errors(web: FastAPI) -> None:
     @web.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
-        return page(request, "error.html", 422, title=gettext("Invalid form"),
-                    message=gettext("check these fields: %(fields)s") % {"fields": fields},
-                    logged=False, kind="InvalidInput")
+        return page(
+            request,
+            "error.html",
+            422,
+            title=gettext("Invalid form"),
+            message=gettext("check these fields: %(fields)s") % {"fields": fields},
+            logged=False,
+            kind="InvalidInput",
+        )
 
     @web.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         title = gettext("Page not found") if exc.status_code == 404 else f"HTTP {exc.status_code}"
-        return page(request, "error.html", exc.status_code, title=title, message=str(exc.detail), logged=False,
-                    kind="HTTP")
+        return page(
+            request, "error.html", exc.status_code, title=title, message=str(exc.detail), logged=False, kind="HTTP"
+        )
 
 
 def build_web(services: Services, settings: Settings) -> FastAPI:

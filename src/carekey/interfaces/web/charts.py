@@ -63,11 +63,24 @@ def bar_chart(title: str, rows: list[tuple[str, float, float, float, bool]], sha
         if not all(math.isfinite(v) for v in (value, low, high)):
             bars.append(Bar(label, 0.0, 0.0, 0.0, y, 0.0, 1, 1, "no estimate", merged))
             continue
-        bars.append(Bar(label, value, low, high, y, max(0.0, x(value) - 1), x(low), x(high),
-                        f"{_fmt(value, share)} ({_fmt(low, share)}–{_fmt(high, share)})", merged))
+        bars.append(
+            Bar(
+                label,
+                value,
+                low,
+                high,
+                y,
+                max(0.0, x(value) - 1),
+                x(low),
+                x(high),
+                f"{_fmt(value, share)} ({_fmt(low, share)}–{_fmt(high, share)})",
+                merged,
+            )
+        )
     height = TOP + len(rows) * ROW + 22
-    ticks = [(x(top * k / 4), _fmt(top * k / 4, share), ("start", "middle", "middle", "middle", "end")[k])
-             for k in range(5)]
+    ticks = [
+        (x(top * k / 4), _fmt(top * k / 4, share), ("start", "middle", "middle", "middle", "end")[k]) for k in range(5)
+    ]
     return Chart(title, "share" if share else "people", bars, height, WIDTH, ticks, note)
 
 
@@ -105,8 +118,10 @@ def release_charts(release: dict[str, object], outcome: str | None, breakdown: s
         out = [_row(f, share, outcome) for f in figures if pred(f)]
         return [r for r in out if r is not None]
 
-    charts = [bar_chart(f"All districts, {period}: {what}", rows(lambda f: f["level"] == "total"), share),
-              bar_chart(f"By district: {what}", rows(lambda f: f["level"] == "district"), share, note("district"))]
+    charts = [
+        bar_chart(f"All districts, {period}: {what}", rows(lambda f: f["level"] == "total"), share),
+        bar_chart(f"By district: {what}", rows(lambda f: f["level"] == "district"), share, note("district")),
+    ]
     if breakdown in ("district_sex", "district_age"):
         by = "sex" if breakdown == "district_sex" else "age band"
         for d in [f for f in figures if f["level"] == "district" and not f["merged"]]:

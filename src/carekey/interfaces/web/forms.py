@@ -49,8 +49,9 @@ class Fields:
     def values(self) -> dict[str, str]:
         return {k: v for k, v in self.form.items() if isinstance(v, str) and k != "csrf"}
 
-    def error(self, err: CarekeyError, shown: Collection[str], default: str = "form",
-              aliases: Mapping[str, str] | None = None) -> None:
+    def error(
+        self, err: CarekeyError, shown: Collection[str], default: str = "form", aliases: Mapping[str, str] | None = None
+    ) -> None:
         """Put ``err``'s message beside the field it names (``field=`` where it was raised, renamed by
         ``aliases``) when the form shows that field, else beside ``default``."""
         name = (aliases or {}).get(err.field or "", err.field)
@@ -70,5 +71,6 @@ async def read_upload(value: object, limit: int) -> bytes:
 
 def presence_proof(f: Fields) -> PresenceProof:
     """The proof of presence typed in ``_presence.html`` (empty fields: no proof typed)."""
-    return PresenceProof(f.text("presence_pin") or None, f.text("approver_username") or None,
-                         f.text("approver_password") or None)
+    return PresenceProof(
+        f.text("presence_pin") or None, f.text("approver_username") or None, f.text("approver_password") or None
+    )

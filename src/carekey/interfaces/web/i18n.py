@@ -96,8 +96,11 @@ def from_accept_language(header: str | None) -> str | None:
 
 
 def choose(request: Request) -> str:
-    return (valid(request.cookies.get(LANG_COOKIE)) or from_accept_language(request.headers.get("accept-language"))
-            or DEFAULT)
+    return (
+        valid(request.cookies.get(LANG_COOKIE))
+        or from_accept_language(request.headers.get("accept-language"))
+        or DEFAULT
+    )
 
 
 # -- localized formats ---------------------------------------------------------------------------------------------
@@ -128,14 +131,24 @@ URGENCY = {"routine": N_("routine (weeks)"), "soon": N_("soon (within days)"), "
 CLOSED = {"seen": N_("seen there"), "declined": N_("the person declined"), "not_needed": N_("no longer needed")}
 
 
-ROLE = {"registrar": N_("registrar"), "clinician": N_("clinician"), "program_manager": N_("program manager"),
-        "auditor": N_("auditor"), "admin": N_("admin"), "patient": N_("patient")}
+ROLE = {
+    "registrar": N_("registrar"),
+    "clinician": N_("clinician"),
+    "program_manager": N_("program manager"),
+    "auditor": N_("auditor"),
+    "admin": N_("admin"),
+    "patient": N_("patient"),
+}
 
 
 SEX = {"female": N_("female"), "male": N_("male"), "other": N_("other"), "unknown": N_("not recorded")}
-PURPOSE = {"care_record": N_("care record"), "biometric_identification": N_("biometric identification"),
-           "biometric_image_retention": N_("keeping biometric images"),
-           "aggregate_statistics": N_("aggregate statistics"), "ehr_sharing": N_("sharing with the clinic's EMR")}
+PURPOSE = {
+    "care_record": N_("care record"),
+    "biometric_identification": N_("biometric identification"),
+    "biometric_image_retention": N_("keeping biometric images"),
+    "aggregate_statistics": N_("aggregate statistics"),
+    "ehr_sharing": N_("sharing with the clinic's EMR"),
+}
 
 
 def sex_word(value: str) -> str:
@@ -170,7 +183,7 @@ def flag_text(flag) -> str:  # type: ignore[no-untyped-def]
     """A follow-up flag's plain sentence in the current language (its note, if any, translated apart)."""
     for note in (FASTING_ASSUMED, SEX_ASSUMED):
         if flag.plain.endswith(note) and flag.plain != note:
-            return gettext(flag.plain[:-len(note)]) + gettext(note)
+            return gettext(flag.plain[: -len(note)]) + gettext(note)
     return gettext(flag.plain)
 
 
@@ -186,8 +199,20 @@ def install(env) -> None:  # type: ignore[no-untyped-def]
     and the format helpers."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(gettext, ngettext, newstyle=True)
-    env.globals.update(day=day, clock=clock, moment=moment, number=number, urgency_word=urgency_word,
-                       closed_word=closed_word, role_word=role_word, sex_word=sex_word,
-                       purpose_word=purpose_word,
-                       age_words=age_words, flag_text=flag_text, level_word=level_word, tr=gettext,
-                        languages=NAMES, current_language=current)
+    env.globals.update(
+        day=day,
+        clock=clock,
+        moment=moment,
+        number=number,
+        urgency_word=urgency_word,
+        closed_word=closed_word,
+        role_word=role_word,
+        sex_word=sex_word,
+        purpose_word=purpose_word,
+        age_words=age_words,
+        flag_text=flag_text,
+        level_word=level_word,
+        tr=gettext,
+        languages=NAMES,
+        current_language=current,
+    )

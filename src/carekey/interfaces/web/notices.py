@@ -36,8 +36,17 @@ def load(version: str, language: str) -> Notice:
     if not (version.isalnum() and language.replace("-", "").isalnum() and path.is_file()):
         raise InvalidInput(f"no consent notice {version!r} in language {language!r}")
     d = json.loads(path.read_text(encoding="utf-8"))
-    return Notice(d["version"], d["language"], d["language_name"], d["title"], tuple(d["intro"]), d["purposes"],
-                  tuple(d["rights"]), d["guardian_minor"], d["guardian_child"])
+    return Notice(
+        d["version"],
+        d["language"],
+        d["language_name"],
+        d["title"],
+        tuple(d["intro"]),
+        d["purposes"],
+        tuple(d["rights"]),
+        d["guardian_minor"],
+        d["guardian_child"],
+    )
 
 
 def offered(program: Program) -> list[Notice]:

@@ -23,8 +23,9 @@ FLASH = {
     "visit_closed": N_("Visit closed. Nothing more can be read or written through it."),
     "confirmed": N_("Person confirmed for this visit."),
     "enrolled": N_("Person enrolled with the consents recorded."),
-    "same_person": N_("The person was already enrolled: this visit now serves their record; the new one was "
-                      "discarded."),
+    "same_person": N_(
+        "The person was already enrolled: this visit now serves their record; the new one was discarded."
+    ),
     "consent_saved": N_("Consent decision recorded."),
     "exam_recorded": N_("Exam recorded and encrypted under the person's key."),
     "pin_set": N_("Patient portal PIN set."),
@@ -47,9 +48,14 @@ def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResp
     i18n.activate(lang)
     flash = FLASH.get(flash_code or "")
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    ctx = {"csrf": request.app.state.csrf.token_for(cookie), "me": getattr(request.state, "actor", None),
-           "patient": getattr(request.state, "patient", None), "flash": i18n.gettext(flash) if flash else None,
-           "page_lang": lang, "here": here[:300]} | ctx
+    ctx = {
+        "csrf": request.app.state.csrf.token_for(cookie),
+        "me": getattr(request.state, "actor", None),
+        "patient": getattr(request.state, "patient", None),
+        "flash": i18n.gettext(flash) if flash else None,
+        "page_lang": lang,
+        "here": here[:300],
+    } | ctx
     response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
     settings = request.app.state.settings
     if getattr(request.state, "new_csrf", None):

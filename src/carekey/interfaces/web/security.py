@@ -28,8 +28,10 @@ STAFF_COOKIE = "ck_staff"
 PATIENT_COOKIE = "ck_patient"
 FLASH_COOKIE = "ck_flash"
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
+)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -71,8 +73,9 @@ class Csrf:
 
     def verify(self, cookie: str | None, field: str | None) -> None:
         if not cookie or not field or not hmac.compare_digest(self.token_for(cookie), field):
-            raise Forbidden("this form has expired or did not come from carekey; go back, reload the page and "
-                             "submit again")
+            raise Forbidden(
+                "this form has expired or did not come from carekey; go back, reload the page and submit again"
+            )
 
 
 def csrf_cookie(request: Request) -> str:
@@ -95,10 +98,12 @@ def is_secure(request: Request, settings: Settings) -> bool:
     return settings.cookie_secure == "auto" and request.url.scheme == "https"
 
 
-def set_cookie(response: Response, request: Request, settings: Settings, name: str, value: str,
-               max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict",
-                        secure=is_secure(request, settings))
+def set_cookie(
+    response: Response, request: Request, settings: Settings, name: str, value: str, max_age: int | None = None
+) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=is_secure(request, settings)
+    )
 
 
 def clear_cookie(response: Response, request: Request, settings: Settings, name: str) -> None:

@@ -46,8 +46,14 @@ ACTION = {
     "followup_list_result": N_("Your code was shown in your site's follow-up list (no name)"),
 }
 OUTCOME = {"granted": N_("allowed"), "denied": N_("refused"), "refused": N_("refused (never allowed)")}
-ROLE = {"registrar": N_("a registrar"), "clinician": N_("a clinician"), "patient": N_("you"),
-        "program_manager": N_("a manager"), "auditor": N_("an auditor"), "admin": N_("an administrator")}
+ROLE = {
+    "registrar": N_("a registrar"),
+    "clinician": N_("a clinician"),
+    "patient": N_("you"),
+    "program_manager": N_("a manager"),
+    "auditor": N_("an auditor"),
+    "admin": N_("an administrator"),
+}
 
 
 def purpose(value: str) -> str:

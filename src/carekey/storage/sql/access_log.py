@@ -29,18 +29,32 @@ from carekey.storage.sql.tables import access_log as t
 
 
 def _entry(r) -> LogEntry:  # type: ignore[no-untyped-def]
-    event = AccessEvent(at=utc(r.at), actor_id=r.actor_id, role=r.role, site_id=r.site_id,  # type: ignore[arg-type]
-                        purpose=r.purpose, action=r.action, outcome=r.outcome, reason=r.reason,
-                        person_id=r.person_id, seq=r.seq)
-    return LogEntry(event, bytes(r.salt) if r.salt is not None else None, bytes(r.leaf_input), int(r.id),
-                    _promise(r))
+    event = AccessEvent(
+        at=utc(r.at),
+        actor_id=r.actor_id,
+        role=r.role,
+        site_id=r.site_id,  # type: ignore[arg-type]
+        purpose=r.purpose,
+        action=r.action,
+        outcome=r.outcome,
+        reason=r.reason,
+        person_id=r.person_id,
+        seq=r.seq,
+    )
+    return LogEntry(event, bytes(r.salt) if r.salt is not None else None, bytes(r.leaf_input), int(r.id), _promise(r))
 
 
 def _promise(r) -> EntryPromise | None:  # type: ignore[no-untyped-def]
     if r.promise_sig is None:
         return None
-    return EntryPromise(int(r.id), leaf_hash(bytes(r.leaf_input)), int(r.promised_ms), int(r.promise_delay_ms),
-                        bytes(r.promise_sig), bytes.fromhex(r.promise_key))
+    return EntryPromise(
+        int(r.id),
+        leaf_hash(bytes(r.leaf_input)),
+        int(r.promised_ms),
+        int(r.promise_delay_ms),
+        bytes(r.promise_sig),
+        bytes.fromhex(r.promise_key),
+    )
 
 
 class SqlAccessLogRepository:
@@ -54,16 +68,39 @@ class SqlAccessLogRepository:
     def append(self, event: AccessEvent, salt: bytes, leaf_input: bytes) -> EntryPromise | int:
         """Insert the row (no lock; ``seq`` is assigned at integration) in the caller's transaction, with its
         signed entry promise. Returns the promise (the entry id when no promise signer is configured)."""
-        entry_id = int(self._c.execute(insert(t).values(
-            at=event.at, month=event.month, actor_id=event.actor_id, role=event.role, site_id=event.site_id,
-            purpose=event.purpose, action=event.action, outcome=event.outcome, reason=event.reason,
-            person_id=event.person_id, salt=salt, leaf_input=leaf_input).returning(t.c.id)).scalar_one())
+        entry_id = int(
+            self._c.execute(
+                insert(t)
+                .values(
+                    at=event.at,
+                    month=event.month,
+                    actor_id=event.actor_id,
+                    role=event.role,
+                    site_id=event.site_id,
+                    purpose=event.purpose,
+                    action=event.action,
+                    outcome=event.outcome,
+                    reason=event.reason,
+                    person_id=event.person_id,
+                    salt=salt,
+                    leaf_input=leaf_input,
+                )
+                .returning(t.c.id)
+            ).scalar_one()
+        )
         if self.promises is None:
             return entry_id
         promise = self.promises.promise(entry_id, leaf_input, int(event.at.timestamp() * 1000))
-        self._c.execute(update(t).where(t.c.id == entry_id).values(
-            promised_ms=promise.timestamp_ms, promise_delay_ms=promise.max_delay_ms, promise_sig=promise.signature,
-            promise_key=promise.key_id.hex()))
+        self._c.execute(
+            update(t)
+            .where(t.c.id == entry_id)
+            .values(
+                promised_ms=promise.timestamp_ms,
+                promise_delay_ms=promise.max_delay_ms,
+                promise_sig=promise.signature,
+                promise_key=promise.key_id.hex(),
+            )
+        )
         return promise
 
     def lock_integration(self, wait: bool = True) -> bool:
@@ -77,11 +114,15 @@ class SqlAccessLogRepository:
         store = SqlNodeStore(self._c)
         size = self.size()
         if store.leaf_count() != size:
-            raise IntegrityError(f"the access log has {size} integrated entries but its Merkle tree "
-                                 f"{store.leaf_count()} leaves; run carekey log verify",
-                                 log_size=size, tree_size=store.leaf_count())
-        rows = self._c.execute(select(t.c.id, t.c.leaf_input).where(t.c.seq.is_(None))
-                               .order_by(t.c.id).limit(limit)).all()
+            raise IntegrityError(
+                f"the access log has {size} integrated entries but its Merkle tree "
+                f"{store.leaf_count()} leaves; run carekey log verify",
+                log_size=size,
+                tree_size=store.leaf_count(),
+            )
+        rows = self._c.execute(
+            select(t.c.id, t.c.leaf_input).where(t.c.seq.is_(None)).order_by(t.c.id).limit(limit)
+        ).all()
         if not rows:
             return 0
         batch = BatchNodeStore(store)
@@ -89,8 +130,10 @@ class SqlAccessLogRepository:
         for _, data in rows:
             tree.append(bytes(data))
         batch.flush()
-        self._c.execute(update(t).where(t.c.id == bindparam("entry_id")).values(seq=bindparam("leaf_index")),
-                        [{"entry_id": int(r.id), "leaf_index": size + k} for k, r in enumerate(rows)])
+        self._c.execute(
+            update(t).where(t.c.id == bindparam("entry_id")).values(seq=bindparam("leaf_index")),
+            [{"entry_id": int(r.id), "leaf_index": size + k} for k, r in enumerate(rows)],
+        )
         return len(rows)
 
     def pending(self) -> int:
@@ -111,25 +154,31 @@ class SqlAccessLogRepository:
         """Lock this actor and this site (to the end of the transaction) for a count that must stay true until
         this transaction's append: parallel searches by one account or at one site cannot all pass a limit,
         while other accounts and sites go on in parallel."""
-        lock_names(self._c, [n for n in (f"actor:{actor_id}" if actor_id else None,
-                                         f"site:{site_id}" if site_id else None) if n])
+        lock_names(
+            self._c,
+            [n for n in (f"actor:{actor_id}" if actor_id else None, f"site:{site_id}" if site_id else None) if n],
+        )
 
     def pseudonymize(self, person_id: str, pseudonym: str) -> int:
         """On erasure: the person's rows (as subject, or as actor in the patient portal) name ``pseudonym`` instead
         of their id, and lose their salt. The leaf
         stays unchanged (the Merkle tree and every signed head still verify); it was a salted commitment to the
         event with the id, and without the salt nobody can test a guessed id against it any more."""
-        rows = self._c.execute(update(t).where(t.c.person_id == person_id)
-                               .values(person_id=pseudonym, salt=None)).rowcount
+        rows = self._c.execute(
+            update(t).where(t.c.person_id == person_id).values(person_id=pseudonym, salt=None)
+        ).rowcount
         # in the patient portal the person is also the actor
-        rows += self._c.execute(update(t).where(t.c.actor_id == person_id)
-                                .values(actor_id=pseudonym, salt=None)).rowcount
+        rows += self._c.execute(
+            update(t).where(t.c.actor_id == person_id).values(actor_id=pseudonym, salt=None)
+        ).rowcount
         return rows
 
     def leaves(self) -> list[tuple[int, bytes]]:
         """(seq, leaf_input) of the integrated entries, in seq order."""
-        return [(int(r.seq), bytes(r.leaf_input)) for r in self._c.execute(
-            select(t.c.seq, t.c.leaf_input).where(t.c.seq.is_not(None)).order_by(t.c.seq))]
+        return [
+            (int(r.seq), bytes(r.leaf_input))
+            for r in self._c.execute(select(t.c.seq, t.c.leaf_input).where(t.c.seq.is_not(None)).order_by(t.c.seq))
+        ]
 
     def size(self) -> int:
         return int(self._c.execute(select(func.coalesce(func.max(t.c.seq) + 1, 0))).scalar_one())
@@ -148,28 +197,40 @@ class SqlAccessLogRepository:
         return [_entry(r) for r in reversed(rows)]
 
     def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int:
-        q = select(func.count()).select_from(t).where(t.c.actor_id == actor_id, t.c.action.in_(actions),
-                                                      t.c.at >= since)  # every attempt counts, empty or refused
+        q = (
+            select(func.count())
+            .select_from(t)
+            .where(t.c.actor_id == actor_id, t.c.action.in_(actions), t.c.at >= since)
+        )  # every attempt counts, empty or refused
         return int(self._c.execute(q).scalar_one())
 
     def count_site_since(self, site_id: str, actions: Sequence[str], since: datetime) -> int:
         """Every attempt (granted, denied, refused) of these actions at a site: the per-site enumeration bound."""
-        q = select(func.count()).select_from(t).where(t.c.site_id == site_id, t.c.action.in_(actions),
-                                                      t.c.at >= since)
+        q = select(func.count()).select_from(t).where(t.c.site_id == site_id, t.c.action.in_(actions), t.c.at >= since)
         return int(self._c.execute(q).scalar_one())
 
     def count_person_since(self, person_id: str, actions: Sequence[str], outcome: str, since: datetime) -> int:
-        q = select(func.count()).select_from(t).where(t.c.person_id == person_id, t.c.action.in_(actions),
-                                                      t.c.outcome == outcome, t.c.at >= since)
+        q = (
+            select(func.count())
+            .select_from(t)
+            .where(t.c.person_id == person_id, t.c.action.in_(actions), t.c.outcome == outcome, t.c.at >= since)
+        )
         return int(self._c.execute(q).scalar_one())
 
     def admin_counts(self) -> list[tuple[str, str, int]]:
-        q = (select(t.c.action, t.c.month, func.count())
-             .where(t.c.outcome == "granted", t.c.purpose == "administration")
-             .group_by(t.c.action, t.c.month).order_by(t.c.month, t.c.action))
+        q = (
+            select(t.c.action, t.c.month, func.count())
+            .where(t.c.outcome == "granted", t.c.purpose == "administration")
+            .group_by(t.c.action, t.c.month)
+            .order_by(t.c.month, t.c.action)
+        )
         return [(r[0], r[1], int(r[2])) for r in self._c.execute(q)]
 
     def refusal_counts(self) -> list[tuple[str, str, int]]:
-        q = (select(t.c.purpose, t.c.month, func.count()).where(t.c.outcome == "refused")
-             .group_by(t.c.purpose, t.c.month).order_by(t.c.month, t.c.purpose))
+        q = (
+            select(t.c.purpose, t.c.month, func.count())
+            .where(t.c.outcome == "refused")
+            .group_by(t.c.purpose, t.c.month)
+            .order_by(t.c.month, t.c.purpose)
+        )
         return [(r[0], r[1], int(r[2])) for r in self._c.execute(q)]

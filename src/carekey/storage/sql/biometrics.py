@@ -22,14 +22,16 @@ from carekey.storage.sql.tables import people, template_feed
 def record_removal(conn: Connection, where: ColumnElement[bool]) -> None:
     """Feed rows for the templates about to be deleted by ``where`` (call before the delete)."""
     lock_feed(conn)
-    conn.execute(insert(template_feed).from_select(
-        ["template_id", "modality", "op"], select(t.c.id, t.c.modality, literal("remove")).where(where)
-        .order_by(t.c.id)))
+    conn.execute(
+        insert(template_feed).from_select(
+            ["template_id", "modality", "op"],
+            select(t.c.id, t.c.modality, literal("remove")).where(where).order_by(t.c.id),
+        )
+    )
 
 
 def _row(r) -> TemplateRow:  # type: ignore[no-untyped-def]
-    return TemplateRow(r.id, r.person_id, r.modality, r.position, r.key_version, bytes(r.template),
-                       utc(r.created_at))  # type: ignore[arg-type]
+    return TemplateRow(r.id, r.person_id, r.modality, r.position, r.key_version, bytes(r.template), utc(r.created_at))  # type: ignore[arg-type]
 
 
 class SqlBiometricRepository:
@@ -37,9 +39,17 @@ class SqlBiometricRepository:
         self._c = conn
 
     def add(self, row: TemplateRow) -> None:
-        self._c.execute(insert(t).values(id=row.id, person_id=row.person_id, modality=row.modality,
-                                         position=row.position, key_version=row.key_version,
-                                         template=row.template, created_at=row.created_at))
+        self._c.execute(
+            insert(t).values(
+                id=row.id,
+                person_id=row.person_id,
+                modality=row.modality,
+                position=row.position,
+                key_version=row.key_version,
+                template=row.template,
+                created_at=row.created_at,
+            )
+        )
         lock_feed(self._c)
         self._c.execute(insert(template_feed).values(template_id=row.id, modality=row.modality, op="add"))
 
@@ -58,7 +68,7 @@ class SqlBiometricRepository:
         """template id -> person id of those still stored (a search result is mapped to people here)."""
         ids, out = sorted(set(template_ids)), {}
         for lo in range(0, len(ids), 500):
-            query = select(t.c.id, t.c.person_id).where(t.c.id.in_(ids[lo:lo + 500]))
+            query = select(t.c.id, t.c.person_id).where(t.c.id.in_(ids[lo : lo + 500]))
             out.update({r.id: r.person_id for r in self._c.execute(query)})
         return out
 
@@ -67,8 +77,9 @@ class SqlBiometricRepository:
         return self._c.execute(delete(t).where(t.c.person_id == person_id)).rowcount
 
     def delete_position(self, person_id: str, modality: str, position: str) -> int:
-        return self._c.execute(delete(t).where(t.c.person_id == person_id, t.c.modality == modality,
-                                               t.c.position == position)).rowcount
+        return self._c.execute(
+            delete(t).where(t.c.person_id == person_id, t.c.modality == modality, t.c.position == position)
+        ).rowcount
 
     def delete_retired(self, key_version: int, person_id: str | None = None, modality: str | None = None) -> int:
         stmt = delete(t).where(t.c.key_version != key_version)

@@ -28,12 +28,17 @@ class SqlBudgetStore:
     def spends(self, program: str, period: str | None = None) -> list[Spend]:
         where = t.c.period.is_(None) if period is None else t.c.period == period
         q = select(t).where(t.c.program_id == program, where).order_by(t.c.id)
-        return [Spend(r.program_id, float(r.epsilon), r.label, utc(r.at), r.period)  # type: ignore[arg-type]
-                for r in self._c.execute(q)]
+        return [
+            Spend(r.program_id, float(r.epsilon), r.label, utc(r.at), r.period)  # type: ignore[arg-type]
+            for r in self._c.execute(q)
+        ]
 
     def add(self, spend: Spend) -> None:
-        self._c.execute(insert(t).values(program_id=spend.program, epsilon=spend.epsilon, label=spend.label,
-                                         at=spend.at, period=spend.period))
+        self._c.execute(
+            insert(t).values(
+                program_id=spend.program, epsilon=spend.epsilon, label=spend.label, at=spend.at, period=spend.period
+            )
+        )
 
 
 class SqlReleaseStore:
@@ -41,11 +46,20 @@ class SqlReleaseStore:
         self._c = conn
 
     def add(self, release: PublishedRelease) -> None:
-        self._c.execute(insert(rt).values(
-            id=release.id, program_id=release.program_id, period=release.period, statistic=release.statistic,
-            epsilon=release.epsilon, created_at=release.created_at, created_by=release.created_by,
-            body=json.dumps(release.body), sent_at=release.sent_at,
-            sent_summary=None if release.sent_summary is None else json.dumps(release.sent_summary)))
+        self._c.execute(
+            insert(rt).values(
+                id=release.id,
+                program_id=release.program_id,
+                period=release.period,
+                statistic=release.statistic,
+                epsilon=release.epsilon,
+                created_at=release.created_at,
+                created_by=release.created_by,
+                body=json.dumps(release.body),
+                sent_at=release.sent_at,
+                sent_summary=None if release.sent_summary is None else json.dumps(release.sent_summary),
+            )
+        )
 
     def get(self, release_id: str) -> PublishedRelease | None:
         row = self._c.execute(select(rt).where(rt.c.id == release_id)).first()
@@ -59,12 +73,21 @@ class SqlReleaseStore:
 
     def mark_sent(self, release_ids: Sequence[str], at: datetime, summary: dict[str, object]) -> None:
         if release_ids:
-            self._c.execute(update(rt).where(rt.c.id.in_(list(release_ids)))
-                            .values(sent_at=at, sent_summary=json.dumps(summary)))
+            self._c.execute(
+                update(rt).where(rt.c.id.in_(list(release_ids))).values(sent_at=at, sent_summary=json.dumps(summary))
+            )
 
 
 def _release(row) -> PublishedRelease:  # type: ignore[no-untyped-def]
-    return PublishedRelease(row.id, row.program_id, row.period, row.statistic, float(row.epsilon),
-                            utc(row.created_at), row.created_by, json.loads(row.body),
-                            utc(row.sent_at) if row.sent_at is not None else None,
-                            json.loads(row.sent_summary) if row.sent_summary else None)
+    return PublishedRelease(
+        row.id,
+        row.program_id,
+        row.period,
+        row.statistic,
+        float(row.epsilon),
+        utc(row.created_at),
+        row.created_by,
+        json.loads(row.body),
+        utc(row.sent_at) if row.sent_at is not None else None,
+        json.loads(row.sent_summary) if row.sent_summary else None,
+    )

@@ -23,8 +23,11 @@ class SqlConsentRepository:
         out = []
         for r in self._c.execute(q):
             d = {f: getattr(r, f) for f in _FIELDS}
-            d["at"], d["grantor_ciphertext"], d["granted"] = utc(d["at"]), bytes(d["grantor_ciphertext"]), bool(
-                d["granted"])
+            d["at"], d["grantor_ciphertext"], d["granted"] = (
+                utc(d["at"]),
+                bytes(d["grantor_ciphertext"]),
+                bool(d["granted"]),
+            )
             out.append(ConsentRow(**d))
         return out
 
@@ -34,6 +37,9 @@ class SqlConsentRepository:
 
     def latest_decisions(self, purpose: str) -> dict[str, bool]:
         """person id -> is the latest decision for ``purpose`` a grant."""
-        q = select(consents.c.person_id, consents.c.granted).where(consents.c.purpose == purpose).order_by(
-            consents.c.person_id, consents.c.version)
+        q = (
+            select(consents.c.person_id, consents.c.granted)
+            .where(consents.c.purpose == purpose)
+            .order_by(consents.c.person_id, consents.c.version)
+        )
         return {r[0]: bool(r[1]) for r in self._c.execute(q)}

@@ -25,8 +25,11 @@ _LIMIT_LOCK_CLASS = 0x636B_6C6D  # "cklm": namespace of the per-actor / per-site
 _FEED_LOCK_KEY = 0x6665_6564  # "feed": PostgreSQL advisory lock serializing template-feed writers
 READ_ONLY = "carekey_read_only"  # connection execution option: a deferred transaction (SQLite ``BEGIN``)
 #: statements that remove personal data: the connection is checkpointed after their commit (SQLite)
-_PERSONAL_DELETE = re.compile(r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|"
-                              r"biometric_images)\b|UPDATE\s+access_log\b)", re.IGNORECASE)
+_PERSONAL_DELETE = re.compile(
+    r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|"
+    r"biometric_images)\b|UPDATE\s+access_log\b)",
+    re.IGNORECASE,
+)
 DELETED = "carekey_deleted_personal_data"
 #: execution option of a connection whose transactions only read (SQLite: BEGIN DEFERRED, no write lock)
 READ_ONLY = "carekey_read_only"
@@ -54,8 +57,13 @@ def make_engine(url: str) -> Engine:
         def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}",
-                           "synchronous=NORMAL", "secure_delete=ON"):
+            for pragma in (
+                "journal_mode=WAL",
+                "foreign_keys=ON",
+                f"busy_timeout={BUSY_TIMEOUT_MS}",
+                "synchronous=NORMAL",
+                "secure_delete=ON",
+            ):
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
 

@@ -14,11 +14,29 @@ class SqlExamRepository:
         self._c = conn
 
     def add(self, row: ExamRow) -> None:
-        self._c.execute(insert(exams).values(id=row.id, person_id=row.person_id, visit_id=row.visit_id,
-                                             site_id=row.site_id, recorded_by=row.recorded_by,
-                                             recorded_at=row.recorded_at, ciphertext=row.ciphertext))
+        self._c.execute(
+            insert(exams).values(
+                id=row.id,
+                person_id=row.person_id,
+                visit_id=row.visit_id,
+                site_id=row.site_id,
+                recorded_by=row.recorded_by,
+                recorded_at=row.recorded_at,
+                ciphertext=row.ciphertext,
+            )
+        )
 
     def for_person(self, person_id: str) -> list[ExamRow]:
         q = select(exams).where(exams.c.person_id == person_id).order_by(exams.c.recorded_at, exams.c.id)
-        return [ExamRow(r.id, r.person_id, r.visit_id, r.site_id, r.recorded_by, utc(r.recorded_at),  # type: ignore[arg-type]
-                        bytes(r.ciphertext)) for r in self._c.execute(q)]
+        return [
+            ExamRow(
+                r.id,
+                r.person_id,
+                r.visit_id,
+                r.site_id,
+                r.recorded_by,
+                utc(r.recorded_at),  # type: ignore[arg-type]
+                bytes(r.ciphertext),
+            )
+            for r in self._c.execute(q)
+        ]

@@ -33,16 +33,37 @@ class SqlTemplateFeed:
         return int(self._read(select(func.count()).select_from(t).where(t.c.key_version == key_version))[0][0])
 
     def snapshot(self, key_version: int, after: str, limit: int) -> list[TemplateChange]:
-        query = (select(t.c.id, t.c.modality, people.c.program_id, t.c.position, t.c.key_version, t.c.template)
-                 .join(people, people.c.id == t.c.person_id)
-                 .where(t.c.key_version == key_version, t.c.id > after).order_by(t.c.id).limit(limit))
-        return [TemplateChange(0, r.id, r.modality, r.program_id, r.position, r.key_version, bytes(r.template))
-                for r in self._read(query)]
+        query = (
+            select(t.c.id, t.c.modality, people.c.program_id, t.c.position, t.c.key_version, t.c.template)
+            .join(people, people.c.id == t.c.person_id)
+            .where(t.c.key_version == key_version, t.c.id > after)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        return [
+            TemplateChange(0, r.id, r.modality, r.program_id, r.position, r.key_version, bytes(r.template))
+            for r in self._read(query)
+        ]
 
     def changes(self, since: int, limit: int) -> list[TemplateChange]:
-        query = (select(f.c.seq, f.c.template_id, f.c.modality, people.c.program_id, t.c.position, t.c.key_version,
-                        t.c.template)
-                 .select_from(f.outerjoin(t, t.c.id == f.c.template_id).outerjoin(people, people.c.id == t.c.person_id))
-                 .where(f.c.seq > since).order_by(f.c.seq).limit(limit))
-        return [TemplateChange(r.seq, r.template_id, r.modality, r.program_id, r.position or "", r.key_version or 0,
-                               None if r.template is None else bytes(r.template)) for r in self._read(query)]
+        query = (
+            select(
+                f.c.seq, f.c.template_id, f.c.modality, people.c.program_id, t.c.position, t.c.key_version, t.c.template
+            )
+            .select_from(f.outerjoin(t, t.c.id == f.c.template_id).outerjoin(people, people.c.id == t.c.person_id))
+            .where(f.c.seq > since)
+            .order_by(f.c.seq)
+            .limit(limit)
+        )
+        return [
+            TemplateChange(
+                r.seq,
+                r.template_id,
+                r.modality,
+                r.program_id,
+                r.position or "",
+                r.key_version or 0,
+                None if r.template is None else bytes(r.template),
+            )
+            for r in self._read(query)
+        ]

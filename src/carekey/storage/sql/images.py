@@ -11,8 +11,17 @@ from carekey.storage.sql.tables import biometric_images as t
 
 
 def _row(r) -> ImageRow:  # type: ignore[no-untyped-def]
-    return ImageRow(r.id, r.person_id, r.template_id, r.modality, r.position, r.key_version, bytes(r.ciphertext),
-                    utc(r.created_at), r.key_ref)  # type: ignore[arg-type]
+    return ImageRow(
+        r.id,
+        r.person_id,
+        r.template_id,
+        r.modality,
+        r.position,
+        r.key_version,
+        bytes(r.ciphertext),
+        utc(r.created_at),
+        r.key_ref,
+    )  # type: ignore[arg-type]
 
 
 class SqlImageRepository:
@@ -20,10 +29,19 @@ class SqlImageRepository:
         self._c = conn
 
     def add(self, row: ImageRow) -> None:
-        self._c.execute(insert(t).values(id=row.id, person_id=row.person_id, template_id=row.template_id,
-                                         modality=row.modality, position=row.position, key_version=row.key_version,
-                                         ciphertext=row.ciphertext, created_at=row.created_at,
-                                         key_ref=row.key_ref))
+        self._c.execute(
+            insert(t).values(
+                id=row.id,
+                person_id=row.person_id,
+                template_id=row.template_id,
+                modality=row.modality,
+                position=row.position,
+                key_version=row.key_version,
+                ciphertext=row.ciphertext,
+                created_at=row.created_at,
+                key_ref=row.key_ref,
+            )
+        )
 
     def key_refs(self, person_id: str) -> list[str]:
         """The person's image key reference(s) (one per person; more only transiently)."""
@@ -34,15 +52,15 @@ class SqlImageRepository:
         return [_row(r) for r in self._c.execute(select(t).where(t.c.person_id == person_id).order_by(t.c.id))]
 
     def count_for_person(self, person_id: str) -> int:
-        return int(self._c.execute(select(func.count()).select_from(t).where(t.c.person_id == person_id))
-                   .scalar_one())
+        return int(self._c.execute(select(func.count()).select_from(t).where(t.c.person_id == person_id)).scalar_one())
 
     def delete_for_person(self, person_id: str) -> int:
         return self._c.execute(delete(t).where(t.c.person_id == person_id)).rowcount
 
     def delete_position(self, person_id: str, modality: str, position: str) -> int:
-        return self._c.execute(delete(t).where(t.c.person_id == person_id, t.c.modality == modality,
-                                               t.c.position == position)).rowcount
+        return self._c.execute(
+            delete(t).where(t.c.person_id == person_id, t.c.modality == modality, t.c.position == position)
+        ).rowcount
 
     def relink(self, image_id: str, template_id: str | None, key_version: int, was_version: int) -> int:
         stmt = update(t).where(t.c.id == image_id, t.c.key_version == was_version)

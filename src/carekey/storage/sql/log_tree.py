@@ -65,8 +65,9 @@ class BatchNodeStore:
 
 
 def _sth(r) -> SignedTreeHead:  # type: ignore[no-untyped-def]
-    return SignedTreeHead(TreeHead(int(r.tree_size), bytes(r.root_hash), int(r.timestamp_ms)), bytes(r.signature),
-                          bytes.fromhex(r.key_id))
+    return SignedTreeHead(
+        TreeHead(int(r.tree_size), bytes(r.root_hash), int(r.timestamp_ms)), bytes(r.signature), bytes.fromhex(r.key_id)
+    )
 
 
 class SqlTreeHeadRepository:
@@ -74,8 +75,15 @@ class SqlTreeHeadRepository:
         self._c = conn
 
     def add(self, sth: SignedTreeHead) -> None:
-        self._c.execute(insert(h).values(tree_size=sth.size, root_hash=sth.root, timestamp_ms=sth.head.timestamp_ms,
-                                         signature=sth.signature, key_id=sth.key_id.hex()))
+        self._c.execute(
+            insert(h).values(
+                tree_size=sth.size,
+                root_hash=sth.root,
+                timestamp_ms=sth.head.timestamp_ms,
+                signature=sth.signature,
+                key_id=sth.key_id.hex(),
+            )
+        )
 
     def latest(self) -> SignedTreeHead | None:
         r = self._c.execute(select(h).order_by(h.c.id.desc()).limit(1)).first()

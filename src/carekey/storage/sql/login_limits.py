@@ -30,18 +30,33 @@ class SqlLoginLimitRepository:
         if self._c.dialect.name == "postgresql":
             q = q.with_for_update()
         r = self._c.execute(q).one()
-        return LimitRow(r.key, utc(r.window_start), r.attempts, r.strikes, utc(r.locked_until),  # type: ignore[arg-type]
-                        utc(r.last_seen))  # type: ignore[arg-type]
+        return LimitRow(
+            r.key,
+            utc(r.window_start),
+            r.attempts,
+            r.strikes,
+            utc(r.locked_until),  # type: ignore[arg-type]
+            utc(r.last_seen),
+        )  # type: ignore[arg-type]
 
     def save(self, row: LimitRow) -> None:
-        self._c.execute(update(t).where(t.c.key == row.key).values(
-            window_start=row.window_start, attempts=row.attempts, strikes=row.strikes, locked_until=row.locked_until,
-            last_seen=row.last_seen))
+        self._c.execute(
+            update(t)
+            .where(t.c.key == row.key)
+            .values(
+                window_start=row.window_start,
+                attempts=row.attempts,
+                strikes=row.strikes,
+                locked_until=row.locked_until,
+                last_seen=row.last_seen,
+            )
+        )
 
     def prune(self, now: datetime, idle: timedelta, keep: int) -> int:
         """Drop keys idle for ``idle`` and not locked, then the least recently used unlocked ones beyond ``keep``."""
-        gone = self._c.execute(delete(t).where(t.c.last_seen < now - idle,
-                                               (t.c.locked_until.is_(None)) | (t.c.locked_until < now))).rowcount
+        gone = self._c.execute(
+            delete(t).where(t.c.last_seen < now - idle, (t.c.locked_until.is_(None)) | (t.c.locked_until < now))
+        ).rowcount
         count = int(self._c.execute(select(func.count()).select_from(t)).scalar_one())
         if count > keep:  # a locked key is never evicted (spraying new keys must not unlock a card)
             unlocked = (t.c.locked_until.is_(None)) | (t.c.locked_until < now)

@@ -35,12 +35,14 @@ class SqlPersonRepository:
         return _row(r) if r else None
 
     def by_card(self, program_id: str, card_bidx: str) -> PersonRow | None:
-        r = self._c.execute(select(people).where(people.c.program_id == program_id,
-                                                 people.c.card_bidx == card_bidx)).first()
+        r = self._c.execute(
+            select(people).where(people.c.program_id == program_id, people.c.card_bidx == card_bidx)
+        ).first()
         return _row(r) if r else None
 
-    def candidates(self, program_id: str, birth_year_bidxs: Sequence[str], village_bidx: str | None,
-                   limit: int) -> list[PersonRow]:
+    def candidates(
+        self, program_id: str, birth_year_bidxs: Sequence[str], village_bidx: str | None, limit: int
+    ) -> list[PersonRow]:
         q = select(people).where(people.c.program_id == program_id, people.c.birth_year_bidx.in_(birth_year_bidxs))
         if village_bidx is not None:
             q = q.where(people.c.village_bidx == village_bidx)
@@ -57,8 +59,10 @@ class SqlPersonRepository:
         self._c.execute(update(people).where(people.c.id == person_id).values(pin_hash=pin_hash))
 
     def in_program(self, program_id: str) -> list[PersonRow]:
-        return [_row(r) for r in self._c.execute(select(people).where(people.c.program_id == program_id)
-                                                 .order_by(people.c.id))]
+        return [
+            _row(r)
+            for r in self._c.execute(select(people).where(people.c.program_id == program_id).order_by(people.c.id))
+        ]
 
     def not_seen_since(self, before: datetime) -> list[str]:
         q = select(people.c.id).where(people.c.last_seen_at < before).order_by(people.c.id)

@@ -18,9 +18,15 @@ class SqlProgramRepository:
 
     def add_program(self, program: Program, at: datetime) -> None:
         with conflict_on_duplicate(lambda: f"program {program.id!r} exists"):
-            self._c.execute(insert(programs).values(
-                id=program.id, name=program.name, notice_versions=json.dumps(list(program.notice_versions)),
-                languages=json.dumps(list(program.languages)), created_at=at))
+            self._c.execute(
+                insert(programs).values(
+                    id=program.id,
+                    name=program.name,
+                    notice_versions=json.dumps(list(program.notice_versions)),
+                    languages=json.dumps(list(program.languages)),
+                    created_at=at,
+                )
+            )
 
     @staticmethod
     def _program(r) -> Program:  # type: ignore[no-untyped-def]
@@ -35,8 +41,9 @@ class SqlProgramRepository:
 
     def add_site(self, site: Site) -> None:
         with conflict_on_duplicate(lambda: f"site {site.id!r} exists"):
-            self._c.execute(insert(sites).values(id=site.id, program_id=site.program_id, name=site.name,
-                                                 district=site.district))
+            self._c.execute(
+                insert(sites).values(id=site.id, program_id=site.program_id, name=site.name, district=site.district)
+            )
 
     def get_site(self, site_id: str) -> Site | None:
         r = self._c.execute(select(sites).where(sites.c.id == site_id)).first()

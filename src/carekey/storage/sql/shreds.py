@@ -25,8 +25,10 @@ class SqlShredQueue:
         self.scheduled: list[str] = []  # in this transaction
 
     def schedule(self, key_ref: str) -> None:
-        if key_ref in self.scheduled or self._c.execute(
-                select(pending_shreds.c.key_ref).where(pending_shreds.c.key_ref == key_ref)).first():
+        if (
+            key_ref in self.scheduled
+            or self._c.execute(select(pending_shreds.c.key_ref).where(pending_shreds.c.key_ref == key_ref)).first()
+        ):
             return
         self._c.execute(insert(pending_shreds).values(key_ref=key_ref, marked_at=datetime.now(UTC)))
         self.scheduled.append(key_ref)
@@ -65,15 +67,28 @@ class SqlLogKeyRotations:
         self._c = conn
 
     def add(self, r: KeyRotation) -> None:
-        self._c.execute(insert(log_key_rotations).values(
-            timestamp_ms=r.timestamp_ms, old_public_key=r.old_public_key, new_public_key=r.new_public_key,
-            old_signature=r.old_signature, new_signature=r.new_signature))
+        self._c.execute(
+            insert(log_key_rotations).values(
+                timestamp_ms=r.timestamp_ms,
+                old_public_key=r.old_public_key,
+                new_public_key=r.new_public_key,
+                old_signature=r.old_signature,
+                new_signature=r.new_signature,
+            )
+        )
 
     def all(self) -> list[KeyRotation]:
         t = log_key_rotations
-        return [KeyRotation(int(r.timestamp_ms), bytes(r.old_public_key), bytes(r.new_public_key),
-                            bytes(r.old_signature), bytes(r.new_signature))
-                for r in self._c.execute(select(t).order_by(t.c.id))]
+        return [
+            KeyRotation(
+                int(r.timestamp_ms),
+                bytes(r.old_public_key),
+                bytes(r.new_public_key),
+                bytes(r.old_signature),
+                bytes(r.new_signature),
+            )
+            for r in self._c.execute(select(t).order_by(t.c.id))
+        ]
 
 
 def finish_shreds(conn: Connection, store: SecretStore) -> int:

@@ -70,9 +70,11 @@ def storage_failure(exc: BaseException) -> bool:
 
 
 def unavailable(exc: BaseException) -> StorageUnavailable:
-    return StorageUnavailable("the database or key store cannot be written or reached right now (disk full, I/O "
-                              f"error or lost connection: {type(exc).__name__}); nothing of this request was "
-                              "saved, please retry")
+    return StorageUnavailable(
+        "the database or key store cannot be written or reached right now (disk full, I/O "
+        f"error or lost connection: {type(exc).__name__}); nothing of this request was "
+        "saved, please retry"
+    )
 
 
 class SqlUnitOfWork:
@@ -117,8 +119,9 @@ class SqlUnitOfWork:
         self.login_limits = SqlLoginLimitRepository(conn)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         assert self._conn is not None
         try:
             if self._conn.in_transaction():
@@ -130,8 +133,12 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
-        if exc is not None and not isinstance(exc, StorageUnavailable) and isinstance(exc, Exception) \
-                and storage_failure(exc):
+        if (
+            exc is not None
+            and not isinstance(exc, StorageUnavailable)
+            and isinstance(exc, Exception)
+            and storage_failure(exc)
+        ):
             raise unavailable(exc) from exc
 
     def commit(self) -> None:
@@ -156,8 +163,11 @@ class SqlUnitOfWork:
         except Exception as exc:  # noqa: BLE001 - the deletion is committed; recovery finishes it
             if self._conn.in_transaction():
                 self._conn.rollback()
-            log.warning("finishing a committed deletion failed (%s); recovery at start-up or in `carekey "
-                        "retention run` completes it", type(exc).__name__)
+            log.warning(
+                "finishing a committed deletion failed (%s); recovery at start-up or in `carekey "
+                "retention run` completes it",
+                type(exc).__name__,
+            )
 
     def rollback(self) -> None:
         assert self._conn is not None

@@ -18,17 +18,34 @@ class SqlUserRepository:
 
     def add(self, user: User, password_hash: str, at: datetime) -> None:
         with conflict_on_duplicate(lambda: f"username {user.username!r} is taken"):
-            self._c.execute(insert(users).values(id=user.id, username=user.username, role=user.role.value,
-                                                 display_name=user.display_name, password_hash=password_hash,
-                                                 active=user.active, created_at=at, changed_by=user.changed_by,
-                                                 approved_by=user.approved_by))
+            self._c.execute(
+                insert(users).values(
+                    id=user.id,
+                    username=user.username,
+                    role=user.role.value,
+                    display_name=user.display_name,
+                    password_hash=password_hash,
+                    active=user.active,
+                    created_at=at,
+                    changed_by=user.changed_by,
+                    approved_by=user.approved_by,
+                )
+            )
         for site_id in sorted(user.site_ids):
             self._c.execute(insert(user_sites).values(user_id=user.id, site_id=site_id))
 
     def _user(self, r) -> User:  # type: ignore[no-untyped-def]
         site_ids = self._c.execute(select(user_sites.c.site_id).where(user_sites.c.user_id == r.id)).scalars()
-        return User(r.id, r.username, Role(r.role), frozenset(site_ids), r.display_name, bool(r.active),
-                    r.changed_by, r.approved_by)
+        return User(
+            r.id,
+            r.username,
+            Role(r.role),
+            frozenset(site_ids),
+            r.display_name,
+            bool(r.active),
+            r.changed_by,
+            r.approved_by,
+        )
 
     def get(self, user_id: str) -> User | None:
         r = self._c.execute(select(users).where(users.c.id == user_id)).first()
@@ -49,9 +66,17 @@ class SqlUserRepository:
 
     def save(self, user: User) -> None:
         """Role, sites, activity and approval as in ``user`` (username and password unchanged)."""
-        self._c.execute(update(users).where(users.c.id == user.id).values(
-            role=user.role.value, display_name=user.display_name, active=user.active, changed_by=user.changed_by,
-            approved_by=user.approved_by))
+        self._c.execute(
+            update(users)
+            .where(users.c.id == user.id)
+            .values(
+                role=user.role.value,
+                display_name=user.display_name,
+                active=user.active,
+                changed_by=user.changed_by,
+                approved_by=user.approved_by,
+            )
+        )
         self._c.execute(delete(user_sites).where(user_sites.c.user_id == user.id))
         for site_id in sorted(user.site_ids):
             self._c.execute(insert(user_sites).values(user_id=user.id, site_id=site_id))
@@ -70,9 +95,15 @@ class SqlUserRepository:
         return int(self._c.execute(select(func.count()).select_from(users)).scalar_one())
 
     def add_session(self, row: SessionRow) -> None:
-        self._c.execute(insert(sessions).values(token_hash=row.token_hash, user_id=row.user_id,
-                                                person_id=row.person_id, created_at=row.created_at,
-                                                expires_at=row.expires_at))
+        self._c.execute(
+            insert(sessions).values(
+                token_hash=row.token_hash,
+                user_id=row.user_id,
+                person_id=row.person_id,
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+            )
+        )
 
     def get_session(self, token_hash: str) -> SessionRow | None:
         r = self._c.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()

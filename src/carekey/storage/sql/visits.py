@@ -19,40 +19,70 @@ class SqlVisitRepository:
         self._c = conn
 
     def add(self, visit: Visit) -> None:
-        self._c.execute(insert(visits).values(id=visit.id, site_id=visit.site_id, person_id=visit.person_id,
-                                              opened_by=visit.opened_by, opened_at=visit.opened_at,
-                                              closed_by=visit.closed_by, closed_at=visit.closed_at))
+        self._c.execute(
+            insert(visits).values(
+                id=visit.id,
+                site_id=visit.site_id,
+                person_id=visit.person_id,
+                opened_by=visit.opened_by,
+                opened_at=visit.opened_at,
+                closed_by=visit.closed_by,
+                closed_at=visit.closed_at,
+            )
+        )
 
     def get(self, visit_id: str) -> Visit | None:
         r = self._c.execute(select(visits).where(visits.c.id == visit_id)).first()
         return None if r is None else _visit(r)
 
     def open_at(self, site_ids: Sequence[str], since: datetime) -> list[Visit]:
-        q = (select(visits).where(visits.c.site_id.in_(list(site_ids)), visits.c.closed_at.is_(None),
-                                  visits.c.opened_at >= since).order_by(visits.c.opened_at, visits.c.id))
+        q = (
+            select(visits)
+            .where(visits.c.site_id.in_(list(site_ids)), visits.c.closed_at.is_(None), visits.c.opened_at >= since)
+            .order_by(visits.c.opened_at, visits.c.id)
+        )
         return [_visit(r) for r in self._c.execute(q)]
 
     def offer(self, visit_id: str, person_id: str, method: str) -> None:
-        found = self._c.execute(select(visit_offers.c.method).where(
-            visit_offers.c.visit_id == visit_id, visit_offers.c.person_id == person_id)).first()
+        found = self._c.execute(
+            select(visit_offers.c.method).where(
+                visit_offers.c.visit_id == visit_id, visit_offers.c.person_id == person_id
+            )
+        ).first()
         if found is None:  # idempotent under concurrency too: a parallel offer of the same person is no error
             dialect = self._c.dialect.name
             ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(visit_offers)
-            self._c.execute(ins.values(visit_id=visit_id, person_id=person_id, method=method)
-                            .on_conflict_do_nothing(index_elements=["visit_id", "person_id"]))
+            self._c.execute(
+                ins.values(visit_id=visit_id, person_id=person_id, method=method).on_conflict_do_nothing(
+                    index_elements=["visit_id", "person_id"]
+                )
+            )
         elif method == "biometric" and found.method != "biometric":  # a biometric match is the stronger proof
-            self._c.execute(update(visit_offers).where(visit_offers.c.visit_id == visit_id,
-                                                       visit_offers.c.person_id == person_id).values(method=method))
+            self._c.execute(
+                update(visit_offers)
+                .where(visit_offers.c.visit_id == visit_id, visit_offers.c.person_id == person_id)
+                .values(method=method)
+            )
 
     def offers(self, visit_id: str) -> dict[str, str]:
         q = select(visit_offers.c.person_id, visit_offers.c.method).where(visit_offers.c.visit_id == visit_id)
         return {r.person_id: r.method for r in self._c.execute(q)}
 
     def save(self, visit: Visit) -> None:
-        self._c.execute(update(visits).where(visits.c.id == visit.id).values(
-            person_id=visit.person_id, closed_by=visit.closed_by, closed_at=visit.closed_at))
+        self._c.execute(
+            update(visits)
+            .where(visits.c.id == visit.id)
+            .values(person_id=visit.person_id, closed_by=visit.closed_by, closed_at=visit.closed_at)
+        )
 
 
 def _visit(r) -> Visit:  # type: ignore[no-untyped-def]
-    return Visit(r.id, r.site_id, r.opened_by, utc(r.opened_at), r.person_id, r.closed_by,  # type: ignore[arg-type]
-                 utc(r.closed_at))
+    return Visit(
+        r.id,
+        r.site_id,
+        r.opened_by,
+        utc(r.opened_at),
+        r.person_id,
+        r.closed_by,  # type: ignore[arg-type]
+        utc(r.closed_at),
+    )

@@ -15,8 +15,11 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 
 class SavedHeadsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    heads: list[dict[str, object]] = Field(default_factory=list, description="signed tree heads saved outside carekey "
-                                           "(as returned by GET /transparency/tree-head, `signed_tree_head`)")
+    heads: list[dict[str, object]] = Field(
+        default_factory=list,
+        description="signed tree heads saved outside carekey "
+        "(as returned by GET /transparency/tree-head, `signed_tree_head`)",
+    )
 
 
 def _report(svc, actor, purpose, heads):  # type: ignore[no-untyped-def]
@@ -27,16 +30,23 @@ def _report(svc, actor, purpose, heads):  # type: ignore[no-untyped-def]
     return svc.audit.verify(actor, purpose, parsed).to_dict()
 
 
-@router.get("/verify", summary="Verify the transparency log",
-            description="Auditor only (purpose `audit`). Recomputes the Merkle tree from the stored entries and checks "
-            "it against every stored signed tree head and each entry against its leaf commitment; lists every "
-            "modified, removed, inserted or reordered entry by index.", responses=responses(400, 401, 403))
+@router.get(
+    "/verify",
+    summary="Verify the transparency log",
+    description="Auditor only (purpose `audit`). Recomputes the Merkle tree from the stored entries and checks "
+    "it against every stored signed tree head and each entry against its leaf commitment; lists every "
+    "modified, removed, inserted or reordered entry by index.",
+    responses=responses(400, 401, 403),
+)
 def verify(actor: CurrentActor, purpose: PurposeHeader, svc: Svc) -> dict[str, object]:
     return _report(svc, actor, purpose, [])
 
 
-@router.post("/verify", summary="Verify the log against heads saved outside",
-             description="As GET, plus signed tree heads the auditor saved elsewhere (a rewritten database cannot "
-             "match them).", responses=responses(400, 401, 403, 422))
+@router.post(
+    "/verify",
+    summary="Verify the log against heads saved outside",
+    description="As GET, plus signed tree heads the auditor saved elsewhere (a rewritten database cannot match them).",
+    responses=responses(400, 401, 403, 422),
+)
 def verify_with_heads(body: SavedHeadsIn, actor: CurrentActor, purpose: PurposeHeader, svc: Svc) -> dict[str, object]:
     return _report(svc, actor, purpose, body.heads)

@@ -25,26 +25,38 @@ class FhirJSONResponse(JSONResponse):
     media_type = FHIR_JSON
 
 
-@router.get("/fhir/metadata", summary="FHIR CapabilityStatement",
-            description="What carekey sends over FHIR R4 (a transaction Bundle per closed visit, to the site's EMR, "
-            "with the person's ehr_sharing consent) and what it never does (no FHIR reads or searches).",
-            response_class=FhirJSONResponse)
+@router.get(
+    "/fhir/metadata",
+    summary="FHIR CapabilityStatement",
+    description="What carekey sends over FHIR R4 (a transaction Bundle per closed visit, to the site's EMR, "
+    "with the person's ehr_sharing consent) and what it never does (no FHIR reads or searches).",
+    response_class=FhirJSONResponse,
+)
 def metadata(svc: Svc) -> FhirJSONResponse:
     return FhirJSONResponse(capability_statement(__version__, svc.deps.clock()))
 
 
-@router.get("/patient/export/fhir", tags=["patient"], summary="Export my data as a FHIR R4 Bundle",
-            description="A Bundle (type collection): Patient, visits, observations with LOINC codes and UCUM units, "
-            "consent state, and one AuditEvent per access to your data. The JSON export stays at /patient/export.",
-            responses=responses(401, 403, 404), response_class=FhirJSONResponse)
+@router.get(
+    "/patient/export/fhir",
+    tags=["patient"],
+    summary="Export my data as a FHIR R4 Bundle",
+    description="A Bundle (type collection): Patient, visits, observations with LOINC codes and UCUM units, "
+    "consent state, and one AuditEvent per access to your data. The JSON export stays at /patient/export.",
+    responses=responses(401, 403, 404),
+    response_class=FhirJSONResponse,
+)
 def export_fhir(patient: CurrentPatient, svc: Svc) -> FhirJSONResponse:
     assert svc.fhir_export is not None
     return FhirJSONResponse(svc.fhir_export.export(patient))
 
 
-@router.get("/admin/fhir/queue", tags=["admin"], summary="FHIR push queue (counts)",
-            description="Counts of queued pushes per site and status (pending, sent, failed, cancelled); no person.",
-            responses=responses(401, 403))
+@router.get(
+    "/admin/fhir/queue",
+    tags=["admin"],
+    summary="FHIR push queue (counts)",
+    description="Counts of queued pushes per site and status (pending, sent, failed, cancelled); no person.",
+    responses=responses(401, 403),
+)
 def queue(actor: CurrentActor, svc: Svc) -> dict[str, Any]:
     assert svc.fhir is not None
     return {"counts": svc.fhir.queue(actor).counts}

@@ -19,6 +19,21 @@ from carekey.interfaces.web.routes import (
     visits,
 )
 
-ROUTERS = [home.router, visits.router, identify.router, enroll.router, consent.router, capture.router, exams.router,
-           slip.router, patient.router, manager.router, auditor.router, public.router, accounts.router,
-           referrals.router, language.router, admin.router]
+ROUTERS = [
+    home.router,
+    visits.router,
+    identify.router,
+    enroll.router,
+    consent.router,
+    capture.router,
+    exams.router,
+    slip.router,
+    patient.router,
+    manager.router,
+    auditor.router,
+    public.router,
+    accounts.router,
+    referrals.router,
+    language.router,
+    admin.router,
+]

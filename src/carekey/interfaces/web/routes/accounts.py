@@ -26,8 +26,16 @@ def _accounts(request: Request, status: int = 200, error: str | None = None, val
     actor = require_staff(request, Action.APPROVE_ACCOUNT)
     svc = services(request)
     users = svc.admin.users(actor) if actor.role is Role.ADMIN else svc.admin.pending_for(actor)
-    return page(request, "accounts.html", status, users=users, sites=svc.admin.sites(), error=error,
-                values=values or {}, roles=[r.value for r in Role if r is not Role.PATIENT])
+    return page(
+        request,
+        "accounts.html",
+        status,
+        users=users,
+        sites=svc.admin.sites(),
+        error=error,
+        values=values or {},
+        roles=[r.value for r in Role if r is not Role.PATIENT],
+    )
 
 
 @router.get("/accounts")
@@ -40,8 +48,14 @@ def add_account(request: Request, form: Form):  # type: ignore[no-untyped-def]
     actor = require_staff(request, Action.ADMINISTER)
     f = Fields(form)
     try:
-        services(request).admin.add_user(actor, f.text("username"), f.text("role"), str(form.get("password") or ""),
-                                         f.checked("site"), f.text("display_name"))
+        services(request).admin.add_user(
+            actor,
+            f.text("username"),
+            f.text("role"),
+            str(form.get("password") or ""),
+            f.checked("site"),
+            f.text("display_name"),
+        )
     except CarekeyError as err:
         return _accounts(request, 422 if err.status < 500 else err.status, err.message, f.values())
     return redirect(request, "/accounts", "account_saved")

@@ -29,8 +29,15 @@ CSRF = [Depends(require_csrf)]
 def _sites(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
     require_staff(request, Action.ADMINISTER)
     svc = services(request)
-    return page(request, "admin_sites.html", status, programs=svc.admin.programs(), sites=svc.admin.sites(),
-                error=error, values=values or {})
+    return page(
+        request,
+        "admin_sites.html",
+        status,
+        programs=svc.admin.programs(),
+        sites=svc.admin.sites(),
+        error=error,
+        values=values or {},
+    )
 
 
 @router.get("/sites")
@@ -43,8 +50,9 @@ def add_site(request: Request, form: Form):  # type: ignore[no-untyped-def]
     actor = require_staff(request, Action.ADMINISTER)
     f = Fields(form)
     try:
-        site = Site(f.text("site_id").lower()[:40], f.text("program_id")[:40], f.text("name")[:200],
-                    f.text("district")[:200])
+        site = Site(
+            f.text("site_id").lower()[:40], f.text("program_id")[:40], f.text("name")[:200], f.text("district")[:200]
+        )
         services(request).admin.add_site(actor, site)
     except CarekeyError as err:
         return _sites(request, 422 if err.status < 500 else err.status, err.message, f.values())
@@ -59,8 +67,17 @@ def _keys(request: Request, status: int = 200, error: str | None = None, rotated
         plan = svc.renewal.plan()
         due, skipped = len(plan[0]), len(plan[1])
     version = svc.renewal.matcher.key_version if svc.renewal is not None else svc.deps.biometric_key_version
-    return page(request, "admin_keys.html", status, version=version, due=due, skipped=skipped, error=error,
-                rotated=rotated, report=None)
+    return page(
+        request,
+        "admin_keys.html",
+        status,
+        version=version,
+        due=due,
+        skipped=skipped,
+        error=error,
+        rotated=rotated,
+        report=None,
+    )
 
 
 @router.get("/keys")
@@ -75,8 +92,9 @@ def rotate_biometric(request: Request, form: Form):  # type: ignore[no-untyped-d
         return _keys(request, 422, "tick the box to confirm the rotation")
     settings = request.app.state.settings
     try:
-        version = services(request).admin.rotate_key(actor, "biometric key (from the web UI)",
-                                                     lambda: bootstrap.rotate_biometric_key(settings))
+        version = services(request).admin.rotate_key(
+            actor, "biometric key (from the web UI)", lambda: bootstrap.rotate_biometric_key(settings)
+        )
     except CarekeyError as err:
         return _keys(request, err.status, err.message)
     return _keys(request, rotated=int(version))  # type: ignore[call-overload]
@@ -90,5 +108,13 @@ def renew_biometric(request: Request):  # type: ignore[no-untyped-def]
         return _keys(request, 409, "no biometric matcher is configured")
     report = svc.renewal.run(actor=actor)  # each renewal passes the policy and is in the person's own access log
     svc.transparency.tree_head()  # the renewals end with a signed tree head
-    return page(request, "admin_keys.html", version=report.key_version, due=0, skipped=len(report.skipped),
-                error=None, rotated=None, report=report)
+    return page(
+        request,
+        "admin_keys.html",
+        version=report.key_version,
+        due=0,
+        skipped=len(report.skipped),
+        error=None,
+        rotated=None,
+        report=report,
+    )

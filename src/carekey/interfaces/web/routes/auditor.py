@@ -21,8 +21,16 @@ def _render(request: Request, report=None):  # type: ignore[no-untyped-def]
     head = svc.transparency.tree_head()
     signed_at = datetime.fromtimestamp(head.sth.head.timestamp_ms / 1000, UTC)
     refusals = svc.transparency.refusals()
-    return page(request, "auditor.html", head=head, signed_at=signed_at, signature_ok=head.sth.verify(head.public_key),
-                refusals=refusals, refused_total=sum(r.count for r in refusals), report=report)
+    return page(
+        request,
+        "auditor.html",
+        head=head,
+        signed_at=signed_at,
+        signature_ok=head.sth.verify(head.public_key),
+        refusals=refusals,
+        refused_total=sum(r.count for r in refusals),
+        report=report,
+    )
 
 
 @router.get("")

@@ -31,7 +31,7 @@ from carekey.services.biometrics import OVERRIDE_REASONS, POSITIONS
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
 BIO = Purpose.BIOMETRIC_IDENTIFICATION.value
-REPLACE = "already enrolled: tick \"Replace it\" and upload again to replace it"
+REPLACE = 'already enrolled: tick "Replace it" and upload again to replace it'
 
 
 def next_position(modality: str, enrolled: dict[str, list[str]], after: str | None = None) -> str:
@@ -44,8 +44,15 @@ def next_position(modality: str, enrolled: dict[str, list[str]], after: str | No
     return after or order[0]
 
 
-def _render(request: Request, visit_id: str, f: Fields, status: int = 200, accepted: str | None = None,  # type: ignore[no-untyped-def]
-            duplicates: list | None = None, ask_replace: bool = False):
+def _render(
+    request: Request,
+    visit_id: str,
+    f: Fields,
+    status: int = 200,
+    accepted: str | None = None,  # type: ignore[no-untyped-def]
+    duplicates: list | None = None,
+    ask_replace: bool = False,
+):
     svc = services(request)
     visit = svc.visits.get(request.state.actor, visit_id)
     visit.require_open()
@@ -58,9 +65,22 @@ def _render(request: Request, visit_id: str, f: Fields, status: int = 200, accep
         values = values | {"modality": modality, "position": next_position(modality, enrolled)}
     cookie, csrf = csrf_cookie(request), request.app.state.csrf
     offers = {c["person_id"]: csrf.offer_for(cookie, visit_id, c["person_id"]) for c in duplicates or []}
-    return page(request, "capture.html", status, visit=visit, positions=POSITIONS, values=values,
-                errors=f.errors, accepted=accepted, available=svc.biometrics is not None, enrolled=enrolled,
-                duplicates=duplicates or [], offers=offers, reasons=OVERRIDE_REASONS, ask_replace=ask_replace)
+    return page(
+        request,
+        "capture.html",
+        status,
+        visit=visit,
+        positions=POSITIONS,
+        values=values,
+        errors=f.errors,
+        accepted=accepted,
+        available=svc.biometrics is not None,
+        enrolled=enrolled,
+        duplicates=duplicates or [],
+        offers=offers,
+        reasons=OVERRIDE_REASONS,
+        ask_replace=ask_replace,
+    )
 
 
 @router.get("/capture")
@@ -93,9 +113,19 @@ async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[
     if visit.person_id is None:
         raise InvalidInput("confirm or enroll the person first")
     try:
-        await run_in_threadpool(lambda: svc.biometrics.enroll(actor, visit.id, BIO, visit.person_id, modality,
-                                                              position, image, override=override,
-                                                              replace=f.text("replace") == "yes"))
+        await run_in_threadpool(
+            lambda: svc.biometrics.enroll(
+                actor,
+                visit.id,
+                BIO,
+                visit.person_id,
+                modality,
+                position,
+                image,
+                override=override,
+                replace=f.text("replace") == "yes",
+            )
+        )
     except CaptureRejected as err:
         quality = err.detail.get("quality")
         f.errors["image"] = err.message + (f" (quality {quality})" if quality is not None else "")

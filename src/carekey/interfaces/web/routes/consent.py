@@ -30,9 +30,20 @@ def _render(request: Request, visit_id: str, f: Fields, language: str | None, st
     program = program_of(request, visit.site_id)
     notice = notices.pick(program, language or view.person.language)
     granted = set(f.checked("grant")) if f.form else {p.value for p in view.consents}
-    return page(request, "consent.html", status, visit=visit, view=view, notice=notice,
-                offered=notices.offered(program), purposes=CONSENT_PURPOSES, granted=granted,
-                age=view.person.age(svc.deps.clock().date()), values=f.values(), errors=f.errors)
+    return page(
+        request,
+        "consent.html",
+        status,
+        visit=visit,
+        view=view,
+        notice=notice,
+        offered=notices.offered(program),
+        purposes=CONSENT_PURPOSES,
+        granted=granted,
+        age=view.person.age(svc.deps.clock().date()),
+        values=f.values(),
+        errors=f.errors,
+    )
 
 
 @router.get("/consent")
@@ -54,8 +65,17 @@ def decide(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
     view = svc.people.read(actor, visit.id, CARE, visit.person_id)
     grantor = grantor_for(view.person.age(svc.deps.clock().date()), f)
     try:
-        svc.consents.apply(actor, visit.id, CARE, visit.person_id, f.checked("grant"), f.text("notice_version"),
-                           language, grantor, presence_proof(f))
+        svc.consents.apply(
+            actor,
+            visit.id,
+            CARE,
+            visit.person_id,
+            f.checked("grant"),
+            f.text("notice_version"),
+            language,
+            grantor,
+            presence_proof(f),
+        )
     except InvalidInput as err:
         f.error(err, ("grant", "guardian_name", "guardian_relation"), default="grant")
         return _render(request, visit_id, f, language, 422)

@@ -30,8 +30,10 @@ from carekey.services.people import PersonInput
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
 SEXES = ("female", "male", "other", "unknown")
-NO_RECORD = ("without \"keep my health record\" nothing about the person is stored: offer the exam without a record "
-             "(Exam only, keep nothing) instead")
+NO_RECORD = (
+    'without "keep my health record" nothing about the person is stored: offer the exam without a record '
+    "(Exam only, keep nothing) instead"
+)
 
 
 def program_of(request: Request, site_id: str) -> Program:
@@ -51,12 +53,29 @@ def grantor_for(age: int, f: Fields) -> Grantor:
 
 
 # the fields of enroll.html that show an error beside them (errors name their field where they are raised)
-SHOWN = ("given_name", "family_name", "birth_year", "sex", "card_number", "district", "village", "grant",
-         "guardian_name", "guardian_relation", "pin")
+SHOWN = (
+    "given_name",
+    "family_name",
+    "birth_year",
+    "sex",
+    "card_number",
+    "district",
+    "village",
+    "grant",
+    "guardian_name",
+    "guardian_relation",
+    "pin",
+)
 
 
-def _form(request: Request, visit_id: str, f: Fields, language: str | None, status: int = 200,  # type: ignore[no-untyped-def]
-          duplicates: list | None = None):
+def _form(
+    request: Request,
+    visit_id: str,
+    f: Fields,
+    language: str | None,
+    status: int = 200,  # type: ignore[no-untyped-def]
+    duplicates: list | None = None,
+):
     """The form; with ``duplicates`` (a possible duplicate), the people already enrolled with the same name, birth
     year and village, each with a signed offer to open their record (``identify.confirm``), and the box to confirm a
     new person."""
@@ -65,11 +84,25 @@ def _form(request: Request, visit_id: str, f: Fields, language: str | None, stat
     visit.require_open()
     program = program_of(request, visit.site_id)
     notice = notices.pick(program, language)
-    return page(request, "enroll.html", status, visit=visit, notice=notice, offered=notices.offered(program),
-                purposes=CONSENT_PURPOSES, sexes=SEXES, values=f.values(), errors=f.errors,
-                granted=set(f.checked("grant")), year=services(request).deps.clock().year,
-                duplicates=duplicates or [], offers={c["person_id"]: request.app.state.csrf.offer_for(
-                    csrf_cookie(request), visit_id, c["person_id"]) for c in duplicates or []})
+    return page(
+        request,
+        "enroll.html",
+        status,
+        visit=visit,
+        notice=notice,
+        offered=notices.offered(program),
+        purposes=CONSENT_PURPOSES,
+        sexes=SEXES,
+        values=f.values(),
+        errors=f.errors,
+        granted=set(f.checked("grant")),
+        year=services(request).deps.clock().year,
+        duplicates=duplicates or [],
+        offers={
+            c["person_id"]: request.app.state.csrf.offer_for(csrf_cookie(request), visit_id, c["person_id"])
+            for c in duplicates or []
+        },
+    )
 
 
 @router.get("/enroll")
@@ -95,11 +128,19 @@ def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
     grantor = grantor_for(age_on(int(year or 0), None, today), f)
     try:
         consent = ConsentInput.parse(f.checked("grant"), f.text("notice_version"), language, grantor)
-        data = PersonInput(f.text("given_name"), f.text("family_name"), f.text("sex") or "unknown", int(year or 0),
-                           f.text("card_number"), district=f.text("district"), village=f.text("village"),
-                           language=language)
-        svc.people.enroll(actor, visit_id, CARE, data, consent, f.text("pin") or None,
-                          confirm_new=f.text("confirm_new") == "yes")
+        data = PersonInput(
+            f.text("given_name"),
+            f.text("family_name"),
+            f.text("sex") or "unknown",
+            int(year or 0),
+            f.text("card_number"),
+            district=f.text("district"),
+            village=f.text("village"),
+            language=language,
+        )
+        svc.people.enroll(
+            actor, visit_id, CARE, data, consent, f.text("pin") or None, confirm_new=f.text("confirm_new") == "yes"
+        )
     except PossibleDuplicate as err:
         f.errors["duplicate"] = err.message
         return _form(request, visit_id, f, language, err.status, list(err.detail.get("candidates", [])))

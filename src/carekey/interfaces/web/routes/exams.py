@@ -22,22 +22,40 @@ Form = Annotated[FormData, Depends(form_data)]
 NUMERIC = ("systolic_bp", "diastolic_bp", "pulse", "height_cm", "weight_kg", "glucose_mmol_l", "hemoglobin_g_dl")
 STEP = {"glucose_mmol_l": "0.1", "hemoglobin_g_dl": "0.1", "height_cm": "0.1", "weight_kg": "0.1"}
 LABEL = {"glucose_mmol_l": "Blood glucose (capillary)", "hemoglobin_g_dl": "Hemoglobin", "pulse": "Pulse"}
-UNIT_HINT = {"mm[Hg]": "mmHg", "/min": "beats per minute", "cm": "cm", "kg": "kg", "mmol/L": "mmol/L",
-             "g/dL": "g/dL"}
+UNIT_HINT = {"mm[Hg]": "mmHg", "/min": "beats per minute", "cm": "cm", "kg": "kg", "mmol/L": "mmol/L", "g/dL": "g/dL"}
 
 
 def _fields() -> list[dict[str, object]]:
-    return [{"name": n, "label": LABEL.get(n, SPECS[n].display), "unit": UNIT_HINT.get(SPECS[n].unit, SPECS[n].unit),
-             "loinc": SPECS[n].loinc, "low": SPECS[n].low, "high": SPECS[n].high, "step": STEP.get(n, "1")}
-            for n in NUMERIC]
+    return [
+        {
+            "name": n,
+            "label": LABEL.get(n, SPECS[n].display),
+            "unit": UNIT_HINT.get(SPECS[n].unit, SPECS[n].unit),
+            "loinc": SPECS[n].loinc,
+            "low": SPECS[n].low,
+            "high": SPECS[n].high,
+            "step": STEP.get(n, "1"),
+        }
+        for n in NUMERIC
+    ]
 
 
 def _render(request: Request, visit_id: str, f: Fields, stored: bool, status: int = 200, shown=None):  # type: ignore[no-untyped-def]
     visit = services(request).visits.get(request.state.actor, visit_id)
     visit.require_open()
-    return page(request, "exam.html", status, visit=visit, fields=_fields(), blood_types=[b.value for b in BloodType],
-                values=f.values(), errors=f.errors, stored=stored, shown=shown,
-                latest=review(shown, None) if shown is not None else None)
+    return page(
+        request,
+        "exam.html",
+        status,
+        visit=visit,
+        fields=_fields(),
+        blood_types=[b.value for b in BloodType],
+        values=f.values(),
+        errors=f.errors,
+        stored=stored,
+        shown=shown,
+        latest=review(shown, None) if shown is not None else None,
+    )
 
 
 def _values(f: Fields) -> dict[str, object]:
@@ -56,8 +74,14 @@ def _submit(request: Request, visit_id: str, f: Fields, stored: bool):  # type: 
         return _render(request, visit_id, f, stored, 422)
     try:
         if not stored:
-            return _render(request, visit_id, Fields(FormData()), False, 200,
-                           svc.exams.screen_without_record(actor, visit_id, values))
+            return _render(
+                request,
+                visit_id,
+                Fields(FormData()),
+                False,
+                200,
+                svc.exams.screen_without_record(actor, visit_id, values),
+            )
         visit = svc.visits.get(actor, visit_id)
         if visit.person_id is None:
             raise InvalidInput("the registrar has not confirmed a person for this visit yet")

@@ -51,8 +51,13 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
     try:
         issued = svc.auth.login(f.text("username"), str(form.get("password") or ""), client)
     except (NotAuthenticated, RateLimited) as err:
-        return page(request, "login.html", 401 if isinstance(err, NotAuthenticated) else 429,
-                    error=err.message, username=f.text("username"))
+        return page(
+            request,
+            "login.html",
+            401 if isinstance(err, NotAuthenticated) else 429,
+            error=err.message,
+            username=f.text("username"),
+        )
     response = redirect(request, "/")
     set_cookie(response, request, request.app.state.settings, STAFF_COOKIE, issued.token)
     lang = i18n.valid(svc.admin.own_language(issued.actor))

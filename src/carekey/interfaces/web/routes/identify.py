@@ -31,16 +31,29 @@ NOT_AGREED = "read the notice to the person and tick this box only if they agree
 def _identify_page(request: Request, visit_id: str, f: Fields, status: int = 422):  # type: ignore[no-untyped-def]
     svc = services(request)
     visit = svc.visits.get(request.state.actor, visit_id)
-    return page(request, "identify.html", status, visit=visit, biometrics=svc.biometrics is not None,
-                values=f.values(), errors=f.errors)
+    return page(
+        request,
+        "identify.html",
+        status,
+        visit=visit,
+        biometrics=svc.biometrics is not None,
+        values=f.values(),
+        errors=f.errors,
+    )
 
 
 def _candidates_page(request: Request, visit_id: str, found: list, how: str):  # type: ignore[no-untyped-def]
     """The candidates, each with a signed offer that ``confirm`` checks (only those shown can be confirmed)."""
     actor, cookie, csrf = request.state.actor, csrf_cookie(request), request.app.state.csrf
     offers = {c.person_id: csrf.offer_for(cookie, visit_id, c.person_id) for c in found}
-    return page(request, "candidates.html", visit=services(request).visits.get(actor, visit_id), candidates=found,
-                how=how, offers=offers)
+    return page(
+        request,
+        "candidates.html",
+        visit=services(request).visits.get(actor, visit_id),
+        candidates=found,
+        how=how,
+        offers=offers,
+    )
 
 
 @router.post("/lookup", dependencies=CSRF)
@@ -89,8 +102,9 @@ async def identify(request: Request, visit_id: str, form: Form):  # type: ignore
             f.errors["agree"] = NOT_AGREED
         return await run_in_threadpool(_identify_page, request, visit_id, f)
     try:  # without the tick the policy denies the search, and the denial is logged and visible to auditors
-        found = await run_in_threadpool(lambda: svc.biometrics.identify(actor, visit_id, BIO, modality, image,
-                                                                        person_agreed=agreed))
+        found = await run_in_threadpool(
+            lambda: svc.biometrics.identify(actor, visit_id, BIO, modality, image, person_agreed=agreed)
+        )
     except Forbidden:
         if agreed:
             raise

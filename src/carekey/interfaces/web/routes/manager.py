@@ -27,10 +27,18 @@ from carekey.stats.releases import Statistic, outcomes
 router = APIRouter(prefix="/dashboard")
 Form = Annotated[FormData, Depends(form_data)]
 STATS = Purpose.AGGREGATE_STATISTICS.value
-TITLES = {"count": "People screened", "hypertension": "High blood pressure", "bmi_bands": "Body mass index",
-          "blood_types": "Blood types", "glucose_bands": "Blood sugar"}
-BREAKDOWNS = (("district", "Districts only"), ("district_sex", "District x sex"),
-              ("district_age", "District x age band"))
+TITLES = {
+    "count": "People screened",
+    "hypertension": "High blood pressure",
+    "bmi_bands": "Body mass index",
+    "blood_types": "Blood types",
+    "glucose_bands": "Blood sugar",
+}
+BREAKDOWNS = (
+    ("district", "Districts only"),
+    ("district_sex", "District x sex"),
+    ("district_age", "District x age band"),
+)
 
 
 def views() -> list[tuple[str, str]]:
@@ -54,11 +62,26 @@ def _render(request: Request, status: int = 200, period: str | None = None, **ct
     refusals = svc.transparency.refusals()
     past = svc.statistics.releases(actor, STATS, budget.period)
     cap = request.app.state.settings.stats_max_release_epsilon
-    ctx = {"release": None, "charts": [], "errors": {},
-           "values": {"view": "hypertension:yes", "epsilon": f"{min(0.5, cap):g}", "breakdown": "district_sex"}} | ctx
-    return page(request, "dashboard.html", status, budget=budget, refusals=refusals, views=views(),
-                breakdowns=BREAKDOWNS, past=past, cap=cap, eps_min=EPSILON_MIN,
-                refused_total=sum(r.count for r in refusals), **ctx)
+    ctx = {
+        "release": None,
+        "charts": [],
+        "errors": {},
+        "values": {"view": "hypertension:yes", "epsilon": f"{min(0.5, cap):g}", "breakdown": "district_sex"},
+    } | ctx
+    return page(
+        request,
+        "dashboard.html",
+        status,
+        budget=budget,
+        refusals=refusals,
+        views=views(),
+        breakdowns=BREAKDOWNS,
+        past=past,
+        cap=cap,
+        eps_min=EPSILON_MIN,
+        refused_total=sum(r.count for r in refusals),
+        **ctx,
+    )
 
 
 @router.get("")
@@ -92,9 +115,14 @@ def release(request: Request, form: Form):  # type: ignore[no-untyped-def]
         key = "period" if err.detail.get("field") == "period" else "epsilon"
         f.errors[key] = err.message
         return _render(request, err.status, period if key != "period" else None, errors=f.errors, values=f.values())
-    return _render(request, period=str(result["period"]), release=result,
-                   charts=release_charts(result, outcome or None, breakdown), values=f.values(),
-                   title=TITLES.get(statistic, statistic))
+    return _render(
+        request,
+        period=str(result["period"]),
+        release=result,
+        charts=release_charts(result, outcome or None, breakdown),
+        values=f.values(),
+        title=TITLES.get(statistic, statistic),
+    )
 
 
 @router.get("/releases/{release_id}")
@@ -104,26 +132,41 @@ def show(request: Request, release_id: str, view: str = "", breakdown: str = "di
     body = rel.body | {"id": rel.id}
     stat = rel.statistic
     wanted = view.partition(":")
-    outcome = wanted[2] if wanted[0] == stat and view in dict(views()) else \
-        next((v.partition(":")[2] for v, _ in views() if v.startswith(f"{stat}:")), "")
+    outcome = (
+        wanted[2]
+        if wanted[0] == stat and view in dict(views())
+        else next((v.partition(":")[2] for v, _ in views() if v.startswith(f"{stat}:")), "")
+    )
     if breakdown not in dict(BREAKDOWNS):
         breakdown = "district"
     values = {"view": f"{stat}:{outcome}", "breakdown": breakdown, "epsilon": f"{rel.epsilon:g}"}
-    return _render(request, period=rel.period, release=body, charts=release_charts(body, outcome or None, breakdown),
-                   values=values, title=TITLES.get(stat, stat))
+    return _render(
+        request,
+        period=rel.period,
+        release=body,
+        charts=release_charts(body, outcome or None, breakdown),
+        values=values,
+        title=TITLES.get(stat, stat),
+    )
 
 
 @router.get("/releases/{release_id}/csv")
 def download_csv(request: Request, release_id: str) -> Response:
     actor = require_staff(request, Action.STATISTICS)
     rel = services(request).statistics.get_release(actor, STATS, release_id)
-    return Response(to_csv(rel), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{rel.id}-{rel.period}.csv"'})
+    return Response(
+        to_csv(rel),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{rel.id}-{rel.period}.csv"'},
+    )
 
 
 @router.get("/releases/{release_id}/dhis2")
 def download_dhis2(request: Request, release_id: str) -> Response:
     actor = require_staff(request, Action.STATISTICS)
     payload = services(request).statistics.dhis2_payload(actor, STATS, release_id)
-    return Response(json.dumps(payload.body, indent=2), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{release_id}-dataValueSets.json"'})
+    return Response(
+        json.dumps(payload.body, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{release_id}-dataValueSets.json"'},
+    )

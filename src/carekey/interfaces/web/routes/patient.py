@@ -43,8 +43,9 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
     try:
         issued = services(request).patients.login(f.text("card_number"), f.text("pin"), client)
     except (NotAuthenticated, RateLimited) as err:
-        return page(request, "me_login.html", err.status, values={"card_number": f.text("card_number")},
-                    error=err.message)
+        return page(
+            request, "me_login.html", err.status, values={"card_number": f.text("card_number")}, error=err.message
+        )
     response = redirect(request, "/me")
     set_cookie(response, request, request.app.state.settings, PATIENT_COOKIE, issued.token)
     if i18n.valid(issued.language) and not i18n.valid(request.cookies.get(i18n.LANG_COOKIE)):
@@ -67,8 +68,15 @@ def record(request: Request):  # type: ignore[no-untyped-def]
     svc = services(request)
     rec = svc.patients.record(require_patient(request))
     reviews = [review(e, rec.person) for e in rec.exams]
-    return page(request, "me_home.html", rec=rec, reviews=reviews, purposes=CONSENT_PURPOSES, words=wording,
-                age=rec.person.age_label(svc.deps.clock().date()))
+    return page(
+        request,
+        "me_home.html",
+        rec=rec,
+        reviews=reviews,
+        purposes=CONSENT_PURPOSES,
+        words=wording,
+        age=rec.person.age_label(svc.deps.clock().date()),
+    )
 
 
 @router.get("/consents")
@@ -76,8 +84,14 @@ def consents(request: Request):  # type: ignore[no-untyped-def]
     svc, patient = services(request), require_patient(request)
     history = svc.patients.consents(patient)
     current = {c.purpose: c for c in history}
-    return page(request, "me_consents.html", history=list(reversed(history)), current=current,
-                purposes=CONSENT_PURPOSES, words=wording)
+    return page(
+        request,
+        "me_consents.html",
+        history=list(reversed(history)),
+        current=current,
+        purposes=CONSENT_PURPOSES,
+        words=wording,
+    )
 
 
 @router.post("/consents", dependencies=CSRF)
@@ -99,8 +113,11 @@ def accesses(request: Request):  # type: ignore[no-untyped-def]
 def export(request: Request):  # type: ignore[no-untyped-def]
     data = services(request).patients.export(require_patient(request))
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    return Response(body, media_type="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="my-carekey-data.json"'})
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-carekey-data.json"'},
+    )
 
 
 @router.post("/export/fhir", dependencies=CSRF)
@@ -109,8 +126,11 @@ def export_fhir(request: Request):  # type: ignore[no-untyped-def]
     svc = services(request)
     assert svc.fhir_export is not None
     body = json.dumps(svc.fhir_export.export(require_patient(request)), indent=2, ensure_ascii=False)
-    return Response(body, media_type="application/fhir+json",
-                    headers={"Content-Disposition": 'attachment; filename="my-carekey-data.fhir.json"'})
+    return Response(
+        body,
+        media_type="application/fhir+json",
+        headers={"Content-Disposition": 'attachment; filename="my-carekey-data.fhir.json"'},
+    )
 
 
 @router.get("/erase")

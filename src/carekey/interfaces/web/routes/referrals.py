@@ -29,8 +29,15 @@ def record(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
     visit = svc.visits.get(actor, visit_id)
     if visit.person_id is None:
         raise InvalidInput("the registrar has not confirmed a person for this visit yet")
-    svc.referrals.record(actor, visit.id, CARE, visit.person_id, f.text("to_where"), f.text("reason"),
-                         f.text("urgency") or Urgency.ROUTINE.value)
+    svc.referrals.record(
+        actor,
+        visit.id,
+        CARE,
+        visit.person_id,
+        f.text("to_where"),
+        f.text("reason"),
+        f.text("urgency") or Urgency.ROUTINE.value,
+    )
     return redirect(request, visit_url(visit.id), "referral_saved")
 
 

@@ -41,6 +41,14 @@ def slip(request: Request, visit_id: str, advice: str = ""):  # type: ignore[no-
         latest = review(exams[-1], person) if exams else None
         referrals = [r for r in svc.referrals.for_person(actor, visit.id, CARE, visit.person_id) if r.is_open]
     agreed = advice == "1" and (latest is not None or bool(referrals))
-    return page(request, "slip.html", visit=visit, card=person.card_number, qr=card_qr(person.card_number),
-                latest=latest, referrals=referrals if agreed else [], advice=agreed,
-                offer_referrals=bool(referrals))
+    return page(
+        request,
+        "slip.html",
+        visit=visit,
+        card=person.card_number,
+        qr=card_qr(person.card_number),
+        latest=latest,
+        referrals=referrals if agreed else [],
+        advice=agreed,
+        offer_referrals=bool(referrals),
+    )

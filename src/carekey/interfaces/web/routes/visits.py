@@ -47,23 +47,35 @@ def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
     if not visit.is_open:
         return page(request, "closed.html", visit=visit)
     if visit.person_id is None:
-        return page(request, "identify.html", visit=visit, biometrics=svc.biometrics is not None, values={},
-                    errors={})
+        return page(request, "identify.html", visit=visit, biometrics=svc.biometrics is not None, values={}, errors={})
     try:
         view = svc.people.read(actor, visit.id, CARE, visit.person_id)
     except ConsentMissing:
         return page(request, "closed.html", visit=visit, withdrawn=True)
     exams = svc.exams.read(actor, visit.id, CARE, visit.person_id) if actor.role is Role.CLINICIAN else None
     reviews = [review(e, view.person) for e in exams] if exams else []
-    referrals = svc.referrals.for_person(actor, visit.id, CARE, visit.person_id) \
-        if actor.role is Role.CLINICIAN else []
+    referrals = svc.referrals.for_person(actor, visit.id, CARE, visit.person_id) if actor.role is Role.CLINICIAN else []
     today = svc.deps.clock().date()
     # which fingers and eyes are enrolled: part of the record just read (authorized and logged above)
     enrolled = svc.biometrics.enrolled_positions(visit.person_id) if svc.biometrics is not None else {}
-    return page(request, "visit.html", visit=visit, view=view, person=view.person,
-                age=view.person.age_label(today), exams=exams, reviews=reviews, latest=reviews[-1] if reviews else None,
-                purposes=CONSENT_PURPOSES, biometrics=svc.biometrics is not None, referrals=referrals,
-                urgencies=URGENCIES, closings=CLOSINGS, enrolled=enrolled, positions=POSITIONS)
+    return page(
+        request,
+        "visit.html",
+        visit=visit,
+        view=view,
+        person=view.person,
+        age=view.person.age_label(today),
+        exams=exams,
+        reviews=reviews,
+        latest=reviews[-1] if reviews else None,
+        purposes=CONSENT_PURPOSES,
+        biometrics=svc.biometrics is not None,
+        referrals=referrals,
+        urgencies=URGENCIES,
+        closings=CLOSINGS,
+        enrolled=enrolled,
+        positions=POSITIONS,
+    )
 
 
 @router.post("/{visit_id}/pin", dependencies=CSRF)
