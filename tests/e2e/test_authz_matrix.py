@@ -54,6 +54,7 @@ MATRIX: dict[tuple[str, str], frozenset] = {
     ("GET", "/patient/record"): frozenset({"patient"}),
     ("GET", "/patient/consents"): frozenset({"patient"}),
     ("POST", "/patient/consents/{purpose}/revoke"): frozenset({"patient"}),
+    ("POST", "/patient/consents/{purpose}/grant"): frozenset({"patient"}),
     ("GET", "/patient/accesses"): frozenset({"patient"}),
     ("GET", "/patient/export"): frozenset({"patient"}),
     ("POST", "/patient/erasure"): frozenset({"patient"}),

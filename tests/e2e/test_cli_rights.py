@@ -217,3 +217,14 @@ def test_stats_mapping_init_export_and_push_to_a_local_dhis2(demo):
         password=m,
     )
     assert r.exit_code == 0 and json.loads(r.output)["dataValues"][0]["value"].isdigit()
+
+
+def test_patient_withdraws_and_says_yes_again_from_the_cli(demo):
+    _, card, pin = creds(demo)
+    env = {"CAREKEY_PIN": pin}
+    r = ck("patient", "revoke", "aggregate_statistics", "--data", demo, "--card", card, env=env)
+    assert r.exit_code == 0 and json.loads(r.output)["granted"] is False, r.output
+    r = ck("patient", "grant", "aggregate_statistics", "--data", demo, "--card", card, env=env)
+    assert r.exit_code == 0 and json.loads(r.output)["granted"] is True, r.output
+    again = ck("patient", "grant", "aggregate_statistics", "--data", demo, "--card", card, env=env)
+    assert again.exit_code != 0 and "already granted" in again.output

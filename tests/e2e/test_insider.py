@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import pytest
 
+from carekey.domain.consent import Grantor, GrantorKind
+from carekey.services.consents import ConsentInput
 from tests.conftest import PASSWORD
 from tests.integration.helpers import consent, person_input
 
@@ -149,6 +151,58 @@ def test_a_withdrawn_care_record_hides_the_person_from_lookups(app, world, clien
     grant = {"purpose": "care_record", "granted": True, "notice_version": "v1", "language": "en"}
     assert client.post(f"/visits/{vid}/people/{pid}/consents", json=grant, headers=reg | CARE).status_code == 403
     assert client.get(f"/visits/{vid}/people/{pid}", headers=reg | CARE).status_code == 403
+
+
+def test_the_person_says_yes_again_in_the_portal_and_is_found_again(app, world, client, login):
+    """The way back from a withdrawal is the person's own: signed in with card and PIN, not a staff override."""
+    pid = enroll(app, world, "WD003", pin="135792")
+    me = {
+        "Authorization": "Bearer "
+        + client.post("/patient/token", json={"card_number": "WD003", "pin": "135792"}).json()["access_token"]
+    }
+    assert client.post("/patient/consents/care_record/revoke", headers=me).status_code == 200
+    reg = login("registrar")
+    assert (
+        client.post(
+            f"/visits/{open_visit(client, reg)}/lookup", json={"card_number": "WD003"}, headers=reg | CARE
+        ).json()
+        == []
+    )
+    r = client.post("/patient/consents/care_record/grant", headers=me)
+    assert r.status_code == 200 and r.json()["purpose"] == "care_record" and r.json()["granted"] is True
+    assert client.post("/patient/consents/care_record/grant", headers=me).status_code == 422  # already granted
+    assert client.post("/patient/consents/police/grant", headers=me).status_code == 422
+    assert client.post("/patient/consents/biometric_identification/revoke", headers=me).status_code == 200
+    r = client.post("/patient/consents/biometric_image_retention/grant", headers=me)  # needs biometrics first
+    assert r.status_code == 422 and "biometric_identification" in r.text
+    found = client.post(f"/visits/{open_visit(client, reg)}/lookup", json={"card_number": "WD003"}, headers=reg | CARE)
+    assert [c["person_id"] for c in found.json()] == [pid]
+    app.services.transparency.integrate()
+    assert ("patient_grant", "granted") in log_of(app, pid)
+    assert client.post("/patient/consents/care_record/grant").status_code == 401  # nobody else can say it for them
+
+
+def test_a_minor_says_yes_again_only_with_a_guardian_at_a_screening(app, world, client):
+    registrar = world.registrar
+    visit = app.services.visits.open(registrar, "north")
+    guardian = Grantor(GrantorKind.SELF, "Efua Mensah", "mother")
+    app.services.people.enroll(
+        registrar,
+        visit.id,
+        "care_record",
+        person_input(card_number="WD004", birth_year=2012),
+        ConsentInput.parse(["care_record", "aggregate_statistics"], "v1", "en", guardian),
+        pin="135792",
+        confirm_new=True,
+    )
+    app.services.visits.close(registrar, visit.id)
+    me = {
+        "Authorization": "Bearer "
+        + client.post("/patient/token", json={"card_number": "WD004", "pin": "135792"}).json()["access_token"]
+    }
+    assert client.post("/patient/consents/aggregate_statistics/revoke", headers=me).status_code == 200
+    r = client.post("/patient/consents/aggregate_statistics/grant", headers=me)
+    assert r.status_code == 422 and "guardian" in r.text
 
 
 def test_no_portal_takeover_from_another_site(app, world, client, login):

@@ -103,3 +103,21 @@ def test_dashboard_downloads_are_walled_in_the_managers_program(web):
     with TestClient(app) as clinician:
         sign_in(clinician, "clinician")
         assert clinician.get(f"/dashboard/releases/{rid}/csv").status_code == 403
+
+
+def test_patient_withdraws_and_says_yes_again_in_the_portal(web):
+    client, _, _ = web
+    token = patient_sign_in(client)
+    r = client.post("/me/consents", data={"csrf": token, "purpose": "aggregate_statistics"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/me/consents").text
+    assert 'id="yes-aggregate_statistics"' in page and 'id="stop-aggregate_statistics"' not in page
+    assert "Nobody can pick you out" in page  # the notice's own sentence, next to the button
+    r = client.post(
+        "/me/consents/grant", data={"csrf": token, "purpose": "aggregate_statistics"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    page = client.get("/me/consents").text
+    assert 'id="stop-aggregate_statistics"' in page and 'id="yes-aggregate_statistics"' not in page
+    r = client.post("/me/consents/grant", data={"purpose": "aggregate_statistics"})  # no CSRF token
+    assert r.status_code == 403

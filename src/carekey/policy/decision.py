@@ -100,6 +100,7 @@ class Action(StrEnum):
     PATIENT_READ = "patient_read"  # the person reading their own data (record, exams, consents, accesses)
     PATIENT_EXPORT = "patient_export"  # ... exporting it as JSON
     PATIENT_REVOKE = "patient_revoke"  # ... revoking a consent
+    PATIENT_GRANT = "patient_grant"  # ... saying yes again to a purpose they refused or withdrew
     PATIENT_ERASE = "patient_erase"  # ... asking for erasure
     EHR_PUSH = "ehr_push"  # sending one closed visit (FHIR Bundle) to the site's EMR, with ehr_sharing consent
     HANDLE_VISIT = "handle_visit"  # open, see or close a visit, list the site queue (no personal data; not logged)
@@ -110,7 +111,9 @@ class Action(StrEnum):
     FOLLOWUP_LIST = "followup_list"  # a clinician lists the open referrals of their site, as codes
 
 
-PATIENT_ACTIONS = frozenset({Action.PATIENT_READ, Action.PATIENT_EXPORT, Action.PATIENT_REVOKE, Action.PATIENT_ERASE})
+PATIENT_ACTIONS = frozenset(
+    {Action.PATIENT_READ, Action.PATIENT_EXPORT, Action.PATIENT_REVOKE, Action.PATIENT_GRANT, Action.PATIENT_ERASE}
+)
 
 
 @dataclass(frozen=True)

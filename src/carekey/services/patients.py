@@ -1,8 +1,9 @@
 """Patients' rights: the person, signed in with card number + PIN, reads their own record, exams and
-consents, revokes a consent, sees every access to their data with a proof, exports it, asks for erasure.
+consents, revokes a consent or says yes again, sees every access to their data with a proof, exports it,
+asks for erasure.
 
 Every call passes ``authorize`` (purpose patient_access, actor = the person) and is itself logged.
-Functions the web UI calls: ``login``, ``authenticate``, ``logout``, ``record``, ``consents``, ``revoke``,
+Functions the web UI calls: ``login``, ``authenticate``, ``logout``, ``record``, ``consents``, ``revoke``, ``grant``,
 ``accesses``, ``export``, ``erase``; ``carekey.audit.proofs.verify_access_receipt`` checks a receipt.
 """
 
@@ -15,13 +16,13 @@ from datetime import datetime, timedelta
 from carekey.audit.promise import EntryPromise
 from carekey.audit.proofs import InclusionReceipt, access_receipt
 from carekey.audit.sth import trusted_keys
-from carekey.domain.consent import ConsentRecord, Grantor, current_grants, parse_consent_purpose
+from carekey.domain.consent import ADULT_AGE, ConsentRecord, Grantor, current_grants, parse_consent_purpose
 from carekey.domain.exam import Exam
 from carekey.domain.person import Person, normalize_card
 from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
 from carekey.domain.referral import Referral
-from carekey.errors import InvalidInput, NotAuthenticated
+from carekey.errors import InvalidInput, NotAuthenticated, NotFound
 from carekey.policy.decision import Action
 from carekey.services.access import authorize
 from carekey.services.auth import LoginLimiter, address_key, live_session, token_hash
@@ -218,6 +219,41 @@ class PatientService:
             last = history[-1] if history else None
             form = ConsentInput((), last.notice_version if last else "v1", last.language if last else "en", Grantor())
             add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))  # type: ignore[arg-type]
+            newest = [r for r in uow.consents.history(row.id) if r.purpose == cp.value][-1]
+            uow.commit()
+        return open_consent(self.d.crypto, key, newest)
+
+    def grant(self, patient: Patient, consent_purpose: str) -> ConsentRecord:
+        """Say yes again to one purpose the person refused or withdrew, from their own portal session (card and
+        PIN are the proof that it is them). Staff can never re-grant without the person's proof in a visit; this
+        is the path for a person who withdrew ``care_record`` and is therefore no longer found by lookups.
+        Adults only: a person under 18 decides with a guardian, at a screening. The notice is the one of the
+        person's last decision (version and language) while the program keeps it in force, else the newest."""
+        cp = parse_consent_purpose(consent_purpose)
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            self._gate(uow, patient, Action.PATIENT_GRANT)
+            row = load_row(uow, patient.person_id)
+            key = data_key(self.d.crypto, row)
+            history = uow.consents.history(row.id)
+            current = current_grants(history)
+            if cp in current:
+                raise InvalidInput(f"{cp.value} is already granted", field="purpose")
+            program = uow.programs.get_program(row.program_id)
+            if program is None:
+                raise NotFound("the person's program is missing")
+            last = history[-1] if history else None
+            language = last.language if last and last.language in program.languages else program.languages[0]
+            version = last.notice_version if last and last.notice_version in program.notice_versions else None
+            form = ConsentInput((cp,), version or program.notice_versions[-1], language, Grantor())
+            age = open_person(self.d.crypto, row, key).age(now.date())
+            if age < ADULT_AGE:
+                raise InvalidInput(
+                    "a person under 18 says yes again at a screening, together with a parent or guardian",
+                    field="purpose",
+                )
+            form.check(program, age, current)
+            add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))
             newest = [r for r in uow.consents.history(row.id) if r.purpose == cp.value][-1]
             uow.commit()
         return open_consent(self.d.crypto, key, newest)

@@ -69,6 +69,22 @@ def revoke(
         emit(consent_dict(app.services.patients.revoke(me, purpose)))  # type: ignore[attr-defined]
 
 
+@patient_app.command("grant")
+def grant(
+    data: DataDir,
+    card: CardOpt,
+    purpose: Annotated[
+        str,
+        typer.Argument(
+            help="care_record, biometric_identification, biometric_image_retention, aggregate_statistics or ehr_sharing"
+        ),
+    ],
+) -> None:
+    """Say yes again to one purpose you refused or withdrew (adults; under 18, with a guardian at a screening)."""
+    with signed_in(data, card) as (app, me):
+        emit(consent_dict(app.services.patients.grant(me, purpose)))  # type: ignore[attr-defined]
+
+
 @patient_app.command("accesses")
 def accesses(data: DataDir, card: CardOpt) -> None:
     """Every access to your data, each with an inclusion receipt (check with `carekey log check-receipt`)."""

@@ -34,6 +34,7 @@ FLASH = {
     "key_rotated": N_("Key rotated. The action is in the signed log."),
     "password_changed": N_("Your password was changed."),
     "revoked": N_("Consent withdrawn. It takes effect immediately."),
+    "granted_again": N_("You said yes again. It takes effect immediately."),
     "erasure_done": N_("Your data has been erased."),
     "referral_saved": N_("Referral recorded and encrypted under the person's key."),
     "referral_closed": N_("Referral closed."),

@@ -36,6 +36,7 @@ ACTION = {
     "erase": N_("Erasure of your data"),
     "patient_read": N_("You looked at your data"),
     "patient_revoke": N_("You withdrew a consent"),
+    "patient_grant": N_("You said yes again to a consent"),
     "patient_export": N_("You downloaded your data"),
     "patient_erase": N_("You asked for erasure"),
     "ehr_push": N_("The results of a visit were sent to your clinic's health record"),

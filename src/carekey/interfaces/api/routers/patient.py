@@ -73,6 +73,17 @@ def revoke(purpose: str, patient: CurrentPatient, svc: Svc) -> dict[str, object]
     return consent_dict(svc.patients.revoke(patient, purpose))
 
 
+@router.post(
+    "/consents/{purpose}/grant",
+    summary="Say yes again to one purpose",
+    description="For a purpose you refused or withdrew; takes effect on the next request. Staff can never do this "
+    "for you without your proof at a screening. A person under 18 decides with a guardian, at a screening.",
+    responses=ALL,
+)
+def grant(purpose: str, patient: CurrentPatient, svc: Svc) -> dict[str, object]:
+    return consent_dict(svc.patients.grant(patient, purpose))
+
+
 @router.get(
     "/accesses",
     summary="Every access to my data, with proofs",

@@ -1,5 +1,6 @@
-"""The patient portal: card number + PIN, then my record and exams, my consents (withdraw), every access to my
-data with its proof status, a copy of my data, erasure. Plain words, big buttons, phone-sized screens.
+"""The patient portal: card number + PIN, then my record and exams, my consents (withdraw, say yes again),
+every access to my data with its proof status, a copy of my data, erasure. Plain words, big buttons,
+phone-sized screens.
 
 The purpose is always ``patient_access`` (fixed inside the patients service). Proofs: each access carries an
 inclusion receipt against a signed tree head; the page checks it with the log's public key and shows the
@@ -18,8 +19,8 @@ from starlette.datastructures import FormData
 from carekey.audit.proofs import verify_access_receipt
 from carekey.domain.followup import review
 from carekey.domain.purposes import CONSENT_PURPOSES
-from carekey.errors import NotAuthenticated, RateLimited
-from carekey.interfaces.web import i18n, wording
+from carekey.errors import InvalidInput, NotAuthenticated, RateLimited
+from carekey.interfaces.web import i18n, notices, wording
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.language import remember
@@ -84,11 +85,16 @@ def consents(request: Request):  # type: ignore[no-untyped-def]
     svc, patient = services(request), require_patient(request)
     history = svc.patients.consents(patient)
     current = {c.purpose: c for c in history}
+    try:  # the notice of the person's last decision: its sentence is shown next to "Say yes again"
+        notice = notices.load(history[-1].notice_version, history[-1].language) if history else None
+    except InvalidInput:
+        notice = None
     return page(
         request,
         "me_consents.html",
         history=list(reversed(history)),
         current=current,
+        notice=notice,
         purposes=CONSENT_PURPOSES,
         words=wording,
     )
@@ -98,6 +104,12 @@ def consents(request: Request):  # type: ignore[no-untyped-def]
 def revoke(request: Request, form: Form):  # type: ignore[no-untyped-def]
     services(request).patients.revoke(require_patient(request), Fields(form).text("purpose"))
     return redirect(request, "/me/consents", "revoked")
+
+
+@router.post("/consents/grant", dependencies=CSRF)
+def grant(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    services(request).patients.grant(require_patient(request), Fields(form).text("purpose"))
+    return redirect(request, "/me/consents", "granted_again")
 
 
 @router.get("/access")
