@@ -63,6 +63,25 @@ def test_iris_two_stage_top1_is_the_exhaustive_top1(n, keep, seed):
     assert exact[0].score == pytest.approx(piris.search(probe, codes)[mate])
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 6), st.integers(0, 10), st.integers(0, 2**32))
+def test_iris_index_scores_every_row_exactly_as_the_one_hot_comparison(n, rotations, removed, seed):
+    """The bit-sliced stage 2 is the protected comparison itself, after adds and removals alike."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, P.IRIS_Q, (n, P.IRIS_HASHES), dtype=np.uint8)
+    probe = rng.integers(0, P.IRIS_Q, (rotations, P.IRIS_HASHES), dtype=np.uint8)
+    probe[0] = _noisy(codes[0], 0.5, rng, P.IRIS_Q)
+    index = ProtectedIrisIndex(capacity=3)
+    index.add([f"e{i}" for i in range(n)], codes)
+    gone = {f"e{i}" for i in rng.choice(n, min(removed, n - 1), replace=False)}
+    for key in gone:
+        index.remove(key)
+    got = {c.key: c.score for c in index.search(probe, top=n, exhaustive=True)}
+    expected = piris.search(probe, codes)
+    assert set(got) == {f"e{i}" for i in range(n)} - gone
+    assert all(got[f"e{i}"] == pytest.approx(expected[i], abs=1e-12) for i in range(n) if f"e{i}" not in gone)
+
+
 def test_iris_index_add_remove_and_restriction():
     rng = np.random.default_rng(3)
     codes = rng.integers(0, P.IRIS_Q, (20, P.IRIS_HASHES), dtype=np.uint8)

@@ -38,9 +38,10 @@ def bit_planes(codes: np.ndarray, planes: int) -> np.ndarray:
     n, m = codes.shape
     if m % 64:
         raise ValueError("the number of hash functions must be a multiple of 64")
-    bits = (codes[:, None, :] >> np.arange(planes, dtype=np.uint8)[None, :, None]) & 1
-    packed = np.packbits(bits.astype(np.uint8), axis=2, bitorder="little")
-    return np.ascontiguousarray(packed).view("<u8").reshape(n, planes, m // 64)
+    out = np.empty((n, planes, m // 8), np.uint8)
+    for p in range(planes):  # one plane at a time: a temporary of n x m bytes, not planes x that
+        out[:, p] = np.packbits((codes >> p) & 1, axis=1, bitorder="little")
+    return out.view("<u8").reshape(n, planes, m // 64)
 
 
 def interleave(planes: np.ndarray) -> np.ndarray:
