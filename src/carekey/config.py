@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         10, ge=1, description="Failed logins allowed per account and per client address each minute."
     )
+    login_failures_before_lock: int = Field(
+        20,
+        ge=1,
+        description="Failed logins of one account or card, since its last success and at any pace, that lock it "
+        "(with the same back-off).",
+    )
     login_lockout_max_minutes: int = Field(
         60,
         ge=1,

@@ -236,6 +236,8 @@ def cases():
 
 
 def test_matrix_through_the_api(app, world, client):
+    # the walk enrolls a person per case: far more searches than one account's hour (limits: tests/e2e/test_redteam)
+    app.settings.identifications_per_hour = app.settings.identifications_per_site_per_day = 100_000
     ctx = Ctx(app, world, client)
     with FakeDhis2() as dhis2:
         app.settings.dhis2_url = dhis2.url

@@ -57,13 +57,17 @@ def test_scripted_visit(data):
         "clinician",
         "--site",
         "north",
-        env={"CAREKEY_NEW_PASSWORD": "a long password"},
+        "--user",
+        "admin",  # the folder has an admin: account changes are signed by one (red-team F3)
+        env={"CAREKEY_NEW_PASSWORD": "a long password", "CAREKEY_PASSWORD": pw["admin"]},
     )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["approved"] is False  # reaches nothing yet
     nurse0 = ["--data", data, "--user", "nurse-ama"]
     assert ck("visit", "open", *nurse0, "--site", "north", password="a long password").exit_code == 5
     r = ck("user", "approve", "--data", data, "nurse-ama", "--user", "admin", password=pw["admin"])
+    assert r.exit_code != 0  # not by the admin who created it
+    r = ck("user", "approve", "--data", data, "nurse-ama", "--user", "manager", password=pw["manager"])
     assert r.exit_code == 0 and json.loads(r.output)["approved"] is True, r.output
     reg = ["--data", data, "--user", "registrar-north"]
     visit = json.loads(ck("visit", "open", *reg, "--site", "north", password=pw["registrar-north"]).output)["id"]

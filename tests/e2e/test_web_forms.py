@@ -166,7 +166,9 @@ def test_registrar_changes_consents_and_sets_a_pin(web):
     r = client.post(f"/visit/{vid}/consent", data=wanted)  # Kwame refused statistics at enrollment
     assert r.status_code == 403 and 'id="presence-error"' in r.text and "prove they are here" in r.text
     second = {"approver_username": "clinician", "approver_password": "correct horse battery"}
-    r = client.post(f"/visit/{vid}/consent", data=wanted | second)  # two-person rule, one step on the same form
+    r = client.post(f"/visit/{vid}/consent", data=wanted | second)  # Kwame has a PIN: no colleague vouches
+    assert r.status_code == 403 and "types their PIN" in r.text
+    r = client.post(f"/visit/{vid}/consent", data=wanted | {"presence_pin": "246813"})  # one step, same form
     assert "Consent decision recorded" in r.text and re.search(r"✓\s+aggregate statistics", r.text)
     r = client.post(f"/visit/{vid}/pin", data={"csrf": token, "pin": "12"})
     assert r.status_code == 422 and "6-8 digits" in r.text

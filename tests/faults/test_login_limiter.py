@@ -129,3 +129,64 @@ def test_limiter_keys_are_bounded(app, world):
         with pytest.raises((NotAuthenticated, RateLimited)):
             app.services.auth.login(f"nobody-{i}", WRONG, client=f"10.11.{i // 250}.{i % 250}")
     assert limiter_rows(app) <= 100 + 2 * app.services.auth.limiter.PRUNE_EVERY
+
+
+def test_slow_guessing_locks_too(app, world):
+    """Nine wrong PINs a minute never trip the per-minute limit, but the account locks after
+    login_failures_before_lock failures since the last success, whatever the pace (red-team F10)."""
+    enroll_with_pin(app, world)
+    p, clock = app.services.patients, app.services.deps.clock
+    clock.now = datetime(2026, 1, 1, tzinfo=UTC)
+    cap = app.settings.login_failures_before_lock
+    for i in range(cap):
+        if i and i % 9 == 0:
+            clock.now += timedelta(minutes=1)
+        with pytest.raises(NotAuthenticated):
+            p.login("NK100000", "111222", client=f"10.12.0.{i}")
+    clock.now += timedelta(minutes=1)
+    with pytest.raises(RateLimited):
+        p.login("NK100000", "402719", client="10.12.1.1")  # locked: even the right PIN waits
+    clock.now += timedelta(minutes=2)
+    assert p.login("NK100000", "402719", client="10.12.1.2").person_id
+
+
+def test_a_shared_card_is_not_cleared_by_one_holders_pin(app, world):
+    """The same card in two programs: a PIN known in one must not wipe the strikes of a guesser (red-team F10)."""
+    s = app.services
+    enroll_with_pin(app, world)
+    from carekey.domain.program import Program, Site
+    from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
+    from carekey.services.deps import Actor
+
+    s.admin.create_program(LOCAL_OPERATOR, Program("other", "Other", ("v1",), ("en",)))
+    s.admin.add_site(LOCAL_OPERATOR, Site("east", "other", "East", "Eastern"))
+    s.admin.add_user(LOCAL_OPERATOR, "reg-east", "registrar", PASSWORD, ["east"])
+    east = Actor.of(s.admin.approve_user(DEMO_SEED, "reg-east"))
+    visit = s.visits.open(east, "east")
+    s.people.enroll(
+        east, visit.id, CARE, person_input(card_number="NK100000"), consent(), pin="864213", confirm_new=True
+    )
+    clock = s.deps.clock
+    clock.now = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(NotAuthenticated):  # a wrong PIN for a card of two programs: no hint that it is shared
+        s.patients.login("NK100000", "111222", client="10.13.0.1")
+    for i in range(app.settings.login_attempts_per_minute - 2):
+        with pytest.raises(NotAuthenticated):
+            s.patients.login("NK100000", "111222", client=f"10.13.1.{i}")
+    assert s.patients.login("NK100000", "864213", client="10.13.2.1").person_id  # the copy's known PIN
+    with pytest.raises(NotAuthenticated):  # it gave back its own attempt only...
+        s.patients.login("NK100000", "111223", client="10.13.3.1")
+    with pytest.raises(RateLimited):  # ...not the guesser's minute
+        s.patients.login("NK100000", "111224", client="10.13.3.2")
+
+
+def test_limiter_rows_name_no_card(app, world):
+    """The limiter's keys are keyed MACs: an unsalted hash of 'card:NK100000' would be reversed offline."""
+    import hashlib
+
+    enroll_with_pin(app, world)
+    with pytest.raises(NotAuthenticated):
+        app.services.patients.login("NK100000", "111222", client="10.14.0.1")
+    with app.database.engine.connect() as conn:
+        keys = {k for (k,) in conn.execute(sa.select(login_limits.c.key))}
+    assert hashlib.sha256(b"card:NK100000").hexdigest() not in keys and len(keys) >= 2

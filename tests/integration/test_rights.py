@@ -44,8 +44,9 @@ def test_patient_sees_record_and_every_access_with_a_verifiable_proof(app, world
     assert rec.person.id == pid and [e.systolic_bp for e in rec.exams] == [131.0]
     views = s.patients.accesses(patient)
     actions = [(v.event["role"], v.event["action"], v.event["outcome"]) for v in views]
-    assert actions[:4] == [
+    assert actions[:5] == [
         ("registrar", "enroll", "granted"),
+        ("registrar", "duplicate_check_demographic", "granted"),
         ("clinician", "record_exam", "granted"),
         ("registrar", "read_person", "refused"),
         ("patient", "patient_read", "granted"),

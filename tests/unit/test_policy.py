@@ -219,6 +219,37 @@ def test_two_person_rule():
     assert not ok(_approver(role=Role.ADMIN))
 
 
+def test_a_colleague_vouches_only_for_a_person_without_a_proof_of_their_own():
+    """Red-team F11: the two-person rule is for people with neither PIN nor biometrics; a forgotten PIN of a person
+    without biometrics may be reset by two staff members, nothing else of a PIN holder."""
+
+    def ok(action, **facts):
+        return decide(
+            req(action, Role.REGISTRAR, presence=Presence.SECOND_STAFF, approver=_approver(), regrant=True, **facts)
+        ).allowed
+
+    for action in (Action.SET_PIN, Action.ERASE, Action.RECORD_CONSENT):
+        assert ok(action)
+        assert not ok(action, person_has_biometrics=True)
+    assert ok(Action.SET_PIN, person_has_pin=True)
+    assert not ok(Action.ERASE, person_has_pin=True)
+    assert not ok(Action.RECORD_CONSENT, person_has_pin=True)
+    for presence in (Presence.PIN, Presence.BIOMETRIC):  # the person's own proof always serves
+        assert decide(req(Action.ERASE, Role.REGISTRAR, presence=presence, person_has_pin=True)).allowed
+
+
+def test_only_the_opener_binds_a_visit_and_an_old_visit_serves_nobody():
+    offered = VisitFacts(SITE, True, None, frozenset({"CK-A"}), opened_by="U-1")
+    assert decide(req(Action.READ_PERSON, Role.REGISTRAR, visit=offered)).allowed
+    d = decide(req(Action.READ_PERSON, Role.REGISTRAR, actor_id="U-2", visit=offered))
+    assert not d.allowed and "opened this visit" in d.reason
+    bound = VisitFacts(SITE, True, "CK-A", frozenset({"CK-A"}), opened_by="U-1")
+    assert decide(req(Action.READ_PERSON, Role.REGISTRAR, actor_id="U-2", visit=bound)).allowed  # the handover
+    old = VisitFacts(SITE, True, "CK-A", frozenset({"CK-A"}), opened_by="U-1", expired=True)
+    d = decide(req(Action.READ_PERSON, Role.REGISTRAR, visit=old))
+    assert not d.allowed and "12 hours" in d.reason
+
+
 def test_nobody_approves_their_own_or_their_own_change():
     assert decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, visit=None)).allowed
     assert not decide(req(Action.APPROVE_ACCOUNT, Role.ADMIN, account=AccountFacts("U-1", "U-0", frozenset()))).allowed

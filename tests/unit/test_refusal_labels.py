@@ -52,3 +52,40 @@ def test_synonyms_and_unknowns(raw, label):
 
 def test_every_synonym_maps_to_a_refused_category():
     assert set(SYNONYMS.values()) <= REFUSED
+
+
+LATIN_TO_LOOKALIKE = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "i": "і"}  # Cyrillic
+
+
+@given(st.sampled_from(sorted(REFUSED)), st.data())
+def test_look_alike_letters_of_another_script_do_not_hide_a_refused_purpose(word, data):
+    """The red team's ``lаw_enforcement`` with a Cyrillic "а": any letters swapped for their look-alikes."""
+    swap = data.draw(st.sets(st.sampled_from(sorted(LATIN_TO_LOOKALIKE))))
+    spelled = "".join(LATIN_TO_LOOKALIKE[c] if c in swap else c for c in word)
+    assert refusal_label(spelled) == word
+
+
+@pytest.mark.parametrize(
+    ("spelled", "label"),
+    [
+        ("renseignement", "security"),
+        ("gendarmería", "law_enforcement"),
+        ("carabinieri", "law_enforcement"),
+        ("Strafverfolgung", "law_enforcement"),
+        ("polis", "law_enforcement"),
+        ("politie", "law_enforcement"),
+        ("milicja", "law_enforcement"),
+        ("полиция", "law_enforcement"),
+        ("警察", "law_enforcement"),
+        ("警察要求", "law_enforcement"),
+        ("الشرطة", "law_enforcement"),
+        ("interpol", "law_enforcement"),
+        ("FBI", "law_enforcement"),
+        ("espionage", "security"),
+        ("spy", "security"),
+        ("care_record, law_enforcement", "law_enforcement"),  # two purpose headers passed on together
+        ("ice cream", "other"),
+    ],
+)
+def test_other_languages_and_agencies_are_counted_by_category(spelled, label):
+    assert refusal_label(spelled) == label

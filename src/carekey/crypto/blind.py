@@ -31,3 +31,7 @@ class BlindIndexer:
 
     def village(self, village: str) -> str:
         return self._mac("village", normalize_name(village))
+
+    def limiter(self, key: str) -> str:
+        """A sign-in limiter key (``user:...``, ``card:...``, an address): keyed, so the table names no card."""
+        return self._mac("limiter", key)

@@ -113,7 +113,60 @@ SYNONYMS = {
     "datadump": "bulk_export",
     "download": "bulk_export",
     "massexport": "bulk_export",
+    # other languages (after accents are stripped) and agencies
+    "polis": "law_enforcement",
+    "politie": "law_enforcement",
+    "politi": "law_enforcement",
+    "polisi": "law_enforcement",
+    "polizia": "law_enforcement",
+    "policie": "law_enforcement",
+    "poliisi": "law_enforcement",
+    "milicja": "law_enforcement",
+    "militsiya": "law_enforcement",
+    "gendarmeria": "law_enforcement",
+    "carabinieri": "law_enforcement",
+    "strafverfolgung": "law_enforcement",
+    "ermittlung": "law_enforcement",
+    "enquete": "law_enforcement",
+    "interpol": "law_enforcement",
+    "europol": "law_enforcement",
+    "fbi": "law_enforcement",
+    "полиция": "law_enforcement",
+    "милиция": "law_enforcement",
+    "поліція": "law_enforcement",
+    "警察": "law_enforcement",
+    "公安": "law_enforcement",
+    "الشرطة": "law_enforcement",
+    "شرطة": "law_enforcement",
+    "पुलिस": "law_enforcement",
+    "renseignement": "security",
+    "renseignements": "security",
+    "geheimdienst": "security",
+    "inteligencia": "security",
+    "espionage": "security",
+    "spy": "security",
+    "spying": "security",
+    "cia": "security",
+    "nsa": "security",
+    "kgb": "security",
+    "fsb": "security",
+    "stasi": "security",
+    "разведка": "security",
+    "情报": "security",
+    "immigrazione": "immigration",
+    "einwanderung": "immigration",
 }
+# Letters of other scripts that look like Latin ones (a subset of Unicode TR39 confusables: Cyrillic and Greek
+# lower case, after casefolding): "lаw_enforcement" with a Cyrillic "а" is law enforcement all the same. Written
+# here because the standard library has no confusables table and the subset is small.
+_LOOKALIKES = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+        "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+        "υ": "u", "χ": "x",
+    }
+)  # fmt: skip
 _COMPACT_REFUSED = {r.replace("_", ""): r for r in REFUSED}
 
 
@@ -126,8 +179,16 @@ def _normalize(raw: str) -> str:
 
 def refusal_label(raw: str) -> str:
     """The public counting label of a refused purpose: the closest refused category (by name, spelled in any case,
-    width, punctuation or spacing, or by a common synonym such as ``police``), else ``other``."""
-    norm = _normalize(raw)
+    width, punctuation, spacing or look-alike letters of another script, or by a common synonym such as
+    ``police``, ``полиция`` or ``renseignement``), else ``other``."""
+    label = _label(_normalize(raw))
+    if label == "other":
+        latin = _normalize(raw).translate(_LOOKALIKES)
+        label = _label(latin)
+    return label
+
+
+def _label(norm: str) -> str:
     if norm in REFUSED:
         return norm
     compact = norm.replace("_", "")
@@ -140,6 +201,9 @@ def refusal_label(raw: str) -> str:
             return SYNONYMS[word]
     for refused in sorted(REFUSED):
         if refused.replace("_", "") in compact:  # e.g. "lawenforcementrequest"
+            return refused
+    for synonym, refused in SYNONYMS.items():  # inside a longer word, or a script written without spaces
+        if (len(synonym) >= 5 or not synonym.isascii()) and synonym in compact:
             return refused
     return "other"
 

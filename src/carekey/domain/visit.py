@@ -8,9 +8,11 @@ the registrar confirms the candidate or enrolls them; after that it serves that 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from carekey.errors import Conflict
+
+MAX_OPEN = timedelta(hours=12)  # a visit is one encounter on one screening day: after this it serves nobody
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class Visit:
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    def expired(self, now: datetime) -> bool:
+        """Open for longer than one screening day (``MAX_OPEN``): it can no longer reach anyone."""
+        return self.is_open and now - self.opened_at > MAX_OPEN
 
     def require_open(self) -> None:
         if not self.is_open:

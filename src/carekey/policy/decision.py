@@ -231,6 +231,8 @@ class VisitFacts:
     is_open: bool
     person_id: str | None
     offered: frozenset[str] = frozenset()  # people this visit's own lookups/identifications offered or enrolled
+    opened_by: str | None = None  # the staff member who opened it (the only one who may bind it to a person)
+    expired: bool = False  # open for longer than one screening day (domain.visit.MAX_OPEN)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,8 @@ class Request:
     presence: Presence | None = None  # the proof, in this visit, that the person is there
     approver: ApproverFacts | None = None  # with presence SECOND_STAFF
     regrant: bool = False  # record_consent grants a purpose the person refused or withdrew
+    person_has_pin: bool = False  # the person has a portal PIN (they can prove presence by typing it)
+    person_has_biometrics: bool = False  # the person has enrolled templates (a match can prove presence)
     account: AccountFacts | None = None  # approve_account: the account to approve
     actor_program_sites: frozenset[str] | None = None  # approve_account by a manager: the sites of their program
     actor_programs: frozenset[str] = frozenset()  # one_program rules: the programs of the actor's sites
@@ -293,6 +297,8 @@ def decide(req: Request) -> Decision:
             return _deny(f"{req.action.value} needs an open visit")
         if not v.is_open:
             return _deny("the visit is closed")
+        if v.expired:
+            return _deny("the visit was opened more than 12 hours ago: close it and open a new one")
         if v.site_id not in req.actor_site_ids or req.site_id != v.site_id:
             return _deny("the visit is not at one of the actor's sites")
         if req.action is Action.LOOKUP and v.person_id is not None:
@@ -304,6 +310,10 @@ def decide(req: Request) -> Decision:
                 return _deny("the visit serves another person")
             if v.person_id is None and req.action is not Action.ENROLL and req.person_id not in v.offered:
                 return _deny("this visit did not find this person: look them up (card, name or biometrics) in it first")
+            if v.person_id is None and v.opened_by not in (None, req.actor_id):
+                return _deny(
+                    "only the staff member who opened this visit can confirm whom it serves: open your own visit"
+                )
             if not req.same_program:
                 return _deny("the person is enrolled in another screening program")
             if rule.needs_bound_visit and v.person_id != req.person_id:
@@ -351,6 +361,16 @@ def _presence(req: Request) -> Decision | None:
             return _deny("the approver must be an active, approved registrar or clinician")
         if v.site_id not in a.site_ids:
             return _deny("the approver must work at the visit's site")
+        # The two-person rule is for people who have no proof of their own: a colleague cannot stand in for a
+        # person who could type their PIN or give a finger. A forgotten PIN may be reset by two staff members
+        # only for a person without enrolled biometrics (with them, a match in this visit is the proof).
+        if req.person_has_biometrics:
+            return _deny(
+                f"to {what} for a person with enrolled fingerprints or irises, identify them by biometrics "
+                "in this visit (a second staff member cannot vouch for them)"
+            )
+        if req.person_has_pin and req.action is not Action.SET_PIN:
+            return _deny(f"to {what} for a person who has a PIN, the person types their PIN")
     return None
 
 

@@ -40,7 +40,11 @@ from carekey.policy.decision import (
 from carekey.services.deps import Actor
 from carekey.storage.protocols import UnitOfWork
 
-IDENTIFY_ACTIONS = (Action.LOOKUP.value, Action.IDENTIFY_BIOMETRIC.value)
+DEMOGRAPHIC_CHECK = "duplicate_check_demographic"  # the name search every enrollment runs
+BIOMETRIC_CHECK = "duplicate_check_biometric"  # the 1:N search a person's first template of a modality runs
+# Every search that can show people counts against the same per-account and per-site limits: lookups,
+# identifications, and the duplicate checks of enrollment (else a throwaway enrollment is an unlimited search).
+IDENTIFY_ACTIONS = (Action.LOOKUP.value, Action.IDENTIFY_BIOMETRIC.value, DEMOGRAPHIC_CHECK, BIOMETRIC_CHECK)
 
 
 def log_access(
@@ -112,7 +116,14 @@ def authorize(
     if consents is None:
         consents = consents_of(uow, person_id) if person_id else frozenset()
     facts = (
-        VisitFacts(visit.site_id, visit.is_open, visit.person_id, frozenset(uow.visits.offers(visit.id)))
+        VisitFacts(
+            visit.site_id,
+            visit.is_open,
+            visit.person_id,
+            frozenset(uow.visits.offers(visit.id)),
+            visit.opened_by,
+            visit.expired(now),
+        )
         if visit
         else None
     )
@@ -133,6 +144,8 @@ def authorize(
             presence=presence,
             approver=approver,
             regrant=regrant,
+            person_has_pin=presence is not None and _has_pin(uow, person_id),
+            person_has_biometrics=presence is not None and bool(person_id and uow.biometrics.for_person(person_id)),
             account=account,
             actor_program_sites=actor_program_sites,
             actor_programs=actor_programs,
@@ -148,17 +161,49 @@ def authorize(
             raise PresenceRequired(decision.reason)
         raise Forbidden(decision.reason)
     if per_hour is not None or per_site_day is not None:
-        # count and append as one step: parallel searches by this account or at this site cannot all pass the limit
-        uow.access_log.lock_limits(
-            actor.user_id if per_hour is not None else None, site_id if per_site_day is not None else None
-        )
-        reason = _over_limit(uow, now, actor, site_id, per_hour, per_site_day)
-        if reason is not None:
-            log_access(uow, now, actor, name, purpose.value, "denied", reason, site_id, person_id)
-            uow.commit()
-            raise RateLimited(reason, retry_after=3600)
+        _within_limits(uow, now, actor, name, purpose, site_id, person_id, per_hour, per_site_day)
     log_access(uow, now, actor, name, purpose.value, "granted", decision.reason + detail, site_id, person_id)
     return purpose
+
+
+def _within_limits(
+    uow: UnitOfWork,
+    now: datetime,
+    actor: Actor,
+    name: str,
+    purpose: Purpose,
+    site_id: str | None,
+    person_id: str | None,
+    per_hour: int | None,
+    per_site_day: int | None,
+) -> None:
+    """Raise RateLimited (the refusal logged and committed) when the account or the site has spent its searches."""
+    # count and append as one step: parallel searches by this account or at this site cannot all pass the limit
+    uow.access_log.lock_limits(
+        actor.user_id if per_hour is not None else None, site_id if per_site_day is not None else None
+    )
+    reason = _over_limit(uow, now, actor, site_id, per_hour, per_site_day)
+    if reason is not None:
+        log_access(uow, now, actor, name, purpose.value, "denied", reason, site_id, person_id)
+        uow.commit()
+        raise RateLimited(reason, retry_after=3600)
+
+
+def count_search(
+    uow: UnitOfWork,
+    now: datetime,
+    actor: Actor,
+    check: str,
+    purpose: Purpose,
+    site_id: str,
+    person_id: str | None,
+    per_hour: int,
+    per_site_day: int,
+) -> None:
+    """A duplicate check about to search the program (``DEMOGRAPHIC_CHECK`` or ``BIOMETRIC_CHECK``): refused like a
+    lookup once the account or the site has spent its searches, else logged as one of them."""
+    _within_limits(uow, now, actor, check, purpose, site_id, person_id, per_hour, per_site_day)
+    log_access(uow, now, actor, check, purpose.value, "granted", "duplicate check of an enrollment", site_id, person_id)
 
 
 def _over_limit(
@@ -176,6 +221,11 @@ def _over_limit(
     ):
         return f"identification rate limit reached ({per_site_day} per day at site {site_id}, all accounts together)"
     return None
+
+
+def _has_pin(uow: UnitOfWork, person_id: str | None) -> bool:
+    row = uow.people.get(person_id) if person_id else None
+    return row is not None and row.pin_hash is not None
 
 
 def _same_program(uow: UnitOfWork, site_id: str | None, person_id: str | None) -> bool:

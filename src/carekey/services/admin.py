@@ -232,6 +232,13 @@ class AdminService:
             self._gate(uow, actor, "rotate_key", what)
             uow.commit()
 
+    def operator_may_change_accounts(self) -> bool:
+        """Whether the local operator (the CLI without ``--user``) may still create or change accounts: only while
+        no active admin account exists (setting up a data folder). After that an account change is signed by a
+        named admin, so that the two-person rule can tell who may not approve it."""
+        with self.d.uow(read_only=True) as uow:
+            return not any(u.role is Role.ADMIN and u.active for u in uow.users.list())
+
     def users(self, actor: Actor) -> list[User]:
         with self.d.uow() as uow:
             authorize(uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action="admin_list_users")

@@ -76,10 +76,6 @@ def address_key(client: str) -> str:
     return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
-def _limit_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", errors="replace")).hexdigest()  # bounded size, nothing readable
-
-
 def _wait_text(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
 
@@ -94,7 +90,7 @@ class LoginLimiter:
     account's lockouts). The attempt after ``per_minute`` in a minute locks the account for 1 minute, the next
     lockout for 2, then 4... up to ``Settings.login_lockout_max_minutes`` (exponential back-off); an address is
     locked for the rest of its minute only (many people may share one); the refusal says how long to wait (and
-    ``Retry-After``). Staff and patient logins count addresses separately. Keys are SHA-256 of the normalized key,
+    ``Retry-After``). Staff and patient logins count addresses separately. Keys are a keyed HMAC of the normalized key,
     and idle or least recently used rows are pruned (``Settings.login_limit_keys``), so hostile input can neither
     grow a key nor the table without bound.
     """
@@ -112,15 +108,21 @@ class LoginLimiter:
         cap = self.d.settings.login_lockout_max_minutes * 60
         return timedelta(seconds=min(60 * 2 ** min(strikes - 1, 30), cap))
 
+    def _key(self, key: str) -> str:
+        return self.d.index.limiter(key)  # keyed: a limiter row names no card or username (bounded size too)
+
     def acquire(self, account: str, address: str, now: datetime) -> None:
         """Count one attempt on the account (or card) and on the address, or raise RateLimited (nothing counted)
         when either is locked or spent. Only the account's lockouts back off; an address (a clinic behind one NAT
-        address serves many people) is locked for the rest of its minute only."""
+        address serves many people) is locked for the rest of its minute only. An account also locks after
+        ``login_failures_before_lock`` attempts without a success, however slowly they come: a guesser who stays
+        under the per-minute limit gets that many guesses per back-off period, not a fresh ten every minute."""
         limit = self.d.settings.login_attempts_per_minute
+        cumulative = self.d.settings.login_failures_before_lock
         with self._lock:
             self._calls += 1
             prune = self._calls % self.PRUNE_EVERY == 1
-        escalating = {_limit_key(account): True, _limit_key(address): False}
+        escalating = {self._key(account): True, self._key(address): False}
         with self.d.uow() as uow:
             rows = [uow.login_limits.lock(k, now) for k in sorted(escalating)]  # fixed lock order: no deadlock
             until: datetime | None = None
@@ -131,16 +133,18 @@ class LoginLimiter:
                     continue
                 if r.window_start <= now - self.WINDOW:
                     r.window_start, r.attempts = now, 0
-                if r.attempts >= limit:
-                    if escalating[r.key]:
-                        r.strikes += 1
-                        r.locked_until = now + self._backoff(r.strikes)
-                    else:
-                        r.locked_until = r.window_start + self.WINDOW
+                if escalating[r.key] and (r.attempts >= limit or r.failures >= cumulative):
+                    r.strikes += 1
+                    r.failures = 0
+                    r.locked_until = now + self._backoff(r.strikes)
+                    until = max(until or r.locked_until, r.locked_until)
+                elif r.attempts >= limit:
+                    r.locked_until = r.window_start + self.WINDOW
                     until = max(until or r.locked_until, r.locked_until)
             if until is None:
                 for r in rows:
                     r.attempts += 1
+                    r.failures += 1  # given back by a success
             for r in rows:
                 uow.login_limits.save(r)
             if prune:
@@ -152,19 +156,21 @@ class LoginLimiter:
                 f"too many failed attempts: sign-in is locked; try again in {_wait_text(wait)}", retry_after=wait
             )
 
-    def succeeded(self, account: str, address: str, now: datetime) -> None:
+    def succeeded(self, account: str, address: str, now: datetime, clear: bool = True) -> None:
         """After a correct password or PIN: the account starts clean; the address gets this attempt back."""
         with self.d.uow() as uow:
-            self.succeeded_in(uow, account, address, now)
+            self.succeeded_in(uow, account, address, now, clear)
             uow.commit()
 
-    @staticmethod
-    def succeeded_in(uow: UnitOfWork, account: str, address: str, now: datetime) -> None:
-        """``succeeded`` within the caller's writing unit of work (the one that stores the new session)."""
-        for key, clear in sorted([(_limit_key(account), True), (_limit_key(address), False)]):
+    def succeeded_in(self, uow: UnitOfWork, account: str, address: str, now: datetime, clear: bool = True) -> None:
+        """``succeeded`` within the caller's writing unit of work (the one that stores the new session). With
+        ``clear=False`` (a card number, which several programs may share: a known PIN in one program must not wipe
+        the strikes of a guesser against another) the account only gets this attempt back, like an address."""
+        for key, full in sorted([(self._key(account), clear), (self._key(address), False)]):
             r = uow.login_limits.lock(key, now)
-            r.attempts = 0 if clear else max(0, r.attempts - 1)
-            if clear:
+            r.attempts = 0 if full else max(0, r.attempts - 1)
+            r.failures = 0 if full else max(0, r.failures - 1)
+            if full:
                 r.strikes, r.locked_until = 0, None
             uow.login_limits.save(r)
 

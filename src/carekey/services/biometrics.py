@@ -40,7 +40,7 @@ from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action, Presence
-from carekey.services.access import authorize, consents_of, log_access
+from carekey.services.access import BIOMETRIC_CHECK, authorize, consents_of, count_search, log_access
 from carekey.services.deps import Actor, Deps
 from carekey.services.images import keep_image
 from carekey.services.lookup import Candidate, report_candidates
@@ -161,6 +161,20 @@ class BiometricService:
             p = authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
             load_row(uow, person_id)
             first = not self._positions(uow, person_id, modality)
+            assert visit is not None  # authorize refused a missing visit
+            if first:  # this capture will search the program for duplicates: a search like an identification
+                settings = self.d.settings
+                count_search(
+                    uow,
+                    now,
+                    actor,
+                    BIOMETRIC_CHECK,
+                    p,
+                    visit.site_id,
+                    person_id,
+                    settings.identifications_per_hour,
+                    settings.identifications_per_site_per_day,
+                )
             uow.commit()  # the granted attempt is logged, whatever the capture gives
         # extraction (and, for a person's first template of the modality, the duplicate probe) outside any
         # transaction: CaptureRejected leaves the attempt logged

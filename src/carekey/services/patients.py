@@ -117,13 +117,11 @@ class PatientService:
         self.limiter = LoginLimiter(deps)
 
     # -- credential ---------------------------------------------------------------------------------
-    def _by_card(self, uow: UnitOfWork, card_number: str, program_id: str | None) -> PersonRow | None:
+    def _by_card(self, uow: UnitOfWork, card_number: str, program_id: str | None) -> list[PersonRow]:
+        """The people holding this card (one per program at most; ``program_id`` narrows it to one program)."""
         bidx = self.d.index.card(card_number)
         programs = [program_id] if program_id else [p.id for p in uow.programs.list_programs()]
-        found = [r for p in programs if (r := uow.people.by_card(p, bidx)) is not None]
-        if len(found) > 1:
-            raise InvalidInput("this card number exists in several programs; name the program")
-        return found[0] if found else None
+        return [r for p in programs if (r := uow.people.by_card(p, bidx)) is not None]
 
     def login(self, card_number: str, pin: str, client: str = "local", program_id: str | None = None) -> PatientToken:
         """Card number + PIN -> an opaque token (stored hashed) for ``patient_token_minutes``; failures are
@@ -137,10 +135,18 @@ class PatientService:
         card, addr = f"card:{normalize_card(card_number)}", f"patient-addr:{address_key(client)}"  # N-100000 = N100000
         self.limiter.acquire(card, addr, now)
         with self.d.uow(read_only=True) as uow:
-            row = self._by_card(uow, card_number, program_id)
+            rows = self._by_card(uow, card_number, program_id)
         with self.d.hashing.hashing():  # outside any transaction, in the bounded hashing gate
-            ok = self.d.passwords.verify(row.pin_hash if row else None, pin)  # same cost for an unknown card
-        if not ok or row is None or row.pin_hash is None:
+            # every holder's PIN is checked (an unknown card costs one dummy check), and only a PIN that opens
+            # exactly one of them signs in: the answer does not tell whether the card exists, or in how many
+            # programs, to someone who does not know the PIN
+            matching = [r for r in rows if self.d.passwords.verify(r.pin_hash, pin)] if rows else []
+            if not rows:
+                self.d.passwords.verify(None, pin)
+        if len(matching) > 1:
+            raise InvalidInput("this card number and PIN open records in several programs; name the program")
+        row = matching[0] if matching else None
+        if row is None or row.pin_hash is None:
             raise NotAuthenticated("wrong card number or PIN (a registrar can set a PIN during a visit)")
         token = secrets.token_urlsafe(32)
         expires = now + timedelta(minutes=self.d.settings.patient_token_minutes)
@@ -150,7 +156,9 @@ class PatientService:
             uow.users.add_session(SessionRow(token_hash(token), None, row.id, now, expires))
             uow.users.purge_sessions(now)
             history = uow.consents.history(row.id)
-            self.limiter.succeeded_in(uow, card, addr, now)
+            # a card held in several programs is not cleared by one holder's PIN (another program's registrar
+            # could enroll a copy of the card with a PIN they know, and wipe a guesser's strikes with it)
+            self.limiter.succeeded_in(uow, card, addr, now, clear=len(rows) == 1)
             uow.commit()
         # the language the person heard their notice in: the portal speaks it (the switch changes it)
         return PatientToken(token, expires, row.id, history[-1].language if history else None)

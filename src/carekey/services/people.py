@@ -20,7 +20,7 @@ from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action
-from carekey.services.access import authorize, log_access
+from carekey.services.access import DEMOGRAPHIC_CHECK, authorize, count_search, log_access
 from carekey.services.consents import ConsentInput, add_consent_rows
 from carekey.services.deps import Actor, Deps
 from carekey.services.lookup import Candidate, report_candidates
@@ -143,6 +143,18 @@ class PeopleService:
             person = Person.create(id=person_id, today=now.date(), **data.__dict__)
             consent.check(program, person.age(now.date()))
             check_pin(pin)
+            settings = self.d.settings
+            count_search(
+                uow,
+                now,
+                actor,
+                DEMOGRAPHIC_CHECK,
+                Purpose.CARE_RECORD,
+                visit.site_id,
+                person_id,
+                settings.identifications_per_hour,
+                settings.identifications_per_site_per_day,
+            )
             uow.programs.lock(program.id)  # the check below and the insert: one enrollment at a time per program
             self._check_demographic(uow, actor, visit, program.id, person, confirm_new)
             key, sealed = self.d.crypto.new_data_key(person_id)

@@ -21,6 +21,7 @@ from carekey.services.deps import Actor, Deps
 from carekey.storage.protocols import UnitOfWork
 
 PROVE = "prove_presence"
+PROVE_APPROVER = "prove_presence_approver"  # a failed second-staff approval (counted per account and per site)
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,26 @@ def establish(
         )
         return None, None
     if proof.approver_username:
+        limit = deps.settings.presence_pin_failures_per_hour
+        since = now - timedelta(hours=1)
+        if (
+            uow.access_log.count_since(actor.user_id, [PROVE_APPROVER], since) >= limit
+            or uow.access_log.count_site_since(visit.site_id, [PROVE_APPROVER], since) >= 4 * limit
+        ):  # the approver's password is no oracle either: few wrong ones per account and per site an hour
+            reason = "too many wrong second-staff approvals: come back later or use another proof"
+            log_access(uow, now, actor, PROVE, "care_record", "denied", reason, visit.site_id, person_id)
+            uow.commit()
+            raise RateLimited(reason, retry_after=3600)
         found = uow.users.by_username(proof.approver_username.strip().lower()[:40])
-        if found is not None and deps.passwords.verify(found[1], proof.approver_password or ""):
+        # a missing account costs one hash too (passwords.verify of None): the answer says nothing of who exists
+        if deps.passwords.verify(found[1] if found else None, proof.approver_password or "") and found:
             u = found[0]
             return Presence.SECOND_STAFF, ApproverFacts(u.id, u.username, u.role, u.site_ids, u.approved, u.active)
         log_access(
             uow,
             now,
             actor,
-            PROVE,
+            PROVE_APPROVER,
             "care_record",
             "denied",
             "second staff approval: wrong username or password",

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 from carekey.domain.ids import new_id
-from carekey.domain.visit import Visit
+from carekey.domain.visit import MAX_OPEN, Visit
 from carekey.errors import Forbidden, NotFound
 from carekey.policy.decision import Action
 from carekey.services.access import permitted
 from carekey.services.deps import Actor, Deps
 from carekey.services.fhir_push import FhirPushService
 from carekey.storage.protocols import UnitOfWork
-
-QUEUE_HOURS = 24  # an open visit older than this is left out of the site queue
 
 
 def load_visit(uow: UnitOfWork, visit_id: str) -> Visit | None:
@@ -58,14 +55,15 @@ class VisitService:
         return visit if visit.is_open else replace(visit, person_id=None)
 
     def open_visits(self, actor: Actor) -> list[Visit]:
-        """The site queue: visits still open at the actor's sites, opened in the last day, oldest first. A visit
+        """The site queue: visits still open at the actor's sites, opened in the last 12 hours
+        (``MAX_OPEN``; older ones serve nobody), oldest first. A visit
         carries no personal data (only whether a person is bound), so listing them reads none; the clinician
         picks the visit by its short code to take over from the registrar."""
         decision = permitted(actor, Action.HANDLE_VISIT)
         if not decision.allowed:
             raise Forbidden(decision.reason)
         with self.d.uow(read_only=True) as uow:
-            return uow.visits.open_at(sorted(actor.site_ids), self.d.clock() - timedelta(hours=QUEUE_HOURS))
+            return uow.visits.open_at(sorted(actor.site_ids), self.d.clock() - MAX_OPEN)
 
 
 def _visible(actor: Actor, visit: Visit | None, visit_id: str) -> None:

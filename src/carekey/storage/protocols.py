@@ -91,7 +91,7 @@ class SessionRow:
 
 @dataclass
 class LimitRow:
-    """One login-limiter key (a SHA-256 of the normalized account, card or address): attempts in the current
+    """One login-limiter key (a keyed HMAC of the normalized account, card or address): attempts in the current
     window, lockouts so far and until when the key is locked."""
 
     key: str
@@ -100,6 +100,7 @@ class LimitRow:
     strikes: int
     locked_until: datetime | None
     last_seen: datetime
+    failures: int = 0  # attempts since the last success, across windows (the cumulative lock)
 
 
 @dataclass(frozen=True)

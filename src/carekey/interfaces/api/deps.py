@@ -38,6 +38,7 @@ def patient(request: Request, creds: Annotated[HTTPAuthorizationCredentials | No
 
 
 def purpose(
+    request: Request,
     x_carekey_purpose: Annotated[
         str | None,
         Header(
@@ -54,6 +55,9 @@ def purpose(
             "Purpose required",
             f"personal-data requests must name their purpose in the {PURPOSE_HEADER} header (e.g. care_record)",
         )
+    values = request.headers.getlist(PURPOSE_HEADER)
+    if len(values) > 1:  # one purpose per request: several are passed on together, and so refused and counted
+        return ", ".join(utf8_header(v) for v in values)
     return utf8_header(x_carekey_purpose)
 
 

@@ -61,14 +61,16 @@ def user_add(
     role: Annotated[str, typer.Option(help="registrar, clinician, program_manager, auditor or admin")],
     site: Annotated[list[str], typer.Option(help="site id (repeat for several)")] = [],  # noqa: B006
     display_name: Annotated[str, typer.Option(help="full name")] = "",
+    actor_name: OptionalUser = None,
 ) -> None:
     """Add a staff user, awaiting a second person's approval (`carekey user approve USERNAME --user ADMIN`, by an
-    admin or the program manager). The password comes from CAREKEY_NEW_PASSWORD or a prompt (asked twice)."""
+    admin or the program manager). The password comes from CAREKEY_NEW_PASSWORD or a prompt (asked twice). Once
+    the folder has an admin account, name yourself with --user (the first admin is created without it)."""
     password = os.environ.get("CAREKEY_NEW_PASSWORD") or typer.prompt(
         "password", hide_input=True, confirmation_prompt=True
     )
-    with opened(data) as app:
-        user = app.services.admin.add_user(LOCAL_OPERATOR, username, role, password, site, display_name)
+    with _as(data, actor_name) as (app, actor):
+        user = app.services.admin.add_user(actor, username, role, password, site, display_name)  # type: ignore[attr-defined]
         emit(
             {
                 "id": user.id,
@@ -86,19 +88,29 @@ OptionalUser = Annotated[
         "--user",
         "-u",
         envvar="CAREKEY_USER",
-        help="Act as this admin account (password from CAREKEY_PASSWORD or a prompt); default: the local operator",
+        help="Act as this admin account (password from CAREKEY_PASSWORD or a prompt); needed once the folder has "
+        "an admin account (before that: the local operator)",
     ),
 ]
 
 
 @contextmanager
 def _as(data: Path, user: str | None) -> Iterator[tuple[object, Actor]]:
+    """The admin acting: ``--user`` signed in, or the local operator while the folder has no admin account yet
+    (an anonymous operator's change could be approved by the very admin who made it)."""
     if user:
         with session(data, user) as (app, actor):
             yield app, actor
-    else:
-        with opened(data) as app:
-            yield app, LOCAL_OPERATOR
+        return
+    with opened(data) as app:
+        if not app.services.admin.operator_may_change_accounts():  # type: ignore[attr-defined]
+            typer.echo(
+                "error: this data folder has an admin account: name yourself with --user ADMIN (password from "
+                "CAREKEY_PASSWORD or a prompt), so that a second person approves the change",
+                err=True,
+            )
+            raise typer.Exit(3)
+        yield app, LOCAL_OPERATOR
 
 
 def _show(u) -> dict[str, object]:  # type: ignore[no-untyped-def]

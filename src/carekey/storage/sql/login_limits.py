@@ -24,7 +24,15 @@ class SqlLoginLimitRepository:
 
     def lock(self, key: str, now: datetime) -> LimitRow:
         dialect = postgresql if self._c.dialect.name == "postgresql" else sqlite
-        fresh = {"key": key, "window_start": now, "attempts": 0, "strikes": 0, "locked_until": None, "last_seen": now}
+        fresh = {
+            "key": key,
+            "window_start": now,
+            "attempts": 0,
+            "strikes": 0,
+            "failures": 0,
+            "locked_until": None,
+            "last_seen": now,
+        }
         self._c.execute(dialect.insert(t).values(fresh).on_conflict_do_nothing(index_elements=["key"]))
         q = select(t).where(t.c.key == key)
         if self._c.dialect.name == "postgresql":
@@ -36,8 +44,9 @@ class SqlLoginLimitRepository:
             r.attempts,
             r.strikes,
             utc(r.locked_until),  # type: ignore[arg-type]
-            utc(r.last_seen),
-        )  # type: ignore[arg-type]
+            utc(r.last_seen),  # type: ignore[arg-type]
+            r.failures,
+        )
 
     def save(self, row: LimitRow) -> None:
         self._c.execute(
@@ -47,6 +56,7 @@ class SqlLoginLimitRepository:
                 window_start=row.window_start,
                 attempts=row.attempts,
                 strikes=row.strikes,
+                failures=row.failures,
                 locked_until=row.locked_until,
                 last_seen=row.last_seen,
             )

@@ -348,11 +348,12 @@ log_key_rotations = Table(
 
 login_limits = Table(
     "login_limits",
-    metadata,  # one row per limiter key: SHA-256 of the normalized account/card/address key
+    metadata,  # one row per limiter key: keyed HMAC of the normalized account/card/address key
     Column("key", HEX, primary_key=True),
     Column("window_start", TS, nullable=False),  # the current one-minute window of attempts
     Column("attempts", Integer, nullable=False),  # attempts counted in it (counted before the password is checked)
     Column("strikes", Integer, nullable=False),  # lockouts so far (back-off doubles with each; reset on success)
+    Column("failures", Integer, nullable=False, server_default="0"),  # attempts since the last success (any window)
     Column("locked_until", TS, nullable=True),
     Column("last_seen", TS, nullable=False),  # least recently used keys are dropped first
 )
