@@ -154,7 +154,7 @@ def run(
     }
     seconds = {"flat": 0.0, "hierarchical": 0.0}
     it = range(runs) if progress is None else progress(range(runs), "stats bench runs", runs)
-    for _ in it:  # type: ignore[union-attr]
+    for _ in it:
         for name, fn in (("flat", flat_estimates), ("hierarchical", hierarchical_estimates)):
             t0 = time.perf_counter()
             est = fn(statistic, rows, names, epsilon)
@@ -227,7 +227,7 @@ def plot(report: dict[str, object], out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    levels = report["levels"]  # type: ignore[assignment]
+    levels = report["levels"]
     names = list(levels)
     x = np.arange(len(names))
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))

@@ -47,7 +47,7 @@ def _check(resource: Resource) -> str:
 def _entry(resource: Resource, transaction: bool) -> BundleEntry:
     rtype = _check(resource)
     if rtype == "AuditEvent":  # has no business identifier of its own: named by its log index
-        index = resource.entity[-1].what.identifier.value  # type: ignore[index,union-attr]
+        index = resource.entity[-1].what.identifier.value
         url, request = S.full_url(rtype, S.ACCESS_LOG, index), None
     else:
         i = _first_identifier(resource)

@@ -215,7 +215,7 @@ class BiometricService:
         actor: Actor,
         visit,
         purpose: Purpose,
-        program_id: str,  # type: ignore[no-untyped-def]
+        program_id: str,
         person_id: str,
         modality: str,
         probe: bytes,

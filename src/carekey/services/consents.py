@@ -63,7 +63,7 @@ def add_consent_rows(
     site_id: str | None,
     user_id: str | None,
     purposes: tuple[Purpose, ...] = CONSENT_PURPOSES,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     revoked = [p for p in purposes if p not in form.granted]
     current = consents_of(uow, person_id)
     purposes += tuple(d for r in revoked for d in implied_revocations(r, current) if d not in purposes)

@@ -48,7 +48,7 @@ class FhirExportService:
                 (
                     e.event,
                     LogRef(e.event.seq, sth.size, str(ref["root_hash"]), str(ref["key_id"]), int(ref["timestamp_ms"])),
-                )  # type: ignore[call-overload]
+                )
                 for e in uow.access_log.for_person(row.id)
                 if e.event.seq is not None and e.event.seq < sth.size
             ]

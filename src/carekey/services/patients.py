@@ -217,7 +217,7 @@ class PatientService:
             history = uow.consents.history(row.id)
             last = history[-1] if history else None
             form = ConsentInput((), last.notice_version if last else "v1", last.language if last else "en", Grantor())
-            add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))  # type: ignore[arg-type]
+            add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))
             newest = [r for r in uow.consents.history(row.id) if r.purpose == cp.value][-1]
             uow.commit()
         return open_consent(self.d.crypto, key, newest)

@@ -180,7 +180,7 @@ class PeopleService:
         actor: Actor,
         visit,
         program_id: str,
-        person: Person,  # type: ignore[no-untyped-def]
+        person: Person,
         confirm_new: bool,
     ) -> None:
         ix = self.d.index

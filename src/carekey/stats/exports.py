@@ -43,7 +43,7 @@ DEFAULT_COC = "HllvX50cXC0"
 
 def to_csv(release: PublishedRelease) -> str:
     body = release.body
-    outs = [str(o) for o in body.get("outcomes", [])]  # type: ignore[union-attr]
+    outs = [str(o) for o in body.get("outcomes", [])]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(
@@ -68,7 +68,7 @@ def to_csv(release: PublishedRelease) -> str:
             "release_id",
         ]
     )
-    for f in body["figures"]:  # type: ignore[union-attr]
+    for f in body["figures"]:
         share_ci = f["share_ci95"] or ["", ""]
         w.writerow(
             [
@@ -90,7 +90,7 @@ def to_csv(release: PublishedRelease) -> str:
                 release.id,
             ]
         )
-    for note in body.get("notes", []):  # type: ignore[union-attr]
+    for note in body.get("notes", []):
         w.writerow([f"# {note}"])
     return out.getvalue()
 
@@ -115,7 +115,7 @@ class Dhis2Mapping:
         if not isinstance(raw, dict):
             raise InvalidInput("the DHIS2 mapping file must be a JSON object", field="mapping")
 
-        def table(name: str) -> dict:  # type: ignore[type-arg]
+        def table(name: str) -> dict:
             value = raw.get(name, {})
             if not isinstance(value, dict):
                 raise InvalidInput(f"'{name}' in the DHIS2 mapping must be an object", field="mapping")
@@ -191,7 +191,7 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
     values: dict[tuple[str, str, str], dict[str, str]] = {}
     skipped = 0
     for rel in sorted(releases, key=lambda x: (x.created_at, x.id)):
-        for f in rel.body["figures"]:  # type: ignore[union-attr]
+        for f in rel.body["figures"]:
             level = Level(f["level"])
             coc_key = {
                 Level.TOTAL: "total",

@@ -19,7 +19,7 @@ class IrisShard(ProtectedIrisIndex):
         self,
         probe: np.ndarray,
         top: int = 5,
-        among: Sequence[str] | None = None,  # type: ignore[override]
+        among: Sequence[str] | None = None,
         **kw: object,
     ) -> list[tuple[str, float]]:
         slots = None if among is None else self.slots(among)

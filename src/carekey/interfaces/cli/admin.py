@@ -101,7 +101,7 @@ def _as(data: Path, user: str | None) -> Iterator[tuple[object, Actor]]:
             yield app, LOCAL_OPERATOR
 
 
-def _show(u) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _show(u) -> dict[str, object]:
     return {"username": u.username, "role": u.role, "site_ids": u.site_ids, "active": u.active, "approved": u.approved}
 
 

@@ -315,7 +315,7 @@ class _NoMatcher:
         pass
 
 
-def _writes(settings: Settings, clinician: Actor, person_id: str, visit_id: str, limit: int | None = None):  # type: ignore[no-untyped-def]
+def _writes(settings: Settings, clinician: Actor, person_id: str, visit_id: str, limit: int | None = None):
     ctx = multiprocessing.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
     proc = ctx.Process(

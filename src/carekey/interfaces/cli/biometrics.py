@@ -47,7 +47,7 @@ def _checked(modality: str, position: str | None = None) -> None:
         raise InvalidInput(f"the position of a {modality} is one of {', '.join(POSITIONS[modality])}")
 
 
-def _bio(app) -> BiometricService:  # type: ignore[no-untyped-def]
+def _bio(app) -> BiometricService:
     if app.services.biometrics is None:
         raise InvalidInput("biometrics are not available here; use the card or the name")
     return app.services.biometrics

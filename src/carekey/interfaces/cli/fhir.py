@@ -29,7 +29,7 @@ def queue(
     if not view.counts:
         typer.echo("(no push queued)")
     for i in view.items:
-        nxt = i["next_attempt_at"].isoformat() if i["next_attempt_at"] else "-"  # type: ignore[attr-defined]
+        nxt = i["next_attempt_at"].isoformat() if i["next_attempt_at"] else "-"
         typer.echo(
             f"{i['id']} {i['site_id']} {i['status']} attempts={i['attempts']} "
             f"last={i['last_status'] or '-'} next={nxt} {i['last_error']}"

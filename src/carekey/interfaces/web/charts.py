@@ -104,8 +104,8 @@ def release_charts(release: dict[str, object], outcome: str | None, breakdown: s
     Merged groups are drawn as such; groups too small even merged are named in the chart's note."""
     statistic = str(release["statistic"])
     share = statistic != "count"
-    figures = [f for f in release["figures"] if isinstance(f, dict)]  # type: ignore[union-attr]
-    hidden = [h for h in release.get("hidden", []) if isinstance(h, dict)]  # type: ignore[union-attr]
+    figures = [f for f in release["figures"] if isinstance(f, dict)]
+    hidden = [h for h in release.get("hidden", []) if isinstance(h, dict)]
     what = f"share {outcome.replace('_', ' ')}" if share and outcome else "people screened"
     period = str(release.get("period_label") or release.get("period") or "")
 
@@ -114,7 +114,7 @@ def release_charts(release: dict[str, object], outcome: str | None, breakdown: s
         min_cell = release.get("min_cell", 10)
         return f"{n} group(s) under {min_cell} people not shown alone (counted in the figure above)." if n else ""
 
-    def rows(pred) -> list[tuple[str, float, float, float, bool]]:  # type: ignore[no-untyped-def]
+    def rows(pred) -> list[tuple[str, float, float, float, bool]]:
         out = [_row(f, share, outcome) for f in figures if pred(f)]
         return [r for r in out if r is not None]
 

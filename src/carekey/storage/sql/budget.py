@@ -78,7 +78,7 @@ class SqlReleaseStore:
             )
 
 
-def _release(row) -> PublishedRelease:  # type: ignore[no-untyped-def]
+def _release(row) -> PublishedRelease:
     return PublishedRelease(
         row.id,
         row.program_id,

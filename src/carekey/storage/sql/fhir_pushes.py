@@ -76,7 +76,7 @@ def _values(row: FhirPushRow) -> dict[str, object]:
     )
 
 
-def _row(r) -> FhirPushRow:  # type: ignore[no-untyped-def]
+def _row(r) -> FhirPushRow:
     return FhirPushRow(
         r.id,
         r.visit_id,

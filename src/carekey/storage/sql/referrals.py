@@ -11,7 +11,7 @@ from carekey.storage.sql._util import utc
 from carekey.storage.sql.tables import referrals
 
 
-def _row(r) -> ReferralRow:  # type: ignore[no-untyped-def]
+def _row(r) -> ReferralRow:
     return ReferralRow(
         r.id,
         r.person_id,

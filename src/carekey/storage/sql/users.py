@@ -34,7 +34,7 @@ class SqlUserRepository:
         for site_id in sorted(user.site_ids):
             self._c.execute(insert(user_sites).values(user_id=user.id, site_id=site_id))
 
-    def _user(self, r) -> User:  # type: ignore[no-untyped-def]
+    def _user(self, r) -> User:
         site_ids = self._c.execute(select(user_sites.c.site_id).where(user_sites.c.user_id == r.id)).scalars()
         return User(
             r.id,

@@ -49,7 +49,7 @@ def _render(
     visit_id: str,
     f: Fields,
     status: int = 200,
-    accepted: str | None = None,  # type: ignore[no-untyped-def]
+    accepted: str | None = None,
     duplicates: list | None = None,
     ask_replace: bool = False,
 ):
@@ -84,13 +84,13 @@ def _render(
 
 
 @router.get("/capture")
-def capture_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def capture_form(request: Request, visit_id: str):
     require_staff(request, Action.ENROLL_BIOMETRIC)
     return _render(request, visit_id, Fields(FormData()))
 
 
 @router.post("/capture", dependencies=CSRF)
-async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+async def capture(request: Request, visit_id: str, form: Form):
     actor = await run_in_threadpool(require_staff, request, Action.ENROLL_BIOMETRIC)
     svc, f = services(request), Fields(form)
     if svc.biometrics is None:
@@ -146,7 +146,7 @@ async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[
 
 
 @router.post("/same-person", dependencies=[Depends(require_csrf)])
-def same_person(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def same_person(request: Request, visit_id: str, form: Form):
     """After a possible duplicate: the person enrolled in this visit is this candidate (offered by the check)."""
     actor = require_staff(request, Action.ENROLL_BIOMETRIC)
     svc, f = services(request), Fields(form)

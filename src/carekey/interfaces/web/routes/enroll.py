@@ -73,7 +73,7 @@ def _form(
     visit_id: str,
     f: Fields,
     language: str | None,
-    status: int = 200,  # type: ignore[no-untyped-def]
+    status: int = 200,
     duplicates: list | None = None,
 ):
     """The form; with ``duplicates`` (a possible duplicate), the people already enrolled with the same name, birth
@@ -106,13 +106,13 @@ def _form(
 
 
 @router.get("/enroll")
-def enroll_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def enroll_form(request: Request, visit_id: str):
     require_staff(request, Action.ENROLL)
     return _form(request, visit_id, Fields(FormData()), None)
 
 
 @router.post("/enroll", dependencies=CSRF)
-def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def enroll(request: Request, visit_id: str, form: Form):
     actor = require_staff(request, Action.ENROLL)
     svc, f = services(request), Fields(form)
     language = f.text("language")

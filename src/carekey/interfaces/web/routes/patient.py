@@ -32,12 +32,12 @@ CSRF = [Depends(require_csrf)]
 
 
 @router.get("/login")
-def login_form(request: Request):  # type: ignore[no-untyped-def]
+def login_form(request: Request):
     return page(request, "me_login.html", values={}, error=None)
 
 
 @router.post("/login", dependencies=CSRF)
-def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def login(request: Request, form: Form):
     f = Fields(form)
     client = request.client.host if request.client else "unknown"
     try:
@@ -54,7 +54,7 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 
 @router.post("/logout", dependencies=CSRF)
-def logout(request: Request):  # type: ignore[no-untyped-def]
+def logout(request: Request):
     token = request.cookies.get(PATIENT_COOKIE)
     if token:
         services(request).patients.logout(token)
@@ -64,7 +64,7 @@ def logout(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("")
-def record(request: Request):  # type: ignore[no-untyped-def]
+def record(request: Request):
     svc = services(request)
     rec = svc.patients.record(require_patient(request))
     reviews = [review(e, rec.person) for e in rec.exams]
@@ -80,7 +80,7 @@ def record(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("/consents")
-def consents(request: Request):  # type: ignore[no-untyped-def]
+def consents(request: Request):
     svc, patient = services(request), require_patient(request)
     history = svc.patients.consents(patient)
     current = {c.purpose: c for c in history}
@@ -95,13 +95,13 @@ def consents(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.post("/consents", dependencies=CSRF)
-def revoke(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def revoke(request: Request, form: Form):
     services(request).patients.revoke(require_patient(request), Fields(form).text("purpose"))
     return redirect(request, "/me/consents", "revoked")
 
 
 @router.get("/access")
-def accesses(request: Request):  # type: ignore[no-untyped-def]
+def accesses(request: Request):
     svc, patient = services(request), require_patient(request)
     views = svc.patients.accesses(patient)
     head = svc.transparency.tree_head()
@@ -110,7 +110,7 @@ def accesses(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.post("/export", dependencies=CSRF)
-def export(request: Request):  # type: ignore[no-untyped-def]
+def export(request: Request):
     data = services(request).patients.export(require_patient(request))
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     return Response(
@@ -121,7 +121,7 @@ def export(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.post("/export/fhir", dependencies=CSRF)
-def export_fhir(request: Request):  # type: ignore[no-untyped-def]
+def export_fhir(request: Request):
     """The same data as a FHIR R4 Bundle, the health standard a clinic's or a country's system reads."""
     svc = services(request)
     assert svc.fhir_export is not None
@@ -134,13 +134,13 @@ def export_fhir(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("/erase")
-def erase_form(request: Request):  # type: ignore[no-untyped-def]
+def erase_form(request: Request):
     require_patient(request)
     return page(request, "me_erase.html", error=None)
 
 
 @router.post("/erase", dependencies=CSRF)
-def erase(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def erase(request: Request, form: Form):
     patient = require_patient(request)
     if Fields(form).text("confirm") != "yes":
         return page(request, "me_erase.html", 422, error="tick the box to confirm that you want everything deleted")
