@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from carekey.bench import fuzzy_commitment as fc
 from carekey.biometrics.iris import matching
 from carekey.biometrics.iris.templates import IrisTemplate
-from carekey.biometrics.protection import fuzzy_commitment as fc
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from carekey.bench import accuracy, fc_attacks, protection
+from carekey.bench import fuzzy_commitment as fc
 from carekey.bench.fc_prep import Prepared, commit_all, helpers, prepare, probes
 from carekey.bench.protection_cases import IrisCase
-from carekey.biometrics.protection import fuzzy_commitment as fc
 from carekey.errors import CarekeyError
 
 SWEEP = (

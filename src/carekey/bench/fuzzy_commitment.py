@@ -1,4 +1,5 @@
-"""Fuzzy commitment of iris codes (prototype, NOT wired into ``ProtectedMatcher``; measured by
+"""Fuzzy commitment of iris codes (research prototype of the `bench` extra, needs reedsolo; NOT wired into
+``ProtectedMatcher``; measured by
 ``carekey bench protection --scheme fuzzy-commitment``).
 
 - Fuzzy commitment: Juels & Wattenberg, "A fuzzy commitment scheme", ACM CCS 1999. A random message
