@@ -217,7 +217,7 @@ class FhirPushService:
                 counts.setdefault(site, dict.fromkeys(STATUSES, 0))[status] = n
             rows = uow.fhir_pushes.list(("pending", "failed"))
             uow.commit()
-        items = [
+        items: list[dict[str, object]] = [
             {
                 "id": r.id,
                 "site_id": r.site_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -49,7 +50,7 @@ class SqlFhirPushRepository:
         q = select(T).where(T.c.status.in_(list(statuses))).order_by(T.c.created_at, T.c.id)
         return [_row(r) for r in self._c.execute(q)]
 
-    def counts(self) -> list[tuple[str, str, int]]:
+    def counts(self) -> builtins.list[tuple[str, str, int]]:  # `list` is a method of this class
         q = (
             select(T.c.site_id, T.c.status, func.count())
             .group_by(T.c.site_id, T.c.status)
