@@ -38,6 +38,7 @@ from carekey.biometrics.image_header import check_pixels
 from carekey.biometrics.modality import MODALITIES, Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
+from carekey.domain.visit import Visit
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action, Presence
 from carekey.services.access import authorize, consents_of, log_access
@@ -213,7 +214,7 @@ class BiometricService:
         self,
         uow: UnitOfWork,
         actor: Actor,
-        visit,
+        visit: Visit,
         purpose: Purpose,
         program_id: str,
         person_id: str,

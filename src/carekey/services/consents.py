@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from carekey.domain.consent import (
     ConsentRecord,
@@ -59,7 +60,7 @@ def add_consent_rows(
     key: bytes,
     person_id: str,
     form: ConsentInput,
-    now,
+    now: datetime,
     site_id: str | None,
     user_id: str | None,
     purposes: tuple[Purpose, ...] = CONSENT_PURPOSES,

@@ -164,6 +164,7 @@ class PatientService:
             unknown="unknown patient token; sign in with your card number and PIN",
             expired="session expired; sign in again",
         )
+        assert session.person_id is not None  # checked_session(staff=False) refuses a session of no person
         return Patient(session.person_id)
 
     def logout(self, token: str) -> None:

@@ -18,6 +18,7 @@ from carekey.domain.consent import Grantor, current_grants
 from carekey.domain.ids import new_person_id
 from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
+from carekey.domain.visit import Visit
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, log_access
@@ -178,7 +179,7 @@ class PeopleService:
         self,
         uow: UnitOfWork,
         actor: Actor,
-        visit,
+        visit: Visit,
         program_id: str,
         person: Person,
         confirm_new: bool,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from carekey.errors import InvalidInput
 from carekey.stats import records as r
-from carekey.stats.published import PublishedRelease
+from carekey.stats.published import JsonObject, PublishedRelease
 from carekey.stats.releases import Statistic, outcomes
 from carekey.stats.tree import AGE_LABELS, Level
 
@@ -174,12 +174,12 @@ def mapping_template(districts: Sequence[str]) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Dhis2Payload:
-    body: dict[str, object]
+    body: JsonObject
     skipped: int  # figures (x outcomes) with no UID in the mapping, or merged cells
 
     @property
     def values(self) -> int:
-        return len(self.body["dataValues"])  # type: ignore[arg-type]
+        return len(self.body["dataValues"])
 
 
 def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) -> Dhis2Payload:
@@ -214,7 +214,7 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
                     "attributeOptionCombo": mapping.attribute_option_combo,
                     "value": str(int(count)),
                 }
-    body: dict[str, object] = {}
+    body: JsonObject = {}
     if mapping.data_set:
         body["dataSet"] = mapping.data_set
     if periods:
@@ -223,15 +223,17 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
     return Dhis2Payload(body, skipped)
 
 
-def import_summary(payload: object) -> tuple[bool, dict[str, object]]:
+def import_summary(payload: object) -> tuple[bool, JsonObject]:
     """(accepted, summary) from DHIS2's answer: ``{"response": {ImportSummary}}`` (2.38+) or the ImportSummary
     itself (older). Accepted only on status SUCCESS (or OK) with nothing ignored: a WARNING means some values
     were not stored, so nothing is marked as sent and the push can be repeated (DHIS2 updates in place)."""
     if not isinstance(payload, dict):
         return False, {"status": "ERROR", "description": "DHIS2 answered without an import summary"}
-    summary = payload.get("response") if isinstance(payload.get("response"), dict) else payload
+    response = payload.get("response")
+    summary: JsonObject = response if isinstance(response, dict) else payload
     status = str(summary.get("status", "")).upper()
-    counts = summary.get("importCount") if isinstance(summary.get("importCount"), dict) else {}
-    keep = {k: summary[k] for k in ("status", "description", "importCount", "conflicts") if k in summary}
+    count = summary.get("importCount")
+    counts: JsonObject = count if isinstance(count, dict) else {}
+    keep: JsonObject = {k: summary[k] for k in ("status", "description", "importCount", "conflicts") if k in summary}
     ignored = int(counts.get("ignored", 0) or 0)
     return status in ("SUCCESS", "OK") and ignored == 0, keep

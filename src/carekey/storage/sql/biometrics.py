@@ -31,7 +31,7 @@ def record_removal(conn: Connection, where: ColumnElement[bool]) -> None:
 
 
 def _row(r) -> TemplateRow:
-    return TemplateRow(r.id, r.person_id, r.modality, r.position, r.key_version, bytes(r.template), utc(r.created_at))  # type: ignore[arg-type]
+    return TemplateRow(r.id, r.person_id, r.modality, r.position, r.key_version, bytes(r.template), utc(r.created_at))
 
 
 class SqlBiometricRepository:

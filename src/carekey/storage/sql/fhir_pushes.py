@@ -85,7 +85,7 @@ def _row(r) -> FhirPushRow:
         r.site_id,
         r.status,
         r.attempts,
-        utc(r.created_at),  # type: ignore[arg-type]
+        utc(r.created_at),
         utc(r.next_attempt_at),
         utc(r.last_attempt_at),
         r.last_status,

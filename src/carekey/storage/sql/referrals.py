@@ -18,7 +18,7 @@ def _row(r) -> ReferralRow:
         r.visit_id,
         r.site_id,
         r.recorded_by,
-        utc(r.recorded_at),  # type: ignore[arg-type]
+        utc(r.recorded_at),
         bytes(r.ciphertext),
         utc(r.closed_at) if r.closed_at else None,
         r.closed_by,

@@ -109,7 +109,7 @@ class SqlUserRepository:
         r = self._c.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()
         if r is None:
             return None
-        return SessionRow(r.token_hash, r.user_id, r.person_id, utc(r.created_at), utc(r.expires_at))  # type: ignore[arg-type]
+        return SessionRow(r.token_hash, r.user_id, r.person_id, utc(r.created_at), utc(r.expires_at))
 
     def delete_session(self, token_hash: str) -> None:
         self._c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
