@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from carekey.biometrics.modality import MODALITIES
 from carekey.errors import InvalidInput
 from carekey.interfaces.cli.common import (
     DataDir,
@@ -23,7 +24,7 @@ from carekey.interfaces.cli.common import (
     session,
 )
 from carekey.interfaces.cli.records import PersonArg, person_app
-from carekey.services.biometrics import MODALITIES, OVERRIDE_REASONS, POSITIONS, BiometricService
+from carekey.services.biometrics import OVERRIDE_REASONS, POSITIONS, BiometricService
 
 BIO = "biometric_identification"
 Modality = Annotated[str, typer.Option(help=f"{' or '.join(MODALITIES)}")]

@@ -23,7 +23,7 @@ SITES = (
     Site("south", "demo", "South market school", "Southern"),
 )
 VILLAGES = {"north": ("Kpalsi", "Gumani", "Nyohini", "Lamashegu"), "south": ("Ashaiman", "Tema", "Kpone", "Ada")}
-USERS = (
+USERS: tuple[tuple[str, str, list[str]], ...] = (  # (username, role, sites)
     ("registrar-north", "registrar", ["north"]),
     ("clinician-north", "clinician", ["north"]),
     ("registrar-south", "registrar", ["south"]),

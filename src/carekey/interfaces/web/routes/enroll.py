@@ -143,7 +143,9 @@ def enroll(request: Request, visit_id: str, form: Form):
         )
     except PossibleDuplicate as err:
         f.errors["duplicate"] = err.message
-        return _form(request, visit_id, f, language, err.status, list(err.detail.get("candidates", [])))
+        candidates = err.detail.get("candidates")
+        found = list(candidates) if isinstance(candidates, list) else []
+        return _form(request, visit_id, f, language, err.status, found)
     except ConsentMissing:
         f.errors["grant"] = NO_RECORD
         return _form(request, visit_id, f, language, 403)

@@ -87,7 +87,8 @@ def lookup(request: Request, visit_id: str, form: Form):
 async def identify(request: Request, visit_id: str, form: Form):
     actor = await run_in_threadpool(require_staff, request, Action.IDENTIFY_BIOMETRIC)
     svc, f = services(request), Fields(form)
-    if svc.biometrics is None:
+    biometrics = svc.biometrics
+    if biometrics is None:
         raise InvalidInput("biometric identification is not available on this server; use the card or the name")
     agreed = f.text("agree") == "yes"
     modality = f.text("modality")
@@ -103,7 +104,7 @@ async def identify(request: Request, visit_id: str, form: Form):
         return await run_in_threadpool(_identify_page, request, visit_id, f)
     try:  # without the tick the policy denies the search, and the denial is logged and visible to auditors
         found = await run_in_threadpool(
-            lambda: svc.biometrics.identify(actor, visit_id, BIO, modality, image, person_agreed=agreed)
+            lambda: biometrics.identify(actor, visit_id, BIO, modality, image, person_agreed=agreed)
         )
     except Forbidden:
         if agreed:
