@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from carekey.bootstrap import App
 from carekey.domain.program import Program, Site
 from carekey.interfaces.cli.common import DataDir, emit, opened, session
 from carekey.services.admin import LOCAL_OPERATOR
@@ -92,7 +93,7 @@ OptionalUser = Annotated[
 
 
 @contextmanager
-def _as(data: Path, user: str | None) -> Iterator[tuple[object, Actor]]:
+def _as(data: Path, user: str | None) -> Iterator[tuple[App, Actor]]:
     if user:
         with session(data, user) as (app, actor):
             yield app, actor
@@ -142,7 +143,7 @@ def user_change(
 ) -> None:
     """Change an account's role or sites: it is signed out and needs a new approval."""
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.change_user(actor, username, role, site or None)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.change_user(actor, username, role, site or None)))
 
 
 @user_app.command("reset-password")
@@ -155,7 +156,7 @@ def user_reset_password(
         "new password", hide_input=True, confirmation_prompt=True
     )
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.reset_password(actor, username, password)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.reset_password(actor, username, password)))
 
 
 @user_app.command("deactivate")
@@ -164,7 +165,7 @@ def user_deactivate(
 ) -> None:
     """Deactivate an account: signed out at once, can no longer sign in."""
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.set_active(actor, username, False)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.set_active(actor, username, False)))
 
 
 @user_app.command("reactivate")
@@ -173,7 +174,7 @@ def user_reactivate(
 ) -> None:
     """Reactivate an account; it needs a new approval."""
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.set_active(actor, username, True)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.set_active(actor, username, True)))
 
 
 @user_app.command("passwd")

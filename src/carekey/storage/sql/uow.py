@@ -59,7 +59,9 @@ def storage_failure(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
-        exc = exc.orig  # type: ignore[assignment]
+        if exc.orig is None:
+            return False
+        exc = exc.orig
     if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
         code = getattr(exc, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE

@@ -97,7 +97,7 @@ def rotate_biometric(request: Request, form: Form):
         )
     except CarekeyError as err:
         return _keys(request, err.status, err.message)
-    return _keys(request, rotated=int(version))  # type: ignore[call-overload]
+    return _keys(request, rotated=version)
 
 
 @router.post("/keys/renew-biometric", dependencies=CSRF)

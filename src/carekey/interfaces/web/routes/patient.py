@@ -48,8 +48,9 @@ def login(request: Request, form: Form):
         )
     response = redirect(request, "/me")
     set_cookie(response, request, request.app.state.settings, PATIENT_COOKIE, issued.token)
-    if i18n.valid(issued.language) and not i18n.valid(request.cookies.get(i18n.LANG_COOKIE)):
-        remember(response, request, issued.language)  # type: ignore[arg-type]
+    language = i18n.valid(issued.language)
+    if language and not i18n.valid(request.cookies.get(i18n.LANG_COOKIE)):
+        remember(response, request, language)
     return response
 
 
