@@ -35,6 +35,30 @@ def test_cli_and_server_load_without_the_extras():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
+def test_every_runtime_module_imports_without_the_extras():
+    """Research prototypes (the fuzzy commitment, reedsolo) and plots live in ``carekey.bench`` only: every other
+    module of the package, whatever ``serve`` ends up loading, imports with the extras absent."""
+    done = run("""
+        import importlib, pkgutil
+        import carekey
+        skipped, failed, seen = ("carekey.bench", "carekey.storage.migrations"), [], 0
+        for m in pkgutil.walk_packages(carekey.__path__, "carekey."):
+            if m.name.startswith(skipped) or m.name.endswith("__main__"):
+                continue
+            seen += 1
+            try:
+                importlib.import_module(m.name)
+            except ImportError as e:
+                failed.append((m.name, str(e)))
+        assert seen > 100 and not failed, (seen, failed)
+        loaded = [m for m in sys.modules if m.split(".")[0] in ("matplotlib", "reedsolo", "faker") and sys.modules[m]]
+        assert not loaded, loaded
+        assert "carekey.bench.fuzzy_commitment" not in sys.modules
+        print("ok")
+    """)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
 def test_bench_and_demo_name_their_missing_extra(tmp_path):
     done = run(f"""
         r = runner.invoke(app, ["bench", "log", "--entries", "10"])

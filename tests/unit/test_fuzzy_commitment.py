@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from carekey.bench import fc_kernels
+from carekey.bench import fuzzy_commitment as fc
 from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.iris.templates import IrisTemplate
-from carekey.biometrics.protection import fuzzy_commitment as fc
 from carekey.errors import TemplateError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "iris"

@@ -110,13 +110,13 @@ def verify_access_receipt(data: dict[str, object], public_key: bytes) -> bool:
     """Check an access as shown to the person, with the log's public key only: the salted event matches the
     leaf (``carekey.audit.leaf``), the leaf is in the signed tree, and the tree head is signed by the key."""
     try:
-        receipt = InclusionReceipt.from_dict(data["receipt"])  # type: ignore[arg-type]
+        receipt = InclusionReceipt.from_dict(_object(data["receipt"]))
         salt = base64.b64decode(str(data["salt"]), validate=True)
         event = data["event"]
         if not isinstance(event, dict):
             return False
         committed = leaf.leaf_input(event, salt)
-        promise = EntryPromise.from_dict(data["promise"]) if data.get("promise") is not None else None  # type: ignore[arg-type]
+        promise = EntryPromise.from_dict(_object(data["promise"])) if data.get("promise") is not None else None
     except (KeyError, TypeError, ValueError):
         return False
     if promise is not None and not (

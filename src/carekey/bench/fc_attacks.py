@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from carekey.bench import fc_kernels, unlinkability
+from carekey.bench import fuzzy_commitment as fc
 from carekey.bench.fc_prep import Prepared, bipolar, probes
 from carekey.biometrics.iris import matching
 from carekey.biometrics.iris.templates import IrisTemplate
-from carekey.biometrics.protection import fuzzy_commitment as fc
 
 RU_ROTATIONS = (-8, 0, 8)  # dictionary eyes enter the Rathgeb-Uhl histograms at these code shifts
 RU_TARGETS = 90  # commitments attacked (spread over the dataset): the attack costs T x dictionary

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from carekey.bench import fuzzy_commitment as fc
 from carekey.biometrics.iris import matching
 from carekey.biometrics.iris.templates import IrisTemplate
-from carekey.biometrics.protection import fuzzy_commitment as fc
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ def helpers(
     From real commitments (``coms``, of the messages whose codewords are ``truth``), or synthetic ones:
     ``truth`` committed under ``key`` with ``params`` (as ``fuzzy_commitment.commit`` does)."""
     if coms is None:
+        if key is None or params is None:
+            raise ValueError("synthetic commitments need the key and the parameters")
         perm, covered = fc.permutation(key), params.n * params.block
         codes, masks = prep.codes, prep.masks
         if params.mask_bits:
@@ -72,7 +74,7 @@ def helpers(
         return bipolar(h, masks[:, perm] if params.enrol_mask else None), truth
     p = coms[0].params
     h = np.stack([c.helper for c in coms])
-    usable = np.stack([c.mask for c in coms]) if p.enrol_mask else None
+    usable = np.stack([c.stored_mask() for c in coms]) if p.enrol_mask else None
     return bipolar(h, usable), truth
 
 

@@ -101,7 +101,8 @@ def contact_sheet(
     if scan is not None and scan < len(files):  # look for rejections in an evenly spread subset only
         files = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, scan).astype(int))]
     chosen = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(sample, len(files))).astype(int))]
-    tiles, rejected = [], []
+    tiles: list[np.ndarray] = []
+    rejected: list[tuple[str, np.ndarray]] = []  # (file name, captioned tile)
     for path in track(files, f"segment {Path(folder).name}", len(files)):
         tile, bad = _tile(path) if path in chosen or len(rejected) < max_rejected else (None, False)
         if tile is None:

@@ -241,7 +241,7 @@ async def _checked(response: Awaitable[httpx.Response], what: str) -> dict[str, 
     r = await response
     if r.status_code >= 300:
         raise RuntimeError(f"seeding ({what}) failed: {r.status_code} {r.text}")
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 async def seed_clients(world: World, http: httpx.AsyncClient, count: int, log: Log) -> None:
@@ -418,7 +418,7 @@ def write(report: dict, out: Path) -> None:
     out.write_text(json.dumps(doc, indent=2))
 
 
-def _run_in_own_loop(coro):  # type: ignore[no-untyped-def]
+def _run_in_own_loop(coro):
     """``asyncio.run`` in a thread of its own: the caller may already run an event loop (a notebook, a test
     process where a browser driver left one running), and ``asyncio.run`` refuses to nest."""
     import concurrent.futures

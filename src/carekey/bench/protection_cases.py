@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -125,4 +126,16 @@ class IrisCase:
         return unprot, prot
 
 
-CASES = {"fingerprint": FingerprintCase, "iris": IrisCase}
+class Case(Protocol):
+    """What the protection benchmark measures of one modality (``FingerprintCase``, ``IrisCase``)."""
+
+    def extract(self, path: Path) -> Any: ...
+    def unprotected(self, a: Any, b: Any) -> float: ...
+    def enrolled(self, t: Any, secret: bytes) -> np.ndarray: ...
+    def probe(self, t: Any, secret: bytes) -> np.ndarray: ...
+    def protected(self, probe: np.ndarray, enrolled: np.ndarray) -> float: ...
+    def attack(self, t: Any, secret: bytes) -> Any: ...
+    def search_ms(self, templates: list[Any], secret: bytes) -> tuple[float, float]: ...
+
+
+CASES: dict[str, Callable[[], Case]] = {"fingerprint": FingerprintCase, "iris": IrisCase}

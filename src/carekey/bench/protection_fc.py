@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from carekey.bench import accuracy, fc_attacks, protection
+from carekey.bench import fuzzy_commitment as fc
 from carekey.bench.fc_prep import Prepared, commit_all, helpers, prepare, probes
 from carekey.bench.protection_cases import IrisCase
-from carekey.biometrics.protection import fuzzy_commitment as fc
 from carekey.errors import CarekeyError
 
 SWEEP = (
@@ -282,10 +282,10 @@ def _frontier(sweep: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per configuration: the k just before and at <= 0.1 % impostor unlocks, and the keys nearest 32 / 64 / 128
     bits (when the code has them)."""
     out = []
-    for _, rows in itertools.groupby(
+    for _, group in itertools.groupby(
         sweep, key=lambda r: (r["hadamard_block_bits"], r["enrolment_mask_stored"], r["erasure_margin"], r["mask_bits"])
     ):
-        rows = list(rows)
+        rows = list(group)
         ok = [i for i, r in enumerate(rows) if r["impostor_success"] <= IMPOSTOR_TARGET]
         picks = {ok[0], max(ok[0] - 1, 0)} if ok else set()
         for bits in (32, 64, 128):

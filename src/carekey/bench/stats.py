@@ -23,8 +23,9 @@ import platform
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,8 +140,8 @@ def run(
     runs: int = 20,
     seed: int = 1,
     statistic: Statistic = Statistic.HYPERTENSION,
-    progress: Callable[..., object] | None = None,
-) -> dict[str, object]:
+    progress: Callable[[Iterable[int], str, int], Iterable[int]] | None = None,
+) -> dict[str, Any]:
     names = district_names(districts)
     rows = synthetic_program(people, districts, seed)
     true = truth(statistic, rows, names)
@@ -154,7 +155,7 @@ def run(
     }
     seconds = {"flat": 0.0, "hierarchical": 0.0}
     it = range(runs) if progress is None else progress(range(runs), "stats bench runs", runs)
-    for _ in it:  # type: ignore[union-attr]
+    for _ in it:
         for name, fn in (("flat", flat_estimates), ("hierarchical", hierarchical_estimates)):
             t0 = time.perf_counter()
             est = fn(statistic, rows, names, epsilon)
@@ -205,29 +206,29 @@ def run(
     }
 
 
-def table(report: dict[str, object]) -> str:
+def table(report: dict[str, Any]) -> str:
     lines = [
         f"stats bench: {report['people']} people, {report['districts']} districts, epsilon "
         f"{report['epsilon']:g}, {report['statistic']}, {report['runs']} runs",
         f"{'level':<14}{'MAE flat':>10}{'MAE hier.':>11}{'ratio':>7}{'rel.err flat':>14}{'rel.err hier.':>15}",
     ]
-    for level, v in report["levels"].items():  # type: ignore[attr-defined]
+    for level, v in report["levels"].items():
         lines.append(
             f"{level:<14}{v['mae_flat']:>10.2f}{v['mae_hierarchical']:>11.2f}"
             f"{v['mae_ratio_flat_to_hierarchical']:>7.2f}{v['relative_error_flat']:>13.2%}"
             f"{v['relative_error_hierarchical']:>15.2%}"
         )
-    lines.append("targets: " + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in report["targets"].items()))  # type: ignore[attr-defined]
+    lines.append("targets: " + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in report["targets"].items()))
     return "\n".join(lines)
 
 
-def plot(report: dict[str, object], out: Path) -> Path:
+def plot(report: dict[str, Any], out: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    levels = report["levels"]  # type: ignore[assignment]
+    levels = report["levels"]
     names = list(levels)
     x = np.arange(len(names))
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))

@@ -57,7 +57,8 @@ class TemplateFeed(Protocol):
 class ShardIndex(Protocol):
     """One 1:N index of a (program, modality, position) shard, keyed by template id."""
 
-    nbytes: int
+    @property
+    def nbytes(self) -> int: ...  # memory of the indexed rows
 
     def __len__(self) -> int: ...
     def __contains__(self, key: object) -> bool: ...

@@ -6,21 +6,27 @@ private helpers. Compiled C kernels are loaded by ``carekey.biometrics.native``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numba
 import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
 
-@intrinsic
-def popcount(typingctx, x):  # noqa: ARG001 - numba intrinsic signature
-    """Set bits of a uint64 (LLVM ``ctpop``: one POPCNT instruction where the CPU has it). numba code only."""
+def _ctpop(typingctx, x):  # noqa: ARG001 - numba intrinsic signature
     sig = types.uint64(types.uint64)
 
     def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
 
     return sig, codegen
+
+
+#: Set bits of a uint64 (LLVM ``ctpop``: one POPCNT instruction where the CPU has it). numba code only. Typed as
+#: numba code calls it (one argument; numba supplies ``typingctx``), which numba's ``@intrinsic`` does not say.
+popcount = cast(Callable[[int], int], intrinsic(_ctpop))
 
 
 @numba.njit(cache=True)

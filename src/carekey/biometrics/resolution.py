@@ -22,6 +22,7 @@ import io
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
+from PIL.TiffImagePlugin import TiffImageFile
 
 SOFTWARE_DEFAULT_PPI = (72, 96)
 MIN_MEANINGFUL_PPI = 10.0
@@ -49,7 +50,7 @@ def declared_resolution(image_bytes: bytes) -> Resolution | None:
     """
     try:
         with Image.open(io.BytesIO(bytes(image_bytes))) as img:
-            found = _tiff(img) if img.format == "TIFF" else _from_info(img)
+            found = _tiff(img) if isinstance(img, TiffImageFile) else _from_info(img)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, ZeroDivisionError, TypeError):
         return None
     if found is None:
@@ -64,8 +65,8 @@ def _meaningful(value: float) -> bool:
     return value >= MIN_MEANINGFUL_PPI and round(value) not in SOFTWARE_DEFAULT_PPI
 
 
-def _tiff(img: Image.Image) -> tuple[float, float, str] | None:
-    tags = img.tag_v2  # type: ignore[attr-defined]
+def _tiff(img: TiffImageFile) -> tuple[float, float, str] | None:
+    tags = img.tag_v2
     if 282 not in tags:
         return None
     x = float(tags[282])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from carekey.errors import InvalidInput, OutOfRange
 
@@ -65,7 +66,7 @@ def parse_blood_type(raw: str) -> BloodType:
         ) from None
 
 
-def _check(name: str, value: float | None) -> float | None:
+def _check(name: str, value: object) -> float | None:
     if value is None:
         return None
     spec = SPECS[name]
@@ -105,16 +106,15 @@ class Exam:
     @classmethod
     def create(cls, **kw: object) -> Exam:
         """Validate ranges and cross-field rules, derive BMI; raises InvalidInput/OutOfRange."""
-        for name in SPECS:
-            if name != "bmi":
-                kw[name] = _check(name, kw.get(name))  # type: ignore[arg-type]
-        sys_bp, dia_bp = kw.get("systolic_bp"), kw.get("diastolic_bp")
+        checked = {name: _check(name, kw.get(name)) for name in SPECS if name != "bmi"}
+        kw.update(checked)
+        sys_bp, dia_bp = checked["systolic_bp"], checked["diastolic_bp"]
         if (sys_bp is None) != (dia_bp is None):
             raise InvalidInput(
                 "blood pressure needs both systolic and diastolic values",
                 field="diastolic_bp" if dia_bp is None else "systolic_bp",
             )
-        if sys_bp is not None and dia_bp >= sys_bp:  # type: ignore[operator]
+        if sys_bp is not None and dia_bp is not None and dia_bp >= sys_bp:
             raise InvalidInput("diastolic blood pressure must be lower than systolic", field="diastolic_bp")
         bt = kw.get("blood_type")
         kw["blood_type"] = parse_blood_type(bt) if isinstance(bt, str) else bt
@@ -127,9 +127,10 @@ class Exam:
         if len(notes) > MAX_NOTES:
             raise InvalidInput(f"notes are limited to {MAX_NOTES} characters", field="notes")
         kw["notes"] = notes
-        h, w = kw.get("height_cm"), kw.get("weight_kg")
-        kw["bmi"] = _check("bmi", round(w / (h / 100) ** 2, 1)) if h and w else None  # type: ignore[operator]
-        exam = cls(**kw)  # type: ignore[arg-type]
+        h, w = checked["height_cm"], checked["weight_kg"]
+        kw["bmi"] = _check("bmi", round(w / (h / 100) ** 2, 1)) if h and w else None
+        fields: dict[str, Any] = kw  # every measured value checked above; ids and times come from the service
+        exam = cls(**fields)
         if not exam.observations():
             raise InvalidInput("an exam needs at least one measurement or the blood type")
         return exam

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from carekey.errors import InvalidInput
 
@@ -154,8 +156,9 @@ class Person:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Person:
+    def from_dict(cls, data: Mapping[str, Any]) -> Person:
+        """The stored form (``to_dict``, a JSON object sealed under the person's key) back into a Person."""
         d = dict(data)
         d["sex"] = Sex(str(d["sex"]))
         d["birth_date"] = date.fromisoformat(str(d["birth_date"])) if d.get("birth_date") else None
-        return cls(**d)  # type: ignore[arg-type]
+        return cls(**d)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntryRequest
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.resource import Resource
@@ -32,9 +33,21 @@ ALLOWED_TYPES = frozenset({"Patient", "Location", "Encounter", "Observation", "C
 VISIT_BUNDLE_TYPE, EXPORT_BUNDLE_TYPE = "transaction", "collection"
 
 
-def _first_identifier(resource: Resource) -> Identifier:
+def _first_identifier(resource: Resource) -> tuple[str, str]:
+    """(system, value) of the resource's first business identifier (every bundled type but AuditEvent has one)."""
     ids = getattr(resource, "identifier", None)
-    return ids[0] if isinstance(ids, list) else ids
+    first = ids[0] if isinstance(ids, list) else ids
+    if not isinstance(first, Identifier) or first.system is None or first.value is None:
+        raise ValueError(f"a {resource.get_resource_type()} without a business identifier cannot be bundled")
+    return first.system, first.value
+
+
+def _log_index(event: AuditEvent) -> str:
+    """The transparency-log index an AuditEvent names (its last entity, ``resources.audit_event``)."""
+    what = event.entity[-1].what if event.entity else None
+    if what is None or what.identifier is None or what.identifier.value is None:
+        raise ValueError("an AuditEvent without its log index cannot be bundled")
+    return what.identifier.value
 
 
 def _check(resource: Resource) -> str:
@@ -46,15 +59,12 @@ def _check(resource: Resource) -> str:
 
 def _entry(resource: Resource, transaction: bool) -> BundleEntry:
     rtype = _check(resource)
-    if rtype == "AuditEvent":  # has no business identifier of its own: named by its log index
-        index = resource.entity[-1].what.identifier.value  # type: ignore[index,union-attr]
-        url, request = S.full_url(rtype, S.ACCESS_LOG, index), None
+    if isinstance(resource, AuditEvent):  # has no business identifier of its own: named by its log index
+        url, request = S.full_url(rtype, S.ACCESS_LOG, _log_index(resource)), None
     else:
-        i = _first_identifier(resource)
-        url = S.full_url(rtype, i.system, i.value)
-        request = (
-            BundleEntryRequest(method="PUT", url=f"{rtype}?identifier={i.system}|{i.value}") if transaction else None
-        )
+        system, value = _first_identifier(resource)
+        url = S.full_url(rtype, system, value)
+        request = BundleEntryRequest(method="PUT", url=f"{rtype}?identifier={system}|{value}") if transaction else None
     return BundleEntry(fullUrl=url, resource=resource, request=request)
 
 

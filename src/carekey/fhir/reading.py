@@ -28,6 +28,7 @@ def measurements(bundle: Bundle) -> list[dict[str, object]]:
         for code, qty in parts:
             if qty is not None:
                 assert qty.system == S.UCUM and qty.code == qty.unit, "units are UCUM codes"
+                assert qty.value is not None, "a quantity carries its value"
                 rows.append({"loinc": _loinc(code), "value": float(qty.value), "unit": qty.code, "at": at})
         if obs.valueCodeableConcept is not None:
             rows.append({"loinc": _loinc(obs.code), "value": obs.valueCodeableConcept.text, "unit": None, "at": at})
@@ -35,4 +36,8 @@ def measurements(bundle: Bundle) -> list[dict[str, object]]:
 
 
 def resource_types(bundle: Bundle) -> list[str]:
-    return [e.resource.get_resource_type() for e in bundle.entry or []]
+    types = []
+    for e in bundle.entry or []:
+        assert e.resource is not None, "every entry carries a resource"
+        types.append(e.resource.get_resource_type())
+    return types

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import TypeVar
 
 from carekey.domain.ids import new_id
 from carekey.domain.program import Program, Role, Site, User, parse_role
@@ -30,6 +31,8 @@ ADMIN = Purpose.ADMINISTRATION.value
 LOCAL_OPERATOR = Actor("local-operator", "local-operator", Role.ADMIN, frozenset())
 #: ``carekey demo`` seeding its demo accounts (a second identity, so the seeded accounts are approved; logged).
 DEMO_SEED = Actor("demo-seed", "demo-seed", Role.ADMIN, frozenset())
+
+T = TypeVar("T")
 
 
 def _check_password(password: str) -> None:
@@ -216,7 +219,7 @@ class AdminService:
             uow.users.set_language(actor.user_id, language[:8])
             uow.commit()
 
-    def rotate_key(self, actor: Actor, what: str, rotate: Callable[[], object]) -> object:
+    def rotate_key(self, actor: Actor, what: str, rotate: Callable[[], T]) -> T:
         """A key operation from the web UI: decided and logged FIRST, then ``rotate`` runs; if it fails, the log
         entry is rolled back with it (nothing happened). Returns what ``rotate`` returned."""
         with self.d.uow() as uow:

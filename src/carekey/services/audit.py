@@ -115,5 +115,4 @@ class AuditService:
 
 def _unique(heads: list[SignedTreeHead]) -> list[SignedTreeHead]:
     """The same head stored in the database and in the heads file is checked once."""
-    seen: set[SignedTreeHead] = set()
-    return [h for h in heads if not (h in seen or seen.add(h))]  # type: ignore[func-returns-value]
+    return list(dict.fromkeys(heads))  # first occurrences, in order

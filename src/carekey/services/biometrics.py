@@ -38,6 +38,7 @@ from carekey.biometrics.image_header import check_pixels
 from carekey.biometrics.modality import MODALITIES, Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
+from carekey.domain.visit import Visit
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action, Presence
 from carekey.services.access import BIOMETRIC_CHECK, authorize, consents_of, count_search, log_access
@@ -227,9 +228,9 @@ class BiometricService:
         self,
         uow: UnitOfWork,
         actor: Actor,
-        visit,
+        visit: Visit,
         purpose: Purpose,
-        program_id: str,  # type: ignore[no-untyped-def]
+        program_id: str,
         person_id: str,
         modality: str,
         probe: bytes,

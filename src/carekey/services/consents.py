@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from carekey.domain.consent import (
     ConsentRecord,
@@ -59,11 +60,11 @@ def add_consent_rows(
     key: bytes,
     person_id: str,
     form: ConsentInput,
-    now,
+    now: datetime,
     site_id: str | None,
     user_id: str | None,
     purposes: tuple[Purpose, ...] = CONSENT_PURPOSES,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     revoked = [p for p in purposes if p not in form.granted]
     current = consents_of(uow, person_id)
     purposes += tuple(d for r in revoked for d in implied_revocations(r, current) if d not in purposes)

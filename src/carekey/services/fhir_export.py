@@ -47,8 +47,8 @@ class FhirExportService:
             accesses = [
                 (
                     e.event,
-                    LogRef(e.event.seq, sth.size, str(ref["root_hash"]), str(ref["key_id"]), int(ref["timestamp_ms"])),
-                )  # type: ignore[call-overload]
+                    LogRef(e.event.seq, sth.size, str(ref["root_hash"]), str(ref["key_id"]), sth.head.timestamp_ms),
+                )
                 for e in uow.access_log.for_person(row.id)
                 if e.event.seq is not None and e.event.seq < sth.size
             ]

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TypedDict
 
 import httpx
 
@@ -78,10 +79,23 @@ def http_send(url: str, body: bytes, timeout: float) -> Answer:
     return Answer(r.status_code, r.headers.get("location"), "" if r.is_success else f"HTTP {r.status_code}")
 
 
+class QueueItem(TypedDict):
+    """One row of the queue as the CLI shows it."""
+
+    id: str
+    site_id: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str
+
+
 @dataclass(frozen=True)
 class QueueView:
     counts: dict[str, dict[str, int]]  # site id -> status -> count
-    items: list[dict[str, object]]  # pending and failed pushes, without person or visit ids (CLI only)
+    items: list[QueueItem]  # pending and failed pushes, without person or visit ids (CLI only)
 
 
 class FhirPushService:
@@ -217,7 +231,7 @@ class FhirPushService:
                 counts.setdefault(site, dict.fromkeys(STATUSES, 0))[status] = n
             rows = uow.fhir_pushes.list(("pending", "failed"))
             uow.commit()
-        items = [
+        items: list[QueueItem] = [
             {
                 "id": r.id,
                 "site_id": r.site_id,

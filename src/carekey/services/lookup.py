@@ -8,6 +8,7 @@ shown is logged as an access to that person's data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -76,7 +77,14 @@ class LookupService:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    def _run(self, actor: Actor, visit_id: str, purpose: str | None, find, method: str) -> list[Candidate]:  # type: ignore[no-untyped-def]
+    def _run(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        find: Callable[[UnitOfWork, list[str]], list[tuple[Person, float]]],
+        method: str,
+    ) -> list[Candidate]:
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             p = authorize(

@@ -173,6 +173,7 @@ class PatientService:
             unknown="unknown patient token; sign in with your card number and PIN",
             expired="session expired; sign in again",
         )
+        assert session.person_id is not None  # checked_session(staff=False) refuses a session of no person
         return Patient(session.person_id)
 
     def logout(self, token: str) -> None:
@@ -226,7 +227,7 @@ class PatientService:
             history = uow.consents.history(row.id)
             last = history[-1] if history else None
             form = ConsentInput((), last.notice_version if last else "v1", last.language if last else "en", Grantor())
-            add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))  # type: ignore[arg-type]
+            add_consent_rows(uow, self.d, key, row.id, form, now, None, None, (cp,))
             newest = [r for r in uow.consents.history(row.id) if r.purpose == cp.value][-1]
             uow.commit()
         return open_consent(self.d.crypto, key, newest)

@@ -18,6 +18,7 @@ from carekey.domain.consent import Grantor, current_grants
 from carekey.domain.ids import new_person_id
 from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
+from carekey.domain.visit import Visit
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.policy.decision import Action
 from carekey.services.access import DEMOGRAPHIC_CHECK, authorize, count_search, log_access
@@ -190,9 +191,9 @@ class PeopleService:
         self,
         uow: UnitOfWork,
         actor: Actor,
-        visit,
+        visit: Visit,
         program_id: str,
-        person: Person,  # type: ignore[no-untyped-def]
+        person: Person,
         confirm_new: bool,
     ) -> None:
         ix = self.d.index

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from carekey.crypto.envelope import PersonCrypto, SealedKey, exam_aad, person_aad
 from carekey.domain.consent import ConsentRecord, Grantor, GrantorKind
 from carekey.domain.exam import Exam, parse_blood_type
@@ -9,6 +11,14 @@ from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
 from carekey.errors import NotFound
 from carekey.storage.protocols import ConsentRow, ExamRow, PersonRow, UnitOfWork
+
+
+def _open_object(crypto: PersonCrypto, key: bytes, blob: bytes, aad: str) -> dict[str, Any]:
+    """A sealed JSON object (every payload carekey seals is one, and the seal is authenticated)."""
+    data = crypto.open_json(key, blob, aad)
+    if not isinstance(data, dict):
+        raise TypeError(f"sealed payload {aad} is not a JSON object")
+    return data
 
 
 def load_row(uow: UnitOfWork, person_id: str) -> PersonRow:
@@ -24,7 +34,7 @@ def data_key(crypto: PersonCrypto, row: PersonRow) -> bytes:
 
 def open_person(crypto: PersonCrypto, row: PersonRow, key: bytes | None = None) -> Person:
     key = key or data_key(crypto, row)
-    return Person.from_dict(crypto.open_json(key, row.ciphertext, person_aad(row.id)))  # type: ignore[arg-type]
+    return Person.from_dict(_open_object(crypto, key, row.ciphertext, person_aad(row.id)))
 
 
 def open_person_or_none(crypto: PersonCrypto, row: PersonRow) -> Person | None:
@@ -41,7 +51,7 @@ def seal_exam(crypto: PersonCrypto, key: bytes, exam: Exam) -> bytes:
 
 
 def open_exam(crypto: PersonCrypto, key: bytes, row: ExamRow) -> Exam:
-    data = dict(crypto.open_json(key, row.ciphertext, exam_aad(row.id, row.person_id)))  # type: ignore[call-overload]
+    data = _open_object(crypto, key, row.ciphertext, exam_aad(row.id, row.person_id))
     data.pop("bmi", None)
     bt = data.pop("blood_type", None)
     return Exam.create(
@@ -67,7 +77,7 @@ def seal_grantor(crypto: PersonCrypto, key: bytes, consent_id: str, person_id: s
 
 
 def open_consent(crypto: PersonCrypto, key: bytes, row: ConsentRow) -> ConsentRecord:
-    g = dict(crypto.open_json(key, row.grantor_ciphertext, grantor_aad(row.id, row.person_id)))  # type: ignore[call-overload]
+    g = _open_object(crypto, key, row.grantor_ciphertext, grantor_aad(row.id, row.person_id))
     grantor = Grantor(GrantorKind(row.grantor_kind), g["name"], g["relation"])
     return ConsentRecord(
         id=row.id,

@@ -38,7 +38,7 @@ class VisitService:
     def close(self, actor: Actor, visit_id: str) -> Visit:
         with self.d.uow() as uow:
             visit = uow.visits.get(visit_id)
-            _visible(actor, visit, visit_id)
+            visit = _visible(actor, visit, visit_id)
             closed = visit.close(actor.user_id, self.d.clock())
             uow.visits.save(closed)
             uow.commit()
@@ -50,8 +50,7 @@ class VisitService:
         exam, is no way to learn a person id)."""
         with self.d.uow(read_only=True) as uow:
             visit = uow.visits.get(visit_id)
-        _visible(actor, visit, visit_id)
-        assert visit is not None
+        visit = _visible(actor, visit, visit_id)
         return visit if visit.is_open else replace(visit, person_id=None)
 
     def open_visits(self, actor: Actor) -> list[Visit]:
@@ -66,8 +65,9 @@ class VisitService:
             return uow.visits.open_at(sorted(actor.site_ids), self.d.clock() - MAX_OPEN)
 
 
-def _visible(actor: Actor, visit: Visit | None, visit_id: str) -> None:
+def _visible(actor: Actor, visit: Visit | None, visit_id: str) -> Visit:
     """NotFound unless the policy lets the actor handle ``visit`` (a manager's sites only bind them to a program,
     for statistics: visits are for registrars and clinicians, at their own sites)."""
     if visit is None or not permitted(actor, Action.HANDLE_VISIT, site_id=visit.site_id).allowed:
         raise NotFound(f"no visit {visit_id} at your sites")
+    return visit

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from carekey.errors import InvalidInput
 from carekey.stats import records as r
-from carekey.stats.published import PublishedRelease
+from carekey.stats.published import JsonObject, PublishedRelease
 from carekey.stats.releases import Statistic, outcomes
 from carekey.stats.tree import AGE_LABELS, Level
 
@@ -43,7 +43,7 @@ DEFAULT_COC = "HllvX50cXC0"
 
 def to_csv(release: PublishedRelease) -> str:
     body = release.body
-    outs = [str(o) for o in body.get("outcomes", [])]  # type: ignore[union-attr]
+    outs = [str(o) for o in body.get("outcomes", [])]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(
@@ -68,7 +68,7 @@ def to_csv(release: PublishedRelease) -> str:
             "release_id",
         ]
     )
-    for f in body["figures"]:  # type: ignore[union-attr]
+    for f in body["figures"]:
         share_ci = f["share_ci95"] or ["", ""]
         w.writerow(
             [
@@ -90,7 +90,7 @@ def to_csv(release: PublishedRelease) -> str:
                 release.id,
             ]
         )
-    for note in body.get("notes", []):  # type: ignore[union-attr]
+    for note in body.get("notes", []):
         w.writerow([f"# {note}"])
     return out.getvalue()
 
@@ -115,7 +115,7 @@ class Dhis2Mapping:
         if not isinstance(raw, dict):
             raise InvalidInput("the DHIS2 mapping file must be a JSON object", field="mapping")
 
-        def table(name: str) -> dict:  # type: ignore[type-arg]
+        def table(name: str) -> dict:
             value = raw.get(name, {})
             if not isinstance(value, dict):
                 raise InvalidInput(f"'{name}' in the DHIS2 mapping must be an object", field="mapping")
@@ -174,12 +174,12 @@ def mapping_template(districts: Sequence[str]) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Dhis2Payload:
-    body: dict[str, object]
+    body: JsonObject
     skipped: int  # figures (x outcomes) with no UID in the mapping, or merged cells
 
     @property
     def values(self) -> int:
-        return len(self.body["dataValues"])  # type: ignore[arg-type]
+        return len(self.body["dataValues"])
 
 
 def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) -> Dhis2Payload:
@@ -191,7 +191,7 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
     values: dict[tuple[str, str, str], dict[str, str]] = {}
     skipped = 0
     for rel in sorted(releases, key=lambda x: (x.created_at, x.id)):
-        for f in rel.body["figures"]:  # type: ignore[union-attr]
+        for f in rel.body["figures"]:
             level = Level(f["level"])
             coc_key = {
                 Level.TOTAL: "total",
@@ -214,7 +214,7 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
                     "attributeOptionCombo": mapping.attribute_option_combo,
                     "value": str(int(count)),
                 }
-    body: dict[str, object] = {}
+    body: JsonObject = {}
     if mapping.data_set:
         body["dataSet"] = mapping.data_set
     if periods:
@@ -223,15 +223,17 @@ def data_value_set(releases: Sequence[PublishedRelease], mapping: Dhis2Mapping) 
     return Dhis2Payload(body, skipped)
 
 
-def import_summary(payload: object) -> tuple[bool, dict[str, object]]:
+def import_summary(payload: object) -> tuple[bool, JsonObject]:
     """(accepted, summary) from DHIS2's answer: ``{"response": {ImportSummary}}`` (2.38+) or the ImportSummary
     itself (older). Accepted only on status SUCCESS (or OK) with nothing ignored: a WARNING means some values
     were not stored, so nothing is marked as sent and the push can be repeated (DHIS2 updates in place)."""
     if not isinstance(payload, dict):
         return False, {"status": "ERROR", "description": "DHIS2 answered without an import summary"}
-    summary = payload.get("response") if isinstance(payload.get("response"), dict) else payload
+    response = payload.get("response")
+    summary: JsonObject = response if isinstance(response, dict) else payload
     status = str(summary.get("status", "")).upper()
-    counts = summary.get("importCount") if isinstance(summary.get("importCount"), dict) else {}
-    keep = {k: summary[k] for k in ("status", "description", "importCount", "conflicts") if k in summary}
+    count = summary.get("importCount")
+    counts: JsonObject = count if isinstance(count, dict) else {}
+    keep: JsonObject = {k: summary[k] for k in ("status", "description", "importCount", "conflicts") if k in summary}
     ignored = int(counts.get("ignored", 0) or 0)
     return status in ("SUCCESS", "OK") and ignored == 0, keep

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
+import opendp.prelude as dp
 
 from carekey.errors import InvalidInput
 from carekey.stats import records as r
@@ -103,10 +104,10 @@ def cell_of(statistic: Statistic, record: r.ScreeningRecord, districts: frozense
 
 def measurements(
     statistic: Statistic, districts: Sequence[str], epsilon: float, split: Mapping[Level, float]
-) -> dict[Level, tuple[list[str], object]]:
+) -> dict[Level, tuple[list[str], dp.Measurement]]:
     """The OpenDP measurement of each level and its categories (``node key <US> outcome``)."""
     nodes, outs = tree(districts), outcomes(statistic)
-    out: dict[Level, tuple[list[str], object]] = {}
+    out: dict[Level, tuple[list[str], dp.Measurement]] = {}
     for level, share in check_split(split).items():
         cats = [f"{n.key}\x1f{o}" for n in nodes if n.level is level for o in outs]
         out[level] = (cats, count_measurement(cats, epsilon * share))
@@ -138,7 +139,7 @@ def measure(
     known = frozenset(districts)
     cells = [cell_of(statistic, x, known) for x in rows]
     meas = measurements(statistic, districts, epsilon, split)
-    level_eps = {level: float(m.map(1)) for level, (_, m) in meas.items()}  # type: ignore[attr-defined]
+    level_eps = {level: float(m.map(1)) for level, (_, m) in meas.items()}
     total_eps = math.fsum(level_eps.values())
     if before_noise is not None:
         before_noise(total_eps)  # charge the budget: everything is validated, no noise drawn yet
@@ -147,7 +148,7 @@ def measure(
     variance = np.zeros(len(nodes))
     for level, (cats, m) in meas.items():
         labels = [f"{key_of(level, d, s, a)}\x1f{o}" for d, s, a, o in cells]
-        values = m(labels)  # type: ignore[operator]  # the noise draw, by OpenDP
+        values = m(labels)  # the noise draw, by OpenDP
         by_key = {n.key: n for n in nodes if n.level is level}
         for cat, v in zip(cats, values, strict=True):
             key, o = cat.split("\x1f")

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+#: A JSON object as stored and served (what ``json.loads`` gives): the release body written by
+#: ``HierarchicalRelease.to_dict``, DHIS2 payloads and answers. Its shape is checked by the code that reads it.
+JsonObject = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -18,9 +22,9 @@ class PublishedRelease:
     epsilon: float
     created_at: datetime
     created_by: str
-    body: dict[str, object]  # HierarchicalRelease.to_dict()
+    body: JsonObject  # HierarchicalRelease.to_dict()
     sent_at: datetime | None = None
-    sent_summary: dict[str, object] | None = None
+    sent_summary: JsonObject | None = None
 
 
 class ReleaseStore(Protocol):

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -97,7 +98,12 @@ def _revision(url: str) -> str | None:
         db.dispose()
 
 
-def snapshot(settings: Settings, folder: Path) -> dict[str, object]:
+#: The backup's ``manifest.json`` (format, created_at, carekey_version, database, schema_revision, and ``files``:
+#: name -> {sha256, bytes}), as written by ``snapshot`` and read back with ``json.loads``.
+Manifest = dict[str, Any]
+
+
+def snapshot(settings: Settings, folder: Path) -> Manifest:
     """Copy the database, then the key store, then the key files into ``folder``; returns the manifest."""
     url = settings.resolved_database_url()
     kind = make_url(url).get_backend_name()
@@ -152,7 +158,7 @@ def create(settings: Settings, out: Path, passphrase: str, params: KdfParams = K
             info = tarfile.TarInfo("manifest.json")
             info.size, info.mode = len(body), 0o600
             tar.addfile(info, io.BytesIO(body))
-            for name in manifest["files"]:  # type: ignore[attr-defined]
+            for name in manifest["files"]:
                 tar.add(work / name, arcname=name)
         partial = out.with_name(out.name + ".partial")
         partial.unlink(missing_ok=True)
@@ -174,7 +180,7 @@ def create(settings: Settings, out: Path, passphrase: str, params: KdfParams = K
 
 
 @contextmanager
-def opened(path: Path, passphrase: str) -> Iterator[tuple[dict[str, object], Path]]:
+def opened(path: Path, passphrase: str) -> Iterator[tuple[Manifest, Path]]:
     """Decrypt and unpack a backup into a private temporary folder, checking every file against the manifest;
     yields (manifest, folder). Raises InvalidInput (passphrase, damage) or IntegrityError (a file differs)."""
     if not path.is_file():
@@ -202,7 +208,7 @@ def opened(path: Path, passphrase: str) -> Iterator[tuple[dict[str, object], Pat
         yield manifest, files
 
 
-def _check_files(manifest: dict[str, object], files: Path) -> dict[str, object]:
+def _check_files(manifest: Manifest, files: Path) -> dict[str, object]:
     """Open what can be opened without a server: key files, the key store, the SQLite database."""
     keys = load_key_file(files / KEYS)
     LogSigner.load(files / LOG_KEY)
@@ -277,7 +283,7 @@ def restore(path: Path, passphrase: str, settings: Settings) -> dict[str, object
                 env,
                 "restore the database",
             )
-        if HEADS in manifest["files"]:  # type: ignore[operator]
+        if HEADS in manifest["files"]:
             targets[HEADS] = settings.resolved_heads_file()
         for name, target in targets.items():
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ class _PromisingUnitOfWork(SqlUnitOfWork):
 
     def __enter__(self) -> SqlUnitOfWork:
         super().__enter__()
-        self.access_log.promises = self._promises
+        self._access_log.promises = self._promises
         return self
 
 

@@ -6,6 +6,7 @@ decryption happen in the services (with ``carekey.crypto``), never in storage.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -299,7 +300,7 @@ class FhirPushRepository(Protocol):
     def save(self, row: FhirPushRow) -> None: ...  # status, attempts, times, last answer
     def due(self, now: datetime, limit: int) -> list[FhirPushRow]: ...  # pending, next attempt <= now, oldest first
     def list(self, statuses: Sequence[str]) -> list[FhirPushRow]: ...  # oldest first
-    def counts(self) -> list[tuple[str, str, int]]: ...  # (site id, status, count)
+    def counts(self) -> builtins.list[tuple[str, str, int]]: ...  # (site id, status, count); `list` is a method here
     def requeue_failed(self, now: datetime) -> int: ...  # failed -> pending, attempts reset
 
 

@@ -32,7 +32,7 @@ def ridge_period(pixels: np.ndarray) -> float:
     low, high = 1.0 / P.RIDGE_PERIOD_PX[1], 1.0 / P.RIDGE_PERIOD_PX[0]
     edges = np.linspace(low, high, 41)
     which = np.digitize(radius, edges)
-    energy = np.bincount(which.ravel(), weights=power.ravel(), minlength=42)[1:41]
+    energy: np.ndarray = np.bincount(which.ravel(), weights=power.ravel(), minlength=42)[1:41]
     centres = (edges[:-1] + edges[1:]) / 2
     energy = np.convolve(energy, np.ones(3) / 3, mode="same")  # the peak of a smoothed radial profile
     return float(1.0 / centres[int(np.argmax(energy))])

@@ -19,7 +19,7 @@ def border_distance(pixels: np.ndarray) -> np.ndarray:
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1)
     energy = cv2.blur(gx * gx + gy * gy, (P.SEGMENT_BLOCK, P.SEGMENT_BLOCK))
     reference = float(np.percentile(energy, 95))
-    fg = (energy > P.SEGMENT_RELATIVE_ENERGY * reference).astype(np.uint8)
+    fg: np.ndarray = (energy > P.SEGMENT_RELATIVE_ENERGY * reference).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((P.SEGMENT_OPEN, P.SEGMENT_OPEN), np.uint8))
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((P.SEGMENT_CLOSE, P.SEGMENT_CLOSE), np.uint8))
     fg[0, :] = fg[-1, :] = fg[:, 0] = fg[:, -1] = 0  # the image edge is background too

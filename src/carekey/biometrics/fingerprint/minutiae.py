@@ -24,7 +24,7 @@ from carekey.errors import CaptureRejected
 ANGLE_UNITS = 256  # one turn in ISO/IEC 19794-2:2005 direction units
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: __eq__ below compares the arrays, and the class stays unhashable
 class Minutiae:
     """Immutable minutiae of one impression, in ISO/IEC 19794-2 units (see module docstring)."""
 
@@ -50,8 +50,6 @@ class Minutiae:
         return (self.width, self.height) == (other.width, other.height) and all(
             np.array_equal(getattr(self, f), getattr(other, f)) for f in ("x", "y", "angle", "kind", "quality")
         )
-
-    __hash__ = None  # type: ignore[assignment]
 
     @staticmethod
     def from_arrays(x, y, angle, kind, quality, width: int, height: int) -> Minutiae:

@@ -9,6 +9,7 @@ IrisCodes", Proc. IEEE 94(11), 2006).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -36,6 +37,12 @@ class Comparison:
         return normalized_hd(self.differing, self.compared)
 
 
+@overload
+def normalized_hd(differing: int, compared: int, min_bits: int = ...) -> float: ...
+@overload
+def normalized_hd(
+    differing: int | np.ndarray, compared: int | np.ndarray, min_bits: int = ...
+) -> float | np.ndarray: ...
 def normalized_hd(
     differing: int | np.ndarray, compared: int | np.ndarray, min_bits: int = P.MIN_BITS_COMPARED
 ) -> float | np.ndarray:

@@ -143,7 +143,7 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
             # a clump of lashes against bright skin can be as round and as contrasted, but is small
             interior = float(np.median(smooth[y0 : y0 + h, x0 : x0 + w][own]))
             darkness = max(0.0, 1.0 - (interior - lo) / spread)
-            discs = []
+            discs: list[tuple[float, float, float, float]] = []  # (weight, x, y, radius)
             r = float(np.sqrt(area / np.pi))
             if r <= rmax:  # the blob as a whole, when it is round
                 pts = np.column_stack(np.nonzero(own)[::-1]).astype(np.float32)
@@ -156,7 +156,7 @@ def _find_pupil(img: np.ndarray) -> tuple[Circle, float]:
             iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
             ri = float(dist[iy, ix]) + 0.5
             if rmin <= ri <= rmax and ri < 0.9 * r:
-                discs.append((P.PUPIL_INSCRIBED_WEIGHT, x0 + ix, y0 + iy, ri))
+                discs.append((P.PUPIL_INSCRIBED_WEIGHT, x0 + float(ix), y0 + float(iy), ri))
             for weight, cx, cy, rr in discs:
                 score = weight * darkness * np.sqrt(rr / rmin) * _ring_support(blurred, cx, cy, rr, ring_angles)
                 if score > 0:
@@ -254,8 +254,8 @@ def _find_limbus(img: np.ndarray, pupil: Circle) -> tuple[Circle, float]:
     step = max(1.0, pupil.r / 40)
     radii = np.arange(pupil.r / hi_ratio, rmax, step)
     angles = np.deg2rad(np.concatenate([np.arange(lo, hi + 0.1, 2.5) for lo, hi in P.LIMBUS_ARCS]))
-    shift = P.IRIS_CENTER_OFFSET * pupil.r / 0.4  # offset relative to a typical iris radius
-    shift = (shift, shift * P.IRIS_CENTER_VERTICAL)
+    offset = P.IRIS_CENTER_OFFSET * pupil.r / 0.4  # offset relative to a typical iris radius
+    shift = (offset, offset * P.IRIS_CENTER_VERTICAL)
     near = np.arange(1.15, 1.4, 0.05) * pupil.r  # surely iris whatever the dilation
     nx, ny = pupil.x + near[:, None] * np.cos(angles), pupil.y + near[:, None] * np.sin(angles)
     iris_level = float(np.median(ndimage.map_coordinates(blurred, [ny.ravel(), nx.ravel()], order=1)))
@@ -305,7 +305,7 @@ def _integro_differential(
     image is still closer to the iris than to what lies outside: this rejects the sclera-to-skin
     edges at the eye corners, which can be stronger than a soft limbus.
     """
-    sx, sy = (shift, shift) if np.isscalar(shift) else shift
+    sx, sy = shift if isinstance(shift, tuple) else (shift, shift)
     offx, offy = np.arange(-sx, sx + 1e-9, step), np.arange(-sy, sy + 1e-9, step)
     xs = cx + offx[:, None, None, None] + radii[None, None, :, None] * np.cos(angles)[None, None, None, :]
     ys = cy + offy[None, :, None, None] + radii[None, None, :, None] * np.sin(angles)[None, None, None, :]

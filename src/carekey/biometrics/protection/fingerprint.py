@@ -35,10 +35,12 @@ def cylinder_vectors(bits: np.ndarray, masks: np.ndarray) -> np.ndarray:
     Centring matters: MCC bits are mostly unset, and without it every cylinder's projections are
     dominated by the same all-unset direction, so unrelated cylinders would collide."""
     k, ns, q = bits.shape[0], FP.MCC_NS, P.FP_POOL
-    cells = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, : FP.MCC_ND * ns * ns]
-    cells = cells.reshape(k, FP.MCC_ND, ns // q, q, ns // q, q).any(axis=(3, 5))
-    valid = np.unpackbits(masks.view(np.uint8), axis=1, bitorder="little")[:, : ns * ns]
-    valid = valid.reshape(k, 1, ns // q, q, ns // q, q).all(axis=(3, 5))
+    cells: np.ndarray = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, : FP.MCC_ND * ns * ns]
+    cells = np.asarray(
+        cells.reshape(k, FP.MCC_ND, ns // q, q, ns // q, q).any(axis=(3, 5))
+    )  # one array (numpy types .any(axis) as bool | array)
+    valid: np.ndarray = np.unpackbits(masks.view(np.uint8), axis=1, bitorder="little")[:, : ns * ns]
+    valid = np.asarray(valid.reshape(k, 1, ns // q, q, ns // q, q).all(axis=(3, 5)))
     valid = np.broadcast_to(valid, cells.shape).reshape(k, DIM)
     x = cells.reshape(k, DIM).astype(np.float32)
     mean = (x * valid).sum(axis=1, keepdims=True) / np.maximum(valid.sum(axis=1, keepdims=True), 1)

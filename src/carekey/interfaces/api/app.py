@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
         app.include_router(module.router)
 
     @app.middleware("http")
-    async def sign_tree_heads(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def sign_tree_heads(request: Request, call_next):
         """A request that may have logged (reads are logged too) ends with a signed tree head when one is due
         (at most one per Settings.tree_head_seconds). While the last head is young nothing is read (an in-memory
         check on the event loop); then one read-only check (no write lock), and a write only to sign a due head."""

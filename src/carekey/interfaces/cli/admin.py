@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from carekey.bootstrap import App
 from carekey.domain.program import Program, Site
 from carekey.interfaces.cli.common import DataDir, emit, opened, session
 from carekey.services.admin import LOCAL_OPERATOR
@@ -70,7 +71,7 @@ def user_add(
         "password", hide_input=True, confirmation_prompt=True
     )
     with _as(data, actor_name) as (app, actor):
-        user = app.services.admin.add_user(actor, username, role, password, site, display_name)  # type: ignore[attr-defined]
+        user = app.services.admin.add_user(actor, username, role, password, site, display_name)
         emit(
             {
                 "id": user.id,
@@ -95,7 +96,7 @@ OptionalUser = Annotated[
 
 
 @contextmanager
-def _as(data: Path, user: str | None) -> Iterator[tuple[object, Actor]]:
+def _as(data: Path, user: str | None) -> Iterator[tuple[App, Actor]]:
     """The admin acting: ``--user`` signed in, or the local operator while the folder has no admin account yet
     (an anonymous operator's change could be approved by the very admin who made it)."""
     if user:
@@ -103,7 +104,7 @@ def _as(data: Path, user: str | None) -> Iterator[tuple[object, Actor]]:
             yield app, actor
         return
     with opened(data) as app:
-        if not app.services.admin.operator_may_change_accounts():  # type: ignore[attr-defined]
+        if not app.services.admin.operator_may_change_accounts():
             typer.echo(
                 "error: this data folder has an admin account: name yourself with --user ADMIN (password from "
                 "CAREKEY_PASSWORD or a prompt), so that a second person approves the change",
@@ -113,7 +114,7 @@ def _as(data: Path, user: str | None) -> Iterator[tuple[object, Actor]]:
         yield app, LOCAL_OPERATOR
 
 
-def _show(u) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _show(u) -> dict[str, object]:
     return {"username": u.username, "role": u.role, "site_ids": u.site_ids, "active": u.active, "approved": u.approved}
 
 
@@ -154,7 +155,7 @@ def user_change(
 ) -> None:
     """Change an account's role or sites: it is signed out and needs a new approval."""
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.change_user(actor, username, role, site or None)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.change_user(actor, username, role, site or None)))
 
 
 @user_app.command("reset-password")
@@ -167,7 +168,7 @@ def user_reset_password(
         "new password", hide_input=True, confirmation_prompt=True
     )
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.reset_password(actor, username, password)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.reset_password(actor, username, password)))
 
 
 @user_app.command("deactivate")
@@ -176,7 +177,7 @@ def user_deactivate(
 ) -> None:
     """Deactivate an account: signed out at once, can no longer sign in."""
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.set_active(actor, username, False)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.set_active(actor, username, False)))
 
 
 @user_app.command("reactivate")
@@ -185,7 +186,7 @@ def user_reactivate(
 ) -> None:
     """Reactivate an account; it needs a new approval."""
     with _as(data, user) as (app, actor):
-        emit(_show(app.services.admin.set_active(actor, username, True)))  # type: ignore[attr-defined]
+        emit(_show(app.services.admin.set_active(actor, username, True)))
 
 
 @user_app.command("passwd")

@@ -90,7 +90,7 @@ def accuracy_cmd(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset / --modality") from exc
     if len(sets) == 1 and len(dataset) == 1 and sets[0].path == dataset[0]:
-        _single_set(sets[0].modality, dataset[0], out, (baseline or [None])[0], plot)
+        _single_set(sets[0].modality, dataset[0], out, baseline[0] if baseline else None, plot)
         return
     wanted = None if baseline is None else [b for b in baseline if b != "none"]
     try:
@@ -218,17 +218,19 @@ def protection_cmd(
     if scheme not in ("iom", "fuzzy-commitment") or (scheme == "fuzzy-commitment" and modality != "iris"):
         raise typer.BadParameter(f"unknown scheme {scheme!r} for {modality} (iom; fuzzy-commitment for iris)")
     if scheme == "fuzzy-commitment":
-        from carekey.bench import protection_fc as protection  # noqa: F811 (same run / table interface)
+        from carekey.bench import protection_fc  # the research prototype, same report and table shape
 
-        report, systems = protection.run(dataset, track)
+        report, systems = protection_fc.run(dataset, track)
+        table = protection_fc.table
     else:
         report, systems = protection.run(modality, dataset, track, attacked=attacked)
+        table = protection.table
     if plot:
         plots.det_plot(systems, plot, f"{modality} protection, {dataset.name}")
         report["det_plot"] = str(plot)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    typer.echo(protection.table(report))
+    typer.echo(table(report))
     typer.echo(f"report written to {out}")
 
 

@@ -25,7 +25,7 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,13 @@ import numpy as np
 from sqlalchemy import insert
 
 from carekey import bootstrap
+from carekey.biometrics.protection.matcher import ProtectedMatcher
 from carekey.config import Settings
 from carekey.domain.consent import Grantor
 from carekey.domain.program import Program, Role, Site
 from carekey.services.admin import LOCAL_OPERATOR
 from carekey.services.consents import ConsentInput
+from carekey.services.container import Services
 from carekey.services.deps import Actor
 from carekey.services.people import PersonInput
 
@@ -207,6 +209,14 @@ def _iris_data(secret: bytes, progress: Progress) -> Data:
     return people, make
 
 
+def _protected(services: Services) -> ProtectedMatcher:
+    """The matcher ``bootstrap.build`` wires by default, the one the server runs and this benchmark measures."""
+    matcher = services.biometrics.matcher if services.biometrics is not None else None
+    if not isinstance(matcher, ProtectedMatcher):
+        raise RuntimeError(f"the service benchmark measures the protected matcher, not {type(matcher).__name__}")
+    return matcher
+
+
 def run(
     modality: str,
     gallery: int,
@@ -228,7 +238,7 @@ def run(
     app = bootstrap.build(settings)
     try:
         services = app.services
-        matcher = services.biometrics.matcher
+        matcher = _protected(services)
         secret = matcher._secret  # the benchmark makes synthetic templates under the program's own secret
         registrar, clinician = _world(services)
         people, make = (_fingerprint_data if modality == "fingerprint" else _iris_data)(secret, progress)
@@ -250,9 +260,9 @@ def run(
     app = bootstrap.build(settings)  # the server start-up: the gallery is loaded from the database
     try:
         services = app.services
-        matcher = services.biometrics.matcher
+        matcher = _protected(services)
         t0 = time.perf_counter()
-        indexed = services.biometrics.warm_up(progress)
+        indexed = matcher.build(progress)  # what BiometricService.warm_up does at server start-up
         startup_s = time.perf_counter() - t0
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report = _measure(services, modality, queries, mates, registrar, clinician, progress)
@@ -314,8 +324,32 @@ class _NoMatcher:
     def follow(self, feed: Any) -> None:
         pass
 
+    def build(self, progress: object = None) -> int:
+        return 0
 
-def _writes(settings: Settings, clinician: Actor, person_id: str, visit_id: str, limit: int | None = None):  # type: ignore[no-untyped-def]
+    def extract(self, modality: str, image: bytes) -> bytes:
+        raise RuntimeError("the writer process never touches biometrics")
+
+    probe = extract
+
+    def search(
+        self,
+        program_id: str,
+        modality: str,
+        probe: bytes,
+        position: str | None = None,
+        among: Collection[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        raise RuntimeError("the writer process never touches biometrics")
+
+    def threshold(self, modality: str) -> float:
+        raise RuntimeError("the writer process never touches biometrics")
+
+    def calibrated(self, modality: str, score: float) -> float:
+        raise RuntimeError("the writer process never touches biometrics")
+
+
+def _writes(settings: Settings, clinician: Actor, person_id: str, visit_id: str, limit: int | None = None):
     ctx = multiprocessing.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
     proc = ctx.Process(

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from carekey.biometrics.modality import MODALITIES
 from carekey.errors import InvalidInput
 from carekey.interfaces.cli.common import (
     DataDir,
@@ -23,7 +24,7 @@ from carekey.interfaces.cli.common import (
     session,
 )
 from carekey.interfaces.cli.records import PersonArg, person_app
-from carekey.services.biometrics import MODALITIES, OVERRIDE_REASONS, POSITIONS, BiometricService
+from carekey.services.biometrics import OVERRIDE_REASONS, POSITIONS, BiometricService
 
 BIO = "biometric_identification"
 Modality = Annotated[str, typer.Option(help=f"{' or '.join(MODALITIES)}")]
@@ -47,7 +48,7 @@ def _checked(modality: str, position: str | None = None) -> None:
         raise InvalidInput(f"the position of a {modality} is one of {', '.join(POSITIONS[modality])}")
 
 
-def _bio(app) -> BiometricService:  # type: ignore[no-untyped-def]
+def _bio(app) -> BiometricService:
     if app.services.biometrics is None:
         raise InvalidInput("biometrics are not available here; use the card or the name")
     return app.services.biometrics

@@ -10,7 +10,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -121,7 +121,7 @@ def _plain(obj: object) -> object:
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset):
-        items = [_plain(v) for v in obj]
+        items: list[Any] = [_plain(v) for v in obj]  # set members are comparable (str, int...)
         return sorted(items) if isinstance(obj, set | frozenset) else items
     if isinstance(obj, Enum):
         return obj.value

@@ -23,7 +23,7 @@ SITES = (
     Site("south", "demo", "South market school", "Southern"),
 )
 VILLAGES = {"north": ("Kpalsi", "Gumani", "Nyohini", "Lamashegu"), "south": ("Ashaiman", "Tema", "Kpone", "Ada")}
-USERS = (
+USERS: tuple[tuple[str, str, list[str]], ...] = (  # (username, role, sites)
     ("registrar-north", "registrar", ["north"]),
     ("clinician-north", "clinician", ["north"]),
     ("registrar-south", "registrar", ["south"]),
@@ -119,8 +119,8 @@ def seed_people(
         view = services.people.enroll(
             reg, visit.id, CARE, person, ConsentInput.parse(granted, "v1", person.language, grantor), pin
         )
-        if pin is not None:
-            patients[person.card_number] = pin  # type: ignore[index]
+        if pin is not None and patients is not None:
+            patients[person.card_number] = pin
         services.exams.record(clin, visit.id, CARE, view.person.id, _exam(rng, age))
         services.visits.close(reg, visit.id)
         enrolled += 1

@@ -6,11 +6,20 @@ from typing import Annotated
 
 import typer
 
+from carekey.bootstrap import App
 from carekey.interfaces.cli.common import DataDir, UserOpt, emit, session
+from carekey.services.fhir_push import FhirPushService
 
 fhir_app = typer.Typer(
     help="FHIR pushes to the sites' EMRs (ehr_sharing): the queue and its retries.", no_args_is_help=True
 )
+
+
+def _push(app: App) -> FhirPushService:
+    """The push queue ``bootstrap.build`` always wires (``Services.fhir`` is optional for hand-built services)."""
+    if app.services.fhir is None:
+        raise RuntimeError("the FHIR push service is not wired")
+    return app.services.fhir
 
 
 @fhir_app.command("queue")
@@ -19,7 +28,7 @@ def queue(
 ) -> None:
     """Counts per site and status, then each pending or failed push (no person, no visit)."""
     with session(data, user) as (app, actor):
-        view = app.services.fhir.queue(actor)  # type: ignore[union-attr]
+        view = _push(app).queue(actor)
     if as_json:
         emit({"counts": view.counts, "items": view.items})
         return
@@ -29,7 +38,7 @@ def queue(
     if not view.counts:
         typer.echo("(no push queued)")
     for i in view.items:
-        nxt = i["next_attempt_at"].isoformat() if i["next_attempt_at"] else "-"  # type: ignore[attr-defined]
+        nxt = i["next_attempt_at"].isoformat() if i["next_attempt_at"] else "-"
         typer.echo(
             f"{i['id']} {i['site_id']} {i['status']} attempts={i['attempts']} "
             f"last={i['last_status'] or '-'} next={nxt} {i['last_error']}"
@@ -44,7 +53,7 @@ def send(
 ) -> None:
     """Attempt every push that is due (run it from cron); each attempt is decided and logged."""
     with session(data, user) as (app, actor):
-        done = app.services.fhir.send_due(actor, retry_failed=retry_failed)  # type: ignore[union-attr]
+        done = _push(app).send_due(actor, retry_failed=retry_failed)
     counts: dict[str, int] = {}
     for row in done:
         counts[row.status] = counts.get(row.status, 0) + 1

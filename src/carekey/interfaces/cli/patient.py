@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from carekey.bootstrap import App
 from carekey.interfaces.cli.common import DataDir, emit, opened
 from carekey.services.patients import Patient, consent_dict, exam_dict
 
@@ -20,7 +21,7 @@ CardOpt = Annotated[str, typer.Option("--card", envvar="CAREKEY_CARD", help="you
 
 
 @contextmanager
-def signed_in(data: Path, card: str) -> Iterator[tuple[object, Patient]]:
+def signed_in(data: Path, card: str) -> Iterator[tuple[App, Patient]]:
     pin = os.environ.get("CAREKEY_PIN") or typer.prompt("PIN", hide_input=True)
     with opened(data) as app:
         token = app.services.patients.login(card, pin, "cli")
@@ -34,7 +35,7 @@ def signed_in(data: Path, card: str) -> Iterator[tuple[object, Patient]]:
 def record(data: DataDir, card: CardOpt) -> None:
     """Your record and exams."""
     with signed_in(data, card) as (app, me):
-        r = app.services.patients.record(me)  # type: ignore[attr-defined]
+        r = app.services.patients.record(me)
         emit(
             {
                 "person": r.person.to_dict(),
@@ -49,7 +50,7 @@ def record(data: DataDir, card: CardOpt) -> None:
 def consents(data: DataDir, card: CardOpt) -> None:
     """Your consent decisions, oldest first."""
     with signed_in(data, card) as (app, me):
-        emit([consent_dict(c) for c in app.services.patients.consents(me)])  # type: ignore[attr-defined]
+        emit([consent_dict(c) for c in app.services.patients.consents(me)])
 
 
 @patient_app.command("revoke")
@@ -66,7 +67,7 @@ def revoke(
     """Withdraw one consent (biometric_identification: your templates and kept images are deleted now;
     biometric_image_retention: your kept images are deleted now)."""
     with signed_in(data, card) as (app, me):
-        emit(consent_dict(app.services.patients.revoke(me, purpose)))  # type: ignore[attr-defined]
+        emit(consent_dict(app.services.patients.revoke(me, purpose)))
 
 
 @patient_app.command("grant")
@@ -82,14 +83,14 @@ def grant(
 ) -> None:
     """Say yes again to one purpose you refused or withdrew (adults; under 18, with a guardian at a screening)."""
     with signed_in(data, card) as (app, me):
-        emit(consent_dict(app.services.patients.grant(me, purpose)))  # type: ignore[attr-defined]
+        emit(consent_dict(app.services.patients.grant(me, purpose)))
 
 
 @patient_app.command("accesses")
 def accesses(data: DataDir, card: CardOpt) -> None:
     """Every access to your data, each with an inclusion receipt (check with `carekey log check-receipt`)."""
     with signed_in(data, card) as (app, me):
-        emit([v.to_dict() for v in app.services.patients.accesses(me)])  # type: ignore[attr-defined]
+        emit([v.to_dict() for v in app.services.patients.accesses(me)])
 
 
 @patient_app.command("export")
@@ -105,8 +106,13 @@ def export(
         typer.echo("error: --format is json or fhir", err=True)
         raise typer.Exit(3)
     with signed_in(data, card) as (app, me):
-        services = app.services  # type: ignore[attr-defined]
-        emit(services.fhir_export.export(me) if fmt == "fhir" else services.patients.export(me))
+        services = app.services
+        if fmt == "json":
+            emit(services.patients.export(me))
+        elif services.fhir_export is None:  # bootstrap.build always wires it
+            raise RuntimeError("the FHIR export service is not wired")
+        else:
+            emit(services.fhir_export.export(me))
 
 
 @patient_app.command("erase")
@@ -115,5 +121,5 @@ def erase(data: DataDir, card: CardOpt, yes: Annotated[bool, typer.Option("--yes
     if not yes:
         typer.confirm("erase all your data irreversibly?", abort=True)
     with signed_in(data, card) as (app, me):
-        app.services.patients.erase(me)  # type: ignore[attr-defined]
+        app.services.patients.erase(me)
         emit({"erased": me.person_id})

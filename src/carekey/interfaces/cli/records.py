@@ -212,7 +212,7 @@ def _consent(
     granted,
     notice_version,
     language,
-    grantor,  # type: ignore[no-untyped-def]
+    grantor,
     purpose,
     proof=NO_PROOF,
 ) -> None:
@@ -283,7 +283,7 @@ def history(
         emit(app.services.consents.history(actor, visit, purpose, person_id))
 
 
-def _exam_out(e) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _exam_out(e) -> dict[str, object]:
     return {
         "id": e.id,
         "person_id": e.person_id,

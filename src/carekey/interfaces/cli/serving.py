@@ -37,7 +37,7 @@ def log_config(request_log: bool) -> dict[str, Any]:
     return config
 
 
-def worker_app():  # type: ignore[no-untyped-def]
+def worker_app():
     """The app of one worker process (uvicorn factory); the database was migrated by the parent."""
     from carekey.interfaces.api.app import create_app
 

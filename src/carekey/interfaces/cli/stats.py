@@ -13,6 +13,7 @@ from carekey.interfaces.cli.common import DataDir, PurposeOpt, UserOpt, emit, op
 from carekey.interfaces.cli.progress import track
 from carekey.services.statistics import STATISTICS
 from carekey.stats.exports import to_csv
+from carekey.stats.published import JsonObject
 
 stats_app = typer.Typer(help="Differentially private statistics within the privacy budget.", no_args_is_help=True)
 retention_app = typer.Typer(help="Delete records past the retention period.", no_args_is_help=True)
@@ -33,16 +34,16 @@ mapping_app = typer.Typer(
 stats_app.add_typer(mapping_app, name="mapping")
 
 
-def _table(out: dict[str, object]) -> None:
+def _table(out: JsonObject) -> None:
     typer.echo(
         f"{out['statistic']} for {out['period']} ({out['period_label']}), release {out['id']}: epsilon "
         f"{out['epsilon']:g}; budget of {out['period']} spent {out['epsilon_spent']:g} of "
         f"{out['epsilon_limit']:g}"
     )
-    for note in out["notes"]:  # type: ignore[attr-defined]
+    for note in out["notes"]:
         typer.echo(f"  {note}")
     typer.echo(f"{'level':<13} {'group':<28} {'people':>7} {'95% CI':>11} {'share':>17}")
-    for f in out["figures"]:  # type: ignore[attr-defined]
+    for f in out["figures"]:
         share = "" if f["share"] is None else f"{f['share']:.0%} [{f['share_ci95'][0]:.0%}-{f['share_ci95'][1]:.0%}]"
         ci = f"{f['count_ci95'][0]}-{f['count_ci95'][1]}"
         typer.echo(f"{f['level']:<13} {f['label'][:28]:<28} {f['count']:>7} {ci:>11} {share:>17}")

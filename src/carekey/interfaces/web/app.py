@@ -46,10 +46,10 @@ TITLES = (
 class Language:
     """Pure ASGI middleware: the request's language is current from the start (route code, form errors, pages)."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             i18n.activate(i18n.choose(Request(scope)))
         await self.app(scope, receive, send)

@@ -10,7 +10,9 @@ coordinates (SVG attributes, no inline style: the CSP forbids it).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 WIDTH = 340
 ROW = 44  # px per bar: a 16 px text line, the bar, spacing
@@ -84,7 +86,7 @@ def bar_chart(title: str, rows: list[tuple[str, float, float, float, bool]], sha
     return Chart(title, "share" if share else "people", bars, height, WIDTH, ticks, note)
 
 
-def _row(f: dict, share: bool, outcome: str | None) -> tuple[str, float, float, float, bool] | None:
+def _row(f: Mapping[str, Any], share: bool, outcome: str | None) -> tuple[str, float, float, float, bool] | None:
     label = str(f["sex"] or f["age_band"] or f["label"])
     if f["merged"]:
         label = f"merged: {', '.join(str(m) for m in f['merged'])}"
@@ -97,15 +99,15 @@ def _row(f: dict, share: bool, outcome: str | None) -> tuple[str, float, float, 
     return label, float(f["count"]), float(lo), float(hi), bool(f["merged"])
 
 
-def release_charts(release: dict[str, object], outcome: str | None, breakdown: str = "district") -> list[Chart]:
+def release_charts(release: Mapping[str, Any], outcome: str | None, breakdown: str = "district") -> list[Chart]:
     """The total, the districts, and (``breakdown`` = ``district_sex`` or ``district_age``) one chart per district.
 
     Counts for ``count``; otherwise the share of ``outcome`` among the known outcomes, with its interval.
     Merged groups are drawn as such; groups too small even merged are named in the chart's note."""
     statistic = str(release["statistic"])
     share = statistic != "count"
-    figures = [f for f in release["figures"] if isinstance(f, dict)]  # type: ignore[union-attr]
-    hidden = [h for h in release.get("hidden", []) if isinstance(h, dict)]  # type: ignore[union-attr]
+    figures = [f for f in release["figures"] if isinstance(f, dict)]
+    hidden = [h for h in release.get("hidden", []) if isinstance(h, dict)]
     what = f"share {outcome.replace('_', ' ')}" if share and outcome else "people screened"
     period = str(release.get("period_label") or release.get("period") or "")
 
@@ -114,7 +116,7 @@ def release_charts(release: dict[str, object], outcome: str | None, breakdown: s
         min_cell = release.get("min_cell", 10)
         return f"{n} group(s) under {min_cell} people not shown alone (counted in the figure above)." if n else ""
 
-    def rows(pred) -> list[tuple[str, float, float, float, bool]]:  # type: ignore[no-untyped-def]
+    def rows(pred) -> list[tuple[str, float, float, float, bool]]:
         out = [_row(f, share, outcome) for f in figures if pred(f)]
         return [r for r in out if r is not None]
 

@@ -55,7 +55,7 @@ class Fields:
         """Put ``err``'s message beside the field it names (``field=`` where it was raised, renamed by
         ``aliases``) when the form shows that field, else beside ``default``."""
         name = (aliases or {}).get(err.field or "", err.field)
-        self.errors[name if name in shown else default] = err.message
+        self.errors[name if name is not None and name in shown else default] = err.message
 
 
 async def read_upload(value: object, limit: int) -> bytes:

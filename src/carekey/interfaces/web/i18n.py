@@ -179,7 +179,7 @@ def age_words(label: str) -> str:
     return label
 
 
-def flag_text(flag) -> str:  # type: ignore[no-untyped-def]
+def flag_text(flag) -> str:
     """A follow-up flag's plain sentence in the current language (its note, if any, translated apart)."""
     for note in (FASTING_ASSUMED, SEX_ASSUMED):
         if flag.plain.endswith(note) and flag.plain != note:
@@ -194,7 +194,7 @@ def level_word(word: str) -> str:
     return gettext(LEVEL.get(word, word))
 
 
-def install(env) -> None:  # type: ignore[no-untyped-def]
+def install(env) -> None:
     """Give a Jinja2 environment ``_``/``gettext``/``ngettext`` (new style: autoescaped, %-formatting with names)
     and the format helpers."""
     env.add_extension("jinja2.ext.i18n")

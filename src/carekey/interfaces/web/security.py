@@ -46,7 +46,7 @@ class SecurityHeaders(BaseHTTPMiddleware):
     def __init__(self, app: ASGIApp) -> None:
         super().__init__(app)
 
-    async def dispatch(self, request, call_next):  # type: ignore[no-untyped-def]
+    async def dispatch(self, request, call_next):
         response = await call_next(request)
         for name, value in HEADERS.items():
             if name == "Cache-Control" and request.url.path.startswith("/static/"):

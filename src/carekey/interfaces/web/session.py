@@ -40,7 +40,7 @@ def require_staff(request: Request, action: Action | None = None) -> Actor:
     return actor
 
 
-def current_patient(request: Request):  # type: ignore[no-untyped-def]
+def current_patient(request: Request):
     """The person signed in to the portal with card + PIN (a ``Patient`` of the patients service), or None."""
     token = request.cookies.get(PATIENT_COOKIE)
     if not token:
@@ -53,7 +53,7 @@ def current_patient(request: Request):  # type: ignore[no-untyped-def]
     return patient
 
 
-def require_patient(request: Request):  # type: ignore[no-untyped-def]
+def require_patient(request: Request):
     patient = current_patient(request)
     if patient is None:
         raise NotAuthenticated("please sign in with your card number and PIN")

@@ -28,12 +28,12 @@ from carekey.storage.sql.log_tree import BatchNodeStore, SqlNodeStore
 from carekey.storage.sql.tables import access_log as t
 
 
-def _entry(r) -> LogEntry:  # type: ignore[no-untyped-def]
+def _entry(r) -> LogEntry:
     event = AccessEvent(
         at=utc(r.at),
         actor_id=r.actor_id,
         role=r.role,
-        site_id=r.site_id,  # type: ignore[arg-type]
+        site_id=r.site_id,
         purpose=r.purpose,
         action=r.action,
         outcome=r.outcome,
@@ -44,7 +44,7 @@ def _entry(r) -> LogEntry:  # type: ignore[no-untyped-def]
     return LogEntry(event, bytes(r.salt) if r.salt is not None else None, bytes(r.leaf_input), int(r.id), _promise(r))
 
 
-def _promise(r) -> EntryPromise | None:  # type: ignore[no-untyped-def]
+def _promise(r) -> EntryPromise | None:
     if r.promise_sig is None:
         return None
     return EntryPromise(

@@ -30,8 +30,8 @@ def record_removal(conn: Connection, where: ColumnElement[bool]) -> None:
     )
 
 
-def _row(r) -> TemplateRow:  # type: ignore[no-untyped-def]
-    return TemplateRow(r.id, r.person_id, r.modality, r.position, r.key_version, bytes(r.template), utc(r.created_at))  # type: ignore[arg-type]
+def _row(r) -> TemplateRow:
+    return TemplateRow(r.id, r.person_id, r.modality, r.position, r.key_version, bytes(r.template), utc(r.created_at))
 
 
 class SqlBiometricRepository:

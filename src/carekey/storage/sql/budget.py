@@ -28,10 +28,7 @@ class SqlBudgetStore:
     def spends(self, program: str, period: str | None = None) -> list[Spend]:
         where = t.c.period.is_(None) if period is None else t.c.period == period
         q = select(t).where(t.c.program_id == program, where).order_by(t.c.id)
-        return [
-            Spend(r.program_id, float(r.epsilon), r.label, utc(r.at), r.period)  # type: ignore[arg-type]
-            for r in self._c.execute(q)
-        ]
+        return [Spend(r.program_id, float(r.epsilon), r.label, utc(r.at), r.period) for r in self._c.execute(q)]
 
     def add(self, spend: Spend) -> None:
         self._c.execute(
@@ -78,7 +75,7 @@ class SqlReleaseStore:
             )
 
 
-def _release(row) -> PublishedRelease:  # type: ignore[no-untyped-def]
+def _release(row) -> PublishedRelease:
     return PublishedRelease(
         row.id,
         row.program_id,

@@ -54,7 +54,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             for pragma in (
@@ -68,12 +68,12 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn):  # type: ignore[no-untyped-def]
+        def _on_begin(conn):
             # read-only blocks (searches, the gallery feed) take no write lock: WAL readers never block a writer
             conn.exec_driver_sql("BEGIN DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "after_cursor_execute")
-        def _on_execute(conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        def _on_execute(conn, _cursor, statement, _params, _context, _many):
             if _PERSONAL_DELETE.match(statement):
                 conn.info[DELETED] = True
 

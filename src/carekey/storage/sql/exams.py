@@ -35,7 +35,7 @@ class SqlExamRepository:
                 r.visit_id,
                 r.site_id,
                 r.recorded_by,
-                utc(r.recorded_at),  # type: ignore[arg-type]
+                utc(r.recorded_at),
                 bytes(r.ciphertext),
             )
             for r in self._c.execute(q)

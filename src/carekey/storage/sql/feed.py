@@ -20,7 +20,7 @@ class SqlTemplateFeed:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def _read(self, query):  # type: ignore[no-untyped-def]
+    def _read(self, query):
         with self._engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             with conn.begin():

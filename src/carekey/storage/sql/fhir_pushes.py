@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -49,7 +50,7 @@ class SqlFhirPushRepository:
         q = select(T).where(T.c.status.in_(list(statuses))).order_by(T.c.created_at, T.c.id)
         return [_row(r) for r in self._c.execute(q)]
 
-    def counts(self) -> list[tuple[str, str, int]]:
+    def counts(self) -> builtins.list[tuple[str, str, int]]:  # `list` is a method of this class
         q = (
             select(T.c.site_id, T.c.status, func.count())
             .group_by(T.c.site_id, T.c.status)
@@ -76,7 +77,7 @@ def _values(row: FhirPushRow) -> dict[str, object]:
     )
 
 
-def _row(r) -> FhirPushRow:  # type: ignore[no-untyped-def]
+def _row(r) -> FhirPushRow:
     return FhirPushRow(
         r.id,
         r.visit_id,
@@ -84,7 +85,7 @@ def _row(r) -> FhirPushRow:  # type: ignore[no-untyped-def]
         r.site_id,
         r.status,
         r.attempts,
-        utc(r.created_at),  # type: ignore[arg-type]
+        utc(r.created_at),
         utc(r.next_attempt_at),
         utc(r.last_attempt_at),
         r.last_status,

@@ -10,7 +10,7 @@ from carekey.storage.sql._util import utc
 from carekey.storage.sql.tables import biometric_images as t
 
 
-def _row(r) -> ImageRow:  # type: ignore[no-untyped-def]
+def _row(r) -> ImageRow:
     return ImageRow(
         r.id,
         r.person_id,
@@ -21,7 +21,7 @@ def _row(r) -> ImageRow:  # type: ignore[no-untyped-def]
         bytes(r.ciphertext),
         utc(r.created_at),
         r.key_ref,
-    )  # type: ignore[arg-type]
+    )
 
 
 class SqlImageRepository:

@@ -64,7 +64,7 @@ class BatchNodeStore:
             self._new = {}
 
 
-def _sth(r) -> SignedTreeHead:  # type: ignore[no-untyped-def]
+def _sth(r) -> SignedTreeHead:
     return SignedTreeHead(
         TreeHead(int(r.tree_size), bytes(r.root_hash), int(r.timestamp_ms)), bytes(r.signature), bytes.fromhex(r.key_id)
     )

@@ -43,8 +43,8 @@ class SqlLoginLimitRepository:
             utc(r.window_start),
             r.attempts,
             r.strikes,
-            utc(r.locked_until),  # type: ignore[arg-type]
-            utc(r.last_seen),  # type: ignore[arg-type]
+            utc(r.locked_until),
+            utc(r.last_seen),
             r.failures,
         )
 

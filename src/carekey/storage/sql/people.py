@@ -15,7 +15,7 @@ from carekey.storage.sql.tables import biometric_templates, people
 _FIELDS = [c.name for c in people.columns]
 
 
-def _row(r) -> PersonRow:  # type: ignore[no-untyped-def]
+def _row(r) -> PersonRow:
     d = {f: getattr(r, f) for f in _FIELDS}
     d["wrapped_key"], d["ciphertext"] = bytes(d["wrapped_key"]), bytes(d["ciphertext"])
     d["enrolled_at"], d["last_seen_at"] = utc(d["enrolled_at"]), utc(d["last_seen_at"])

@@ -29,7 +29,7 @@ class SqlProgramRepository:
             )
 
     @staticmethod
-    def _program(r) -> Program:  # type: ignore[no-untyped-def]
+    def _program(r) -> Program:
         return Program(r.id, r.name, tuple(json.loads(r.notice_versions)), tuple(json.loads(r.languages)))
 
     def get_program(self, program_id: str) -> Program | None:

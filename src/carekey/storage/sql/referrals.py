@@ -11,14 +11,14 @@ from carekey.storage.sql._util import utc
 from carekey.storage.sql.tables import referrals
 
 
-def _row(r) -> ReferralRow:  # type: ignore[no-untyped-def]
+def _row(r) -> ReferralRow:
     return ReferralRow(
         r.id,
         r.person_id,
         r.visit_id,
         r.site_id,
         r.recorded_by,
-        utc(r.recorded_at),  # type: ignore[arg-type]
+        utc(r.recorded_at),
         bytes(r.ciphertext),
         utc(r.closed_at) if r.closed_at else None,
         r.closed_by,

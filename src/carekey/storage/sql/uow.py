@@ -27,6 +27,8 @@ from sqlalchemy import exc as sa_exc
 
 from carekey.crypto.keys import SecretStore
 from carekey.errors import StorageUnavailable
+from carekey.stats.published import ReleaseStore
+from carekey.storage import protocols as P
 from carekey.storage.sql.access_log import SqlAccessLogRepository
 from carekey.storage.sql.biometrics import SqlBiometricRepository
 from carekey.storage.sql.budget import SqlBudgetStore, SqlReleaseStore
@@ -57,7 +59,9 @@ def storage_failure(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
-        exc = exc.orig  # type: ignore[assignment]
+        if exc.orig is None:
+            return False
+        exc = exc.orig
     if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
         code = getattr(exc, "sqlite_errorcode", None)
         return code is not None and code & 0xFF in _SQLITE_UNAVAILABLE
@@ -78,6 +82,30 @@ def unavailable(exc: BaseException) -> StorageUnavailable:
 
 
 class SqlUnitOfWork:
+    """``protocols.UnitOfWork`` on one SQLAlchemy connection; its repositories are typed as the protocols they
+    implement (what the services may call), and are set on ``__enter__``."""
+
+    programs: P.ProgramRepository
+    users: P.UserRepository
+    people: P.PersonRepository
+    visits: P.VisitRepository
+    exams: P.ExamRepository
+    referrals: P.ReferralRepository
+    consents: P.ConsentRepository
+    access_log: P.AccessLogRepository
+    biometrics: P.BiometricRepository
+    images: P.BiometricImageRepository
+    tree_heads: P.TreeHeadRepository
+    budget: P.BudgetRepository
+    fhir_pushes: P.FhirPushRepository
+    releases: ReleaseStore
+    shreds: P.ShredQueue
+    key_checks: P.KeyCheckRepository
+    log_keys: P.LogKeyRotationRepository
+    login_limits: P.LoginLimitRepository
+    _access_log: SqlAccessLogRepository  # the same objects, typed as what they are (for the storage layer itself)
+    _shreds: SqlShredQueue
+
     def __init__(self, engine: Engine, store: SecretStore | None = None, read_only: bool = False) -> None:
         self._engine = engine
         self._store = store
@@ -106,14 +134,14 @@ class SqlUnitOfWork:
         self.exams = SqlExamRepository(conn)
         self.referrals = SqlReferralRepository(conn)
         self.consents = SqlConsentRepository(conn)
-        self.access_log = SqlAccessLogRepository(conn)
+        self.access_log = self._access_log = SqlAccessLogRepository(conn)
         self.biometrics = SqlBiometricRepository(conn)
         self.images = SqlImageRepository(conn)
         self.tree_heads = SqlTreeHeadRepository(conn)
         self.budget = SqlBudgetStore(conn)
         self.fhir_pushes = SqlFhirPushRepository(conn)
         self.releases = SqlReleaseStore(conn)
-        self.shreds = SqlShredQueue(conn)
+        self.shreds = self._shreds = SqlShredQueue(conn)
         self.key_checks = SqlKeyChecks(conn)
         self.log_keys = SqlLogKeyRotations(conn)
         self.login_limits = SqlLoginLimitRepository(conn)
@@ -146,7 +174,7 @@ class SqlUnitOfWork:
         if self.read_only:
             raise RuntimeError("commit in a read-only unit of work: open a writing one (Database.uow())")
         self._conn.commit()
-        scheduled, self.shreds.scheduled = self.shreds.scheduled, []
+        scheduled, self._shreds.scheduled = self._shreds.scheduled, []
         self._after_commit(bool(scheduled))
         # no new transaction here: the next statement opens one (SQLAlchemy's autobegin, through the same "begin"
         # hook). Beginning at once cost every writing request a second, empty BEGIN IMMEDIATE on SQLite: one more
@@ -172,4 +200,4 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
-        self.shreds.scheduled = []  # the next statement begins a new transaction (autobegin)
+        self._shreds.scheduled = []  # the next statement begins a new transaction (autobegin)

@@ -34,7 +34,7 @@ class SqlUserRepository:
         for site_id in sorted(user.site_ids):
             self._c.execute(insert(user_sites).values(user_id=user.id, site_id=site_id))
 
-    def _user(self, r) -> User:  # type: ignore[no-untyped-def]
+    def _user(self, r) -> User:
         site_ids = self._c.execute(select(user_sites.c.site_id).where(user_sites.c.user_id == r.id)).scalars()
         return User(
             r.id,
@@ -109,7 +109,7 @@ class SqlUserRepository:
         r = self._c.execute(select(sessions).where(sessions.c.token_hash == token_hash)).first()
         if r is None:
             return None
-        return SessionRow(r.token_hash, r.user_id, r.person_id, utc(r.created_at), utc(r.expires_at))  # type: ignore[arg-type]
+        return SessionRow(r.token_hash, r.user_id, r.person_id, utc(r.created_at), utc(r.expires_at))
 
     def delete_session(self, token_hash: str) -> None:
         self._c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))

@@ -76,13 +76,13 @@ class SqlVisitRepository:
         )
 
 
-def _visit(r) -> Visit:  # type: ignore[no-untyped-def]
+def _visit(r) -> Visit:
     return Visit(
         r.id,
         r.site_id,
         r.opened_by,
         utc(r.opened_at),
         r.person_id,
-        r.closed_by,  # type: ignore[arg-type]
+        r.closed_by,
         utc(r.closed_at),
     )

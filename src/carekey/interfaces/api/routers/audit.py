@@ -22,7 +22,7 @@ class SavedHeadsIn(BaseModel):
     )
 
 
-def _report(svc, actor, purpose, heads):  # type: ignore[no-untyped-def]
+def _report(svc, actor, purpose, heads):
     try:
         parsed = [SignedTreeHead.from_dict(h) for h in heads]
     except ValueError as err:

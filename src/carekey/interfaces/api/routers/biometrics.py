@@ -11,11 +11,12 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from carekey.biometrics.modality import MODALITIES
 from carekey.errors import InvalidInput
 from carekey.interfaces.api.deps import CurrentActor, PurposeHeader, Svc
 from carekey.interfaces.api.problems import responses
 from carekey.interfaces.api.schemas import CandidateOut, PersonOut, Strict
-from carekey.services.biometrics import MODALITIES, OVERRIDE_REASONS, POSITIONS, BiometricService
+from carekey.services.biometrics import OVERRIDE_REASONS, POSITIONS, BiometricService
 from carekey.services.container import Services
 
 router = APIRouter(prefix="/visits/{visit_id}", tags=["biometrics"])

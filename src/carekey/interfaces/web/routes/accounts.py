@@ -22,7 +22,7 @@ Form = Annotated[FormData, Depends(form_data)]
 CSRF = [Depends(require_csrf)]
 
 
-def _accounts(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
+def _accounts(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):
     actor = require_staff(request, Action.APPROVE_ACCOUNT)
     svc = services(request)
     users = svc.admin.users(actor) if actor.role is Role.ADMIN else svc.admin.pending_for(actor)
@@ -39,12 +39,12 @@ def _accounts(request: Request, status: int = 200, error: str | None = None, val
 
 
 @router.get("/accounts")
-def accounts(request: Request):  # type: ignore[no-untyped-def]
+def accounts(request: Request):
     return _accounts(request)
 
 
 @router.post("/accounts", dependencies=CSRF)
-def add_account(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def add_account(request: Request, form: Form):
     actor = require_staff(request, Action.ADMINISTER)
     f = Fields(form)
     try:
@@ -62,7 +62,7 @@ def add_account(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 
 @router.post("/accounts/{username}/{action}", dependencies=CSRF)
-def account_action(request: Request, username: str, action: str, form: Form):  # type: ignore[no-untyped-def]
+def account_action(request: Request, username: str, action: str, form: Form):
     actor = require_staff(request, Action.APPROVE_ACCOUNT)
     admin, f = services(request).admin, Fields(form)
     try:
@@ -84,13 +84,13 @@ def account_action(request: Request, username: str, action: str, form: Form):  #
 
 
 @router.get("/password")
-def password_form(request: Request):  # type: ignore[no-untyped-def]
+def password_form(request: Request):
     require_staff(request)
     return page(request, "password.html")
 
 
 @router.post("/password", dependencies=CSRF)
-def change_password(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def change_password(request: Request, form: Form):
     actor = require_staff(request)
     try:
         services(request).admin.change_own_password(actor, str(form.get("current") or ""), str(form.get("new") or ""))

@@ -26,7 +26,7 @@ Form = Annotated[FormData, Depends(form_data)]
 CSRF = [Depends(require_csrf)]
 
 
-def _sites(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
+def _sites(request: Request, status: int = 200, error: str | None = None, values: dict | None = None):
     require_staff(request, Action.ADMINISTER)
     svc = services(request)
     return page(
@@ -41,12 +41,12 @@ def _sites(request: Request, status: int = 200, error: str | None = None, values
 
 
 @router.get("/sites")
-def sites(request: Request):  # type: ignore[no-untyped-def]
+def sites(request: Request):
     return _sites(request)
 
 
 @router.post("/sites", dependencies=CSRF)
-def add_site(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def add_site(request: Request, form: Form):
     actor = require_staff(request, Action.ADMINISTER)
     f = Fields(form)
     try:
@@ -59,7 +59,7 @@ def add_site(request: Request, form: Form):  # type: ignore[no-untyped-def]
     return redirect(request, "/admin/sites", "site_saved")
 
 
-def _keys(request: Request, status: int = 200, error: str | None = None, rotated: int | None = None):  # type: ignore[no-untyped-def]
+def _keys(request: Request, status: int = 200, error: str | None = None, rotated: int | None = None):
     require_staff(request, Action.ADMINISTER)
     svc = services(request)
     due = skipped = None
@@ -81,12 +81,12 @@ def _keys(request: Request, status: int = 200, error: str | None = None, rotated
 
 
 @router.get("/keys")
-def keys(request: Request):  # type: ignore[no-untyped-def]
+def keys(request: Request):
     return _keys(request)
 
 
 @router.post("/keys/rotate-biometric", dependencies=CSRF)
-def rotate_biometric(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def rotate_biometric(request: Request, form: Form):
     actor = require_staff(request, Action.ADMINISTER)
     if Fields(form).text("confirm") != "yes":
         return _keys(request, 422, "tick the box to confirm the rotation")
@@ -97,11 +97,11 @@ def rotate_biometric(request: Request, form: Form):  # type: ignore[no-untyped-d
         )
     except CarekeyError as err:
         return _keys(request, err.status, err.message)
-    return _keys(request, rotated=int(version))  # type: ignore[call-overload]
+    return _keys(request, rotated=version)
 
 
 @router.post("/keys/renew-biometric", dependencies=CSRF)
-def renew_biometric(request: Request):  # type: ignore[no-untyped-def]
+def renew_biometric(request: Request):
     actor = require_staff(request, Action.ADMINISTER)
     svc = services(request)
     if svc.renewal is None:

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/auditor")
 AUDIT = Purpose.AUDIT.value
 
 
-def _render(request: Request, report=None):  # type: ignore[no-untyped-def]
+def _render(request: Request, report=None):
     svc = services(request)
     head = svc.transparency.tree_head()
     signed_at = datetime.fromtimestamp(head.sth.head.timestamp_ms / 1000, UTC)
@@ -34,13 +34,13 @@ def _render(request: Request, report=None):  # type: ignore[no-untyped-def]
 
 
 @router.get("")
-def view(request: Request):  # type: ignore[no-untyped-def]
+def view(request: Request):
     require_staff(request, Action.VERIFY_LOG)
     return _render(request)
 
 
 @router.post("", dependencies=[Depends(require_csrf)])
-def verify(request: Request):  # type: ignore[no-untyped-def]
+def verify(request: Request):
     actor = require_staff(request, Action.VERIFY_LOG)
     report = services(request).audit.verify(actor, AUDIT)
     return _render(request, report)

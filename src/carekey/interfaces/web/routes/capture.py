@@ -49,7 +49,7 @@ def _render(
     visit_id: str,
     f: Fields,
     status: int = 200,
-    accepted: str | None = None,  # type: ignore[no-untyped-def]
+    accepted: str | None = None,
     duplicates: list | None = None,
     ask_replace: bool = False,
 ):
@@ -61,7 +61,8 @@ def _render(
     enrolled = svc.biometrics.enrolled_positions(visit.person_id) if svc.biometrics else {}
     values = f.values()
     if not values.get("position"):  # a fresh form starts at the first finger not yet enrolled
-        modality = values.get("modality") if values.get("modality") in POSITIONS else "fingerprint"
+        wanted = values.get("modality", "")
+        modality = wanted if wanted in POSITIONS else "fingerprint"
         values = values | {"modality": modality, "position": next_position(modality, enrolled)}
     cookie, csrf = csrf_cookie(request), request.app.state.csrf
     offers = {c["person_id"]: csrf.offer_for(cookie, visit_id, c["person_id"]) for c in duplicates or []}
@@ -84,16 +85,17 @@ def _render(
 
 
 @router.get("/capture")
-def capture_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def capture_form(request: Request, visit_id: str):
     require_staff(request, Action.ENROLL_BIOMETRIC)
     return _render(request, visit_id, Fields(FormData()))
 
 
 @router.post("/capture", dependencies=CSRF)
-async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+async def capture(request: Request, visit_id: str, form: Form):
     actor = await run_in_threadpool(require_staff, request, Action.ENROLL_BIOMETRIC)
     svc, f = services(request), Fields(form)
-    if svc.biometrics is None:
+    biometrics = svc.biometrics
+    if biometrics is None:
         raise InvalidInput("biometric capture is not available on this server")
     modality, position = f.text("modality"), f.text("position")
     override = f.text("override") or None
@@ -110,15 +112,16 @@ async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[
     if f.errors:
         return await run_in_threadpool(_render, request, visit_id, f, 422)
     visit = await run_in_threadpool(svc.visits.get, actor, visit_id)
-    if visit.person_id is None:
+    person_id = visit.person_id
+    if person_id is None:
         raise InvalidInput("confirm or enroll the person first")
     try:
         await run_in_threadpool(
-            lambda: svc.biometrics.enroll(
+            lambda: biometrics.enroll(
                 actor,
                 visit.id,
                 BIO,
-                visit.person_id,
+                person_id,
                 modality,
                 position,
                 image,
@@ -132,7 +135,8 @@ async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[
         return await run_in_threadpool(_render, request, visit_id, f, 422)
     except PossibleDuplicate as err:
         f.errors["duplicate"] = err.message
-        found = list(err.detail.get("candidates", []))
+        candidates = err.detail.get("candidates")
+        found = list(candidates) if isinstance(candidates, list) else []
         return await run_in_threadpool(lambda: _render(request, visit_id, f, 409, duplicates=found))
     except Conflict as err:
         if err.detail.get("field") != "position":
@@ -140,13 +144,13 @@ async def capture(request: Request, visit_id: str, form: Form):  # type: ignore[
         f.errors["position"] = f"{position.replace('_', ' ')} is {REPLACE}"
         return await run_in_threadpool(lambda: _render(request, visit_id, f, 409, ask_replace=True))
     label = f"{modality} {position.replace('_', ' ')}"
-    enrolled = await run_in_threadpool(svc.biometrics.enrolled_positions, visit.person_id)
+    enrolled = await run_in_threadpool(biometrics.enrolled_positions, person_id)
     following = Fields(FormData({"modality": modality, "position": next_position(modality, enrolled, position)}))
     return await run_in_threadpool(_render, request, visit_id, following, 200, label)
 
 
 @router.post("/same-person", dependencies=[Depends(require_csrf)])
-def same_person(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def same_person(request: Request, visit_id: str, form: Form):
     """After a possible duplicate: the person enrolled in this visit is this candidate (offered by the check)."""
     actor = require_staff(request, Action.ENROLL_BIOMETRIC)
     svc, f = services(request), Fields(form)

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
 
 
-def _render(request: Request, visit_id: str, f: Fields, language: str | None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render(request: Request, visit_id: str, f: Fields, language: str | None, status: int = 200):
     svc, actor = services(request), request.state.actor
     visit = svc.visits.get(actor, visit_id)
     if visit.person_id is None:
@@ -47,13 +47,13 @@ def _render(request: Request, visit_id: str, f: Fields, language: str | None, st
 
 
 @router.get("/consent")
-def consent_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def consent_form(request: Request, visit_id: str):
     require_staff(request, Action.RECORD_CONSENT)
     return _render(request, visit_id, Fields(FormData()), None)
 
 
 @router.post("/consent", dependencies=CSRF)
-def decide(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def decide(request: Request, visit_id: str, form: Form):
     actor = require_staff(request, Action.RECORD_CONSENT)
     svc, f = services(request), Fields(form)
     language = f.text("language")

@@ -73,7 +73,7 @@ def _form(
     visit_id: str,
     f: Fields,
     language: str | None,
-    status: int = 200,  # type: ignore[no-untyped-def]
+    status: int = 200,
     duplicates: list | None = None,
 ):
     """The form; with ``duplicates`` (a possible duplicate), the people already enrolled with the same name, birth
@@ -106,13 +106,13 @@ def _form(
 
 
 @router.get("/enroll")
-def enroll_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def enroll_form(request: Request, visit_id: str):
     require_staff(request, Action.ENROLL)
     return _form(request, visit_id, Fields(FormData()), None)
 
 
 @router.post("/enroll", dependencies=CSRF)
-def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def enroll(request: Request, visit_id: str, form: Form):
     actor = require_staff(request, Action.ENROLL)
     svc, f = services(request), Fields(form)
     language = f.text("language")
@@ -143,7 +143,9 @@ def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
         )
     except PossibleDuplicate as err:
         f.errors["duplicate"] = err.message
-        return _form(request, visit_id, f, language, err.status, list(err.detail.get("candidates", [])))
+        candidates = err.detail.get("candidates")
+        found = list(candidates) if isinstance(candidates, list) else []
+        return _form(request, visit_id, f, language, err.status, found)
     except ConsentMissing:
         f.errors["grant"] = NO_RECORD
         return _form(request, visit_id, f, language, 403)

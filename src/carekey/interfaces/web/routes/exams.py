@@ -40,7 +40,7 @@ def _fields() -> list[dict[str, object]]:
     ]
 
 
-def _render(request: Request, visit_id: str, f: Fields, stored: bool, status: int = 200, shown=None):  # type: ignore[no-untyped-def]
+def _render(request: Request, visit_id: str, f: Fields, stored: bool, status: int = 200, shown=None):
     visit = services(request).visits.get(request.state.actor, visit_id)
     visit.require_open()
     return page(
@@ -66,7 +66,7 @@ def _values(f: Fields) -> dict[str, object]:
     return values
 
 
-def _submit(request: Request, visit_id: str, f: Fields, stored: bool):  # type: ignore[no-untyped-def]
+def _submit(request: Request, visit_id: str, f: Fields, stored: bool):
     actor = request.state.actor
     svc = services(request)
     values = _values(f)
@@ -93,24 +93,24 @@ def _submit(request: Request, visit_id: str, f: Fields, stored: bool):  # type: 
 
 
 @router.get("/exam")
-def exam_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def exam_form(request: Request, visit_id: str):
     require_staff(request, Action.RECORD_EXAM)
     return _render(request, visit_id, Fields(FormData()), True)
 
 
 @router.post("/exam", dependencies=CSRF)
-def record(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def record(request: Request, visit_id: str, form: Form):
     require_staff(request, Action.RECORD_EXAM)
     return _submit(request, visit_id, Fields(form), True)
 
 
 @router.get("/screening")
-def screening_form(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def screening_form(request: Request, visit_id: str):
     require_staff(request, Action.SCREEN)
     return _render(request, visit_id, Fields(FormData()), False)
 
 
 @router.post("/screening", dependencies=CSRF)
-def screening(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def screening(request: Request, visit_id: str, form: Form):
     require_staff(request, Action.SCREEN)
     return _submit(request, visit_id, Fields(form), False)

@@ -23,7 +23,7 @@ HOME = {Role.PROGRAM_MANAGER: "/dashboard", Role.AUDITOR: "/auditor"}
 
 
 @router.get("/")
-def home(request: Request):  # type: ignore[no-untyped-def]
+def home(request: Request):
     actor = current_staff(request)
     if actor is None:
         return page(request, "welcome.html")
@@ -39,12 +39,12 @@ def home(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("/login")
-def login_form(request: Request):  # type: ignore[no-untyped-def]
+def login_form(request: Request):
     return page(request, "login.html")
 
 
 @router.post("/login", dependencies=[Depends(require_csrf)])
-def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def login(request: Request, form: Form):
     f = Fields(form)
     svc = services(request)
     client = request.client.host if request.client else "unknown"
@@ -67,7 +67,7 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 
 @router.post("/logout", dependencies=[Depends(require_csrf)])
-def logout(request: Request):  # type: ignore[no-untyped-def]
+def logout(request: Request):
     token = request.cookies.get(STAFF_COOKIE)
     if token:
         services(request).auth.logout(token)

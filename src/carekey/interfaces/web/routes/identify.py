@@ -28,7 +28,7 @@ BIO = Purpose.BIOMETRIC_IDENTIFICATION.value
 NOT_AGREED = "read the notice to the person and tick this box only if they agree"
 
 
-def _identify_page(request: Request, visit_id: str, f: Fields, status: int = 422):  # type: ignore[no-untyped-def]
+def _identify_page(request: Request, visit_id: str, f: Fields, status: int = 422):
     svc = services(request)
     visit = svc.visits.get(request.state.actor, visit_id)
     return page(
@@ -42,7 +42,7 @@ def _identify_page(request: Request, visit_id: str, f: Fields, status: int = 422
     )
 
 
-def _candidates_page(request: Request, visit_id: str, found: list, how: str):  # type: ignore[no-untyped-def]
+def _candidates_page(request: Request, visit_id: str, found: list, how: str):
     """The candidates, each with a signed offer that ``confirm`` checks (only those shown can be confirmed)."""
     actor, cookie, csrf = request.state.actor, csrf_cookie(request), request.app.state.csrf
     offers = {c.person_id: csrf.offer_for(cookie, visit_id, c.person_id) for c in found}
@@ -57,7 +57,7 @@ def _candidates_page(request: Request, visit_id: str, found: list, how: str):  #
 
 
 @router.post("/lookup", dependencies=CSRF)
-def lookup(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def lookup(request: Request, visit_id: str, form: Form):
     actor = require_staff(request, Action.LOOKUP)
     svc, f = services(request), Fields(form)
     if f.text("by") == "card":
@@ -84,10 +84,11 @@ def lookup(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
 
 
 @router.post("/identify", dependencies=CSRF)
-async def identify(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+async def identify(request: Request, visit_id: str, form: Form):
     actor = await run_in_threadpool(require_staff, request, Action.IDENTIFY_BIOMETRIC)
     svc, f = services(request), Fields(form)
-    if svc.biometrics is None:
+    biometrics = svc.biometrics
+    if biometrics is None:
         raise InvalidInput("biometric identification is not available on this server; use the card or the name")
     agreed = f.text("agree") == "yes"
     modality = f.text("modality")
@@ -103,7 +104,7 @@ async def identify(request: Request, visit_id: str, form: Form):  # type: ignore
         return await run_in_threadpool(_identify_page, request, visit_id, f)
     try:  # without the tick the policy denies the search, and the denial is logged and visible to auditors
         found = await run_in_threadpool(
-            lambda: svc.biometrics.identify(actor, visit_id, BIO, modality, image, person_agreed=agreed)
+            lambda: biometrics.identify(actor, visit_id, BIO, modality, image, person_agreed=agreed)
         )
     except Forbidden:
         if agreed:
@@ -117,7 +118,7 @@ async def identify(request: Request, visit_id: str, form: Form):  # type: ignore
 
 
 @router.post("/confirm", dependencies=[Depends(require_csrf)])
-def confirm(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def confirm(request: Request, visit_id: str, form: Form):
     actor = require_staff(request, Action.LOOKUP)
     f = Fields(form)
     pid = f.text("person_id")

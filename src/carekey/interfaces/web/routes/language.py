@@ -26,12 +26,12 @@ def safe_next(raw: str) -> str:
     return raw[:300]
 
 
-def remember(response, request: Request, lang: str) -> None:  # type: ignore[no-untyped-def]
+def remember(response, request: Request, lang: str) -> None:
     set_cookie(response, request, request.app.state.settings, i18n.LANG_COOKIE, lang, max_age=YEAR)
 
 
 @router.post("/language", dependencies=[Depends(require_csrf)])
-def switch(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def switch(request: Request, form: Form):
     f = Fields(form)
     lang = i18n.valid(f.text("lang")) or i18n.DEFAULT
     actor = current_staff(request)

@@ -53,7 +53,7 @@ def views() -> list[tuple[str, str]]:
     return out
 
 
-def _render(request: Request, status: int = 200, period: str | None = None, **ctx):  # type: ignore[no-untyped-def]
+def _render(request: Request, status: int = 200, period: str | None = None, **ctx):
     svc, actor = services(request), request.state.actor
     try:
         budget = svc.statistics.budget(actor, STATS, period=period)
@@ -85,7 +85,7 @@ def _render(request: Request, status: int = 200, period: str | None = None, **ct
 
 
 @router.get("")
-def dashboard(request: Request, period: str | None = None):  # type: ignore[no-untyped-def]
+def dashboard(request: Request, period: str | None = None):
     require_staff(request, Action.STATISTICS)
     return _render(request, period=period)
 
@@ -101,7 +101,7 @@ def _view(f: Fields) -> tuple[str, str, str]:
 
 
 @router.post("", dependencies=[Depends(require_csrf)])
-def release(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def release(request: Request, form: Form):
     actor = require_staff(request, Action.STATISTICS)
     f = Fields(form)
     statistic, outcome, breakdown = _view(f)
@@ -126,7 +126,7 @@ def release(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 
 @router.get("/releases/{release_id}")
-def show(request: Request, release_id: str, view: str = "", breakdown: str = "district_sex"):  # type: ignore[no-untyped-def]
+def show(request: Request, release_id: str, view: str = "", breakdown: str = "district_sex"):
     actor = require_staff(request, Action.STATISTICS)
     rel = services(request).statistics.get_release(actor, STATS, release_id)
     body = rel.body | {"id": rel.id}

@@ -33,12 +33,12 @@ CSRF = [Depends(require_csrf)]
 
 
 @router.get("/login")
-def login_form(request: Request):  # type: ignore[no-untyped-def]
+def login_form(request: Request):
     return page(request, "me_login.html", values={}, error=None)
 
 
 @router.post("/login", dependencies=CSRF)
-def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def login(request: Request, form: Form):
     f = Fields(form)
     client = request.client.host if request.client else "unknown"
     try:
@@ -49,13 +49,14 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
         )
     response = redirect(request, "/me")
     set_cookie(response, request, request.app.state.settings, PATIENT_COOKIE, issued.token)
-    if i18n.valid(issued.language) and not i18n.valid(request.cookies.get(i18n.LANG_COOKIE)):
-        remember(response, request, issued.language)  # type: ignore[arg-type]
+    language = i18n.valid(issued.language)
+    if language and not i18n.valid(request.cookies.get(i18n.LANG_COOKIE)):
+        remember(response, request, language)
     return response
 
 
 @router.post("/logout", dependencies=CSRF)
-def logout(request: Request):  # type: ignore[no-untyped-def]
+def logout(request: Request):
     token = request.cookies.get(PATIENT_COOKIE)
     if token:
         services(request).patients.logout(token)
@@ -65,7 +66,7 @@ def logout(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("")
-def record(request: Request):  # type: ignore[no-untyped-def]
+def record(request: Request):
     svc = services(request)
     rec = svc.patients.record(require_patient(request))
     reviews = [review(e, rec.person) for e in rec.exams]
@@ -81,7 +82,7 @@ def record(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("/consents")
-def consents(request: Request):  # type: ignore[no-untyped-def]
+def consents(request: Request):
     svc, patient = services(request), require_patient(request)
     history = svc.patients.consents(patient)
     current = {c.purpose: c for c in history}
@@ -101,19 +102,19 @@ def consents(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.post("/consents", dependencies=CSRF)
-def revoke(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def revoke(request: Request, form: Form):
     services(request).patients.revoke(require_patient(request), Fields(form).text("purpose"))
     return redirect(request, "/me/consents", "revoked")
 
 
 @router.post("/consents/grant", dependencies=CSRF)
-def grant(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def grant(request: Request, form: Form):
     services(request).patients.grant(require_patient(request), Fields(form).text("purpose"))
     return redirect(request, "/me/consents", "granted_again")
 
 
 @router.get("/access")
-def accesses(request: Request):  # type: ignore[no-untyped-def]
+def accesses(request: Request):
     svc, patient = services(request), require_patient(request)
     views = svc.patients.accesses(patient)
     head = svc.transparency.tree_head()
@@ -122,7 +123,7 @@ def accesses(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.post("/export", dependencies=CSRF)
-def export(request: Request):  # type: ignore[no-untyped-def]
+def export(request: Request):
     data = services(request).patients.export(require_patient(request))
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     return Response(
@@ -133,7 +134,7 @@ def export(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.post("/export/fhir", dependencies=CSRF)
-def export_fhir(request: Request):  # type: ignore[no-untyped-def]
+def export_fhir(request: Request):
     """The same data as a FHIR R4 Bundle, the health standard a clinic's or a country's system reads."""
     svc = services(request)
     assert svc.fhir_export is not None
@@ -146,13 +147,13 @@ def export_fhir(request: Request):  # type: ignore[no-untyped-def]
 
 
 @router.get("/erase")
-def erase_form(request: Request):  # type: ignore[no-untyped-def]
+def erase_form(request: Request):
     require_patient(request)
     return page(request, "me_erase.html", error=None)
 
 
 @router.post("/erase", dependencies=CSRF)
-def erase(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def erase(request: Request, form: Form):
     patient = require_patient(request)
     if Fields(form).text("confirm") != "yes":
         return page(request, "me_erase.html", 422, error="tick the box to confirm that you want everything deleted")

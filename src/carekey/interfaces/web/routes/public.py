@@ -11,7 +11,7 @@ router = APIRouter()
 
 
 @router.get("/transparency")
-def transparency(request: Request):  # type: ignore[no-untyped-def]
+def transparency(request: Request):
     current_staff(request)
     rows = services(request).transparency.refusals()
     admin = services(request).transparency.admin_actions()

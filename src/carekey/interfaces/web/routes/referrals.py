@@ -23,7 +23,7 @@ Form = Annotated[FormData, Depends(form_data)]
 
 
 @router.post("/visit/{visit_id}/referral", dependencies=CSRF)
-def record(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def record(request: Request, visit_id: str, form: Form):
     actor = require_staff(request, Action.RECORD_REFERRAL)
     svc, f = services(request), Fields(form)
     visit = svc.visits.get(actor, visit_id)
@@ -42,7 +42,7 @@ def record(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
 
 
 @router.post("/visit/{visit_id}/referral/{referral_id}/close", dependencies=CSRF)
-def close_in_visit(request: Request, visit_id: str, referral_id: str, form: Form):  # type: ignore[no-untyped-def]
+def close_in_visit(request: Request, visit_id: str, referral_id: str, form: Form):
     actor = require_staff(request, Action.CLOSE_REFERRAL)
     services(request).referrals.close(actor, referral_id, CARE, Fields(form).text("closed_as"))
     return redirect(request, visit_url(visit_id), "referral_closed")
@@ -54,7 +54,7 @@ def _site(request: Request, site: str) -> str:
 
 
 @router.get("/followup")
-def followup(request: Request, site: str = ""):  # type: ignore[no-untyped-def]
+def followup(request: Request, site: str = ""):
     actor = require_staff(request, Action.FOLLOWUP_LIST)
     svc = services(request)
     site_id = _site(request, site[:40])
@@ -64,7 +64,7 @@ def followup(request: Request, site: str = ""):  # type: ignore[no-untyped-def]
 
 
 @router.post("/followup/{referral_id}/close", dependencies=CSRF)
-def close_from_list(request: Request, referral_id: str, form: Form):  # type: ignore[no-untyped-def]
+def close_from_list(request: Request, referral_id: str, form: Form):
     actor = require_staff(request, Action.CLOSE_REFERRAL)
     f = Fields(form)
     services(request).referrals.close(actor, referral_id, CARE, f.text("closed_as"))

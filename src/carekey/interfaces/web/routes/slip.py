@@ -27,7 +27,7 @@ def card_qr(card_number: str) -> str:
 
 
 @router.get("/slip")
-def slip(request: Request, visit_id: str, advice: str = ""):  # type: ignore[no-untyped-def]
+def slip(request: Request, visit_id: str, advice: str = ""):
     actor = require_staff(request, Action.READ_PERSON)
     svc = services(request)
     visit = svc.visits.get(actor, visit_id)

@@ -32,7 +32,7 @@ def visit_url(visit_id: str, tail: str = "") -> str:
 
 
 @router.post("", dependencies=CSRF)
-def open_visit(request: Request, form: Form):  # type: ignore[no-untyped-def]
+def open_visit(request: Request, form: Form):
     actor = require_staff(request, Action.HANDLE_VISIT)
     site = Fields(form).text("site_id") or next(iter(sorted(actor.site_ids)), "")
     visit = services(request).visits.open(actor, site)
@@ -40,7 +40,7 @@ def open_visit(request: Request, form: Form):  # type: ignore[no-untyped-def]
 
 
 @router.get("/{visit_id}")
-def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def show(request: Request, visit_id: str):
     actor = require_staff(request, Action.HANDLE_VISIT)
     svc = services(request)
     visit = svc.visits.get(actor, visit_id)
@@ -79,7 +79,7 @@ def show(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
 
 
 @router.post("/{visit_id}/pin", dependencies=CSRF)
-def set_pin(request: Request, visit_id: str, form: Form):  # type: ignore[no-untyped-def]
+def set_pin(request: Request, visit_id: str, form: Form):
     actor = require_staff(request, Action.SET_PIN)
     svc = services(request)
     visit = svc.visits.get(actor, visit_id)
@@ -91,7 +91,7 @@ def set_pin(request: Request, visit_id: str, form: Form):  # type: ignore[no-unt
 
 
 @router.post("/{visit_id}/close", dependencies=CSRF)
-def close(request: Request, visit_id: str):  # type: ignore[no-untyped-def]
+def close(request: Request, visit_id: str):
     actor = require_staff(request, Action.HANDLE_VISIT)
     services(request).visits.close(actor, visit_id)
     return redirect(request, "/", "visit_closed")

@@ -30,7 +30,7 @@ def _indexes() -> None:
         batch_op.create_index("ix_access_log_site_at", ["site_id", "at"], unique=False)
 
 
-def _common() -> list[sa.Column]:  # type: ignore[type-arg]
+def _common() -> list[sa.Column]:
     return [
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("month", sa.String(length=7), nullable=False),

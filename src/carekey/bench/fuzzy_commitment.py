@@ -1,4 +1,5 @@
-"""Fuzzy commitment of iris codes (prototype, NOT wired into ``ProtectedMatcher``; measured by
+"""Fuzzy commitment of iris codes (research prototype of the `bench` extra, needs reedsolo; NOT wired into
+``ProtectedMatcher``; measured by
 ``carekey bench protection --scheme fuzzy-commitment``).
 
 - Fuzzy commitment: Juels & Wattenberg, "A fuzzy commitment scheme", ACM CCS 1999. A random message
@@ -93,10 +94,18 @@ class Commitment:
     salt: bytes  # SALT_BYTES random
     check: bytes  # check_value(secret, message, salt, slow)
 
+    def stored_mask(self) -> np.ndarray:
+        """The stored enrolment mask (``params.enrol_mask``); ValueError when the commitment has none."""
+        if self.mask is None:
+            raise ValueError("this commitment stores no enrolment mask")
+        return self.mask
+
     def to_bytes(self) -> bytes:
         p = self.params
         body = _HEADER.pack(MAGIC, FORMAT_VERSION, p.block, p.n, p.k, p.enrol_mask, p.slow_check, p.margin, p.mask_bits)
-        body += np.packbits(self.helper).tobytes() + (np.packbits(self.mask).tobytes() if p.enrol_mask else b"")
+        body += np.packbits(self.helper).tobytes() + (
+            np.packbits(self.stored_mask()).tobytes() if p.enrol_mask else b""
+        )
         body += self.salt + self.check
         return body + struct.pack("<I", zlib.crc32(body))
 
