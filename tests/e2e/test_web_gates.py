@@ -110,6 +110,8 @@ EXPECTED = {
     ("GET", "/admin/keys"): A.ADMINISTER,
     ("POST", "/admin/keys/rotate-biometric"): A.ADMINISTER,
     ("POST", "/admin/keys/renew-biometric"): A.ADMINISTER,
+    ("POST", "/admin/programs"): A.ADMINISTER,
+    ("POST", "/admin/keys/rotate-log"): A.ADMINISTER,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from carekey.errors import Conflict
+from carekey.errors import Conflict, msg
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Visit:
 
     def require_open(self) -> None:
         if not self.is_open:
-            raise Conflict(f"visit {self.id} is closed; open a new visit", visit_id=self.id)
+            raise Conflict(msg("visit %(visit)s is closed; open a new visit", visit=self.id), visit_id=self.id)
 
     def bind(self, person_id: str) -> Visit:
         """Bind the visit to the identified/enrolled person (once; re-binding the same person is a no-op)."""

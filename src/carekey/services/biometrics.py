@@ -38,7 +38,7 @@ from carekey.biometrics.image_header import check_pixels
 from carekey.biometrics.modality import MODALITIES, Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
-from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate, msg
 from carekey.policy.decision import Action, Presence
 from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
@@ -155,7 +155,9 @@ class BiometricService:
         if not position:
             raise InvalidInput("name the finger or eye (position)", field="position")
         if override is not None and override not in OVERRIDE_REASONS:
-            raise InvalidInput(f"override must be one of {', '.join(OVERRIDE_REASONS)}", field="override")
+            raise InvalidInput(
+                msg("override must be one of %(choices)s", choices=", ".join(OVERRIDE_REASONS)), field="override"
+            )
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             p = authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
@@ -181,7 +183,11 @@ class BiometricService:
             if position in mine:
                 if not replace:
                     raise Conflict(
-                        f"{modality} {position.replace('_', ' ')} is already enrolled: confirm to replace it",
+                        msg(
+                            "%(modality)s %(position)s is already enrolled: confirm to replace it",
+                            modality=modality,
+                            position=position.replace("_", " "),
+                        ),
                         field="position",
                     )
                 uow.biometrics.delete_position(person_id, modality, position)
@@ -256,9 +262,13 @@ class BiometricService:
         )
         uow.commit()
         raise PossibleDuplicate(
-            f"this {modality} matches {len(out)} person(s) already enrolled in the program: "
-            "confirm who the person is, or override with a reason "
-            f"({', '.join(OVERRIDE_REASONS)})",
+            msg(
+                "this %(modality)s matches %(n)s person(s) already enrolled in the program: "
+                "confirm who the person is, or override with a reason (%(reasons)s)",
+                modality=modality,
+                n=len(out),
+                reasons=", ".join(OVERRIDE_REASONS),
+            ),
             candidates=[asdict(c) for c in out],
         )
 

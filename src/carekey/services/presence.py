@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from carekey.domain.visit import Visit
-from carekey.errors import RateLimited
+from carekey.errors import RateLimited, msg
 from carekey.policy.decision import ApproverFacts, Presence
 from carekey.services.access import log_access
 from carekey.services.deps import Actor, Deps
@@ -50,7 +50,9 @@ def establish(
         since = now - timedelta(hours=1)
         limit = deps.settings.presence_pin_failures_per_hour
         if uow.access_log.count_person_since(person_id, [PROVE], "denied", since) >= limit:
-            reason = f"too many wrong PINs for this person ({limit} per hour): use another proof or come back later"
+            reason = msg(
+                "too many wrong PINs for this person (%(n)s per hour): use another proof or come back later", n=limit
+            )
             log_access(uow, now, actor, PROVE, "care_record", "denied", reason, visit.site_id, person_id)
             uow.commit()
             raise RateLimited(reason, retry_after=3600)

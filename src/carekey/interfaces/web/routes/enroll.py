@@ -19,6 +19,7 @@ from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.interfaces.web import notices
 from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.security import csrf_cookie
@@ -142,14 +143,14 @@ def enroll(request: Request, visit_id: str, form: Form):  # type: ignore[no-unty
             actor, visit_id, CARE, data, consent, f.text("pin") or None, confirm_new=f.text("confirm_new") == "yes"
         )
     except PossibleDuplicate as err:
-        f.errors["duplicate"] = err.message
+        f.errors["duplicate"] = say(err)
         return _form(request, visit_id, f, language, err.status, list(err.detail.get("candidates", [])))
     except ConsentMissing:
         f.errors["grant"] = NO_RECORD
         return _form(request, visit_id, f, language, 403)
     except (InvalidInput, Conflict) as err:
         if isinstance(err, Conflict):  # a duplicate enrollment: the card is taken
-            f.errors["card_number"] = err.message
+            f.errors["card_number"] = say(err)
         else:
             f.error(err, SHOWN, aliases={"birth_date": "birth_year"})
         return _form(request, visit_id, f, language, err.status)

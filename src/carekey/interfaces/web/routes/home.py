@@ -11,6 +11,7 @@ from carekey.domain.program import Role
 from carekey.errors import NotAuthenticated, RateLimited
 from carekey.interfaces.web import i18n
 from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.language import remember
 from carekey.interfaces.web.security import STAFF_COOKIE, clear_cookie, require_csrf, set_cookie
@@ -55,7 +56,7 @@ def login(request: Request, form: Form):  # type: ignore[no-untyped-def]
             request,
             "login.html",
             401 if isinstance(err, NotAuthenticated) else 429,
-            error=err.message,
+            error=say(err),
             username=f.text("username"),
         )
     response = redirect(request, "/")
