@@ -89,7 +89,13 @@ def test_admin_creates_a_program_from_the_browser_and_it_is_logged_and_counted(w
     assert r.status_code == 422 and "no consent notice exists" in r.text
     r = client.post(
         "/admin/programs",
-        data={"csrf": token, "program_id": "malaria", "program_name": "Again", "notice_version": "v1"},
+        data={
+            "csrf": token,
+            "program_id": "malaria",
+            "program_name": "Again",
+            "notice_version": "v1",
+            "language": "en",
+        },
     )
     assert r.status_code == 422 and "program &#39;malaria&#39; exists" in r.text
     assert {p.id for p in built.services.admin.programs()} == {"demo", "malaria"}
