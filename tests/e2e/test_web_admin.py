@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from carekey.crypto.keys import load_key_file
 from tests.e2e.web_support import ImageFakeMatcher, sign_in
 
@@ -145,3 +147,25 @@ def test_service_errors_are_shown_in_french(web):
     assert r.status_code == 422 and "aucun programme" in r.text, r.text
     r = client.post("/admin/keys/rotate-log", data={"csrf": token})
     assert r.status_code == 422 and "Cochez la case" in r.text
+
+
+def test_fhir_send_and_retention_run_from_the_admin_home(web):
+    client, _, built = web
+    token = sign_in(client, "admin")
+    home = client.get("/").text
+    assert 'id="fhir-send"' in home and 'id="retention-run"' in home and 'id="due-expired">0<' in home
+    assert "carekey fhir send" not in home  # the web does it now
+    r = client.post("/admin/fhir/send", data={"csrf": token})
+    assert r.status_code == 200 and 'id="fhir-sent"' in r.text
+    r = client.post("/admin/retention", data={"csrf": token})
+    assert r.status_code == 422 and "tick the box" in r.text
+    # eleven years later (retention: 10 years), nobody seen since: both seeded people are due
+    built.services.deps.clock.now = datetime.now(UTC) + timedelta(days=round(365.25 * 11))
+    token = sign_in(client, "admin")
+    assert 'id="due-expired">2<' in client.get("/").text
+    r = client.post("/admin/retention", data={"csrf": token, "confirm": "yes"})
+    assert r.status_code == 200 and 'id="retention-done"' in r.text and "Ama" not in r.text
+    assert "Erased: 2 " in r.text and 'id="due-expired">0<' in r.text
+    with built.services.deps.uow(read_only=True) as uow:
+        assert uow.people.count() == 0
+    assert "retention_delete" in _actions(built)  # each deletion decided and logged, with the admin as actor

@@ -112,6 +112,8 @@ EXPECTED = {
     ("POST", "/admin/keys/renew-biometric"): A.ADMINISTER,
     ("POST", "/admin/programs"): A.ADMINISTER,
     ("POST", "/admin/keys/rotate-log"): A.ADMINISTER,
+    ("POST", "/admin/fhir/send"): A.ADMINISTER,
+    ("POST", "/admin/retention"): A.RETENTION_DELETE,
 }
 
 

@@ -20,6 +20,7 @@ from carekey.interfaces.web import notices
 from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.i18n import gettext, say
 from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.routes.home import admin_home
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
 from carekey.policy.decision import Action
@@ -161,3 +162,37 @@ def renew_biometric(request: Request):  # type: ignore[no-untyped-def]
         log_key=None,
         public_key=svc.transparency.public_key().hex() if svc.deps.signer is not None else None,
     )
+
+
+@router.post("/fhir/send", dependencies=CSRF)
+def fhir_send(request: Request):  # type: ignore[no-untyped-def]
+    """``carekey fhir send --retry-failed``: requeue failed pushes and attempt every due one (each decided and
+    logged by the service)."""
+    actor = require_staff(request, Action.ADMINISTER)
+    svc = services(request)
+    if svc.fhir is None:
+        return admin_home(request, actor, 409, error=gettext("FHIR pushes are not configured"))
+    done = svc.fhir.send_due(actor, retry_failed=True)
+    counts: dict[str, int] = {}
+    for row in done:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return admin_home(request, actor, fhir_sent={"attempted": len(done), "by_status": counts})
+
+
+@router.post("/retention", dependencies=CSRF)
+def retention(request: Request, form: Form):  # type: ignore[no-untyped-def]
+    """``carekey retention run``: each deletion is its own policy decision and log entry (the admin named as the
+    actor); only counts are shown, never who."""
+    actor = require_staff(request, Action.RETENTION_DELETE)
+    if Fields(form).text("confirm") != "yes":
+        return admin_home(request, actor, 422, error=gettext("tick the box to confirm the deletions"))
+    svc = services(request)
+    report = svc.retention.run(actor=actor)
+    svc.transparency.tree_head()  # the deletions end with a signed tree head
+    done = {
+        "erased": len(report.erased),
+        "templates_deleted": len(report.templates_deleted) + len(report.retired_templates_deleted),
+        "images_deleted": len(report.images_deleted),
+        "kept": len(report.kept),
+    }
+    return admin_home(request, actor, retention_done=done)
