@@ -62,12 +62,17 @@ lock:
 	$(PYTHON) -m pip install -q --user uv 2>/dev/null || $(PYTHON) -m pip install -q uv
 	$(PYTHON) -m uv pip compile pyproject.toml --all-extras --python-version 3.11 --quiet -o requirements.lock
 
-## Translations: extract every marked string (templates, web Python, follow-up sentences) into messages.pot,
+## Translations: extract every marked string (templates, web Python, messages of errors) into messages.pot,
 ## merge it into each catalog (EN and FR), fill the English catalog with the source text, compile the .mo files
 ## (committed, so an install has them). Translate the new empty msgstr of locale/fr/.../messages.po, then run again.
 LOCALE := src/carekey/interfaces/web/locale
+## marked strings (N_, msg) and the constant message of each error people may read, taken from the raising call
+I18N_KEYWORDS := -k N_ -k msg -k _deny -k InvalidInput -k OutOfRange -k CaptureRejected -k NotAuthenticated \
+	-k Forbidden -k RefusedPurpose -k ConsentMissing -k PresenceRequired -k RateLimited -k NotFound -k Conflict \
+	-k PossibleDuplicate -k BudgetExhausted -k TemplateError
 i18n: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg $(I18N_KEYWORDS) --no-location --sort-output --omit-header \
+		-o $(LOCALE)/messages.pot .
 	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python -m carekey.interfaces.web.catalogs fill-source $(LOCALE)/en/LC_MESSAGES/messages.po
 	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics

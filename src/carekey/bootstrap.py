@@ -6,6 +6,7 @@ Nothing imports interfaces; interfaces import this module. No engine is created 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from carekey.crypto.keys import ProgramKeys, create_key_file, ensure_biometric_s
 from carekey.errors import Conflict, IntegrityError, KeyCheckFailed
 from carekey.services.biometrics import BiometricMatcher
 from carekey.services.container import Services, build_services
-from carekey.services.deps import Deps
+from carekey.services.deps import Actor, Deps
 from carekey.storage import keychecks
 from carekey.storage.database import Database
 from carekey.storage.heads import HeadsFile
@@ -284,6 +285,36 @@ def rotate_log_key(settings: Settings, old_key: Path | None = None) -> dict[str,
     finally:
         db.dispose()
     return {"old_key_id": old.key_id.hex(), "new_key_id": new.key_id.hex(), "public_key": new.public_key.hex()}
+
+
+_ROTATING = threading.Lock()
+
+
+def rotate_log_key_live(settings: Settings, services: Services, actor: Actor) -> dict[str, str]:
+    """``carekey log rotate-key`` from the running server (the admin's keys screen): a new key is written next to
+    the configured file (0600), the admin service decides, logs and stores the rotation signed by both keys and
+    the new key check (``AdminService.rotate_log_key``), then the new file takes the configured path and this
+    process signs with the new key at once (``LogSigner.adopt``). If the service refuses, nothing changed.
+    Other worker processes keep signing with the old key (still trusted through the rotation) until restarted."""
+    restrict_new_files()
+    signer = services.deps.signer
+    if signer is None:
+        raise KeyCheckFailed("this carekey instance has no log signing key")
+    path = settings.resolved_log_key_file()
+    with _ROTATING:
+        old_id = signer.key_id
+        new = LogSigner.generate()
+        staged = path.with_name(path.name + ".new")
+        staged.unlink(missing_ok=True)
+        new.save(staged)
+        try:
+            services.admin.rotate_log_key(actor, new)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        os.replace(staged, path)
+        signer.adopt(new)
+    return {"old_key_id": old_id.hex(), "new_key_id": new.key_id.hex(), "public_key": new.public_key.hex()}
 
 
 def rotate_biometric_key(settings: Settings) -> int:

@@ -32,6 +32,42 @@ catches them broadly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+
+class Word(str):
+    """A fixed term inside a message (a measurement's name, "day"...): the web UI shows it in the reader's
+    language. Made with :func:`N_`, which also marks it for extraction into the catalogs (``make i18n``)."""
+
+    __slots__ = ()
+
+
+def N_(text: str) -> Word:  # noqa: N802 - the gettext convention: marks a string for extraction only
+    return Word(text)
+
+
+class Message(str):
+    """A message for people. It *is* the English text (what the log, the API, the CLI and the tests read) and keeps
+    the template and values it was made from, so that the web UI can show it in the reader's language
+    (``carekey.interfaces.web.i18n.say``) without the domain knowing the web or Babel. Made with :func:`msg`,
+    which also marks the template for extraction into the catalogs (``make i18n``). Constant messages need no
+    wrapper: the raising call itself is an extraction keyword (``InvalidInput("...")``, see the Makefile)."""
+
+    __slots__ = ("template", "values")
+    template: str
+    values: Mapping[str, object]
+
+    def __new__(cls, template: str, values: Mapping[str, object]) -> Message:
+        self = super().__new__(cls, template % values if values else template)
+        self.template = template
+        self.values = values
+        return self
+
+
+def msg(template: str, **values: object) -> Message:
+    """A message with %-style named values: ``msg("no visit %(visit)s at your sites", visit=visit_id)``."""
+    return Message(template, values)
+
 
 class CarekeyError(Exception):
     """Root of every deliberate carekey error. ``message`` is safe to show to the user."""

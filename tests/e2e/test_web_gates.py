@@ -110,6 +110,10 @@ EXPECTED = {
     ("GET", "/admin/keys"): A.ADMINISTER,
     ("POST", "/admin/keys/rotate-biometric"): A.ADMINISTER,
     ("POST", "/admin/keys/renew-biometric"): A.ADMINISTER,
+    ("POST", "/admin/programs"): A.ADMINISTER,
+    ("POST", "/admin/keys/rotate-log"): A.ADMINISTER,
+    ("POST", "/admin/fhir/send"): A.ADMINISTER,
+    ("POST", "/admin/retention"): A.RETENTION_DELETE,
 }
 
 

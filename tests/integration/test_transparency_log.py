@@ -167,3 +167,37 @@ def test_rewritten_database_caught_by_heads_saved_outside(app, world):
     assert "removed" in report.kinds(), report.problems
     # nor with the heads file the server keeps outside the database (the audits since re-grew the log)
     assert verify(app, world).kinds() & {"removed", "root_mismatch", "node_store_mismatch"}
+
+
+def test_log_key_rotated_in_the_running_server_verifies_and_restarts(app, world):
+    """The admin's web rotation (``bootstrap.rotate_log_key_live``) on both backends: decided and logged as the
+    admin, the running services sign with the new key at once, every old head and promise still verifies, a
+    restart accepts the new key file; a registrar is refused and nothing changes."""
+    from carekey import bootstrap
+    from carekey.audit.sth import LogSigner
+    from carekey.errors import Forbidden
+
+    before = busy_log(app, world)
+    old = app.services.transparency.public_key()
+    with pytest.raises(Forbidden):
+        bootstrap.rotate_log_key_live(app.settings, app.services, world.registrar)
+    assert app.services.transparency.public_key() == old
+    assert not app.settings.resolved_log_key_file().with_name("carekey.log.key.new").exists()
+    rotated = bootstrap.rotate_log_key_live(app.settings, app.services, world.admin)
+    new = app.services.transparency.public_key()
+    assert new != old and rotated["public_key"] == new.hex() and rotated["old_key_id"] != rotated["new_key_id"]
+    assert LogSigner.load(app.settings.resolved_log_key_file()).public_key == new
+    enroll(app.services, world.registrar, card_number="NK3001", given_name="Q")  # promised by the new key
+    after = app.services.transparency.tree_head()
+    assert after.sth.verify(new) and not after.sth.verify(old) and before.sth.verify(old)
+    with app.database.uow() as uow:
+        entries = uow.access_log.entries(0, uow.access_log.size())
+    rotations = [(e.event.actor_id, e.event.outcome) for e in entries if e.event.action == "log_key_rotate"]
+    assert rotations == [(world.registrar.user_id, "denied"), (world.admin.user_id, "granted")]
+    report = verify(app, world)
+    assert report.ok, report.problems
+    _, _, db, signer = bootstrap.open_checked(app.settings, migrate=False)  # a restart: the key check names the new key
+    try:
+        assert signer.public_key == new
+    finally:
+        db.dispose()

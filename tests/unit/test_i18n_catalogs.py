@@ -44,14 +44,22 @@ def test_the_check_finds_an_untranslated_string(tmp_path):
     assert any("not compiled from" in p for p in found)  # and its .mo no longer matches
 
 
+def _extraction() -> tuple[list[tuple[str, str]], dict[str, object]]:
+    """What ``make i18n`` extracts: the sections of babel.cfg and the keywords of the Makefile."""
+    cfg = (ROOT / "babel.cfg").read_text(encoding="utf-8")
+    method_map = [(path.strip(), method) for method, path in re.findall(r"^\[(\w+):\s*([^\]]+)\]", cfg, re.M)]
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    block = make[make.index("I18N_KEYWORDS :=") :].split("\n\n")[0].split("\ni18n:")[0]
+    keywords: dict[str, object] = {"_": None, "gettext": None, "ngettext": (1, 2)}
+    keywords |= {k: None for k in re.findall(r"-k (\w+)", block)}
+    return method_map, keywords
+
+
 def test_the_template_is_in_step_with_the_sources():
-    """Every string marked in the templates and the web layer is in messages.pot (run ``make i18n`` otherwise)."""
-    method_map = [
-        ("src/carekey/interfaces/web/**.py", "python"),
-        ("src/carekey/domain/followup.py", "python"),
-        ("src/carekey/interfaces/web/templates/**.html", "jinja2"),
-    ]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    """Every string marked in the templates, the web layer and the messages of errors people read is in
+    messages.pot (run ``make i18n`` otherwise)."""
+    method_map, keywords = _extraction()
+    assert ("src/carekey/services/**.py", "python") in method_map and "msg" in keywords and "_deny" in keywords
     marked = {
         msg[2] if isinstance(msg[2], str) else msg[2][0]
         for msg in extract_from_dir(str(ROOT), method_map, keywords=keywords)

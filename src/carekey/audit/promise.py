@@ -100,9 +100,8 @@ class PromiseSigner:
     def promise(self, entry_id: int, leaf_input: bytes, timestamp_ms: int) -> EntryPromise:
         digest = leaf_hash(leaf_input)
         data = promise_bytes(entry_id, timestamp_ms, self.max_delay_ms, digest)
-        return EntryPromise(
-            entry_id, digest, timestamp_ms, self.max_delay_ms, self.signer.sign_bytes(data), self.signer.key_id
-        )
+        signature, kid = self.signer.signed(data)
+        return EntryPromise(entry_id, digest, timestamp_ms, self.max_delay_ms, signature, kid)
 
 
 def _integer(value: object) -> int:

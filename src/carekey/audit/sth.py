@@ -153,11 +153,23 @@ class LogSigner:
     """The log's Ed25519 key pair. Where the key lives is the caller's choice (bytes or a file path)."""
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._key = private_key
-        self.public_key: bytes = private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        self.key_id = key_id(self.public_key)
+        public = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        # (private key, public key, key id) swapped as one tuple by ``adopt``: a signature and its key id always
+        # come from the same key, even while another thread rotates
+        self._state: tuple[Ed25519PrivateKey, bytes, bytes] = (private_key, public, key_id(public))
+
+    @property
+    def public_key(self) -> bytes:
+        return self._state[1]
+
+    @property
+    def key_id(self) -> bytes:
+        return self._state[2]
+
+    def adopt(self, other: LogSigner) -> None:
+        """Sign with ``other``'s key from now on. A rotation in a running server (``bootstrap.rotate_log_key_live``):
+        every holder of this signer (services, the entry-promise signer) switches at once."""
+        self._state = other._state
 
     @classmethod
     def generate(cls) -> LogSigner:
@@ -170,7 +182,7 @@ class LogSigner:
         return cls(Ed25519PrivateKey.from_private_bytes(raw))
 
     def private_bytes(self) -> bytes:
-        return self._key.private_bytes(
+        return self._state[0].private_bytes(
             serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
         )
 
@@ -188,12 +200,18 @@ class LogSigner:
             raise ValueError(f"{path}: not a carekey log key ({exc})") from exc
 
     def sign_rotation(self, old_public_key: bytes, new_public_key: bytes, timestamp_ms: int) -> bytes:
-        return self._key.sign(rotation_bytes(old_public_key, new_public_key, timestamp_ms))
+        return self._state[0].sign(rotation_bytes(old_public_key, new_public_key, timestamp_ms))
 
     def sign_bytes(self, data: bytes) -> bytes:
         """A signature over ``data``; callers prefix their own domain tag (entry promises, ``audit.promise``)."""
-        return self._key.sign(data)
+        return self._state[0].sign(data)
+
+    def signed(self, data: bytes) -> tuple[bytes, bytes]:
+        """A signature over ``data`` and the id of the key that made it (one key, even during ``adopt``)."""
+        key, _, kid = self._state
+        return key.sign(data), kid
 
     def sign(self, size: int, root: bytes, timestamp_ms: int | None = None) -> SignedTreeHead:
         head = TreeHead(size, root, int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
-        return SignedTreeHead(head, self._key.sign(head.signed_bytes()), self.key_id)
+        key, _, kid = self._state
+        return SignedTreeHead(head, key.sign(head.signed_bytes()), kid)

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from carekey.domain.purposes import CONSENT_PURPOSES, DEPENDS_ON, Purpose
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, msg
 
 ADULT_AGE = 18
 MINOR_SELF_AGE = 12
@@ -52,7 +52,12 @@ def parse_consent_purpose(raw: str) -> Purpose:
         if p.value == norm:
             return p
     raise InvalidInput(
-        f"{raw!r} is not a consent purpose; one of {', '.join(p.value for p in CONSENT_PURPOSES)}", field="grant"
+        msg(
+            "%(raw)s is not a consent purpose; one of %(choices)s",
+            raw=repr(raw),
+            choices=", ".join(p.value for p in CONSENT_PURPOSES),
+        ),
+        field="grant",
     )
 
 
@@ -62,8 +67,12 @@ def check_dependencies(granted: Iterable[Purpose]) -> None:
     for purpose, needed in DEPENDS_ON.items():
         if purpose in grants and needed not in grants:
             raise InvalidInput(
-                f"{purpose.value} can only be granted together with {needed.value} "
-                "(the images are kept only to renew the person's biometric codes)",
+                msg(
+                    "%(purpose)s can only be granted together with %(needed)s "
+                    "(the images are kept only to renew the person's biometric codes)",
+                    purpose=purpose.value,
+                    needed=needed.value,
+                ),
                 field="grant",
             )
 

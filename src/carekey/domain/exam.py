@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from carekey.errors import InvalidInput, OutOfRange
+from carekey.errors import N_, InvalidInput, OutOfRange, msg
 
 MAX_NOTES = 2000
 
@@ -31,14 +31,14 @@ class MeasurementSpec:
 SPECS: dict[str, MeasurementSpec] = {
     s.name: s
     for s in (
-        MeasurementSpec("systolic_bp", "8480-6", "Systolic blood pressure", "mm[Hg]", 50, 260),
-        MeasurementSpec("diastolic_bp", "8462-4", "Diastolic blood pressure", "mm[Hg]", 30, 160),
-        MeasurementSpec("pulse", "8867-4", "Heart rate", "/min", 25, 250),
-        MeasurementSpec("height_cm", "8302-2", "Body height", "cm", 40, 250),
-        MeasurementSpec("weight_kg", "29463-7", "Body weight", "kg", 2, 350),
-        MeasurementSpec("bmi", "39156-5", "Body mass index (derived)", "kg/m2", 5, 150),
-        MeasurementSpec("glucose_mmol_l", "15074-8", "Glucose [Moles/volume] in Blood", "mmol/L", 1.0, 40.0),
-        MeasurementSpec("hemoglobin_g_dl", "718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL", 2.0, 25.0),
+        MeasurementSpec("systolic_bp", "8480-6", N_("Systolic blood pressure"), "mm[Hg]", 50, 260),
+        MeasurementSpec("diastolic_bp", "8462-4", N_("Diastolic blood pressure"), "mm[Hg]", 30, 160),
+        MeasurementSpec("pulse", "8867-4", N_("Heart rate"), "/min", 25, 250),
+        MeasurementSpec("height_cm", "8302-2", N_("Body height"), "cm", 40, 250),
+        MeasurementSpec("weight_kg", "29463-7", N_("Body weight"), "kg", 2, 350),
+        MeasurementSpec("bmi", "39156-5", N_("Body mass index (derived)"), "kg/m2", 5, 150),
+        MeasurementSpec("glucose_mmol_l", "15074-8", N_("Glucose [Moles/volume] in Blood"), "mmol/L", 1.0, 40.0),
+        MeasurementSpec("hemoglobin_g_dl", "718-7", N_("Hemoglobin [Mass/volume] in Blood"), "g/dL", 2.0, 25.0),
     )
 }
 BLOOD_TYPE_LOINC = "882-1"  # ABO and Rh group [Type] in Blood
@@ -61,7 +61,11 @@ def parse_blood_type(raw: str) -> BloodType:
         return BloodType(norm)
     except ValueError:
         raise InvalidInput(
-            f"unknown blood type {raw!r}; expected one of {', '.join(b.value for b in BloodType)}",
+            msg(
+                "unknown blood type %(value)s; expected one of %(choices)s",
+                value=repr(raw),
+                choices=", ".join(b.value for b in BloodType),
+            ),
             field="blood_type",
         ) from None
 
@@ -71,10 +75,17 @@ def _check(name: str, value: object) -> float | None:
         return None
     spec = SPECS[name]
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise InvalidInput(f"{spec.display} must be a number in {spec.unit}", field=name)
+        raise InvalidInput(msg("%(what)s must be a number in %(unit)s", what=spec.display, unit=spec.unit), field=name)
     if not spec.low <= value <= spec.high:
         raise OutOfRange(
-            f"{spec.display} {value} {spec.unit} is outside the plausible range {spec.low}-{spec.high} {spec.unit}",
+            msg(
+                "%(what)s %(value)s %(unit)s is outside the plausible range %(low)s-%(high)s %(unit)s",
+                what=spec.display,
+                value=value,
+                unit=spec.unit,
+                low=spec.low,
+                high=spec.high,
+            ),
             field=name,
             low=spec.low,
             high=spec.high,
@@ -125,7 +136,7 @@ class Exam:
             kw["glucose_fasting"] = None  # says nothing without a glucose value
         notes = str(kw.get("notes") or "")
         if len(notes) > MAX_NOTES:
-            raise InvalidInput(f"notes are limited to {MAX_NOTES} characters", field="notes")
+            raise InvalidInput(msg("notes are limited to %(n)s characters", n=MAX_NOTES), field="notes")
         kw["notes"] = notes
         h, w = checked["height_cm"], checked["weight_kg"]
         kw["bmi"] = _check("bmi", round(w / (h / 100) ** 2, 1)) if h and w else None

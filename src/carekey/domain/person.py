@@ -14,7 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, msg
 
 MIN_BIRTH_YEAR = 1900
 _CARD = re.compile(r"^[A-Z0-9]{4,20}$")
@@ -39,12 +39,12 @@ def normalize_card(raw: str) -> str:
     """Upper-case and drop spaces/dashes; cards are 4-20 letters and digits."""
     if len(raw) > 64:  # checked before any work on the text
         raise InvalidInput(
-            f"card number must be 4-20 letters or digits (got {len(raw)} characters)", field="card_number"
+            msg("card number must be 4-20 letters or digits (got %(n)s characters)", n=len(raw)), field="card_number"
         )
     card = re.sub(r"[\s-]", "", raw).upper()
     if not _CARD.match(card):
         raise InvalidInput(
-            f"card number must be 4-20 letters or digits (got {len(raw)} characters)", field="card_number"
+            msg("card number must be 4-20 letters or digits (got %(n)s characters)", n=len(raw)), field="card_number"
         )
     return card
 
@@ -52,7 +52,13 @@ def normalize_card(raw: str) -> str:
 def check_birth(birth_year: int, birth_date: date | None, today: date) -> None:
     if not MIN_BIRTH_YEAR <= birth_year <= today.year:
         raise InvalidInput(
-            f"birth year {birth_year} must be between {MIN_BIRTH_YEAR} and {today.year}", field="birth_year"
+            msg(
+                "birth year %(year)s must be between %(low)s and %(high)s",
+                year=birth_year,
+                low=MIN_BIRTH_YEAR,
+                high=today.year,
+            ),
+            field="birth_year",
         )
     if birth_date is not None:
         if birth_date.year != birth_year:
@@ -120,7 +126,9 @@ class Person:
         try:
             sex_v = Sex(sex.strip().lower())
         except ValueError:
-            raise InvalidInput(f"sex must be one of {', '.join(s.value for s in Sex)}", field="sex") from None
+            raise InvalidInput(
+                msg("sex must be one of %(choices)s", choices=", ".join(s.value for s in Sex)), field="sex"
+            ) from None
         check_birth(birth_year, birth_date, today)
         return cls(
             id=id,

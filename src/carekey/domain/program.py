@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from carekey.errors import InvalidInput
+from carekey.errors import N_, InvalidInput, msg
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -27,12 +27,20 @@ def parse_role(raw: str) -> Role:
     try:
         return Role(raw.strip().lower())
     except ValueError:
-        raise InvalidInput(f"unknown role {raw!r}; roles: {', '.join(r.value for r in Role)}") from None
+        raise InvalidInput(
+            msg("unknown role %(role)s; roles: %(roles)s", role=repr(raw), roles=", ".join(r.value for r in Role))
+        ) from None
 
 
 def check_slug(value: str, what: str) -> str:
     if not _SLUG.match(value):
-        raise InvalidInput(f"{what} must be 1-40 lowercase letters, digits, '-' or '_', got {value!r}")
+        raise InvalidInput(
+            msg(
+                "%(what)s must be 1-40 lowercase letters, digits, '-' or '_', got %(value)s",
+                what=what,
+                value=repr(value),
+            )
+        )
     return value
 
 
@@ -47,7 +55,7 @@ class Program:
     languages: tuple[str, ...] = ("en",)
 
     def __post_init__(self) -> None:
-        check_slug(self.id, "program id")
+        check_slug(self.id, N_("program id"))
         if not self.name.strip():
             raise InvalidInput("program name is empty")
         if not self.notice_versions or not self.languages:
@@ -70,7 +78,7 @@ class Site:
     district: str = ""
 
     def __post_init__(self) -> None:
-        check_slug(self.id, "site id")
+        check_slug(self.id, N_("site id"))
         if not self.name.strip():
             raise InvalidInput("site name is empty")
 
@@ -98,7 +106,7 @@ class User:
         if self.role is Role.PATIENT:
             raise InvalidInput("patient is not a staff role; a person signs in with their card and PIN")
         if self.role in (Role.REGISTRAR, Role.CLINICIAN) and not self.site_ids:
-            raise InvalidInput(f"a {self.role.value} must be bound to at least one site")
+            raise InvalidInput(msg("a %(role)s must be bound to at least one site", role=self.role.value))
 
     def works_at(self, site_id: str) -> bool:
         return site_id in self.site_ids

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from carekey.errors import RefusedPurpose
+from carekey.errors import RefusedPurpose, msg
 
 
 class Purpose(StrEnum):
@@ -218,11 +218,18 @@ def parse_purpose(raw: str) -> Purpose:
     label = refusal_label(raw)
     if label != "other":
         raise RefusedPurpose(
-            f"carekey never processes data for {label!r}: data collected for care is used only for the "
-            "person's own care, their own access, and privacy-protected aggregate statistics.",
+            msg(
+                "carekey never processes data for %(label)s: data collected for care is used only for the "
+                "person's own care, their own access, and privacy-protected aggregate statistics.",
+                label=repr(label),
+            ),
             purpose=label,
         )
     raise RefusedPurpose(
-        f"{raw!r} is not a purpose carekey serves; allowed purposes: {', '.join(p.value for p in Purpose)}.",
+        msg(
+            "%(raw)s is not a purpose carekey serves; allowed purposes: %(allowed)s.",
+            raw=repr(raw),
+            allowed=", ".join(p.value for p in Purpose),
+        ),
         purpose="other",
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, msg
 
 MAX_WHERE = 200
 MAX_REASON = 1000
@@ -34,7 +34,9 @@ def parse_urgency(raw: str) -> Urgency:
     try:
         return Urgency(raw.strip().lower())
     except ValueError:
-        raise InvalidInput(f"urgency must be one of {', '.join(u.value for u in Urgency)}", field="urgency") from None
+        raise InvalidInput(
+            msg("urgency must be one of %(choices)s", choices=", ".join(u.value for u in Urgency)), field="urgency"
+        ) from None
 
 
 def parse_closed_as(raw: str) -> ClosedAs:
@@ -42,7 +44,8 @@ def parse_closed_as(raw: str) -> ClosedAs:
         return ClosedAs(raw.strip().lower())
     except ValueError:
         raise InvalidInput(
-            f"closing reason must be one of {', '.join(c.value for c in ClosedAs)}", field="closed_as"
+            msg("closing reason must be one of %(choices)s", choices=", ".join(c.value for c in ClosedAs)),
+            field="closed_as",
         ) from None
 
 
@@ -81,9 +84,9 @@ class Referral:
         if not why:
             raise InvalidInput("say why the person is referred", field="reason")
         if len(where) > MAX_WHERE:
-            raise InvalidInput(f"where: at most {MAX_WHERE} characters", field="to_where")
+            raise InvalidInput(msg("where: at most %(n)s characters", n=MAX_WHERE), field="to_where")
         if len(why) > MAX_REASON:
-            raise InvalidInput(f"why: at most {MAX_REASON} characters", field="reason")
+            raise InvalidInput(msg("why: at most %(n)s characters", n=MAX_REASON), field="reason")
         urg = urgency if isinstance(urgency, Urgency) else parse_urgency(urgency)
         return cls(id, person_id, visit_id, site_id, recorded_by, recorded_at, where, why, urg)
 

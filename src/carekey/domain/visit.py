@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from carekey.errors import Conflict
+from carekey.errors import Conflict, msg
 
 MAX_OPEN = timedelta(hours=12)  # a visit is one encounter on one screening day: after this it serves nobody
 
@@ -35,7 +35,7 @@ class Visit:
 
     def require_open(self) -> None:
         if not self.is_open:
-            raise Conflict(f"visit {self.id} is closed; open a new visit", visit_id=self.id)
+            raise Conflict(msg("visit %(visit)s is closed; open a new visit", visit=self.id), visit_id=self.id)
 
     def bind(self, person_id: str) -> Visit:
         """Bind the visit to the identified/enrolled person (once; re-binding the same person is a no-op)."""

@@ -78,6 +78,7 @@ from enum import StrEnum
 
 from carekey.domain.program import Role
 from carekey.domain.purposes import Purpose
+from carekey.errors import msg
 
 
 class Action(StrEnum):
@@ -339,18 +340,20 @@ def decide(req: Request) -> Decision:
 
 
 def _presence(req: Request) -> Decision | None:
-    what = (
-        "grant again a consent the person refused or withdrew"
-        if req.action is Action.RECORD_CONSENT
-        else req.action.value
-    )
     if req.presence is None:
-        return Decision(
-            False,
-            f"to {what} the person must prove they are here: their PIN, a fingerprint or iris "
-            "match in this visit, or a second staff member's approval",
-            missing_presence=True,
+        reason = (
+            msg(
+                "to grant again a consent the person refused or withdrew the person must prove they are here: "
+                "their PIN, a fingerprint or iris match in this visit, or a second staff member's approval"
+            )
+            if req.action is Action.RECORD_CONSENT
+            else msg(
+                "to %(action)s the person must prove they are here: their PIN, a fingerprint or iris match in "
+                "this visit, or a second staff member's approval",
+                action=req.action.value,
+            )
         )
+        return Decision(False, reason, missing_presence=True)
     if req.presence is Presence.SECOND_STAFF:
         a, v = req.approver, req.visit
         if a is None or v is None:
@@ -366,11 +369,11 @@ def _presence(req: Request) -> Decision | None:
         # only for a person without enrolled biometrics (with them, a match in this visit is the proof).
         if req.person_has_biometrics:
             return _deny(
-                f"to {what} for a person with enrolled fingerprints or irises, identify them by biometrics "
-                "in this visit (a second staff member cannot vouch for them)"
+                "for a person with enrolled fingerprints or irises, identify them by biometrics in this visit "
+                "(a second staff member cannot vouch for them)"
             )
         if req.person_has_pin and req.action is not Action.SET_PIN:
-            return _deny(f"to {what} for a person who has a PIN, the person types their PIN")
+            return _deny("for a person who has a PIN, the person types their PIN (a second staff member cannot vouch)")
     return None
 
 

@@ -25,7 +25,7 @@ from carekey.domain.access import AccessEvent, Outcome
 from carekey.domain.consent import current_grants
 from carekey.domain.purposes import Purpose, parse_purpose
 from carekey.domain.visit import Visit
-from carekey.errors import ConsentMissing, Forbidden, PresenceRequired, RateLimited, RefusedPurpose
+from carekey.errors import ConsentMissing, Forbidden, PresenceRequired, RateLimited, RefusedPurpose, msg
 from carekey.policy.decision import (
     RULES,
     AccountFacts,
@@ -213,13 +213,17 @@ def _over_limit(
         per_hour is not None
         and uow.access_log.count_since(actor.user_id, IDENTIFY_ACTIONS, now - timedelta(hours=1)) >= per_hour
     ):
-        return f"identification rate limit reached ({per_hour} per hour for this account)"
+        return msg("identification rate limit reached (%(n)s per hour for this account)", n=per_hour)
     if (
         per_site_day is not None
         and site_id is not None
         and uow.access_log.count_site_since(site_id, IDENTIFY_ACTIONS, now - timedelta(days=1)) >= per_site_day
     ):
-        return f"identification rate limit reached ({per_site_day} per day at site {site_id}, all accounts together)"
+        return msg(
+            "identification rate limit reached (%(n)s per day at site %(site)s, all accounts together)",
+            n=per_site_day,
+            site=site_id,
+        )
     return None
 
 

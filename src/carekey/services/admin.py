@@ -14,14 +14,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TypeVar
 
+from carekey.audit.sth import KeyRotation, LogSigner
 from carekey.domain.ids import new_id
 from carekey.domain.program import Program, Role, Site, User, parse_role
 from carekey.domain.purposes import Purpose
-from carekey.errors import InvalidInput, NotAuthenticated, NotFound
+from carekey.errors import InvalidInput, NotAuthenticated, NotFound, msg
 from carekey.policy.decision import AccountFacts, Action
 from carekey.services.access import authorize, log_access
 from carekey.services.auth import AuthService
 from carekey.services.deps import Actor, Deps
+from carekey.storage.keychecks import LOG_KEY
 from carekey.storage.protocols import UnitOfWork
 
 MIN_PASSWORD = 10
@@ -37,7 +39,7 @@ T = TypeVar("T")
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters", field="password")
+        raise InvalidInput(msg("a password has at least %(n)s characters", n=MIN_PASSWORD), field="password")
 
 
 class AdminService:
@@ -61,7 +63,7 @@ class AdminService:
         with self.d.uow() as uow:
             self._gate(uow, actor, "add_site", f"site {site.id} of program {site.program_id}")
             if uow.programs.get_program(site.program_id) is None:
-                raise NotFound(f"no program {site.program_id!r}")
+                raise NotFound(msg("no program %(program)s", program=repr(site.program_id)))
             uow.programs.add_site(site)
             uow.commit()
         return site
@@ -242,6 +244,39 @@ class AdminService:
         with self.d.uow(read_only=True) as uow:
             return not any(u.role is Role.ADMIN and u.active for u in uow.users.list())
 
+    def rotate_log_key(self, actor: Actor, new: LogSigner) -> KeyRotation:
+        """Replace the log signing key from the running server (the web UI; ``bootstrap.rotate_log_key_live`` puts
+        the key file in place and switches the signer after this returns). Decided and logged like every admin
+        action (``log_key_rotate``, as ``carekey log rotate-key``); the rotation, signed by the old key and by the
+        new one, and the new key check are stored in the same transaction. The entry's promise is signed by the
+        old key, which stays trusted through the rotation (``audit.sth.trusted_keys``)."""
+        old = self.d.signer
+        if old is None:
+            raise NotFound("this carekey instance has no log signing key")
+        now = self.d.clock()
+        ms = int(now.timestamp() * 1000)
+        rotation = KeyRotation(
+            ms,
+            old.public_key,
+            new.public_key,
+            old.sign_rotation(old.public_key, new.public_key, ms),
+            new.sign_rotation(old.public_key, new.public_key, ms),
+        )
+        with self.d.uow() as uow:
+            authorize(
+                uow,
+                now,
+                actor,
+                Action.ADMINISTER,
+                ADMIN,
+                logged_action="log_key_rotate",
+                detail=f": log key {old.key_id.hex()[:16]} replaced by {new.key_id.hex()[:16]}, signed by both",
+            )
+            uow.log_keys.add(rotation)
+            uow.key_checks.put(LOG_KEY, new.key_id.hex())
+            uow.commit()
+        return rotation
+
     def users(self, actor: Actor) -> list[User]:
         with self.d.uow() as uow:
             authorize(uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action="admin_list_users")
@@ -284,14 +319,14 @@ class AdminService:
     def _user(uow: UnitOfWork, username: str) -> User:
         found = uow.users.by_username(username.strip().lower()[:40])
         if found is None:
-            raise NotFound(f"no account {username[:40]!r}")
+            raise NotFound(msg("no account %(account)s", account=repr(username[:40])))
         return found[0]
 
     @staticmethod
     def _check_sites(uow: UnitOfWork, site_ids: Iterable[str]) -> None:
         for site_id in site_ids:
             if uow.programs.get_site(site_id) is None:
-                raise NotFound(f"no site {site_id!r}")
+                raise NotFound(msg("no site %(site)s", site=repr(site_id)))
 
     @staticmethod
     def _program_sites(uow: UnitOfWork, actor: Actor) -> frozenset[str]:

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from carekey.errors import NotAuthenticated, RateLimited
+from carekey.errors import NotAuthenticated, RateLimited, msg
 from carekey.services.deps import Actor, Deps
 from carekey.storage.protocols import SessionRow, UnitOfWork
 
@@ -76,8 +76,10 @@ def address_key(client: str) -> str:
     return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
-def _wait_text(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+def _locked(seconds: int) -> str:
+    if seconds < 120:
+        return msg("too many failed attempts: sign-in is locked; try again in %(n)s seconds", n=seconds)
+    return msg("too many failed attempts: sign-in is locked; try again in %(n)s minutes", n=(seconds + 59) // 60)
 
 
 class LoginLimiter:
@@ -152,9 +154,7 @@ class LoginLimiter:
             uow.commit()
         if until is not None:
             wait = max(1, math.ceil((until - now).total_seconds()))
-            raise RateLimited(
-                f"too many failed attempts: sign-in is locked; try again in {_wait_text(wait)}", retry_after=wait
-            )
+            raise RateLimited(_locked(wait), retry_after=wait)
 
     def succeeded(self, account: str, address: str, now: datetime, clear: bool = True) -> None:
         """After a correct password or PIN: the account starts clean; the address gets this attempt back."""

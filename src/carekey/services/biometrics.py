@@ -39,7 +39,7 @@ from carekey.biometrics.modality import MODALITIES, Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
 from carekey.domain.visit import Visit
-from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate, msg
 from carekey.policy.decision import Action, Presence
 from carekey.services.access import BIOMETRIC_CHECK, authorize, consents_of, count_search, log_access
 from carekey.services.deps import Actor, Deps
@@ -156,7 +156,9 @@ class BiometricService:
         if not position:
             raise InvalidInput("name the finger or eye (position)", field="position")
         if override is not None and override not in OVERRIDE_REASONS:
-            raise InvalidInput(f"override must be one of {', '.join(OVERRIDE_REASONS)}", field="override")
+            raise InvalidInput(
+                msg("override must be one of %(choices)s", choices=", ".join(OVERRIDE_REASONS)), field="override"
+            )
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
             p = authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
@@ -196,7 +198,11 @@ class BiometricService:
             if position in mine:
                 if not replace:
                     raise Conflict(
-                        f"{modality} {position.replace('_', ' ')} is already enrolled: confirm to replace it",
+                        msg(
+                            "%(modality)s %(position)s is already enrolled: confirm to replace it",
+                            modality=modality,
+                            position=position.replace("_", " "),
+                        ),
                         field="position",
                     )
                 uow.biometrics.delete_position(person_id, modality, position)
@@ -271,9 +277,13 @@ class BiometricService:
         )
         uow.commit()
         raise PossibleDuplicate(
-            f"this {modality} matches {len(out)} person(s) already enrolled in the program: "
-            "confirm who the person is, or override with a reason "
-            f"({', '.join(OVERRIDE_REASONS)})",
+            msg(
+                "this %(modality)s matches %(n)s person(s) already enrolled in the program: "
+                "confirm who the person is, or override with a reason (%(reasons)s)",
+                modality=modality,
+                n=len(out),
+                reasons=", ".join(OVERRIDE_REASONS),
+            ),
             candidates=[asdict(c) for c in out],
         )
 

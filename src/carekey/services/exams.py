@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from carekey.domain.exam import Exam
 from carekey.domain.ids import new_id
-from carekey.errors import Forbidden, InvalidInput, NotFound
+from carekey.errors import Forbidden, InvalidInput, NotFound, msg
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, permitted
 from carekey.services.deps import Actor, Deps
@@ -31,7 +31,7 @@ MEASUREMENT_FIELDS = (
 def _fields(values: Mapping[str, object]) -> dict[str, object]:
     unknown = set(values) - set(MEASUREMENT_FIELDS)
     if unknown:
-        raise InvalidInput(f"unknown exam fields: {', '.join(sorted(unknown))}")
+        raise InvalidInput(msg("unknown exam fields: %(fields)s", fields=", ".join(sorted(unknown))))
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -89,7 +89,7 @@ class ExamService:
         with self.d.uow(read_only=True) as uow:
             visit = load_visit(uow, visit_id)
         if visit is None or visit.site_id not in actor.site_ids:
-            raise NotFound(f"no visit {visit_id} at your sites")
+            raise NotFound(msg("no visit %(visit)s at your sites", visit=visit_id))
         visit.require_open()
         decision = permitted(actor, Action.SCREEN, visit=visit)
         if not decision.allowed:

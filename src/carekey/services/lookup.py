@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 from carekey.domain.person import Person, normalize_name
 from carekey.domain.purposes import Purpose
 from carekey.domain.visit import Visit
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, msg
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
@@ -119,7 +119,7 @@ class LookupService:
         self, actor: Actor, visit_id: str, purpose: str | None, name: str, birth_year: int, village: str | None = None
     ) -> list[Candidate]:
         if len(name) > MAX_NAME_CHARS or len(village or "") > MAX_NAME_CHARS:
-            raise InvalidInput(f"a name or village has at most {MAX_NAME_CHARS} characters", field="name")
+            raise InvalidInput(msg("a name or village has at most %(n)s characters", n=MAX_NAME_CHARS), field="name")
         query = normalize_name(name)
         if len(query) < 2:
             raise InvalidInput("give at least two letters of the name")

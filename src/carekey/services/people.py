@@ -19,7 +19,7 @@ from carekey.domain.ids import new_person_id
 from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
 from carekey.domain.visit import Visit
-from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
+from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate, msg
 from carekey.policy.decision import Action
 from carekey.services.access import DEMOGRAPHIC_CHECK, authorize, count_search, log_access
 from carekey.services.consents import ConsentInput, add_consent_rows
@@ -62,7 +62,7 @@ def check_pin(pin: str | None) -> None:
     if pin is None:
         return
     if not (pin.isascii() and pin.isdigit() and PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]):
-        raise InvalidInput(f"a PIN has {PIN_DIGITS[0]}-{PIN_DIGITS[1]} digits", field="pin")
+        raise InvalidInput(msg("a PIN has %(low)s-%(high)s digits", low=PIN_DIGITS[0], high=PIN_DIGITS[1]), field="pin")
     steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:], strict=False)}
     if steps in ({0}, {1}, {9}):
         raise InvalidInput(
@@ -243,8 +243,11 @@ class PeopleService:
         )
         uow.commit()
         raise PossibleDuplicate(
-            f"{len(out)} person(s) with the same name, birth year and village are already "
-            "enrolled in the program: open their record if it is them, or confirm a new person",
+            msg(
+                "%(n)s person(s) with the same name, birth year and village are already enrolled in the program: "
+                "open their record if it is them, or confirm a new person",
+                n=len(out),
+            ),
             candidates=[asdict(c) for c in out],
         )
 

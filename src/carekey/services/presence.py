@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from carekey.domain.visit import Visit
-from carekey.errors import RateLimited
+from carekey.errors import RateLimited, msg
 from carekey.policy.decision import ApproverFacts, Presence
 from carekey.services.access import log_access
 from carekey.services.deps import Actor, Deps
@@ -51,7 +51,9 @@ def establish(
         since = now - timedelta(hours=1)
         limit = deps.settings.presence_pin_failures_per_hour
         if uow.access_log.count_person_since(person_id, [PROVE], "denied", since) >= limit:
-            reason = f"too many wrong PINs for this person ({limit} per hour): use another proof or come back later"
+            reason = msg(
+                "too many wrong PINs for this person (%(n)s per hour): use another proof or come back later", n=limit
+            )
             log_access(uow, now, actor, PROVE, "care_record", "denied", reason, visit.site_id, person_id)
             uow.commit()
             raise RateLimited(reason, retry_after=3600)
@@ -77,10 +79,10 @@ def establish(
             uow.access_log.count_since(actor.user_id, [PROVE_APPROVER], since) >= limit
             or uow.access_log.count_site_since(visit.site_id, [PROVE_APPROVER], since) >= 4 * limit
         ):  # the approver's password is no oracle either: few wrong ones per account and per site an hour
-            reason = "too many wrong second-staff approvals: come back later or use another proof"
-            log_access(uow, now, actor, PROVE, "care_record", "denied", reason, visit.site_id, person_id)
+            refusal = "too many wrong second-staff approvals: come back later or use another proof"
+            log_access(uow, now, actor, PROVE, "care_record", "denied", refusal, visit.site_id, person_id)
             uow.commit()
-            raise RateLimited(reason, retry_after=3600)
+            raise RateLimited(refusal, retry_after=3600)
         found = uow.users.by_username(proof.approver_username.strip().lower()[:40])
         # a missing account costs one hash too (passwords.verify of None): the answer says nothing of who exists
         if deps.passwords.verify(found[1] if found else None, proof.approver_password or "") and found:

@@ -9,7 +9,7 @@ from carekey.domain.consent import ConsentRecord, Grantor, GrantorKind
 from carekey.domain.exam import Exam, parse_blood_type
 from carekey.domain.person import Person
 from carekey.domain.purposes import Purpose
-from carekey.errors import NotFound
+from carekey.errors import NotFound, msg
 from carekey.storage.protocols import ConsentRow, ExamRow, PersonRow, UnitOfWork
 
 
@@ -24,7 +24,7 @@ def _open_object(crypto: PersonCrypto, key: bytes, blob: bytes, aad: str) -> dic
 def load_row(uow: UnitOfWork, person_id: str) -> PersonRow:
     row = uow.people.get(person_id)
     if row is None:
-        raise NotFound(f"no person {person_id}", person_id=person_id)
+        raise NotFound(msg("no person %(person)s", person=person_id), person_id=person_id)
     return row
 
 

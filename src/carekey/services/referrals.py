@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from carekey.domain.ids import new_id
 from carekey.domain.referral import FollowupItem, Referral, Urgency, parse_closed_as, visit_code
-from carekey.errors import Conflict, NotFound
+from carekey.errors import Conflict, NotFound, msg
 from carekey.policy.decision import Action
 from carekey.services.access import authorize, log_access
 from carekey.services.deps import Actor, Deps
@@ -143,7 +143,7 @@ class ReferralService:
                 detail=f": {how.value}",
             )
             if row is None:
-                raise NotFound(f"no referral {referral_id[:40]}")
+                raise NotFound(msg("no referral %(referral)s", referral=referral_id[:40]))
             if not uow.referrals.close(row.id, now, actor.user_id, how.value):
                 raise Conflict("this referral is already closed")
             uow.commit()

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from carekey.domain.ids import new_id
 from carekey.domain.visit import MAX_OPEN, Visit
-from carekey.errors import Forbidden, NotFound
+from carekey.errors import Forbidden, NotFound, msg
 from carekey.policy.decision import Action
 from carekey.services.access import permitted
 from carekey.services.deps import Actor, Deps
@@ -29,7 +29,7 @@ class VisitService:
             raise Forbidden(decision.reason)
         with self.d.uow() as uow:
             if uow.programs.get_site(site_id) is None:
-                raise NotFound(f"no site {site_id!r}")
+                raise NotFound(msg("no site %(site)s", site=repr(site_id)))
             visit = Visit(id=new_id("V"), site_id=site_id, opened_by=actor.user_id, opened_at=self.d.clock())
             uow.visits.add(visit)
             uow.commit()
@@ -69,5 +69,5 @@ def _visible(actor: Actor, visit: Visit | None, visit_id: str) -> Visit:
     """NotFound unless the policy lets the actor handle ``visit`` (a manager's sites only bind them to a program,
     for statistics: visits are for registrars and clinicians, at their own sites)."""
     if visit is None or not permitted(actor, Action.HANDLE_VISIT, site_id=visit.site_id).allowed:
-        raise NotFound(f"no visit {visit_id} at your sites")
+        raise NotFound(msg("no visit %(visit)s at your sites", visit=visit_id))
     return visit

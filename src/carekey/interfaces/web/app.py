@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from carekey.config import Settings
 from carekey.errors import CarekeyError, Forbidden, NotAuthenticated, StorageUnavailable
 from carekey.interfaces.web import i18n
-from carekey.interfaces.web.i18n import N_, gettext
+from carekey.interfaces.web.i18n import N_, gettext, say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes import ROUTERS
 from carekey.interfaces.web.security import Csrf, SecurityHeaders
@@ -74,7 +74,7 @@ def _install_errors(web: FastAPI) -> None:
             "error.html",
             exc.status,
             title=gettext(exc.title),
-            message=exc.message,
+            message=say(exc),
             logged=isinstance(exc, Forbidden),
             kind=type(exc).__name__,
             back=_back(request),

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 
-from carekey.errors import CarekeyError, InvalidInput
-from carekey.interfaces.web.i18n import gettext
+from carekey.errors import CarekeyError, InvalidInput, msg
+from carekey.interfaces.web.i18n import gettext, say
 from carekey.services.presence import PresenceProof
 
 FIELD_LIMIT = 2000
@@ -55,7 +55,7 @@ class Fields:
         """Put ``err``'s message beside the field it names (``field=`` where it was raised, renamed by
         ``aliases``) when the form shows that field, else beside ``default``."""
         name = (aliases or {}).get(err.field or "", err.field)
-        self.errors[name if name is not None and name in shown else default] = err.message
+        self.errors[name if name is not None and name in shown else default] = say(err)
 
 
 async def read_upload(value: object, limit: int) -> bytes:
@@ -63,7 +63,9 @@ async def read_upload(value: object, limit: int) -> bytes:
         raise InvalidInput("choose an image file to upload", field="image")
     data = await value.read(limit + 1)
     if len(data) > limit:
-        raise InvalidInput(f"the image is larger than {limit // (1024 * 1024)} MB; use a smaller file", field="image")
+        raise InvalidInput(
+            msg("the image is larger than %(n)s MB; use a smaller file", n=limit // (1024 * 1024)), field="image"
+        )
     if not data:
         raise InvalidInput("the uploaded file is empty; capture again", field="image")
     return data

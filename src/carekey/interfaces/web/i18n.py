@@ -31,6 +31,7 @@ from babel.support import NullTranslations, Translations
 from fastapi import Request
 
 from carekey.domain.followup import FASTING_ASSUMED, SEX_ASSUMED
+from carekey.errors import CarekeyError, ConsentMissing, Message, Word
 
 LOCALES = ("en", "fr")
 NAMES = {"en": "English", "fr": "Français"}
@@ -187,6 +188,35 @@ def flag_text(flag) -> str:
     return gettext(flag.plain)
 
 
+def say(error: CarekeyError | str) -> str:
+    """What a service or domain error says, in the current language. A message made with ``carekey.errors.msg``
+    is its template translated, then filled (numbers localized, ``Word`` values translated); a constant message
+    was extracted where it is raised and is looked up as it is; a missing consent names the purpose in plain
+    words. Anything not in the catalog stays as written (English)."""
+    text = error.message if isinstance(error, CarekeyError) else error
+    policy_reason = isinstance(text, str) and text.startswith("the person has not granted")
+    if isinstance(error, ConsentMissing) and error.detail.get("purpose") and policy_reason:
+        purpose = purpose_word(str(error.detail["purpose"]))  # the policy's reason: its purpose, in plain words
+        return gettext("the person has not granted (or has revoked) consent for %(purpose)s") % {"purpose": purpose}
+    if isinstance(text, Message):
+        return gettext(text.template) % {k: _value(k, v) for k, v in text.values.items()}
+    return gettext(text) if text else text
+
+
+#: the policy actions a message may name (``%(action)s``: what needs the person's proof of presence), in words
+ACTION = {"set_pin": N_("set or reset the person's portal PIN"), "erase": N_("erase the person's data")}
+
+
+def _value(key: str, value: object) -> object:
+    if key == "action" and isinstance(value, str) and value in ACTION:
+        return gettext(ACTION[value])
+    if isinstance(value, Word):
+        return gettext(value)
+    if isinstance(value, float):
+        return number(value, 2)
+    return value
+
+
 LEVEL = {"normal": N_("OK"), "watch": N_("WATCH"), "refer": N_("REFER"), "urgent": N_("URGENT")}
 
 
@@ -213,6 +243,7 @@ def install(env) -> None:
         flag_text=flag_text,
         level_word=level_word,
         tr=gettext,
+        say=say,
         languages=NAMES,
         current_language=current,
     )

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from carekey.domain.program import Program
-from carekey.errors import InvalidInput
+from carekey.errors import InvalidInput, msg
 
 FOLDER = Path(__file__).parent / "notices"
 
@@ -34,7 +34,11 @@ class Notice:
 def load(version: str, language: str) -> Notice:
     path = FOLDER / f"{version}.{language}.json"
     if not (version.isalnum() and language.replace("-", "").isalnum() and path.is_file()):
-        raise InvalidInput(f"no consent notice {version!r} in language {language!r}")
+        raise InvalidInput(
+            msg(
+                "no consent notice %(version)s in language %(language)s", version=repr(version), language=repr(language)
+            )
+        )
     d = json.loads(path.read_text(encoding="utf-8"))
     return Notice(
         d["version"],
@@ -47,6 +51,16 @@ def load(version: str, language: str) -> Notice:
         d["guardian_minor"],
         d["guardian_child"],
     )
+
+
+def versions() -> list[str]:
+    """The notice versions that have at least one file, oldest first (for the program form)."""
+    return sorted({p.name.split(".")[0] for p in FOLDER.glob("*.*.json")})
+
+
+def languages() -> list[str]:
+    """The languages some notice file exists in."""
+    return sorted({p.name.split(".")[1] for p in FOLDER.glob("*.*.json")})
 
 
 def offered(program: Program) -> list[Notice]:
@@ -64,5 +78,7 @@ def offered(program: Program) -> list[Notice]:
 def pick(program: Program, language: str | None) -> Notice:
     notices = offered(program)
     if not notices:
-        raise InvalidInput(f"program {program.id} has no consent notice file for its current version")
+        raise InvalidInput(
+            msg("program %(program)s has no consent notice file for its current version", program=program.id)
+        )
     return next((n for n in notices if n.language == language), notices[0])

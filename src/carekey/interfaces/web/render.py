@@ -31,6 +31,7 @@ FLASH = {
     "pin_set": N_("Patient portal PIN set."),
     "account_saved": N_("Account saved. The action is in the signed log."),
     "site_saved": N_("Site saved. The action is in the signed log."),
+    "program_saved": N_("Program saved. The action is in the signed log."),
     "key_rotated": N_("Key rotated. The action is in the signed log."),
     "password_changed": N_("Your password was changed."),
     "revoked": N_("Consent withdrawn. It takes effect immediately."),

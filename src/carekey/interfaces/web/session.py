@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from carekey.errors import Forbidden, NotAuthenticated
+from carekey.interfaces.web.i18n import gettext, role_word
 from carekey.interfaces.web.security import PATIENT_COOKIE, STAFF_COOKIE
 from carekey.policy.decision import Action, roles_for
 from carekey.services.container import Services
@@ -35,8 +36,8 @@ def require_staff(request: Request, action: Action | None = None) -> Actor:
     if actor is None:
         raise NotAuthenticated("please sign in")
     if action is not None and actor.role not in (allowed := roles_for(action)):
-        names = sorted(r.value.replace("_", " ") for r in allowed)
-        raise Forbidden(f"this screen is for {' or '.join(names)} accounts")
+        names = ", ".join(sorted(role_word(r.value) for r in allowed))
+        raise Forbidden(gettext("this screen is for %(roles)s accounts") % {"roles": names})
     return actor
 
 

@@ -46,6 +46,24 @@ ACTION = {
     "followup_list": N_("A follow-up list of your site was shown (codes only)"),
     "followup_list_result": N_("Your code was shown in your site's follow-up list (no name)"),
 }
+#: the admin actions counted on the public page (purpose administration), in plain words
+ADMIN_ACTION = {
+    "admin_create_program": N_("program created"),
+    "admin_add_site": N_("site added"),
+    "admin_add_user": N_("staff account created"),
+    "admin_approve_user": N_("staff account approved"),
+    "admin_change_user": N_("staff account's role or sites changed"),
+    "admin_reset_password": N_("staff password reset"),
+    "admin_deactivate": N_("staff account deactivated"),
+    "admin_reactivate": N_("staff account reactivated"),
+    "admin_rotate_key": N_("biometric key rotated"),
+    "log_key_rotate": N_("log signing key rotated"),
+    "admin_list_users": N_("staff list viewed"),
+    "list_pending_accounts": N_("accounts awaiting approval viewed"),
+    "change_own_password": N_("own password changed"),
+    "administer": N_("FHIR queue viewed or sent"),
+    "retention_delete": N_("deleted at the end of the keeping period"),
+}
 OUTCOME = {"granted": N_("allowed"), "denied": N_("refused"), "refused": N_("refused (never allowed)")}
 ROLE = {
     "registrar": N_("a registrar"),
@@ -68,6 +86,10 @@ def why(value: str) -> str:
 
 def action(value: str) -> str:
     return gettext(ACTION[value]) if value in ACTION else value.replace("_", " ")
+
+
+def admin_action(value: str) -> str:
+    return gettext(ADMIN_ACTION[value]) if value in ADMIN_ACTION else value.removeprefix("admin_").replace("_", " ")
 
 
 def outcome(value: str) -> str:

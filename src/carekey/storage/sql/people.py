@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from carekey.errors import msg
 from carekey.storage.protocols import PersonRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
 from carekey.storage.sql.biometrics import record_removal
@@ -22,12 +23,15 @@ def _row(r) -> PersonRow:
     return PersonRow(**d)
 
 
+DUPLICATE_CARD = msg("a person with this card number is already enrolled; look them up by card")
+
+
 class SqlPersonRepository:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     def add(self, row: PersonRow) -> None:
-        with conflict_on_duplicate(lambda: "a person with this card number is already enrolled; look them up by card"):
+        with conflict_on_duplicate(lambda: DUPLICATE_CARD):
             self._c.execute(insert(people).values(**{f: getattr(row, f) for f in _FIELDS}))
 
     def get(self, person_id: str) -> PersonRow | None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select
 
 from carekey.domain.program import Program, Site
+from carekey.errors import msg
 from carekey.storage.sql._util import conflict_on_duplicate
 from carekey.storage.sql.tables import programs, sites
 
@@ -17,7 +18,7 @@ class SqlProgramRepository:
         self._c = conn
 
     def add_program(self, program: Program, at: datetime) -> None:
-        with conflict_on_duplicate(lambda: f"program {program.id!r} exists"):
+        with conflict_on_duplicate(lambda: msg("program %(program)s exists", program=repr(program.id))):
             self._c.execute(
                 insert(programs).values(
                     id=program.id,
@@ -40,7 +41,7 @@ class SqlProgramRepository:
         return [self._program(r) for r in self._c.execute(select(programs).order_by(programs.c.created_at))]
 
     def add_site(self, site: Site) -> None:
-        with conflict_on_duplicate(lambda: f"site {site.id!r} exists"):
+        with conflict_on_duplicate(lambda: msg("site %(site)s exists", site=repr(site.id))):
             self._c.execute(
                 insert(sites).values(id=site.id, program_id=site.program_id, name=site.name, district=site.district)
             )

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from carekey.domain.program import Role
 from carekey.errors import CarekeyError
 from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
@@ -57,7 +58,7 @@ def add_account(request: Request, form: Form):
             f.text("display_name"),
         )
     except CarekeyError as err:
-        return _accounts(request, 422 if err.status < 500 else err.status, err.message, f.values())
+        return _accounts(request, 422 if err.status < 500 else err.status, say(err), f.values())
     return redirect(request, "/accounts", "account_saved")
 
 
@@ -79,7 +80,7 @@ def account_action(request: Request, username: str, action: str, form: Form):
         else:
             return _accounts(request, 404, f"no action {action[:20]!r}")
     except CarekeyError as err:
-        return _accounts(request, err.status, err.message)
+        return _accounts(request, err.status, say(err))
     return redirect(request, "/accounts", "account_saved")
 
 
@@ -95,5 +96,5 @@ def change_password(request: Request, form: Form):
     try:
         services(request).admin.change_own_password(actor, str(form.get("current") or ""), str(form.get("new") or ""))
     except CarekeyError as err:
-        return page(request, "password.html", err.status, error=err.message)
+        return page(request, "password.html", err.status, error=say(err))
     return redirect(request, "/", "password_changed")

@@ -21,6 +21,7 @@ from carekey.biometrics.modality import MODALITIES
 from carekey.domain.purposes import Purpose
 from carekey.errors import CaptureRejected, Conflict, InvalidInput, PossibleDuplicate
 from carekey.interfaces.web.forms import Fields, form_data, read_upload
+from carekey.interfaces.web.i18n import gettext, say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.security import CSRF_COOKIE, csrf_cookie, require_csrf
@@ -102,13 +103,15 @@ async def capture(request: Request, visit_id: str, form: Form):
     if modality not in MODALITIES:
         f.errors["modality"] = "choose fingerprint or iris"
     elif position not in POSITIONS[modality]:
-        f.errors["position"] = f"choose one of: {', '.join(p.replace('_', ' ') for p in POSITIONS[modality])}"
+        f.errors["position"] = gettext("choose one of: %(positions)s") % {
+            "positions": ", ".join(p.replace("_", " ") for p in POSITIONS[modality])
+        }
     if override is not None and override not in OVERRIDE_REASONS:
         f.errors["override"] = "choose a reason from the list"
     try:
         image = await read_upload(form.get("image"), request.app.state.settings.upload_max_bytes)
     except InvalidInput as err:
-        f.errors["image"] = err.message
+        f.errors["image"] = say(err)
     if f.errors:
         return await run_in_threadpool(_render, request, visit_id, f, 422)
     visit = await run_in_threadpool(svc.visits.get, actor, visit_id)
@@ -131,10 +134,10 @@ async def capture(request: Request, visit_id: str, form: Form):
         )
     except CaptureRejected as err:
         quality = err.detail.get("quality")
-        f.errors["image"] = err.message + (f" (quality {quality})" if quality is not None else "")
+        f.errors["image"] = say(err) + (gettext(" (quality %(q)s)") % {"q": quality} if quality is not None else "")
         return await run_in_threadpool(_render, request, visit_id, f, 422)
     except PossibleDuplicate as err:
-        f.errors["duplicate"] = err.message
+        f.errors["duplicate"] = say(err)
         candidates = err.detail.get("candidates")
         found = list(candidates) if isinstance(candidates, list) else []
         return await run_in_threadpool(lambda: _render(request, visit_id, f, 409, duplicates=found))

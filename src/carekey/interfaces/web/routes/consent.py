@@ -11,6 +11,7 @@ from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import InvalidInput, PresenceRequired
 from carekey.interfaces.web import notices
 from carekey.interfaces.web.forms import Fields, form_data, presence_proof
+from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.enroll import grantor_for, program_of
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
@@ -80,6 +81,6 @@ def decide(request: Request, visit_id: str, form: Form):
         f.error(err, ("grant", "guardian_name", "guardian_relation"), default="grant")
         return _render(request, visit_id, f, language, 422)
     except PresenceRequired as err:
-        f.errors["presence"] = err.message
+        f.errors["presence"] = say(err)
         return _render(request, visit_id, f, language, 403)
     return redirect(request, visit_url(visit.id), "consent_saved")

@@ -19,6 +19,7 @@ from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate
 from carekey.interfaces.web import notices
 from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.i18n import N_, gettext, say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.security import csrf_cookie
@@ -30,7 +31,7 @@ from carekey.services.people import PersonInput
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
 SEXES = ("female", "male", "other", "unknown")
-NO_RECORD = (
+NO_RECORD = N_(
     'without "keep my health record" nothing about the person is stored: offer the exam without a record '
     "(Exam only, keep nothing) instead"
 )
@@ -142,16 +143,16 @@ def enroll(request: Request, visit_id: str, form: Form):
             actor, visit_id, CARE, data, consent, f.text("pin") or None, confirm_new=f.text("confirm_new") == "yes"
         )
     except PossibleDuplicate as err:
-        f.errors["duplicate"] = err.message
+        f.errors["duplicate"] = say(err)
         candidates = err.detail.get("candidates")
         found = list(candidates) if isinstance(candidates, list) else []
         return _form(request, visit_id, f, language, err.status, found)
     except ConsentMissing:
-        f.errors["grant"] = NO_RECORD
+        f.errors["grant"] = gettext(NO_RECORD)
         return _form(request, visit_id, f, language, 403)
     except (InvalidInput, Conflict) as err:
         if isinstance(err, Conflict):  # a duplicate enrollment: the card is taken
-            f.errors["card_number"] = err.message
+            f.errors["card_number"] = say(err)
         else:
             f.error(err, SHOWN, aliases={"birth_date": "birth_year"})
         return _form(request, visit_id, f, language, err.status)

@@ -11,6 +11,7 @@ from carekey.domain.program import Role
 from carekey.errors import NotAuthenticated, RateLimited
 from carekey.interfaces.web import i18n
 from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.language import remember
 from carekey.interfaces.web.security import STAFF_COOKIE, clear_cookie, require_csrf, set_cookie
@@ -31,11 +32,20 @@ def home(request: Request):
         return redirect(request, HOME[actor.role])
     svc = services(request)
     if actor.role not in roles_for(Action.HANDLE_VISIT):
-        fhir = svc.fhir.queue(actor).counts if svc.fhir is not None and actor.role is Role.ADMIN else {}
-        return page(request, "admin_home.html", fhir=fhir)
+        return admin_home(request, actor)
     sites = [s for s in svc.admin.sites() if s.id in actor.site_ids]
     queue = svc.visits.open_visits(actor)
     return page(request, "home.html", sites=sites, queue=queue, site_names={s.id: s.name for s in sites})
+
+
+def admin_home(request: Request, actor, status: int = 200, **shown):
+    """The admin's start page: the FHIR queue (counts), what retention would delete now (counts), and the results
+    of the last FHIR send or retention run (``shown``)."""
+    svc = services(request)
+    fhir = svc.fhir.queue(actor).counts if svc.fhir is not None and actor.role is Role.ADMIN else {}
+    plan = svc.retention.plan() if actor.role is Role.ADMIN else None  # counts only, never who
+    due = {k: len(getattr(plan, k)) for k in ("expired", "orphan_templates", "retired_templates", "orphan_images")}
+    return page(request, "admin_home.html", status, fhir=fhir, retention_due=due if plan else None, **shown)
 
 
 @router.get("/login")
@@ -55,7 +65,7 @@ def login(request: Request, form: Form):
             request,
             "login.html",
             401 if isinstance(err, NotAuthenticated) else 429,
-            error=err.message,
+            error=say(err),
             username=f.text("username"),
         )
     response = redirect(request, "/")

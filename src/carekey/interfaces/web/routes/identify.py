@@ -16,6 +16,7 @@ from carekey.biometrics.modality import MODALITIES
 from carekey.domain.purposes import Purpose
 from carekey.errors import CaptureRejected, Forbidden, InvalidInput
 from carekey.interfaces.web.forms import Fields, form_data, read_upload
+from carekey.interfaces.web.i18n import gettext, say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.security import CSRF_COOKIE, csrf_cookie, require_csrf
@@ -67,7 +68,7 @@ def lookup(request: Request, visit_id: str, form: Form):
         try:
             found = svc.lookup.by_card(actor, visit_id, CARE, f.text("card_number"))
         except InvalidInput as err:
-            f.errors["card_number"] = err.message
+            f.errors["card_number"] = say(err)
             return _identify_page(request, visit_id, f)
     else:
         year = f.number("birth_year", int, required=True)
@@ -78,7 +79,7 @@ def lookup(request: Request, visit_id: str, form: Form):
         try:
             found = svc.lookup.by_name(actor, visit_id, CARE, f.text("name"), int(year or 0), f.text("village"))
         except InvalidInput as err:
-            f.errors["name"] = err.message
+            f.errors["name"] = say(err)
             return _identify_page(request, visit_id, f)
     return _candidates_page(request, visit_id, found, "lookup")
 
@@ -97,7 +98,7 @@ async def identify(request: Request, visit_id: str, form: Form):
     try:
         image = await read_upload(form.get("image"), request.app.state.settings.upload_max_bytes)
     except InvalidInput as err:
-        f.errors["image"] = err.message
+        f.errors["image"] = say(err)
     if f.errors:
         if not agreed:
             f.errors["agree"] = NOT_AGREED
@@ -112,7 +113,7 @@ async def identify(request: Request, visit_id: str, form: Form):
         f.errors["agree"] = NOT_AGREED
         return await run_in_threadpool(_identify_page, request, visit_id, f)
     except CaptureRejected as err:
-        f.errors["image"] = f"{err.message} — please capture again"
+        f.errors["image"] = gettext("%(problem)s — please capture again") % {"problem": say(err)}
         return await run_in_threadpool(_identify_page, request, visit_id, f)
     return await run_in_threadpool(_candidates_page, request, visit_id, found, "biometric")
 

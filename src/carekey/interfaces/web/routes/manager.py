@@ -16,6 +16,7 @@ from carekey.domain.purposes import Purpose
 from carekey.errors import BudgetExhausted, InvalidInput
 from carekey.interfaces.web.charts import release_charts
 from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page
 from carekey.interfaces.web.security import require_csrf
 from carekey.interfaces.web.session import require_staff, services
@@ -113,7 +114,7 @@ def release(request: Request, form: Form):
         result = services(request).statistics.release(actor, STATS, statistic, float(epsilon or 0), period=period)
     except (InvalidInput, BudgetExhausted) as err:
         key = "period" if err.detail.get("field") == "period" else "epsilon"
-        f.errors[key] = err.message
+        f.errors[key] = say(err)
         return _render(request, err.status, period if key != "period" else None, errors=f.errors, values=f.values())
     return _render(
         request,

@@ -22,6 +22,7 @@ from carekey.domain.purposes import CONSENT_PURPOSES
 from carekey.errors import InvalidInput, NotAuthenticated, RateLimited
 from carekey.interfaces.web import i18n, notices, wording
 from carekey.interfaces.web.forms import Fields, form_data
+from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.language import remember
 from carekey.interfaces.web.security import PATIENT_COOKIE, clear_cookie, require_csrf, set_cookie
@@ -44,9 +45,7 @@ def login(request: Request, form: Form):
     try:
         issued = services(request).patients.login(f.text("card_number"), f.text("pin"), client)
     except (NotAuthenticated, RateLimited) as err:
-        return page(
-            request, "me_login.html", err.status, values={"card_number": f.text("card_number")}, error=err.message
-        )
+        return page(request, "me_login.html", err.status, values={"card_number": f.text("card_number")}, error=say(err))
     response = redirect(request, "/me")
     set_cookie(response, request, request.app.state.settings, PATIENT_COOKIE, issued.token)
     language = i18n.valid(issued.language)
