@@ -44,7 +44,7 @@ def finger(name: str) -> bytes:
 @pytest.fixture
 def sqlite_settings(settings):
     if not settings.resolved_database_url().startswith("sqlite"):
-        pytest.skip("the matcher pair runs on the SQLite registry (the feed is covered on both backends elsewhere)")
+        pytest.skip("receipt and start-up checks do not depend on the database backend: run on SQLite only")
     return settings
 
 
@@ -75,10 +75,9 @@ class Served:
 
 
 @pytest.fixture
-def pair(sqlite_settings, tmp_path):
+def pair(settings, tmp_path):
     """An initialized registry whose biometric secret moved to a matcher folder, the matcher served, the
-    registry built against it (a RemoteMatcher), and the conftest world."""
-    settings = sqlite_settings
+    registry built against it (a RemoteMatcher), and the conftest world (SQLite and PostgreSQL)."""
     bootstrap.initialize(settings)
     socket = tmp_path / "matcher.sock"
     report = bootstrap.initialize_matcher(settings, tmp_path / "matcher", f"unix:{socket}")
@@ -92,26 +91,28 @@ def pair(sqlite_settings, tmp_path):
     served.stop()
 
 
-def test_the_registry_folder_holds_no_biometric_secret(pair, sqlite_settings):
+def test_the_registry_folder_holds_no_biometric_secret(pair, settings):
     app, _, _, matcher_dir = pair
     mkeys = load_matcher_key_file(matcher_dir / "matcher.keys")
     assert stat.S_IMODE((matcher_dir / "matcher.keys").stat().st_mode) == 0o600
     secret = mkeys.biometric_secret
     forms = [secret, secret.hex().encode(), base64.b64encode(secret), base64.b64encode(secret)[:40]]
-    database = Path(sqlite_settings.resolved_database_url().removeprefix("sqlite:///"))
-    files = [p for p in sqlite_settings.data_dir.rglob("*") if p.is_file()]
-    files += [p for p in database.parent.glob(database.name + "*") if p.is_file()]  # the database, -wal, -shm
-    assert database in files and sqlite_settings.resolved_key_file() in files
+    files = [p for p in settings.data_dir.rglob("*") if p.is_file()]
+    if settings.resolved_database_url().startswith("sqlite:///"):
+        database = Path(settings.resolved_database_url().removeprefix("sqlite:///"))
+        files += [p for p in database.parent.glob(database.name + "*") if p.is_file()]  # the database, -wal, -shm
+        assert database in files
+    assert settings.resolved_key_file() in files
     for path in files:
         content = path.read_bytes()
         assert not any(form in content for form in forms), f"{path.name} holds the biometric secret"
-    keys = load_key_file(sqlite_settings.resolved_key_file())
+    keys = load_key_file(settings.resolved_key_file())
     assert keys.biometric_secret is None and keys.biometric_remote and keys.biometric_version == 1
-    assert "biometric_secret" not in json.loads(sqlite_settings.resolved_key_file().read_text())
+    assert "biometric_secret" not in json.loads(settings.resolved_key_file().read_text())
     assert isinstance(app.services.biometrics.matcher, RemoteMatcher)
     # reopening the registry does not put a secret back (ensure_biometric_secret leaves a remote key file alone)
-    bootstrap.build(sqlite_settings).close()
-    assert load_key_file(sqlite_settings.resolved_key_file()).biometric_secret is None
+    bootstrap.build(settings).close()
+    assert load_key_file(settings.resolved_key_file()).biometric_secret is None
 
 
 def test_enroll_and_identify_through_the_matcher_service(pair):
@@ -328,18 +329,18 @@ def test_requests_without_the_channel_credential_are_refused(guarded):
 
 
 @pytest.fixture
-def down(sqlite_settings, tmp_path):
+def down(settings, tmp_path):
     """A registry configured for a matcher service that is not running."""
-    bootstrap.initialize(sqlite_settings)
-    bootstrap.initialize_matcher(sqlite_settings, tmp_path / "matcher", f"unix:{tmp_path / 'nobody.sock'}")
-    built = bootstrap.build(sqlite_settings)
+    bootstrap.initialize(settings)
+    bootstrap.initialize_matcher(settings, tmp_path / "matcher", f"unix:{tmp_path / 'nobody.sock'}")
+    built = bootstrap.build(settings)
     built.services.deps.clock = Clock()
     world = make_world(built.services)
     yield built, world
     built.close()
 
 
-def test_matcher_down_is_a_503_with_nothing_written_and_lookups_work(down, sqlite_settings):
+def test_matcher_down_is_a_503_with_nothing_written_and_lookups_work(down, settings):
     built, world = down
     s = built.services
     visit, ama = enroll(s, world.registrar)
@@ -347,7 +348,7 @@ def test_matcher_down_is_a_503_with_nothing_written_and_lookups_work(down, sqlit
         s.biometrics.enroll(world.registrar, visit.id, BIO, ama.person.id, "fingerprint", "right_index", b"x" * 64)
     with built.database.uow() as uow:
         assert uow.biometrics.for_person(ama.person.id) == []
-    with TestClient(create_app(sqlite_settings, built=built)) as client:
+    with TestClient(create_app(settings, built=built)) as client:
         token = client.post("/auth/token", json={"username": "registrar", "password": PASSWORD}).json()
         reg = {"Authorization": f"Bearer {token['access_token']}"}
         r = client.post(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from carekey.errors import IntegrityError
+from carekey.errors import Conflict, IntegrityError
 
 FORMAT = "carekey-keys-v1"
 KEY_BYTES = 32
@@ -145,7 +145,7 @@ def rotate_biometric(path: Path) -> ProgramKeys:
     """Replace the biometric secret by a fresh one under the next version; returns the new keys."""
     keys = ensure_biometric_secret(path)
     if keys.biometric_remote:
-        raise IntegrityError(
+        raise Conflict(
             "the biometric secret is held by the matcher service (carekey matcher init): rotate it there"
         )
     keys = keys.rotated_biometric()
