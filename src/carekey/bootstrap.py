@@ -9,10 +9,12 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from carekey.audit.promise import PromiseSigner
 from carekey.audit.sth import KeyRotation, LogSigner, key_id
+from carekey.biometrics.feed import TemplateFeed
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
 from carekey.crypto.channel import create_credential, load_credential
@@ -381,8 +383,21 @@ def initialize_matcher(settings: Settings, matcher_dir: Path, url: str, max_rece
     return {"matcher_dir": str(matcher_dir), "url": url, "biometric_key_version": keys.biometric_version}
 
 
-def build_matcher(matcher_dir: Path, database_url: str | None = None, max_receipt_age_seconds: int | None = None):  # type: ignore[no-untyped-def]
-    """Open a matcher folder: its key file, the registry's log key(s), the database's template feed, the ledger."""
+def open_template_feed(database_url: str) -> TemplateFeed:
+    """The database's template feed (a Ray shard opens its own: this function is sent, not the engine)."""
+    return Database(database_url).template_feed()
+
+
+def build_matcher(  # type: ignore[no-untyped-def]
+    matcher_dir: Path,
+    database_url: str | None = None,
+    max_receipt_age_seconds: int | None = None,
+    ray_address: str | None = None,
+    shards: int = 1,
+):
+    """Open a matcher folder: its key file, the registry's log key(s), the database's template feed, the ledger.
+    With ``ray_address`` (``auto``, ``local`` or a cluster address) the gallery is split over ``shards`` Ray actors
+    (``biometrics.protection.ray_shards``)."""
     from carekey.biometrics.protection.matcher import ProtectedMatcher  # heavy (numba, OpenCV): load lazily
 
     restrict_new_files()
@@ -395,9 +410,19 @@ def build_matcher(matcher_dir: Path, database_url: str | None = None, max_receip
     if not public_keys:
         raise KeyCheckFailed(f"{matcher_dir / MATCHER_LOG_KEYS} names no log public key: receipts could not verify")
     credential = load_credential(matcher_dir / MATCHER_CREDENTIAL)
-    engine = ProtectedMatcher(keys.biometric_secret, keys.biometric_version, int(config["fingerprint_min_nfiq2"]))
-    db = Database(database_url or str(config["database_url"]))
-    engine.follow(db.template_feed())
+    url = database_url or str(config["database_url"])
+    nfiq = int(config["fingerprint_min_nfiq2"])
+    db = Database(url)
+    engine: BiometricMatcher
+    if ray_address is not None:
+        from carekey.biometrics.protection.ray_shards import RayMatcher  # the `ray` extra
+
+        engine = RayMatcher(
+            keys.biometric_secret, keys.biometric_version, nfiq, partial(open_template_feed, url), shards, ray_address
+        )
+    else:
+        engine = ProtectedMatcher(keys.biometric_secret, keys.biometric_version, nfiq)
+        engine.follow(db.template_feed())
     age = max_receipt_age_seconds if max_receipt_age_seconds is not None else int(config["max_receipt_age_seconds"])
     ledger = ReceiptLedger(matcher_dir / MATCHER_LEDGER)
     node = MatcherNode(engine, {key_id(k): k for k in public_keys}, ledger, age * 1000)

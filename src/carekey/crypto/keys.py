@@ -145,9 +145,7 @@ def rotate_biometric(path: Path) -> ProgramKeys:
     """Replace the biometric secret by a fresh one under the next version; returns the new keys."""
     keys = ensure_biometric_secret(path)
     if keys.biometric_remote:
-        raise Conflict(
-            "the biometric secret is held by the matcher service (carekey matcher init): rotate it there"
-        )
+        raise Conflict("the biometric secret is held by the matcher service (carekey matcher init): rotate it there")
     keys = keys.rotated_biometric()
     _replace_key_file(path, keys)
     return keys

@@ -17,7 +17,7 @@ fingers, two eyes): per-position best scores of a person are fused by the mean r
 the person has no template for counts 0).
 
 Duplicate check at enrollment (``enroll``): storing the first template of a modality for a person first searches
-the program (``_search``, the same scoring as ``identify``) under the program's enrollment lock
+the program (``MatcherPort.duplicate_search``, the same scoring as ``identify``) under the program's enrollment lock
 (``programs.lock``), so two registrars capturing the same finger at the same moment are checked one after the
 other. A hit above threshold is refused with ``PossibleDuplicate`` listing the candidates (same fields and limit
 as identification, each logged as shown and offered to the visit); the registrar then either confirms the person

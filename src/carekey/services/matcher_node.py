@@ -110,7 +110,7 @@ class MatcherNode:
             "key_version": self.engine.key_version,
             "templates": len(gallery) if gallery is not None else None,
             "gallery_built": bool(getattr(gallery, "built", False)),
-            "shards": 1,
+            "shards": getattr(self.engine, "shards", 1),
             "receipts": {
                 "accepted": accepted,
                 "refused": refusals,

@@ -47,6 +47,14 @@ def serve(
     max_receipt_age: Annotated[int | None, typer.Option(help="seconds a log receipt stays usable")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM): serve https")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM) of --ssl-certfile")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="shard the gallery over Ray actors: a cluster address, `auto` (a running cluster) or "
+            "`local` (start one here); needs the `ray` extra"
+        ),
+    ] = None,
+    shards: Annotated[int, typer.Option(min=1, help="Ray shards (actors) of the gallery, with --ray")] = 2,
 ) -> None:
     """Serve the matcher: build the gallery, then answer enroll / duplicate-search / identify with receipts."""
     import uvicorn
@@ -55,7 +63,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with handled():
-        built = bootstrap.build_matcher(matcher_data, database_url, max_receipt_age)
+        built = bootstrap.build_matcher(matcher_data, database_url, max_receipt_age, ray, shards if ray else 1)
     app = create_matcher_app(built.node, built.credential, on_startup=built.node.engine.build)
     where = f"unix:{socket}" if socket else f"{'https' if ssl_certfile else 'http'}://{host}:{port}"
     typer.echo(f"carekey matcher serving {matcher_data} at {where} (key version {built.node.engine.key_version})")
