@@ -118,7 +118,12 @@ def main() -> None:
         **costs,
         "identify_through_service": modes,
         "remote_overhead_ms_median": round(modes["remote"]["median_ms"] - modes["embedded"]["median_ms"], 3),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+        },
     }
     print(f"{'what':<40}{'median ms':>12}{'p95 ms':>12}")
     for what, row in (
