@@ -356,7 +356,7 @@ class MatcherApp:
         self.database.dispose()
 
 
-def initialize_matcher(settings: Settings, matcher_dir: Path, url: str, max_receipt_age_seconds: int = 30) -> dict:
+def initialize_matcher(settings: Settings, matcher_dir: Path, url: str, max_receipt_age_seconds: int = 60) -> dict:
     """Move the registry's biometric secret into a new matcher folder: the matcher key file (0600), the registry's
     log public key, a shared channel credential (one copy in each folder) and the matcher's configuration; then
     rewrite the registry's key file without the secret (last: a crash before leaves the registry as it was)."""

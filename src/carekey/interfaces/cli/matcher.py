@@ -28,7 +28,7 @@ def init(
     data: DataDir,
     matcher_data: MatcherDir,
     url: Annotated[str, typer.Option(help="where the registry will reach the matcher")] = "http://127.0.0.1:8100",
-    max_receipt_age: Annotated[int, typer.Option(help="seconds a log receipt stays usable")] = 30,
+    max_receipt_age: Annotated[int, typer.Option(help="seconds a log receipt stays usable")] = 60,
 ) -> None:
     """Move the biometric secret of the registry at --data into a new matcher folder at --matcher-data."""
     with handled():
