@@ -211,6 +211,30 @@ class Settings(BaseSettings):
         description="Largest biometric image upload accepted (web UI and API), in bytes (larger: 413).",
     )
 
+    matcher_url: str | None = Field(
+        None,
+        description="The biometric matcher service (`carekey matcher serve`) this registry calls: "
+        "http://127.0.0.1:8100, https://..., or unix:/path/to/socket. Unset: the URL `carekey matcher init` wrote to "
+        "<data_dir>/matcher.url, else the matcher runs embedded in this process (the default, `make run`).",
+    )
+    matcher_credential_file: Path | None = Field(
+        None,
+        description="Shared secret signing every request to the matcher service (mode 0600, written by "
+        "`carekey matcher init`); default <data_dir>/matcher.credential.",
+    )
+    matcher_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of one request to the matcher service (extraction and 1:N search)."
+    )
+
+    def resolved_matcher_url(self) -> str | None:
+        if self.matcher_url:
+            return self.matcher_url
+        saved = self.data_dir / "matcher.url"
+        return saved.read_text().strip() or None if saved.exists() else None
+
+    def resolved_matcher_credential_file(self) -> Path:
+        return self.matcher_credential_file or self.data_dir / "matcher.credential"
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'carekey.db').resolve()}"
 

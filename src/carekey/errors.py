@@ -23,6 +23,8 @@ catches them broadly.
     │   └── PossibleDuplicate                  the person may already be enrolled: confirm who, or override
     ├── TemplateError                 422      a stored template is corrupt or of another key version
     ├── UpstreamFailed                502      a remote system (DHIS2) refused, failed or did not answer
+    ├── MatcherUnavailable            503      the biometric matcher service is down or refused the channel:
+    │                                          nothing of the request was stored; name / card lookup still work
     ├── IntegrityError                500      the transparency log or a key file failed verification
     │   └── KeyCheckFailed                     a key file or the database is missing, replaced or corrupt:
     │                                          carekey refuses to start (CLI exit code 9)
@@ -156,6 +158,16 @@ class TemplateError(CarekeyError):
 class UpstreamFailed(CarekeyError):
     status = 502
     title = "Remote system failed"
+
+
+class MatcherUnavailable(CarekeyError):
+    """The biometric matcher (``carekey matcher serve``) cannot be reached, failed, or refused the request (a
+    receipt it would not accept is a registry bug: the registry never sends one on purpose). Nothing of this
+    request was stored; retry later. Lookups by name or card do not need the matcher."""
+
+    status = 503
+    title = "Biometric matcher unavailable"
+    retry_after = 10
 
 
 class IntegrityError(CarekeyError):

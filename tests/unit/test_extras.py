@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-EXTRAS = ("matplotlib", "reedsolo", "faker")
+EXTRAS = ("matplotlib", "reedsolo", "faker", "ray")
 
 PROLOGUE = f"""
 import sys
@@ -28,7 +28,8 @@ def test_cli_and_server_load_without_the_extras():
     done = run("""
         assert runner.invoke(app, ["--help"]).exit_code == 0
         import carekey.bootstrap, carekey.interfaces.api.app  # what `carekey serve` loads
-        loaded = [m for m in sys.modules if m.split(".")[0] in ("matplotlib", "reedsolo", "faker") and sys.modules[m]]
+        extras = ("matplotlib", "reedsolo", "faker", "ray")
+        loaded = [m for m in sys.modules if m.split(".")[0] in extras and sys.modules[m]]
         assert not loaded, loaded
         print("ok")
     """)

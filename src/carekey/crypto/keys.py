@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from carekey.errors import IntegrityError
+from carekey.errors import Conflict, IntegrityError
 
 FORMAT = "carekey-keys-v1"
 KEY_BYTES = 32
@@ -34,6 +34,7 @@ class ProgramKeys:
     key_version: int = 1
     biometric_secret: bytes | None = None  # keys the template protection (IoM projections)
     biometric_version: int = 0  # 0 = no secret yet (a key file from before template protection)
+    biometric_remote: bool = False  # the secret of ``biometric_version`` is held by the matcher service only
 
     @classmethod
     def generate(cls) -> ProgramKeys:
@@ -58,6 +59,11 @@ class ProgramKeys:
             self, biometric_secret=secrets.token_bytes(KEY_BYTES), biometric_version=self.biometric_version + 1
         )
 
+    def without_biometric_secret(self) -> ProgramKeys:
+        """These keys once the biometric secret moved to the matcher service: the version is kept, the secret
+        is not (``carekey matcher init``)."""
+        return replace(self, biometric_secret=None, biometric_remote=True)
+
     def to_json(self) -> str:
         enc = base64.b64encode
         doc = {
@@ -71,6 +77,8 @@ class ProgramKeys:
                 "biometric_version": self.biometric_version,
                 "biometric_secret": enc(self.biometric_secret).decode(),
             }
+        elif self.biometric_remote:
+            doc |= {"biometric_version": self.biometric_version, "biometric_remote": True}
         return json.dumps(doc, indent=1)
 
     @classmethod
@@ -86,12 +94,16 @@ class ProgramKeys:
                 int(d["key_version"]),
                 base64.b64decode(bio) if bio is not None else None,
                 int(d.get("biometric_version", 0)),
+                d.get("biometric_remote") is True,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(f"key file is not a carekey key file: {exc}") from None
         if len(keys.kek) != KEY_BYTES or len(keys.index_key) != KEY_BYTES:
             raise IntegrityError("key file holds keys of the wrong length")
-        if (keys.biometric_secret is None) != (keys.biometric_version == 0) or (
+        if keys.biometric_remote:
+            if keys.biometric_secret is not None or keys.biometric_version < 1:
+                raise IntegrityError("key file names a remote biometric secret but holds one (or no version)")
+        elif (keys.biometric_secret is None) != (keys.biometric_version == 0) or (
             keys.biometric_secret is not None and len(keys.biometric_secret) != KEY_BYTES
         ):
             raise IntegrityError("key file holds an invalid biometric secret or version")
@@ -123,7 +135,7 @@ def _replace_key_file(path: Path, keys: ProgramKeys) -> None:
 def ensure_biometric_secret(path: Path) -> ProgramKeys:
     """Load the key file, first adding a biometric secret (version 1) when it has none."""
     keys = load_key_file(path)
-    if keys.biometric_secret is None:
+    if keys.biometric_secret is None and not keys.biometric_remote:
         keys = replace(keys, biometric_secret=secrets.token_bytes(KEY_BYTES), biometric_version=1)
         _replace_key_file(path, keys)
     return keys
@@ -131,22 +143,78 @@ def ensure_biometric_secret(path: Path) -> ProgramKeys:
 
 def rotate_biometric(path: Path) -> ProgramKeys:
     """Replace the biometric secret by a fresh one under the next version; returns the new keys."""
-    keys = ensure_biometric_secret(path).rotated_biometric()
+    keys = ensure_biometric_secret(path)
+    if keys.biometric_remote:
+        raise Conflict("the biometric secret is held by the matcher service (carekey matcher init): rotate it there")
+    keys = keys.rotated_biometric()
     _replace_key_file(path, keys)
     return keys
 
 
-def load_key_file(path: Path) -> ProgramKeys:
+def _read_private(path: Path, hint: str) -> str:
     if not path.exists():
-        raise IntegrityError(f"key file {path} is missing; run `carekey init`")
+        raise IntegrityError(f"key file {path} is missing; {hint}")
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise IntegrityError(f"key file {path} has mode {oct(mode)}; it must be 0600 (chmod 600 {path})")
     try:
-        text = path.read_text()
+        return path.read_text()
     except UnicodeDecodeError:
         raise IntegrityError(f"key file {path} is corrupt (not text)") from None
-    return ProgramKeys.from_json(text)
+
+
+def load_key_file(path: Path) -> ProgramKeys:
+    return ProgramKeys.from_json(_read_private(path, "run `carekey init`"))
+
+
+def replace_key_file(path: Path, keys: ProgramKeys) -> None:
+    """Rewrite the program key file (0600, atomically): ``carekey matcher init`` removes the biometric secret."""
+    _replace_key_file(path, keys)
+
+
+MATCHER_FORMAT = "carekey-matcher-keys-v1"
+
+
+@dataclass(frozen=True)
+class MatcherKeys:
+    """The matcher service's own key file: the biometric secret and its version, nothing else (issue 15)."""
+
+    biometric_secret: bytes
+    biometric_version: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": MATCHER_FORMAT,
+                "biometric_version": self.biometric_version,
+                "biometric_secret": base64.b64encode(self.biometric_secret).decode(),
+            },
+            indent=1,
+        )
+
+
+def create_matcher_key_file(path: Path, keys: MatcherKeys) -> None:
+    """Write the matcher's key file with mode 0600 (never overwrites an existing one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(keys.to_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def load_matcher_key_file(path: Path) -> MatcherKeys:
+    text = _read_private(path, "run `carekey matcher init`")
+    try:
+        d = json.loads(text)
+        if d.get("format") != MATCHER_FORMAT:
+            raise ValueError("unknown format")
+        keys = MatcherKeys(base64.b64decode(d["biometric_secret"]), int(d["biometric_version"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"{path} is not a carekey matcher key file: {exc}") from None
+    if len(keys.biometric_secret) != KEY_BYTES or keys.biometric_version < 1:
+        raise IntegrityError(f"{path} holds an invalid biometric secret or version")
+    return keys
 
 
 class SecretStore(Protocol):

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from carekey.audit import leaf
 from carekey.audit.promise import EntryPromise
+from carekey.audit.receipt import Receipt
 from carekey.domain.access import AccessEvent, Outcome
 from carekey.domain.consent import current_grants
 from carekey.domain.purposes import Purpose, parse_purpose
@@ -57,8 +58,10 @@ def log_access(
     reason: str,
     site_id: str | None = None,
     person_id: str | None = None,
+    receipts: list[Receipt] | None = None,
 ) -> EntryPromise | int:
-    """Append one decision to the log in ``uow`` (committed with it); returns its signed entry promise."""
+    """Append one decision to the log in ``uow`` (committed with it); returns its signed entry promise. With
+    ``receipts``, the opened entry and its promise are added to it (a log receipt for the matcher, issue 15)."""
     event = AccessEvent(
         at=at,
         actor_id=actor.user_id,
@@ -71,7 +74,10 @@ def log_access(
         person_id=person_id,
     )
     salt = leaf.new_salt()
-    return uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt))
+    promise = uow.access_log.append(event, salt, leaf.leaf_input(event.leaf_event(), salt))
+    if receipts is not None and isinstance(promise, EntryPromise):
+        receipts.append(Receipt(event.leaf_event(), salt, promise))
+    return promise
 
 
 def consents_of(uow: UnitOfWork, person_id: str) -> frozenset[Purpose]:
@@ -101,10 +107,12 @@ def authorize(
     logged_action: str | None = None,
     actor_programs: frozenset[str] = frozenset(),
     program_id: str | None = None,
+    receipts: list[Receipt] | None = None,
 ) -> Purpose:
     """Decide, log and (on a denial) commit; return the parsed purpose on a grant. ``detail`` is appended to the
-    logged reason (e.g. what an admin action changed); ``logged_action`` names the entry when it is more precise
-    than the policy action (``admin_add_user`` for ``administer``)."""
+        logged reason (e.g. what an admin action changed); ``logged_action`` names the entry when it is more precise
+        than the policy action (``admin_add_user`` for ``administer``). ``receipts`` receives the granted entry's log
+    receipt (``log_access``)."""
     name = logged_action or action.value
     site_id = site_id if site_id is not None else (visit.site_id if visit else None)
     try:
@@ -162,7 +170,7 @@ def authorize(
         raise Forbidden(decision.reason)
     if per_hour is not None or per_site_day is not None:
         _within_limits(uow, now, actor, name, purpose, site_id, person_id, per_hour, per_site_day)
-    log_access(uow, now, actor, name, purpose.value, "granted", decision.reason + detail, site_id, person_id)
+    log_access(uow, now, actor, name, purpose.value, "granted", decision.reason + detail, site_id, person_id, receipts)
     return purpose
 
 

@@ -17,7 +17,7 @@ fingers, two eyes): per-position best scores of a person are fused by the mean r
 the person has no template for counts 0).
 
 Duplicate check at enrollment (``enroll``): storing the first template of a modality for a person first searches
-the program (``_search``, the same scoring as ``identify``) under the program's enrollment lock
+the program (``MatcherPort.duplicate_search``, the same scoring as ``identify``) under the program's enrollment lock
 (``programs.lock``), so two registrars capturing the same finger at the same moment are checked one after the
 other. A hit above threshold is refused with ``PossibleDuplicate`` listing the candidates (same fields and limit
 as identification, each logged as shown and offered to the visit); the registrar then either confirms the person
@@ -33,6 +33,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from carekey.audit.receipt import Receipt, scope_tag
 from carekey.biometrics.feed import Progress, TemplateFeed
 from carekey.biometrics.image_header import check_pixels
 from carekey.biometrics.modality import MODALITIES, Modality
@@ -45,6 +46,7 @@ from carekey.services.access import BIOMETRIC_CHECK, authorize, consents_of, cou
 from carekey.services.deps import Actor, Deps
 from carekey.services.images import keep_image
 from carekey.services.lookup import Candidate, report_candidates
+from carekey.services.matcher import as_port
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, load_row, open_person_or_none
 from carekey.services.visits import load_visit
@@ -111,6 +113,12 @@ class BiometricMatcher(Protocol):
         ...
 
 
+def _program_of(uow: UnitOfWork, person_id: str) -> str:
+    """The person's program (the scope of their biometric log receipt); an unknown person is refused later."""
+    row = uow.people.get(person_id)
+    return row.program_id if row is not None else ""
+
+
 def _modality(raw: str) -> str:
     return Modality.parse(raw).value  # the plain value: it goes into SQL parameters and log entries
 
@@ -126,14 +134,17 @@ class BiometricService:
 
     @matcher.setter
     def matcher(self, matcher: BiometricMatcher) -> None:
-        """The matcher follows the database's template feed (its gallery is its own, never handed over)."""
+        """The matcher follows the database's template feed (its gallery is its own, never handed over). An
+        engine runs embedded; a remote matcher (``carekey matcher serve``) follows the feed in its own process.
+        Every step goes through ``self.port`` with the log receipt of the decision that allowed it."""
+        port = as_port(matcher)
         if self.d.template_feed is not None:
-            matcher.follow(self.d.template_feed)
-        self._matcher = matcher
+            port.follow(self.d.template_feed)
+        self._matcher, self.port = matcher, port
 
     def warm_up(self, progress: Progress | None = None) -> int:
         """Load the matcher's gallery (server start-up); returns the number of templates indexed."""
-        return self.matcher.build(progress)
+        return self.port.build(progress)
 
     def enroll(
         self,
@@ -159,9 +170,21 @@ class BiometricService:
             raise InvalidInput(
                 msg("override must be one of %(choices)s", choices=", ".join(OVERRIDE_REASONS)), field="override"
             )
+        receipts: list[Receipt] = []
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
-            p = authorize(uow, now, actor, Action.ENROLL_BIOMETRIC, purpose, visit=visit, person_id=person_id)
+            program_id = _program_of(uow, person_id)
+            p = authorize(
+                uow,
+                now,
+                actor,
+                Action.ENROLL_BIOMETRIC,
+                purpose,
+                visit=visit,
+                person_id=person_id,
+                detail=scope_tag(program_id, modality),
+                receipts=receipts,
+            )
             load_row(uow, person_id)
             first = not self._positions(uow, person_id, modality)
             assert visit is not None  # authorize refused a missing visit
@@ -179,11 +202,12 @@ class BiometricService:
                     settings.identifications_per_site_per_day,
                 )
             uow.commit()  # the granted attempt is logged, whatever the capture gives
+        receipt = receipts[-1] if receipts else None
         # extraction (and, for a person's first template of the modality, the duplicate probe) outside any
-        # transaction: CaptureRejected leaves the attempt logged
+        # transaction: CaptureRejected leaves the attempt logged; a matcher down (MatcherUnavailable) stores nothing
         check_pixels(image, self.d.settings.max_image_pixels, strict=False)
-        protected = self.matcher.extract(modality, image)
-        probe = self.matcher.probe(modality, image) if first else None
+        made = self.port.enroll(receipt, program_id, modality, image, first)
+        protected, probe = made.template, made.probe
         with self.d.uow() as uow:
             visit, row = load_visit(uow, visit_id), load_row(uow, person_id)
             assert visit is not None
@@ -208,10 +232,14 @@ class BiometricService:
                 uow.biometrics.delete_position(person_id, modality, position)
                 uow.images.delete_position(person_id, modality, position)
             if not mine:  # the person's first template of the modality: is the finger or eye someone else's?
-                if probe is None:  # their templates were deleted since the first step (rare): probe now
-                    probe = self.matcher.probe(modality, image)
-                self._check_duplicates(uow, actor, visit, p, row.program_id, person_id, modality, probe, override)
-            template = TemplateRow(new_id("T"), person_id, modality, position, self.matcher.key_version, protected, now)
+                if probe is None:  # their templates were deleted since the first step (rare): probe now (a remote
+                    # matcher refuses a second use of the receipt: the registrar captures again)
+                    probe = self.port.enroll(receipt, row.program_id, modality, image, True).probe
+                    assert probe is not None
+                self._check_duplicates(
+                    uow, actor, visit, p, row.program_id, person_id, modality, probe, override, receipt
+                )
+            template = TemplateRow(new_id("T"), person_id, modality, position, made.key_version, protected, now)
             uow.biometrics.add(template)
             if Purpose.BIOMETRIC_IMAGE_RETENTION in consents:
                 keep_image(uow, self.d.crypto, data_key(self.d.crypto, row), template, bytes(image), now)
@@ -241,11 +269,12 @@ class BiometricService:
         modality: str,
         probe: bytes,
         override: str | None,
+        receipt: Receipt | None = None,
     ) -> None:
         """Refuse (logged, committed) when the probe matches other people of the program, unless overridden.
         Runs under the program's enrollment lock: the matcher catches up on the template feed first, so a
         template another registrar stored a moment ago is searched too."""
-        per_position = self._search(program_id, modality, {"": probe})
+        per_position = {"": self.port.duplicate_search(receipt, program_id, modality, probe)[:SHORTLIST]}
         hits = [(pid, sc) for pid, sc in self._fuse(uow, modality, per_position) if pid != person_id]
         out = self._candidates(uow, modality, hits)
         if not out:
@@ -287,16 +316,6 @@ class BiometricService:
             candidates=[asdict(c) for c in out],
         )
 
-    def _search(
-        self, program_id: str, modality: str, probes: Mapping[str, bytes], among: Collection[str] | None = None
-    ) -> dict[str, list[tuple[str, float]]]:
-        """Per probed position, the best (template id, score) pairs of the program's gallery (the matcher's own,
-        caught up on the feed): no database transaction is needed."""
-        return {
-            pos: self.matcher.search(program_id, modality, probe, pos[:40] or None, among)[:SHORTLIST]
-            for pos, probe in probes.items()
-        }
-
     def _fuse(
         self, uow: UnitOfWork, modality: str, per_position: Mapping[str, list[tuple[str, float]]]
     ) -> list[tuple[str, float]]:
@@ -312,18 +331,17 @@ class BiometricService:
                     mine[owner[ref]] = max(mine.get(owner[ref], score), score)
         people = {pid for found in best.values() for pid in found}
         fused = {pid: sum(f.get(pid, 0.0) for f in best.values()) / max(1, len(best)) for pid in people}
-        threshold = self.matcher.threshold(modality)
+        threshold = self.port.threshold(modality)
         return sorted(((pid, sc) for pid, sc in fused.items() if sc >= threshold), key=lambda kv: (-kv[1], kv[0]))
 
     def _candidates(self, uow: UnitOfWork, modality: str, hits: list[tuple[str, float]]) -> list[Candidate]:
         """At most ``max_candidates`` people who still consent to biometric identification, best first, with the
         calibrated 0-100 score."""
-        shown = getattr(self.matcher, "calibrated", None)
         out: list[Candidate] = []
         for pid, score in hits:
             person = open_person_or_none(self.d.crypto, load_row(uow, pid))
             if person is not None and Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, pid):
-                out.append(Candidate.of(person, shown(modality, score) if shown else min(100.0, 100.0 * score)))
+                out.append(Candidate.of(person, self.port.calibrated(modality, score)))
             if len(out) == self.d.settings.max_candidates:
                 break
         return out
@@ -413,8 +431,10 @@ class BiometricService:
         images = {"": image} if isinstance(image, bytes | bytearray) else dict(image)
         if not images:
             raise InvalidInput("at least one image is needed to identify")
+        receipts: list[Receipt] = []
         with self.d.uow() as uow:
             visit = load_visit(uow, visit_id)
+            site = uow.programs.get_site(visit.site_id) if visit is not None else None
             p = authorize(
                 uow,
                 self.d.clock(),
@@ -425,9 +445,10 @@ class BiometricService:
                 per_hour=self.d.settings.identifications_per_hour,
                 per_site_day=self.d.settings.identifications_per_site_per_day,
                 person_agreed=person_agreed,
+                detail=scope_tag(site.program_id, modality) if site is not None else "",
+                receipts=receipts,
             )
             assert visit is not None
-            site = uow.programs.get_site(visit.site_id)
             if site is None:
                 raise NotFound("the visit's site belongs to no program")
             # on a visit already serving a person, only that person (a verification: the biometric proof of
@@ -444,8 +465,8 @@ class BiometricService:
             uow.commit()
         for img in images.values():
             check_pixels(img, self.d.settings.max_image_pixels, strict=False)
-        probes = {pos: self.matcher.probe(modality, img) for pos, img in images.items()}
-        per_position = self._search(site.program_id, modality, probes, among)
+        receipt = receipts[-1] if receipts else None
+        per_position = self.port.identify(receipt, site.program_id, modality, images, among, SHORTLIST)
         with self.d.uow() as uow:
             hits = self._fuse(uow, modality, per_position)
             out = self._candidates(uow, modality, hits)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from carekey.errors import CarekeyError, NotAuthenticated, RateLimited, StorageUnavailable
+from carekey.errors import CarekeyError, MatcherUnavailable, NotAuthenticated, RateLimited, StorageUnavailable
 from carekey.storage.sql.uow import storage_failure
 
 MEDIA = "application/problem+json"
@@ -69,7 +69,7 @@ def install(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.detail.get("retry_after", 60))
-        if isinstance(exc, StorageUnavailable):  # full disk, I/O error, lost database connection: nothing saved
+        if isinstance(exc, StorageUnavailable | MatcherUnavailable):  # nothing saved: retry later
             headers["Retry-After"] = str(exc.retry_after)
         extra = {
             k: v

@@ -145,11 +145,40 @@ def search_cmd(
             "agreement with the exhaustive protected search",
         ),
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="single (one process) or ray (the protected iris index sharded over Ray actors)")
+    ] = "single",
+    shards: Annotated[int, typer.Option(min=1, help="Ray shards (actors), with --engine ray")] = 4,
+    ray_address: Annotated[
+        str | None, typer.Option(help="an existing Ray cluster (default: start a local one)")
+    ] = None,
 ) -> None:
     """1:N search speed and top-1 hit rate over a large gallery (fingerprint: 100,000; iris: 1,000,000).
 
     Example: carekey bench search --modality iris --gallery 1000000 --queries 50 --protected
-    --out bench/results/protection/search_iris.json"""
+    --out bench/results/protection/search_iris.json
+
+    Sharded: carekey bench search --modality iris --engine ray --shards 4 --gallery 200000
+    --out bench/results/matcher/ray_search_iris.json (needs the ray extra)"""
+    if engine not in ("single", "ray"):
+        raise typer.BadParameter("single or ray", param_hint="--engine")
+    if engine == "ray":
+        if modality != "iris":
+            raise typer.BadParameter("the sharded benchmark covers iris", param_hint="--modality")
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            typer.echo("error: --engine ray needs the ray extra: pip install 'carekey[ray]'", err=True)
+            raise typer.Exit(2) from None
+        from carekey.bench import ray_search
+
+        report = ray_search.iris(gallery, queries, shards, track, ray_address)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        for key, value in report.items():
+            typer.echo(f"{key.ljust(28)}  {value}")
+        typer.echo(f"report written to {out}")
+        return
     if protected:
         from carekey.bench import protected_search
 

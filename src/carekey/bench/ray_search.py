@@ -1,0 +1,124 @@
+"""``carekey bench search --engine ray --shards K``: the protected iris 1:N search sharded over Ray actors next to
+the single-process index, same gallery, same queries, same run (issue 15).
+
+The gallery is that of ``protected_search.iris``: MMU1 eyes (one enrolled template each, the other captures are
+the queries) and synthetic codes under real masks, protected under a fresh secret. Each template goes to the
+shard its id hashes to (``ray_shards.shard_of``, as the matcher does) and to one single-process index. Reported:
+``search_ms_median`` (fan-out to every shard, merge, in the driver), ``shard_ms_max_median`` (the slowest shard's
+own search time per query), ``fanout_overhead_ms`` (their difference: Ray calls, serialization, merge),
+``single_ms_median``, ``top1_agreement_with_single`` (the same query's top-1 from the single index),
+``rss_mb_per_shard`` (peak RSS of each actor). Wall clock on a shared host; never a test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from carekey.biometrics.protection import iris as piris
+from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection.iris_index import ProtectedIrisIndex
+from carekey.biometrics.protection.ray_shards import shard_of
+
+Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
+TOP = 5
+
+
+class IrisBenchShard:
+    """One actor: a protected iris index of its shard; searches report their own time."""
+
+    def __init__(self, capacity: int) -> None:
+        self.index = ProtectedIrisIndex(capacity=capacity)
+
+    def add(self, keys: list[str], codes: np.ndarray) -> int:
+        self.index.add(keys, codes)
+        return len(self.index)
+
+    def search(self, probe: np.ndarray, top: int) -> tuple[list[tuple[str, float]], float]:
+        t0 = time.perf_counter()
+        found = self.index.search(probe, top=top)
+        return [(str(c.key), float(c.score)) for c in found], (time.perf_counter() - t0) * 1000
+
+    def rss_mb(self) -> float:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def iris(gallery: int, queries: int, shards: int, progress: Progress, address: str | None = None) -> dict[str, Any]:
+    import ray
+
+    from carekey.bench.iris import _real_templates, _synthetic_rows
+    from carekey.bench.protected_search import _protect_rows
+
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=None if address else max(2, os.cpu_count() or 2), include_dashboard=False)
+    actor = ray.remote(IrisBenchShard)
+    secret, rng = secrets.token_bytes(P.SECRET_BYTES), np.random.default_rng(5)
+    eyes = _real_templates(progress)
+    enrolled = {eye: ts[0] for eye, ts in eyes.items() if len(ts) >= 2}
+    probes = [(eye, t) for eye, ts in eyes.items() if eye in enrolled for t in ts[1:]]
+    probes = [probes[i] for i in rng.permutation(len(probes))[:queries]]
+    capacity = gallery // shards + gallery // 10 + 1024
+    workers = [actor.remote(capacity) for _ in range(shards)]  # type: ignore[attr-defined,unused-ignore]  # ray's remote() is added at run time
+    single = ProtectedIrisIndex(capacity=gallery + 1024)
+
+    def place(keys: list[str], codes: np.ndarray) -> None:
+        single.add(keys, codes)
+        where = np.array([shard_of(k, shards) for k in keys])
+        ray.get(
+            [
+                w.add.remote([k for k, s in zip(keys, where, strict=True) if s == i], codes[where == i])
+                for i, w in enumerate(workers)
+            ]
+        )
+
+    keys = [f"mmu1:{eye}" for eye in enrolled][:gallery]
+    place(keys, np.stack([piris.protect(enrolled[k.split(":", 1)[1]], secret) for k in keys]))
+    masks = np.stack([t.mask for ts in eyes.values() for t in ts])
+    synthetic, batch = gallery - len(keys), 8192
+    batches = range(0, synthetic, batch)
+    for lo in progress(batches, "synthetic gallery (random codes, protected, sharded)", len(batches)):
+        n = min(batch, synthetic - lo)
+        place([f"syn:{lo + i}" for i in range(n)], _protect_rows(_synthetic_rows(n, masks, rng), secret))
+    fan, shard_max, one, agree, hits = [], [], [], 0, 0
+    warm = piris.protect_probe(probes[0][1], secret)
+    single.search(warm, top=1)
+    ray.get([w.search.remote(warm, 1) for w in workers])
+    for eye, probe in progress(probes, "search", len(probes)):
+        p = piris.protect_probe(probe, secret)
+        t0 = time.perf_counter()
+        ref = ray.put(p)
+        parts = ray.get([w.search.remote(ref, TOP) for w in workers])
+        merged = sorted((hit for found, _ in parts for hit in found), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+        fan.append((time.perf_counter() - t0) * 1000)
+        shard_max.append(max(ms for _, ms in parts))
+        t0 = time.perf_counter()
+        best = single.search(p, top=TOP)
+        one.append((time.perf_counter() - t0) * 1000)
+        agree += bool(best) and bool(merged) and merged[0][0] == str(best[0].key)
+        hits += bool(merged) and merged[0][0] == f"mmu1:{eye}"
+    rss = ray.get([w.rss_mb.remote() for w in workers])
+    search_ms, shard_ms = statistics.median(fan), statistics.median(shard_max)
+    return {
+        "modality": "iris",
+        "engine": "ray",
+        "shards": shards,
+        "gallery": len(single),
+        "queries": len(probes),
+        "search_ms_median": round(search_ms, 3),
+        "shard_ms_max_median": round(shard_ms, 3),
+        "fanout_overhead_ms": round(statistics.median([f - s for f, s in zip(fan, shard_max, strict=True)]), 3),
+        "single_ms_median": round(statistics.median(one), 3),
+        "top1_agreement_with_single": round(agree / max(1, len(probes)), 4),
+        "top1_hit_rate": round(hits / max(1, len(probes)), 4),
+        "rss_mb_per_shard": [round(r, 1) for r in rss],
+        "index_mb_single": round(single.nbytes / 2**20, 1),
+        "cpus": os.cpu_count(),
+    }
