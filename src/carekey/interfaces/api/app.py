@@ -8,8 +8,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from carekey import __version__, bootstrap
 from carekey.config import Settings
@@ -29,6 +30,7 @@ from carekey.interfaces.api.routers import (
     visits,
 )
 from carekey.interfaces.cli.progress import track
+from carekey.services.transparency import TransparencyService
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -70,6 +72,25 @@ async def integrate_log(state: bootstrap.App) -> None:
                 exc,
                 state.settings.log_integrate_seconds,
             )
+
+
+class SignTreeHeads:
+    """A request that may have logged (reads are logged too) ends with a signed tree head when one is due (at most
+    one per Settings.tree_head_seconds). While the last head is young nothing is read (an in-memory check on the
+    event loop); then one read-only check (no write lock), and a write only to sign a due head. A pure ASGI
+    middleware (Starlette's ``BaseHTTPMiddleware`` cost every request a task group and a body stream; see
+    bench/results/load_profile.md): the check runs once the app has answered."""
+
+    def __init__(self, app: ASGIApp, transparency: TransparencyService) -> None:
+        self.app = app
+        self.transparency = transparency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and not scope["path"].startswith(UNLOGGED) and self.transparency.may_be_due():
+            # on a storage failure the request's own answer stands; the head is signed on a later request
+            with suppress(StorageUnavailable):
+                await run_in_threadpool(self.transparency.publish_if_due)
 
 
 def create_app(settings: Settings | None = None, built: bootstrap.App | None = None, web: bool = True) -> FastAPI:
@@ -119,17 +140,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     for module in (auth, visits, people, biometrics, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def sign_tree_heads(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """A request that may have logged (reads are logged too) ends with a signed tree head when one is due
-        (at most one per Settings.tree_head_seconds). While the last head is young nothing is read (an in-memory
-        check on the event loop); then one read-only check (no write lock), and a write only to sign a due head."""
-        response: Response = await call_next(request)
-        if not request.url.path.startswith(UNLOGGED) and state.services.transparency.may_be_due():
-            # on a storage failure the request's own answer stands; the head is signed on a later request
-            with suppress(StorageUnavailable):
-                await run_in_threadpool(state.services.transparency.publish_if_due)
-        return response
+    app.add_middleware(SignTreeHeads, transparency=state.services.transparency)
 
     if web:
         from carekey.interfaces.web import mount

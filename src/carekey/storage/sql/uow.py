@@ -146,6 +146,7 @@ class SqlUnitOfWork:
         if self.read_only:
             raise RuntimeError("commit in a read-only unit of work: open a writing one (Database.uow())")
         self._conn.commit()
+        self.people.forget()
         scheduled, self.shreds.scheduled = self.shreds.scheduled, []
         self._after_commit(bool(scheduled))
         # no new transaction here: the next statement opens one (SQLAlchemy's autobegin, through the same "begin"
@@ -172,4 +173,5 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
+        self.people.forget()
         self.shreds.scheduled = []  # the next statement begins a new transaction (autobegin)
