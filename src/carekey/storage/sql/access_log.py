@@ -92,6 +92,7 @@ class SqlAccessLogRepository:
     def __init__(self, conn: Connection, promises: PromiseSigner | None = None) -> None:
         self._c = conn
         self.promises = promises  # signs entry promises; None: entries are appended without one (tests, tools)
+        self.uncommitted: list[EntryPromise] = []  # promises of this transaction's entries, published at commit
 
     def tree(self) -> MerkleLog:
         return MerkleLog(SqlNodeStore(self._c))
@@ -131,6 +132,7 @@ class SqlAccessLogRepository:
                 "p_key": promise.key_id.hex(),
             },
         )
+        self.uncommitted.append(promise)
         return promise
 
     def lock_integration(self, wait: bool = True) -> bool:

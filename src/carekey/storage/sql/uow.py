@@ -25,6 +25,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
+from carekey.audit.promise import publish_committed
 from carekey.crypto.keys import SecretStore
 from carekey.errors import StorageUnavailable
 from carekey.storage.sql.access_log import SqlAccessLogRepository
@@ -147,6 +148,8 @@ class SqlUnitOfWork:
             raise RuntimeError("commit in a read-only unit of work: open a writing one (Database.uow())")
         self._conn.commit()
         self.people.forget()
+        committed, self.access_log.uncommitted = self.access_log.uncommitted, []
+        publish_committed(committed)
         scheduled, self.shreds.scheduled = self.shreds.scheduled, []
         self._after_commit(bool(scheduled))
         # no new transaction here: the next statement opens one (SQLAlchemy's autobegin, through the same "begin"
@@ -174,4 +177,5 @@ class SqlUnitOfWork:
         assert self._conn is not None
         self._conn.rollback()
         self.people.forget()
+        self.access_log.uncommitted = []
         self.shreds.scheduled = []  # the next statement begins a new transaction (autobegin)
