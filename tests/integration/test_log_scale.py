@@ -15,13 +15,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from carekey import bootstrap
-from carekey.audit.promise import EntryPromise
+from carekey.audit.promise import EntryPromise, collect_promises
 from carekey.config import Settings
 from carekey.domain.program import Role
 from carekey.errors import RateLimited
 from carekey.interfaces.api.app import create_app
 from carekey.services.access import log_access
 from carekey.services.deps import Actor
+from carekey.storage.sql.access_log import SqlAccessLogRepository
+from carekey.storage.sql.engine import DELETED
 from carekey.storage.sql.tables import access_log
 from tests.e2e.web_support import FeedFake
 from tests.integration.helpers import CARE, enroll
@@ -213,3 +215,59 @@ def test_parallel_searches_cannot_pass_a_limit_with_the_narrow_locks(app, world,
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["limited"] * 6 + ["ok"] * 4
+
+
+def test_promises_are_handed_out_only_for_committed_entries(app, world):
+    """What ``CareKey-Log-Promise`` carries: a promise of an entry whose transaction rolled back would convict an
+    honest log of a missing entry, so the unit of work publishes promises after its commit only."""
+    actor = world.clinician
+    with collect_promises() as issued:
+        with app.database.uow() as uow:
+            log_access(uow, datetime.now(UTC), actor, "read_record", "care_record", "granted", "rolled back", "north")
+        assert issued == []  # never committed
+        with app.database.uow() as uow:
+            log_access(uow, datetime.now(UTC), actor, "read_record", "care_record", "granted", "first", "north")
+            uow.rollback()
+            kept = log_access(uow, datetime.now(UTC), actor, "read_record", "care_record", "granted", "kept", "north")
+            assert issued == []  # appended, not yet committed
+            uow.commit()
+        assert issued == [kept]
+    with app.database.uow(read_only=True) as uow:
+        assert [e.event.reason for e in uow.access_log.latest(1)] == ["kept"]
+
+
+def test_a_logged_write_is_not_taken_for_a_deletion_but_a_pseudonymization_is(app, world):
+    """The promise stored beside each entry (an UPDATE of access_log) is no deletion of personal data: it must not
+    cost every logged request a WAL checkpoint (SQLite); rewriting a person's id at erasure still does."""
+    s = app.services
+    visit, view = enroll(s, world.registrar)
+    with app.database.engine.connect() as conn:
+        conn.info.pop(DELETED, None)
+        with conn.begin():
+            promises = SqlAccessLogRepository(conn, app.database.promises)
+            promises.append(*_event(world.clinician))
+            conn.execute(sa.update(access_log).where(access_log.c.seq.is_(None)).values(seq=None))
+        assert DELETED not in conn.info
+        with conn.begin():
+            SqlAccessLogRepository(conn).pseudonymize(view.person.id, "X-TESTPSEUDO")
+        flagged = conn.info.pop(DELETED, False)
+    assert flagged is (app.database.dialect == "sqlite")  # the flag is SQLite's (its WAL keeps old pages)
+
+
+def _event(actor):  # type: ignore[no-untyped-def]
+    from carekey.audit import leaf
+    from carekey.domain.access import AccessEvent
+
+    event = AccessEvent(
+        datetime.now(UTC),
+        actor.user_id,
+        actor.role.value,
+        "north",
+        "care_record",
+        "read_record",
+        "granted",
+        "test",
+        None,
+    )
+    salt = leaf.new_salt()
+    return event, salt, leaf.leaf_input(event.leaf_event(), salt)

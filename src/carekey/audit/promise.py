@@ -17,8 +17,11 @@ Signed bytes (fixed binary layout of our own):
 from __future__ import annotations
 
 import base64
+import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from carekey.audit.leaf import leaf_hash
@@ -109,3 +112,45 @@ def _integer(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
     return int(value)
+
+
+# Promises handed to the caller (an HTTP response header, ``carekey.interfaces.api.app.LogPromises``): the unit
+# of work publishes the promises of its entries here only once their transaction has committed, so a caller
+# never receives a promise for an entry that was rolled back (it would convict an honest log of a missing entry).
+_ISSUED: ContextVar[list[EntryPromise] | None] = ContextVar("carekey_issued_promises", default=None)
+
+
+@contextmanager
+def collect_promises() -> Iterator[list[EntryPromise]]:
+    """Collect the promises of the log entries committed inside the block (in this context and the worker threads
+    it starts: they share the list)."""
+    issued: list[EntryPromise] = []
+    token = _ISSUED.set(issued)
+    try:
+        yield issued
+    finally:
+        _ISSUED.reset(token)
+
+
+def publish_committed(promises: Sequence[EntryPromise]) -> None:
+    """Called after a commit with the promises of the entries it made durable; a no-op outside ``collect``."""
+    issued = _ISSUED.get()
+    if issued is not None:
+        issued.extend(promises)
+
+
+def encode_promises(promises: Sequence[EntryPromise]) -> str:
+    """The ``CareKey-Log-Promise`` header value: base64url of the JSON array of the promises (``to_dict``)."""
+    doc = json.dumps([p.to_dict() for p in promises], separators=(",", ":"))
+    return base64.urlsafe_b64encode(doc.encode()).decode()
+
+
+def decode_promises(value: str) -> list[EntryPromise]:
+    """The promises of a ``CareKey-Log-Promise`` header value (raises ValueError when malformed)."""
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(value.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"malformed promise header: {exc}") from exc
+    if not isinstance(doc, list):
+        raise ValueError("malformed promise header: not a list of promises")
+    return [EntryPromise.from_dict(p) for p in doc]

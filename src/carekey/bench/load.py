@@ -6,14 +6,20 @@ Report only, never a timed test. One run:
    dropped with ``reset``) is initialized and seeded with the demo program through the services
    (``carekey init``, ``carekey demo --people``), in subprocesses of ``server_src`` when given, so that another
    source tree (e.g. ``main`` before a change) can be measured the same way;
-2. ``carekey serve`` starts on a free loopback port (one uvicorn worker, the production settings);
+2. ``carekey serve`` starts on a free loopback port (``workers`` uvicorn workers, default one; the production
+   settings);
 3. over HTTP, one known person per client is enrolled (with two exams) by the demo registrar and clinician;
 4. for each operation, ``clients`` asyncio tasks (httpx) send requests back to back for ``seconds``:
    ``login`` (staff password, argon2id), ``open_visit``, ``lookup_card``, ``lookup_name``, ``read_exams``,
    ``record_exam``; a 429 is waited out (``Retry-After``, at most 1 s) and counted apart.
 
 Per operation: successful requests per second (2xx), p50/p95/p99 latency of every answered request (ms),
-``errors_5xx``, ``rejected_429`` and other 4xx. The server runs with the defaults except the per-user lookup limits
+``errors_5xx``, ``rejected_429`` and other 4xx, and ``server_cpu_ms_per_request``: the CPU time (user + system)
+the server's processes (all workers) spent during the operation divided by the requests answered, read from
+``/proc`` (Linux; absent elsewhere). It is the figure least disturbed by other work on the machine: throughput
+on a quiet machine is at most ``cores * 1000 / cpu_ms`` requests per second.
+
+The server runs with the defaults except the per-user lookup limits
 (``identifications_per_hour``, ``identifications_per_site_per_day``) and the per-address login limit, raised because
 every client shares one account and one loopback address here, which in the field are a thousand sites.
 """
@@ -159,7 +165,9 @@ def drop_carekey_tables(url: str) -> None:
 class Server:
     """``carekey serve`` in a subprocess on a fresh data folder (loopback only); ``close`` stops it."""
 
-    def __init__(self, data: Path, database_url: str | None, server_src: Path | None, people: int, log: Log) -> None:
+    def __init__(
+        self, data: Path, database_url: str | None, server_src: Path | None, people: int, log: Log, workers: int = 1
+    ) -> None:
         self.data, self.log = data, log
         self.env = os.environ | SERVER_ENV
         for name in ("CAREKEY_DATA_DIR", "CAREKEY_DATABASE_URL"):
@@ -187,6 +195,8 @@ class Server:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--workers",
+                str(workers),
             ],
             env=self.env,
             stdout=self._out,
@@ -216,6 +226,11 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError("the server did not answer /health within 300 s")
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the server process and every live process under it (uvicorn's workers), from
+        ``/proc`` (None where there is no ``/proc``)."""
+        return process_tree_cpu(self.proc.pid)
+
     def close(self) -> None:
         self.proc.terminate()
         try:
@@ -224,6 +239,32 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self._out.close()
+
+
+def process_tree_cpu(root: int) -> float | None:
+    """CPU seconds (utime + stime) of ``root`` and its live descendants, from ``/proc/<pid>/stat`` (Linux)."""
+    proc = Path("/proc")
+    if not (proc / str(root) / "stat").exists():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid ... utime(12) stime(13)
+        parent[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0)
+        todo += [child for child, ppid in parent.items() if ppid == pid]
+    return total / ticks
 
 
 async def _login(http: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
@@ -306,8 +347,16 @@ def _request(
     raise ValueError(f"unknown operation {op!r}; one of {', '.join(OPERATIONS)}")
 
 
-async def run_operation(world: World, http: httpx.AsyncClient, op: str, clients: int, seconds: float) -> dict:
+async def run_operation(
+    world: World,
+    http: httpx.AsyncClient,
+    op: str,
+    clients: int,
+    seconds: float,
+    cpu: Callable[[], float | None] = lambda: None,
+) -> dict:
     stats = Stats()
+    cpu_before = cpu()
     start = time.perf_counter()
     stop = start + seconds
 
@@ -327,11 +376,21 @@ async def run_operation(world: World, http: httpx.AsyncClient, op: str, clients:
                 await asyncio.sleep(min(1.0, float(r.headers.get("retry-after", "1") or 1)))
 
     await asyncio.gather(*(client(i) for i in range(clients)))
-    return stats.report(time.perf_counter() - start)
+    report = stats.report(time.perf_counter() - start)
+    cpu_after = cpu()
+    if cpu_before is not None and cpu_after is not None and stats.latencies:
+        report["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) * 1000 / len(stats.latencies), 2)
+    return report
 
 
 async def _run_all(
-    base: str, users: dict[str, str], clients: list[int], seconds: float, operations: list[str], log: Log
+    base: str,
+    users: dict[str, str],
+    clients: list[int],
+    seconds: float,
+    operations: list[str],
+    log: Log,
+    cpu: Callable[[], float | None] = lambda: None,
 ) -> list[dict]:
     limits = httpx.Limits(max_connections=max(clients) + 4, max_keepalive_connections=max(clients) + 4)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
@@ -344,7 +403,8 @@ async def _run_all(
             ops = {}
             for op in operations:
                 log(f"{n} client(s): {op} for {seconds:g} s")
-                ops[op] = await run_operation(world, http, op, n, seconds)
+                ops[op] = await run_operation(world, http, op, n, seconds, cpu)
+                ops[op]["load_average_1min"] = round(os.getloadavg()[0], 1)
                 log(f"  {_row(op, ops[op])}")
             runs.append({"clients": n, "operations": ops})
         return runs
@@ -360,6 +420,7 @@ def run(
     reset: bool = False,
     data: Path | None = None,
     log: Log = _stderr,
+    workers: int = 1,
 ) -> dict:
     """Start a server on a fresh data folder, seed it, measure each operation at each client count; the report."""
     ops = list(operations or OPERATIONS)
@@ -368,6 +429,8 @@ def run(
             raise ValueError(f"unknown operation {op!r}; one of {', '.join(OPERATIONS)}")
     if not clients or min(clients) < 1:
         raise ValueError("--clients must be 1 or more")
+    if workers < 1:
+        raise ValueError("--workers must be 1 or more")
     if database_url and not database_url.startswith("postgresql"):
         raise ValueError("--database-url must be a PostgreSQL URL (postgresql+psycopg://...); SQLite is the default")
     if database_url and reset:
@@ -376,9 +439,9 @@ def run(
     folder = data or Path(tempfile.mkdtemp(prefix="carekey-load-"))
     backend = "postgresql" if database_url else "sqlite"
     log(f"starting the server ({backend}) on a fresh data folder {folder}")
-    server = Server(folder, database_url, server_src, people, log)
+    server = Server(folder, database_url, server_src, people, log, workers)
     try:
-        runs = _run_in_own_loop(_run_all(server.base, server.users, clients, seconds, ops, log))
+        runs = _run_in_own_loop(_run_all(server.base, server.users, clients, seconds, ops, log, server.cpu_seconds))
     finally:
         server.close()
         if data is None:
@@ -386,6 +449,7 @@ def run(
     return {
         "backend": backend,
         "seconds_per_operation": seconds,
+        "workers": workers,
         "cpus": os.cpu_count(),
         "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # other work on the machine
         "python": platform.python_version(),
@@ -395,17 +459,25 @@ def run(
 
 
 def _row(op: str, r: dict) -> str:
+    cpu = r.get("server_cpu_ms_per_request")
     return (
         f"{op:<12} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>9.1f} "
-        f"{r['errors_5xx']:>5} {r['rejected_429']:>5}"
+        f"{r['errors_5xx']:>5} {r['rejected_429']:>5} {'-' if cpu is None else f'{cpu:.1f}':>7} "
+        f"{r.get('load_average_1min', '-'):>5}"
     )
 
 
 def table(report: dict) -> str:
     lines = []
     for run_ in report["runs"]:
-        lines.append(f"{run_['backend']}, {run_['clients']} client(s), {report['seconds_per_operation']:g} s each")
-        lines.append(f"{'operation':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>9} {'5xx':>5} {'429':>5}")
+        lines.append(
+            f"{run_['backend']}, {report.get('workers', 1)} worker(s), {run_['clients']} client(s), "
+            f"{report['seconds_per_operation']:g} s each (cpu ms: server CPU per request; load: 1-min load average)"
+        )
+        lines.append(
+            f"{'operation':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>9} {'5xx':>5} {'429':>5} "
+            f"{'cpu ms':>7} {'load':>5}"
+        )
         lines += [_row(op, r) for op, r in run_["operations"].items()]
         lines.append("")
     return "\n".join(lines)

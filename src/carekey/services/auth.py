@@ -226,9 +226,8 @@ class AuthService:
 
     def authenticate(self, token: str) -> Actor:
         now = self.d.clock()
-        with self.d.uow(read_only=True) as uow:  # one read, no write lock (SQLite)
-            found = uow.users.get_session(token_hash(token))
-            user = uow.users.get(found.user_id) if found is not None and found.user_id is not None else None
+        with self.d.uow(read_only=True) as uow:  # one statement, no write lock (SQLite)
+            found, user = uow.users.session_user(token_hash(token))
         checked_session(
             self.d, found, now, staff=True, unknown="unknown token; log in again", expired="token expired; log in again"
         )

@@ -7,11 +7,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carekey import __version__, bootstrap
+from carekey.audit.promise import collect_promises, encode_promises
 from carekey.config import Settings
 from carekey.errors import CarekeyError, StorageUnavailable
 from carekey.interfaces.api import docs, limits, methods, problems
@@ -29,6 +33,7 @@ from carekey.interfaces.api.routers import (
     visits,
 )
 from carekey.interfaces.cli.progress import track
+from carekey.services.transparency import TransparencyService
 
 DESCRIPTION = """
 carekey: a consent-first registry for community health-screening programs.
@@ -70,6 +75,81 @@ async def integrate_log(state: bootstrap.App) -> None:
                 exc,
                 state.settings.log_integrate_seconds,
             )
+
+
+class SignTreeHeads:
+    """A request that may have logged (reads are logged too) ends with a signed tree head when one is due (at most
+    one per Settings.tree_head_seconds). While the last head is young nothing is read (an in-memory check on the
+    event loop); then one read-only check (no write lock), and a write only to sign a due head. A pure ASGI
+    middleware (Starlette's ``BaseHTTPMiddleware`` cost every request a task group and a body stream; see
+    bench/results/load_profile.md): the check runs once the app has answered."""
+
+    def __init__(self, app: ASGIApp, transparency: TransparencyService) -> None:
+        self.app = app
+        self.transparency = transparency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and not scope["path"].startswith(UNLOGGED) and self.transparency.may_be_due():
+            # on a storage failure the request's own answer stands; the head is signed on a later request
+            with suppress(StorageUnavailable):
+                await run_in_threadpool(self.transparency.publish_if_due)
+
+
+PROMISE_HEADER = "CareKey-Log-Promise"
+PROMISE_HEADER_DOC = {
+    "description": "The signed entry promises of the transparency-log entries this request committed (its access "
+    "to personal data, each candidate shown...): base64url of a JSON array of promises (entry_id, leaf_hash, "
+    "timestamp_ms, max_delay_ms, signature, key_id). Each promises that its entry will be in a signed tree head "
+    "within max_delay_ms; save them and check them later with POST /audit/verify (`promises`) or "
+    "`carekey log verify --promises`.",
+    "schema": {"type": "string"},
+}
+
+
+class LogPromises:
+    """Adds ``CareKey-Log-Promise`` to the answer of a request that committed log entries: their signed entry
+    promises (``carekey.audit.promise``), published by the unit of work after the commit only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with collect_promises() as issued:
+
+            async def send_with_promises(message: Message) -> None:
+                if message["type"] == "http.response.start" and issued:
+                    MutableHeaders(scope=message).append(PROMISE_HEADER, encode_promises(issued))
+                await send(message)
+
+            await self.app(scope, receive, send_with_promises)
+
+
+def document_promise_header(app: FastAPI) -> None:
+    """Declare ``CareKey-Log-Promise`` on the successful answers of every route that names a purpose (the routes of
+    personal data) in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for ops in schema.get("paths", {}).values():
+            for op in ops.values():
+                if not isinstance(op, dict) or not any(
+                    p.get("in") == "header" and p.get("name", "").lower() == "x-carekey-purpose"
+                    for p in op.get("parameters", [])
+                ):
+                    continue
+                for status, response in op.get("responses", {}).items():
+                    if status.startswith("2"):
+                        response.setdefault("headers", {})[PROMISE_HEADER] = PROMISE_HEADER_DOC
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, built: bootstrap.App | None = None, web: bool = True) -> FastAPI:
@@ -118,18 +198,10 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     app.add_middleware(methods.MethodNotAllowed)  # an undeclared method on an API path: 405 + Allow, not the web 404
     for module in (auth, visits, people, biometrics, patient, stats, audit, admin, public, fhir):
         app.include_router(module.router)
+    document_promise_header(app)
 
-    @app.middleware("http")
-    async def sign_tree_heads(request: Request, call_next):
-        """A request that may have logged (reads are logged too) ends with a signed tree head when one is due
-        (at most one per Settings.tree_head_seconds). While the last head is young nothing is read (an in-memory
-        check on the event loop); then one read-only check (no write lock), and a write only to sign a due head."""
-        response: Response = await call_next(request)
-        if not request.url.path.startswith(UNLOGGED) and state.services.transparency.may_be_due():
-            # on a storage failure the request's own answer stands; the head is signed on a later request
-            with suppress(StorageUnavailable):
-                await run_in_threadpool(state.services.transparency.publish_if_due)
-        return response
+    app.add_middleware(SignTreeHeads, transparency=state.services.transparency)
+    app.add_middleware(LogPromises)
 
     if web:
         from carekey.interfaces.web import mount

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the services, the authenticated actor, and the purpose header."""
+"""FastAPI dependencies: the services, the authenticated actor, and the purpose header.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool, a hop
+to a worker thread and back that costs more CPU than the dependency itself (``bench/results/load_profile.md``).
+The token check reads the database, so it stays a plain function (run in the pool, off the event loop)."""
 
 from __future__ import annotations
 
@@ -17,14 +21,18 @@ PURPOSE_HEADER = "X-Carekey-Purpose"
 _bearer = HTTPBearer(auto_error=False, description="Opaque token from POST /auth/token")
 
 
-def services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     return request.app.state.carekey.services
+
+
+async def services(request: Request) -> Services:
+    return services_of(request)
 
 
 def actor(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     if creds is None or creds.scheme.lower() != "bearer":
         raise NotAuthenticated("send Authorization: Bearer <token> (from POST /auth/token)")
-    return services(request).auth.authenticate(creds.credentials)
+    return services_of(request).auth.authenticate(creds.credentials)
 
 
 def bearer_token(creds: HTTPAuthorizationCredentials | None, where: str) -> str:
@@ -34,10 +42,10 @@ def bearer_token(creds: HTTPAuthorizationCredentials | None, where: str) -> str:
 
 
 def patient(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Patient:
-    return services(request).patients.authenticate(bearer_token(creds, "POST /patient/token"))
+    return services_of(request).patients.authenticate(bearer_token(creds, "POST /patient/token"))
 
 
-def purpose(
+async def purpose(
     request: Request,
     x_carekey_purpose: Annotated[
         str | None,

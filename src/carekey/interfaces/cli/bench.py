@@ -351,6 +351,9 @@ def load_cmd(
         ),
     ] = None,
     people: Annotated[int, typer.Option(min=1, help="demo people seeded besides the bench's own")] = 50,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="uvicorn worker processes of the server (serve --workers)")
+    ] = 1,
     server_src: Annotated[
         Path | None,
         typer.Option(
@@ -369,7 +372,9 @@ def load_cmd(
     from carekey.bench import load
 
     try:
-        report = load.run(clients, seconds, database_url, people, operation, server_src, reset_database)
+        report = load.run(
+            clients, seconds, database_url, people, operation, server_src, reset_database, workers=workers
+        )
     except (ValueError, RuntimeError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     load.write(report, out)

@@ -23,7 +23,8 @@ def log_config(request_log: bool) -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["requests"] = {"format": "%(asctime)s %(levelname)s request %(message)s"}
+    # the worker's process id tells the workers of ``--workers N`` apart (no personal data)
+    config["formatters"]["requests"] = {"format": "%(asctime)s %(levelname)s [%(process)d] request %(message)s"}
     config["handlers"]["requests"] = {
         "formatter": "requests",
         "class": "logging.StreamHandler",

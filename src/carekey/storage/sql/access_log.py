@@ -27,6 +27,37 @@ from carekey.storage.sql.engine import lock_log, lock_names
 from carekey.storage.sql.log_tree import BatchNodeStore, SqlNodeStore
 from carekey.storage.sql.tables import access_log as t
 
+# hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
+_APPEND = insert(t).returning(t.c.id)
+_PROMISE = (
+    update(t)
+    .where(t.c.id == bindparam("entry_id"))
+    .values(
+        promised_ms=bindparam("p_ms"),
+        promise_delay_ms=bindparam("p_delay"),
+        promise_sig=bindparam("p_sig"),
+        promise_key=bindparam("p_key"),
+    )
+)
+_COUNT_ACTOR = (
+    select(func.count())
+    .select_from(t)
+    .where(
+        t.c.actor_id == bindparam("actor_id"),
+        t.c.action.in_(bindparam("actions", expanding=True)),
+        t.c.at >= bindparam("since"),
+    )
+)
+_COUNT_SITE = (
+    select(func.count())
+    .select_from(t)
+    .where(
+        t.c.site_id == bindparam("site_id"),
+        t.c.action.in_(bindparam("actions", expanding=True)),
+        t.c.at >= bindparam("since"),
+    )
+)
+
 
 def _entry(r) -> LogEntry:
     event = AccessEvent(
@@ -61,6 +92,7 @@ class SqlAccessLogRepository:
     def __init__(self, conn: Connection, promises: PromiseSigner | None = None) -> None:
         self._c = conn
         self.promises = promises  # signs entry promises; None: entries are appended without one (tests, tools)
+        self.uncommitted: list[EntryPromise] = []  # promises of this transaction's entries, published at commit
 
     def tree(self) -> MerkleLog:
         return MerkleLog(SqlNodeStore(self._c))
@@ -70,37 +102,37 @@ class SqlAccessLogRepository:
         signed entry promise. Returns the promise (the entry id when no promise signer is configured)."""
         entry_id = int(
             self._c.execute(
-                insert(t)
-                .values(
-                    at=event.at,
-                    month=event.month,
-                    actor_id=event.actor_id,
-                    role=event.role,
-                    site_id=event.site_id,
-                    purpose=event.purpose,
-                    action=event.action,
-                    outcome=event.outcome,
-                    reason=event.reason,
-                    person_id=event.person_id,
-                    salt=salt,
-                    leaf_input=leaf_input,
-                )
-                .returning(t.c.id)
+                _APPEND,
+                {
+                    "at": event.at,
+                    "month": event.month,
+                    "actor_id": event.actor_id,
+                    "role": event.role,
+                    "site_id": event.site_id,
+                    "purpose": event.purpose,
+                    "action": event.action,
+                    "outcome": event.outcome,
+                    "reason": event.reason,
+                    "person_id": event.person_id,
+                    "salt": salt,
+                    "leaf_input": leaf_input,
+                },
             ).scalar_one()
         )
         if self.promises is None:
             return entry_id
         promise = self.promises.promise(entry_id, leaf_input, int(event.at.timestamp() * 1000))
         self._c.execute(
-            update(t)
-            .where(t.c.id == entry_id)
-            .values(
-                promised_ms=promise.timestamp_ms,
-                promise_delay_ms=promise.max_delay_ms,
-                promise_sig=promise.signature,
-                promise_key=promise.key_id.hex(),
-            )
+            _PROMISE,
+            {
+                "entry_id": entry_id,
+                "p_ms": promise.timestamp_ms,
+                "p_delay": promise.max_delay_ms,
+                "p_sig": promise.signature,
+                "p_key": promise.key_id.hex(),
+            },
         )
+        self.uncommitted.append(promise)
         return promise
 
     def lock_integration(self, wait: bool = True) -> bool:
@@ -197,17 +229,16 @@ class SqlAccessLogRepository:
         return [_entry(r) for r in reversed(rows)]
 
     def count_since(self, actor_id: str, actions: Sequence[str], since: datetime) -> int:
-        q = (
-            select(func.count())
-            .select_from(t)
-            .where(t.c.actor_id == actor_id, t.c.action.in_(actions), t.c.at >= since)
-        )  # every attempt counts, empty or refused
-        return int(self._c.execute(q).scalar_one())
+        # every attempt counts, empty or refused
+        return int(
+            self._c.execute(_COUNT_ACTOR, {"actor_id": actor_id, "actions": list(actions), "since": since}).scalar_one()
+        )
 
     def count_site_since(self, site_id: str, actions: Sequence[str], since: datetime) -> int:
         """Every attempt (granted, denied, refused) of these actions at a site: the per-site enumeration bound."""
-        q = select(func.count()).select_from(t).where(t.c.site_id == site_id, t.c.action.in_(actions), t.c.at >= since)
-        return int(self._c.execute(q).scalar_one())
+        return int(
+            self._c.execute(_COUNT_SITE, {"site_id": site_id, "actions": list(actions), "since": since}).scalar_one()
+        )
 
     def count_person_since(self, person_id: str, actions: Sequence[str], outcome: str, since: datetime) -> int:
         q = (

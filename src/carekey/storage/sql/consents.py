@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from carekey.storage.protocols import ConsentRow
 from carekey.storage.sql._util import utc
 from carekey.storage.sql.tables import consents
 
 _FIELDS = [c.name for c in consents.columns]
+# hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
+_HISTORY = select(consents).where(consents.c.person_id == bindparam("person_id")).order_by(consents.c.version)
 
 
 class SqlConsentRepository:
@@ -19,9 +21,8 @@ class SqlConsentRepository:
         self._c.execute(insert(consents).values(**{f: getattr(row, f) for f in _FIELDS}))
 
     def history(self, person_id: str) -> list[ConsentRow]:
-        q = select(consents).where(consents.c.person_id == person_id).order_by(consents.c.version)
         out = []
-        for r in self._c.execute(q):
+        for r in self._c.execute(_HISTORY, {"person_id": person_id}):
             d = {f: getattr(r, f) for f in _FIELDS}
             d["at"], d["grantor_ciphertext"], d["granted"] = (
                 utc(d["at"]),

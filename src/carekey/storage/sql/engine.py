@@ -24,11 +24,15 @@ _LOG_LOCK_KEY = 0x6361_7265  # "care": PostgreSQL advisory lock held by the log 
 _LIMIT_LOCK_CLASS = 0x636B_6C6D  # "cklm": namespace of the per-actor / per-site rate-limit advisory locks
 _FEED_LOCK_KEY = 0x6665_6564  # "feed": PostgreSQL advisory lock serializing template-feed writers
 READ_ONLY = "carekey_read_only"  # connection execution option: a deferred transaction (SQLite ``BEGIN``)
-#: statements that remove personal data: the connection is checkpointed after their commit (SQLite)
+#: statements that remove personal data: the connection is checkpointed after their commit (SQLite). Of the
+#: access log's updates only the pseudonymization at erasure (it rewrites ``person_id``/``actor_id`` and drops the
+#: salt) removes personal data; the update that stores an entry's signed promise (every logged request) does not,
+#: and checkpointing after it cost every logged write a ``wal_checkpoint(TRUNCATE)`` (an fsync, and a wait for
+#: readers).
 _PERSONAL_DELETE = re.compile(
-    r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|"
-    r"biometric_images)\b|UPDATE\s+access_log\b)",
-    re.IGNORECASE,
+    r"^\s*(DELETE\s+FROM\s+(people|exams|consents|biometric_templates|biometric_images)\b"
+    r"|UPDATE\s+access_log\s+SET\s+(?:(?!\bWHERE\b).)*?\b(person_id|actor_id|salt)\s*=)",
+    re.IGNORECASE | re.DOTALL,
 )
 DELETED = "carekey_deleted_personal_data"
 #: execution option of a connection whose transactions only read (SQLite: BEGIN DEFERRED, no write lock)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from carekey.storage.protocols import ExamRow
 from carekey.storage.sql._util import utc
 from carekey.storage.sql.tables import exams
+
+# hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
+_ADD = insert(exams)
+_FOR_PERSON = select(exams).where(exams.c.person_id == bindparam("person_id")).order_by(exams.c.recorded_at, exams.c.id)
 
 
 class SqlExamRepository:
@@ -15,19 +19,19 @@ class SqlExamRepository:
 
     def add(self, row: ExamRow) -> None:
         self._c.execute(
-            insert(exams).values(
-                id=row.id,
-                person_id=row.person_id,
-                visit_id=row.visit_id,
-                site_id=row.site_id,
-                recorded_by=row.recorded_by,
-                recorded_at=row.recorded_at,
-                ciphertext=row.ciphertext,
-            )
+            _ADD,
+            {
+                "id": row.id,
+                "person_id": row.person_id,
+                "visit_id": row.visit_id,
+                "site_id": row.site_id,
+                "recorded_by": row.recorded_by,
+                "recorded_at": row.recorded_at,
+                "ciphertext": row.ciphertext,
+            },
         )
 
     def for_person(self, person_id: str) -> list[ExamRow]:
-        q = select(exams).where(exams.c.person_id == person_id).order_by(exams.c.recorded_at, exams.c.id)
         return [
             ExamRow(
                 r.id,
@@ -38,5 +42,5 @@ class SqlExamRepository:
                 utc(r.recorded_at),
                 bytes(r.ciphertext),
             )
-            for r in self._c.execute(q)
+            for r in self._c.execute(_FOR_PERSON, {"person_id": person_id})
         ]

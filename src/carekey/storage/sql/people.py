@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from carekey.errors import msg
 from carekey.storage.protocols import PersonRow
@@ -14,6 +14,11 @@ from carekey.storage.sql.biometrics import record_removal
 from carekey.storage.sql.tables import biometric_templates, people
 
 _FIELDS = [c.name for c in people.columns]
+# hot statements built once: a statement object reused is neither rebuilt nor re-keyed for SQLAlchemy's
+# compiled cache on every request (about 0.2 ms each on the reference machine; bench/results/load_profile.md)
+_GET = select(people).where(people.c.id == bindparam("person_id"))
+_BY_CARD = select(people).where(people.c.program_id == bindparam("program_id"), people.c.card_bidx == bindparam("bidx"))
+_TOUCH = update(people).where(people.c.id == bindparam("person_id")).values(last_seen_at=bindparam("at"))
 
 
 def _row(r) -> PersonRow:
@@ -29,19 +34,27 @@ DUPLICATE_CARD = msg("a person with this card number is already enrolled; look t
 class SqlPersonRepository:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
+        # rows read in this unit of work (one transaction): policy and the use case both read the person; any
+        # write through this repository forgets them
+        self._read: dict[str, PersonRow | None] = {}
+
+    def forget(self) -> None:
+        """Drop the rows read so far (the unit of work's transaction ended: a new one reads afresh)."""
+        self._read.clear()
 
     def add(self, row: PersonRow) -> None:
+        self._read.clear()
         with conflict_on_duplicate(lambda: DUPLICATE_CARD):
             self._c.execute(insert(people).values(**{f: getattr(row, f) for f in _FIELDS}))
 
     def get(self, person_id: str) -> PersonRow | None:
-        r = self._c.execute(select(people).where(people.c.id == person_id)).first()
-        return _row(r) if r else None
+        if person_id not in self._read:
+            r = self._c.execute(_GET, {"person_id": person_id}).first()
+            self._read[person_id] = _row(r) if r else None
+        return self._read[person_id]
 
     def by_card(self, program_id: str, card_bidx: str) -> PersonRow | None:
-        r = self._c.execute(
-            select(people).where(people.c.program_id == program_id, people.c.card_bidx == card_bidx)
-        ).first()
+        r = self._c.execute(_BY_CARD, {"program_id": program_id, "bidx": card_bidx}).first()
         return _row(r) if r else None
 
     def candidates(
@@ -57,9 +70,11 @@ class SqlPersonRepository:
         return [_row(r) for r in self._c.execute(q.order_by(people.c.id).limit(limit))]
 
     def touch(self, person_id: str, at: datetime) -> None:
-        self._c.execute(update(people).where(people.c.id == person_id).values(last_seen_at=at))
+        self._read.clear()
+        self._c.execute(_TOUCH, {"person_id": person_id, "at": at})
 
     def set_pin_hash(self, person_id: str, pin_hash: str | None) -> None:
+        self._read.clear()
         self._c.execute(update(people).where(people.c.id == person_id).values(pin_hash=pin_hash))
 
     def in_program(self, program_id: str) -> list[PersonRow]:
@@ -73,6 +88,7 @@ class SqlPersonRepository:
         return [r[0] for r in self._c.execute(q)]
 
     def delete(self, person_id: str) -> None:
+        self._read.clear()
         record_removal(self._c, biometric_templates.c.person_id == person_id)  # the cascade, in the feed
         self._c.execute(delete(people).where(people.c.id == person_id))
 

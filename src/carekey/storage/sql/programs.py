@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from carekey.domain.program import Program, Site
 from carekey.errors import msg
 from carekey.storage.sql._util import conflict_on_duplicate
 from carekey.storage.sql.tables import programs, sites
+
+# hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
+_SITE = select(sites).where(sites.c.id == bindparam("site_id"))
 
 
 class SqlProgramRepository:
@@ -47,7 +50,7 @@ class SqlProgramRepository:
             )
 
     def get_site(self, site_id: str) -> Site | None:
-        r = self._c.execute(select(sites).where(sites.c.id == site_id)).first()
+        r = self._c.execute(_SITE, {"site_id": site_id}).first()
         return Site(r.id, r.program_id, r.name, r.district) if r else None
 
     def list_sites(self) -> list[Site]:

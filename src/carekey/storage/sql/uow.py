@@ -25,6 +25,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
+from carekey.audit.promise import publish_committed
 from carekey.crypto.keys import SecretStore
 from carekey.errors import StorageUnavailable
 from carekey.stats.published import ReleaseStore
@@ -105,6 +106,7 @@ class SqlUnitOfWork:
     login_limits: P.LoginLimitRepository
     _access_log: SqlAccessLogRepository  # the same objects, typed as what they are (for the storage layer itself)
     _shreds: SqlShredQueue
+    _people: SqlPersonRepository
 
     def __init__(self, engine: Engine, store: SecretStore | None = None, read_only: bool = False) -> None:
         self._engine = engine
@@ -129,7 +131,7 @@ class SqlUnitOfWork:
         self._conn = conn
         self.programs = SqlProgramRepository(conn)
         self.users = SqlUserRepository(conn)
-        self.people = SqlPersonRepository(conn)
+        self.people = self._people = SqlPersonRepository(conn)
         self.visits = SqlVisitRepository(conn)
         self.exams = SqlExamRepository(conn)
         self.referrals = SqlReferralRepository(conn)
@@ -174,6 +176,9 @@ class SqlUnitOfWork:
         if self.read_only:
             raise RuntimeError("commit in a read-only unit of work: open a writing one (Database.uow())")
         self._conn.commit()
+        self._people.forget()
+        committed, self._access_log.uncommitted = self._access_log.uncommitted, []
+        publish_committed(committed)
         scheduled, self._shreds.scheduled = self._shreds.scheduled, []
         self._after_commit(bool(scheduled))
         # no new transaction here: the next statement opens one (SQLAlchemy's autobegin, through the same "begin"
@@ -200,4 +205,6 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
+        self._people.forget()
+        self._access_log.uncommitted = []
         self._shreds.scheduled = []  # the next statement begins a new transaction (autobegin)

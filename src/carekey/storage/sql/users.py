@@ -4,12 +4,38 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from carekey.domain.program import Role, User
 from carekey.storage.protocols import SessionRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
 from carekey.storage.sql.tables import sessions, user_sites, users
+
+# the bearer-token check of every request, in one statement: the session, its staff account and the account's sites
+# (one row per site; built once, see load_profile.md)
+_SESSION_USER = (
+    select(
+        sessions.c.token_hash,
+        sessions.c.user_id,
+        sessions.c.person_id,
+        sessions.c.created_at,
+        sessions.c.expires_at,
+        users.c.id.label("u_id"),
+        users.c.username,
+        users.c.role,
+        users.c.display_name,
+        users.c.active,
+        users.c.changed_by,
+        users.c.approved_by,
+        user_sites.c.site_id,
+    )
+    .select_from(
+        sessions.outerjoin(users, users.c.id == sessions.c.user_id).outerjoin(
+            user_sites, user_sites.c.user_id == users.c.id
+        )
+    )
+    .where(sessions.c.token_hash == bindparam("token_hash"))
+)
 
 
 class SqlUserRepository:
@@ -110,6 +136,27 @@ class SqlUserRepository:
         if r is None:
             return None
         return SessionRow(r.token_hash, r.user_id, r.person_id, utc(r.created_at), utc(r.expires_at))
+
+    def session_user(self, token_hash: str) -> tuple[SessionRow | None, User | None]:
+        """The session of this token hash and, for a staff session, its account (None when gone), in one read."""
+        rows = self._c.execute(_SESSION_USER, {"token_hash": token_hash}).all()
+        if not rows:
+            return None, None
+        r = rows[0]
+        session = SessionRow(r.token_hash, r.user_id, r.person_id, utc(r.created_at), utc(r.expires_at))
+        if r.u_id is None:
+            return session, None
+        user = User(
+            r.u_id,
+            r.username,
+            Role(r.role),
+            frozenset(x.site_id for x in rows if x.site_id is not None),
+            r.display_name,
+            bool(r.active),
+            r.changed_by,
+            r.approved_by,
+        )
+        return session, user
 
     def delete_session(self, token_hash: str) -> None:
         self._c.execute(delete(sessions).where(sessions.c.token_hash == token_hash))

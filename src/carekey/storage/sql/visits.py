@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from carekey.domain.visit import Visit
 from carekey.storage.sql._util import utc
 from carekey.storage.sql.tables import visit_offers, visits
+
+# hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
+_GET = select(visits).where(visits.c.id == bindparam("visit_id"))
+_OFFERS = select(visit_offers.c.person_id, visit_offers.c.method).where(
+    visit_offers.c.visit_id == bindparam("visit_id")
+)
 
 
 class SqlVisitRepository:
@@ -32,7 +38,7 @@ class SqlVisitRepository:
         )
 
     def get(self, visit_id: str) -> Visit | None:
-        r = self._c.execute(select(visits).where(visits.c.id == visit_id)).first()
+        r = self._c.execute(_GET, {"visit_id": visit_id}).first()
         return None if r is None else _visit(r)
 
     def open_at(self, site_ids: Sequence[str], since: datetime) -> list[Visit]:
@@ -65,8 +71,7 @@ class SqlVisitRepository:
             )
 
     def offers(self, visit_id: str) -> dict[str, str]:
-        q = select(visit_offers.c.person_id, visit_offers.c.method).where(visit_offers.c.visit_id == visit_id)
-        return {r.person_id: r.method for r in self._c.execute(q)}
+        return {r.person_id: r.method for r in self._c.execute(_OFFERS, {"visit_id": visit_id})}
 
     def save(self, visit: Visit) -> None:
         self._c.execute(
