@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,25 @@ hypothesis_settings.register_profile("carekey", deadline=None)
 hypothesis_settings.load_profile("carekey")
 
 
+@cache
+def worker_database(url: str, worker: str) -> str:
+    """The URL of this pytest-xdist worker's own database beside CAREKEY_TEST_PG_URL's (``<name>_<worker>``, e.g.
+    ``carekey_test_gw1``), created on first use: tests drop and create every table (``reset_pg``), so two workers
+    must never share one database."""
+    base = sa.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def pg_url_or_skip() -> str:
+    """CAREKEY_TEST_PG_URL (under pytest-xdist, this worker's own database beside it: ``worker_database``)."""
     url = os.environ.get("CAREKEY_TEST_PG_URL")
     required = os.environ.get("CAREKEY_REQUIRE_PG") == "1"
     if not url:
@@ -34,6 +53,9 @@ def pg_url_or_skip() -> str:
             pytest.fail("CAREKEY_REQUIRE_PG=1 but CAREKEY_TEST_PG_URL is not set")
         pytest.skip("PostgreSQL tests need CAREKEY_TEST_PG_URL")
     try:
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            url = worker_database(url, worker)
         engine = sa.create_engine(url)
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
