@@ -46,7 +46,8 @@ typecheck: install
 
 # pytest-xdist: one worker per CPU ("logical"; `make test PYTEST_WORKERS=0` runs in one process). Each worker has
 # its own temp folders and, under CAREKEY_TEST_PG_URL, its own PostgreSQL database (tests/conftest.py,
-# worker_database); `--dist loadgroup` keeps the browser tests (one shared server and Chromium) on one worker.
+# worker_database); `--dist loadgroup` keeps the browser tests (one shared server and Chromium) on one worker and
+# the tests of a module with a module-scoped fixture together (tests/conftest.py, pytest_xdist_make_scheduler).
 PYTEST_WORKERS ?= logical
 XDIST = -n $(PYTEST_WORKERS) --dist loadgroup
 # Python's bytecode cache on even where the environment turns it off (PYTHONDONTWRITEBYTECODE): every worker and

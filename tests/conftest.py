@@ -44,6 +44,37 @@ def worker_database(url: str, worker: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """Under pytest-xdist (``make test`` runs ``-n logical --dist loadgroup``): the tests go one by one to whichever
+    worker is free, except that every browser test goes to one worker (they share one session's server and Chromium,
+    started once rather than per worker), and the tests of a module with a module-scoped fixture (templates extracted
+    from the fixture images) go to one worker (the fixture is computed once). xdist's own ``xdist_group`` marker
+    cannot do this: it renames ``item._nodeid``, which pytest 9.2 no longer reads."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):  # xdist's loadscope, with the scopes drawn by _xdist_scope
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_scope(nodeid)
+
+    return Grouped(config, log)
+
+
+def _xdist_scope(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    if module.startswith("tests/e2e/browser/"):
+        return "browser"
+    return module if _has_module_fixture(module) else nodeid
+
+
+@cache
+def _has_module_fixture(module: str) -> bool:
+    path = Path(__file__).resolve().parent.parent / module
+    return path.suffix == ".py" and path.is_file() and 'scope="module"' in path.read_text(encoding="utf-8")
+
+
 def pg_url_or_skip() -> str:
     """CAREKEY_TEST_PG_URL (under pytest-xdist, this worker's own database beside it: ``worker_database``)."""
     url = os.environ.get("CAREKEY_TEST_PG_URL")
