@@ -45,17 +45,27 @@ lint: install
 typecheck: install
 	$(BIN)/mypy $(MYPY_PACKAGES)
 
+# pytest-xdist: one worker per CPU ("logical"; `make test PYTEST_WORKERS=0` runs in one process). Each worker has
+# its own temp folders and, under CAREKEY_TEST_PG_URL, its own PostgreSQL database (tests/conftest.py,
+# worker_database); `--dist loadgroup` keeps the browser tests (one shared server and Chromium) on one worker and
+# the tests of a module with a module-scoped fixture together (tests/conftest.py, pytest_xdist_make_scheduler).
+PYTEST_WORKERS ?= logical
+XDIST = -n $(PYTEST_WORKERS) --dist loadgroup
+# Python's bytecode cache on even where the environment turns it off (PYTHONDONTWRITEBYTECODE): every worker and
+# every `carekey` subprocess of the tests would otherwise recompile the sources and re-rewrite the asserts.
+PYTEST = PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest $(XDIST)
+
 ## The whole test suite: lint, layer contracts, unit, integration (SQLite, and PostgreSQL when
 ## CAREKEY_TEST_PG_URL is set), end-to-end (API, CLI, web UI in headless Chromium).
 test: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy $(MYPY_PACKAGES)
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 ## The fast unit tests (no slow image pipelines; well under a minute).
 unit: install
-	$(BIN)/python -m pytest tests/unit -m "not slow" -q
+	$(PYTEST) tests/unit -m "not slow" -q
 
 ## Re-pin requirements.lock from pyproject.toml (all extras, Python 3.11), with uv's resolver.
 lock:

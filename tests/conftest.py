@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,56 @@ hypothesis_settings.register_profile("carekey", deadline=None)
 hypothesis_settings.load_profile("carekey")
 
 
+@cache
+def worker_database(url: str, worker: str) -> str:
+    """The URL of this pytest-xdist worker's own database beside CAREKEY_TEST_PG_URL's (``<name>_<worker>``, e.g.
+    ``carekey_test_gw1``), created on first use: tests drop and create every table (``reset_pg``), so two workers
+    must never share one database."""
+    base = sa.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """Under pytest-xdist (``make test`` runs ``-n logical --dist loadgroup``): the tests go one by one to whichever
+    worker is free, except that every browser test goes to one worker (they share one session's server and Chromium,
+    started once rather than per worker), and the tests of a module with a module-scoped fixture (templates extracted
+    from the fixture images) go to one worker (the fixture is computed once). xdist's own ``xdist_group`` marker
+    cannot do this: it renames ``item._nodeid``, which pytest 9.2 no longer reads."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):  # xdist's loadscope, with the scopes drawn by _xdist_scope
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_scope(nodeid)
+
+    return Grouped(config, log)
+
+
+def _xdist_scope(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    if module.startswith("tests/e2e/browser/"):
+        return "browser"
+    return module if _has_module_fixture(module) else nodeid
+
+
+@cache
+def _has_module_fixture(module: str) -> bool:
+    path = Path(__file__).resolve().parent.parent / module
+    return path.suffix == ".py" and path.is_file() and 'scope="module"' in path.read_text(encoding="utf-8")
+
+
 def pg_url_or_skip() -> str:
+    """CAREKEY_TEST_PG_URL (under pytest-xdist, this worker's own database beside it: ``worker_database``)."""
     url = os.environ.get("CAREKEY_TEST_PG_URL")
     required = os.environ.get("CAREKEY_REQUIRE_PG") == "1"
     if not url:
@@ -34,6 +84,9 @@ def pg_url_or_skip() -> str:
             pytest.fail("CAREKEY_REQUIRE_PG=1 but CAREKEY_TEST_PG_URL is not set")
         pytest.skip("PostgreSQL tests need CAREKEY_TEST_PG_URL")
     try:
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            url = worker_database(url, worker)
         engine = sa.create_engine(url)
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
