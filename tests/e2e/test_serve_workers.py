@@ -18,6 +18,7 @@ import pytest
 from carekey.audit.promise import decode_promises
 from carekey.bench import load
 from carekey.interfaces.api.app import PROMISE_HEADER
+from tests.conftest import pg_url_or_skip
 
 pytestmark = pytest.mark.slow
 CARE = {"X-Carekey-Purpose": "care_record"}
@@ -28,9 +29,7 @@ def database_url(request):
     if request.param == "sqlite":
         yield None
         return
-    url = os.environ.get("CAREKEY_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL tests need CAREKEY_TEST_PG_URL")
+    url = pg_url_or_skip()  # this xdist worker's own database
     load.drop_carekey_tables(url)
     yield url
     load.drop_carekey_tables(url)
