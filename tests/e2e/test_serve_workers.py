@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -75,7 +76,10 @@ def test_two_workers_write_one_consistent_log(tmp_path, database_url, monkeypatc
     data = tmp_path / "data"
     server = load.Server(data, database_url, None, 1, lambda _m: None, workers=2)
     try:
-        statuses, promises = asyncio.run(_write_through_both(server, rounds=40))
+        # a thread of its own: another test on this xdist worker (Playwright's sync API) may leave an event loop
+        # running in the main thread
+        with ThreadPoolExecutor(1) as pool:
+            statuses, promises = pool.submit(asyncio.run, _write_through_both(server, rounds=40)).result()
     finally:
         server.close()
     assert set(statuses) == {201}

@@ -13,6 +13,7 @@ from carekey.stats import periods
 from tests.conftest import PASSWORD
 from tests.e2e.dhis2_fake import FakeDhis2
 from tests.e2e.test_rights_api import enroll
+from tests.integration.helpers import revisit
 
 STATS = {"X-Carekey-Purpose": "aggregate_statistics"}
 ALL = ("care_record", "aggregate_statistics")
@@ -113,10 +114,11 @@ def test_a_period_counts_each_person_once_by_their_latest_exam_in_it(app, world)
     s, clock = app.services, app.services.deps.clock
     clock.now = datetime(2026, 8, 10, tzinfo=UTC)
     visit, pid = enroll(app, world, "PL001", granted=ALL, exam={"systolic_bp": 120, "diastolic_bp": 80})
-    clock.now = datetime(2026, 11, 5, tzinfo=UTC)
-    s.exams.record(world.clinician, visit, "care_record", pid, {"systolic_bp": 150, "diastolic_bp": 95})
-    clock.now = datetime(2026, 11, 25, tzinfo=UTC)
-    s.exams.record(world.clinician, visit, "care_record", pid, {"systolic_bp": 160, "diastolic_bp": 99})
+    for day, bp in ((datetime(2026, 11, 5, tzinfo=UTC), (150, 95)), (datetime(2026, 11, 25, tzinfo=UTC), (160, 99))):
+        clock.now = day  # a visit a day: yesterday's visit serves nobody
+        visit = revisit(s, world.registrar, card="PL001").id
+        s.people.read(world.registrar, visit, "care_record", pid)
+        s.exams.record(world.clinician, visit, "care_record", pid, {"systolic_bp": bp[0], "diastolic_bp": bp[1]})
     enroll(app, world, "PL002", granted=("care_record",), exam={"systolic_bp": 120, "diastolic_bp": 80})  # no consent
     with app.database.uow() as uow:
         rows = {p: s.statistics._rows(uow, "demo", periods.parse(p)) for p in ("2026Q3", "2026Q4", "202611", "2026")}

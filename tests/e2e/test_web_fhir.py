@@ -41,9 +41,8 @@ def test_visit_closed_in_the_browser_arrives_at_the_clinic(web, monkeypatch):
                 "notice_version": "v1",
                 "language": "en",
                 "grant": ["care_record", "ehr_sharing"],
-                # refused at enrollment: granting it now needs his proof
-                "approver_username": "clinician",
-                "approver_password": "correct horse battery",
+                # refused at enrollment: granting it now needs his proof (he has a PIN: he types it)
+                "presence_pin": "246813",
             },
         )
         assert r.status_code == 200

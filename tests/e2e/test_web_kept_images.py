@@ -66,9 +66,8 @@ def test_kept_image_shown_in_the_portal_and_withdrawn_there(web):
             "grant": ["care_record", "biometric_identification", IMAGES, "aggregate_statistics"],
             "notice_version": "v1",
             "language": "en",
-            # refused at enrollment: granting it now needs the person's proof
-            "approver_username": "clinician",
-            "approver_password": "correct horse battery",
+            # refused at enrollment: granting it now needs the person's proof (she types her PIN)
+            "presence_pin": "246813",
         },
     )
     assert r.status_code == 200, r.text

@@ -181,11 +181,12 @@ def refusal_label(raw: str) -> str:
     """The public counting label of a refused purpose: the closest refused category (by name, spelled in any case,
     width, punctuation, spacing or look-alike letters of another script, or by a common synonym such as
     ``police``, ``полиция`` or ``renseignement``), else ``other``."""
-    label = _label(_normalize(raw))
-    if label == "other":
-        latin = _normalize(raw).translate(_LOOKALIKES)
-        label = _label(latin)
-    return label
+    norm = _normalize(raw)
+    latin = norm.translate(_LOOKALIKES)
+    if latin in REFUSED or latin.replace("_", "") in _COMPACT_REFUSED:  # a category's own name wins
+        return _label(latin)
+    label = _label(norm)  # as written (Cyrillic, Arabic, Chinese synonyms stay in their script)
+    return label if label != "other" else _label(latin)
 
 
 def _label(norm: str) -> str:
