@@ -379,6 +379,7 @@ def _measure(
     visit = services.visits.open(registrar, "site")  # the exam visit reaches the person through its own search
     found = bio.identify(registrar, visit.id, "biometric_identification", modality, plan[0][1], person_agreed=True)
     writer_pid = found[0].person_id
+    services.people.read(registrar, visit.id, "care_record", writer_pid)  # bound by its opener
     proc, _, out = _writes(services.deps.settings, clinician, writer_pid, visit.id, limit=40)
     alone: list[float] = out.get()
     proc.join()
