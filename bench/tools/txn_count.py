@@ -10,6 +10,7 @@ each. Run from the repository root with ``PYTHONPATH=<src of the tree to measure
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -35,7 +36,7 @@ PERSON = {
     "district": "Northern",
     "village": "Tamale",
 }
-N = 5
+N = int(os.environ.get("TXN_COUNT_REQUESTS", "5"))
 
 
 def main(out: Path) -> None:

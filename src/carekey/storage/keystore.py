@@ -32,6 +32,7 @@ class FileSecretStore:
     def __init__(self, path: Path, create: bool = True) -> None:
         self._path = path
         self._lock = threading.Lock()
+        self._readers = threading.local()  # one read connection per thread (see ``_reader``)
         if not path.exists():
             if not create:
                 raise KeyCheckFailed(f"the key store {path} is missing", file=str(path))
@@ -75,6 +76,21 @@ class FileSecretStore:
         db.execute("PRAGMA journal_mode=DELETE")
         return db
 
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection, opened once: opening the file costs ~0.3 ms, a third of a logged
+        request's crypto (bench/results/load_profile.md). Safe for crypto-shredding: every read starts a new read
+        transaction, which sees the last committed ``destroy`` of any connection or process (the rollback journal
+        checks the file's change counter), and no read transaction is left open. Reopened when the file at
+        ``path`` is another file (a restore replaced it); writes keep their own short-lived connection."""
+        here = os.stat(self._path)
+        cached = getattr(self._readers, "db", None)
+        if cached is not None and self._readers.inode == (here.st_dev, here.st_ino):
+            return cached
+        if cached is not None:
+            cached.close()
+        self._readers.db, self._readers.inode = self._connect(), (here.st_dev, here.st_ino)
+        return self._readers.db
+
     def check_value(self) -> str:
         """The key-check value of this store (a hash of its random identity; reveals no secret)."""
         return hashlib.sha256(b"carekey-keystore-kcv-v1\x00" + self._store_id).hexdigest()
@@ -86,9 +102,9 @@ class FileSecretStore:
         return secret
 
     def get(self, key_ref: str) -> bytes | None:
-        with self._guard(), self._lock, closing(self._connect()) as db, db:
-            row = db.execute("SELECT secret FROM secrets WHERE key_ref = ?", (key_ref,)).fetchone()
-        return bytes(row[0]) if row else None
+        with self._guard():
+            rows = self._reader().execute("SELECT secret FROM secrets WHERE key_ref = ?", (key_ref,)).fetchall()
+        return bytes(rows[0][0]) if rows else None  # fetchall: the statement is done, no read lock stays held
 
     def destroy(self, key_ref: str) -> None:
         with self._guard(), self._lock, closing(self._connect()) as db, db:

@@ -88,6 +88,12 @@ def _promise(r) -> EntryPromise | None:
     )
 
 
+# the integrator's statements, built once (it runs every second; see carekey.storage.sql.log_tree)
+_PENDING = select(func.count()).select_from(t).where(t.c.seq.is_(None))
+_OLDEST_PENDING = select(func.min(t.c.promised_ms)).where(t.c.seq.is_(None))
+_SIZE = select(func.coalesce(func.max(t.c.seq) + 1, 0))
+
+
 class SqlAccessLogRepository:
     def __init__(self, conn: Connection, promises: PromiseSigner | None = None) -> None:
         self._c = conn
@@ -170,11 +176,11 @@ class SqlAccessLogRepository:
 
     def pending(self) -> int:
         """Committed entries not yet integrated into the tree."""
-        return int(self._c.execute(select(func.count()).select_from(t).where(t.c.seq.is_(None))).scalar_one())
+        return int(self._c.execute(_PENDING).scalar_one())
 
     def oldest_pending_ms(self) -> int | None:
         """The promised time of the oldest entry still waiting for integration (None when none waits)."""
-        value = self._c.execute(select(func.min(t.c.promised_ms)).where(t.c.seq.is_(None))).scalar()
+        value = self._c.execute(_OLDEST_PENDING).scalar()
         return None if value is None else int(value)
 
     def promised(self, start_id: int, limit: int) -> list[LogEntry]:
@@ -213,7 +219,7 @@ class SqlAccessLogRepository:
         ]
 
     def size(self) -> int:
-        return int(self._c.execute(select(func.coalesce(func.max(t.c.seq) + 1, 0))).scalar_one())
+        return int(self._c.execute(_SIZE).scalar_one())
 
     def entries(self, start: int, end: int) -> list[LogEntry]:
         q = select(t).where(t.c.seq >= start, t.c.seq < end).order_by(t.c.seq)

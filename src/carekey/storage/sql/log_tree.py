@@ -8,26 +8,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from carekey.audit.sth import SignedTreeHead, TreeHead
 from carekey.storage.sql.tables import log_nodes as n
 from carekey.storage.sql.tables import tree_heads as h
 
+# built once: SQLAlchemy memoizes a statement's cache key, so each call only binds (the integrator reads a few
+# dozen nodes per run; rebuilding the expressions was most of its time, bench/results/load_profile.md)
+_LEAF_COUNT = select(func.coalesce(func.max(n.c.idx) + 1, 0)).where(n.c.level == 0)
+_LATEST_HEAD = select(h).order_by(h.c.id.desc()).limit(1)
+_LARGEST_HEAD = select(h).order_by(h.c.tree_size.desc(), h.c.id.desc()).limit(1)
+_NODE = select(n.c.hash).where(n.c.level == bindparam("level"), n.c.idx == bindparam("idx"))
+
 
 class SqlNodeStore:
+    """Perfect nodes in ``log_nodes``, for one transaction: nodes read are kept (they never change), and so is the
+    leaf count once read (it grows only through ``add``; the integrator holds the log lock while it writes), so one
+    tree gives one consistent view however many roots and proofs are asked of it."""
+
     def __init__(self, conn: Connection) -> None:
         self._c = conn
         self._cache: dict[tuple[int, int], bytes] = {}  # nodes never change: safe to keep for this transaction
+        self._leaves: int | None = None
 
     def leaf_count(self) -> int:
-        q = select(func.coalesce(func.max(n.c.idx) + 1, 0)).where(n.c.level == 0)
-        return int(self._c.execute(q).scalar_one())
+        if self._leaves is None:
+            self._leaves = int(self._c.execute(_LEAF_COUNT).scalar_one())
+        return self._leaves
 
     def get(self, level: int, index: int) -> bytes:
         key = (level, index)
         if key not in self._cache:
-            value = self._c.execute(select(n.c.hash).where(n.c.level == level, n.c.idx == index)).scalar()
+            value = self._c.execute(_NODE, {"level": level, "idx": index}).scalar()
             if value is None:
                 raise KeyError(key)
             self._cache[key] = bytes(value)
@@ -35,6 +48,9 @@ class SqlNodeStore:
 
     def add(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         self._c.execute(insert(n), [{"level": lv, "idx": i, "hash": d} for lv, i, d in nodes])
+        leaves = [i + 1 for lv, i, _ in nodes if lv == 0]
+        if leaves and self._leaves is not None:
+            self._leaves = max(self._leaves, *leaves)
 
 
 class BatchNodeStore:
@@ -86,11 +102,11 @@ class SqlTreeHeadRepository:
         )
 
     def latest(self) -> SignedTreeHead | None:
-        r = self._c.execute(select(h).order_by(h.c.id.desc()).limit(1)).first()
+        r = self._c.execute(_LATEST_HEAD).first()
         return _sth(r) if r else None
 
     def largest(self) -> SignedTreeHead | None:
-        r = self._c.execute(select(h).order_by(h.c.tree_size.desc(), h.c.id.desc()).limit(1)).first()
+        r = self._c.execute(_LARGEST_HEAD).first()
         return _sth(r) if r else None
 
     def first_covering(self, index: int) -> SignedTreeHead | None:
