@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 OPERATIONS = ("login", "open_visit", "lookup_card", "lookup_name", "read_exams", "record_exam")
@@ -349,14 +350,14 @@ def _request(
 
 async def run_operation(
     world: World,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     op: str,
     clients: int,
     seconds: float,
     cpu: Callable[[], float | None] = lambda: None,
 ) -> dict:
     stats = Stats()
-    cpu_before = cpu()
+    cpu_before, client_before = cpu(), time.process_time()
     start = time.perf_counter()
     stop = start + seconds
 
@@ -367,17 +368,21 @@ async def run_operation(
             method, url, body, headers = _request(world, op, c, rng)
             t0 = time.perf_counter()
             try:
-                r = await http.request(method, url, json=body, headers=headers)
-            except httpx.HTTPError:
+                async with http.request(method, url, json=body, headers=headers) as r:
+                    await r.read()
+                    status, retry = r.status, r.headers.get("retry-after", "1")
+            except aiohttp.ClientError:
                 stats.failed += 1
                 continue
-            stats.add(r.status_code, time.perf_counter() - t0)
-            if r.status_code == 429:
-                await asyncio.sleep(min(1.0, float(r.headers.get("retry-after", "1") or 1)))
+            stats.add(status, time.perf_counter() - t0)
+            if status == 429:
+                await asyncio.sleep(min(1.0, float(retry or 1)))
 
     await asyncio.gather(*(client(i) for i in range(clients)))
     report = stats.report(time.perf_counter() - start)
-    cpu_after = cpu()
+    cpu_after, client_after = cpu(), time.process_time()
+    if stats.latencies:  # the load client's own CPU (it shares the machine with the server on loopback)
+        report["client_cpu_ms_per_request"] = round((client_after - client_before) * 1000 / len(stats.latencies), 2)
     if cpu_before is not None and cpu_after is not None and stats.latencies:
         report["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) * 1000 / len(stats.latencies), 2)
     return report
@@ -398,6 +403,11 @@ async def _run_all(
         for user in (f"registrar-{SITE}", f"clinician-{SITE}"):
             world.tokens[user] = await _login(http, user, users[user])
         await seed_clients(world, http, max(clients), log)
+    # the measured requests go through aiohttp (its HTTP parser is C): the client shares the two cores with the
+    # server on loopback, and httpx's pure-Python stack took ~4 ms of CPU per request (bench/results/load.md)
+    connector = aiohttp.TCPConnector(limit=max(clients) + 4)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(base_url=base, connector=connector, timeout=timeout) as http:
         runs = []
         for n in clients:
             ops = {}
@@ -459,11 +469,11 @@ def run(
 
 
 def _row(op: str, r: dict) -> str:
-    cpu = r.get("server_cpu_ms_per_request")
+    cpu, client = r.get("server_cpu_ms_per_request"), r.get("client_cpu_ms_per_request")
     return (
         f"{op:<12} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>9.1f} "
         f"{r['errors_5xx']:>5} {r['rejected_429']:>5} {'-' if cpu is None else f'{cpu:.1f}':>7} "
-        f"{r.get('load_average_1min', '-'):>5}"
+        f"{'-' if client is None else f'{client:.1f}':>7} {r.get('load_average_1min', '-'):>5}"
     )
 
 
@@ -472,11 +482,12 @@ def table(report: dict) -> str:
     for run_ in report["runs"]:
         lines.append(
             f"{run_['backend']}, {report.get('workers', 1)} worker(s), {run_['clients']} client(s), "
-            f"{report['seconds_per_operation']:g} s each (cpu ms: server CPU per request; load: 1-min load average)"
+            f"{report['seconds_per_operation']:g} s each (cpu ms: server CPU per request, client: the load client's; "
+            "load: 1-min load average)"
         )
         lines.append(
             f"{'operation':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>9} {'5xx':>5} {'429':>5} "
-            f"{'cpu ms':>7} {'load':>5}"
+            f"{'cpu ms':>7} {'client':>7} {'load':>5}"
         )
         lines += [_row(op, r) for op, r in run_["operations"].items()]
         lines.append("")

@@ -15,9 +15,12 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+
+from carekey.storage.sql.writers import WriterQueue
 
 BUSY_TIMEOUT_MS = 30_000
 _LOG_LOCK_KEY = 0x6361_7265  # "care": PostgreSQL advisory lock held by the log integrator (one at a time)
@@ -56,6 +59,10 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         private_sqlite_files(url)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        name = make_url(url).database
+        on_disk = bool(name) and name != ":memory:" and not str(name).startswith("file:")
+        writers = WriterQueue(Path(str(name)) if on_disk else None, BUSY_TIMEOUT_MS / 1000)
+        _hand_over_on_end(engine, writers)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
@@ -74,7 +81,16 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _on_begin(conn):
             # read-only blocks (searches, the gallery feed) take no write lock: WAL readers never block a writer
-            conn.exec_driver_sql("BEGIN DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN DEFERRED")
+                return
+            raw = conn.connection.dbapi_connection
+            writers.acquire(raw)  # queue for the one writer (carekey.storage.sql.writers), then take SQLite's lock
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.release(raw)
+                raise
 
         @event.listens_for(engine, "after_cursor_execute")
         def _on_execute(conn, _cursor, statement, _params, _context, _many):
@@ -85,6 +101,34 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql"):
         return create_engine(url, pool_pre_ping=True)
     raise ValueError(f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def _hand_over_on_end(engine: Engine, writers: WriterQueue) -> None:
+    """Release the writer's turn when its transaction ends: after the DBAPI commit or rollback (SQLAlchemy's
+    ``commit``/``rollback`` events fire before them, too early), and when the pool resets, closes or invalidates
+    the connection."""
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def raw(proxied: Any) -> Any:  # the dialect gets the pool's proxy, the pool events the DBAPI connection
+        return getattr(proxied, "dbapi_connection", proxied)
+
+    def do_commit(proxied: Any) -> None:
+        try:
+            commit(proxied)
+        finally:
+            writers.release(raw(proxied))
+
+    def do_rollback(proxied: Any) -> None:
+        try:
+            rollback(proxied)
+        finally:
+            writers.release(raw(proxied))
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
+    for name in ("reset", "close", "invalidate", "close_detached"):
+        event.listen(engine.pool, name, lambda dbapi_conn, *_: writers.release(dbapi_conn))
 
 
 def lock_log(conn: Connection, wait: bool = True) -> bool:
