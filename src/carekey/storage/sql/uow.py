@@ -119,7 +119,8 @@ class SqlUnitOfWork:
             conn = self._engine.connect()
             try:
                 if self.read_only:
-                    conn = conn.execution_options(**{READ_ONLY: True})
+                    pg = {"postgresql_readonly": True} if conn.dialect.name == "postgresql" else {}
+                    conn = conn.execution_options(**{READ_ONLY: True}, **pg)
                 conn.begin()
             except BaseException:
                 conn.close()
@@ -155,7 +156,13 @@ class SqlUnitOfWork:
         assert self._conn is not None
         try:
             if self._conn.in_transaction():
-                self._conn.rollback()
+                if self.read_only and exc is None and self._conn.dialect.name == "postgresql":
+                    # a READ ONLY transaction (PostgreSQL refuses any write in it) ends the same by COMMIT; a
+                    # ROLLBACK makes psycopg drop every prepared statement of the connection (DEALLOCATE ALL), so
+                    # PostgreSQL parsed and planned each statement of every request again
+                    self._conn.commit()
+                else:
+                    self._conn.rollback()
         except Exception as failure:  # a dead connection cannot roll back: the server already did
             if exc is None and not storage_failure(failure):
                 raise
