@@ -226,6 +226,20 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Timeout of one request to the matcher service (extraction and 1:N search)."
     )
 
+    node_lease_days: int = Field(
+        14,
+        ge=1,
+        le=365,
+        description="On a site node (`carekey node init`): after this many days without a complete sync the "
+        "node's policy refuses every person-level read until it syncs (enrollment and exams of people enrolled in "
+        "the visit keep working). Taken at each `carekey node sync`.",
+    )
+    node_passphrase: SecretStr | None = Field(
+        None,
+        description="On a site node: the passphrase unsealing the node's signing key (argon2id + AES-256-GCM) for "
+        "`carekey node init` and `carekey node sync`; unset: asked at the prompt. For tests and unattended syncs.",
+    )
+
     def resolved_matcher_url(self) -> str | None:
         if self.matcher_url:
             return self.matcher_url
