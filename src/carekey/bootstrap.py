@@ -257,7 +257,9 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
         heads=HeadsFile(settings.resolved_heads_file()),
         template_feed=db.template_feed(),
     )
-    return App(settings, db, build_services(deps, matcher or default_matcher(settings, keys)))
+    services = build_services(deps, matcher or default_matcher(settings, keys))
+    services.sync.capture_key_file = settings.data_dir / CAPTURE_KEY  # created when a node first pulls
+    return App(settings, db, services)
 
 
 def rotate_log_key(settings: Settings, old_key: Path | None = None) -> dict[str, str]:
@@ -463,12 +465,13 @@ def build_matcher(
 # ---- site nodes (``carekey node init`` / ``sync``, issue 19, docs/sync.md) ----------------------------------------
 NODE_CONFIG = "node.json"  # node id, site, central URL, the central log key pinned at init (public values)
 NODE_KEY = "node.key"  # the node's Ed25519 signing key, sealed under the passphrase (argon2id + AES-256-GCM)
+CAPTURE_KEY = "capture.key"  # central: the HPKE key offline captures are sealed to (0600; nodes get its public part)
 
 
-def _node_transport(url: str):
+def _node_transport(settings: Settings, url: str):
     from carekey.services.sync_link import HttpTransport
 
-    return HttpTransport(url)
+    return HttpTransport(url, settings.node_sync_timeout_seconds)
 
 
 def initialize_node(settings: Settings, central_url: str, site_id: str, passphrase: str, transport=None) -> dict:
@@ -504,7 +507,7 @@ def initialize_node(settings: Settings, central_url: str, site_id: str, passphra
         sig = key.sign(
             registration_bytes(node_id, site_id, body["public_key"], body["log_public_key"], body["code_hash"])
         )
-        link = CentralLink(transport or _node_transport(central_url), node_id, key, None)
+        link = CentralLink(transport or _node_transport(settings, central_url), node_id, key, None)
         reply = link.transport.send(
             "POST",
             "/sync/register",
@@ -541,7 +544,10 @@ def node_link(settings: Settings, passphrase: str, transport=None):
     key = NodeKey.unseal(settings.data_dir / NODE_KEY, passphrase)
     url = str(config["central_url"])
     return CentralLink(
-        transport or _node_transport(url), str(config["node_id"]), key, bytes.fromhex(config["central_log_key"])
+        transport or _node_transport(settings, url),
+        str(config["node_id"]),
+        key,
+        bytes.fromhex(config["central_log_key"]),
     )
 
 

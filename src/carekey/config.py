@@ -234,10 +234,8 @@ class Settings(BaseSettings):
         "node's policy refuses every person-level read until it syncs (enrollment and exams of people enrolled in "
         "the visit keep working). Taken at each `carekey node sync`.",
     )
-    node_passphrase: SecretStr | None = Field(
-        None,
-        description="On a site node: the passphrase unsealing the node's signing key (argon2id + AES-256-GCM) for "
-        "`carekey node init` and `carekey node sync`; unset: asked at the prompt. For tests and unattended syncs.",
+    node_sync_timeout_seconds: float = Field(
+        60.0, gt=0, description="On a site node: timeout of one sync request to the central registry."
     )
 
     def resolved_matcher_url(self) -> str | None:

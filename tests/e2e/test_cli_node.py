@@ -15,6 +15,7 @@ ENV = {
     "CAREKEY_ARGON2_MEMORY_KIB": "64",
     "CAREKEY_NODE_PASSPHRASE": "field laptop passphrase",
     "CAREKEY_DATABASE_URL": "",
+    "CAREKEY_NODE_SYNC_TIMEOUT_SECONDS": "600",  # a shared, loaded test machine
 }
 
 

@@ -20,12 +20,13 @@ from carekey.config import Settings
 from carekey.domain.consent import Grantor, current_grants
 from carekey.domain.purposes import Purpose
 from carekey.domain.sync import canonical
-from carekey.errors import Conflict, Forbidden, NotAuthenticated, UpstreamFailed
+from carekey.errors import Conflict, ConsentMissing, Forbidden, NotAuthenticated, UpstreamFailed
 from carekey.interfaces.api.app import create_app
 from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
 from carekey.services.deps import Actor
 from carekey.services.people import erase_person
 from carekey.services.sync_link import HttpTransport, Reply
+from carekey.services.sync_node import NodeSync
 from tests.conftest import PASSWORD, Clock, pg_url_or_skip, reset_pg
 from tests.fhir_endpoint import free_port
 from tests.integration.helpers import CARE, enroll, revisit
@@ -95,7 +96,8 @@ class Node:
 
 
 def node_settings(tmp_path, name="node") -> Settings:
-    return Settings(data_dir=tmp_path / name, argon2_time_cost=1, argon2_memory_kib=64)
+    # a generous timeout: the test machine is shared and these tests run under `nice`
+    return Settings(data_dir=tmp_path / name, argon2_time_cost=1, argon2_memory_kib=64, node_sync_timeout_seconds=600)
 
 
 def register(central: Central, tmp_path, site="north", name="node", approve=True) -> Node:
@@ -104,7 +106,7 @@ def register(central: Central, tmp_path, site="north", name="node", approve=True
     if approve:
         central.s.sync.approve(central.world.admin, info["node_id"], info["code"])
         central.s.sync.confirm(central.admin2, info["node_id"])
-    node = Node(settings, info, HttpTransport(central.base))
+    node = Node(settings, info, HttpTransport(central.base, 600))
     return node
 
 
@@ -344,7 +346,7 @@ def test_a_sync_cut_in_the_middle_resumes_without_loss_or_duplicates(central, no
     with pytest.raises(UpstreamFailed):
         node.sync(Unreachable())  # not applied at all
     with pytest.raises(UpstreamFailed):
-        node.sync(LosingAnswers(HttpTransport(central.base), "/sync/push"))  # applied, answer lost
+        node.sync(LosingAnswers(HttpTransport(central.base, 600), "/sync/push"))  # applied, answer lost
     with central.app.database.uow() as uow:
         assert exam_count(uow, pid) == 1
     with node.uow() as uow:
@@ -352,7 +354,7 @@ def test_a_sync_cut_in_the_middle_resumes_without_loss_or_duplicates(central, no
     with node.uow() as uow:
         before = uow.sync.node_state()
     with pytest.raises(UpstreamFailed):
-        node.sync(LosingAnswers(HttpTransport(central.base), "/sync/changes"))  # pushed, the pull's answer lost
+        node.sync(LosingAnswers(HttpTransport(central.base, 600), "/sync/changes"))  # pushed, the pull's answer lost
     with node.uow() as uow:
         after = uow.sync.node_state()
         assert uow.sync.outbox() == []  # the batch was acknowledged again (not applied again)
@@ -385,7 +387,7 @@ class Recorder:
 def test_a_replayed_or_reordered_batch_is_refused_and_flags_the_node(central, node):
     w = central.world
     enroll(node.s, w.registrar, card_number="NK7007")
-    rec = Recorder(HttpTransport(central.base))
+    rec = Recorder(HttpTransport(central.base, 600))
     node.sync(rec)
     method, path, body, headers = next(x for x in rec.sent if x[1] == "/sync/push")
     # the very same request again: its nonce was spent
@@ -456,3 +458,38 @@ def test_past_its_lease_the_node_refuses_person_reads_until_it_syncs(central, no
         uow.commit()
     v = node.s.visits.open(w.registrar, "north")
     assert [c.person_id for c in node.s.lookup.by_card(w.registrar, v.id, CARE, "NK7010")] == [view.person.id]
+
+
+# -- biometric captures made offline ----------------------------------------------------------------------------
+
+
+def test_an_offline_capture_is_sealed_to_the_central_key_and_received_sealed(central, node):
+    from carekey.crypto.capture import CaptureKey, capture_info
+
+    w = central.world
+    visit, view = enroll(node.s, w.registrar, card_number="NK7020")
+    pid = view.person.id
+    sync = NodeSync(node.s.deps, node.id)
+    image = b"\x89PNG fingerprint image bytes (never in the clear on the node)"
+    cid = sync.capture(w.registrar, visit.id, BIO, pid, "fingerprint", "right_index", image)
+    with node.uow() as uow:
+        row = uow.sync.take_captures()[0]  # what waits in the node's store: sealed, no image
+        uow.rollback()
+    assert image not in row.sealed and row.id == cid
+    node.sync()
+    with node.uow() as uow:
+        assert uow.sync.take_captures() == []  # pushed
+    pending = central.s.sync.captures(w.admin)
+    assert [(c["id"], c["person_id"], c["position"]) for c in pending] == [(cid, pid, "right_index")]
+    key = CaptureKey.load_or_create(central.app.settings.data_dir / bootstrap.CAPTURE_KEY)
+    with central.app.database.uow() as uow:
+        node_id, received = uow.sync.received_captures()[0]
+    assert node_id == node.id
+    assert key.open(received.sealed, capture_info(cid, pid, "fingerprint", "right_index")) == image
+    # without the person's biometric consent there is no capture, offline as online
+    _, other = enroll(node.s, w.registrar, card_number="NK7021")
+    v = node.s.visits.open(w.registrar, "north")
+    node.s.lookup.by_card(w.registrar, v.id, CARE, "NK7021")
+    node.s.consents.decide(w.registrar, v.id, CARE, other.person.id, BIO, False, "v1", "en", Grantor())
+    with pytest.raises(ConsentMissing):
+        sync.capture(w.registrar, v.id, BIO, other.person.id, "fingerprint", "left_index", image)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from carekey.audit import leaf
 from carekey.audit.merkle import MerkleLog, ProofError, verify_consistency
 from carekey.audit.sth import SignedTreeHead
 from carekey.crypto import nodekeys
+from carekey.crypto.capture import CaptureKey, capture_info
 from carekey.domain.access import AccessEvent, Outcome
 from carekey.domain.purposes import Purpose
 from carekey.domain.sync import (
@@ -33,10 +35,10 @@ from carekey.domain.sync import (
 from carekey.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, msg
 from carekey.policy.decision import Action
 from carekey.policy.nodes import NodeRequest, NodeStatus, decide_node
-from carekey.services.access import authorize
+from carekey.services.access import authorize, log_access
 from carekey.services.deps import Actor, Deps
 from carekey.services.sync_records import apply_erasure, apply_snapshot, snapshot
-from carekey.storage.protocols import NodeRow, UnitOfWork
+from carekey.storage.protocols import CaptureRow, NodeRow, UnitOfWork
 
 ADMIN = Purpose.ADMINISTRATION.value
 CARE = Purpose.CARE_RECORD.value
@@ -96,6 +98,14 @@ class Answer:
 class CentralSync:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
+        self.capture_key_file: Path | None = None  # set by bootstrap: the matcher's HPKE capture key (0600)
+        self._capture_key: CaptureKey | None = None
+
+    def capture_key(self) -> CaptureKey | None:
+        """The capture key pair, created on first use (None: this instance has no capture key file)."""
+        if self._capture_key is None and self.capture_key_file is not None:
+            self._capture_key = CaptureKey.load_or_create(self.capture_key_file)
+        return self._capture_key
 
     # -- registration and the two-person rule ------------------------------------------------------------------
     def register(self, body: dict[str, Any], signature: bytes) -> dict[str, Any]:
@@ -146,7 +156,9 @@ class CentralSync:
                 raise Conflict(msg("node %(node)s is %(status)s, not pending", node=node_id, status=node.status))
             if code_hash(code, node_id) != node.code_hash:
                 uow.rollback()
-                log_node(uow, now, node_id, "admin_approve_node", "denied", "wrong one-time code", node.site_id)
+                log_access(
+                    uow, now, actor, "admin_approve_node", ADMIN, "denied", f"wrong one-time code for node {node_id}"
+                )
                 uow.commit()
                 raise Forbidden("this is not the code the node showed at registration")
             approved = replace(node, status=NodeStatus.APPROVED.value, approved_by=actor.user_id)
@@ -192,6 +204,24 @@ class CentralSync:
             rows = uow.sync.list_nodes()
             uow.commit()
         return rows
+
+    def captures(self, actor: Actor) -> list[dict[str, Any]]:
+        """Offline captures received and waiting, still sealed, for central enrollment (no image, no name)."""
+        with self.d.uow() as uow:
+            authorize(uow, self.d.clock(), actor, Action.ADMINISTER, ADMIN, logged_action="admin_list_captures")
+            out = [
+                {
+                    "id": c.id,
+                    "node_id": node_id,
+                    "person_id": c.person_id,
+                    "modality": c.modality,
+                    "position": c.position,
+                    "captured_at": c.captured_at.isoformat(),
+                }
+                for node_id, c in uow.sync.received_captures()
+            ]
+            uow.commit()
+        return out
 
     def stale(self, actor: Actor) -> list[dict[str, Any]]:
         """Erasures not yet applied everywhere: per node, the erased people it held and has not synced since (so
@@ -290,6 +320,7 @@ class CentralSync:
                 )
             head, leaves = self._check_log(uow, node, log_part)
             applied_people, review = self._apply(uow, node, changes)
+            review += self._receive_captures(uow, node, list(batch.get("captures", [])))
             now = self.d.clock()
             answer = {"status": "applied", "seq": seq, "applied": applied_people, "review": review}
             uow.sync.add_node_leaves(node.id, node.log_size, leaves)
@@ -375,6 +406,41 @@ class CentralSync:
             count += 1
         return count, review
 
+    def _receive_captures(self, uow: UnitOfWork, node: NodeRow, captures: list[Any]) -> list[str]:
+        """Offline captures of people the node holds, kept sealed for central enrollment; one that does not open
+        with the capture key (or names someone outside the catchment) is refused."""
+        key, now, refused = self.capture_key(), self.d.clock(), []
+        for c in captures:
+            try:
+                row = CaptureRow(
+                    str(c["id"]),
+                    str(c["person_id"]),
+                    str(c["visit_id"]),
+                    str(c["modality"]),
+                    str(c["position"]),
+                    str(c["captured_by"]),
+                    datetime.fromisoformat(str(c["captured_at"])),
+                    bytes.fromhex(str(c["sealed"])),
+                )
+            except (KeyError, ValueError) as exc:
+                raise InvalidInput(f"malformed capture: {exc}") from None
+            opens = False
+            if key is not None and uow.sync.holds(node.id, row.person_id):
+                try:
+                    key.open(row.sealed, capture_info(row.id, row.person_id, row.modality, row.position))
+                    opens = True  # the image itself is not kept in the clear: it waits sealed
+                except Exception:  # noqa: BLE001 - any failure to open is a refusal
+                    opens = False
+            if not opens:
+                log_node(uow, now, node.id, "sync_capture", "denied", "capture refused", node.site_id, row.person_id)
+                refused.append(row.person_id)
+                continue
+            uow.sync.receive_capture(node.id, row, now)
+            log_node(
+                uow, now, node.id, "sync_capture", "granted", "sealed capture received", node.site_id, row.person_id
+            )
+        return refused
+
     @staticmethod
     def _new_rows_at_site(uow: UnitOfWork, node: NodeRow, change: dict[str, Any]) -> bool:
         """The rows a node adds are made at its own site (visits, exams, consents); rows it got from us keep
@@ -400,6 +466,8 @@ class CentralSync:
             for pid in uow.sync.held_by(node.id):  # erasures the node has applied: it no longer holds them
                 if uow.people.get(pid) is None and uow.sync.erased_at_or_before(pid, cursor):
                     uow.sync.release(node.id, pid)
+                    if not uow.sync.holders(pid):  # applied everywhere: the feed forgets the erased id
+                        uow.sync.drop_feed(pid, "erase")
             rows = uow.sync.feed(after, PULL_PAGE)
             last = {r.person_id: r.kind for r in rows if r.origin != node.id}  # changes it made itself stay there
             out: list[dict[str, Any]] = []
@@ -436,8 +504,7 @@ class CentralSync:
             return True
         return any(v.site_id == node.site_id for v in uow.sync.visits_of(pid))
 
-    @staticmethod
-    def _meta(uow: UnitOfWork, node: NodeRow) -> dict[str, Any]:
+    def _meta(self, uow: UnitOfWork, node: NodeRow) -> dict[str, Any]:
         """The program, its sites and its staff (no personal data of persons): what the node's UI and foreign keys
         need. Password hashes go only for the staff of the node's own site, who work on it offline."""
         site = uow.programs.get_site(node.site_id)
@@ -475,4 +542,5 @@ class CentralSync:
             "sites": [{"id": s.id, "name": s.name, "district": s.district} for s in sites],
             "users": staff,
             "node_site": node.site_id,
+            "capture_public_key": key.public_bytes.hex() if (key := self.capture_key()) is not None else None,
         }

@@ -16,15 +16,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from carekey.crypto.capture import capture_info
+from carekey.crypto.capture import seal as capture_seal
+from carekey.domain.ids import new_id
 from carekey.domain.program import Program, Site, User, parse_role
 from carekey.domain.sync import CENTRAL, canonical, sha256_hex
-from carekey.errors import IntegrityError
-from carekey.services.deps import Deps
+from carekey.errors import Conflict, IntegrityError, InvalidInput
+from carekey.policy.decision import Action
+from carekey.services.access import authorize
+from carekey.services.deps import Actor, Deps
+from carekey.services.records import load_row
 from carekey.services.sync_central import log_node
 from carekey.services.sync_link import CentralLink
 from carekey.services.sync_records import apply_erasure, apply_snapshot, snapshot
 from carekey.services.transparency import publish_head, record_heads
-from carekey.storage.protocols import NodeStateRow, OutboxRow, UnitOfWork
+from carekey.services.visits import load_visit
+from carekey.storage.protocols import CaptureRow, NodeStateRow, OutboxRow, UnitOfWork
 
 MAX_CHANGES = 500  # people per batch (docs/sync.md: at most 500 changes or 4 MB)
 MAX_BYTES = 3 * 1024 * 1024  # records per batch; the log part and the framing stay well below the 4 MiB limit
@@ -96,8 +103,21 @@ class NodeSync:
                     )
                 if len(changes) >= MAX_CHANGES or size >= MAX_BYTES:
                     break
+            captures = [
+                {
+                    "id": c.id,
+                    "person_id": c.person_id,
+                    "visit_id": c.visit_id,
+                    "modality": c.modality,
+                    "position": c.position,
+                    "captured_by": c.captured_by,
+                    "captured_at": c.captured_at.isoformat(),
+                    "sealed": c.sealed.hex(),
+                }
+                for c in uow.sync.take_captures()
+            ]
             sth = publish_head(uow, self.d)
-            if not changes and sth.size == state.log_pushed:
+            if not changes and not captures and sth.size == state.log_pushed:
                 uow.commit()
                 return None
             tree = uow.access_log.tree()
@@ -111,6 +131,7 @@ class NodeSync:
                 "prev_hash": prev_hash,
                 "created_at": now.isoformat(),
                 "changes": changes,
+                "captures": captures,
                 "log": {
                     "start": state.log_pushed,
                     "entries": entries,
@@ -170,7 +191,8 @@ class NodeSync:
                     apply_snapshot(uow, self.d, change)
                     log_node(uow, now, "central", "sync_receive", "granted", "catchment record received", None, pid)
                     received += 1
-                uow.sync.save_node_state(replace(state, cursor=int(answer["cursor"])))
+                capture_key = (answer.get("meta") or {}).get("capture_public_key") or state.capture_key
+                uow.sync.save_node_state(replace(state, cursor=int(answer["cursor"]), capture_key=capture_key))
                 uow.commit()
             if not answer.get("more"):
                 return received, erased, int(answer["cursor"])
@@ -207,6 +229,51 @@ class NodeSync:
                 uow.users.set_password(user.id, hashed)
                 if not user.active or held.site_ids != user.site_ids or held.role is not user.role:
                     uow.users.end_sessions(user_id=user.id)
+
+    # -- offline captures ----------------------------------------------------------------------------------------
+    def capture(
+        self,
+        actor: Actor,
+        visit_id: str,
+        purpose: str | None,
+        person_id: str,
+        modality: str,
+        position: str,
+        image: bytes,
+    ) -> str:
+        """A biometric capture made offline, with the person's consent (``enroll_biometric``, decided and logged as
+        online): sealed at once to the central capture key (HPKE) and kept only sealed until the next push; the
+        central registry checks that it opens and keeps it sealed for central enrollment (extraction and the
+        program's duplicate check happen there; not automated yet, docs/sync.md section 8). The node never
+        extracts, matches or keeps a template."""
+        now = self.d.clock()
+        if modality not in ("fingerprint", "iris") or not position.strip():
+            raise InvalidInput("name the modality (fingerprint or iris) and the finger or eye", field="modality")
+        with self.d.uow() as uow:
+            state = uow.sync.node_state()
+            if state is None or not state.capture_key:
+                raise Conflict("this node has no capture key yet: sync once while online")
+            visit = load_visit(uow, visit_id)
+            authorize(
+                uow,
+                now,
+                actor,
+                Action.ENROLL_BIOMETRIC,
+                purpose,
+                visit=visit,
+                person_id=person_id,
+                detail="; sealed for central enrollment",
+            )
+            load_row(uow, person_id)
+            cid = new_id("CP")
+            sealed = capture_seal(
+                bytes.fromhex(state.capture_key), image, capture_info(cid, person_id, modality, position.strip())
+            )
+            uow.sync.add_capture(
+                CaptureRow(cid, person_id, visit_id, modality, position.strip(), actor.user_id, now, sealed)
+            )
+            uow.commit()
+        return cid
 
     # -- both -------------------------------------------------------------------------------------------------
     def sync(self, link: CentralLink, lease_days: int) -> SyncReport:

@@ -376,6 +376,21 @@ class NodeStateRow:
     last_sync_at: datetime | None
     lease_days: int
     created_at: datetime
+    capture_key: str | None = None  # hex: the central capture public key (HPKE), from the first pull
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    """A biometric capture made offline, sealed to the central capture key (never the image in the clear)."""
+
+    id: str
+    person_id: str
+    visit_id: str
+    modality: str
+    position: str
+    captured_by: str
+    captured_at: datetime
+    sealed: bytes
 
 
 @dataclass(frozen=True)
@@ -419,6 +434,10 @@ class SyncRepository(Protocol):
     def outbox(self) -> list[OutboxRow]: ...  # unacknowledged, oldest first
     def ack_outbox(self, seq: int, at: datetime) -> None: ...
     def visits_of(self, person_id: str) -> list[Visit]: ...  # the person's visits, oldest first
+    def add_capture(self, row: CaptureRow) -> None: ...  # node: a sealed offline capture
+    def take_captures(self) -> list[CaptureRow]: ...  # node: every one, deleted (they go into a batch)
+    def receive_capture(self, node_id: str, row: CaptureRow, at: datetime) -> None: ...  # central (idempotent)
+    def received_captures(self) -> list[tuple[str, CaptureRow]]: ...  # central: (node id, capture), oldest first
 
 
 class UnitOfWork(Protocol):

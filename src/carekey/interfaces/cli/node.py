@@ -6,12 +6,24 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from carekey import bootstrap
-from carekey.interfaces.cli.common import DataDir, UserOpt, emit, handled, opened, session, settings_for
+from carekey.interfaces.cli.common import (
+    DataDir,
+    PurposeOpt,
+    UserOpt,
+    VisitOpt,
+    emit,
+    handled,
+    opened,
+    session,
+    settings_for,
+)
+from carekey.services.sync_node import NodeSync
 
 node_app = typer.Typer(
     help="Site nodes: offline screening that syncs with the central registry (docs/sync.md).", no_args_is_help=True
@@ -131,3 +143,31 @@ def stale(data: DataDir, user: UserOpt) -> None:
     """Central: nodes that held a person erased since their last sync (where the data may still live)."""
     with session(data, user) as (app, actor):
         emit(app.services.sync.stale(actor))
+
+
+@node_app.command("capture")
+def capture(
+    data: DataDir,
+    person: Annotated[str, typer.Option("--person", help="the person's id (found or enrolled in this visit)")],
+    modality: Annotated[str, typer.Option("--modality", help="fingerprint or iris")],
+    position: Annotated[str, typer.Option("--position", help="finger or eye, e.g. right_index, left")],
+    image: Annotated[Path, typer.Argument(help="the captured image file")],
+    visit: VisitOpt,
+    user: UserOpt,
+    purpose: PurposeOpt = "biometric_identification",
+) -> None:
+    """On the node, offline: a capture sealed at once to the central matcher's key (HPKE), received centrally at
+    the next sync and kept sealed for central enrollment. Needs the person's biometric_identification consent; the
+    image is never kept in the clear."""
+    with handled():
+        config = bootstrap.node_config(settings_for(data))
+    with session(data, user) as (app, actor):
+        sync = NodeSync(app.services.deps, str(config["node_id"]))
+        emit({"capture_id": sync.capture(actor, visit, purpose, person, modality, position, image.read_bytes())})
+
+
+@node_app.command("captures")
+def captures(data: DataDir, user: UserOpt) -> None:
+    """Central: offline captures received from nodes, still sealed, waiting for enrollment (logged)."""
+    with session(data, user) as (app, actor):
+        emit(app.services.sync.captures(actor))

@@ -20,12 +20,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from carekey.domain.visit import Visit
 from carekey.errors import msg
-from carekey.storage.protocols import FeedRow, NodeRow, NodeStateRow, OutboxRow
+from carekey.storage.protocols import CaptureRow, FeedRow, NodeRow, NodeStateRow, OutboxRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
 from carekey.storage.sql.tables import (
+    node_captures,
     node_outbox,
     node_state,
     sync_batches,
+    sync_captures,
     sync_feed,
     sync_holdings,
     sync_node_log,
@@ -46,6 +48,11 @@ def note_change(conn: Connection, person_id: str, kind: str = "upsert") -> None:
     conn.execute(
         insert(sync_feed).values(person_id=person_id, kind=kind, origin=conn.info.get(ORIGIN), at=datetime.now(UTC))
     )
+
+
+def forget_changes(conn: Connection, person_id: str) -> None:
+    """An erasure: the person's earlier feed rows go (only the erasure itself is sent on)."""
+    conn.execute(delete(sync_feed).where(sync_feed.c.person_id == person_id, sync_feed.c.kind == "upsert"))
 
 
 def clear_origin(conn: Connection) -> None:
@@ -206,3 +213,38 @@ class SqlSyncRepository:
 
         q = select(visits).where(visits.c.person_id == person_id).order_by(visits.c.opened_at, visits.c.id)
         return [_visit(r) for r in self._c.execute(q)]
+
+    def add_capture(self, row: CaptureRow) -> None:
+        self._c.execute(insert(node_captures).values(**_capture_values(row)))
+
+    def take_captures(self) -> list[CaptureRow]:
+        rows = [_capture(r) for r in self._c.execute(select(node_captures).order_by(node_captures.c.captured_at))]
+        self._c.execute(delete(node_captures).where(node_captures.c.id.in_([r.id for r in rows])))
+        return rows
+
+    def receive_capture(self, node_id: str, row: CaptureRow, at: datetime) -> None:
+        values = _capture_values(row) | {"node_id": node_id, "received_at": at}
+        self._upsert(sync_captures, values, ["id"])
+
+    def received_captures(self) -> list[tuple[str, CaptureRow]]:
+        q = select(sync_captures).order_by(sync_captures.c.received_at, sync_captures.c.id)
+        return [(r.node_id, _capture(r)) for r in self._c.execute(q)]
+
+
+def _capture_values(row: CaptureRow) -> dict:
+    return {
+        "id": row.id,
+        "person_id": row.person_id,
+        "visit_id": row.visit_id,
+        "modality": row.modality,
+        "position": row.position,
+        "captured_by": row.captured_by,
+        "captured_at": row.captured_at,
+        "sealed": row.sealed,
+    }
+
+
+def _capture(r) -> CaptureRow:
+    return CaptureRow(
+        r.id, r.person_id, r.visit_id, r.modality, r.position, r.captured_by, utc(r.captured_at), bytes(r.sealed)
+    )

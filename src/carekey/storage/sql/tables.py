@@ -441,6 +441,7 @@ node_state = Table(
     Column("cursor", Integer, nullable=False),  # central feed position applied here
     Column("last_sync_at", TS, nullable=True),  # the last complete sync (push and pull): the lease starts there
     Column("lease_days", Integer, nullable=False),  # CAREKEY_NODE_LEASE_DAYS at the last sync (or at init)
+    Column("capture_key", Text, nullable=True),  # hex: the central matcher's HPKE capture public key (from a pull)
     Column("created_at", TS, nullable=False),
 )
 
@@ -452,4 +453,32 @@ node_outbox = Table(
     Column("body", LargeBinary, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("acked_at", TS, nullable=True),
+)
+
+node_captures = Table(
+    "node_captures",
+    metadata,  # node: biometric captures made offline, sealed to the central capture key (HPKE), until pushed
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("visit_id", ID, nullable=False),
+    Column("modality", String(20), nullable=False),
+    Column("position", String(40), nullable=False),
+    Column("captured_by", ID, nullable=False),
+    Column("captured_at", TS, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # never the image in the clear
+)
+
+sync_captures = Table(
+    "sync_captures",
+    metadata,  # central: offline captures received from nodes, still sealed, waiting for central enrollment
+    Column("id", ID, primary_key=True),
+    Column("node_id", ID, ForeignKey("sync_nodes.id"), nullable=False),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("visit_id", ID, nullable=False),
+    Column("modality", String(20), nullable=False),
+    Column("position", String(40), nullable=False),
+    Column("captured_by", ID, nullable=False),
+    Column("captured_at", TS, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("received_at", TS, nullable=False),
 )

@@ -99,6 +99,7 @@ def upgrade() -> None:
         sa.Column("cursor", sa.Integer(), nullable=False),
         sa.Column("last_sync_at", TS, nullable=True),
         sa.Column("lease_days", sa.Integer(), nullable=False),
+        sa.Column("capture_key", sa.Text(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_node_state"),
     )
@@ -112,8 +113,50 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name="pk_node_outbox"),
     )
 
+    op.create_table(
+        "node_captures",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("person_id", sa.String(12), nullable=False),
+        sa.Column("visit_id", sa.String(40), nullable=False),
+        sa.Column("modality", sa.String(20), nullable=False),
+        sa.Column("position", sa.String(40), nullable=False),
+        sa.Column("captured_by", sa.String(40), nullable=False),
+        sa.Column("captured_at", TS, nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name="fk_node_captures_person_id_people", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_node_captures"),
+    )
+    op.create_index("ix_node_captures_person_id", "node_captures", ["person_id"])
+    op.create_table(
+        "sync_captures",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("node_id", sa.String(40), nullable=False),
+        sa.Column("person_id", sa.String(12), nullable=False),
+        sa.Column("visit_id", sa.String(40), nullable=False),
+        sa.Column("modality", sa.String(20), nullable=False),
+        sa.Column("position", sa.String(40), nullable=False),
+        sa.Column("captured_by", sa.String(40), nullable=False),
+        sa.Column("captured_at", TS, nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("received_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(["node_id"], ["sync_nodes.id"], name="fk_sync_captures_node_id_sync_nodes"),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name="fk_sync_captures_person_id_people", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_sync_captures"),
+    )
+    op.create_index("ix_sync_captures_person_id", "sync_captures", ["person_id"])
+
 
 def downgrade() -> None:
+    for index, table in (
+        ("ix_sync_captures_person_id", "sync_captures"),
+        ("ix_node_captures_person_id", "node_captures"),
+    ):
+        op.drop_index(index, table)
+        op.drop_table(table)
     for table in ("node_outbox", "node_state", "sync_node_log", "sync_holdings"):
         op.drop_table(table)
     op.drop_index("ix_sync_feed_person_id", "sync_feed")
