@@ -226,6 +226,18 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Timeout of one request to the matcher service (extraction and 1:N search)."
     )
 
+    node_lease_days: int = Field(
+        14,
+        ge=1,
+        le=365,
+        description="On a site node (`carekey node init`): after this many days without a complete sync the "
+        "node's policy refuses every person-level read until it syncs (enrollment and exams of people enrolled in "
+        "the visit keep working). Taken at each `carekey node sync`.",
+    )
+    node_sync_timeout_seconds: float = Field(
+        60.0, gt=0, description="On a site node: timeout of one sync request to the central registry."
+    )
+
     def resolved_matcher_url(self) -> str | None:
         if self.matcher_url:
             return self.matcher_url

@@ -78,6 +78,7 @@ class FakeUow:
         self.access_log, self.consents, self.commits = FakeLog(fail), FakeConsents(granted), 0
         self.people = self.programs = FakeDirectory(person_program)
         self.visits = FakeVisits()
+        self.sync = SimpleNamespace(node_state=lambda: None)  # a central registry (no site-node lease)
 
     def commit(self):
         self.commits += 1

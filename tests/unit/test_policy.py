@@ -44,6 +44,7 @@ EXPECTED = {
     Action.READ_REFERRALS: {Role.CLINICIAN},
     Action.CLOSE_REFERRAL: {Role.CLINICIAN},
     Action.FOLLOWUP_LIST: {Role.CLINICIAN},
+    Action.CONFIRM_NODE: {Role.ADMIN},
 }
 
 
@@ -65,6 +66,7 @@ def req(action, role, **kw):
         account=AccountFacts("U-9", "U-0", frozenset({SITE})),
         actor_program_sites=frozenset({SITE}),
         actor_programs=frozenset({"demo"}),
+        node_approved_by="U-0",  # confirm_node: approved by another admin
     )
     return Request(**(base | kw))
 

@@ -118,6 +118,8 @@ class ConsentRecord:
 def current_grants(history: Iterable[ConsentRecord] | Iterable[Any]) -> frozenset[Purpose]:
     """The purposes whose latest decision is a grant (from domain records or storage rows alike)."""
     latest: dict[str, Any] = {}
-    for rec in sorted(history, key=lambda r: r.at):
+    # latest by decision time; on equal times a withdrawal (or refusal) wins (docs/sync.md: decisions made on a
+    # site node and centrally merge by time)
+    for rec in sorted(history, key=lambda r: (r.at, not r.granted)):
         latest[rec.purpose] = rec
     return frozenset(Purpose(p) for p, rec in latest.items() if rec.granted)

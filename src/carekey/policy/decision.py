@@ -28,6 +28,7 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | verify_log             | auditor              | audit                | -                        | -                |
 | administer, retention  | admin                | administration       | -                        | -                |
 | approve_account        | admin, program_mgr   | administration       | -                        | SECOND PERSON    |
+| confirm_node           | admin                | administration       | -                        | SECOND ADMIN     |
 | renew_biometric        | admin                | biometric_image_ret. | -                        | both biometric   |
 | ehr_push               | registrar, clinician, admin | ehr_sharing   | -                        | care_r., ehr_sh. |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
@@ -41,6 +42,14 @@ program.
 "OWN SITE" (no visit): the site the request names (the referral's, the list's) is one of the actor's sites. A
 follow-up list shows codes only (person and visit codes, no name, reason or place); the record opens only in a
 visit where the person is present.
+
+"SECOND ADMIN" (``confirm_node``, issue 19): a site node approved by one admin is confirmed by another admin
+(two-person rule for nodes, ``carekey.policy.nodes``); the approver cannot confirm.
+
+"NODE LEASE": on a site node that has not completed a sync for ``CAREKEY_NODE_LEASE_DAYS``
+(``lease_expired_since``), every person-level read (``lookup``, ``identify_biometric``, ``read_person``,
+``read_exams``, ``read_referrals``, ``followup_list``) is refused until it syncs; enrolling new people and recording
+exams for the people enrolled in the visit keep working (care is not blocked; docs/sync.md, lease).
 
 Every staff action first needs an APPROVED account: a new account, and one whose password was reset or whose
 role or sites changed by an admin, reaches no data until a second person (another admin, or a program
@@ -110,6 +119,7 @@ class Action(StrEnum):
     READ_REFERRALS = "read_referrals"  # ... reads the person's referrals in the visit
     CLOSE_REFERRAL = "close_referral"  # a clinician of the referral's site closes it (seen, declined, not needed)
     FOLLOWUP_LIST = "followup_list"  # a clinician lists the open referrals of their site, as codes
+    CONFIRM_NODE = "confirm_node"  # a second admin confirms a site node another admin approved (issue 19)
 
 
 PATIENT_ACTIONS = frozenset(
@@ -188,7 +198,20 @@ RULES: dict[Action, Rule] = {
     Action.READ_REFERRALS: _r({C}, CARE, True, True, CARE),
     Action.CLOSE_REFERRAL: _r({C}, CARE, False, False, None, needs_own_site=True),
     Action.FOLLOWUP_LIST: _r({C}, CARE, False, False, None, needs_own_site=True),
+    Action.CONFIRM_NODE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
 }
+
+#: refused on a site node past its lease (``Request.lease_expired_since``)
+LEASED_READS = frozenset(
+    {
+        Action.LOOKUP,
+        Action.IDENTIFY_BIOMETRIC,
+        Action.READ_PERSON,
+        Action.READ_EXAMS,
+        Action.READ_REFERRALS,
+        Action.FOLLOWUP_LIST,
+    }
+)
 
 
 def roles_for(action: Action) -> frozenset[Role]:
@@ -259,6 +282,8 @@ class Request:
     actor_program_sites: frozenset[str] | None = None  # approve_account by a manager: the sites of their program
     actor_programs: frozenset[str] = frozenset()  # one_program rules: the programs of the actor's sites
     program_id: str | None = None  # one_program rules: the program asked for (None: the actor's own)
+    lease_expired_since: str | None = None  # a site node past its lease: the date of its last sync (else None)
+    node_approved_by: str | None = None  # confirm_node: the admin who approved the node (None: not yet approved)
 
 
 @dataclass(frozen=True)
@@ -284,6 +309,18 @@ def decide(req: Request) -> Decision:
         return _deny(f"role {req.role.value} may not {req.action.value}")
     if not req.actor_approved:
         return _deny("this account is awaiting approval by a second admin or the program manager")
+    if req.lease_expired_since is not None and req.action in LEASED_READS:
+        return _deny(
+            msg(
+                "this node has not synced since %(since)s (past its lease): sync first",
+                since=req.lease_expired_since,
+            )
+        )
+    if req.action is Action.CONFIRM_NODE:
+        if req.node_approved_by is None:
+            return _deny("the node must first be approved by an admin (carekey node approve)")
+        if req.node_approved_by == req.actor_id:
+            return _deny("the node must be confirmed by another admin than the one who approved it")
     if req.purpose is not rule.purpose:
         return _deny(f"{req.action.value} serves purpose {rule.purpose.value}, not {req.purpose.value}")
     if rule.own_site and req.site_id is not None and req.site_id not in req.actor_site_ids:

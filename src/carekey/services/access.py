@@ -108,6 +108,7 @@ def authorize(
     actor_programs: frozenset[str] = frozenset(),
     program_id: str | None = None,
     receipts: list[Receipt] | None = None,
+    node_approved_by: str | None = None,
 ) -> Purpose:
     """Decide, log and (on a denial) commit; return the parsed purpose on a grant. ``detail`` is appended to the
         logged reason (e.g. what an admin action changed); ``logged_action`` names the entry when it is more precise
@@ -158,6 +159,8 @@ def authorize(
             actor_program_sites=actor_program_sites,
             actor_programs=actor_programs,
             program_id=program_id,
+            lease_expired_since=_lease_expired(uow, now),
+            node_approved_by=node_approved_by,
         )
     )
     if not decision.allowed:
@@ -233,6 +236,16 @@ def _over_limit(
             site=site_id,
         )
     return None
+
+
+def _lease_expired(uow: UnitOfWork, now: datetime) -> str | None:
+    """On a site node past its lease (docs/sync.md): the date of its last sync; None on the central registry or
+    a node within its lease."""
+    state = uow.sync.node_state()
+    if state is None:
+        return None
+    start = state.last_sync_at or state.created_at
+    return start.date().isoformat() if now > start + timedelta(days=state.lease_days) else None
 
 
 def _has_pin(uow: UnitOfWork, person_id: str | None) -> bool:

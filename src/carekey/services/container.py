@@ -20,6 +20,7 @@ from carekey.services.referrals import ReferralService
 from carekey.services.renewal import RenewalService
 from carekey.services.retention import RetentionService
 from carekey.services.statistics import StatisticsService
+from carekey.services.sync_central import CentralSync
 from carekey.services.transparency import TransparencyService
 from carekey.services.visits import VisitService
 
@@ -40,6 +41,7 @@ class Services:
     statistics: StatisticsService
     retention: RetentionService
     referrals: ReferralService
+    sync: CentralSync  # site nodes: registration, push, pull (issue 19)
     biometrics: BiometricService | None = None
     renewal: RenewalService | None = None  # templates from kept images after a key rotation (needs a matcher)
     fhir: FhirPushService | None = None  # the FHIR push queue (ehr_sharing)
@@ -63,6 +65,7 @@ def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Servi
         statistics=StatisticsService(deps),
         retention=RetentionService(deps),
         referrals=ReferralService(deps),
+        sync=CentralSync(deps),
         biometrics=BiometricService(deps, matcher) if matcher else None,
         renewal=RenewalService(deps, matcher) if matcher else None,
         fhir=FhirPushService(deps),

@@ -329,6 +329,117 @@ class LoginLimitRepository(Protocol):
     def prune(self, now: datetime, idle: timedelta, keep: int) -> int: ...
 
 
+@dataclass(frozen=True)
+class NodeRow:
+    """A site node registered with the central registry (issue 19)."""
+
+    id: str
+    site_id: str
+    public_key: str
+    log_public_key: str
+    code_hash: str
+    status: str
+    registered_at: datetime
+    approved_by: str | None = None
+    confirmed_by: str | None = None
+    revoked_at: datetime | None = None
+    flag: str | None = None
+    last_seq: int = 0
+    last_hash: str = ""
+    cursor: int = 0
+    log_size: int = 0
+    log_root: bytes | None = None
+    log_head: str | None = None
+    last_sync_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    seq: int
+    person_id: str
+    kind: str  # upsert, erase
+    origin: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NodeStateRow:
+    """A site node's own sync progress (one row; absent on a central registry)."""
+
+    node_id: str
+    seq: int
+    acked_seq: int
+    acked_hash: str
+    feed_pushed: int
+    log_pushed: int
+    cursor: int
+    last_sync_at: datetime | None
+    lease_days: int
+    created_at: datetime
+    capture_key: str | None = None  # hex: the central capture public key (HPKE), from the first pull
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    """A biometric capture made offline, sealed to the central capture key (never the image in the clear)."""
+
+    id: str
+    person_id: str
+    visit_id: str
+    modality: str
+    position: str
+    captured_by: str
+    captured_at: datetime
+    sealed: bytes
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    hash: str
+    body: bytes
+    created_at: datetime
+    acked_at: datetime | None = None
+
+
+class SyncRepository(Protocol):
+    """Both sides of the sync (docs/sync.md). Changes to people, consents and exams enter the feed by themselves
+    (the repositories write it); ``set_origin`` names where the changes of this unit of work came from."""
+
+    def set_origin(self, origin: str | None) -> None: ...  # feed rows written from now on carry this origin
+    def feed_head(self) -> int: ...
+    def feed(self, after: int, limit: int) -> list[FeedRow]: ...
+    def drop_feed(self, person_id: str, kind: str) -> None: ...
+    # central side
+    def add_node(self, row: NodeRow) -> None: ...  # Conflict when the id exists
+    def get_node(self, node_id: str) -> NodeRow | None: ...
+    def lock_node(self, node_id: str) -> NodeRow | None: ...  # the row, locked to the end of the transaction
+    def save_node(self, row: NodeRow) -> None: ...
+    def list_nodes(self) -> list[NodeRow]: ...
+    def use_nonce(self, node_id: str, nonce: str, at: datetime, forget_before: datetime) -> bool: ...  # False: seen
+    def batch(self, node_id: str, seq: int) -> tuple[str, str] | None: ...  # (hash, answer) of an applied batch
+    def add_batch(self, node_id: str, seq: int, hash: str, at: datetime, answer: str) -> None: ...
+    def hold(self, node_id: str, person_id: str) -> None: ...  # idempotent
+    def holds(self, node_id: str, person_id: str) -> bool: ...
+    def release(self, node_id: str, person_id: str) -> None: ...
+    def holders(self, person_id: str) -> list[str]: ...
+    def held_by(self, node_id: str) -> list[str]: ...
+    def erased_at_or_before(self, person_id: str, seq: int) -> bool: ...  # an erase feed row at or before seq
+    def node_leaves(self, node_id: str) -> list[bytes]: ...
+    def add_node_leaves(self, node_id: str, start: int, leaves: Sequence[bytes]) -> None: ...
+    # node side
+    def node_state(self) -> NodeStateRow | None: ...
+    def save_node_state(self, row: NodeStateRow) -> None: ...  # insert or update
+    def add_outbox(self, row: OutboxRow) -> None: ...
+    def outbox(self) -> list[OutboxRow]: ...  # unacknowledged, oldest first
+    def ack_outbox(self, seq: int, at: datetime) -> None: ...
+    def visits_of(self, person_id: str) -> list[Visit]: ...  # the person's visits, oldest first
+    def add_capture(self, row: CaptureRow) -> None: ...  # node: a sealed offline capture
+    def take_captures(self) -> list[CaptureRow]: ...  # node: every one, deleted (they go into a batch)
+    def receive_capture(self, node_id: str, row: CaptureRow, at: datetime) -> None: ...  # central (idempotent)
+    def received_captures(self) -> list[tuple[str, CaptureRow]]: ...  # central: (node id, capture), oldest first
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back.
     ``commit()`` may be called more than once: it commits and starts a new transaction."""
@@ -351,6 +462,7 @@ class UnitOfWork(Protocol):
     shreds: ShredQueue
     key_checks: KeyCheckRepository
     log_keys: LogKeyRotationRepository
+    sync: SyncRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

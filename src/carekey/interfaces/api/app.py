@@ -30,6 +30,7 @@ from carekey.interfaces.api.routers import (
     people,
     public,
     stats,
+    sync,
     visits,
 )
 from carekey.interfaces.cli.progress import track
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
             {"name": "audit", "description": "Transparency log verification"},
             {"name": "public", "description": "Unauthenticated"},
             {"name": "fhir", "description": "FHIR R4 conformance (push-only, no FHIR reads)"},
+            {"name": "sync", "description": "Site nodes: registration, signed push batches, catchment changes"},
         ],
     )
     app.state.carekey = state
@@ -196,7 +198,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     docs.install(app)
     limits.install(app, state.settings)  # body-size limits (413), X-Forwarded-For from trusted proxies only
     app.add_middleware(methods.MethodNotAllowed)  # an undeclared method on an API path: 405 + Allow, not the web 404
-    for module in (auth, visits, people, biometrics, patient, stats, audit, admin, public, fhir):
+    for module in (auth, visits, people, biometrics, patient, stats, audit, admin, public, fhir, sync):
         app.include_router(module.router)
     document_promise_header(app)
 

@@ -33,7 +33,12 @@ class BodyTooLarge(StarletteHTTPException):
         self.limit = limit
 
 
+SYNC_PUSH_BYTES = 4 * 1024 * 1024  # a site node's push batch (docs/sync.md: at most 500 changes or 4 MB)
+
+
 def body_limit(settings: Settings, path: str) -> int:
+    if path == "/sync/push":
+        return SYNC_PUSH_BYTES
     if path.rstrip("/").endswith(UPLOAD_PATHS):
         return UPLOAD_FILES * settings.upload_max_bytes + FORM_OVERHEAD
     return settings.max_json_bytes

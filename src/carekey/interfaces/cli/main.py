@@ -15,7 +15,7 @@ import typer
 
 from carekey import __version__
 from carekey.bootstrap import restrict_new_files
-from carekey.interfaces.cli import admin, backup, bench, demo, fhir, keys, log, matcher, patient, records, stats
+from carekey.interfaces.cli import admin, backup, bench, demo, fhir, keys, log, matcher, node, patient, records, stats
 from carekey.interfaces.cli import biometrics as _biometrics  # noqa: F401  (person capture / identify / same-as)
 from carekey.interfaces.cli.common import DataDir, emit, handled, opened, settings_for
 
@@ -36,6 +36,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(fhir.fhir_app, name="fhir")
 app.add_typer(backup.backup_app, name="backup")
 app.add_typer(matcher.matcher_app, name="matcher")
+app.add_typer(node.node_app, name="node")
 app.command("restore")(backup.restore)
 transparency_app = typer.Typer(help="Public transparency figures.", no_args_is_help=True)
 app.add_typer(transparency_app, name="transparency")

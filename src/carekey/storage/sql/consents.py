@@ -6,6 +6,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select
 
 from carekey.storage.protocols import ConsentRow
 from carekey.storage.sql._util import utc
+from carekey.storage.sql.sync import note_change
 from carekey.storage.sql.tables import consents
 
 _FIELDS = [c.name for c in consents.columns]
@@ -19,6 +20,7 @@ class SqlConsentRepository:
 
     def add(self, row: ConsentRow) -> None:
         self._c.execute(insert(consents).values(**{f: getattr(row, f) for f in _FIELDS}))
+        note_change(self._c, row.person_id)
 
     def history(self, person_id: str) -> list[ConsentRow]:
         out = []

@@ -6,6 +6,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 
 from carekey.storage.protocols import ExamRow
 from carekey.storage.sql._util import utc
+from carekey.storage.sql.sync import note_change
 from carekey.storage.sql.tables import exams
 
 # hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
@@ -30,6 +31,7 @@ class SqlExamRepository:
                 "ciphertext": row.ciphertext,
             },
         )
+        note_change(self._c, row.person_id)
 
     def for_person(self, person_id: str) -> list[ExamRow]:
         return [

@@ -11,6 +11,7 @@ from carekey.errors import msg
 from carekey.storage.protocols import PersonRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
 from carekey.storage.sql.biometrics import record_removal
+from carekey.storage.sql.sync import forget_changes, note_change
 from carekey.storage.sql.tables import biometric_templates, people
 
 _FIELDS = [c.name for c in people.columns]
@@ -46,6 +47,7 @@ class SqlPersonRepository:
         self._read.clear()
         with conflict_on_duplicate(lambda: DUPLICATE_CARD):
             self._c.execute(insert(people).values(**{f: getattr(row, f) for f in _FIELDS}))
+        note_change(self._c, row.id)
 
     def get(self, person_id: str) -> PersonRow | None:
         if person_id not in self._read:
@@ -91,6 +93,8 @@ class SqlPersonRepository:
         self._read.clear()
         record_removal(self._c, biometric_templates.c.person_id == person_id)  # the cascade, in the feed
         self._c.execute(delete(people).where(people.c.id == person_id))
+        forget_changes(self._c, person_id)  # the feed keeps no trace of what the erased record was
+        note_change(self._c, person_id, "erase")
 
     def count(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(people)).scalar_one())

@@ -358,3 +358,127 @@ login_limits = Table(
     Column("last_seen", TS, nullable=False),  # least recently used keys are dropped first
 )
 Index("ix_login_limits_last_seen", login_limits.c.last_seen)
+
+# -- migration 0007_node: offline site nodes and sync (docs/sync.md) -----------------------------------------------
+
+sync_nodes = Table(
+    "sync_nodes",
+    metadata,  # central: the site nodes registered with this registry (public keys only)
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("public_key", HEX, nullable=False),  # Ed25519, signs every sync request
+    Column("log_public_key", HEX, nullable=False),  # Ed25519, signs the node log's tree heads
+    Column("code_hash", HEX, nullable=False),  # SHA-256 of the one-time code shown on the laptop
+    Column("status", String(12), nullable=False),  # pending, approved (one admin), active (confirmed), revoked
+    Column("registered_at", TS, nullable=False),
+    Column("approved_by", ID, nullable=True),
+    Column("confirmed_by", ID, nullable=True),
+    Column("revoked_at", TS, nullable=True),
+    Column("flag", Text, nullable=True),  # why the node was flagged (replayed batch, rewritten log...), None: clean
+    Column("last_seq", Integer, nullable=False, server_default="0"),  # last applied push batch
+    Column("last_hash", HEX, nullable=False, server_default=""),
+    Column("cursor", Integer, nullable=False, server_default="0"),  # the feed position the node acknowledged
+    Column("log_size", Integer, nullable=False, server_default="0"),  # the node log's last accepted head
+    Column("log_root", LargeBinary, nullable=True),
+    Column("log_head", Text, nullable=True),  # that head, as the node signed it (JSON)
+    Column("last_sync_at", TS, nullable=True),
+)
+
+sync_batches = Table(
+    "sync_batches",
+    metadata,  # central: every applied push batch (node, seq, hash): a retry is acknowledged, never re-applied
+    Column("node_id", ID, ForeignKey("sync_nodes.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("hash", HEX, nullable=False),
+    Column("applied_at", TS, nullable=False),
+    Column("answer", Text, nullable=False),  # the acknowledgement sent (sent again on a retry)
+)
+
+sync_nonces = Table(
+    "sync_nonces",
+    metadata,  # central: request nonces seen within the clock window (a replayed request is refused)
+    Column("node_id", ID, primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("at", TS, nullable=False, index=True),
+)
+
+sync_feed = Table(
+    "sync_feed",
+    metadata,  # both sides: people whose record changed (written with the change), in commit order
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(12), nullable=False, index=True),  # no FK: an erasure outlives the person
+    Column("kind", String(8), nullable=False),  # upsert, erase
+    Column("origin", ID, nullable=True),  # None: made here; else the node (or "central") the change came from
+    Column("at", TS, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+sync_holdings = Table(
+    "sync_holdings",
+    metadata,  # central: which node holds which person (sent to it or pushed by it): where erasures must go
+    Column("node_id", ID, ForeignKey("sync_nodes.id"), primary_key=True),
+    Column("person_id", String(12), primary_key=True),
+)
+
+sync_node_log = Table(
+    "sync_node_log",
+    metadata,  # central: each node's log leaves (salted commitments, no personal data), checked at every push
+    Column("node_id", ID, ForeignKey("sync_nodes.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("leaf_input", LargeBinary, nullable=False),
+)
+
+node_state = Table(
+    "node_state",
+    metadata,  # node: one row (id "node") with its sync progress; absent on a central registry
+    Column("id", String(8), primary_key=True),
+    Column("node_id", ID, nullable=False),
+    Column("seq", Integer, nullable=False),  # last batch built
+    Column("acked_seq", Integer, nullable=False),  # last batch the central registry acknowledged
+    Column("acked_hash", HEX, nullable=False),
+    Column("feed_pushed", Integer, nullable=False),  # local feed position already put in a batch
+    Column("log_pushed", Integer, nullable=False),  # node log size already put in a batch
+    Column("cursor", Integer, nullable=False),  # central feed position applied here
+    Column("last_sync_at", TS, nullable=True),  # the last complete sync (push and pull): the lease starts there
+    Column("lease_days", Integer, nullable=False),  # CAREKEY_NODE_LEASE_DAYS at the last sync (or at init)
+    Column("capture_key", Text, nullable=True),  # hex: the central matcher's HPKE capture public key (from a pull)
+    Column("created_at", TS, nullable=False),
+)
+
+node_outbox = Table(
+    "node_outbox",
+    metadata,  # node: batches built and not yet acknowledged (resent oldest first, byte for byte)
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("hash", HEX, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("acked_at", TS, nullable=True),
+)
+
+node_captures = Table(
+    "node_captures",
+    metadata,  # node: biometric captures made offline, sealed to the central capture key (HPKE), until pushed
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("visit_id", ID, nullable=False),
+    Column("modality", String(20), nullable=False),
+    Column("position", String(40), nullable=False),
+    Column("captured_by", ID, nullable=False),
+    Column("captured_at", TS, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),  # never the image in the clear
+)
+
+sync_captures = Table(
+    "sync_captures",
+    metadata,  # central: offline captures received from nodes, still sealed, waiting for central enrollment
+    Column("id", ID, primary_key=True),
+    Column("node_id", ID, ForeignKey("sync_nodes.id"), nullable=False),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("visit_id", ID, nullable=False),
+    Column("modality", String(20), nullable=False),
+    Column("position", String(40), nullable=False),
+    Column("captured_by", ID, nullable=False),
+    Column("captured_at", TS, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("received_at", TS, nullable=False),
+)

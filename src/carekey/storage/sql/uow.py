@@ -44,6 +44,7 @@ from carekey.storage.sql.people import SqlPersonRepository
 from carekey.storage.sql.programs import SqlProgramRepository
 from carekey.storage.sql.referrals import SqlReferralRepository
 from carekey.storage.sql.shreds import SqlKeyChecks, SqlLogKeyRotations, SqlShredQueue, finish_shreds
+from carekey.storage.sql.sync import SqlSyncRepository, clear_origin
 from carekey.storage.sql.users import SqlUserRepository
 from carekey.storage.sql.visits import SqlVisitRepository
 
@@ -104,6 +105,7 @@ class SqlUnitOfWork:
     key_checks: P.KeyCheckRepository
     log_keys: P.LogKeyRotationRepository
     login_limits: P.LoginLimitRepository
+    sync: P.SyncRepository
     _access_log: SqlAccessLogRepository  # the same objects, typed as what they are (for the storage layer itself)
     _shreds: SqlShredQueue
     _people: SqlPersonRepository
@@ -148,12 +150,14 @@ class SqlUnitOfWork:
         self.key_checks = SqlKeyChecks(conn)
         self.log_keys = SqlLogKeyRotations(conn)
         self.login_limits = SqlLoginLimitRepository(conn)
+        self.sync = SqlSyncRepository(conn)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._conn is not None
+        clear_origin(self._conn)
         try:
             if self._conn.in_transaction():
                 if self.read_only and exc is None and self._conn.dialect.name == "postgresql":

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from carekey.domain.visit import Visit
 from carekey.storage.sql._util import utc
+from carekey.storage.sql.sync import note_change
 from carekey.storage.sql.tables import visit_offers, visits
 
 # hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
@@ -79,6 +80,8 @@ class SqlVisitRepository:
             .where(visits.c.id == visit.id)
             .values(person_id=visit.person_id, closed_by=visit.closed_by, closed_at=visit.closed_at)
         )
+        if visit.person_id is not None:  # bound or closed: the person's record moves (sync feed)
+            note_change(self._c, visit.person_id)
 
 
 def _visit(r) -> Visit:
