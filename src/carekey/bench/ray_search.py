@@ -25,16 +25,19 @@ from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
 from carekey.biometrics.protection.iris_index import ProtectedIrisIndex
 from carekey.biometrics.protection.ray_shards import shard_of
+from carekey.biometrics.protection.shards import scaled
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 TOP = 5
 
 
 class IrisBenchShard:
-    """One actor: a protected iris index of its shard; searches report their own time."""
+    """One actor: a protected iris index of its shard, whose stage 1 keeps ``shortlist`` rows (the one-process
+    shortlist / K, as ``shards.IrisShard`` on K shards); searches report their own time."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, shortlist: int) -> None:
         self.index = ProtectedIrisIndex(capacity=capacity)
+        self.shortlist = shortlist
 
     def add(self, keys: list[str], codes: np.ndarray) -> int:
         self.index.add(keys, codes)
@@ -42,7 +45,7 @@ class IrisBenchShard:
 
     def search(self, probe: np.ndarray, top: int) -> tuple[list[tuple[str, float]], float]:
         t0 = time.perf_counter()
-        found = self.index.search(probe, top=top)
+        found = self.index.search(probe, top=top, shortlist=self.shortlist)
         return [(str(c.key), float(c.score)) for c in found], (time.perf_counter() - t0) * 1000
 
     def rss_mb(self) -> float:
@@ -66,7 +69,8 @@ def iris(gallery: int, queries: int, shards: int, progress: Progress, address: s
     probes = [(eye, t) for eye, ts in eyes.items() if eye in enrolled for t in ts[1:]]
     probes = [probes[i] for i in rng.permutation(len(probes))[:queries]]
     capacity = gallery // shards + gallery // 10 + 1024
-    workers = [actor.remote(capacity) for _ in range(shards)]  # type: ignore[attr-defined,unused-ignore]  # ray's remote() is added at run time
+    shortlist = scaled(P.IRIS_INDEX_SHORTLIST, 1 / shards)
+    workers = [actor.remote(capacity, shortlist) for _ in range(shards)]  # type: ignore[attr-defined,unused-ignore]  # ray's remote() is added at run time
     single = ProtectedIrisIndex(capacity=gallery + 1024)
 
     def place(keys: list[str], codes: np.ndarray) -> None:
@@ -119,6 +123,8 @@ def iris(gallery: int, queries: int, shards: int, progress: Progress, address: s
         "top1_agreement_with_single": round(agree / max(1, len(probes)), 4),
         "top1_hit_rate": round(hits / max(1, len(probes)), 4),
         "rss_mb_per_shard": [round(r, 1) for r in rss],
+        "shortlist_per_shard": shortlist,
+        "shortlist_single": P.IRIS_INDEX_SHORTLIST,
         "index_mb_single": round(single.nbytes / 2**20, 1),
         "cpus": os.cpu_count(),
     }

@@ -28,16 +28,20 @@ from carekey.errors import TemplateError
 class ProtectedMatcher:
     """Fingerprint (per finger; the services fuse two fingers) and iris (per eye; both eyes fused)."""
 
-    def __init__(self, secret: bytes, key_version: int, min_nfiq2: int = 5) -> None:
+    def __init__(self, secret: bytes, key_version: int, min_nfiq2: int = 5, share: float = 1.0) -> None:
+        """``share``: the part of each gallery this instance holds (1/K on each of K Ray shards: ``shards``)."""
         if len(secret) != P.SECRET_BYTES or key_version < 1:
             raise ValueError("a biometric secret of 32 bytes and a key version >= 1 are required")
+        if not 0 < share <= 1:
+            raise ValueError("share is the part of the gallery held here: 0 < share <= 1")
         self._secret = secret
+        self._share = share
         self.key_version = key_version
         self._min_nfiq2 = min_nfiq2
         self.gallery = FollowedGallery(key_version, self._enrolled_codes, self._new_index)
 
     def _new_index(self, modality: str) -> ShardIndex:
-        return IrisShard() if modality == "iris" else FingerprintShard(self._secret)
+        return IrisShard(self._share) if modality == "iris" else FingerprintShard(self._secret, self._share)
 
     def follow(self, feed: TemplateFeed) -> None:
         """Keep the gallery in step with the database's template feed (wired once by ``bootstrap``)."""
