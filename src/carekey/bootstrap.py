@@ -44,6 +44,7 @@ from carekey.storage.database import Database
 from carekey.storage.heads import HeadsFile
 from carekey.storage.keystore import FileSecretStore
 from carekey.storage.receipts import ReceiptLedger
+from carekey.storage.sql import feed as sql_feed
 
 
 @dataclass
@@ -442,8 +443,8 @@ def initialize_matcher(settings: Settings, matcher_dir: Path, url: str, max_rece
 
 
 def open_template_feed(database_url: str) -> TemplateFeed:
-    """The database's template feed (a Ray shard opens its own: this function is sent, not the engine)."""
-    return Database(database_url).template_feed()
+    """The database's template feed (a Ray shard opens its own: ``storage.sql.feed.open_template_feed`` is sent)."""
+    return sql_feed.open_template_feed(database_url)
 
 
 def build_matcher(
@@ -476,7 +477,12 @@ def build_matcher(
         from carekey.biometrics.protection.ray_shards import RayMatcher  # the `ray` extra
 
         engine = RayMatcher(
-            keys.biometric_secret, keys.biometric_version, nfiq, partial(open_template_feed, url), shards, ray_address
+            keys.biometric_secret,
+            keys.biometric_version,
+            nfiq,
+            partial(sql_feed.open_template_feed, url),
+            shards,
+            ray_address,
         )
     else:
         engine = ProtectedMatcher(keys.biometric_secret, keys.biometric_version, nfiq)

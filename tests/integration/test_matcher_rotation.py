@@ -88,7 +88,6 @@ def test_rotation_and_renewal_through_the_matcher_service(settings, tmp_path):
             assert entry.outcome == "granted" and entry.reason.endswith(scope_tag("demo", "fingerprint+iris"))
             health = served.health()
             assert health["receipts"]["accepted"].get("renew") == 1 and health["receipts"]["refused_total"] == 0
-            assert health["templates"] == 2
 
             # the renewed templates are found through the service, under the new key
             nxt = app.services.visits.open(world.registrar, "north")
@@ -96,6 +95,7 @@ def test_rotation_and_renewal_through_the_matcher_service(settings, tmp_path):
                 world.registrar, nxt.id, BIO, "iris", image("01_L_2"), person_agreed=True
             )
             assert [c.person_id for c in hits] == [ama]
+            assert served.health()["templates"] == 2  # the matcher's gallery caught up on the feed at that search
             # renewing again finds nothing to do and sends nothing
             again = app.services.renewal.run()
             assert (again.renewed, again.failed) == ([], {})
@@ -117,9 +117,8 @@ def test_renewal_with_the_matcher_down_stops_with_nothing_stored(settings, tmp_p
     visit, ama = enroll_with(app.services, world.registrar, (*ALL, IMAGES))
     app.services.biometrics.enroll(world.registrar, visit.id, BIO, ama, "iris", "left", image("01_L_1"))
     app.close()
-    health = served.health()
+    assert served.health()["receipts"]["accepted"] == {"enroll": 1, "duplicate_search": 1}
     served.stop()
-    assert health["templates"] == 1
     bootstrap.rotate_matcher_key(matcher_dir)
     socket.unlink(missing_ok=True)  # the matcher is not restarted
     with pytest.raises(MatcherUnavailable):

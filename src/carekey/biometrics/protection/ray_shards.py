@@ -129,7 +129,10 @@ class RayMatcher:
         if shards < 1:
             raise ValueError("at least one shard")
         if not ray.is_initialized():
-            ray.init(address=None if address in (None, "local") else address, ignore_reinit_error=True)
+            if address in (None, "local"):  # a Ray instance of this process, without the dashboard
+                ray.init(include_dashboard=False, ignore_reinit_error=True)
+            else:  # a cluster's address, or "auto": the cluster `ray start` runs on this node
+                ray.init(address=address, ignore_reinit_error=True)
         actor = ray.remote(max_restarts=-1, max_task_retries=-1)(GalleryShard)
         self._ray = ray
         self.shards = shards
