@@ -59,7 +59,7 @@ def serve(
     ] = None,
     shards: Annotated[int, typer.Option(min=1, help="Ray shards (actors) of the gallery, with --ray")] = 2,
 ) -> None:
-    """Serve the matcher: build the gallery, then answer enroll / duplicate-search / identify with receipts."""
+    """Serve the matcher: build the gallery, then answer enroll / duplicate-search / identify / renew with receipts."""
     import uvicorn
 
     from carekey.interfaces.matcher.app import create_matcher_app

@@ -1,4 +1,4 @@
-"""The matcher service's HTTP API: three steps, each signed with the channel credential and carrying its log
+"""The matcher service's HTTP API: four steps, each signed with the channel credential and carrying its log
 receipt, plus ``GET /health``.
 
 - ``POST /v1/enroll``: ``{receipt, program_id, modality, image (base64), with_probe}`` ->
