@@ -74,7 +74,7 @@ def iris(
 
     if not ray.is_initialized():
         ray.init(address=address, num_cpus=None if address else max(2, os.cpu_count() or 2), include_dashboard=False)
-    actor = ray.remote(IrisBenchShard)
+    actor: Any = ray.remote(IrisBenchShard)  # its handles' methods get .remote() at run time
     secret, rng = secrets.token_bytes(P.SECRET_BYTES), np.random.default_rng(5)
     eyes = _real_templates(progress)
     enrolled = {eye: ts[0] for eye, ts in eyes.items() if len(ts) >= 2}
@@ -82,7 +82,7 @@ def iris(
     probes = [probes[i] for i in rng.permutation(len(probes))[:queries]]
     capacity = gallery // shards + gallery // 10 + 1024
     shortlist = scaled(P.IRIS_INDEX_SHORTLIST, 1 / shards)
-    workers = [actor.remote(capacity, shortlist) for _ in range(shards)]  # type: ignore[attr-defined,unused-ignore]  # ray's remote() is added at run time
+    workers: list[Any] = [actor.remote(capacity, shortlist) for _ in range(shards)]
     single = ProtectedIrisIndex(capacity=gallery + 1024)
     small = ProtectedIrisIndex(capacity=single_gallery + 1024) if single_gallery else None
 

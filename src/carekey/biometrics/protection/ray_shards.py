@@ -133,12 +133,11 @@ class RayMatcher:
                 ray.init(include_dashboard=False, ignore_reinit_error=True)
             else:  # a cluster's address, or "auto": the cluster `ray start` runs on this node
                 ray.init(address=address, ignore_reinit_error=True)
-        actor = ray.remote(max_restarts=-1, max_task_retries=-1)(GalleryShard)
+        actor: Any = ray.remote(max_restarts=-1, max_task_retries=-1)(GalleryShard)  # handles: typed at run time
         self._ray = ray
         self.shards = shards
-        self.actors = [
-            actor.remote(secret, key_version, min_nfiq2, feed_factory, i, shards)  # type: ignore[attr-defined,unused-ignore]  # ray's remote() is added at run time
-            for i in range(shards)
+        self.actors: list[Any] = [
+            actor.remote(secret, key_version, min_nfiq2, feed_factory, i, shards) for i in range(shards)
         ]
         self._local = ProtectedMatcher(secret, key_version, min_nfiq2)  # extraction: in this process
         self.key_version = key_version
