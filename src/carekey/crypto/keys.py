@@ -145,7 +145,10 @@ def rotate_biometric(path: Path) -> ProgramKeys:
     """Replace the biometric secret by a fresh one under the next version; returns the new keys."""
     keys = ensure_biometric_secret(path)
     if keys.biometric_remote:
-        raise Conflict("the biometric secret is held by the matcher service (carekey matcher init): rotate it there")
+        raise Conflict(
+            "the biometric secret is held by the matcher service (carekey matcher init): rotate it with "
+            "`carekey matcher rotate-key`"
+        )
     keys = keys.rotated_biometric()
     _replace_key_file(path, keys)
     return keys
