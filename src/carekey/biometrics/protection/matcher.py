@@ -13,8 +13,6 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from carekey.biometrics.feed import FollowedGallery, Progress, ShardIndex, TemplateFeed
-from carekey.biometrics.fingerprint import api as fingerprint_api
-from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.modality import Modality
 from carekey.biometrics.protection import calibration
 from carekey.biometrics.protection import fingerprint as pfp
@@ -52,6 +50,11 @@ class ProtectedMatcher:
         return self.gallery.build(progress)
 
     def _protect(self, modality: str, image: bytes, probe: bool) -> bytes:
+        # the extraction pipelines (OpenCV, SciPy, NBIS) load on first use: a Ray shard only searches, and its
+        # process starts (and restarts) without them
+        from carekey.biometrics.fingerprint import api as fingerprint_api
+        from carekey.biometrics.iris import api as iris_api
+
         modality = Modality.parse(modality).value
         if modality == Modality.FINGERPRINT:
             codes = pfp.protect(fingerprint_api.extract(image, min_nfiq2=self._min_nfiq2), self._secret)
