@@ -95,7 +95,8 @@ class RenewalService:
                 return 0
             program_id = load_row(uow, person_id).program_id
             receipts: list[Receipt] = []
-            scope = scope_tag(program_id, renewal_scope(i.modality for i in self._due(uow, person_id)))
+            modalities = renewal_scope(i.modality for i in self._due(uow, person_id))
+            scope = scope_tag(program_id, modalities)
             authorize(
                 uow,
                 now,
@@ -107,7 +108,9 @@ class RenewalService:
                 receipts=receipts,
             )
             due = self._due(uow, person_id)  # again, now under the log lock: a re-enrollment committed since wins
-            if not due:
+            if not due or renewal_scope(i.modality for i in due) != modalities:
+                # a re-enrollment committed since changed what is due (the receipt's scope would not match the
+                # request): nothing is read now, the next run renews what is left
                 uow.commit()
                 return 0
             receipt = receipts[-1] if receipts else None
