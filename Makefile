@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	@echo "==> [2/3] upgrading pip"
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "==> [3/3] installing carekey with its dev extra (tests, bench, postgres, demo), pinned by requirements.lock"
+	@echo "==> [3/3] installing carekey with its dev extra (tests, bench, postgres, demo, ray), pinned by requirements.lock"
 	$(BIN)/python -m pip install --progress-bar off -c requirements.lock -e '.[dev]'
 	touch $@
 	@echo "==> installed: $$($(BIN)/carekey --version)"

@@ -23,14 +23,17 @@ from carekey.crypto.envelope import PersonCrypto
 from carekey.crypto.keys import (
     MatcherKeys,
     ProgramKeys,
+    adopt_remote_biometric_version,
     create_key_file,
     create_matcher_key_file,
     ensure_biometric_secret,
+    load_key_file,
     load_matcher_key_file,
     replace_key_file,
     rotate_biometric,
+    rotate_matcher_key_file,
 )
-from carekey.errors import Conflict, IntegrityError, KeyCheckFailed
+from carekey.errors import Conflict, IntegrityError, KeyCheckFailed, MatcherUnavailable
 from carekey.services.biometrics import BiometricMatcher
 from carekey.services.container import Services, build_services
 from carekey.services.deps import Actor, Deps
@@ -41,6 +44,7 @@ from carekey.storage.database import Database
 from carekey.storage.heads import HeadsFile
 from carekey.storage.keystore import FileSecretStore
 from carekey.storage.receipts import ReceiptLedger
+from carekey.storage.sql import feed as sql_feed
 
 
 @dataclass
@@ -365,8 +369,32 @@ def rotate_biometric_key(settings: Settings) -> int:
     From then on captures enroll under the new version; templates of the old version are no longer
     searched (a leaked gallery is useless without the old secret, which is not kept), are deleted when
     the person re-enrolls, and by ``RetentionService``. Restart running servers to pick the new key up.
+
+    With the secret moved to a matcher service (``carekey matcher init``), the matcher rotates it
+    (``carekey matcher rotate-key`` on its host, then a restart of the matcher); this then asks the matcher's
+    ``/health`` for its key version and records it in this registry's key file, which still holds no secret.
     """
-    return rotate_biometric(settings.resolved_key_file()).biometric_version
+    path = settings.resolved_key_file()
+    keys = load_key_file(path)
+    if not keys.biometric_remote:
+        return rotate_biometric(path).biometric_version
+    matcher = remote_matcher(settings, keys)
+    assert matcher is not None  # remote_matcher refuses a moved secret without a matcher URL
+    try:
+        found = matcher.health().get("key_version")
+    finally:
+        matcher.close()
+    if not isinstance(found, int):
+        raise MatcherUnavailable("the matcher's /health names no biometric key version")
+    return adopt_remote_biometric_version(path, found).biometric_version
+
+
+def rotate_matcher_key(matcher_dir: Path) -> int:
+    """``carekey matcher rotate-key``: a fresh biometric secret under the next version in the matcher's key file
+    (run it as the matcher's OS user); the matcher serves it after a restart, and the registry follows with
+    ``carekey keys rotate-biometric`` (``rotate_biometric_key``)."""
+    restrict_new_files()
+    return rotate_matcher_key_file(matcher_dir / MATCHER_KEYS).biometric_version
 
 
 # ---- the matcher service (``carekey matcher init`` / ``serve``, issue 15) -------------------------------------
@@ -417,8 +445,8 @@ def initialize_matcher(settings: Settings, matcher_dir: Path, url: str, max_rece
 
 
 def open_template_feed(database_url: str) -> TemplateFeed:
-    """The database's template feed (a Ray shard opens its own: this function is sent, not the engine)."""
-    return Database(database_url).template_feed()
+    """The database's template feed (a Ray shard opens its own: ``storage.sql.feed.open_template_feed`` is sent)."""
+    return sql_feed.open_template_feed(database_url)
 
 
 def build_matcher(
@@ -451,7 +479,12 @@ def build_matcher(
         from carekey.biometrics.protection.ray_shards import RayMatcher  # the `ray` extra
 
         engine = RayMatcher(
-            keys.biometric_secret, keys.biometric_version, nfiq, partial(open_template_feed, url), shards, ray_address
+            keys.biometric_secret,
+            keys.biometric_version,
+            nfiq,
+            partial(sql_feed.open_template_feed, url),
+            shards,
+            ray_address,
         )
     else:
         engine = ProtectedMatcher(keys.biometric_secret, keys.biometric_version, nfiq)

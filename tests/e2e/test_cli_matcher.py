@@ -100,3 +100,31 @@ def test_matcher_serve_as_its_own_process(matcher_process):
         assert report.ok, report.to_dict()
     finally:
         app.close()
+
+
+def test_matcher_rotate_key_through_the_cli(tmp_path, monkeypatch):
+    """`carekey matcher rotate-key`: the next key version in the matcher's own key file (0600, a new secret); the
+    registry's key file is untouched until `keys rotate-biometric` reads the restarted matcher's version."""
+    import stat
+
+    from carekey.crypto.keys import load_key_file, load_matcher_key_file
+
+    monkeypatch.setenv("CAREKEY_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("CAREKEY_ARGON2_MEMORY_KIB", "64")
+    monkeypatch.delenv("CAREKEY_DATABASE_URL", raising=False)
+    data, mdata = tmp_path / "var", tmp_path / "matcher"
+    assert runner.invoke(cli, ["init", "--data", str(data)]).exit_code == 0
+    r = runner.invoke(cli, ["matcher", "init", "--data", str(data), "--matcher-data", str(mdata)])
+    assert r.exit_code == 0, r.output
+    before = load_matcher_key_file(mdata / "matcher.keys")
+    r = runner.invoke(cli, ["matcher", "rotate-key", "--matcher-data", str(mdata)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["biometric_key_version"] == 2
+    after = load_matcher_key_file(mdata / "matcher.keys")
+    assert after.biometric_version == 2 and after.biometric_secret != before.biometric_secret
+    assert stat.S_IMODE((mdata / "matcher.keys").stat().st_mode) == 0o600
+    assert load_key_file(data / "carekey.keys").biometric_version == 1
+    # the matcher is not running: the registry cannot learn the new version and keeps its own
+    r = runner.invoke(cli, ["keys", "rotate-biometric", "--data", str(data)])
+    assert r.exit_code != 0 and "matcher" in r.output.lower()
+    assert load_key_file(data / "carekey.keys").biometric_version == 1

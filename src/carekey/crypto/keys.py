@@ -145,7 +145,10 @@ def rotate_biometric(path: Path) -> ProgramKeys:
     """Replace the biometric secret by a fresh one under the next version; returns the new keys."""
     keys = ensure_biometric_secret(path)
     if keys.biometric_remote:
-        raise Conflict("the biometric secret is held by the matcher service (carekey matcher init): rotate it there")
+        raise Conflict(
+            "the biometric secret is held by the matcher service (carekey matcher init): rotate it with "
+            "`carekey matcher rotate-key`"
+        )
     keys = keys.rotated_biometric()
     _replace_key_file(path, keys)
     return keys
@@ -201,6 +204,39 @@ def create_matcher_key_file(path: Path, keys: MatcherKeys) -> None:
         fh.write(keys.to_json())
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def rotate_matcher_key_file(path: Path) -> MatcherKeys:
+    """``carekey matcher rotate-key``: a fresh biometric secret under the next version, written atomically (0600)
+    over the matcher's key file; the old secret is not kept (templates under it can no longer be searched)."""
+    keys = load_matcher_key_file(path)
+    rotated = MatcherKeys(secrets.token_bytes(KEY_BYTES), keys.biometric_version + 1)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(rotated.to_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return rotated
+
+
+def adopt_remote_biometric_version(path: Path, version: int) -> ProgramKeys:
+    """The registry's side of a matcher key rotation: its key file (which holds no biometric secret) records the
+    matcher's new key version, so new captures are stored and searched under it."""
+    keys = load_key_file(path)
+    if not keys.biometric_remote:
+        raise Conflict("this registry holds its own biometric secret: rotate it with `carekey keys rotate-biometric`")
+    if version <= keys.biometric_version:
+        raise Conflict(
+            f"the matcher still protects under biometric key version {version} (this registry: "
+            f"{keys.biometric_version}): run `carekey matcher rotate-key` on the matcher's host and restart the "
+            "matcher first"
+        )
+    keys = replace(keys, biometric_version=version)
+    _replace_key_file(path, keys)
+    return keys
 
 
 def load_matcher_key_file(path: Path) -> MatcherKeys:

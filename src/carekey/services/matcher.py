@@ -15,7 +15,10 @@ The steps, and the log entry each one spends (a receipt serves each step of its 
   the enrollment form, and the probe form for the duplicate check;
 - ``duplicate_search`` (the same entry's "duplicate_search" step): search the program's gallery with that probe,
   under the program's enrollment lock;
-- ``identify`` (an ``identify_biometric`` entry): extract one probe per position and search the program's gallery.
+- ``identify`` (an ``identify_biometric`` entry): extract one probe per position and search the program's gallery;
+- ``renew`` (a ``renew_biometric`` entry of the renewal job): extract, under the current key version, the
+  enrollment forms of one person's kept images (decrypted by the registry, sent once, never stored by the
+  matcher) after a key rotation. The entry's scope names every modality of the request (``renewal_scope``).
 
 Deleting a template is not a matcher request: the registry deletes the row (a logged access of its own) and the
 matcher's gallery drops it from the template change feed before its next search.
@@ -23,7 +26,7 @@ matcher's gallery drops it from the template change feed before its next search.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,7 +37,17 @@ if TYPE_CHECKING:
     from carekey.services.biometrics import BiometricMatcher
 
 Found = list[tuple[str, float]]  # (template id, score), best first
-STEPS = {"enroll": "enroll_biometric", "duplicate_search": "enroll_biometric", "identify": "identify_biometric"}
+STEPS = {
+    "enroll": "enroll_biometric",
+    "duplicate_search": "enroll_biometric",
+    "identify": "identify_biometric",
+    "renew": "renew_biometric",
+}
+
+
+def renewal_scope(modalities: Iterable[str]) -> str:
+    """The modality part of a renewal's receipt scope: every modality of the person's kept images, sorted."""
+    return "+".join(sorted(set(modalities)))
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ class MatcherPort(Protocol):
         among: Collection[str] | None,
         top: int,
     ) -> dict[str, Found]: ...
+
+    def renew(self, receipt: Receipt | None, program_id: str, images: Sequence[tuple[str, bytes]]) -> list[bytes]: ...
 
     def threshold(self, modality: str) -> float: ...
 
@@ -107,6 +122,9 @@ class EmbeddedMatcher:
             pos: self.engine.search(program_id, modality, probe, pos[:40] or None, among)[:top]
             for pos, probe in probes.items()
         }
+
+    def renew(self, receipt: Receipt | None, program_id: str, images: Sequence[tuple[str, bytes]]) -> list[bytes]:
+        return [self.engine.extract(modality, image) for modality, image in images]
 
     def threshold(self, modality: str) -> float:
         return self.engine.threshold(modality)

@@ -18,13 +18,13 @@ import statistics
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from carekey.audit.receipt import Expectation, Receipt, ReceiptError, verify_receipt
 from carekey.errors import Forbidden
 from carekey.services.biometrics import BiometricMatcher
-from carekey.services.matcher import STEPS, Enrolled, Found
+from carekey.services.matcher import STEPS, Enrolled, Found, renewal_scope
 from carekey.storage.receipts import ReceiptLedger
 
 
@@ -98,6 +98,11 @@ class MatcherNode:
             pos: self.engine.search(program_id, modality, probe, pos[:40] or None, among)[:top]
             for pos, probe in probes.items()
         }
+
+    def renew(self, receipt: object, program_id: str, images: Sequence[tuple[str, bytes]]) -> list[bytes]:
+        """Enrollment forms, under this matcher's key version, of one person's kept images (a renewal)."""
+        self.admit(receipt, "renew", program_id, renewal_scope(m for m, _ in images))
+        return [self.engine.extract(modality, image) for modality, image in images]
 
     def health(self) -> dict[str, Any]:
         """Counts only (no template, no person): for ``GET /health``."""

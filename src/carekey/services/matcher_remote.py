@@ -5,7 +5,9 @@ duplicate check) with the step's log receipt, over loopback TCP, a Unix socket (
 request signed with the shared channel credential (``carekey.crypto.channel``, why HMAC there). It gets back
 protected templates and (template id, score) pairs. A matcher that cannot be reached, fails, or refuses
 raises ``MatcherUnavailable`` (503): the service has written nothing of the step yet, and lookups by name or card
-never call the matcher. Deletions need no request (the matcher follows the database's template feed).
+never call the matcher. A renewal after a key rotation sends one person's kept images (decrypted here) with the
+receipt of its ``renew_biometric`` entry and gets their new templates back. Deletions need no request (the
+matcher follows the database's template feed).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -136,6 +138,27 @@ class RemoteMatcher:
         )
         return {str(pos): _found(rows) for pos, rows in doc["found"].items()}
 
+    def renew(self, receipt: Receipt | None, program_id: str, images: Sequence[tuple[str, bytes]]) -> list[bytes]:
+        doc = self._post(
+            "/v1/renew",
+            {
+                "receipt": receipt.to_dict() if receipt else None,
+                "program_id": program_id,
+                "images": [{"modality": m, "image": _b64(img)} for m, img in images],
+            },
+        )
+        version = int(doc["key_version"])
+        if version != self.key_version:
+            raise MatcherUnavailable(
+                f"the matcher protects under biometric key version {version}, this registry expects "
+                f"{self.key_version}: nothing was stored (run `carekey keys rotate-biometric` on the registry "
+                "after rotating the matcher's key)"
+            )
+        templates = doc.get("templates")
+        if not isinstance(templates, list) or len(templates) != len(images):
+            raise MatcherUnavailable("the matcher answered an unexpected document")
+        return [base64.b64decode(t) for t in templates]
+
     def threshold(self, modality: str) -> float:
         from carekey.biometrics.protection import parameters as P  # constants only, no secret
 
@@ -172,9 +195,9 @@ class RemoteMatcher:
             )
         return int(found.get("templates") or 0)
 
-    # the engine methods the renewal job needs: not offered across the boundary in this version
+    # the engine's own methods are not offered across the boundary: every step goes through a receipted request
     def extract(self, modality: str, image: bytes) -> bytes:
-        raise MatcherUnavailable("template renewal from kept images runs with the embedded matcher only (for now)")
+        raise MatcherUnavailable("extraction goes through enroll / renew requests with a log receipt")
 
     probe = extract
 

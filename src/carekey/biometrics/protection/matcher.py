@@ -13,8 +13,6 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from carekey.biometrics.feed import FollowedGallery, Progress, ShardIndex, TemplateFeed
-from carekey.biometrics.fingerprint import api as fingerprint_api
-from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.modality import Modality
 from carekey.biometrics.protection import calibration
 from carekey.biometrics.protection import fingerprint as pfp
@@ -28,16 +26,20 @@ from carekey.errors import TemplateError
 class ProtectedMatcher:
     """Fingerprint (per finger; the services fuse two fingers) and iris (per eye; both eyes fused)."""
 
-    def __init__(self, secret: bytes, key_version: int, min_nfiq2: int = 5) -> None:
+    def __init__(self, secret: bytes, key_version: int, min_nfiq2: int = 5, share: float = 1.0) -> None:
+        """``share``: the part of each gallery this instance holds (1/K on each of K Ray shards: ``shards``)."""
         if len(secret) != P.SECRET_BYTES or key_version < 1:
             raise ValueError("a biometric secret of 32 bytes and a key version >= 1 are required")
+        if not 0 < share <= 1:
+            raise ValueError("share is the part of the gallery held here: 0 < share <= 1")
         self._secret = secret
+        self._share = share
         self.key_version = key_version
         self._min_nfiq2 = min_nfiq2
         self.gallery = FollowedGallery(key_version, self._enrolled_codes, self._new_index)
 
     def _new_index(self, modality: str) -> ShardIndex:
-        return IrisShard() if modality == "iris" else FingerprintShard(self._secret)
+        return IrisShard(self._share) if modality == "iris" else FingerprintShard(self._secret, self._share)
 
     def follow(self, feed: TemplateFeed) -> None:
         """Keep the gallery in step with the database's template feed (wired once by ``bootstrap``)."""
@@ -48,6 +50,11 @@ class ProtectedMatcher:
         return self.gallery.build(progress)
 
     def _protect(self, modality: str, image: bytes, probe: bool) -> bytes:
+        # the extraction pipelines (OpenCV, SciPy, NBIS) load on first use: a Ray shard only searches, and its
+        # process starts (and restarts) without them
+        from carekey.biometrics.fingerprint import api as fingerprint_api
+        from carekey.biometrics.iris import api as iris_api
+
         modality = Modality.parse(modality).value
         if modality == Modality.FINGERPRINT:
             codes = pfp.protect(fingerprint_api.extract(image, min_nfiq2=self._min_nfiq2), self._secret)

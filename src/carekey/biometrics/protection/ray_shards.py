@@ -4,11 +4,15 @@ Each template belongs to one shard, ``shard_of(template id)`` (an unkeyed BLAKE2
 every shard holds about 1/K of every program's gallery. A shard is a Ray actor holding a ``ProtectedMatcher``
 whose gallery follows the database's template feed as seen by that shard (``ShardFeed``: rows of other shards read
 as "not stored here", so the feed position still advances). A search fans out to every shard, each scores its
-part with the same kernels, and the partial lists are merged by score: with every scored template returned, the
-merged list is the one a single process gives (``tests/integration/test_ray_shards.py``). Enrollments and
-deletions need no routing: each shard picks its own rows from the feed. An actor that dies is restarted by Ray
-(``max_restarts=-1``) and rebuilds its shard from the database on its next search (``max_task_retries=-1``
-retries the search that was running).
+part with the same kernels, and the partial lists are merged by score. Each shard's pre-filter keeps 1/K of the
+one-process shortlist (``shards.scaled``: iris 4,096 / K rows of stage 1), so K shards together score in full as
+many rows as one process, not K times as many. A gallery under the exhaustive limit (4 shortlists: 16,384 iris rows
+in one process, 16,384 / K per shard) is scored in full either way and the merged list is the one a single
+process gives (``tests/integration/test_ray_shards.py``); above it, the K partial shortlists replace the one
+global shortlist, and ``carekey bench search --engine ray`` measures the top-1 agreement with one process.
+Enrollments and deletions need no routing: each shard picks its own rows from the feed. An actor that dies is
+restarted by Ray (``max_restarts=-1``) and rebuilds its shard from the database on its next search
+(``max_task_retries=-1`` retries the search that was running).
 
 Extraction and protection of probes stay in the matcher process. The actors receive the biometric secret (their
 indexes and template validation need it): the Ray cluster is inside the matcher's trust boundary (its own
@@ -66,7 +70,7 @@ class GalleryShard:
         shard: int,
         shards: int,
     ) -> None:
-        self.engine = ProtectedMatcher(secret, key_version, min_nfiq2)
+        self.engine = ProtectedMatcher(secret, key_version, min_nfiq2, share=1 / shards)
         self.engine.follow(ShardFeed(feed_factory(), shard, shards))
 
     def build(self) -> int:
@@ -125,13 +129,15 @@ class RayMatcher:
         if shards < 1:
             raise ValueError("at least one shard")
         if not ray.is_initialized():
-            ray.init(address=None if address in (None, "local") else address, ignore_reinit_error=True)
-        actor = ray.remote(max_restarts=-1, max_task_retries=-1)(GalleryShard)
+            if address in (None, "local"):  # a Ray instance of this process, without the dashboard
+                ray.init(include_dashboard=False, ignore_reinit_error=True)
+            else:  # a cluster's address, or "auto": the cluster `ray start` runs on this node
+                ray.init(address=address, ignore_reinit_error=True)
+        actor: Any = ray.remote(max_restarts=-1, max_task_retries=-1)(GalleryShard)  # handles: typed at run time
         self._ray = ray
         self.shards = shards
-        self.actors = [
-            actor.remote(secret, key_version, min_nfiq2, feed_factory, i, shards)  # type: ignore[attr-defined,unused-ignore]  # ray's remote() is added at run time
-            for i in range(shards)
+        self.actors: list[Any] = [
+            actor.remote(secret, key_version, min_nfiq2, feed_factory, i, shards) for i in range(shards)
         ]
         self._local = ProtectedMatcher(secret, key_version, min_nfiq2)  # extraction: in this process
         self.key_version = key_version

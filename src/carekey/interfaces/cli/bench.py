@@ -152,14 +152,18 @@ def search_cmd(
     ray_address: Annotated[
         str | None, typer.Option(help="an existing Ray cluster (default: start a local one)")
     ] = None,
+    single_gallery: Annotated[
+        int | None,
+        typer.Option(min=1, help="with --engine ray: also time one process on the first N templates of the gallery"),
+    ] = None,
 ) -> None:
     """1:N search speed and top-1 hit rate over a large gallery (fingerprint: 100,000; iris: 1,000,000).
 
     Example: carekey bench search --modality iris --gallery 1000000 --queries 50 --protected
     --out bench/results/protection/search_iris.json
 
-    Sharded: carekey bench search --modality iris --engine ray --shards 4 --gallery 200000
-    --out bench/results/matcher/ray_search_iris.json (needs the ray extra)"""
+    Sharded: carekey bench search --modality iris --engine ray --shards 4 --gallery 2000000
+    --single-gallery 1000000 --out bench/results/matcher/ray_search_iris_2m_4.json (needs the ray extra)"""
     if engine not in ("single", "ray"):
         raise typer.BadParameter("single or ray", param_hint="--engine")
     if engine == "ray":
@@ -172,7 +176,7 @@ def search_cmd(
             raise typer.Exit(2) from None
         from carekey.bench import ray_search
 
-        report = ray_search.iris(gallery, queries, shards, track, ray_address)
+        report = ray_search.iris(gallery, queries, shards, track, ray_address, single_gallery)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2))
         for key, value in report.items():

@@ -4,6 +4,9 @@
   log public key and a shared channel credential; the registry's key file keeps only the key version.
 - ``serve``: run the matcher (HTTP on loopback / a host, or a Unix socket); it builds its gallery from the
   database's template feed and admits only requests carrying a valid log receipt.
+- ``rotate-key``: a fresh biometric secret under the next key version (restart ``serve``, then run
+  ``carekey keys rotate-biometric --renew`` on the registry: it adopts the version and renews kept images through
+  the matcher);
 - ``receipts``: the entry promises of every receipt it accepted, one JSON a line, for
   ``carekey log verify --promises``.
 """
@@ -56,7 +59,7 @@ def serve(
     ] = None,
     shards: Annotated[int, typer.Option(min=1, help="Ray shards (actors) of the gallery, with --ray")] = 2,
 ) -> None:
-    """Serve the matcher: build the gallery, then answer enroll / duplicate-search / identify with receipts."""
+    """Serve the matcher: build the gallery, then answer enroll / duplicate-search / identify / renew with receipts."""
     import uvicorn
 
     from carekey.interfaces.matcher.app import create_matcher_app
@@ -79,6 +82,20 @@ def serve(
         )
     finally:
         built.close()
+
+
+@matcher_app.command("rotate-key")
+def rotate_key(matcher_data: MatcherDir) -> None:
+    """Replace the matcher's biometric secret by a fresh one under the next key version (the old one is not kept).
+    Restart `carekey matcher serve`, then run `carekey keys rotate-biometric` (with --renew) on the registry."""
+    with handled():
+        version = bootstrap.rotate_matcher_key(matcher_data)
+    emit(
+        {
+            "biometric_key_version": version,
+            "next": "restart `carekey matcher serve`, then on the registry: `carekey keys rotate-biometric --renew`",
+        }
+    )
 
 
 @matcher_app.command("receipts")

@@ -1,4 +1,4 @@
-"""The matcher service's HTTP API: three steps, each signed with the channel credential and carrying its log
+"""The matcher service's HTTP API: four steps, each signed with the channel credential and carrying its log
 receipt, plus ``GET /health``.
 
 - ``POST /v1/enroll``: ``{receipt, program_id, modality, image (base64), with_probe}`` ->
@@ -6,6 +6,8 @@ receipt, plus ``GET /health``.
 - ``POST /v1/duplicate-search``: ``{receipt, program_id, modality, probe}`` -> ``{found: [[template id, score]...]}``
 - ``POST /v1/identify``: ``{receipt, program_id, modality, images: {position: base64}, among, top}`` ->
   ``{found: {position: [[template id, score]...]}}``
+- ``POST /v1/renew``: ``{receipt, program_id, images: [{modality, image (base64)}...]}`` ->
+  ``{templates: [base64...], key_version}`` (one person's kept images after a key rotation)
 - ``GET /health``: key version, template count, shards, receipts accepted and refused per reason (no credential
   needed: counts only).
 
@@ -117,6 +119,16 @@ def create_matcher_app(node: MatcherNode, credential: bytes, on_startup: Callabl
             node.identify, doc.get("receipt"), _text(doc, "program_id"), _text(doc, "modality"), images, among, top
         )
         return {"found": found}
+
+    @app.post("/v1/renew")
+    async def renew(request: Request) -> dict[str, Any]:
+        doc = await signed(request)
+        raw = doc.get("images")
+        if not isinstance(raw, list) or not raw or not all(isinstance(i, dict) for i in raw):
+            raise InvalidInput("images: a list of {modality, image (base64)}", field="images")
+        images = [(_text(item, "modality"), _bytes(item, "image")) for item in raw]
+        made = await run_in_threadpool(node.renew, doc.get("receipt"), _text(doc, "program_id"), images)
+        return {"templates": [base64.b64encode(t).decode() for t in made], "key_version": node.engine.key_version}
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

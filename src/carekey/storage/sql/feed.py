@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, select
 
 from carekey.biometrics.feed import TemplateChange
-from carekey.storage.sql.engine import READ_ONLY
+from carekey.storage.sql.engine import READ_ONLY, make_engine
 from carekey.storage.sql.tables import biometric_templates as t
 from carekey.storage.sql.tables import people
 from carekey.storage.sql.tables import template_feed as f
@@ -67,3 +67,10 @@ class SqlTemplateFeed:
             )
             for r in self._read(query)
         ]
+
+
+def open_template_feed(url: str) -> SqlTemplateFeed:
+    """The feed of the database at ``url`` on an engine of its own: what a Ray shard of the matcher opens in its
+    actor process (``bootstrap.build_matcher`` sends this function and the URL, not an engine; importing this
+    module, not ``carekey.bootstrap``, keeps an actor's start-up short)."""
+    return SqlTemplateFeed(make_engine(url))

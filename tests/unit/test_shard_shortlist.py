@@ -1,0 +1,60 @@
+"""Per-shard shortlists (issue 15): on K shards each protected index keeps 1/K of the one-process shortlist, so K
+shards together score in full as many rows as one process; merged, they rank a planted mate first as one process
+does. No Ray: the shard indexes of ``protection.shards`` are what each Ray actor holds."""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+import pytest
+
+from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection.matcher import ProtectedMatcher
+from carekey.biometrics.protection.ray_shards import shard_of
+from carekey.biometrics.protection.shards import FingerprintShard, IrisShard, scaled
+
+SHORTLIST = 16  # a small one-process shortlist, so a gallery of a few hundred rows is above the exhaustive limit
+
+
+def test_a_shard_keeps_its_share_of_the_shortlist():
+    assert scaled(4096, 1.0) == 4096
+    assert scaled(4096, 1 / 4) == 1024
+    assert scaled(4096, 1 / 3) == 1366  # rounded up: K shards never keep fewer rows than one process
+    assert scaled(200, 1 / 1000) == 1
+    assert IrisShard(1 / 4).shortlist == P.IRIS_INDEX_SHORTLIST // 4
+    assert FingerprintShard(secrets.token_bytes(P.SECRET_BYTES), 1 / 4).least == P.FP_INDEX_SHORTLIST_MIN // 4
+    with pytest.raises(ValueError, match="share"):
+        ProtectedMatcher(secrets.token_bytes(P.SECRET_BYTES), 1, share=0)
+
+
+def noisy(code: np.ndarray, flips: int, rng: np.random.Generator) -> np.ndarray:
+    out = code.copy()
+    where = rng.choice(code.size, flips, replace=False)
+    out[where] = (out[where] + rng.integers(1, P.IRIS_Q, flips)) % P.IRIS_Q
+    return out
+
+
+@pytest.mark.parametrize("shards", [2, 4])
+def test_k_shards_score_one_shortlist_together_and_find_the_mates_one_process_finds(monkeypatch, shards):
+    monkeypatch.setattr(P, "IRIS_INDEX_SHORTLIST", SHORTLIST)
+    rng = np.random.default_rng(7)
+    n = 600  # above 4 shortlists in one process, and in each shard
+    codes = rng.integers(0, P.IRIS_Q, (n, P.IRIS_HASHES), dtype=np.uint8)
+    keys = [f"T{i:04d}" for i in range(n)]
+    single, parts = IrisShard(), [IrisShard(1 / shards) for _ in range(shards)]
+    single.add_many(keys, list(codes))
+    for i, part in enumerate(parts):
+        mine = [j for j, k in enumerate(keys) if shard_of(k, shards) == i]
+        part.add_many([keys[j] for j in mine], [codes[j] for j in mine])
+    assert sum(len(p) for p in parts) == n and all(len(p) > 4 * scaled(SHORTLIST, 1 / shards) for p in parts)
+
+    for mate in rng.choice(n, 8, replace=False):
+        probe = noisy(codes[mate], P.IRIS_HASHES // 3, rng)[None, :]  # a genuine: a third of the hashes differ
+        one = single.search(probe, top=n)
+        found = [part.search(probe, top=n) for part in parts]
+        merged = sorted((hit for f in found for hit in f), key=lambda kv: (-kv[1], kv[0]))
+        assert len(one) == SHORTLIST  # one process scores its shortlist in full ...
+        assert [len(f) for f in found] == [scaled(SHORTLIST, 1 / shards)] * shards  # ... each shard its share
+        assert merged[0] == one[0] == (keys[mate], pytest.approx(one[0][1]))
+        assert one[0][1] > P.IRIS_THRESHOLD
