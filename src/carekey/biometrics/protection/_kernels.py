@@ -64,3 +64,60 @@ def best_shift_scan(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
                 best = c
         out[r] = best
     return out
+
+
+_NIBBLE_LOW = np.uint64(0x1111111111111111)
+
+
+@numba.njit(cache=True)
+def nibble_collision_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``collision_counts`` of codes stored two 4-bit values a byte (``fingerprint_index.pack``), read as
+    (rows, m / 16) uint64: a value collides when its nibble of ``a ^ b`` is zero (OR-folding each nibble's
+    4 bits into its lowest, then a popcount of the non-zero nibbles)."""
+    na, nb, w = a.shape[0], b.shape[0], a.shape[1]
+    out = np.empty((na, nb), np.int32)
+    one, two = np.uint64(1), np.uint64(2)
+    for i in range(na):
+        for j in range(nb):
+            differ = 0
+            for k in range(w):
+                x = a[i, k] ^ b[j, k]
+                x |= x >> one
+                x |= x >> two
+                differ += _popcount(x & _NIBBLE_LOW)
+            out[i, j] = 16 * w - differ
+    return out
+
+
+@numba.njit(cache=True)
+def shortlist_collision_counts(probe: np.ndarray, gallery: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """``nibble_collision_counts(probe, gallery[s])`` for every slot s: (len(slots), rows, rows) int32."""
+    out = np.empty((slots.shape[0], probe.shape[0], gallery.shape[1]), np.int32)
+    for t in range(slots.shape[0]):
+        out[t] = nibble_collision_counts(probe, gallery[slots[t]])
+    return out
+
+
+@numba.njit(cache=True)
+def band_votes(packed: np.ndarray, slots: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per slot s: how many of the (band, byte value) pairs of finger ``packed[s]`` (fingers, rows, bytes)
+    uint8, band b being byte b of a row, are in the probe's set ``present`` (bands, 256) uint8 (1: in it);
+    each distinct pair counted once, as a set intersection. ``present`` is copied: it is also the scratch
+    that marks a pair counted (the slot's stamp), so no per-finger clearing is needed."""
+    bands, rows = present.shape[0], packed.shape[1]
+    stamp = present.astype(np.int32) * -1  # -1: in the probe, not yet counted; 0: not in the probe
+    out = np.empty(slots.shape[0], np.int32)
+    for t in range(slots.shape[0]):
+        s = slots[t]
+        mark = t + 1
+        c = 0
+        for r in range(rows):
+            row = packed[s, r]
+            for b in range(bands):
+                v = row[b]
+                x = stamp[b, v]
+                if x != 0 and x != mark:
+                    stamp[b, v] = mark
+                    c += 1
+        out[t] = c
+    return out

@@ -100,9 +100,15 @@ def to_score(raw: float) -> float:
     return float(1.0 - math.exp(-max(0.0, raw) / P.FP_SCORE_SCALE))
 
 
+def score_counts(counts: np.ndarray, hashes: int) -> float:
+    """Similarity in [0, 1] from the collision counts (rows of a, rows of b) of two fingers' codes of ``hashes``
+    hash functions: the one place the comparison turns counts into a score (``compare``, the 1:N index)."""
+    return to_score(lss(normalized(counts / hashes)))
+
+
 def compare(a: np.ndarray, b: np.ndarray) -> float:
     """Similarity in [0, 1] of two protected fingers (same key)."""
-    return to_score(lss(normalized(collision_counts(a, b) / a.shape[1])))
+    return score_counts(collision_counts(a, b), a.shape[1])
 
 
 def compare_pair(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:

@@ -56,6 +56,7 @@ IRIS_INDEX_SHORTLIST = 4096  # the best rows of stage 1 are scored in full (iris
 FP_INDEX_BAND = 2  # a band key is this many consecutive IoM values of one code row (8 bits at q = 16) ...
 FP_INDEX_BANDS = 96  # ... from the first BANDS * BAND hash functions (DB1_B/DB2_B mates in the top 1 % of
 # 2,000 chimeras: 93 %; 3-value bands 65 %, 64 bands 85 %)
-FP_INDEX_BITS = 65536  # Bloom-style bitset per finger (8 KiB; 32768 bits lost ~5 points of the above)
+# (the pre-filter reads the bands straight from the packed codes, an exact set of pairs: no per-finger structure;
+# the 65,536-bit keyed Bloom bitset it replaced cost 8 KiB a finger, 32,768 bits lost ~5 points of the above)
 FP_INDEX_SHORTLIST_MIN = 200  # fingers scored in full (fingerprint.compare): at least this many,
 FP_INDEX_SHORTLIST_SHARE = 0.02  # or this share of the gallery
