@@ -86,3 +86,29 @@ def load(data: bytes, modality: str, key_version: int, secret: bytes) -> Protect
     if codes.max() >= q:
         raise TemplateError("Protected template holds out-of-range hash values.", reason="range")
     return ProtectedTemplate(modality, kv, codes)
+
+
+def load_many(
+    data: list[bytes], modality: str, key_version: int, secret: bytes, rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checks of ``load`` on a batch of stored templates of ``rows`` rows, without Python work per template
+    but a CRC-32: (codes (k, rows, hashes) of the valid ones, their indices in ``data``). A template failing any
+    check is left out; the caller loads it alone with ``load`` to learn (and log) why. The gallery's start-up
+    loads every stored template through here."""
+    hashes, q = SHAPES[modality]
+    size = _HEADER.size + rows * hashes + 4
+    sized = np.fromiter((i for i, d in enumerate(data) if len(d) == size), np.int64)
+    if not sized.size:
+        return np.zeros((0, rows, hashes), np.uint8), sized
+    blob = b"".join(data[i] for i in sized)
+    batch = np.frombuffer(blob, np.uint8).reshape(sized.size, size)
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, MODALITY_CODES[modality], key_version, key_id(secret), rows, hashes)
+    view = memoryview(blob)
+    crcs = np.fromiter((zlib.crc32(view[i * size : (i + 1) * size - 4]) for i in range(sized.size)), np.uint32)
+    codes = batch[:, _HEADER.size : size - 4].reshape(sized.size, rows, hashes)
+    good = (
+        (batch[:, : _HEADER.size] == np.frombuffer(header, np.uint8)).all(axis=1)
+        & (crcs == batch[:, size - 4 :].copy().view(">u4")[:, 0])
+        & (codes.max(axis=(1, 2)) < q)
+    )
+    return codes[good], sized[good]
