@@ -191,16 +191,24 @@ def test_fingerprint_prefilter_counts_the_shared_band_pairs(n, seed):
     assert index.prefilter_votes(probe, np.array([n - 1, 0])).tolist() == [expected[-1], expected[0]]
 
 
-def test_fingerprint_index_memory_is_the_packed_codes_bound():
-    """Bytes per finger: its FP_ROWS x FP_HASHES values at ceil(log2 FP_Q) bits each, plus the pre-filter's own
-    structure (``fingerprint_index.PREFILTER_BYTES``); at most 12 KiB (issue 13) at the shipped parameters."""
+def test_fingerprint_index_memory_is_the_packed_codes_and_the_band_bitset():
+    """Bytes per finger: its FP_ROWS x FP_HASHES values at ceil(log2 FP_Q) bits each plus one bit per possible
+    (band, value) pair of the pre-filter, nothing else; 14 KiB at the shipped parameters (32 KiB before)."""
     rng = np.random.default_rng(3)
+    codes = rng.integers(0, P.FP_Q, (3, P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)
     index = ProtectedFingerprintIndex(capacity=1)
-    index.add_many(["a", "b", "c"], list(rng.integers(0, P.FP_Q, (3, P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)))
-    bound = P.FP_ROWS * P.FP_HASHES * K.planes_of(P.FP_Q) // 8 + FI.PREFILTER_BYTES
-    assert index.nbytes == 3 * bound
-    assert index._packed.nbytes <= 4 * bound  # the capacity held is the rows themselves, no copy (doubling)
-    assert bound <= 12 * 1024
+    index.add_many(["a", "b", "c"], list(codes))
+    bound = P.FP_ROWS * P.FP_HASHES * K.planes_of(P.FP_Q) // 8 + P.FP_INDEX_BANDS * P.FP_Q**P.FP_INDEX_BAND // 8
+    assert index.nbytes == 3 * bound == 3 * FI.BYTES_PER_FINGER
+    assert index._packed[:3].nbytes + index._bits[:3].nbytes == 3 * bound  # the arrays hold exactly that
+    assert bound <= 14 * 1024
     index.remove("b")
-    assert index.nbytes == 2 * bound and index.keys() == ["a", "c"]
-    assert np.array_equal(index.codes(index.slots(["c"])[0]) < P.FP_Q, np.ones((P.FP_ROWS, P.FP_HASHES), bool))
+    assert index.nbytes == 2 * bound and sorted(index.keys()) == ["a", "c"]
+    assert np.array_equal(index.codes(index.slots(["c"])[0]), codes[2])
+    assert np.array_equal(index.prefilter_votes(codes[2], index.slots(["c"])), [_pairs(codes[2])])
+
+
+def _pairs(codes: np.ndarray) -> int:
+    return len(
+        {(b, int(codes[r, 2 * b]), int(codes[r, 2 * b + 1])) for r in range(P.FP_ROWS) for b in range(P.FP_INDEX_BANDS)}
+    )

@@ -96,28 +96,3 @@ def shortlist_collision_counts(probe: np.ndarray, gallery: np.ndarray, slots: np
     for t in range(slots.shape[0]):
         out[t] = nibble_collision_counts(probe, gallery[slots[t]])
     return out
-
-
-@numba.njit(cache=True)
-def band_votes(packed: np.ndarray, slots: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Per slot s: how many of the (band, byte value) pairs of finger ``packed[s]`` (fingers, rows, bytes)
-    uint8, band b being byte b of a row, are in the probe's set ``present`` (bands, 256) uint8 (1: in it);
-    each distinct pair counted once, as a set intersection. ``present`` is copied: it is also the scratch
-    that marks a pair counted (the slot's stamp), so no per-finger clearing is needed."""
-    bands, rows = present.shape[0], packed.shape[1]
-    stamp = present.astype(np.int32) * -1  # -1: in the probe, not yet counted; 0: not in the probe
-    out = np.empty(slots.shape[0], np.int32)
-    for t in range(slots.shape[0]):
-        s = slots[t]
-        mark = t + 1
-        c = 0
-        for r in range(rows):
-            row = packed[s, r]
-            for b in range(bands):
-                v = row[b]
-                x = stamp[b, v]
-                if x != 0 and x != mark:
-                    stamp[b, v] = mark
-                    c += 1
-        out[t] = c
-    return out

@@ -106,6 +106,14 @@ def score_counts(counts: np.ndarray, hashes: int) -> float:
     return to_score(lss(normalized(counts / hashes)))
 
 
+def score_counts_many(counts: np.ndarray, hashes: int) -> np.ndarray:
+    """``score_counts`` of a stack (k, rows of a, rows of b): the normalization done for the whole stack at once
+    (the same operations per finger, in the same order, so the same floats)."""
+    sims = counts / hashes
+    stacked = sims - 0.5 * (_top_mean(sims, 2) + _top_mean(sims, 1))
+    return np.array([to_score(lss(s)) for s in stacked], np.float64)
+
+
 def compare(a: np.ndarray, b: np.ndarray) -> float:
     """Similarity in [0, 1] of two protected fingers (same key)."""
     return score_counts(collision_counts(a, b), a.shape[1])

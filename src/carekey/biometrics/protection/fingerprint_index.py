@@ -1,23 +1,28 @@
-"""1:N search over protected fingers: a band pre-filter read straight from the stored codes, then the full
-protected comparison of the best few per cent.
+"""1:N search over protected fingers: an exact band pre-filter, then the full protected comparison of the best
+few per cent.
 
 IoM values are themselves locality-sensitive hashes of the cylinders, so banding them gives an LSH index (the
 banding technique of Indyk and Motwani, STOC 1998; for MCC cylinders, Cappelli, Ferrara, Maltoni, "Fingerprint
 indexing based on Minutia Cylinder-Code", IEEE TPAMI 33(5), 2011). Band b of a code row is the pair of IoM values
-of hash functions 2b and 2b + 1; mated fingers share cylinders whose bands collide far more often than chance, so
-the number of distinct (band, value) pairs a gallery finger shares with the probe ranks the gallery, and the
-shortlist is scored with ``fingerprint.compare``'s comparison.
+of hash functions 2b and 2b + 1, one of 256; mated fingers share cylinders whose bands collide far more often than
+chance, so the number of distinct (band, value) pairs a gallery finger shares with the probe ranks the gallery, and
+the shortlist is scored with ``fingerprint.compare``'s comparison.
 
-Memory layout (one finger = FP_ROWS x FP_HASHES / 2 bytes, 12 KiB): the codes are held two 4-bit values a byte
-(``pack``), value 2k in the low nibble of byte k. That is the information-theoretic size of the codes (each value
-is one of FP_Q = 16), and it makes byte b of a row *the* band value of band b, so the pre-filter needs no
-structure of its own: it reads the first FP_INDEX_BANDS bytes of every row against the probe's set of pairs
-(``band_votes``, an exact set intersection). The full comparison counts colliding nibbles of the packed rows
-(``nibble_collision_counts``), exactly the counts of the unpacked codes, so the scores are those of
-``fingerprint.compare`` bit for bit. (Until 2026-11 the index kept the unpacked codes, one byte a value, and a
-65,536-bit keyed Bloom bitset of the same pairs per finger: 32 KiB a finger.)
+Memory layout of one finger (``BYTES_PER_FINGER``, 14 KiB at the shipped parameters):
+- its codes, two 4-bit values a byte (``pack``, value 2k in the low nibble of byte k): FP_ROWS x FP_HASHES / 2
+  bytes, 12 KiB, the information-theoretic size of the codes (each value is one of FP_Q = 16). The full
+  comparison counts colliding nibbles of the packed rows (``nibble_collision_counts``), exactly the counts of
+  the unpacked codes, so the scores are those of ``fingerprint.compare`` bit for bit;
+- its set of (band, value) pairs over the first FP_INDEX_BANDS bands, as an exact bitset of FP_INDEX_BANDS x 256
+  bits (2 KiB at 64 bands): a popcount of AND with the probe's is the size of the intersection of the two sets.
 
-The index lives in memory only; the persistent template (``templates.py``) is unchanged.
+Until 2026-11 the index kept the codes one byte a value and a 65,536-bit keyed Bloom bitset of 96 bands' pairs
+(32 KiB a finger). Packing loses nothing; the exact bitset of 64 bands ranks mates better than the Bloom one of 96
+(no two pairs share a bit) in a quarter of its size. A pre-filter with no per-finger structure at all (12 KiB a
+finger: the band values are byte b of each packed row, looked up in the probe's set) ranks as well as the 96-band
+bitset but costs a table look-up per (row, band): 20 to 60 times the bitset scan, measured, which the search
+cannot afford (``bench/results/service/README.md``). The bitset reveals nothing the codes do not (it is a
+function of them alone). The index lives in memory only; the persistent template (``templates.py``) is unchanged.
 """
 
 from __future__ import annotations
@@ -26,16 +31,19 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from carekey.biometrics.kernels import bitset_scan
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import parameters as P
-from carekey.biometrics.protection._kernels import band_votes, shortlist_collision_counts
+from carekey.biometrics.protection._kernels import shortlist_collision_counts
 from carekey.biometrics.protection.gallery import Candidate, Slots, grown
 
 if P.FP_Q > 16 or P.FP_HASHES % 16 or P.FP_INDEX_BAND != 2 or P.FP_INDEX_BANDS > P.FP_HASHES // 2:
     raise ImportError("fingerprint_index packs two IoM values below 16 a byte and reads a band as one byte")
 
 ROW_BYTES = P.FP_HASHES // 2
-PREFILTER_BYTES = 0  # the pre-filter keeps nothing per finger: it reads the packed codes
+PREFILTER_WORDS = P.FP_INDEX_BANDS * 256 // 64
+PREFILTER_BYTES = PREFILTER_WORDS * 8  # the exact (band, value) bitset
+CHUNK = 4096  # fingers per bitset build (a temporary of CHUNK x FP_INDEX_BANDS x 256 bytes)
 BYTES_PER_FINGER = P.FP_ROWS * ROW_BYTES + PREFILTER_BYTES
 
 
@@ -55,11 +63,18 @@ def unpack(packed: np.ndarray) -> np.ndarray:
     return out
 
 
-def band_set(packed: np.ndarray) -> np.ndarray:
-    """The probe's (band, value) pairs as a (FP_INDEX_BANDS, 256) uint8 indicator, from its packed rows."""
-    present = np.zeros((P.FP_INDEX_BANDS, 256), np.uint8)
-    present[np.arange(P.FP_INDEX_BANDS)[None, :], packed[:, : P.FP_INDEX_BANDS]] = 1
-    return present
+def band_bits(packed: np.ndarray) -> np.ndarray:
+    """The exact bitsets (k, PREFILTER_WORDS) uint64 of the (band, value) pairs of packed fingers
+    (k, FP_ROWS, ROW_BYTES): bit b * 256 + v is set when some row has value v in band b."""
+    k = packed.shape[0]
+    out = np.empty((k, PREFILTER_WORDS), np.uint64)
+    offsets = 256 * np.arange(P.FP_INDEX_BANDS)
+    for lo in range(0, k, CHUNK):
+        part = packed[lo : lo + CHUNK, :, : P.FP_INDEX_BANDS]
+        bits = np.zeros((part.shape[0], P.FP_INDEX_BANDS * 256), np.uint8)
+        bits[np.arange(part.shape[0])[:, None], (part + offsets).reshape(part.shape[0], -1)] = 1
+        out[lo : lo + CHUNK] = np.packbits(bits, axis=1, bitorder="little").view("<u8")
+    return out
 
 
 def _words(packed: np.ndarray) -> np.ndarray:
@@ -77,10 +92,11 @@ class ProtectedFingerprintIndex(Slots):
         super().__init__()
         del secret
         self._packed = np.zeros((max(capacity, 1), P.FP_ROWS, ROW_BYTES), np.uint8)
+        self._bits = np.zeros((max(capacity, 1), PREFILTER_WORDS), np.uint64)
 
     @property
     def nbytes(self) -> int:
-        """Memory of the indexed fingers: their packed codes, nothing else."""
+        """Memory of the indexed fingers: their packed codes and pre-filter bitsets."""
         return len(self) * BYTES_PER_FINGER
 
     def codes(self, slot: int) -> np.ndarray:
@@ -101,26 +117,33 @@ class ProtectedFingerprintIndex(Slots):
             raise ValueError(f"a protected finger is uint8 values below {P.FP_Q} of shape {shape}")
         start, end = self._new_keys(keys)
         self._packed = grown(self._packed, end)
+        self._bits = grown(self._bits, end)
         self._packed[start:end] = pack(batch)
+        self._bits[start:end] = band_bits(self._packed[start:end])
 
     def remove(self, key: Hashable) -> None:
         i, last = self._drop_key(key)
         if i != last:
             self._packed[i] = self._packed[last]
+            self._bits[i] = self._bits[last]
         self._packed[last] = 0
+        self._bits[last] = 0
 
     def shortlist_size(self, n: int) -> int:
         return min(n, max(P.FP_INDEX_SHORTLIST_MIN, round(P.FP_INDEX_SHORTLIST_SHARE * n)))
 
-    def prefilter_votes(self, probe: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Distinct (band, value) pairs each finger in ``slots`` shares with ``probe`` (FP_ROWS, FP_HASHES)."""
-        return band_votes(self._packed, np.asarray(slots, np.int64), band_set(pack(probe)))
+    def prefilter_votes(self, probe: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
+        """Distinct (band, value) pairs each finger (of ``slots``, or all) shares with ``probe``."""
+        mine = band_bits(pack(probe)[None])[0]
+        if slots is None:
+            return bitset_scan(self._bits[: len(self)], mine)
+        return bitset_scan(self._bits[np.asarray(slots, np.int64)], mine)
 
     def scores(self, probe: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """``fingerprint.compare(probe, finger)`` of the fingers in ``slots``, from the packed codes."""
         slots = np.asarray(slots, np.int64)
         counts = shortlist_collision_counts(_words(pack(probe)), self._packed.view("<u8"), slots)
-        return np.array([pfp.score_counts(c, P.FP_HASHES) for c in counts], np.float64)
+        return pfp.score_counts_many(counts, P.FP_HASHES)
 
     def search(
         self, probe: np.ndarray, top: int = 5, shortlist: int | None = None, among: np.ndarray | None = None
@@ -134,6 +157,6 @@ class ProtectedFingerprintIndex(Slots):
             return []
         keep = min(slots.size, self.shortlist_size(slots.size) if shortlist is None else shortlist)
         if keep < slots.size:
-            votes = self.prefilter_votes(probe, slots)
+            votes = self.prefilter_votes(probe, None if among is None else slots)
             slots = np.sort(slots[np.argpartition(-votes, keep - 1)[:keep]])
         return self._ranked(slots, self.scores(probe, slots), top)
