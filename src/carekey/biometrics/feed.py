@@ -66,7 +66,7 @@ class ShardIndex(Protocol):
 
 
 Shard = tuple[str, str, str]  # (program id, modality, position)
-LoadMany = Callable[[str, list[bytes]], tuple[Sequence[Any], Sequence[int]]]
+LoadMany = Callable[[str, list[bytes]], tuple[Any, Any]]  # (codes of the valid, their positions in the page)
 PAGE = 2000  # templates loaded per snapshot page and feed rows per catch-up read
 
 
