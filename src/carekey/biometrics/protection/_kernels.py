@@ -96,3 +96,26 @@ def shortlist_collision_counts(probe: np.ndarray, gallery: np.ndarray, slots: np
     for t in range(slots.shape[0]):
         out[t] = nibble_collision_counts(probe, gallery[slots[t]])
     return out
+
+
+@numba.njit(cache=True)
+def pack_nibbles(codes: np.ndarray, out: np.ndarray) -> None:
+    """codes (k, rows, m) uint8 values below 16 -> out (k, rows, m / 2): value 2j in the low nibble of byte j."""
+    k, rows, half = out.shape
+    for i in range(k):
+        for r in range(rows):
+            for j in range(half):
+                out[i, r, j] = codes[i, r, 2 * j] | (codes[i, r, 2 * j + 1] << 4)
+
+
+@numba.njit(cache=True)
+def band_bitsets(packed: np.ndarray, bands: int, out: np.ndarray) -> None:
+    """out (k, bands * 256 / 64) uint64: bit b * 256 + v set when some row of finger i has byte v at position b."""
+    k, rows = packed.shape[0], packed.shape[1]
+    one = np.uint64(1)
+    for i in range(k):
+        out[i, :] = 0
+        for r in range(rows):
+            for b in range(bands):
+                bit = b * 256 + np.int64(packed[i, r, b])
+                out[i, bit >> 6] |= one << np.uint64(bit & 63)

@@ -34,7 +34,7 @@ import numpy as np
 from carekey.biometrics.kernels import bitset_scan
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import parameters as P
-from carekey.biometrics.protection._kernels import shortlist_collision_counts
+from carekey.biometrics.protection._kernels import band_bitsets, pack_nibbles, shortlist_collision_counts
 from carekey.biometrics.protection.gallery import Candidate, Slots, grown
 
 if P.FP_Q > 16 or P.FP_HASHES % 16 or P.FP_INDEX_BAND != 2 or P.FP_INDEX_BANDS > P.FP_HASHES // 2:
@@ -43,7 +43,6 @@ if P.FP_Q > 16 or P.FP_HASHES % 16 or P.FP_INDEX_BAND != 2 or P.FP_INDEX_BANDS >
 ROW_BYTES = P.FP_HASHES // 2
 PREFILTER_WORDS = P.FP_INDEX_BANDS * 256 // 64
 PREFILTER_BYTES = PREFILTER_WORDS * 8  # the exact (band, value) bitset
-CHUNK = 4096  # fingers per bitset build (a temporary of CHUNK x FP_INDEX_BANDS x 256 bytes)
 BYTES_PER_FINGER = P.FP_ROWS * ROW_BYTES + PREFILTER_BYTES
 
 
@@ -51,8 +50,10 @@ def pack(codes: np.ndarray) -> np.ndarray:
     """IoM codes (..., FP_HASHES) of values below 16 -> (..., FP_HASHES / 2) uint8, value 2k in the low nibble
     of byte k and value 2k + 1 in its high nibble."""
     c = np.ascontiguousarray(codes, np.uint8)
-    pairs = c.view("<u2")  # value 2k in the low byte of pair k, value 2k + 1 in its high byte
-    return np.asarray((pairs & 0x0F) | ((pairs >> 4) & 0xF0), np.uint8)
+    flat = c.reshape(-1, 1, c.shape[-1])
+    out = np.empty((flat.shape[0], 1, c.shape[-1] // 2), np.uint8)
+    pack_nibbles(flat, out)
+    return out.reshape(*c.shape[:-1], c.shape[-1] // 2)
 
 
 def unpack(packed: np.ndarray) -> np.ndarray:
@@ -66,14 +67,8 @@ def unpack(packed: np.ndarray) -> np.ndarray:
 def band_bits(packed: np.ndarray) -> np.ndarray:
     """The exact bitsets (k, PREFILTER_WORDS) uint64 of the (band, value) pairs of packed fingers
     (k, FP_ROWS, ROW_BYTES): bit b * 256 + v is set when some row has value v in band b."""
-    k = packed.shape[0]
-    out = np.empty((k, PREFILTER_WORDS), np.uint64)
-    offsets = 256 * np.arange(P.FP_INDEX_BANDS)
-    for lo in range(0, k, CHUNK):
-        part = packed[lo : lo + CHUNK, :, : P.FP_INDEX_BANDS]
-        bits = np.zeros((part.shape[0], P.FP_INDEX_BANDS * 256), np.uint8)
-        bits[np.arange(part.shape[0])[:, None], (part + offsets).reshape(part.shape[0], -1)] = 1
-        out[lo : lo + CHUNK] = np.packbits(bits, axis=1, bitorder="little").view("<u8")
+    out = np.empty((packed.shape[0], PREFILTER_WORDS), np.uint64)
+    band_bitsets(np.ascontiguousarray(packed), P.FP_INDEX_BANDS, out)
     return out
 
 
