@@ -10,6 +10,7 @@ import pytest
 
 from carekey.biometrics.feed import TemplateChange
 from carekey.biometrics.protection import fingerprint as pfp
+from carekey.biometrics.protection import matcher as matcher_module
 from carekey.biometrics.protection import parameters as P
 from carekey.biometrics.protection.matcher import ProtectedMatcher
 from carekey.biometrics.protection.templates import ProtectedTemplate, dump
@@ -77,6 +78,13 @@ def _matcher(monkeypatch=None) -> tuple[ProtectedMatcher, MemoryFeed, list[int]]
             return load(modality, data)
 
         monkeypatch.setattr(matcher, "load", counted)
+        load_many = matcher_module.load_many
+
+        def counted_many(data, *args):  # the start-up path: a page at once
+            calls[0] += len(data)
+            return load_many(data, *args)
+
+        monkeypatch.setattr(matcher_module, "load_many", counted_many)
     return matcher, feed, calls
 
 

@@ -15,9 +15,10 @@ from carekey.biometrics.fingerprint import api as fp_api
 from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.protection import _search_kernels as K
 from carekey.biometrics.protection import fingerprint as pfp
+from carekey.biometrics.protection import fingerprint_index as FI
 from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
-from carekey.biometrics.protection.fingerprint_index import ProtectedFingerprintIndex, bucket_table
+from carekey.biometrics.protection.fingerprint_index import ProtectedFingerprintIndex
 from carekey.biometrics.protection.iris_index import ProtectedIrisIndex
 from carekey.errors import Conflict, NotFound
 
@@ -129,7 +130,7 @@ def test_fingerprint_prefilter_finds_the_exhaustive_top1(fingers):
     exact = index.search(probe, top=1, shortlist=len(index))
     fast = index.search(probe, top=1, shortlist=3)  # 3 of 43 fingers pass the pre-filter
     assert exact[0].key == fast[0].key == "db1_101_1"
-    assert fast[0].score == pytest.approx(pfp.compare(probe, index._codes[index.slots(["db1_101_1"])[0]]))
+    assert fast[0].score == pfp.compare(probe, index.codes(index.slots(["db1_101_1"])[0]))
     assert fast[0].score >= P.FP_THRESHOLD
 
 
@@ -137,7 +138,6 @@ def test_fingerprint_probe_under_another_key_is_not_found(fingers):
     index = _fingerprint_index(fingers, extra=10, seed=2)
     probe = pfp.protect(fingers["db1_101_2"], KEY_B)
     assert all(c.score < P.FP_THRESHOLD for c in index.search(probe, top=5, shortlist=len(index)))
-    assert not np.array_equal(bucket_table(KEY_A), bucket_table(KEY_B))  # the pre-filter is keyed too
 
 
 def test_iris_index_on_fixture_eyes(eyes):
@@ -153,3 +153,62 @@ def test_iris_index_on_fixture_eyes(eyes):
     assert fast[0].key == "01_L_2" and fast[0].score >= P.IRIS_THRESHOLD
     other = index.search(piris.protect_probe(eyes["01_L_1"], KEY_B), top=3, exhaustive=True)
     assert all(c.score < P.IRIS_THRESHOLD for c in other)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.floats(0.0, 1.0), st.integers(0, 2**32))
+def test_packed_fingerprint_index_scores_exactly_as_the_unpacked_codes(n, noise, seed):
+    """Two 4-bit values a byte lose nothing: every score equals ``fingerprint.compare`` of the codes as given,
+    so the packed index ranks the same fingers first as the full-precision comparison."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, P.FP_Q, (n, P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)
+    index = ProtectedFingerprintIndex(capacity=1)
+    index.add_many([f"f{i}" for i in range(n)], list(codes))
+    probe = _noisy(codes[0], noise, rng, P.FP_Q)
+    expected = np.array([pfp.compare(probe, c) for c in codes])
+    assert np.array_equal(index.scores(probe, np.arange(n)), expected)
+    assert all(np.array_equal(index.codes(i), codes[i]) for i in range(n))
+    ranked = index.search(probe, top=n, shortlist=n)
+    assert [c.score for c in ranked] == sorted(expected.tolist(), reverse=True)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**32))
+def test_fingerprint_prefilter_counts_the_shared_band_pairs(n, seed):
+    """The pre-filter's vote is the size of the intersection of the (band, pair of values) sets, each pair once."""
+    rng = np.random.default_rng(seed)
+    q = int(rng.choice([2, 4, P.FP_Q]))  # few values: many pairs repeat within a finger, so counting once matters
+    codes = rng.integers(0, q, (n, P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)
+    probe = rng.integers(0, q, (P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)
+    index = ProtectedFingerprintIndex(capacity=1)
+    index.add_many([f"f{i}" for i in range(n)], list(codes))
+
+    def pairs(c: np.ndarray) -> set[tuple[int, int, int]]:
+        return {(b, int(c[r, 2 * b]), int(c[r, 2 * b + 1])) for r in range(P.FP_ROWS) for b in range(P.FP_INDEX_BANDS)}
+
+    expected = [len(pairs(c) & pairs(probe)) for c in codes]
+    assert index.prefilter_votes(probe, np.arange(n)).tolist() == expected
+    assert index.prefilter_votes(probe, np.array([n - 1, 0])).tolist() == [expected[-1], expected[0]]
+
+
+def test_fingerprint_index_memory_is_the_packed_codes_and_the_band_bitset():
+    """Bytes per finger: its FP_ROWS x FP_HASHES values at ceil(log2 FP_Q) bits each plus one bit per possible
+    (band, value) pair of the pre-filter, nothing else; 14 KiB at the shipped parameters (32 KiB before)."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, P.FP_Q, (3, P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)
+    index = ProtectedFingerprintIndex(capacity=1)
+    index.add_many(["a", "b", "c"], list(codes))
+    bound = P.FP_ROWS * P.FP_HASHES * K.planes_of(P.FP_Q) // 8 + P.FP_INDEX_BANDS * P.FP_Q**P.FP_INDEX_BAND // 8
+    assert index.nbytes == 3 * bound == 3 * FI.BYTES_PER_FINGER
+    assert index._packed[:3].nbytes + index._bits[:3].nbytes == 3 * bound  # the arrays hold exactly that
+    assert bound <= 14 * 1024
+    index.remove("b")
+    assert index.nbytes == 2 * bound and sorted(index.keys()) == ["a", "c"]
+    assert np.array_equal(index.codes(index.slots(["c"])[0]), codes[2])
+    assert np.array_equal(index.prefilter_votes(codes[2], index.slots(["c"])), [_pairs(codes[2])])
+
+
+def _pairs(codes: np.ndarray) -> int:
+    return len(
+        {(b, int(codes[r, 2 * b]), int(codes[r, 2 * b + 1])) for r in range(P.FP_ROWS) for b in range(P.FP_INDEX_BANDS)}
+    )

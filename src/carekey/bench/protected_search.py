@@ -132,7 +132,7 @@ def fingerprint(gallery: int, queries: int, progress: Progress) -> dict[str, Any
             "shortlist_unprotected": max(200, round(0.02 * len(plain))),
             "shortlist_protected": protected.shortlist_size(len(protected)),
             "prefilter": f"{P.FP_INDEX_BANDS} bands of {P.FP_INDEX_BAND} IoM values per code row, "
-            f"{P.FP_INDEX_BITS}-bit keyed Bloom bitset per finger",
+            "exact set of (band, value) pairs read from the packed codes",
             "protected_mb": round(protected.nbytes / 2**20, 1),
         },
     )

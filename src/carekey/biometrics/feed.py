@@ -16,8 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from carekey.errors import TemplateError
 
@@ -25,8 +24,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]  # (items, label, total) -> items, e.g. a progress bar
 
 
-@dataclass(frozen=True)
-class TemplateChange:
+class TemplateChange(NamedTuple):  # a named tuple, not a dataclass: start-up makes one per stored template
     seq: int  # feed position (0 in a snapshot)
     template_id: str
     modality: str
@@ -68,6 +66,7 @@ class ShardIndex(Protocol):
 
 
 Shard = tuple[str, str, str]  # (program id, modality, position)
+LoadMany = Callable[[str, list[bytes]], tuple[Any, Any]]  # (codes of the valid, their positions in the page)
 PAGE = 2000  # templates loaded per snapshot page and feed rows per catch-up read
 
 
@@ -77,14 +76,20 @@ class FollowedGallery:
 
     ``load(modality, bytes)`` validates a stored template into the codes its index holds (raising
     ``TemplateError``: the template is skipped, logged once and counted in ``rejected``, so one bad row cannot make
-    every search fail); ``new_index(modality)`` makes an empty index. Thread-safe (one lock: a search and its
+    every search fail); ``load_many(modality, [bytes])``, if given, does the same for a page at once (codes of the
+    valid ones and their positions; the others go through ``load`` for their reason); ``new_index(modality)`` makes
+    an empty index. Thread-safe (one lock: a search and its
     catch-up see one state)."""
 
     def __init__(
-        self, key_version: int, load: Callable[[str, bytes], Any], new_index: Callable[[str], ShardIndex]
+        self,
+        key_version: int,
+        load: Callable[[str, bytes], Any],
+        new_index: Callable[[str], ShardIndex],
+        load_many: LoadMany | None = None,
     ) -> None:
         self.key_version = key_version
-        self._load, self._new_index = load, new_index
+        self._load, self._new_index, self._load_many = load, new_index, load_many
         self._feed: TemplateFeed | None = None
         self._seq = -1  # -1: not built yet
         self._shards: dict[Shard, ShardIndex] = {}
@@ -190,28 +195,42 @@ class FollowedGallery:
     def _apply(self, changes: Sequence[TemplateChange]) -> None:
         """Bring the index in line with the current state of each changed template (idempotent)."""
         latest = {c.template_id: c for c in changes}  # a later row of the same template says the same (or newer)
-        added: dict[Shard, tuple[list[str], list[Any]]] = {}
+        stored: dict[str, list[TemplateChange]] = {}  # per modality
         for ref, c in latest.items():
             if ref in self._where:
                 self._shards[self._where.pop(ref)].remove(ref)
             if c.template is None or c.program_id is None or c.key_version != self.key_version:
                 continue
-            try:
-                codes = self._load(c.modality, c.template)
-            except TemplateError as err:
-                if ref not in self.rejected:
-                    log.warning("stored %s template %s skipped: %s", c.modality, ref, err.message)
-                self.rejected[ref] = err.message
-                continue
-            keys, values = added.setdefault((c.program_id, c.modality, c.position), ([], []))
-            keys.append(ref)
-            values.append(codes)
+            stored.setdefault(c.modality, []).append(c)
+        added: dict[Shard, tuple[list[str], list[Any]]] = {}
+        for modality, batch in stored.items():
+            for c, codes in self._loaded(modality, batch):
+                keys, values = added.setdefault((c.program_id or "", modality, c.position), ([], []))
+                keys.append(c.template_id)
+                values.append(codes)
         for shard, (keys, values) in added.items():
             if shard not in self._shards:
                 self._shards[shard] = self._new_index(shard[1])
             self._shards[shard].add_many(keys, values)
             for ref in keys:
                 self._where[ref] = shard
+
+    def _loaded(self, modality: str, batch: list[TemplateChange]) -> Iterator[tuple[TemplateChange, Any]]:
+        """(change, codes) of the valid templates of ``batch``; the others are logged once and kept in ``rejected``."""
+        rest: Iterable[TemplateChange] = batch
+        if self._load_many is not None:
+            codes, valid = self._load_many(modality, [c.template or b"" for c in batch])
+            for j, i in enumerate(valid):
+                yield batch[i], codes[j]
+            done = set(valid)
+            rest = [c for i, c in enumerate(batch) if i not in done]
+        for c in rest:
+            try:
+                yield c, self._load(modality, c.template or b"")
+            except TemplateError as err:
+                if c.template_id not in self.rejected:
+                    log.warning("stored %s template %s skipped: %s", modality, c.template_id, err.message)
+                self.rejected[c.template_id] = err.message
 
 
 def _pages(feed: TemplateFeed, key_version: int) -> Iterator[list[TemplateChange]]:

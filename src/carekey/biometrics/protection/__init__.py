@@ -11,7 +11,8 @@ sensitive hashing-enabled cancelable biometrics: Index-of-Max hashing", IEEE TIF
 - ``templates``: the versioned persistent form, refused on load under another key version or secret.
 - ``matcher``: ``ProtectedMatcher``, the BiometricMatcher the services use (wired in ``bootstrap``).
 - ``iris_index``, ``fingerprint_index``: the 1:N search indexes on the protected codes only (two-stage
-  bit-sliced iris scan; keyed band-Bloom fingerprint pre-filter), kept in memory by ``gallery_cache``.
+  bit-sliced iris scan; fingerprint band pre-filter read from codes packed two a byte), kept in memory by the
+  matcher's followed gallery (``feed``).
 
 Why IoM, on measurements (``carekey bench protection``, ``bench/results/protection/``):
 - it costs accuracy, less than the alternatives we could build in time: iris EER 1.11 % -> 1.62 % on

@@ -64,3 +64,58 @@ def best_shift_scan(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
                 best = c
         out[r] = best
     return out
+
+
+_NIBBLE_LOW = np.uint64(0x1111111111111111)
+
+
+@numba.njit(cache=True)
+def nibble_collision_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``collision_counts`` of codes stored two 4-bit values a byte (``fingerprint_index.pack``), read as
+    (rows, m / 16) uint64: a value collides when its nibble of ``a ^ b`` is zero (OR-folding each nibble's
+    4 bits into its lowest, then a popcount of the non-zero nibbles)."""
+    na, nb, w = a.shape[0], b.shape[0], a.shape[1]
+    out = np.empty((na, nb), np.int32)
+    one, two = np.uint64(1), np.uint64(2)
+    for i in range(na):
+        for j in range(nb):
+            differ = 0
+            for k in range(w):
+                x = a[i, k] ^ b[j, k]
+                x |= x >> one
+                x |= x >> two
+                differ += _popcount(x & _NIBBLE_LOW)
+            out[i, j] = 16 * w - differ
+    return out
+
+
+@numba.njit(cache=True)
+def shortlist_collision_counts(probe: np.ndarray, gallery: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """``nibble_collision_counts(probe, gallery[s])`` for every slot s: (len(slots), rows, rows) int32."""
+    out = np.empty((slots.shape[0], probe.shape[0], gallery.shape[1]), np.int32)
+    for t in range(slots.shape[0]):
+        out[t] = nibble_collision_counts(probe, gallery[slots[t]])
+    return out
+
+
+@numba.njit(cache=True)
+def pack_nibbles(codes: np.ndarray, out: np.ndarray) -> None:
+    """codes (k, rows, m) uint8 values below 16 -> out (k, rows, m / 2): value 2j in the low nibble of byte j."""
+    k, rows, half = out.shape
+    for i in range(k):
+        for r in range(rows):
+            for j in range(half):
+                out[i, r, j] = codes[i, r, 2 * j] | (codes[i, r, 2 * j + 1] << 4)
+
+
+@numba.njit(cache=True)
+def band_bitsets(packed: np.ndarray, bands: int, out: np.ndarray) -> None:
+    """out (k, bands * 256 / 64) uint64: bit b * 256 + v set when some row of finger i has byte v at position b."""
+    k, rows = packed.shape[0], packed.shape[1]
+    one = np.uint64(1)
+    for i in range(k):
+        out[i, :] = 0
+        for r in range(rows):
+            for b in range(bands):
+                bit = b * 256 + np.int64(packed[i, r, b])
+                out[i, bit >> 6] |= one << np.uint64(bit & 63)

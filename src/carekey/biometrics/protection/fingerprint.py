@@ -100,9 +100,23 @@ def to_score(raw: float) -> float:
     return float(1.0 - math.exp(-max(0.0, raw) / P.FP_SCORE_SCALE))
 
 
+def score_counts(counts: np.ndarray, hashes: int) -> float:
+    """Similarity in [0, 1] from the collision counts (rows of a, rows of b) of two fingers' codes of ``hashes``
+    hash functions: the one place the comparison turns counts into a score (``compare``, the 1:N index)."""
+    return to_score(lss(normalized(counts / hashes)))
+
+
+def score_counts_many(counts: np.ndarray, hashes: int) -> np.ndarray:
+    """``score_counts`` of a stack (k, rows of a, rows of b): the normalization done for the whole stack at once
+    (the same operations per finger, in the same order, so the same floats)."""
+    sims = counts / hashes
+    stacked = sims - 0.5 * (_top_mean(sims, 2) + _top_mean(sims, 1))
+    return np.array([to_score(lss(s)) for s in stacked], np.float64)
+
+
 def compare(a: np.ndarray, b: np.ndarray) -> float:
     """Similarity in [0, 1] of two protected fingers (same key)."""
-    return to_score(lss(normalized(collision_counts(a, b) / a.shape[1])))
+    return score_counts(collision_counts(a, b), a.shape[1])
 
 
 def compare_pair(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:

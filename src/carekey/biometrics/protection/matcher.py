@@ -19,7 +19,7 @@ from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
 from carekey.biometrics.protection.shards import FingerprintShard, IrisShard
-from carekey.biometrics.protection.templates import ProtectedTemplate, dump, load
+from carekey.biometrics.protection.templates import ProtectedTemplate, dump, load, load_many
 from carekey.errors import TemplateError
 
 
@@ -36,7 +36,7 @@ class ProtectedMatcher:
         self._share = share
         self.key_version = key_version
         self._min_nfiq2 = min_nfiq2
-        self.gallery = FollowedGallery(key_version, self._enrolled_codes, self._new_index)
+        self.gallery = FollowedGallery(key_version, self._enrolled_codes, self._new_index, self._enrolled_codes_many)
 
     def _new_index(self, modality: str) -> ShardIndex:
         return IrisShard(self._share) if modality == "iris" else FingerprintShard(self._secret, self._share)
@@ -84,6 +84,11 @@ class ProtectedMatcher:
         if codes.shape[0] != rows:
             raise TemplateError(f"Stored {modality} template has {codes.shape[0]} rows, not {rows}.", reason="size")
         return codes[0][None, :] if modality == "iris" else codes
+
+    def _enrolled_codes_many(self, modality: str, data: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """``_enrolled_codes`` of a page of stored templates at once (start-up): (codes, positions of the valid)."""
+        rows = P.FP_ROWS if modality == "fingerprint" else 1
+        return load_many(data, modality, self.key_version, self._secret, rows)
 
     def search(
         self,

@@ -54,8 +54,9 @@ IRIS_INDEX_SHIFT_STEP = 1  # ... at every probe rotation (every other: half the 
 IRIS_INDEX_SHORTLIST = 4096  # the best rows of stage 1 are scored in full (iris.search). At 1M eyes, 384
 # hashes and 2048 rows lost 2 of 50 MMU1 hits to the pre-filter (bench/results/protection/search.md)
 FP_INDEX_BAND = 2  # a band key is this many consecutive IoM values of one code row (8 bits at q = 16) ...
-FP_INDEX_BANDS = 96  # ... from the first BANDS * BAND hash functions (DB1_B/DB2_B mates in the top 1 % of
-# 2,000 chimeras: 93 %; 3-value bands 65 %, 64 bands 85 %)
-FP_INDEX_BITS = 65536  # Bloom-style bitset per finger (8 KiB; 32768 bits lost ~5 points of the above)
+FP_INDEX_BANDS = 64  # ... from the first BANDS * BAND hash functions, held as an exact bitset of BANDS x 256 bits
+# per finger (2 KiB). DB1_B/DB2_B probes (140) against their 20 mates + 4,000 chimeras, mate within the top 1 / 2 / 5 %
+# of the pre-filter: 96 bands 92.9 / 95.0 / 97.1 %, 64 bands 91.4 / 94.3 / 96.4 %, 48 bands 88.6 / 90.0 / 94.3 %,
+# 32 bands 79.3 / 86.4 / 91.4 %; the former 65,536-bit keyed Bloom bitset of 96 bands (8 KiB) 89.3 / 90.7 / 95.0 %
 FP_INDEX_SHORTLIST_MIN = 200  # fingers scored in full (fingerprint.compare): at least this many,
 FP_INDEX_SHORTLIST_SHARE = 0.02  # or this share of the gallery

@@ -60,7 +60,7 @@ class IrisShard(_Shard):
         return self.index.search(probe, top=top, among=slots, shortlist=self.shortlist)
 
     def add_many(self, keys: Sequence[str], codes: Sequence[np.ndarray]) -> None:
-        self.index.add(list(keys), np.concatenate([np.atleast_2d(c) for c in codes]))
+        self.index.add(list(keys), np.asarray(codes, np.uint8).reshape(len(keys), -1))
 
 
 class FingerprintShard(_Shard):

@@ -9,6 +9,7 @@ of the unprotected template (minutiae, iris bits) is in it.
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ SHAPES = {"fingerprint": (P.FP_HASHES, P.FP_Q), "iris": (P.IRIS_HASHES, P.IRIS_Q
 _HEADER = struct.Struct(f">4sBBI{P.KEY_ID_BYTES}sHH")
 
 
+@functools.lru_cache(maxsize=64)  # one HMAC per secret, not per loaded template (start-up loads millions)
 def key_id(secret: bytes) -> bytes:
     return derive(secret, "key-id")[: P.KEY_ID_BYTES]
 
@@ -53,7 +55,7 @@ def load(data: bytes, modality: str, key_version: int, secret: bytes) -> Protect
     or program secret."""
     if not isinstance(data, bytes | bytearray | memoryview) or len(data) < _HEADER.size + 4:
         raise TemplateError("Protected template is truncated or not bytes.", reason="truncated")
-    data = bytes(data)
+    data = data if isinstance(data, bytes) else bytes(data)
     magic, version, mod, kv, kid, rows, hashes = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise TemplateError(
@@ -79,8 +81,34 @@ def load(data: bytes, modality: str, key_version: int, secret: bytes) -> Protect
     expected_hashes, q = SHAPES[modality]
     if hashes != expected_hashes or len(data) != _HEADER.size + rows * hashes + 4 or rows == 0:
         raise TemplateError("Protected template has the wrong size.", reason="size")
-    codes = np.frombuffer(data, np.uint8, rows * hashes, _HEADER.size).reshape(rows, hashes).copy()
+    # a read-only view of the immutable bytes (no copy: the gallery's start-up loads every stored template)
+    codes = np.frombuffer(data, np.uint8, rows * hashes, _HEADER.size).reshape(rows, hashes)
     if codes.max() >= q:
         raise TemplateError("Protected template holds out-of-range hash values.", reason="range")
-    codes.setflags(write=False)
     return ProtectedTemplate(modality, kv, codes)
+
+
+def load_many(
+    data: list[bytes], modality: str, key_version: int, secret: bytes, rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checks of ``load`` on a batch of stored templates of ``rows`` rows, without Python work per template
+    but a CRC-32: (codes (k, rows, hashes) of the valid ones, their indices in ``data``). A template failing any
+    check is left out; the caller loads it alone with ``load`` to learn (and log) why. The gallery's start-up
+    loads every stored template through here."""
+    hashes, q = SHAPES[modality]
+    size = _HEADER.size + rows * hashes + 4
+    sized = np.fromiter((i for i, d in enumerate(data) if len(d) == size), np.int64)
+    if not sized.size:
+        return np.zeros((0, rows, hashes), np.uint8), sized
+    blob = b"".join(data[i] for i in sized)
+    batch = np.frombuffer(blob, np.uint8).reshape(sized.size, size)
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, MODALITY_CODES[modality], key_version, key_id(secret), rows, hashes)
+    view = memoryview(blob)
+    crcs = np.fromiter((zlib.crc32(view[i * size : (i + 1) * size - 4]) for i in range(sized.size)), np.uint32)
+    codes = batch[:, _HEADER.size : size - 4].reshape(sized.size, rows, hashes)
+    good = (
+        (batch[:, : _HEADER.size] == np.frombuffer(header, np.uint8)).all(axis=1)
+        & (crcs == batch[:, size - 4 :].copy().view(">u4")[:, 0])
+        & (codes.max(axis=(1, 2)) < q)
+    )
+    return codes[good], sized[good]

@@ -43,6 +43,7 @@ from carekey.services.consents import ConsentInput
 from carekey.services.container import Services
 from carekey.services.deps import Actor
 from carekey.services.people import PersonInput
+from carekey.storage.keychecks import SAMPLE
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 SEED = Actor("bench-seed", "bench-seed", Role.ADMIN, frozenset())
@@ -243,7 +244,9 @@ def run(
         registrar, clinician = _world(services)
         people, make = (_fingerprint_data if modality == "fingerprint" else _iris_data)(secret, progress)
         mates: list[tuple[str, dict[str, list[bytes]]]] = []
-        people = people[: max(queries, 1)]  # one mate person per query (more queries take later impressions)
+        # one mate person per query (more queries take later impressions), and enough real people that the restart's
+        # key check, which opens a sample of the newest people, finds real ones (synthetic people never open)
+        people = people[: max(queries, SAMPLE)]
         for i, captures in enumerate(progress(people, "enroll mates through the service", len(people))):
             try:
                 pid, visit_id = _enroll_person(
@@ -414,6 +417,7 @@ def _measure(
         "overhead_ratio": round(med(search) / (med(extract) + med(index)), 3),
         "overhead_ratio_definition": "search_ms_median / (extract_ms_median + index_ms_median)",
         "top1_hit_rate": round(hits / len(plan), 4),
+        "write_ms_p95": round(_p95(during), 1),  # the issue-13 target (<= 200 ms while searches run)
         "write_ms_p95_without_searches": round(_p95(alone), 1),
         "write_ms_p95_with_searches": round(_p95(during), 1),
         "write_ms_median_without_searches": round(med(alone), 1),

@@ -24,7 +24,7 @@ class SqlTemplateFeed:
         with self._engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
-                return list(conn.execute(query))
+                return conn.execute(query).all()  # one fetchall (start-up reads every stored template)
 
     def head(self) -> int:
         return int(self._read(select(func.coalesce(func.max(f.c.seq), 0)))[0][0])
@@ -41,8 +41,8 @@ class SqlTemplateFeed:
             .limit(limit)
         )
         return [
-            TemplateChange(0, r.id, r.modality, r.program_id, r.position, r.key_version, bytes(r.template))
-            for r in self._read(query)
+            TemplateChange(0, ref, modality, program, position, version, bytes(template))
+            for ref, modality, program, position, version, template in self._read(query)
         ]
 
     def changes(self, since: int, limit: int) -> list[TemplateChange]:
