@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -93,14 +93,18 @@ def accuracy_cmd(
         _single_set(sets[0].modality, dataset[0], out, baseline[0] if baseline else None, plot)
         return
     wanted = None if baseline is None else [b for b in baseline if b != "none"]
+    md = markdown or out.with_suffix(".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(report: dict[str, Any]) -> None:  # after every set: a stopped run keeps its finished rows
+        out.write_text(json.dumps(report, indent=2))
+        md.write_text(accuracy_sets.markdown(report))
+
     try:
-        report = accuracy_sets.run(sets, wanted, track, plot_dir=plot, jobs=jobs)
+        report = accuracy_sets.run(sets, wanted, track, plot_dir=plot, jobs=jobs, on_set=write)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--baseline") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    md = markdown or out.with_suffix(".md")
-    md.write_text(accuracy_sets.markdown(report))
+    write(report)
     typer.echo(accuracy_sets.table(report))
     typer.echo(f"report written to {out} and {md}")
 
