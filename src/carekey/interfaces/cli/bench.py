@@ -315,11 +315,25 @@ def iris_contact_sheet_cmd(
     sample: Annotated[int, typer.Option(min=1, help="images drawn, evenly spread over the set")] = 30,
     max_rejected: Annotated[int, typer.Option(min=0, help="rejected images drawn first, at most")] = 12,
     scan: Annotated[int | None, typer.Option(min=1, help="look for rejections in this many images only")] = None,
+    failed_from: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="accuracy report (JSON, one set or several): its failed images of this set are looked at first",
+        ),
+    ] = None,
 ) -> None:
     """Pupil and limbus drawn on a sample of a set, rejected captures first with the reason."""
     from carekey.bench import iris_sheet
 
-    report = iris_sheet.contact_sheet(dataset, out, sample=sample, max_rejected=max_rejected, scan=scan, progress=track)
+    first = iris_sheet.failed_images(json.loads(failed_from.read_text()), dataset) if failed_from else []
+    try:
+        report = iris_sheet.contact_sheet(
+            dataset, out, sample=sample, max_rejected=max_rejected, scan=scan, progress=track, first=first
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset / --failed-from") from exc
     typer.echo(json.dumps(report))
     typer.echo(f"contact sheet written to {out}")
 
