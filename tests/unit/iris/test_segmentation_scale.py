@@ -137,8 +137,11 @@ def test_contact_sheet_draws_the_failures_an_accuracy_run_named(tmp_path):
     }
     first = iris_sheet.failed_images(report, data)
     assert first == ["999X_1.png"]
-    # scanning one image only (008L_5) would never meet the rejected one; named first, it is drawn
-    drawn = iris_sheet.contact_sheet(data, tmp_path / "s.png", sample=1, max_rejected=2, scan=1, first=first)
-    assert drawn["rejected_drawn"] == 1 and drawn["tiles"] == 2
+    with pytest.raises(ValueError, match="not among the sets"):
+        iris_sheet.failed_images(report, tmp_path / "elsewhere")
+    # the sample (one image: 008L_5) would never meet the rejected one; named, it is drawn, and only
+    # the two are segmented
+    drawn = iris_sheet.contact_sheet(data, tmp_path / "s.png", sample=1, max_rejected=2, first=first)
+    assert drawn["rejected_drawn"] == 1 and drawn["tiles"] == 2 and drawn["images_scanned"] == 2
     with pytest.raises(ValueError, match="no such image"):
         iris_sheet.contact_sheet(data, tmp_path / "t.png", first=["nope.png"])

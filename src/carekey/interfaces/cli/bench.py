@@ -320,15 +320,16 @@ def iris_contact_sheet_cmd(
         typer.Option(
             exists=True,
             dir_okay=False,
-            help="accuracy report (JSON, one set or several): its failed images of this set are looked at first",
+            help="accuracy report (JSON, one set or several) of this set: its failed images are drawn first, "
+            "and no other image is searched for rejections",
         ),
     ] = None,
 ) -> None:
     """Pupil and limbus drawn on a sample of a set, rejected captures first with the reason."""
     from carekey.bench import iris_sheet
 
-    first = iris_sheet.failed_images(json.loads(failed_from.read_text()), dataset) if failed_from else []
     try:
+        first = iris_sheet.failed_images(json.loads(failed_from.read_text()), dataset) if failed_from else None
         report = iris_sheet.contact_sheet(
             dataset, out, sample=sample, max_rejected=max_rejected, scan=scan, progress=track, first=first
         )
