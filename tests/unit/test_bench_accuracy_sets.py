@@ -164,3 +164,13 @@ def test_sets_run_in_worker_processes_give_the_same_report(folders, fake_modalit
     for label in one["sets"]:
         assert two["sets"][label]["eer"] == one["sets"][label]["eer"]
         assert two["sets"][label]["baseline"]["eer"] == one["sets"][label]["baseline"]["eer"]
+
+
+def test_each_finished_set_is_reported_before_the_run_ends(folders, fake_modalities):
+    seen: list[dict] = []
+    report = accuracy_sets.run(accuracy_sets.expand([folders]), on_set=seen.append)
+    assert len(seen) == 1  # after the first of two sets; the last one is the full report
+    assert list(seen[0]["sets"]) == ["vendor_a/DB1"] and seen[0]["unfinished"] == ["vendor_b"]
+    assert seen[0]["sets"]["vendor_a/DB1"]["eer"] == report["sets"]["vendor_a/DB1"]["eer"]
+    assert "unfinished" not in report
+    assert "Not finished yet (partial report): vendor_b." in accuracy_sets.markdown(seen[0])

@@ -78,28 +78,44 @@ def run(
     progress: Progress | None = None,
     plot_dir: Path | None = None,
     jobs: int = 1,
+    on_set: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run every set through its modality and through the first of ``baselines`` that its modality
     knows (None: the modality's DEFAULT_BASELINE; empty: none). Returns the full report.
 
     ``jobs`` > 1 runs that many sets at once in worker processes (largest sets first, no progress
     bars); each set's systems still run one after the other on the same images in one process.
+    ``on_set`` receives the report of the sets done so far (``unfinished`` lists the others) after
+    each set, so a long run that is stopped still leaves its finished rows.
     """
     wanted = None if baselines is None else list(baselines)
     known = {b for data in sets for b in _known_baselines(data.modality, wanted)}
     unknown = [b for b in wanted or [] if b not in known]
     if unknown:
         raise ValueError(f"baseline {', '.join(unknown)} is known to none of the modalities run")
+    done: dict[str, dict[str, Any]] = {}
+
+    def finished(label: str, report: dict[str, Any]) -> None:
+        done[label] = report
+        if on_set is not None and len(done) < len(sets):
+            partial = _report({d.label: done[d.label] for d in sets if d.label in done})
+            on_set(partial | {"unfinished": [d.label for d in sets if d.label not in done]})
+
     if jobs <= 1:
-        done = {data.label: run_one(data, wanted, progress, plot_dir) for data in sets}
+        for data in sets:
+            finished(data.label, run_one(data, wanted, progress, plot_dir))
     else:
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         order = sorted(sets, key=lambda d: -sum(1 for _ in d.path.iterdir()))
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {d.label: pool.submit(run_one, d, wanted, None, plot_dir) for d in order}
-            done = {label: f.result() for label, f in futures.items()}
-    reports = {data.label: done[data.label] for data in sets}
+            futures = {pool.submit(run_one, d, wanted, None, plot_dir): d.label for d in order}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    return _report({data.label: done[data.label] for data in sets})
+
+
+def _report(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"sets": reports, "means": means(reports), "targets": targets(reports)}
 
 
@@ -309,4 +325,6 @@ def markdown(report: dict[str, Any]) -> str:
         if row[0].startswith("mean"):
             row = [f"**{c}**" if c else c for c in row]
         lines.append("| " + " | ".join(row) + " |")
+    if report.get("unfinished"):
+        lines += ["", f"Not finished yet (partial report): {', '.join(report['unfinished'])}."]
     return "\n".join([*lines, "", *(f"- {v}" for v in _verdicts(report))]) + "\n"

@@ -92,15 +92,28 @@ def contact_sheet(
     columns: int = 6,
     scan: int | None = None,
     progress: Callable[[Iterable[Any], str, int], Iterable[Any]] | None = None,
+    first: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """Draw ``sample`` evenly spread images and up to ``max_rejected`` rejected ones; return counts."""
+    """Draw ``sample`` evenly spread images and up to ``max_rejected`` rejected ones; return counts.
+
+    ``first``: the images a run over the whole set failed to enroll (e.g. ``bench accuracy``'s
+    ``failed_images``): they are drawn first, and only they and the sample are segmented (no search
+    for other rejections: that run has looked at every image already).
+    """
     track = progress or (lambda it, _label, _n: it)
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
+    every = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not every:
         raise ValueError(f"{folder}: no images")
+    files = every
     if scan is not None and scan < len(files):  # look for rejections in an evenly spread subset only
         files = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, scan).astype(int))]
     chosen = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(sample, len(files))).astype(int))]
+    named = set(first or ())
+    unknown = named - {p.name for p in every}
+    if unknown:
+        raise ValueError(f"{folder}: no such image(s): {', '.join(sorted(unknown))}")
+    if first is not None:
+        files = [p for p in every if p.name in named] + [p for p in chosen if p.name not in named]
     tiles: list[np.ndarray] = []
     rejected: list[tuple[str, np.ndarray]] = []  # (file name, captioned tile)
     for path in track(files, f"segment {Path(folder).name}", len(files)):
@@ -127,9 +140,23 @@ def contact_sheet(
     return {
         "dataset": str(folder),
         "images_scanned": len(files),
+        "images_named_first": len(named),
         "tiles": len(tiles) + len(rejected[:max_rejected]),
         "rejected_drawn": len(rejected[:max_rejected]),
     }
+
+
+def failed_images(report: dict[str, Any], folder: Path) -> list[str]:
+    """File names that an accuracy report (single-set, or the multi-set one) failed to enroll in
+    ``folder``: its ``failed_images`` entries read ``<file name>: <message>``."""
+    if "sets" in report:
+        wanted = Path(folder).resolve()
+        rows = [r for r in report["sets"].values() if Path(r.get("dataset", "")).resolve() == wanted]
+        if not rows:
+            raise ValueError(f"{folder}: not among the sets of this accuracy report")
+    else:
+        rows = [report]
+    return [line.split(":", 1)[0] for r in rows for line in r.get("failed_images", [])]
 
 
 def _palette() -> Image.Image:

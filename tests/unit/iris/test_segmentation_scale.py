@@ -117,3 +117,31 @@ def test_contact_sheet_draws_sample_and_rejections(tmp_path):
     sheet = cv2.imread(str(out))
     assert sheet is not None and sheet.shape[1] == 3 * iris_sheet.TILE
     assert Path(out).stat().st_size < 500_000
+
+
+def test_contact_sheet_draws_the_failures_an_accuracy_run_named(tmp_path):
+    from carekey.bench import iris_sheet
+
+    data = tmp_path / "eyes"
+    data.mkdir()
+    for name in ("008L_5", "028R_3"):
+        (data / f"{name}.png").write_bytes((IITD / f"{name}.png").read_bytes())
+    (data / "999X_1.png").write_bytes(
+        encode_png(np.random.default_rng(1).integers(100, 160, (240, 320)).astype(np.uint8))
+    )
+    report = {
+        "sets": {
+            "iris/eyes": {"dataset": str(data), "failed_images": ["999X_1.png: No eye found (no pupil visible)"]},
+            "iris/other": {"dataset": str(tmp_path / "other"), "failed_images": ["008L_5.png: elsewhere"]},
+        }
+    }
+    first = iris_sheet.failed_images(report, data)
+    assert first == ["999X_1.png"]
+    with pytest.raises(ValueError, match="not among the sets"):
+        iris_sheet.failed_images(report, tmp_path / "elsewhere")
+    # the sample (one image: 008L_5) would never meet the rejected one; named, it is drawn, and only
+    # the two are segmented
+    drawn = iris_sheet.contact_sheet(data, tmp_path / "s.png", sample=1, max_rejected=2, first=first)
+    assert drawn["rejected_drawn"] == 1 and drawn["tiles"] == 2 and drawn["images_scanned"] == 2
+    with pytest.raises(ValueError, match="no such image"):
+        iris_sheet.contact_sheet(data, tmp_path / "t.png", first=["nope.png"])

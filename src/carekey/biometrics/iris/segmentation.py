@@ -204,24 +204,33 @@ def refine_pupil(blurred: np.ndarray, cx: float, cy: float, r0: float, angles: n
 
     The candidate can be off-centre and too large (a pupil merged with the iris's dark rim or
     lashes): the best circle then sits on the edge of the centre window, with a radius grown to reach
-    the far side. The search is repeated around each better circle until the centre stays inside its
-    window (coarse-to-fine hill climbing, as in Daugman's own iterative refinement).
+    the far side. The search is repeated around each better circle until centre and radius stay inside their
+    windows (coarse-to-fine hill climbing, as in Daugman's own iterative refinement).
     """
     step = max(0.5, r0 / 60)
+    sigma = 1.5
+    # radii sampled 3 sigma beyond the window on both sides and never chosen there: an edge near the
+    # window's end keeps its full derivative (a candidate 1.4x too large puts the true radius at 0.72 r0)
+    margin = max(2, int(np.ceil(3 * sigma / step)))
 
-    def search(x: float, y: float, r: float) -> tuple[Circle, float, float]:
+    def search(x: float, y: float, r: float) -> tuple[Circle, float, bool]:
         shift = max(2.0, 0.15 * r)
+        lo, hi = 0.7 * r, 1.35 * r
+        radii = np.arange(lo - margin * step, hi + margin * step, step)
+        keep = radii > 0.5  # a tiny pupil: no room for the whole margin below it
+        radii, below = radii[keep], max(2, margin - int((~keep).sum()))
         found, value = _integro_differential(
-            blurred, x, y, shift, np.arange(0.7 * r, 1.35 * r, step), angles, step=step
+            blurred, x, y, shift, radii, angles, step=step, sigma=sigma, margin=(below, margin)
         )
-        return found, value, shift - step  # the centre grid's outermost offsets lie within one step of it
+        # the centre grid's outermost offsets lie within one step of the shift
+        on_edge = max(abs(found.x - x), abs(found.y - y)) >= shift - step or not lo + step < found.r < hi - step
+        return found, value, on_edge
 
-    circle, value, inner = search(cx, cy, r0)
+    circle, value, on_edge = search(cx, cy, r0)
     for _ in range(P.PUPIL_REFINE_ROUNDS):
-        if max(abs(circle.x - cx), abs(circle.y - cy)) < inner:
+        if not on_edge:
             break
-        cx, cy = circle.x, circle.y
-        again, better, inner = search(cx, cy, circle.r)
+        again, better, on_edge = search(circle.x, circle.y, circle.r)
         if better <= value:
             break
         circle, value = again, better
@@ -298,8 +307,12 @@ def _integro_differential(
     inside_level: float | None = None,
     sigma: float = 1.5,
     min_valid: float = 0.6,
+    margin: tuple[int, int] = (2, 2),
 ) -> tuple[Circle, float]:
     """max over centres and radii of d/dr G_sigma * mean_{circle}(I), dark inside / bright outside.
+
+    The ``margin`` first and last radii (counts) are never chosen: the smoothed derivative is distorted
+    there (the filter reflects the profile at its ends, flattening an edge that lies near them).
 
     With ``inside_level`` (the iris grey level), a candidate only counts when just inside it the
     image is still closer to the iris than to what lies outside: this rejects the sclera-to-skin
@@ -316,8 +329,8 @@ def _integro_differential(
     means = np.where(inside, values, 0.0).sum(axis=3) / np.maximum(inside.sum(axis=3), 1)
     deriv = ndimage.gaussian_filter1d(means, sigma=sigma / max(radii[1] - radii[0], 1e-9), axis=2, order=1)
     deriv = np.where(valid >= min_valid, deriv, -np.inf)
-    deriv[..., :2] = -np.inf
-    deriv[..., -2:] = -np.inf
+    deriv[..., : margin[0]] = -np.inf
+    deriv[..., len(radii) - margin[1] :] = -np.inf
     if inside_level is not None:
         w = max(2, int(round(P.LIMBUS_BAND * float(np.median(radii)) / step)))
         inner = np.roll(means, w, axis=2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -93,14 +93,18 @@ def accuracy_cmd(
         _single_set(sets[0].modality, dataset[0], out, baseline[0] if baseline else None, plot)
         return
     wanted = None if baseline is None else [b for b in baseline if b != "none"]
+    md = markdown or out.with_suffix(".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(report: dict[str, Any]) -> None:  # after every set: a stopped run keeps its finished rows
+        out.write_text(json.dumps(report, indent=2))
+        md.write_text(accuracy_sets.markdown(report))
+
     try:
-        report = accuracy_sets.run(sets, wanted, track, plot_dir=plot, jobs=jobs)
+        report = accuracy_sets.run(sets, wanted, track, plot_dir=plot, jobs=jobs, on_set=write)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--baseline") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    md = markdown or out.with_suffix(".md")
-    md.write_text(accuracy_sets.markdown(report))
+    write(report)
     typer.echo(accuracy_sets.table(report))
     typer.echo(f"report written to {out} and {md}")
 
@@ -315,11 +319,26 @@ def iris_contact_sheet_cmd(
     sample: Annotated[int, typer.Option(min=1, help="images drawn, evenly spread over the set")] = 30,
     max_rejected: Annotated[int, typer.Option(min=0, help="rejected images drawn first, at most")] = 12,
     scan: Annotated[int | None, typer.Option(min=1, help="look for rejections in this many images only")] = None,
+    failed_from: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="accuracy report (JSON, one set or several) of this set: its failed images are drawn first, "
+            "and no other image is searched for rejections",
+        ),
+    ] = None,
 ) -> None:
     """Pupil and limbus drawn on a sample of a set, rejected captures first with the reason."""
     from carekey.bench import iris_sheet
 
-    report = iris_sheet.contact_sheet(dataset, out, sample=sample, max_rejected=max_rejected, scan=scan, progress=track)
+    try:
+        first = iris_sheet.failed_images(json.loads(failed_from.read_text()), dataset) if failed_from else None
+        report = iris_sheet.contact_sheet(
+            dataset, out, sample=sample, max_rejected=max_rejected, scan=scan, progress=track, first=first
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset / --failed-from") from exc
     typer.echo(json.dumps(report))
     typer.echo(f"contact sheet written to {out}")
 
