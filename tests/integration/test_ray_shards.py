@@ -9,6 +9,7 @@ read the same template feed as the single process, tested on both databases else
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -122,11 +123,14 @@ def test_four_shards_answer_what_one_process_answers_and_survive_a_killed_actor(
     assert before[0][0][1] > single.threshold("fingerprint") and before[1][0][1] > single.threshold("iris")
     assert [len(found) for found in before] == [3, 3]  # under the exhaustive limit every template is scored
 
-    # an actor killed mid-run (the one holding most templates) is restarted by Ray and rebuilds its shard from
-    # the database on its next call: the same answers, every template back
+    # an actor killed while searches run (the one holding most templates) is restarted by Ray, the searches it
+    # was given are retried, and it rebuilds its shard from the database: the same answers, every template back
     victim = max(range(SHARDS), key=lambda i: placed[i])
     pid = ray.get(sharded.actors[victim].pid.remote())
-    ray.kill(sharded.actors[victim], no_restart=False)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(answers)
+        ray.kill(sharded.actors[victim], no_restart=False)
+        assert running.result(timeout=300) == before
     assert answers() == before
     assert ray.get(sharded.actors[victim].pid.remote()) != pid, "the actor was not restarted"
     assert [s["templates"] for s in sharded.shard_stats()] == placed

@@ -107,6 +107,8 @@ class MatcherNode:
     def health(self) -> dict[str, Any]:
         """Counts only (no template, no person): for ``GET /health``."""
         gallery = getattr(self.engine, "gallery", None)
+        shard_stats = getattr(self.engine, "shard_stats", None)  # a gallery sharded over Ray actors
+        per_shard = [int(s["templates"]) for s in shard_stats()] if shard_stats is not None else None
         with self._lock:
             verify = list(self._verify_ms)
             refusals, accepted = dict(self.refusals), dict(self.accepted)
@@ -116,6 +118,7 @@ class MatcherNode:
             "templates": len(gallery) if gallery is not None else None,
             "gallery_built": bool(getattr(gallery, "built", False)),
             "shards": getattr(self.engine, "shards", 1),
+            "shard_templates": per_shard,  # templates loaded per shard (Ray), None in one process
             "receipts": {
                 "accepted": accepted,
                 "refused": refusals,

@@ -171,8 +171,9 @@ class RayMatcher:
     ) -> list[tuple[str, float]]:
         """Fan out to every shard, merge by score (ties by template id, as deterministic as one process)."""
         keys = list(among) if among is not None else None
+        shared = self._ray.put(probe)  # serialized once into the object store, fetched once per node
         parts: Sequence[list[tuple[str, float]]] = self._ray.get(
-            [a.search.remote(program_id, modality, probe, position, keys) for a in self.actors]
+            [a.search.remote(program_id, modality, shared, position, keys) for a in self.actors]
         )
         return sorted((hit for part in parts for hit in part), key=lambda kv: (-kv[1], kv[0]))
 

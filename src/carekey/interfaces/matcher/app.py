@@ -8,8 +8,8 @@ receipt, plus ``GET /health``.
   ``{found: {position: [[template id, score]...]}}``
 - ``POST /v1/renew``: ``{receipt, program_id, images: [{modality, image (base64)}...]}`` ->
   ``{templates: [base64...], key_version}`` (one person's kept images after a key rotation)
-- ``GET /health``: key version, template count, shards, receipts accepted and refused per reason (no credential
-  needed: counts only).
+- ``GET /health``: key version, template count, shards (and templates per shard on Ray), receipts accepted and
+  refused per reason (no credential needed: counts only).
 
 Errors are RFC 9457 problem documents (``interfaces.api.problems``): 401 bad channel credential, 403 receipt
 refused (``reason``), 422 capture rejected or bad input, 503 database unreachable.
