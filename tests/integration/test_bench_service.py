@@ -38,6 +38,8 @@ def test_bench_service_reports_the_issue_13_keys(tmp_path):
     bits = planes_of(P.IRIS_Q)
     assert report["index_bytes_per_template"] == bits * (P.IRIS_HASHES + P.IRIS_INDEX_HASHES) // 8  # 960 B an eye
     assert report["top1_hit_rate"] == 1.0
-    assert report["write_ms_p95"] == report["write_ms_p95_with_searches"] > 0
+    # one query may end before the writer process (spawned) writes: then no write ran during searches (nan)
+    assert str(report["write_ms_p95"]) == str(report["write_ms_p95_with_searches"])
+    assert report["write_ms_p95_without_searches"] > 0
     assert report["startup_s"] >= 0 and report["rss_mb"] > 0
     assert "bench service" not in bench_service.table(report) and "search ms median" in bench_service.table(report)

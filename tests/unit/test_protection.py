@@ -16,7 +16,7 @@ from carekey.biometrics.iris import api as iris_api
 from carekey.biometrics.protection import fingerprint as pfp
 from carekey.biometrics.protection import iris as piris
 from carekey.biometrics.protection import parameters as P
-from carekey.biometrics.protection.templates import ProtectedTemplate, dump, key_id, load
+from carekey.biometrics.protection.templates import ProtectedTemplate, dump, key_id, load, load_many
 from carekey.errors import TemplateError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -160,3 +160,35 @@ def test_any_corrupted_byte_is_refused(position, flip):
     data[position % len(data)] ^= flip
     with pytest.raises(TemplateError):
         load(bytes(data), "fingerprint", 2, KEY_A)
+
+
+def test_load_many_keeps_exactly_the_templates_load_accepts():
+    """The start-up's page loader: every template ``load`` refuses (corrupt, another key, version, modality, size or
+    out-of-range values) is left out, the others come back with the codes ``load`` gives, at their positions."""
+    key, other = bytes(range(32)), bytes(range(1, 33))
+    rng = np.random.default_rng(8)
+    codes = rng.integers(0, P.FP_Q, (4, P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)
+    good = [dump(ProtectedTemplate("fingerprint", 1, c), key) for c in codes]
+    corrupt = bytearray(good[1])
+    corrupt[40] ^= 1
+    out_of_range = codes[2].copy()
+    out_of_range[0, 0] = P.FP_Q
+    page = [
+        good[0],
+        bytes(corrupt),
+        dump(ProtectedTemplate("fingerprint", 1, codes[1]), other),
+        dump(ProtectedTemplate("fingerprint", 2, codes[1]), key),
+        dump(ProtectedTemplate("fingerprint", 1, out_of_range), key),
+        dump(ProtectedTemplate("fingerprint", 1, codes[2][:10]), key),
+        dump(ProtectedTemplate("iris", 1, rng.integers(0, P.IRIS_Q, (1, P.IRIS_HASHES), dtype=np.uint8)), key),
+        good[3],
+    ]
+    loaded, valid = load_many(page, "fingerprint", 1, key, P.FP_ROWS)
+    assert valid.tolist() == [0, 7]
+    assert np.array_equal(loaded, np.stack([codes[0], codes[3]]))
+    for i in (1, 2, 3, 4, 6):
+        with pytest.raises(TemplateError):
+            load(page[i], "fingerprint", 1, key)
+        assert load_many([page[i]], "fingerprint", 1, key, P.FP_ROWS)[1].size == 0
+    assert load(page[5], "fingerprint", 1, key).codes.shape[0] == 10  # valid, but not of the page's shape
+    assert load_many([], "fingerprint", 1, key, P.FP_ROWS)[0].shape == (0, P.FP_ROWS, P.FP_HASHES)
