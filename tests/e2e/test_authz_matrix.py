@@ -84,6 +84,10 @@ MATRIX: dict[tuple[str, str], frozenset] = {
     ("POST", "/visits/{visit_id}/identify"): frozenset({(R, "biometric_identification")}),
     ("POST", "/visits/{visit_id}/people/{person_id}/biometrics"): frozenset({(R, "biometric_identification")}),
     ("POST", "/visits/{visit_id}/people/{person_id}/duplicate/confirm"): frozenset({(R, CARE)}),
+    # site nodes (issue 19): no staff account, patient or anonymous caller; only a registered node's signed request
+    ("POST", "/sync/register"): frozenset(),
+    ("POST", "/sync/push"): frozenset(),
+    ("GET", "/sync/changes"): frozenset(),
 }
 # multipart image routes, and the answer to a possible duplicate (it needs one first): their policy is walked by
 # tests/e2e/test_api_biometrics.py and tests/integration/test_enrollment_duplicates.py, not by the generic walk
@@ -91,6 +95,11 @@ NOT_WALKED = {
     ("POST", "/visits/{visit_id}/identify"),
     ("POST", "/visits/{visit_id}/people/{person_id}/biometrics"),
     ("POST", "/visits/{visit_id}/people/{person_id}/duplicate/confirm"),
+    # signed by a node key, not a bearer token: walked by tests/e2e/test_node_sync.py (unknown, unapproved, revoked
+    # nodes, forged signatures, replayed requests)
+    ("POST", "/sync/register"),
+    ("POST", "/sync/push"),
+    ("GET", "/sync/changes"),
 }
 # routes whose allowed call destroys its context (person, visit, token): each call gets a fresh one
 FRESH = {

@@ -218,6 +218,12 @@ def test_enroll_and_exam_offline_then_sync_finds_the_person_centrally_with_the_l
         tree.extend(uow.sync.node_leaves(node.id))
         assert tree.root() == node_root
 
+    # acknowledged batches keep their hash for the chain, never the records opened for the wire
+    import sqlite3
+
+    with sqlite3.connect(node.settings.data_dir / "carekey.db") as db:
+        bodies = db.execute("SELECT length(body), acked_at IS NOT NULL FROM node_outbox").fetchall()
+    assert bodies and all(size == 0 and acked for size, acked in bodies)
     # a second sync changes nothing: idempotent
     node.sync()
     with central.app.database.uow() as uow:

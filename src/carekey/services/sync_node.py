@@ -142,6 +142,7 @@ class NodeSync:
             body = canonical(batch)
             row = OutboxRow(state.seq + 1, sha256_hex(body), body, now)
             uow.sync.add_outbox(row)
+            uow.sync.drop_erasures_until(consumed)  # the erased ids travel in the batch, not kept in the feed
             uow.sync.save_node_state(replace(state, seq=row.seq, feed_pushed=consumed, log_pushed=sth.size))
             uow.commit()
         record_heads(self.d, sth)

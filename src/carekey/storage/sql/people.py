@@ -11,7 +11,7 @@ from carekey.errors import msg
 from carekey.storage.protocols import PersonRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
 from carekey.storage.sql.biometrics import record_removal
-from carekey.storage.sql.sync import forget_changes, note_change
+from carekey.storage.sql.sync import note_change, note_erasure
 from carekey.storage.sql.tables import biometric_templates, people
 
 _FIELDS = [c.name for c in people.columns]
@@ -93,8 +93,7 @@ class SqlPersonRepository:
         self._read.clear()
         record_removal(self._c, biometric_templates.c.person_id == person_id)  # the cascade, in the feed
         self._c.execute(delete(people).where(people.c.id == person_id))
-        forget_changes(self._c, person_id)  # the feed keeps no trace of what the erased record was
-        note_change(self._c, person_id, "erase")
+        note_erasure(self._c, person_id)
 
     def count(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(people)).scalar_one())

@@ -50,9 +50,15 @@ def note_change(conn: Connection, person_id: str, kind: str = "upsert") -> None:
     )
 
 
-def forget_changes(conn: Connection, person_id: str) -> None:
-    """An erasure: the person's earlier feed rows go (only the erasure itself is sent on)."""
+def note_erasure(conn: Connection, person_id: str) -> None:
+    """An erasure: the person's earlier feed rows go; the erasure itself enters the feed only where it must travel
+    (a central registry whose nodes hold the person, or a node that erased them itself), so that a registry with no
+    node holding the person keeps no trace of their id (``tests/faults/test_secure_delete.py``)."""
     conn.execute(delete(sync_feed).where(sync_feed.c.person_id == person_id, sync_feed.c.kind == "upsert"))
+    held = conn.execute(select(sync_holdings.c.node_id).where(sync_holdings.c.person_id == person_id)).first()
+    local_on_node = conn.info.get(ORIGIN) is None and conn.execute(select(node_state.c.id)).first() is not None
+    if held is not None or local_on_node:
+        note_change(conn, person_id, "erase")
 
 
 def clear_origin(conn: Connection) -> None:
@@ -94,6 +100,9 @@ class SqlSyncRepository:
 
     def drop_feed(self, person_id: str, kind: str) -> None:
         self._c.execute(delete(sync_feed).where(sync_feed.c.person_id == person_id, sync_feed.c.kind == kind))
+
+    def drop_erasures_until(self, seq: int) -> None:
+        self._c.execute(delete(sync_feed).where(sync_feed.c.kind == "erase", sync_feed.c.seq <= seq))
 
     # -- central: nodes ---------------------------------------------------------------------------------------
     def add_node(self, row: NodeRow) -> None:
@@ -206,7 +215,8 @@ class SqlSyncRepository:
         return [OutboxRow(r.seq, r.hash, bytes(r.body), utc(r.created_at)) for r in self._c.execute(q)]
 
     def ack_outbox(self, seq: int, at: datetime) -> None:
-        self._c.execute(update(node_outbox).where(node_outbox.c.seq == seq).values(acked_at=at))
+        # an acknowledged batch keeps its hash (the chain), never its body (records opened for the wire)
+        self._c.execute(update(node_outbox).where(node_outbox.c.seq == seq).values(acked_at=at, body=b""))
 
     def visits_of(self, person_id: str) -> list[Visit]:
         from carekey.storage.sql.visits import _visit

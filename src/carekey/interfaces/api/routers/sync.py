@@ -4,19 +4,29 @@ and applies; its answers go back byte for byte with the central log key's signat
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from carekey.errors import InvalidInput, NotAuthenticated
+from carekey.errors import NotAuthenticated
 from carekey.interfaces.api.deps import Svc
 from carekey.interfaces.api.problems import responses
 from carekey.services.sync_central import Answer, SignedCall
 from carekey.services.sync_link import HEADER_SIGNATURE
 
 router = APIRouter(prefix="/sync", tags=["sync"])
+HEX32 = r"^[0-9a-f]{64}$"
+
+
+class RegistrationIn(BaseModel):
+    node_id: str = Field(min_length=1, max_length=40, description="chosen by the node (carekey node init)")
+    site_id: str = Field(min_length=1, max_length=40, description="the site the node serves")
+    public_key: str = Field(pattern=HEX32, description="Ed25519 key signing the node's requests (hex)")
+    log_public_key: str = Field(pattern=HEX32, description="Ed25519 key signing the node log's tree heads (hex)")
+    code_hash: str = Field(pattern=HEX32, description="SHA-256 of the one-time code the node shows (hex)")
+
 
 NodeHeader = Annotated[str | None, Header(alias="X-Carekey-Node", description="The node's id")]
 TimeHeader = Annotated[str | None, Header(alias="X-Carekey-Timestamp", description="Unix time, ms")]
@@ -48,16 +58,12 @@ def _answer(answer: Answer) -> Response:
     "approve`, with the code) and a second confirmed it (`carekey node confirm`).",
     responses=responses(400, 401, 404, 409),
 )
-async def register(request: Request, svc: Svc, sig: SigHeader = None) -> dict[str, object]:
-    body = await request.body()
+async def register(body: RegistrationIn, svc: Svc, sig: SigHeader = None) -> dict[str, object]:
     try:
-        data = json.loads(body)
         signature = bytes.fromhex(sig or "")
     except ValueError:
-        raise InvalidInput("the registration is a JSON object, signed (X-Carekey-Signature)") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the registration is a JSON object")
-    return await run_in_threadpool(svc.sync.register, data, signature)
+        raise NotAuthenticated("the registration is signed by the key it registers (X-Carekey-Signature)") from None
+    return await run_in_threadpool(svc.sync.register, body.model_dump(), signature)
 
 
 @router.post(
@@ -66,7 +72,7 @@ async def register(request: Request, svc: Svc, sig: SigHeader = None) -> dict[st
     description="One batch of the node's chain (seq, prev_hash), its log entries, signed head and consistency "
     "proof. Applied once; a retry of an applied batch is acknowledged again; a replayed or reordered batch or a "
     "rewritten node log is refused (409) and flags the node.",
-    responses=responses(400, 401, 403, 409, 413),
+    responses=responses(401, 403, 409, 413, 422),
 )
 async def push(
     request: Request,
