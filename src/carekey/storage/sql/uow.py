@@ -18,6 +18,7 @@ Storage failures (full disk, I/O error, lost PostgreSQL connection, pool timeout
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from types import TracebackType
@@ -157,7 +158,6 @@ class SqlUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._conn is not None
-        clear_origin(self._conn)
         try:
             if self._conn.in_transaction():
                 if self.read_only and exc is None and self._conn.dialect.name == "postgresql":
@@ -172,6 +172,10 @@ class SqlUnitOfWork:
                 raise
             self._conn.invalidate()
         finally:
+            # the pooled connection's info outlives this unit of work; an invalidated one (a lost PostgreSQL
+            # connection) refuses even that look-up, and is discarded by the pool anyway
+            with contextlib.suppress(sa_exc.SQLAlchemyError):
+                clear_origin(self._conn)
             self._conn.close()
             self._conn = None
         if (
