@@ -35,7 +35,14 @@ def server(tmp_path):
     url = pg_url_or_skip()
     reset_pg(url)
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=url, argon2_time_cost=1, argon2_memory_kib=64, tree_head_seconds=0
+        data_dir=tmp_path / "data",
+        database_url=url,
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+        tree_head_seconds=0,
+        # this test is about a restart, not the lookup limits: 8 clients look up as fast as the server answers
+        identifications_per_hour=100_000,
+        identifications_per_site_per_day=1_000_000,
     )
     bootstrap.initialize(settings)
     built = bootstrap.build(settings)
