@@ -38,8 +38,6 @@ _PERSONAL_DELETE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 DELETED = "carekey_deleted_personal_data"
-#: execution option of a connection whose transactions only read (SQLite: BEGIN DEFERRED, no write lock)
-READ_ONLY = "carekey_read_only"
 
 
 def private_sqlite_files(url: str) -> None:
