@@ -37,6 +37,7 @@ from carekey.errors import Conflict, IntegrityError, KeyCheckFailed, MatcherUnav
 from carekey.services.biometrics import BiometricMatcher
 from carekey.services.container import Services, build_services
 from carekey.services.deps import Actor, Deps
+from carekey.services.hashing import HashGate
 from carekey.services.matcher_node import MatcherNode
 from carekey.services.matcher_remote import RemoteMatcher
 from carekey.storage import keychecks
@@ -260,6 +261,7 @@ def build(settings: Settings, matcher: BiometricMatcher | None = None, migrate: 
         biometric_key_version=keys.biometric_version,
         heads=HeadsFile(settings.resolved_heads_file()),
         template_feed=db.template_feed(),
+        hashing=HashGate.sharing_cpus(settings.serve_workers),
     )
     services = build_services(deps, matcher or default_matcher(settings, keys))
     services.sync.capture_key_file = settings.data_dir / CAPTURE_KEY  # created when a node first pulls

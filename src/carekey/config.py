@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         "height, at most 64,000,000), checked from the image header before decoding, for both modalities and every "
         "format (8- or 16-bit); larger: 422 problem, logged and counted against the identification rate limit.",
     )
+    serve_workers: int = Field(
+        1,
+        ge=1,
+        description="Server worker processes sharing this machine's CPUs (set by `carekey serve --workers`): each "
+        "process runs at most CPUs / workers argon2 hashes at once, so the sign-ins of all workers together never "
+        "queue more hashes than the machine has cores.",
+    )
     argon2_time_cost: int = Field(3, ge=1, description="argon2id iterations for staff passwords and patient PINs.")
     argon2_memory_kib: int = Field(
         65536, ge=32, description="argon2id memory in KiB (default 64 MiB, RFC 9106's second recommended option)."

@@ -32,6 +32,13 @@ class HashGate:
         self._in_progress = 0
         self._mean = 0.0  # running mean of one hash's duration, seconds (0: none measured yet)
 
+    @classmethod
+    def sharing_cpus(cls, processes: int) -> HashGate:
+        """The gate of one of ``processes`` server processes on this machine: CPUs / processes slots (at least
+        one), so that all the workers of ``carekey serve --workers N`` together hash no more at once than there
+        are cores (an argon2id hash already runs its lanes on several threads; more at once only queues)."""
+        return cls(slots=max(1, (os.cpu_count() or 1) // max(1, processes)))
+
     def expected_wait(self, in_progress: int) -> float:
         """Seconds a new sign-in would wait for a slot with ``in_progress`` ahead of it."""
         return (in_progress // self.slots) * self._mean

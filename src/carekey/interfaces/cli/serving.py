@@ -90,4 +90,5 @@ def run(data: Path, options: dict[str, Any]) -> None:
         return
     bootstrap.build(settings).close()  # migrate once, before the workers start
     os.environ["CAREKEY_DATA_DIR"] = str(data.resolve())
+    os.environ["CAREKEY_SERVE_WORKERS"] = str(options["workers"])  # the workers share the CPUs' hashing slots
     uvicorn.run("carekey.interfaces.cli.serving:worker_app", factory=True, **options)
