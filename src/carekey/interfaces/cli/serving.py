@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import typer
 
 from carekey import bootstrap
 from carekey.config import Settings
+from carekey.interfaces.cli import workers
 
 
 def log_config(request_log: bool) -> dict[str, Any]:
@@ -91,4 +93,7 @@ def run(data: Path, options: dict[str, Any]) -> None:
     bootstrap.build(settings).close()  # migrate once, before the workers start
     os.environ["CAREKEY_DATA_DIR"] = str(data.resolve())
     os.environ["CAREKEY_SERVE_WORKERS"] = str(options["workers"])  # the workers share the CPUs' hashing slots
-    uvicorn.run("carekey.interfaces.cli.serving:worker_app", factory=True, **options)
+    if not hasattr(socket, "SO_REUSEPORT"):  # not Linux / BSD: uvicorn's workers on one shared socket
+        uvicorn.run("carekey.interfaces.cli.serving:worker_app", factory=True, **options)
+        return
+    workers.run(options)
