@@ -43,10 +43,13 @@ _STATE_FIELDS = [c.name for c in node_state.columns if c.name != "id"]
 _NOT_A_NODE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
+_NOTE = insert(sync_feed)  # built once: a hot statement (every exam, consent and person write; load_profile.md)
+
+
 def note_change(conn: Connection, person_id: str, kind: str = "upsert") -> None:
     """A change to ``person_id``'s record, in the feed (called by the repositories, in the change's transaction)."""
     conn.execute(
-        insert(sync_feed).values(person_id=person_id, kind=kind, origin=conn.info.get(ORIGIN), at=datetime.now(UTC))
+        _NOTE, {"person_id": person_id, "kind": kind, "origin": conn.info.get(ORIGIN), "at": datetime.now(UTC)}
     )
 
 
