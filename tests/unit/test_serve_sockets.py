@@ -14,9 +14,9 @@ pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="SO_
 
 
 def test_workers_listen_on_one_address_with_sockets_of_their_own():
-    reserve = workers.listening_socket("127.0.0.1", 0, reserve=True)
+    reserve = workers.listening_socket("127.0.0.1", 0)
     port = reserve.getsockname()[1]
-    mine = [workers.listening_socket("127.0.0.1", port) for _ in range(2)]
+    mine = [workers.listening_socket("127.0.0.1", port, listen=True) for _ in range(2)]
     try:
         for s in mine:
             s.setblocking(False)
@@ -36,6 +36,16 @@ def test_workers_listen_on_one_address_with_sockets_of_their_own():
             c.close()
         assert sum(accepted) == 32  # the reserving socket never listens: no connection is lost there
         assert min(accepted) >= 1  # both get some (all 32 on one of two: a chance of 2^-31)
+        late = workers.listening_socket("127.0.0.1", port)  # bound, not yet listening: a worker starting up
+        try:
+            late.setblocking(False)
+            more = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+            with pytest.raises(OSError):  # nothing is handed to a socket that does not listen yet
+                late.accept()
+            for c in more:
+                c.close()
+        finally:
+            late.close()
     finally:
         for s in [reserve, *mine]:
             s.close()
@@ -47,6 +57,6 @@ def test_a_taken_address_is_refused_at_once():
     plain.listen()
     try:
         with pytest.raises(OSError):
-            workers.listening_socket("127.0.0.1", plain.getsockname()[1], reserve=True)
+            workers.listening_socket("127.0.0.1", plain.getsockname()[1])
     finally:
         plain.close()

@@ -7,9 +7,11 @@ together) all lands on one worker, which then serves them alone on one core whil
 address with ``SO_REUSEPORT`` and the kernel spreads new connections over them (by a hash of the connection's
 addresses and ports). Linux only lets sockets of the same user join such a group.
 
-The parent holds the address with a bound socket that never listens (so the port stays taken while a worker
-restarts, and port 0 picks one port for all), starts the workers (``spawn``), replaces a worker that dies, and
-stops them all on SIGINT / SIGTERM. A worker that cannot start (uvicorn's exit code 3) stops the server.
+A worker's socket is bound at once but listens only when its app has started (uvicorn calls ``listen`` after the
+lifespan start-up): the kernel hands connections to ready workers only, also while one restarts. The parent holds
+the address with a bound socket that never listens (so the port stays taken while a worker restarts, and port 0
+picks one port for all), starts the workers (``spawn``), replaces a worker that dies, and stops them all on
+SIGINT / SIGTERM. A worker that cannot start (uvicorn's exit code 3) stops the server.
 Written by hand: uvicorn's supervisor passes one shared socket to its workers and has no option for this.
 """
 
@@ -29,16 +31,16 @@ STARTUP_FAILURE = 3  # uvicorn's exit code for a server that could not start
 log = logging.getLogger("uvicorn.error")
 
 
-def listening_socket(host: str, port: int, reserve: bool = False) -> socket.socket:
-    """A TCP socket bound to (host, port) in the ``SO_REUSEPORT`` group of that address; listening unless
-    ``reserve`` (the parent's, which only holds the address)."""
+def listening_socket(host: str, port: int, listen: bool = False) -> socket.socket:
+    """A TCP socket bound to (host, port) in the ``SO_REUSEPORT`` group of that address, listening if ``listen``
+    (a worker's socket is left for uvicorn to listen on once the app has started; the parent's never listens)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
-        if not reserve:
+        if listen:
             sock.listen(2048)
     except OSError:
         sock.close()
@@ -67,7 +69,7 @@ def run(options: dict[str, Any]) -> None:
     logging.config.dictConfig(options["log_config"])
     count = options.pop("workers")
     host, port = options.pop("host"), options.pop("port")
-    reserve = listening_socket(host, port, reserve=True)
+    reserve = listening_socket(host, port)
     port = reserve.getsockname()[1]
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
