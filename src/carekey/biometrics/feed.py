@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
 
@@ -180,6 +180,36 @@ class FollowedGallery:
                 found.extend(index.search(probe, top or len(index), keys))
             return sorted(found, key=lambda kv: -kv[1])[:top] if top else sorted(found, key=lambda kv: -kv[1])
 
+    def search_positions(
+        self,
+        program_id: str,
+        modality: str,
+        probes: Mapping[str, Any],
+        among: Collection[str] | None = None,
+    ) -> dict[str, list[tuple[str, float]]]:
+        """``search`` of each position with its own probe (the two fingers or eyes of one identification), the
+        positions' indexes scored in parallel threads (their kernels release the GIL) against one state of the
+        gallery: the lock is held, and nothing changes, until every position is scored."""
+        with self._lock:
+            self.catch_up()
+            found: dict[str, list[tuple[str, float]]] = {pos: [] for pos in probes}
+            jobs = []
+            for pos, probe in probes.items():
+                shard = (program_id, modality, pos)
+                index = self._shards.get(shard)
+                keys = None if among is None else [k for k in among if self._where.get(k) == shard]
+                if index is not None and len(index) and (keys is None or keys):
+                    jobs.append((pos, index, probe, keys))
+            if len(jobs) > 1:
+                pool = _search_pool()
+                futures = [
+                    (pos, pool.submit(index.search, probe, len(index), keys)) for pos, index, probe, keys in jobs
+                ]
+                found.update((pos, f.result()) for pos, f in futures)
+            else:
+                found.update((pos, index.search(probe, len(index), keys)) for pos, index, probe, keys in jobs)
+            return found
+
     def __len__(self) -> int:
         return len(self._where)
 
@@ -246,6 +276,18 @@ class FollowedGallery:
             values.append(loaded)
         for shard, (keys, values) in singles.items():
             yield shard, keys, values
+
+
+_SEARCHERS: ThreadPoolExecutor | None = None
+_SEARCHERS_LOCK = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    global _SEARCHERS
+    with _SEARCHERS_LOCK:
+        if _SEARCHERS is None:
+            _SEARCHERS = ThreadPoolExecutor(2, thread_name_prefix="gallery-search")  # two positions, two cores
+        return _SEARCHERS
 
 
 def _pages(feed: TemplateFeed, key_version: int) -> Iterator[list[TemplateChange]]:
