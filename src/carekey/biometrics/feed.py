@@ -291,17 +291,17 @@ def _search_pool() -> ThreadPoolExecutor:
 
 
 def _pages(feed: TemplateFeed, key_version: int) -> Iterator[list[TemplateChange]]:
-    """The snapshot page by page, the next page read (in a thread) while the caller indexes this one: the driver
-    reading rows and the index's kernels both release the GIL, so on two cores start-up takes about the longer
-    of the two instead of their sum. Pages hold about PAGE_BYTES of templates (whatever the modality mix)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="gallery-snapshot") as reader:
-        page = feed.snapshot(key_version, "", PAGE)
-        while page:
-            size = sum(len(c.template or b"") for c in page) / len(page)
-            limit = max(PAGE, min(PAGE_MAX, int(PAGE_BYTES // max(size, 1.0))))
-            following = reader.submit(feed.snapshot, key_version, page[-1].template_id, limit)
-            yield page
-            page = following.result()
+    """The snapshot page by page, each holding about PAGE_BYTES of templates whatever the modality mix (a first page
+    of PAGE rows measures their size). Reading the next page in a thread while this one is indexed was tried and
+    dropped: no gain on 100,000 eyes (the two threads mostly wait for each other's GIL) and one start-up of the
+    ten measured stalled for minutes with the CPU idle (``bench/results/service/README.md``)."""
+    page = feed.snapshot(key_version, "", PAGE)
+    while page:
+        size = sum(len(c.template or b"") for c in page) / len(page)
+        limit = max(PAGE, min(PAGE_MAX, int(PAGE_BYTES // max(size, 1.0))))
+        after = page[-1].template_id
+        yield page
+        page = feed.snapshot(key_version, after, limit)
 
 
 def _ticks(pages: Iterator[list[TemplateChange]]) -> Iterator[list[TemplateChange]]:
