@@ -280,9 +280,9 @@ def run(
     try:
         services = app.services
         matcher = _protected(services)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         indexed = matcher.build(progress)  # what BiometricService.warm_up does at server start-up
-        startup_s = time.perf_counter() - t0
+        startup_s, startup_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report = _measure(services, modality, queries, mates, registrar, clinician, progress)
         return {
@@ -293,6 +293,7 @@ def run(
             "queries": report.pop("queries"),
             **report,
             "startup_s": round(startup_s, 2),
+            "startup_cpu_s": round(startup_cpu_s, 2),  # the work itself: on a busy machine wall time is mostly waiting
             "index_bytes_per_template": round(matcher.gallery.nbytes(modality) / max(indexed, 1)),
             "rss_mb_after_startup": round(rss_mb),
             "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -453,7 +454,7 @@ def table(r: dict[str, Any]) -> str:
             f"index alone ms median      {r['index_ms_median']:>9}   extraction ms median {r['extract_ms_median']}",
             f"overhead ratio             {r['overhead_ratio']:>9}   (search / index alone; search / (extraction + "
             f"index) {r['service_overhead_ratio']})   top-1 hit rate {r['top1_hit_rate']}",
-            f"start-up s                 {r['startup_s']:>9}   "
+            f"start-up s                 {r['startup_s']:>9}   (CPU {r.get('startup_cpu_s')} s)   "
             f"index bytes per template {r['index_bytes_per_template']:,}",
             f"rss MB                     {r['rss_mb']:>9}",
             f"exam write ms p95 alone / during searches {r['write_ms_p95_without_searches']} / "
