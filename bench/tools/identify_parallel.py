@@ -21,6 +21,8 @@ import numpy as np
 
 from carekey.biometrics.fingerprint import minutiae as M
 from carekey.biometrics.protection import parameters as P
+from carekey.biometrics.protection.fingerprint_index import ROW_BYTES, band_bits
+from carekey.biometrics.protection.gallery import grown
 from carekey.biometrics.protection.matcher import ProtectedMatcher
 from carekey.biometrics.protection.shards import FingerprintShard
 from carekey.services.matcher import identify_positions
@@ -59,14 +61,21 @@ def main() -> None:
     rng = np.random.default_rng(5)
     for pos in POSITIONS:
         shard = FingerprintShard(bytes(range(32)))
-        for lo in range(0, n, 5000):
-            k = min(5000, n - lo)
-            shard.add_many([f"{pos}{i}" for i in range(lo, lo + k)], rng.integers(0, P.FP_Q, (k, 48, 512), np.uint8))
+        index = shard.index
+        for lo in range(0, n, 10000):  # random packed codes (any byte is two valid values), indexed in place
+            k = min(10000, n - lo)
+            index._new_keys([f"{pos}{i}" for i in range(lo, lo + k)])
+            index._packed = grown(index._packed, lo + k)
+            index._bits = grown(index._bits, lo + k)
+            index._packed[lo : lo + k] = np.frombuffer(rng.bytes(k * P.FP_ROWS * ROW_BYTES), np.uint8).reshape(
+                k, P.FP_ROWS, ROW_BYTES
+            )
+            index._bits[lo : lo + k] = band_bits(index._packed[lo : lo + k])
         matcher.gallery._shards[("bench", "fingerprint", pos)] = shard
-    files = sorted(data.glob("*_1.tif"))
+    files = sorted(data.glob("*.tif"))  # two impressions of different fingers: a left and a right index
     pairs = [
-        dict(zip(POSITIONS, (files[i].read_bytes(), files[i + 1].read_bytes()), strict=True))
-        for i in range(0, 2 * queries, 2)
+        dict(zip(POSITIONS, (files[8 * i].read_bytes(), files[(8 * i + 9) % len(files)].read_bytes()), strict=True))
+        for i in range(queries)
     ]
     _before(matcher, pairs[0])  # warm: kernels, extractors
     identify_positions(matcher, "bench", "fingerprint", pairs[0], None, 5)

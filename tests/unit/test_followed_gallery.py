@@ -175,3 +175,33 @@ def test_search_positions_answers_each_position_as_its_own_search_and_stays_in_t
     assert all(ref != "BL" for refs in found.values() for ref, _ in refs)
     with pytest.raises(TemplateError):
         matcher.search_positions("A", "fingerprint", {"left_index": b"not a template"})
+
+
+def test_start_up_reads_pages_sized_by_bytes_and_counts_progress_in_thousands_of_templates():
+    from carekey.biometrics import feed as feed_module
+
+    matcher, feed, _ = _matcher()
+    codes = RNG.integers(0, P.IRIS_Q, (2500, P.IRIS_HASHES), dtype=np.uint8)
+    for i, c in enumerate(codes):
+        feed.put(f"T{i:05}", "iris", _iris(c), position="left" if i % 2 else "right")
+    limits, steps = [], []
+    snapshot = feed.snapshot
+
+    def sized(key_version, after, limit):
+        limits.append(limit)
+        return snapshot(key_version, after, limit)
+
+    feed.snapshot = sized  # type: ignore[method-assign]
+
+    def progress(items, label, total):
+        steps.append(total)
+        for item in items:
+            steps.append(item)
+            yield item
+
+    assert matcher.build(progress) == 2500
+    size = len(_iris(codes[0]))
+    assert limits[0] == feed_module.PAGE and limits[1] == feed_module.PAGE_BYTES // size > feed_module.PAGE
+    assert steps[0] == 3 and len(steps) - 1 == 3  # ceil(2500 / 1000) steps: a page, an empty tick, the last page
+    assert [len(s) for s in steps[1:]] == [2000, 0, 500]
+    assert matcher.gallery.count("A", "iris") == 2500

@@ -71,8 +71,10 @@ class ShardIndex(Protocol):
 Shard = tuple[str, str, str]  # (program id, modality, position)
 LoadMany = Callable[[str, list[bytes]], tuple[Any, Any]]  # (codes of the valid, their positions in the page)
 PAGE = 2000  # feed rows per catch-up read, and the first snapshot page
-PAGE_BYTES = 64 << 20  # later snapshot pages: about this many bytes of stored templates ...
-PAGE_MAX = 50_000  # ... and at most this many rows (iris: ~31,000 eyes a page; fingerprint ~2,700 fingers)
+PAGE_BYTES = 8 << 20  # later snapshot pages: about this many bytes of stored templates (iris: ~4,000 eyes; a
+# fingerprint page stays at PAGE rows, 49 MB); 64 MiB pages cost more memory (RSS 663 against 402-424 MB at 100,000
+# eyes) for no less CPU (bench/results/service/README.md)
+PAGE_MAX = 50_000
 TICK = 1000  # the start-up progress bar counts thousands of templates
 
 
