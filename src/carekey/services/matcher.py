@@ -26,6 +26,7 @@ matcher's gallery drops it from the template change feed before its next search.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -92,7 +93,9 @@ class MatcherPort(Protocol):
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
-EXTRACTORS = 2  # probes extracted at once: the two fingers / eyes of one identification (two cores)
+# probes extracted at once, across concurrent identifications too (extraction is CPU-bound: one a core, two at least
+# for the two fingers / eyes of one identification)
+EXTRACTORS = max(2, os.cpu_count() or 2)
 
 
 def _pool() -> ThreadPoolExecutor:
