@@ -19,6 +19,7 @@ KEYS = {
     "search_ms_p95",
     "index_ms_median",
     "overhead_ratio",
+    "service_overhead_ratio",
     "top1_hit_rate",
     "startup_s",
     "index_bytes_per_template",
@@ -38,6 +39,9 @@ def test_bench_service_reports_the_issue_13_keys(tmp_path):
     bits = planes_of(P.IRIS_Q)
     assert report["index_bytes_per_template"] == bits * (P.IRIS_HASHES + P.IRIS_INDEX_HASHES) // 8  # 960 B an eye
     assert report["top1_hit_rate"] == 1.0
+    # issue 13's ratio: the service's search over the index alone (extraction included, so above 1)
+    assert report["overhead_ratio"] == pytest.approx(report["search_ms_median"] / report["index_ms_median"], rel=0.02)
+    assert report["overhead_ratio"] > 1 and report["overhead_ratio"] >= report["service_overhead_ratio"]
     # one query may end before the writer process (spawned) writes: then no write ran during searches (nan)
     assert str(report["write_ms_p95"]) == str(report["write_ms_p95_with_searches"])
     assert report["write_ms_p95_without_searches"] > 0

@@ -152,3 +152,56 @@ def test_bad_stored_templates_are_skipped_not_fatal_and_bad_probes_fail():
 def test_a_matcher_without_a_feed_refuses_to_search():
     with pytest.raises(RuntimeError, match="feed"):
         ProtectedMatcher(KEY_A, 1).search("A", "iris", _iris(RNG.integers(0, P.IRIS_Q, P.IRIS_HASHES, np.uint8)))
+
+
+def test_search_positions_answers_each_position_as_its_own_search_and_stays_in_the_program():
+    matcher, feed, _ = _matcher()
+    codes = RNG.integers(0, P.FP_Q, (8, P.FP_ROWS, P.FP_HASHES), dtype=np.uint8)
+    for i, c in enumerate(codes[:4]):
+        feed.put(f"L{i}", "fingerprint", _finger(c), position="left_index")
+    for i, c in enumerate(codes[4:]):
+        feed.put(f"R{i}", "fingerprint", _finger(c), position="right_index")
+    feed.put("BL", "fingerprint", _finger(codes[1]), program="B", position="left_index")  # B's copy of L1
+    probes = {"left_index": _finger(codes[1]), "right_index": _finger(codes[6]), "thumb": _finger(codes[0])}
+    found = matcher.search_positions("A", "fingerprint", probes)
+    assert found["left_index"][0][0] == "L1" and found["right_index"][0][0] == "R2"
+    assert found["thumb"] == []  # no template of that position
+    for pos, probe in probes.items():
+        assert found[pos] == matcher.search("A", "fingerprint", probe, pos)
+        assert found[pos] == matcher.search_positions("A", "fingerprint", {pos: probe})[pos]  # one position: inline
+    among = ["L1", "R0", "BL"]
+    narrowed = matcher.search_positions("A", "fingerprint", probes, among)
+    assert {ref for refs in narrowed.values() for ref, _ in refs} == {"L1", "R0"}
+    assert all(ref != "BL" for refs in found.values() for ref, _ in refs)
+    with pytest.raises(TemplateError):
+        matcher.search_positions("A", "fingerprint", {"left_index": b"not a template"})
+
+
+def test_start_up_reads_pages_sized_by_bytes_and_counts_progress_in_thousands_of_templates():
+    from carekey.biometrics import feed as feed_module
+
+    matcher, feed, _ = _matcher()
+    codes = RNG.integers(0, P.IRIS_Q, (2500, P.IRIS_HASHES), dtype=np.uint8)
+    for i, c in enumerate(codes):
+        feed.put(f"T{i:05}", "iris", _iris(c), position="left" if i % 2 else "right")
+    limits, steps = [], []
+    snapshot = feed.snapshot
+
+    def sized(key_version, after, limit):
+        limits.append(limit)
+        return snapshot(key_version, after, limit)
+
+    feed.snapshot = sized  # type: ignore[method-assign]
+
+    def progress(items, label, total):
+        steps.append(total)
+        for item in items:
+            steps.append(item)
+            yield item
+
+    assert matcher.build(progress) == 2500
+    size = len(_iris(codes[0]))
+    assert limits[0] == feed_module.PAGE and limits[1] == feed_module.PAGE_BYTES // size > feed_module.PAGE
+    assert steps[0] == 3 and len(steps) - 1 == 3  # ceil(2500 / 1000) steps: a page, an empty tick, the last page
+    assert [len(s) for s in steps[1:]] == [2000, 0, 500]
+    assert matcher.gallery.count("A", "iris") == 2500

@@ -15,8 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
+
+import numpy as np
 
 from carekey.errors import TemplateError
 
@@ -67,7 +70,12 @@ class ShardIndex(Protocol):
 
 Shard = tuple[str, str, str]  # (program id, modality, position)
 LoadMany = Callable[[str, list[bytes]], tuple[Any, Any]]  # (codes of the valid, their positions in the page)
-PAGE = 2000  # templates loaded per snapshot page and feed rows per catch-up read
+PAGE = 2000  # feed rows per catch-up read, and the first snapshot page
+PAGE_BYTES = 8 << 20  # later snapshot pages: about this many bytes of stored templates (iris: ~4,000 eyes; a
+# fingerprint page stays at PAGE rows, 49 MB); 64 MiB pages cost more memory (RSS 663 against 402-424 MB at 100,000
+# eyes) for no less CPU (bench/results/service/README.md)
+PAGE_MAX = 50_000
+TICK = 1000  # the start-up progress bar counts thousands of templates
 
 
 class FollowedGallery:
@@ -116,11 +124,11 @@ class FollowedGallery:
                 return self.catch_up()
             t0 = time.perf_counter()
             head = feed.head()  # read first: changes committed during the snapshot are replayed (idempotent)
-            total, after = feed.count(self.key_version), ""
-            pages = _pages(feed, self.key_version)
-            for page in progress(pages, "loading the biometric gallery", -(-total // PAGE)) if progress else pages:
-                self._apply(page)
-                after = page[-1].template_id if page else after
+            total = feed.count(self.key_version)
+            pages = _ticks(_pages(feed, self.key_version))
+            for page in progress(pages, "loading the biometric gallery", -(-total // TICK)) if progress else pages:
+                if page:
+                    self._apply(page)
             self._seq = head
             self.catch_up()
             self.startup_s = time.perf_counter() - t0
@@ -174,6 +182,36 @@ class FollowedGallery:
                 found.extend(index.search(probe, top or len(index), keys))
             return sorted(found, key=lambda kv: -kv[1])[:top] if top else sorted(found, key=lambda kv: -kv[1])
 
+    def search_positions(
+        self,
+        program_id: str,
+        modality: str,
+        probes: Mapping[str, Any],
+        among: Collection[str] | None = None,
+    ) -> dict[str, list[tuple[str, float]]]:
+        """``search`` of each position with its own probe (the two fingers or eyes of one identification), the
+        positions' indexes scored in parallel threads (their kernels release the GIL) against one state of the
+        gallery: the lock is held, and nothing changes, until every position is scored."""
+        with self._lock:
+            self.catch_up()
+            found: dict[str, list[tuple[str, float]]] = {pos: [] for pos in probes}
+            jobs = []
+            for pos, probe in probes.items():
+                shard = (program_id, modality, pos)
+                index = self._shards.get(shard)
+                keys = None if among is None else [k for k in among if self._where.get(k) == shard]
+                if index is not None and len(index) and (keys is None or keys):
+                    jobs.append((pos, index, probe, keys))
+            if len(jobs) > 1:
+                pool = _search_pool()
+                futures = [
+                    (pos, pool.submit(index.search, probe, len(index), keys)) for pos, index, probe, keys in jobs
+                ]
+                found.update((pos, f.result()) for pos, f in futures)
+            else:
+                found.update((pos, index.search(probe, len(index), keys)) for pos, index, probe, keys in jobs)
+            return found
+
     def __len__(self) -> int:
         return len(self._where)
 
@@ -202,39 +240,78 @@ class FollowedGallery:
             if c.template is None or c.program_id is None or c.key_version != self.key_version:
                 continue
             stored.setdefault(c.modality, []).append(c)
-        added: dict[Shard, tuple[list[str], list[Any]]] = {}
         for modality, batch in stored.items():
-            for c, codes in self._loaded(modality, batch):
-                keys, values = added.setdefault((c.program_id or "", modality, c.position), ([], []))
-                keys.append(c.template_id)
-                values.append(codes)
-        for shard, (keys, values) in added.items():
-            if shard not in self._shards:
-                self._shards[shard] = self._new_index(shard[1])
-            self._shards[shard].add_many(keys, values)
-            for ref in keys:
-                self._where[ref] = shard
+            for shard, keys, codes in self._loaded(modality, batch):
+                if shard not in self._shards:
+                    self._shards[shard] = self._new_index(shard[1])
+                self._shards[shard].add_many(keys, codes)
+                self._where.update(dict.fromkeys(keys, shard))
 
-    def _loaded(self, modality: str, batch: list[TemplateChange]) -> Iterator[tuple[TemplateChange, Any]]:
-        """(change, codes) of the valid templates of ``batch``; the others are logged once and kept in ``rejected``."""
-        rest: Iterable[TemplateChange] = batch
+    def _loaded(self, modality: str, batch: list[TemplateChange]) -> Iterator[tuple[Shard, list[str], Any]]:
+        """(shard, template ids, their codes) of the valid templates of ``batch``, grouped by shard (the codes of a
+        page validated at once are one array per shard); the others are logged once and kept in ``rejected``."""
+        rest: list[TemplateChange] = batch
         if self._load_many is not None:
             codes, valid = self._load_many(modality, [c.template or b"" for c in batch])
-            for j, i in enumerate(valid):
-                yield batch[i], codes[j]
-            done = set(valid)
+            groups: dict[Shard, list[int]] = {}
+            for j, i in enumerate(valid.tolist()):
+                c = batch[i]
+                groups.setdefault((c.program_id or "", modality, c.position), []).append(j)
+            for shard, js in groups.items():
+                part = codes if len(js) == len(codes) else codes[np.asarray(js, np.int64)]
+                yield shard, [batch[i].template_id for i in valid[js].tolist()], part
+            if len(valid) == len(batch):
+                return
+            done = set(valid.tolist())
             rest = [c for i, c in enumerate(batch) if i not in done]
+        singles: dict[Shard, tuple[list[str], list[Any]]] = {}
         for c in rest:
             try:
-                yield c, self._load(modality, c.template or b"")
+                loaded = self._load(modality, c.template or b"")
             except TemplateError as err:
                 if c.template_id not in self.rejected:
                     log.warning("stored %s template %s skipped: %s", modality, c.template_id, err.message)
                 self.rejected[c.template_id] = err.message
+                continue
+            keys, values = singles.setdefault((c.program_id or "", modality, c.position), ([], []))
+            keys.append(c.template_id)
+            values.append(loaded)
+        for shard, (keys, values) in singles.items():
+            yield shard, keys, values
+
+
+_SEARCHERS: ThreadPoolExecutor | None = None
+_SEARCHERS_LOCK = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    global _SEARCHERS
+    with _SEARCHERS_LOCK:
+        if _SEARCHERS is None:
+            _SEARCHERS = ThreadPoolExecutor(2, thread_name_prefix="gallery-search")  # two positions, two cores
+        return _SEARCHERS
 
 
 def _pages(feed: TemplateFeed, key_version: int) -> Iterator[list[TemplateChange]]:
-    after = ""
-    while page := feed.snapshot(key_version, after, PAGE):
-        yield page
+    """The snapshot page by page, each holding about PAGE_BYTES of templates whatever the modality mix (a first page
+    of PAGE rows measures their size). Reading the next page in a thread while this one is indexed was tried and
+    dropped: no gain on 100,000 eyes (the two threads mostly wait for each other's GIL) and one start-up of the
+    ten measured stalled for minutes with the CPU idle (``bench/results/service/README.md``)."""
+    page = feed.snapshot(key_version, "", PAGE)
+    while page:
+        size = sum(len(c.template or b"") for c in page) / len(page)
+        limit = max(PAGE, min(PAGE_MAX, int(PAGE_BYTES // max(size, 1.0))))
         after = page[-1].template_id
+        yield page
+        page = feed.snapshot(key_version, after, limit)
+
+
+def _ticks(pages: Iterator[list[TemplateChange]]) -> Iterator[list[TemplateChange]]:
+    """Each page (one step) followed by empty steps up to one step per TICK templates read so far."""
+    seen = steps = 0
+    for page in pages:
+        yield page
+        seen, steps = seen + len(page), steps + 1
+        while steps < seen // TICK:
+            yield []
+            steps += 1

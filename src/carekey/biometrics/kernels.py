@@ -29,7 +29,7 @@ def _ctpop(typingctx, x):  # noqa: ARG001 - numba intrinsic signature
 popcount = cast(Callable[[int], int], intrinsic(_ctpop))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def bitset_scan(gallery: np.ndarray, probe: np.ndarray) -> np.ndarray:
     """Common set bits of the probe bitset (words,) with every gallery bitset (n, words)."""
     n, w = gallery.shape

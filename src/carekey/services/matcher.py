@@ -26,9 +26,12 @@ matcher's gallery drops it from the template change feed before its next search.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from carekey.audit.receipt import Receipt
 from carekey.biometrics.feed import Progress, TemplateFeed
@@ -88,6 +91,44 @@ class MatcherPort(Protocol):
     def build(self, progress: Progress | None = None) -> int: ...
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+# probes extracted at once, across concurrent identifications too (extraction is CPU-bound: one a core, two at least
+# for the two fingers / eyes of one identification)
+EXTRACTORS = max(2, os.cpu_count() or 2)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(EXTRACTORS, thread_name_prefix="probe-extraction")
+        return _POOL
+
+
+def identify_positions(
+    engine: Any, program_id: str, modality: str, images: Mapping[str, bytes], among: Collection[str] | None, top: int
+) -> dict[str, Found]:
+    """One probe per position, extracted in parallel threads (the extractors spend their time in native code that
+    releases the GIL: NBIS, OpenCV, numpy), then every position searched: at once through the engine's
+    ``search_positions`` when it has one (its index scores the positions in parallel), else one by one. The
+    first capture that fails (in the order of ``images``) raises, as a sequential extraction would."""
+    items = list(images.items())
+    if len(items) > 1:
+        futures = [_pool().submit(engine.probe, modality, img) for _, img in items]
+        probes = {pos: f.result() for (pos, _), f in zip(items, futures, strict=True)}
+    else:
+        probes = {pos: engine.probe(modality, img) for pos, img in items}
+    named = {pos[:40]: probe for pos, probe in probes.items()}
+    several = getattr(engine, "search_positions", None)
+    if several is not None and len(named) == len(probes) > 1 and "" not in named:
+        found = several(program_id, modality, named, among)
+        return {pos: found[pos[:40]][:top] for pos in probes}
+    return {
+        pos: engine.search(program_id, modality, probe, pos[:40] or None, among)[:top] for pos, probe in probes.items()
+    }
+
+
 class EmbeddedMatcher:
     """The engine in this process (receipts ignored: see the module docstring)."""
 
@@ -117,11 +158,7 @@ class EmbeddedMatcher:
         among: Collection[str] | None,
         top: int,
     ) -> dict[str, Found]:
-        probes = {pos: self.engine.probe(modality, img) for pos, img in images.items()}
-        return {
-            pos: self.engine.search(program_id, modality, probe, pos[:40] or None, among)[:top]
-            for pos, probe in probes.items()
-        }
+        return identify_positions(self.engine, program_id, modality, images, among, top)
 
     def renew(self, receipt: Receipt | None, program_id: str, images: Sequence[tuple[str, bytes]]) -> list[bytes]:
         return [self.engine.extract(modality, image) for modality, image in images]

@@ -24,7 +24,7 @@ from typing import Any
 from carekey.audit.receipt import Expectation, Receipt, ReceiptError, verify_receipt
 from carekey.errors import Forbidden
 from carekey.services.biometrics import BiometricMatcher
-from carekey.services.matcher import STEPS, Enrolled, Found, renewal_scope
+from carekey.services.matcher import STEPS, Enrolled, Found, identify_positions, renewal_scope
 from carekey.storage.receipts import ReceiptLedger
 
 
@@ -93,11 +93,7 @@ class MatcherNode:
         top: int,
     ) -> dict[str, Found]:
         self.admit(receipt, "identify", program_id, modality)
-        probes = {pos: self.engine.probe(modality, img) for pos, img in images.items()}
-        return {
-            pos: self.engine.search(program_id, modality, probe, pos[:40] or None, among)[:top]
-            for pos, probe in probes.items()
-        }
+        return identify_positions(self.engine, program_id, modality, images, among, top)
 
     def renew(self, receipt: object, program_id: str, images: Sequence[tuple[str, bytes]]) -> list[bytes]:
         """Enrollment forms, under this matcher's key version, of one person's kept images (a renewal)."""

@@ -89,7 +89,7 @@ def nibble_collision_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def shortlist_collision_counts(probe: np.ndarray, gallery: np.ndarray, slots: np.ndarray) -> np.ndarray:
     """``nibble_collision_counts(probe, gallery[s])`` for every slot s: (len(slots), rows, rows) int32."""
     out = np.empty((slots.shape[0], probe.shape[0], gallery.shape[1]), np.int32)
@@ -98,17 +98,22 @@ def shortlist_collision_counts(probe: np.ndarray, gallery: np.ndarray, slots: np
     return out
 
 
-@numba.njit(cache=True)
-def pack_nibbles(codes: np.ndarray, out: np.ndarray) -> None:
-    """codes (k, rows, m) uint8 values below 16 -> out (k, rows, m / 2): value 2j in the low nibble of byte j."""
+@numba.njit(cache=True, nogil=True)
+def pack_nibbles(codes: np.ndarray, out: np.ndarray) -> int:
+    """codes (k, rows, m) uint8 values below 16 (any strides: a view into the stored page) -> out (k, rows, m / 2):
+    value 2j in the low nibble of byte j. Returns the OR of every value: 16 or more when one is out of range."""
     k, rows, half = out.shape
+    seen = np.uint8(0)
     for i in range(k):
         for r in range(rows):
             for j in range(half):
-                out[i, r, j] = codes[i, r, 2 * j] | (codes[i, r, 2 * j + 1] << 4)
+                lo, hi = codes[i, r, 2 * j], codes[i, r, 2 * j + 1]
+                seen |= lo | hi
+                out[i, r, j] = lo | (hi << 4)
+    return seen
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def band_bitsets(packed: np.ndarray, bands: int, out: np.ndarray) -> None:
     """out (k, bands * 256 / 64) uint64: bit b * 256 + v set when some row of finger i has byte v at position b."""
     k, rows = packed.shape[0], packed.shape[1]

@@ -101,20 +101,31 @@ class ProtectedFingerprintIndex(Slots):
     def add(self, key: Hashable, codes: np.ndarray) -> None:
         self.add_many([key], [codes])
 
-    def add_many(self, keys: Sequence[Hashable], codes: Sequence[np.ndarray]) -> None:
+    def add_many(self, keys: Sequence[Hashable], codes: Sequence[np.ndarray] | np.ndarray) -> None:
+        """Index ``codes`` (k, FP_ROWS, FP_HASHES) uint8, or k such arrays, under ``keys``. An array may be a strided
+        view (the stored page ``templates.load_many`` validated): it is packed straight into the index, its range
+        checked in the same pass."""
         shape = (P.FP_ROWS, P.FP_HASHES)
         if len(codes) != len(keys):
             raise ValueError("one protected finger per key")
         if not len(keys):
             return
-        batch = np.stack([np.asarray(c) for c in codes]) if not isinstance(codes, np.ndarray) else codes
-        if batch.dtype != np.uint8 or batch.shape[1:] != shape or batch.max() >= P.FP_Q:
-            raise ValueError(f"a protected finger is uint8 values below {P.FP_Q} of shape {shape}")
-        start, end = self._new_keys(keys)
+        batch = codes if isinstance(codes, np.ndarray) else np.stack([np.asarray(c) for c in codes])
+        bad = ValueError(f"a protected finger is uint8 values below {P.FP_Q} of shape {shape}")
+        if batch.dtype != np.uint8 or batch.shape[1:] != shape:
+            raise bad
+        start, end = len(self), len(self) + len(keys)  # the slots _new_keys gives them; zero until then
         self._packed = grown(self._packed, end)
         self._bits = grown(self._bits, end)
-        self._packed[start:end] = pack(batch)
-        self._bits[start:end] = band_bits(self._packed[start:end])
+        if pack_nibbles(batch, self._packed[start:end]) >= P.FP_Q:
+            self._packed[start:end] = 0
+            raise bad
+        try:
+            self._new_keys(keys)
+        except Exception:
+            self._packed[start:end] = 0
+            raise
+        band_bitsets(self._packed[start:end], P.FP_INDEX_BANDS, self._bits[start:end])
 
     def remove(self, key: Hashable) -> None:
         i, last = self._drop_key(key)

@@ -8,7 +8,7 @@ the unprotected template live only inside ``extract`` / ``probe``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -106,6 +106,23 @@ class ProtectedMatcher:
         if modality == "fingerprint" and p.shape[0] != P.FP_ROWS:
             raise TemplateError(f"A fingerprint probe has {P.FP_ROWS} rows.", reason="size")
         return self.gallery.search(program_id, modality, p, position, among)
+
+    def search_positions(
+        self,
+        program_id: str,
+        modality: str,
+        probes: Mapping[str, bytes],
+        among: Collection[str] | None = None,
+    ) -> dict[str, list[tuple[str, float]]]:
+        """``search`` of several positions, each with its probe, their indexes scored in parallel (an
+        identification's two fingers or eyes): the same lists as one ``search`` per position."""
+        loaded = {}
+        for pos, probe in probes.items():
+            p = self.load(modality, probe).codes
+            if modality == "fingerprint" and p.shape[0] != P.FP_ROWS:
+                raise TemplateError(f"A fingerprint probe has {P.FP_ROWS} rows.", reason="size")
+            loaded[pos] = p
+        return self.gallery.search_positions(program_id, modality, loaded, among)
 
     def threshold(self, modality: str) -> float:
         return P.FP_THRESHOLD if modality == "fingerprint" else P.IRIS_THRESHOLD

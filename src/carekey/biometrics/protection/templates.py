@@ -100,15 +100,21 @@ def load_many(
     sized = np.fromiter((i for i, d in enumerate(data) if len(d) == size), np.int64)
     if not sized.size:
         return np.zeros((0, rows, hashes), np.uint8), sized
-    blob = b"".join(data[i] for i in sized)
-    batch = np.frombuffer(blob, np.uint8).reshape(sized.size, size)
+    # one copy of the page into one array (row by row into a buffer allocated once: a b"".join and its fresh
+    # allocation cost 4x more, page faults) and the CRC-32 of each stored row on the driver's bytes
+    batch = np.empty((sized.size, size), np.uint8)
+    flat = memoryview(batch).cast("B")
+    crcs = np.empty(sized.size, np.uint32)
+    for j, i in enumerate(sized.tolist()):
+        flat[j * size : (j + 1) * size] = data[i]
+        crcs[j] = zlib.crc32(memoryview(data[i])[:-4])
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, MODALITY_CODES[modality], key_version, key_id(secret), rows, hashes)
-    view = memoryview(blob)
-    crcs = np.fromiter((zlib.crc32(view[i * size : (i + 1) * size - 4]) for i in range(sized.size)), np.uint32)
     codes = batch[:, _HEADER.size : size - 4].reshape(sized.size, rows, hashes)
     good = (
         (batch[:, : _HEADER.size] == np.frombuffer(header, np.uint8)).all(axis=1)
         & (crcs == batch[:, size - 4 :].copy().view(">u4")[:, 0])
         & (codes.max(axis=(1, 2)) < q)
     )
+    if good.all():  # the usual page: the codes are a view of the one copy
+        return codes, sized
     return codes[good], sized[good]

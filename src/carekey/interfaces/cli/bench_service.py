@@ -11,8 +11,13 @@ each drawn from different fingers), iris non-mates are random codes under real M
 The server start-up is timed (``startup_s``: the gallery loaded from the database), then every query opens a
 visit and calls ``BiometricService.identify`` with one image per position (two fingers, two eyes), as the web form
 does. ``index_ms`` is ``matcher.search`` alone for the same probes, ``extract_ms`` ``matcher.probe`` alone;
-``overhead_ratio`` = search_ms / (extract_ms + index_ms) medians: what the service (policy, log, database, the
-feed catch-up, mapping to people) adds to the matcher's own work. Exam writes (``ExamService.record``, every
+``search_ms`` is the whole ``identify`` call as a registrar waits for it: authorization and log entry, the
+extraction of one probe per position (two fingers, two eyes: in parallel threads), the index search of each position
+(in parallel), the fusion and the logged candidates. ``overhead_ratio`` is issue 13's: search_ms / index_ms medians,
+the service's search over the index alone, extraction included (so it cannot be near 1 while extracting a probe
+takes longer than searching the index); ``service_overhead_ratio`` = search_ms / (extract_ms + index_ms) medians is
+what the service (policy, log, database, the feed catch-up, mapping to people) adds to the matcher's own work
+(``extract_ms``: the same probes extracted as the service extracts them). Exam writes (``ExamService.record``, every
 0.25 s in another process, as a second server worker) run alone, then during the query stream: ``write_ms_p95``
 of each.
 """
@@ -26,6 +31,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,16 @@ from carekey.services.people import PersonInput
 from carekey.storage.keychecks import SAMPLE
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(2, thread_name_prefix="bench-extraction")
+    return _POOL
+
+
 SEED = Actor("bench-seed", "bench-seed", Role.ADMIN, frozenset())
 BATCH = 2000
 GRANTS = ["care_record", "biometric_identification"]
@@ -264,9 +280,9 @@ def run(
     try:
         services = app.services
         matcher = _protected(services)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         indexed = matcher.build(progress)  # what BiometricService.warm_up does at server start-up
-        startup_s = time.perf_counter() - t0
+        startup_s, startup_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         report = _measure(services, modality, queries, mates, registrar, clinician, progress)
         return {
@@ -277,6 +293,7 @@ def run(
             "queries": report.pop("queries"),
             **report,
             "startup_s": round(startup_s, 2),
+            "startup_cpu_s": round(startup_cpu_s, 2),  # the work itself: on a busy machine wall time is mostly waiting
             "index_bytes_per_template": round(matcher.gallery.nbytes(modality) / max(indexed, 1)),
             "rss_mb_after_startup": round(rss_mb),
             "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -395,12 +412,12 @@ def _measure(
             cands = bio.identify(registrar, v.id, "biometric_identification", modality, images, person_agreed=True)
             search.append((time.perf_counter() - t0) * 1000)
             hits += bool(cands) and cands[0].person_id == pid
-            t0 = time.perf_counter()
-            probes = {pos: matcher.probe(modality, img) for pos, img in images.items()}
+            t0 = time.perf_counter()  # the extraction as the service does it: the positions in parallel threads
+            futures = {pos: _pool().submit(matcher.probe, modality, img) for pos, img in images.items()}
+            probes = {pos: f.result() for pos, f in futures.items()}
             extract.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            for pos, probe in probes.items():
-                matcher.search("bench", modality, probe, pos)
+            t0 = time.perf_counter()  # the index alone, called as the service calls it (positions in parallel)
+            matcher.search_positions("bench", modality, probes)
             index.append((time.perf_counter() - t0) * 1000)
     finally:
         stop.set()
@@ -414,8 +431,10 @@ def _measure(
         "index_ms_median": round(med(index), 1),
         "index_ms_p95": round(_p95(index), 1),
         "extract_ms_median": round(med(extract), 1),
-        "overhead_ratio": round(med(search) / (med(extract) + med(index)), 3),
-        "overhead_ratio_definition": "search_ms_median / (extract_ms_median + index_ms_median)",
+        "overhead_ratio": round(med(search) / med(index), 3),  # issue 13: the service's search over the index alone
+        "overhead_ratio_definition": "search_ms_median / index_ms_median (issue 13)",
+        "service_overhead_ratio": round(med(search) / (med(extract) + med(index)), 3),
+        "service_overhead_ratio_definition": "search_ms_median / (extract_ms_median + index_ms_median)",
         "top1_hit_rate": round(hits / len(plan), 4),
         "write_ms_p95": round(_p95(during), 1),  # the issue-13 target (<= 200 ms while searches run)
         "write_ms_p95_without_searches": round(_p95(alone), 1),
@@ -433,8 +452,9 @@ def table(r: dict[str, Any]) -> str:
             f"({r['gallery_templates']:,} templates), {r['queries']} queries, {r['database']}",
             f"search ms median / p95     {r['search_ms_median']:>9} / {r['search_ms_p95']}",
             f"index alone ms median      {r['index_ms_median']:>9}   extraction ms median {r['extract_ms_median']}",
-            f"overhead ratio             {r['overhead_ratio']:>9}   top-1 hit rate {r['top1_hit_rate']}",
-            f"start-up s                 {r['startup_s']:>9}   "
+            f"overhead ratio             {r['overhead_ratio']:>9}   (search / index alone; search / (extraction + "
+            f"index) {r['service_overhead_ratio']})   top-1 hit rate {r['top1_hit_rate']}",
+            f"start-up s                 {r['startup_s']:>9}   (CPU {r.get('startup_cpu_s')} s)   "
             f"index bytes per template {r['index_bytes_per_template']:,}",
             f"rss MB                     {r['rss_mb']:>9}",
             f"exam write ms p95 alone / during searches {r['write_ms_p95_without_searches']} / "
