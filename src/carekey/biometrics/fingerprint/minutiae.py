@@ -38,7 +38,7 @@ def _write_in_one_copy(builder: object, value: bytes) -> None:
 _BUILDER = getattr(getattr(nbis, "nbis", None), "_UniffiRustBufferBuilder", None)
 _BYTEWISE_WRITE = getattr(_BUILDER, "write", None)  # kept for the test that compares the two
 if _BUILDER is not None and hasattr(_BUILDER, "_reserve") and _BYTEWISE_WRITE is not None:
-    _BUILDER.write = _write_in_one_copy  # type: ignore[attr-defined]  # only where the generated layout is known
+    _BUILDER.write = _write_in_one_copy  # only where the generated layout is known
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: __eq__ below compares the arrays, and the class stays unhashable

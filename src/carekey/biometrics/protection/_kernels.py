@@ -99,7 +99,7 @@ def shortlist_collision_counts(probe: np.ndarray, gallery: np.ndarray, slots: np
 
 
 @numba.njit(cache=True, nogil=True)
-def pack_nibbles(codes: np.ndarray, out: np.ndarray) -> int:
+def pack_nibbles(codes: np.ndarray, out: np.ndarray) -> np.uint8:
     """codes (k, rows, m) uint8 values below 16 (any strides: a view into the stored page) -> out (k, rows, m / 2):
     value 2j in the low nibble of byte j. Returns the OR of every value: 16 or more when one is out of range."""
     k, rows, half = out.shape

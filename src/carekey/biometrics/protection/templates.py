@@ -103,7 +103,7 @@ def load_many(
     # one copy of the page into one array (row by row into a buffer allocated once: a b"".join and its fresh
     # allocation cost 4x more, page faults) and the CRC-32 of each stored row on the driver's bytes
     batch = np.empty((sized.size, size), np.uint8)
-    flat = memoryview(batch).cast("B")
+    flat = batch.data.cast("B")
     crcs = np.empty(sized.size, np.uint32)
     for j, i in enumerate(sized.tolist()):
         flat[j * size : (j + 1) * size] = data[i]

@@ -13,7 +13,7 @@ time of 10,000 stored fingers, ``bench/results/service/README.md``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, func, literal, select
 
@@ -79,7 +79,7 @@ class SqlTemplateFeed:
                         cursor.execute(f"PRAGMA mmap_size={SNAPSHOT_MMAP_BYTES}")
                     try:
                         cursor.execute(str(compiled), params)
-                        return cursor.fetchall()
+                        return cast(list[Any], cursor.fetchall())
                     finally:
                         if sqlite:
                             cursor.execute("PRAGMA mmap_size=0")  # the pooled connection goes back as it was
