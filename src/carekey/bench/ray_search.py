@@ -73,17 +73,18 @@ class BenchShard:
             self.shard.add_many(keys, codes)
         return len(self.shard)
 
-    def search(self, probe: np.ndarray) -> tuple[Packed, float]:
-        """As ``ray_shards.GalleryShard.search``: arrays of every row scored in full."""
-        t0 = time.perf_counter()
+    def search(self, probe: np.ndarray) -> tuple[Packed, float, float, float]:
+        """As ``ray_shards.GalleryShard.search``: arrays of every row scored in full; its own ms, and the wall
+        clock (``time.time``, one host) at its start and end for the fan-out profile."""
+        start, t0 = time.time(), time.perf_counter()
         found = packed(self.shard.search(probe, max(1, len(self.shard))))
-        return found, (time.perf_counter() - t0) * 1000
+        return found, (time.perf_counter() - t0) * 1000, start, time.time()
 
-    def search_before(self, probe: np.ndarray) -> tuple[list[tuple[str, float]], float]:
+    def search_before(self, probe: np.ndarray) -> tuple[list[tuple[str, float]], float, float, float]:
         """The shards' answer before: a list of (template id, score) tuples."""
-        t0 = time.perf_counter()
+        start, t0 = time.time(), time.perf_counter()
         found = self.shard.search(probe, max(1, len(self.shard)))
-        return found, (time.perf_counter() - t0) * 1000
+        return found, (time.perf_counter() - t0) * 1000, start, time.time()
 
     def rss_mb(self) -> float:
         return _peak_rss_mb()
@@ -181,18 +182,43 @@ def run(
             ]
         )
 
+    profile: dict[str, dict[str, list[float]]] = {"after": {}, "before": {}}
+
+    def phases(which: str, t0: float, sent: float, parts: list, got: float, done: float) -> None:
+        """Where the fan-out's ms go (wall clock of one host): the driver's submission (arguments, one task per
+        shard), until the last shard starts its search, after the last shard ends until the driver holds every
+        answer, the merge."""
+        for name, ms in (
+            ("submit", sent - t0),
+            ("until_last_shard_starts", max(part[2] for part in parts) - t0),
+            ("after_last_shard_ends", got - max(part[3] for part in parts)),
+            ("merge", done - got),
+        ):
+            profile[which].setdefault(name, []).append(ms * 1000)
+
     def fan_out(p: np.ndarray) -> tuple[list[tuple[str, float]], float]:
         """The matcher's fan-out (``RayMatcher.search``): the slowest shard's own ms beside the merged list."""
+        t0 = time.time()
         arg = task_arg(ray, p)
-        parts = ray.get([w.search.remote(arg) for w in workers])
-        return merged([found for found, _ in parts]), max(ms for _, ms in parts)
+        refs = [w.search.remote(arg) for w in workers]
+        sent = time.time()
+        parts = ray.get(refs)
+        got = time.time()
+        hits = merged([part[0] for part in parts])
+        phases("after", t0, sent, parts, got, time.time())
+        return hits, max(part[1] for part in parts)
 
     def fan_out_before(p: np.ndarray) -> tuple[list[tuple[str, float]], float]:
         """The fan-out before: the probe through the object store, tuples, a Python sort."""
+        t0 = time.time()
         ref = ray.put(p)
-        parts = ray.get([w.search_before.remote(ref) for w in workers])
-        hits = sorted((hit for found, _ in parts for hit in found), key=lambda kv: (-kv[1], kv[0]))
-        return hits, max(ms for _, ms in parts)
+        refs = [w.search_before.remote(ref) for w in workers]
+        sent = time.time()
+        parts = ray.get(refs)
+        got = time.time()
+        hits = sorted((hit for part in parts for hit in part[0]), key=lambda kv: (-kv[1], kv[0]))
+        phases("before", t0, sent, parts, got, time.time())
+        return hits, max(part[1] for part in parts)
 
     def timed(fn: Callable[[np.ndarray], tuple[list[tuple[str, float]], float]], p: np.ndarray) -> tuple:
         t0 = time.perf_counter()
@@ -203,6 +229,8 @@ def run(
     fan_out(probes[0][1])
     if compare_fanout:
         fan_out_before(probes[0][1])
+    for kept in profile.values():  # not the warm-up
+        kept.clear()
     fan: list[float] = []
     shard_max: list[float] = []
     before: list[float] = []
@@ -241,6 +269,7 @@ def run(
                 statistics.median([f - s for f, s in zip(before, before_max, strict=True)]), 3
             ),
             "fanout_same_answers_as_before": round(same_before / max(1, len(probes)), 4),
+            "fanout_profile_ms_before": {k: round(statistics.median(v), 3) for k, v in profile["before"].items()},
         }
     if small is not None:
         small_ms = statistics.median(one_small)
@@ -261,6 +290,7 @@ def run(
         "single_ms_median": round(statistics.median(one), 3),
         "top1_agreement_with_single": round(agree / max(1, len(probes)), 4),
         "top1_hit_rate": round(hits / max(1, len(probes)), 4),
+        "fanout_profile_ms": {k: round(statistics.median(v), 3) for k, v in profile["after"].items()},
         "rss_mb_per_shard": [round(r, 1) for r in rss],
         "driver_rss_mb": round(_peak_rss_mb(), 1),
         "shortlist_per_shard": single_shortlist(modality, shards, gallery),
