@@ -12,6 +12,7 @@ and answers, as the matcher's shards do, every row it scored in full, through th
 Reported: ``search_ms_median`` (fan-out to every shard and merge, in the driver), ``shard_ms_max_median`` (the
 slowest shard's own search time per query), ``fanout_overhead_ms`` (their difference: Ray calls, serialization,
 merge), ``single_ms_median``, ``top1_agreement_with_single`` (the same query's top-1 from the single index),
+``top1_hit_rate`` / ``single_top1_hit_rate`` (the query's mate first, sharded / one process),
 ``rss_mb_per_shard`` (peak RSS of each actor), ``driver_rss_mb`` (peak RSS of this process: the gallery
 generation and the single-process indexes), ``shortlist_per_shard``. With ``--single-gallery N``: one process on
 the first N templates (``search_ms_over_single_small``: the issue's target of 4 shards over 2,000,000 against one
@@ -237,7 +238,7 @@ def run(
     before_max: list[float] = []
     one: list[float] = []
     one_small: list[float] = []
-    agree = same_before = hits = 0
+    agree = same_before = hits = single_hits = 0
     for q, (key, p) in enumerate(progress(probes, "search", len(probes))):
         # with compare_fanout, both protocols answer every query, alternately first
         order = [fan_out, fan_out_before][:: 1 if q % 2 else -1] if compare_fanout else [fan_out]
@@ -258,6 +259,7 @@ def run(
             one_small.append((time.perf_counter() - t0) * 1000)
         agree += bool(best) and bool(found) and found[0][0] == best[0][0]
         hits += bool(found) and found[0][0] == key
+        single_hits += bool(best) and best[0][0] == key
     rss = ray.get([w.rss_mb.remote() for w in workers])
     search_ms, shard_ms = statistics.median(fan), statistics.median(shard_max)
     extra: dict[str, Any] = {}
@@ -290,6 +292,7 @@ def run(
         "single_ms_median": round(statistics.median(one), 3),
         "top1_agreement_with_single": round(agree / max(1, len(probes)), 4),
         "top1_hit_rate": round(hits / max(1, len(probes)), 4),
+        "single_top1_hit_rate": round(single_hits / max(1, len(probes)), 4),
         "fanout_profile_ms": {k: round(statistics.median(v), 3) for k, v in profile["after"].items()},
         "rss_mb_per_shard": [round(r, 1) for r in rss],
         "driver_rss_mb": round(_peak_rss_mb(), 1),
