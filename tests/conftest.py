@@ -190,3 +190,31 @@ def make_world(services) -> World:
 @pytest.fixture
 def world(app):
     return make_world(app.services)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance (2 CPUs, a small object store) for every Ray test of the session: starting Ray is
+    most of a Ray test's time. Skips, with the reason, when Ray is not installed or cannot start on the machine;
+    fails instead under CAREKEY_REQUIRE_RAY=1 (CI: ``ray`` is in the dev extra, so the Ray tests run there)."""
+    required = os.environ.get("CAREKEY_REQUIRE_RAY") == "1"
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - depends on the install
+        if required:
+            pytest.fail("CAREKEY_REQUIRE_RAY=1 but Ray is not installed")
+        pytest.skip("Ray is not installed (pip install 'carekey[ray]')")
+    try:
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+            object_store_memory=100 * 2**20,
+        )
+    except Exception as exc:  # noqa: BLE001 - any start-up failure means "Ray cannot run here"
+        if required:
+            pytest.fail(f"CAREKEY_REQUIRE_RAY=1 but Ray cannot start on this machine: {exc}")
+        pytest.skip(f"Ray cannot start on this machine: {exc}")
+    yield ray
+    ray.shutdown()

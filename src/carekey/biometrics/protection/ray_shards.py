@@ -14,6 +14,13 @@ Enrollments and deletions need no routing: each shard picks its own rows from th
 restarted by Ray (``max_restarts=-1``) and rebuilds its shard from the database on its next search
 (``max_task_retries=-1`` retries the search that was running).
 
+The fan-out is one task per shard and one ``ray.get`` on their list. A probe under Ray's inline limit (iris 68 KB,
+fingerprint 24 KB; ``INLINE_BYTES``) travels inside each task, straight to the actor, instead of through the
+object store (``ray.put`` and a fetch per actor cost more than the copies, measured in
+``bench/results/matcher/README.md``). Each shard answers two arrays (``packed``: the template ids as fixed-width
+bytes, the scores as float64: two buffers to pickle instead of ~1,000 tuples) and the driver merges them with one
+``lexsort`` (``merged``).
+
 Extraction and protection of probes stay in the matcher process. The actors receive the biometric secret (their
 indexes and template validation need it): the Ray cluster is inside the matcher's trust boundary (its own
 machines, not the registry's). ``ray`` is an optional dependency (the ``ray`` extra), imported only here.
@@ -25,9 +32,36 @@ import hashlib
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+import numpy as np
+
 from carekey.biometrics.feed import Progress, TemplateChange, TemplateFeed
 from carekey.biometrics.protection.matcher import ProtectedMatcher
 from carekey.errors import InvalidInput
+
+INLINE_BYTES = 100 * 1024  # Ray's max_direct_call_object_size: smaller task arguments are sent inside the task
+Packed = tuple[np.ndarray, np.ndarray]  # a shard's answer: template ids (bytes, ASCII), their scores (float64)
+
+
+def packed(found: Sequence[tuple[str, float]]) -> Packed:
+    """A shard's (template id, score) pairs as two arrays (ids ASCII: ``domain.ids``)."""
+    ids = np.array([k.encode("ascii") for k, _ in found], dtype=bytes) if found else np.empty(0, "S1")
+    return ids, np.fromiter((s for _, s in found), np.float64, len(found))
+
+
+def merged(parts: Sequence[Packed]) -> list[tuple[str, float]]:
+    """The shards' answers as one list, best score first, ties by template id (the order of one process)."""
+    if not parts:
+        return []
+    ids = np.concatenate([p[0] for p in parts])
+    scores = np.concatenate([p[1] for p in parts])
+    order = np.lexsort((ids, -scores))
+    return list(zip(ids[order].astype(str).tolist(), scores[order].tolist(), strict=True))
+
+
+def task_arg(ray: Any, value: Any) -> Any:
+    """``value`` itself when Ray sends it inside each task, else one object-store copy shared by the tasks."""
+    size = value.nbytes if isinstance(value, np.ndarray) else len(value)
+    return value if size < INLINE_BYTES else ray.put(value)
 
 
 def shard_of(template_id: str, shards: int) -> int:
@@ -78,8 +112,8 @@ class GalleryShard:
 
     def search(
         self, program_id: str, modality: str, probe: bytes, position: str | None, among: list[str] | None
-    ) -> list[tuple[str, float]]:
-        return self.engine.search(program_id, modality, probe, position, among)
+    ) -> Packed:
+        return packed(self.engine.search(program_id, modality, probe, position, among))
 
     def stats(self) -> dict[str, Any]:
         import resource
@@ -171,11 +205,8 @@ class RayMatcher:
     ) -> list[tuple[str, float]]:
         """Fan out to every shard, merge by score (ties by template id, as deterministic as one process)."""
         keys = list(among) if among is not None else None
-        shared = self._ray.put(probe)  # serialized once into the object store, fetched once per node
-        parts: Sequence[list[tuple[str, float]]] = self._ray.get(
-            [a.search.remote(program_id, modality, shared, position, keys) for a in self.actors]
-        )
-        return sorted((hit for part in parts for hit in part), key=lambda kv: (-kv[1], kv[0]))
+        arg = task_arg(self._ray, probe)
+        return merged(self._ray.get([a.search.remote(program_id, modality, arg, position, keys) for a in self.actors]))
 
     def shard_stats(self) -> list[dict[str, Any]]:
         return list(self._ray.get([a.stats.remote() for a in self.actors]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class IrisShard(_Shard):
     def _search(self, probe: np.ndarray, top: int, slots: np.ndarray | None) -> list[Candidate]:
         return self.index.search(probe, top=top, among=slots, shortlist=self.shortlist)
 
-    def add_many(self, keys: Sequence[str], codes: Sequence[np.ndarray]) -> None:
+    def add_many(self, keys: Sequence[str], codes: Sequence[np.ndarray] | np.ndarray) -> None:
         self.index.add(list(keys), np.asarray(codes, np.uint8).reshape(len(keys), -1))
 
 
@@ -73,5 +74,6 @@ class FingerprintShard(_Shard):
         keep = min(n, max(self.least, round(P.FP_INDEX_SHORTLIST_SHARE * n)))
         return self.index.search(probe, top=top, shortlist=keep, among=slots)
 
-    def add_many(self, keys: Sequence[str], codes: Sequence[np.ndarray]) -> None:
-        self.index.add_many(keys, codes)
+    def add_many(self, keys: Sequence[str], codes: Sequence[np.ndarray] | np.ndarray) -> None:
+        # an (n, FP_ROWS, FP_HASHES) array is n fingers' codes; the index takes it as it is (no re-stacking)
+        self.index.add_many(keys, cast(Sequence[np.ndarray], codes))

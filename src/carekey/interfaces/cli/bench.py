@@ -150,7 +150,7 @@ def search_cmd(
         ),
     ] = False,
     engine: Annotated[
-        str, typer.Option(help="single (one process) or ray (the protected iris index sharded over Ray actors)")
+        str, typer.Option(help="single (one process) or ray (the protected index sharded over Ray actors)")
     ] = "single",
     shards: Annotated[int, typer.Option(min=1, help="Ray shards (actors), with --engine ray")] = 4,
     ray_address: Annotated[
@@ -160,6 +160,14 @@ def search_cmd(
         int | None,
         typer.Option(min=1, help="with --engine ray: also time one process on the first N templates of the gallery"),
     ] = None,
+    compare_fanout: Annotated[
+        bool,
+        typer.Option(
+            "--compare-fanout",
+            help="with --engine ray: every query also through the matcher's previous fan-out (ray.put, tuples), "
+            "same run: fanout_overhead_ms_before",
+        ),
+    ] = False,
 ) -> None:
     """1:N search speed and top-1 hit rate over a large gallery (fingerprint: 100,000; iris: 1,000,000).
 
@@ -167,12 +175,11 @@ def search_cmd(
     --out bench/results/protection/search_iris.json
 
     Sharded: carekey bench search --modality iris --engine ray --shards 4 --gallery 2000000
-    --single-gallery 1000000 --out bench/results/matcher/ray_search_iris_2m_4.json (needs the ray extra)"""
+    --single-gallery 1000000 --out bench/results/matcher/ray_search_iris_2m_4.json (needs the ray extra;
+    --modality fingerprint too)"""
     if engine not in ("single", "ray"):
         raise typer.BadParameter("single or ray", param_hint="--engine")
     if engine == "ray":
-        if modality != "iris":
-            raise typer.BadParameter("the sharded benchmark covers iris", param_hint="--modality")
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -180,7 +187,7 @@ def search_cmd(
             raise typer.Exit(2) from None
         from carekey.bench import ray_search
 
-        report = ray_search.iris(gallery, queries, shards, track, ray_address, single_gallery)
+        report = ray_search.run(modality, gallery, queries, shards, track, ray_address, single_gallery, compare_fanout)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2))
         for key, value in report.items():
