@@ -236,6 +236,11 @@ class SqlSyncRepository:
         values = _capture_values(row) | {"node_id": node_id, "received_at": at}
         self._upsert(sync_captures, values, ["id"])
 
+    def drop_captures(self, person_id: str) -> int:
+        """The person's offline captures, waiting on a node or received centrally (a withdrawal, an erasure)."""
+        n = self._c.execute(delete(node_captures).where(node_captures.c.person_id == person_id)).rowcount
+        return n + self._c.execute(delete(sync_captures).where(sync_captures.c.person_id == person_id)).rowcount
+
     def received_captures(self) -> list[tuple[str, CaptureRow]]:
         q = select(sync_captures).order_by(sync_captures.c.received_at, sync_captures.c.id)
         return [(r.node_id, _capture(r)) for r in self._c.execute(q)]
