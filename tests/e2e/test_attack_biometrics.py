@@ -143,3 +143,18 @@ def test_malformed_identification_is_a_4xx_and_offers_nobody(api, form, files): 
     assert 400 <= r.status_code < 500, r.text
     with built.database.uow() as uow:
         assert uow.visits.offers(vid) == {}
+
+
+def test_the_duplicate_check_is_no_unlimited_search(api):  # noqa: F811
+    """A throwaway enrollment probed again and again with someone's finger: each 409 candidate list is a search of
+    the program, counted like an identification, until the account's hourly limit answers 429 with no candidates."""
+    client, built, reg = api
+    v1, first = new_person(client, reg, "Abla", "NK6501")
+    assert capture(client, reg, v1, first).status_code == 201
+    built.settings.identifications_per_hour = 6
+    v2, throwaway = new_person(client, reg, "Kafui", "NK6502")
+    codes = [capture(client, reg, v2, throwaway, position="left_index").status_code for _ in range(8)]
+    assert 409 in codes and codes[-1] == 429, codes
+    assert codes.count(409) <= 6
+    r = capture(client, reg, v2, throwaway, position="left_index")
+    assert r.status_code == 429 and first not in r.text
