@@ -267,3 +267,30 @@ def test_an_erasure_on_the_node_leaves_no_clear_copy_in_an_unsent_batch(central,
     with sqlite3.connect(node.settings.data_dir / "carekey.db") as db:
         bodies = b"".join(bytes(r[0]) for r in db.execute("SELECT body FROM node_outbox"))
     assert b"Nyamekye" not in bodies
+
+
+def test_once_the_node_applied_an_erasure_the_sync_tables_keep_no_trace_of_the_person(central, node):
+    import sqlalchemy as sa
+
+    from carekey.services.people import erase_person
+
+    w, cs = central.world, central.s
+    visit, view = enroll(node.s, w.registrar, card_number="NK8201")
+    pid = view.person.id
+    node.sync()
+    withdraw_bio(cs, w.registrar, view)
+    NodeSync(node.s.deps, node.id).capture(w.registrar, visit.id, BIO, pid, "fingerprint", "right_index", IMAGE)
+    sync = NodeSync(node.s.deps, node.id)
+    sync.build_batch()
+    assert pid in sync.send_outbox(node.link)[2]  # the refused capture comes back for review
+    with central.app.database.uow() as uow:
+        erase_person(uow, cs.deps, pid)
+        uow.commit()
+    node.sync()  # the node applies the erasure
+    node.sync()  # and acknowledges it: applied everywhere
+    assert cs.sync.stale(w.admin) == []
+    tables = ("sync_batches", "sync_feed", "sync_holdings", "sync_nodes", "sync_captures", "sync_nonces")
+    with central.app.database.engine.connect() as conn:
+        for table in tables:
+            rows = conn.execute(sa.text(f"SELECT * FROM {table}")).fetchall()  # noqa: S608 - fixed names
+            assert not any(pid in str(value) for row in rows for value in row), table

@@ -10,6 +10,7 @@ the unit of work ends (``clear_origin``).
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from carekey.domain.sync import canonical
 from carekey.domain.visit import Visit
 from carekey.errors import msg
 from carekey.storage.protocols import CaptureRow, FeedRow, NodeRow, NodeStateRow, OutboxRow
@@ -59,6 +61,25 @@ def note_erasure(conn: Connection, person_id: str) -> None:
     local_on_node = conn.info.get(ORIGIN) is None and conn.execute(select(node_state.c.id)).first() is not None
     if held is not None or local_on_node:
         note_change(conn, person_id, "erase")
+    _forget_in_answers(conn, person_id)
+
+
+def _forget_in_answers(conn: Connection, person_id: str) -> None:
+    """An applied batch's stored answer (kept to acknowledge a retry again) names the people sent back for review:
+    an erased person's id leaves it (a retried batch is acknowledged without them)."""
+    found = conn.execute(
+        select(sync_batches.c.node_id, sync_batches.c.seq, sync_batches.c.answer).where(
+            sync_batches.c.answer.contains(person_id, autoescape=True)
+        )
+    ).fetchall()
+    for node_id, seq, answer in found:
+        data = json.loads(answer)
+        data["review"] = [x for x in data.get("review", []) if x != person_id]
+        conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.node_id == node_id, sync_batches.c.seq == seq)
+            .values(answer=canonical(data).decode())
+        )
 
 
 def clear_origin(conn: Connection) -> None:
