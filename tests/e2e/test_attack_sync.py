@@ -294,3 +294,19 @@ def test_once_the_node_applied_an_erasure_the_sync_tables_keep_no_trace_of_the_p
         for table in tables:
             rows = conn.execute(sa.text(f"SELECT * FROM {table}")).fetchall()  # noqa: S608 - fixed names
             assert not any(pid in str(value) for row in rows for value in row), table
+
+
+def test_an_offline_capture_reaches_only_the_person_the_visit_found(central, node):
+    from carekey.errors import Forbidden, NotFound
+
+    w = central.world
+    _, view = enroll(node.s, w.registrar, card_number="NK8301")
+    sync = NodeSync(node.s.deps, node.id)
+    empty = node.s.visits.open(w.registrar, "north")  # a person id learned elsewhere, no lookup in this visit
+    with pytest.raises(Forbidden):
+        sync.capture(w.registrar, empty.id, BIO, view.person.id, "fingerprint", "right_index", IMAGE)
+    with pytest.raises((Forbidden, NotFound)):  # another site's staff, and the admin
+        sync.capture(w.registrar_south, empty.id, BIO, view.person.id, "fingerprint", "right_index", IMAGE)
+    with pytest.raises(Forbidden):
+        sync.capture(w.admin, empty.id, BIO, view.person.id, "fingerprint", "right_index", IMAGE)
+    assert node_captures(node) == []
