@@ -87,9 +87,17 @@ def add_consent_rows(
                 user_id=user_id,
             )
         )
-    ended = {p for p in purposes if p not in form.granted}
+    end_processing(uow, person_id, {p for p in purposes if p not in form.granted})
+
+
+def end_processing(uow: UnitOfWork, person_id: str, ended: Iterable[Purpose]) -> None:
+    """What a withdrawal ends, wherever it was decided (here, or on the other side of a sync): without
+    ``biometric_identification`` the templates and the sealed offline captures waiting for enrollment go; without
+    it or ``biometric_image_retention`` the kept images go (their key destroyed after the commit)."""
+    ended = set(ended)
     if Purpose.BIOMETRIC_IDENTIFICATION in ended:
         uow.biometrics.delete_for_person(person_id)
+        uow.sync.drop_captures(person_id)
     if ended & {Purpose.BIOMETRIC_IDENTIFICATION, Purpose.BIOMETRIC_IMAGE_RETENTION}:
         delete_kept_images(uow, person_id)
 

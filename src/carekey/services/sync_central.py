@@ -35,7 +35,7 @@ from carekey.domain.sync import (
 from carekey.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, msg
 from carekey.policy.decision import Action
 from carekey.policy.nodes import NodeRequest, NodeStatus, decide_node
-from carekey.services.access import authorize, log_access
+from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
 from carekey.services.sync_records import apply_erasure, apply_snapshot, snapshot
 from carekey.storage.protocols import CaptureRow, NodeRow, UnitOfWork
@@ -294,8 +294,11 @@ class CentralSync:
             batch = json.loads(call.body)
             seq, prev_hash = int(batch["seq"]), str(batch["prev_hash"])
             changes, log_part = list(batch["changes"]), dict(batch["log"])
-        except (ValueError, KeyError, TypeError) as exc:
+            captures = list(batch.get("captures", []))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"malformed batch: {exc}") from None
+        if not all(isinstance(x, dict) for x in changes + captures):
+            raise InvalidInput("malformed batch: every change and capture is a JSON object")
         if batch.get("node_id") != call.node_id:
             raise InvalidInput("the batch names another node than the request")
         digest = sha256_hex(call.body)
@@ -320,7 +323,7 @@ class CentralSync:
                 )
             head, leaves = self._check_log(uow, node, log_part)
             applied_people, review = self._apply(uow, node, changes)
-            review += self._receive_captures(uow, node, list(batch.get("captures", [])))
+            review += self._receive_captures(uow, node, captures)
             now = self.d.clock()
             answer = {"status": "applied", "seq": seq, "applied": applied_people, "review": review}
             uow.sync.add_node_leaves(node.id, node.log_size, leaves)
@@ -377,7 +380,11 @@ class CentralSync:
         for change in changes:
             kind, pid = str(change.get("kind")), str(change.get("id"))
             existing = uow.people.get(pid)
-            mine = uow.sync.holds(node.id, pid) or (existing is None and change.get("enrolled_site") == node.site_id)
+            mine = uow.sync.holds(node.id, pid) or (
+                existing is None
+                and change.get("enrolled_site") == node.site_id
+                and change.get("program_id") == self._program_of(uow, node)  # a node never writes into another program
+            )
             if kind == "erase":
                 if uow.sync.holds(node.id, pid) and apply_erasure(uow, self.d, pid):
                     log_node(uow, now, node.id, "sync_apply_erase", "granted", "erasure made on the node", node.site_id)
@@ -396,7 +403,10 @@ class CentralSync:
                 )
                 review.append(pid)
                 continue
-            outcome = apply_snapshot(uow, self.d, change)
+            try:
+                outcome = apply_snapshot(uow, self.d, change)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # the batch is refused as a whole
+                raise InvalidInput(f"malformed change of {pid}: {type(exc).__name__}") from None
             if outcome == "review":
                 review.append(pid)
                 log_node(uow, now, node.id, "sync_apply", "denied", "card already enrolled: review", node.site_id)
@@ -422,10 +432,12 @@ class CentralSync:
                     datetime.fromisoformat(str(c["captured_at"])),
                     bytes.fromhex(str(c["sealed"])),
                 )
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, TypeError) as exc:
                 raise InvalidInput(f"malformed capture: {exc}") from None
             opens = False
-            if key is not None and uow.sync.holds(node.id, row.person_id):
+            # a person who withdrew biometric identification here (the node had not pulled it yet): refused
+            wanted = Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, row.person_id)
+            if key is not None and wanted and uow.sync.holds(node.id, row.person_id):
                 try:
                     key.open(row.sealed, capture_info(row.id, row.person_id, row.modality, row.position))
                     opens = True  # the image itself is not kept in the clear: it waits sealed
@@ -440,6 +452,11 @@ class CentralSync:
                 uow, now, node.id, "sync_capture", "granted", "sealed capture received", node.site_id, row.person_id
             )
         return refused
+
+    @staticmethod
+    def _program_of(uow: UnitOfWork, node: NodeRow) -> str | None:
+        site = uow.programs.get_site(node.site_id)
+        return site.program_id if site is not None else None
 
     @staticmethod
     def _new_rows_at_site(uow: UnitOfWork, node: NodeRow, change: dict[str, Any]) -> bool:

@@ -21,8 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from carekey.crypto.envelope import exam_aad, person_aad
+from carekey.domain.consent import current_grants
 from carekey.domain.person import Person
 from carekey.domain.visit import Visit
+from carekey.services.consents import end_processing
 from carekey.services.deps import Deps
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, grantor_aad
@@ -193,7 +195,10 @@ def _merge_visits(uow: UnitOfWork, pid: str, visits: list[dict[str, Any]]) -> No
 
 
 def _merge_consents(uow: UnitOfWork, deps: Deps, key: bytes, pid: str, decisions: list[dict[str, Any]]) -> None:
-    held = {c.id for c in uow.consents.history(pid)}
+    """Append the other side's decisions; a withdrawal that comes into force here ends what it ends here too
+    (``end_processing``: templates, kept images, sealed captures), as if it had been decided here."""
+    history = uow.consents.history(pid)
+    held, before = {c.id for c in history}, current_grants(history)
     for c in sorted(decisions, key=lambda d: (str(d["at"]), str(d["id"]))):
         if c["id"] in held:
             continue
@@ -214,6 +219,9 @@ def _merge_consents(uow: UnitOfWork, deps: Deps, key: bytes, pid: str, decisions
                 user_id=c.get("user_id"),
             )
         )
+    ended = before - current_grants(uow.consents.history(pid))
+    if ended:
+        end_processing(uow, pid, ended)
 
 
 def apply_erasure(uow: UnitOfWork, deps: Deps, person_id: str) -> bool:

@@ -438,6 +438,7 @@ class SyncRepository(Protocol):
     def add_capture(self, row: CaptureRow) -> None: ...  # node: a sealed offline capture
     def take_captures(self) -> list[CaptureRow]: ...  # node: every one, deleted (they go into a batch)
     def receive_capture(self, node_id: str, row: CaptureRow, at: datetime) -> None: ...  # central (idempotent)
+    def drop_captures(self, person_id: str) -> int: ...  # both sides: the person's sealed captures, deleted
     def received_captures(self) -> list[tuple[str, CaptureRow]]: ...  # central: (node id, capture), oldest first
 
 

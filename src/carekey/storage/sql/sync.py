@@ -10,6 +10,7 @@ the unit of work ends (``clear_origin``).
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from carekey.domain.sync import canonical
 from carekey.domain.visit import Visit
 from carekey.errors import msg
 from carekey.storage.protocols import CaptureRow, FeedRow, NodeRow, NodeStateRow, OutboxRow
@@ -62,6 +64,25 @@ def note_erasure(conn: Connection, person_id: str) -> None:
     local_on_node = conn.info.get(ORIGIN) is None and conn.execute(select(node_state.c.id)).first() is not None
     if held is not None or local_on_node:
         note_change(conn, person_id, "erase")
+    _forget_in_answers(conn, person_id)
+
+
+def _forget_in_answers(conn: Connection, person_id: str) -> None:
+    """An applied batch's stored answer (kept to acknowledge a retry again) names the people sent back for review:
+    an erased person's id leaves it (a retried batch is acknowledged without them)."""
+    found = conn.execute(
+        select(sync_batches.c.node_id, sync_batches.c.seq, sync_batches.c.answer).where(
+            sync_batches.c.answer.contains(person_id, autoescape=True)
+        )
+    ).fetchall()
+    for node_id, seq, answer in found:
+        data = json.loads(answer)
+        data["review"] = [x for x in data.get("review", []) if x != person_id]
+        conn.execute(
+            update(sync_batches)
+            .where(sync_batches.c.node_id == node_id, sync_batches.c.seq == seq)
+            .values(answer=canonical(data).decode())
+        )
 
 
 def clear_origin(conn: Connection) -> None:
@@ -238,6 +259,11 @@ class SqlSyncRepository:
     def receive_capture(self, node_id: str, row: CaptureRow, at: datetime) -> None:
         values = _capture_values(row) | {"node_id": node_id, "received_at": at}
         self._upsert(sync_captures, values, ["id"])
+
+    def drop_captures(self, person_id: str) -> int:
+        """The person's offline captures, waiting on a node or received centrally (a withdrawal, an erasure)."""
+        n = self._c.execute(delete(node_captures).where(node_captures.c.person_id == person_id)).rowcount
+        return n + self._c.execute(delete(sync_captures).where(sync_captures.c.person_id == person_id)).rowcount
 
     def received_captures(self) -> list[tuple[str, CaptureRow]]:
         q = select(sync_captures).order_by(sync_captures.c.received_at, sync_captures.c.id)

@@ -96,7 +96,7 @@ async def push(
 async def changes(
     request: Request,
     svc: Svc,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     node: NodeHeader = None,
     ts: TimeHeader = None,
     nonce: NonceHeader = None,
