@@ -295,8 +295,8 @@ def _search_pool() -> ThreadPoolExecutor:
 def _pages(feed: TemplateFeed, key_version: int) -> Iterator[list[TemplateChange]]:
     """The snapshot page by page, each holding about PAGE_BYTES of templates whatever the modality mix (a first page
     of PAGE rows measures their size). Reading the next page in a thread while this one is indexed was tried and
-    dropped: no gain on 100,000 eyes (the two threads mostly wait for each other's GIL) and one start-up of the
-    ten measured stalled for minutes with the CPU idle (``bench/results/service/README.md``)."""
+    dropped: no gain measured on 100,000 eyes (the two threads mostly wait for each other's GIL;
+    ``bench/results/service/README.md``)."""
     page = feed.snapshot(key_version, "", PAGE)
     while page:
         size = sum(len(c.template or b"") for c in page) / len(page)
