@@ -26,7 +26,7 @@ from carekey.domain.visit import Visit
 from carekey.services.deps import Deps
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, grantor_aad
-from carekey.storage.protocols import ConsentRow, ExamRow, PersonRow, UnitOfWork
+from carekey.storage.protocols import ConsentRow, ExamRow, PersonRow, TaskRow, UnitOfWork
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -99,6 +99,19 @@ def snapshot(uow: UnitOfWork, deps: Deps, person_id: str, with_pin: bool) -> dic
         "consents": consents,
         "exams": exams,
         "visits": visits,
+        "tasks": [
+            {
+                "id": t.id,
+                "capture_id": t.capture_id,
+                "kind": t.kind,
+                "detail": t.detail,
+                "created_at": _ts(t.created_at),
+                "resolved_at": _ts(t.resolved_at),
+                "resolution": t.resolution,
+                "resolved_by": t.resolved_by,
+            }
+            for t in uow.sync.tasks_of(person_id)
+        ],
     }
 
 
@@ -163,6 +176,7 @@ def apply_snapshot(uow: UnitOfWork, deps: Deps, snap: dict[str, Any]) -> str:
                     ciphertext=crypto.seal_json(key, e["payload"], exam_aad(str(e["id"]), pid)),
                 )
             )
+        _merge_tasks(uow, deps, pid, snap.get("tasks", []))
     except BaseException:
         if sealed is not None:
             crypto.shred(sealed.key_ref)  # nothing was stored; leave no orphan secret
@@ -190,6 +204,29 @@ def _merge_visits(uow: UnitOfWork, pid: str, visits: list[dict[str, Any]]) -> No
             uow.visits.save(
                 Visit(held.id, held.site_id, held.opened_by, held.opened_at, pid, v.get("closed_by"), closed_at)
             )
+
+
+def _merge_tasks(uow: UnitOfWork, deps: Deps, pid: str, tasks: list[dict[str, Any]]) -> None:
+    """Tasks for the next visit: new ones are added; a resolution made on either side wins over an open task (the
+    first resolution stays: a task is resolved once)."""
+    held = {t.id: t for t in uow.sync.tasks_of(pid)}
+    for t in tasks:
+        mine = held.get(str(t["id"]))
+        if mine is not None and (mine.resolved_at is not None or t.get("resolved_at") is None):
+            continue
+        uow.sync.save_task(
+            TaskRow(
+                str(t["id"]),
+                pid,
+                t.get("capture_id"),
+                str(t["kind"])[:20],
+                str(t["detail"]),
+                _dt(t["created_at"]) or deps.clock(),
+                _dt(t.get("resolved_at")),
+                t.get("resolution"),
+                t.get("resolved_by"),
+            )
+        )
 
 
 def _merge_consents(uow: UnitOfWork, deps: Deps, key: bytes, pid: str, decisions: list[dict[str, Any]]) -> None:

@@ -394,6 +394,22 @@ class CaptureRow:
 
 
 @dataclass(frozen=True)
+class TaskRow:
+    """A task for the person's next visit on a node (docs/sync.md): a possible duplicate found by the central
+    enrollment of an offline capture, or a capture to make again. ``detail`` is JSON with codes only (no names)."""
+
+    id: str
+    person_id: str
+    capture_id: str | None
+    kind: str
+    detail: str
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     seq: int
     hash: str
@@ -439,6 +455,10 @@ class SyncRepository(Protocol):
     def take_captures(self) -> list[CaptureRow]: ...  # node: every one, deleted (they go into a batch)
     def receive_capture(self, node_id: str, row: CaptureRow, at: datetime) -> None: ...  # central (idempotent)
     def received_captures(self) -> list[tuple[str, CaptureRow]]: ...  # central: (node id, capture), oldest first
+    def received_capture(self, capture_id: str) -> tuple[str, CaptureRow] | None: ...  # central: (node id, capture)
+    def drop_capture(self, capture_id: str) -> None: ...  # central: enrolled or refused (the sealed image goes)
+    def save_task(self, row: TaskRow) -> None: ...  # both: insert or update; the person's record enters the feed
+    def tasks_of(self, person_id: str) -> list[TaskRow]: ...  # both: oldest first
 
 
 class UnitOfWork(Protocol):

@@ -482,3 +482,20 @@ sync_captures = Table(
     Column("sealed", LargeBinary, nullable=False),
     Column("received_at", TS, nullable=False),
 )
+
+# -- migration 0008_node: tasks that go back to a node (docs/sync.md, offline captures) ----------------------------
+
+sync_tasks = Table(
+    "sync_tasks",
+    metadata,  # both sides: a task for the person's next visit (a possible duplicate found by the central enrollment
+    # of an offline capture, a capture to make again); it travels in the person's snapshot, codes only, no names
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("capture_id", ID, nullable=True),  # the offline capture it is about (kept sealed centrally until resolved)
+    Column("kind", String(20), nullable=False),  # "duplicate" or "recapture"
+    Column("detail", Text, nullable=False),  # JSON: modality, position, captured_at, candidates [{person_id, score}]
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS, nullable=True),
+    Column("resolution", String(40), nullable=True),  # "twins", "false_match", "same_person", "recaptured"
+    Column("resolved_by", ID, nullable=True),
+)
