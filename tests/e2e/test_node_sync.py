@@ -657,3 +657,86 @@ def test_the_periodic_sync_runs_on_its_interval_and_never_when_off(central, node
     assert runner.last is not None and runner.last.ok and runner.last.trigger == "periodic"
     with central.app.database.uow() as uow:
         assert uow.people.get(view.person.id) is not None
+
+
+# -- demographic edits: per-field merge, conflicts to the review list ---------------------------------------------
+
+
+def test_concurrent_demographic_edits_merge_per_field_and_a_conflict_goes_to_the_review_list(central, node):
+    w, cs = central.world, central.s
+    _, view = enroll(node.s, w.registrar, card_number="NK7050", given_name="Yaa", village="Tamale")
+    pid = view.person.id
+    node.sync()
+    # both sides edit while apart: central the village and the family name, the node the given and family name
+    v = revisit(cs, w.registrar, view)
+    cs.demographics.edit(w.registrar, v.id, CARE, pid, {"village": "Savelugu", "family_name": "Central"})
+    nv = revisit(node.s, w.registrar, view)
+    node.s.demographics.edit(w.registrar, nv.id, CARE, pid, {"given_name": "Yaaba", "family_name": "Node"})
+    node.sync()
+
+    def fields(app):
+        from carekey.services.records import load_row, open_person
+
+        with app.database.uow() as uow:
+            p = open_person(app.services.deps.crypto, load_row(uow, pid))
+            found = uow.people.by_name("demo", app.services.deps.index.name("Yaaba Central"), 5)
+            return (p.given_name, p.family_name, p.village), [r.id for r in found], len(uow.sync.edits_of(pid))
+
+    # a change made on one side only wins; the family name changed on both: central's value stays
+    assert fields(central.app) == (("Yaaba", "Central", "Savelugu"), [pid], 4)
+    assert fields(node.app) == (("Yaaba", "Central", "Savelugu"), [pid], 4)
+    review = cs.tasks.conflicts(w.admin)
+    assert [(r["person_id"], r["field"]) for r in review] == [(pid, "family_name")]
+    tasks = node.s.tasks.open_for(pid)
+    assert [(t.kind, t.position) for t in tasks] == [("conflict", "family_name")]
+    # the registrar checks it with the person at the next visit on the node; the review list empties everywhere
+    node.s.tasks.resolve(w.registrar, nv.id, None, pid, tasks[0].id, "checked")
+    node.sync()
+    assert cs.tasks.conflicts(w.admin) == []
+    node.sync()  # idempotent: the same edits, the same record
+    assert fields(central.app) == fields(node.app) == (("Yaaba", "Central", "Savelugu"), [pid], 4)
+    # an edit made after the merge (on the node) replaces the kept value without a conflict
+    node.s.demographics.edit(w.registrar, nv.id, CARE, pid, {"family_name": "Mensah"})
+    node.sync()
+    with central.app.database.uow() as uow:
+        from carekey.services.records import load_row, open_person
+
+        assert open_person(cs.deps.crypto, load_row(uow, pid)).family_name == "Mensah"
+    assert cs.tasks.conflicts(w.admin) == []
+
+
+# -- the patient's access list merges every log ----------------------------------------------------------------------
+
+
+def test_the_portal_access_list_merges_the_node_log_entries_with_their_proofs(central, node):
+    from carekey.audit.proofs import verify_access_receipt
+    from tests.integration.helpers import consent, person_input
+
+    w, cs = central.world, central.s
+    visit = node.s.visits.open(w.registrar, "north")
+    view = node.s.people.enroll(
+        w.registrar, visit.id, CARE, person_input(card_number="NK7060"), consent(), confirm_new=True, pin="246813"
+    )
+    pid = view.person.id
+    node.s.people.read(w.registrar, visit.id, CARE, pid)  # an access on the node
+    node.sync()
+    token = cs.patients.login("NK7060", "246813")
+    views = cs.patients.accesses(cs.patients.authenticate(token.token))
+    on_node = [v for v in views if v.log == node.id]
+    central_views = [v for v in views if v.log == "central"]
+    assert central_views and on_node  # both logs, in one list
+    assert {v.event["action"] for v in on_node} >= {"enroll", "read_person"}
+    assert all(v.event["person_id"] == pid for v in views)
+    row = next(n for n in cs.sync.nodes(w.admin) if n.id == node.id)
+    node_key = bytes.fromhex(row.log_public_key)
+    for v in on_node:  # each proven in the node's log under the node's signed head, with the node's key only
+        shown = v.to_dict()
+        assert shown["log"] == node.id and verify_access_receipt(shown, node_key)
+        assert not verify_access_receipt(shown, central.app.services.deps.signer.public_key)
+    forged = on_node[0].to_dict() | {"event": on_node[0].event | {"actor_id": "someone-else"}}
+    assert not verify_access_receipt(forged, node_key)  # a changed entry no longer opens its leaf
+    # an erasure shreds them with the person
+    with central.app.database.uow() as uow:
+        erase_person(uow, cs.deps, pid)
+        uow.commit()
+        assert uow.sync.disclosures_of(pid) == []

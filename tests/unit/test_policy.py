@@ -49,6 +49,7 @@ EXPECTED = {
     Action.CONFIRM_NODE: {Role.ADMIN},
     Action.ENROLL_OFFLINE_CAPTURE: {Role.REGISTRAR},
     Action.SYNC_NODE: {Role.ADMIN, Role.REGISTRAR},
+    Action.EDIT_PERSON: {Role.REGISTRAR},
 }
 
 

@@ -17,6 +17,7 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | enroll_offline_capture | registrar            | biometric_ident.     | - (node's site: OWN SITE)| biometric_ident. |
 | record_consent         | registrar            | care_record          | open, own site, person's | re-grant PRESENT |
 | read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
+| edit_person            | registrar            | care_record          | open, own site, person's | care_record      |
 | record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
 | record/read_referral(s)| clinician            | care_record          | open, own site, person's | care_record      |
 | close_referral         | clinician            | care_record          | - (the referral's site: OWN SITE) | -       |
@@ -128,6 +129,7 @@ class Action(StrEnum):
     FOLLOWUP_LIST = "followup_list"  # a clinician lists the open referrals of their site, as codes
     CONFIRM_NODE = "confirm_node"  # a second admin confirms a site node another admin approved (issue 19)
     ENROLL_OFFLINE_CAPTURE = "enroll_offline_capture"  # central enrollment of a capture made on a node (issue 19)
+    EDIT_PERSON = "edit_person"  # correct the person's demographic fields (merged per field at sync, issue 19)
     SYNC_NODE = "sync_node"  # the node's "Sync now" button: push and pull with the central registry (no data shown)
 
 
@@ -210,6 +212,7 @@ RULES: dict[Action, Rule] = {
     Action.CONFIRM_NODE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
     Action.ENROLL_OFFLINE_CAPTURE: _r({R}, BIO, False, False, BIO, needs_own_site=True),
     Action.SYNC_NODE: _r({Role.ADMIN, R}, Purpose.ADMINISTRATION, False, False, None),
+    Action.EDIT_PERSON: _r({R}, CARE, True, True, CARE),
 }
 
 #: refused on a site node past its lease (``Request.lease_expired_since``)

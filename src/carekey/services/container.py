@@ -9,6 +9,7 @@ from carekey.services.audit import AuditService
 from carekey.services.auth import AuthService
 from carekey.services.biometrics import BiometricMatcher, BiometricService
 from carekey.services.consents import ConsentService
+from carekey.services.demographics import DemographicsService
 from carekey.services.deps import Deps
 from carekey.services.exams import ExamService
 from carekey.services.fhir_export import FhirExportService
@@ -44,6 +45,7 @@ class Services:
     referrals: ReferralService
     sync: CentralSync  # site nodes: registration, push, pull (issue 19)
     tasks: TaskService  # tasks for a person's next visit on a node (offline captures, issue 19)
+    demographics: DemographicsService  # demographic edits, merged per field at sync (issue 19)
     biometrics: BiometricService | None = None
     renewal: RenewalService | None = None  # templates from kept images after a key rotation (needs a matcher)
     fhir: FhirPushService | None = None  # the FHIR push queue (ehr_sharing)
@@ -69,6 +71,7 @@ def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Servi
         referrals=ReferralService(deps),
         sync=CentralSync(deps),
         tasks=TaskService(deps),
+        demographics=DemographicsService(deps),
         biometrics=BiometricService(deps, matcher) if matcher else None,
         renewal=RenewalService(deps, matcher) if matcher else None,
         fhir=FhirPushService(deps),

@@ -48,6 +48,7 @@ from carekey.policy.decision import Action
 from carekey.policy.nodes import NodeRequest, NodeStatus, decide_node
 from carekey.services.access import authorize, log_access
 from carekey.services.deps import Actor, Deps
+from carekey.services.records import data_key
 from carekey.services.sync_records import apply_erasure, apply_snapshot, snapshot
 from carekey.storage.protocols import CaptureRow, NodeRow, TaskRow, UnitOfWork
 
@@ -66,6 +67,10 @@ RESOLUTIONS = (*OVERRIDES, "same_person")
 
 def _where(capture: CaptureRow) -> tuple[str, str]:
     return capture.modality, capture.position
+
+
+def disclosure_aad(node_id: str, idx: int, person_id: str) -> str:
+    return f"node_disclosures|{node_id}|{idx}|{person_id}|v1"
 
 
 def node_actor(node_id: str) -> str:
@@ -342,8 +347,10 @@ class CentralSync:
                     True,
                 )
             head, leaves = self._check_log(uow, node, log_part)
+            disclosed = self._check_disclosures(uow, node, log_part, leaves, list(batch.get("disclosures", [])))
             applied_people, review = self._apply(uow, node, changes)
             review += self._receive_captures(uow, node, list(batch.get("captures", [])))
+            self._keep_disclosures(uow, node, disclosed)
             now = self.d.clock()
             answer = {"status": "applied", "seq": seq, "applied": applied_people, "review": review}
             uow.sync.add_node_leaves(node.id, node.log_size, leaves)
@@ -537,6 +544,34 @@ class CentralSync:
                 uow, now, node.id, "sync_capture", "granted", "sealed capture received", node.site_id, row.person_id
             )
         return refused
+
+    def _check_disclosures(
+        self, uow: UnitOfWork, node: NodeRow, log_part: dict[str, Any], leaves: list[bytes], items: list[Any]
+    ) -> list[tuple[int, dict[str, Any], bytes]]:
+        """The node's entries naming a person (event and salt): each must open the leaf just accepted at its index
+        (``audit.leaf``); one that does not refuses the batch (before anything of it is applied)."""
+        start, out = int(log_part["start"]), []
+        for item in items:
+            try:
+                idx, event, salt = int(item["idx"]), dict(item["event"]), bytes.fromhex(str(item["salt"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidInput(f"malformed disclosure: {exc}") from None
+            if not 0 <= idx - start < len(leaves) or leaf.leaf_input(event, salt) != leaves[idx - start]:
+                raise self._refuse(uow, node, "sync_push", "a disclosed node log entry does not match its leaf", True)
+            out.append((idx, event, salt))
+        return out
+
+    def _keep_disclosures(self, uow: UnitOfWork, node: NodeRow, items: list[tuple[int, dict[str, Any], bytes]]) -> None:
+        """Kept sealed under the person's key for their portal's access list (an erasure shreds them with the
+        person); entries about people not held here are not kept."""
+        for idx, event, salt in items:
+            row = uow.people.get(str(event.get("person_id")))
+            if row is None:
+                continue
+            sealed = self.d.crypto.seal_json(
+                data_key(self.d.crypto, row), {"event": event, "salt": salt.hex()}, disclosure_aad(node.id, idx, row.id)
+            )
+            uow.sync.add_disclosure(node.id, idx, row.id, sealed)
 
     @staticmethod
     def _new_rows_at_site(uow: UnitOfWork, node: NodeRow, change: dict[str, Any]) -> bool:

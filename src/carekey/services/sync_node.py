@@ -122,7 +122,14 @@ class NodeSync:
                 uow.commit()
                 return None
             tree = uow.access_log.tree()
-            entries = [e.leaf_input.hex() for e in uow.access_log.entries(state.log_pushed, sth.size)]
+            logged = uow.access_log.entries(state.log_pushed, sth.size)
+            entries = [e.leaf_input.hex() for e in logged]
+            # the entries naming a person, opened (event and salt): the person's portal lists them centrally
+            disclosures = [
+                {"idx": e.event.seq, "event": e.event.leaf_event(), "salt": e.salt.hex()}
+                for e in logged
+                if e.event.person_id is not None and e.salt is not None and e.event.seq is not None
+            ]
             proof = tree.consistency_proof(state.log_pushed, sth.size) if 0 < state.log_pushed < sth.size else []
             outbox = uow.sync.outbox()
             prev_hash = outbox[-1].hash if outbox else state.acked_hash
@@ -133,6 +140,7 @@ class NodeSync:
                 "created_at": now.isoformat(),
                 "changes": changes,
                 "captures": captures,
+                "disclosures": disclosures,
                 "log": {
                     "start": state.log_pushed,
                     "entries": entries,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from carekey.domain.purposes import Purpose
 from carekey.errors import InvalidInput, NotFound, msg
 from carekey.policy.decision import Action
 from carekey.services.access import authorize
@@ -21,6 +22,7 @@ from carekey.services.visits import load_visit
 RESOLUTIONS = {
     "duplicate": ("twins", "false_match", "same_person"),
     "recapture": ("recaptured",),
+    "conflict": ("checked",),
 }
 
 
@@ -49,18 +51,35 @@ class TaskService:
         for t in rows:
             d = json.loads(t.detail)
             out.append(
-                Task(
+                Task(  # a conflict names its field in "position"
                     t.id,
                     t.kind,
                     t.created_at,
                     str(d.get("modality", "")),
-                    str(d.get("position", "")),
+                    str(d.get("position", d.get("field", ""))),
                     str(d.get("captured_at", ""))[:10],
                     str(d.get("reason", "")),
                     list(d.get("candidates", [])),
                     t.resolution,
                 )
             )
+        return out
+
+    def conflicts(self, actor: Actor) -> list[dict[str, Any]]:
+        """The review list of demographic conflicts (``carekey node conflicts``): person codes and field names,
+        never values (an admin action, logged)."""
+        with self.d.uow() as uow:
+            authorize(uow, self.d.clock(), actor, Action.ADMINISTER, "administration", logged_action="admin_conflicts")
+            out = [
+                {
+                    "task_id": t.id,
+                    "person_id": t.person_id,
+                    "field": json.loads(t.detail).get("field"),
+                    "since": t.created_at.isoformat(),
+                }
+                for t in uow.sync.open_tasks("conflict")
+            ]
+            uow.commit()
         return out
 
     def resolve(
@@ -80,12 +99,13 @@ class TaskService:
                     field="resolution",
                 )
             visit = load_visit(uow, visit_id)
+            conflict = task.kind == "conflict"  # checked with the person like an edit of their record
             authorize(
                 uow,
                 now,
                 actor,
-                Action.ENROLL_BIOMETRIC,
-                purpose,
+                Action.EDIT_PERSON if conflict else Action.ENROLL_BIOMETRIC,
+                Purpose.CARE_RECORD.value if conflict else purpose,
                 visit=visit,
                 person_id=person_id,
                 logged_action="resolve_capture_task",

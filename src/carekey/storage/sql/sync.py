@@ -20,12 +20,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from carekey.domain.visit import Visit
 from carekey.errors import msg
-from carekey.storage.protocols import CaptureRow, FeedRow, NodeRow, NodeStateRow, OutboxRow, TaskRow
+from carekey.storage.protocols import CaptureRow, EditRow, FeedRow, NodeRow, NodeStateRow, OutboxRow, TaskRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
 from carekey.storage.sql.tables import (
     node_captures,
+    node_disclosures,
     node_outbox,
     node_state,
+    person_edits,
     sync_batches,
     sync_captures,
     sync_feed,
@@ -256,6 +258,42 @@ class SqlSyncRepository:
         else:
             self._c.execute(update(sync_tasks).where(sync_tasks.c.id == row.id).values(**values))
         note_change(self._c, row.person_id)
+
+    def add_disclosure(self, node_id: str, idx: int, person_id: str, sealed: bytes) -> None:
+        values = {"node_id": node_id, "idx": idx, "person_id": person_id, "sealed": sealed}
+        self._upsert(node_disclosures, values, ["node_id", "idx"])
+
+    def disclosures_of(self, person_id: str) -> list[tuple[str, int, bytes]]:
+        q = select(node_disclosures).where(node_disclosures.c.person_id == person_id)
+        rows = self._c.execute(q.order_by(node_disclosures.c.node_id, node_disclosures.c.idx))
+        return [(r.node_id, r.idx, bytes(r.sealed)) for r in rows]
+
+    def add_edit(self, row: EditRow) -> None:
+        self._c.execute(insert(person_edits).values(**{c.name: getattr(row, c.name) for c in person_edits.columns}))
+        note_change(self._c, row.person_id)
+
+    def edits_of(self, person_id: str) -> list[EditRow]:
+        q = select(person_edits).where(person_edits.c.person_id == person_id)
+        rows = self._c.execute(q.order_by(person_edits.c.at, person_edits.c.id))
+        return [
+            EditRow(
+                r.id,
+                r.person_id,
+                r.field,
+                bytes(r.ciphertext),
+                r.prev,
+                utc(r.at),
+                r.site_id,
+                r.user_id,
+                r.made_on,
+            )
+            for r in rows
+        ]
+
+    def open_tasks(self, kind: str) -> list[TaskRow]:
+        q = select(sync_tasks.c.person_id).where(sync_tasks.c.kind == kind, sync_tasks.c.resolved_at.is_(None))
+        pids = sorted({r[0] for r in self._c.execute(q)})
+        return [t for pid in pids for t in self.tasks_of(pid) if t.kind == kind and t.resolved_at is None]
 
     def tasks_of(self, person_id: str) -> list[TaskRow]:
         q = select(sync_tasks).where(sync_tasks.c.person_id == person_id)

@@ -499,3 +499,27 @@ sync_tasks = Table(
     Column("resolution", String(40), nullable=True),  # "twins", "false_match", "same_person", "recaptured"
     Column("resolved_by", ID, nullable=True),
 )
+
+person_edits = Table(
+    "person_edits",
+    metadata,  # both sides: demographic edits, append-only, merged per field at sync (docs/sync.md, merge rules)
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("field", String(20), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),  # the new value, sealed under the person's data key
+    Column("prev", Text, nullable=True),  # the edits of the field it replaced, comma-separated (None: enrollment's)
+    Column("at", TS, nullable=False),
+    Column("site_id", ID, nullable=True),
+    Column("user_id", ID, nullable=True),
+    Column("made_on", ID, nullable=False),  # "central" or the node id: where it was made (a conflict keeps central's)
+)
+
+node_disclosures = Table(
+    "node_disclosures",
+    metadata,  # central: the entries of a node's log that name a person (the event and its salt, sealed under the
+    # person's key), pushed so that the person's portal lists accesses made on nodes with their proofs
+    Column("node_id", ID, ForeignKey("sync_nodes.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("sealed", LargeBinary, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Tasks that go back to a site node (issue 19, docs/sync.md): a possible duplicate found by the central enrollment
+"""Demographic edits merged per field at sync, and tasks that go back to a site node (issue 19, docs/sync.md): a possible duplicate found by the central enrollment
 of an offline capture, or a capture to make again, shown at the person's next visit on the node.
 
 Revision ID: 0008_node
@@ -37,8 +37,42 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_sync_tasks"),
     )
     op.create_index("ix_sync_tasks_person_id", "sync_tasks", ["person_id"])
+    op.create_table(
+        "person_edits",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("person_id", sa.String(12), nullable=False),
+        sa.Column("field", sa.String(20), nullable=False),
+        sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
+        sa.Column("prev", sa.Text(), nullable=True),
+        sa.Column("at", TS, nullable=False),
+        sa.Column("site_id", sa.String(40), nullable=True),
+        sa.Column("user_id", sa.String(40), nullable=True),
+        sa.Column("made_on", sa.String(40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name="fk_person_edits_person_id_people", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_person_edits"),
+    )
+    op.create_index("ix_person_edits_person_id", "person_edits", ["person_id"])
+    op.create_table(
+        "node_disclosures",
+        sa.Column("node_id", sa.String(40), nullable=False),
+        sa.Column("idx", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("person_id", sa.String(12), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(["node_id"], ["sync_nodes.id"], name="fk_node_disclosures_node_id_sync_nodes"),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["people.id"], name="fk_node_disclosures_person_id_people", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("node_id", "idx", name="pk_node_disclosures"),
+    )
+    op.create_index("ix_node_disclosures_person_id", "node_disclosures", ["person_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_node_disclosures_person_id", "node_disclosures")
+    op.drop_table("node_disclosures")
+    op.drop_index("ix_person_edits_person_id", "person_edits")
+    op.drop_table("person_edits")
     op.drop_index("ix_sync_tasks_person_id", "sync_tasks")
     op.drop_table("sync_tasks")
