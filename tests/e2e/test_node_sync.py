@@ -740,3 +740,31 @@ def test_the_portal_access_list_merges_the_node_log_entries_with_their_proofs(ce
         erase_person(uow, cs.deps, pid)
         uow.commit()
         assert uow.sync.disclosures_of(pid) == []
+
+
+def test_the_node_web_capture_seals_the_image_for_central_enrollment(central, node):
+    from fastapi.testclient import TestClient
+
+    from tests.e2e.web_support import FIXTURES, csrf_of, sign_in
+
+    w = central.world
+    _, view = enroll(node.s, w.registrar, card_number="NK7070")
+    pid = view.person.id
+    with TestClient(create_app(node.app.settings, built=node.app)) as client:
+        sign_in(client, "registrar")
+        v = revisit(node.s, w.registrar, view, card="NK7070")
+        node.s.people.read(w.registrar, v.id, CARE, pid)
+        form = client.get(f"/visit/{v.id}/capture")
+        image = (FIXTURES / "finger_a.png").read_bytes()
+        r = client.post(
+            f"/visit/{v.id}/capture",
+            data={"csrf": csrf_of(form.text), "modality": "fingerprint", "position": "right_index"},
+            files={"image": ("finger.png", image, "image/png")},
+        )
+        assert r.status_code == 200, r.text
+        assert "enrolled centrally at the next sync" in r.text
+    with node.uow() as uow:
+        assert uow.biometrics.for_person(pid) == []  # the node never extracts or keeps a template
+        waiting = uow.sync.take_captures()
+        uow.rollback()
+    assert [(c.person_id, c.position) for c in waiting] == [(pid, "right_index")] and image not in waiting[0].sealed

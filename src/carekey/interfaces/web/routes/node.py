@@ -16,10 +16,16 @@ from carekey.services.sync_node import SyncOutcome
 router = APIRouter(prefix="/node")
 
 
+def node_id_of(request: Request) -> str | None:
+    """The node id when this server serves a site node, else None."""
+    with services(request).deps.uow(read_only=True) as uow:
+        state = uow.sync.node_state()
+    return state.node_id if state is not None else None
+
+
 def is_node(request: Request) -> bool:
     """This server serves a site node (its home screens link to the sync screen)."""
-    with services(request).deps.uow(read_only=True) as uow:
-        return uow.sync.node_state() is not None
+    return node_id_of(request) is not None
 
 
 def _show(request: Request, outcome: SyncOutcome | None = None, status: int = 200):
