@@ -586,6 +586,20 @@ def node_link(settings: Settings, passphrase: str, transport=None):
     )
 
 
+def node_runner(app: App, passphrase: str | None = None):
+    """The served node's sync runner (*Sync now*, the periodic attempt): None when the data folder is not a site
+    node, or when no passphrase unlocks its key (given, or ``CAREKEY_NODE_PASSPHRASE``, which ``carekey serve``
+    asks for at start-up on a node)."""
+    from carekey.services.sync_node import SyncRunner
+
+    if not (app.settings.data_dir / NODE_CONFIG).exists():
+        return None
+    secret = passphrase or os.environ.get("CAREKEY_NODE_PASSPHRASE")
+    if not secret:
+        return None
+    return SyncRunner(app.services.deps, node_link(app.settings, secret), app.settings.node_lease_days)
+
+
 def sync_node(app: App, link) -> object:
     """``carekey node sync`` on an opened node folder."""
     from carekey.services.sync_node import NodeSync

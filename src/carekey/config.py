@@ -244,6 +244,13 @@ class Settings(BaseSettings):
     node_sync_timeout_seconds: float = Field(
         60.0, gt=0, description="On a site node: timeout of one sync request to the central registry."
     )
+    node_sync_interval_seconds: int = Field(
+        900,
+        ge=0,
+        description="On a site node served by `carekey serve` with its passphrase (`CAREKEY_NODE_PASSPHRASE`): "
+        "try a sync this often while the central registry answers (0: never; the *Sync now* button and "
+        "`carekey node sync` still work).",
+    )
 
     def resolved_matcher_url(self) -> str | None:
         if self.matcher_url:

@@ -85,6 +85,28 @@ def test_node_init_approve_confirm_sync_status(central: Central, tmp_path):  # n
         ).stdout
     )
     assert [(n["id"], n["status"]) for n in listed] == [(node_id, "active")]
+    conflicts = ck(
+        "node",
+        "conflicts",
+        "--data",
+        central_dir,
+        "--user",
+        "admin",
+        CAREKEY_PASSWORD=PASSWORD,
+        CAREKEY_DATABASE_URL=db,
+    )
+    assert conflicts.exit_code == 0 and json.loads(conflicts.stdout) == []  # the review list: nothing concurrent yet
+    refused = ck(
+        "node",
+        "conflicts",
+        "--data",
+        central_dir,
+        "--user",
+        "registrar",
+        CAREKEY_PASSWORD=PASSWORD,
+        CAREKEY_DATABASE_URL=db,
+    )
+    assert refused.exit_code == 5  # an admin action (policy), refused and logged for anyone else
     r = ck(
         "node",
         "revoke",

@@ -473,6 +473,7 @@ def test_an_offline_capture_is_sealed_to_the_central_key_and_received_sealed(cen
     from carekey.crypto.capture import CaptureKey, capture_info
 
     w = central.world
+    central.s.sync.biometrics = None  # a registry without a matcher: captures wait sealed (the enrollment: below)
     visit, view = enroll(node.s, w.registrar, card_number="NK7020")
     pid = view.person.id
     sync = NodeSync(node.s.deps, node.id)
@@ -499,3 +500,271 @@ def test_an_offline_capture_is_sealed_to_the_central_key_and_received_sealed(cen
     node.s.consents.decide(w.registrar, v.id, CARE, other.person.id, BIO, False, "v1", "en", Grantor())
     with pytest.raises(ConsentMissing):
         sync.capture(w.registrar, v.id, BIO, other.person.id, "fingerprint", "left_index", image)
+
+
+def test_offline_captures_are_enrolled_centrally_and_a_duplicate_comes_back_as_a_task_for_the_next_visit(central, node):
+    """Item 1 of issue 19's captures: the central registry opens the sealed captures at the sync and enrolls them
+    through the biometric service (consent checked, the program's duplicate check); a possible duplicate comes back
+    to the node as a task on the person's visit page, answered there with the person, and the answer enrolls the
+    capture centrally at the next sync."""
+    from fastapi.testclient import TestClient
+
+    from tests.e2e.web_support import csrf_of, sign_in
+    from tests.integration.test_lookup_biometrics import FakeMatcher
+
+    w, cs = central.world, central.s
+    cs.biometrics.matcher = FakeMatcher()
+    v0, ama = enroll(cs, w.registrar_south, card_number="SK7030")  # another site's person: never on the node
+    cs.biometrics.enroll(w.registrar_south, v0.id, BIO, ama.person.id, "fingerprint", "right_index", b"ama-finger")
+    # offline: a new person with a finger nobody has, and one whose finger is already enrolled (a duplicate)
+    sync = NodeSync(node.s.deps, node.id)
+    v1, kofi = enroll(node.s, w.registrar, card_number="NK7031", given_name="Kofi")
+    sync.capture(w.registrar, v1.id, BIO, kofi.person.id, "fingerprint", "right_index", b"kofi-finger")
+    v2, again = enroll(node.s, w.registrar, card_number="NK7032", given_name="Amma")
+    sync.capture(w.registrar, v2.id, BIO, again.person.id, "fingerprint", "left_index", b"ama-finger")
+    node.sync()
+
+    with central.app.database.uow() as uow:
+        assert [(t.position) for t in uow.biometrics.for_person(kofi.person.id)] == ["right_index"]
+        assert uow.biometrics.for_person(again.person.id) == []  # a possible duplicate is not stored
+        waiting = [c.person_id for _, c in uow.sync.received_captures()]
+        events = [e.event for e in uow.access_log.latest(300)]
+    assert waiting == [again.person.id]  # Kofi's capture was enrolled and its sealed image deleted
+    offline = {kofi.person.id, again.person.id}
+    granted = [
+        e for e in events if e.action == "enroll_biometric" and e.outcome == "granted" and e.person_id in offline
+    ]
+    assert {e.person_id for e in granted} == offline
+    assert all(e.actor_id == w.registrar.user_id and "offline capture" in e.reason for e in granted)
+    shown = [e for e in events if e.action == "enroll_biometric_result" and e.person_id == ama.person.id]
+    assert len(shown) == 1  # the candidate sees it in their access list
+
+    # the task reached the node with Amma's record: codes only, no name of the candidate
+    tasks = node.s.tasks.open_for(again.person.id)
+    assert [(t.kind, [c["person_id"] for c in t.candidates]) for t in tasks] == [("duplicate", [ama.person.id])]
+    assert node.s.tasks.open_for(kofi.person.id) == []
+    with node.uow() as uow:
+        assert uow.people.get(ama.person.id) is None  # the candidate's record never reaches the node
+
+    # the next visit on the node shows it on the person's page; the registrar answers with the person
+    with TestClient(create_app(node.app.settings, built=node.app)) as client:
+        sign_in(client, "registrar")
+        v3 = revisit(node.s, w.registrar, again, card="NK7032")
+        node.s.people.read(w.registrar, v3.id, CARE, again.person.id)  # the registrar confirms who is there
+        page = client.get(f"/visit/{v3.id}")
+        assert page.status_code == 200 and 'id="tasks"' in page.text and ama.person.id in page.text
+        assert "Ama" not in page.text.replace("Amma", "")
+        r = client.post(
+            f"/visit/{v3.id}/task",
+            data={"csrf": csrf_of(page.text), "task_id": tasks[0].id, "resolution": "false_match"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        assert 'id="tasks"' not in client.get(f"/visit/{v3.id}").text
+    node.sync()
+    with central.app.database.uow() as uow:
+        assert [t.position for t in uow.biometrics.for_person(again.person.id)] == ["left_index"]
+        assert uow.sync.received_captures() == []  # enrolled with the override: the sealed image is gone
+        overrides = [
+            e.event
+            for e in uow.access_log.latest(100)
+            if e.event.action == "duplicate_override_false_match" and e.event.person_id == again.person.id
+        ]
+    assert len(overrides) == 1
+    node.sync()  # idempotent: nothing is enrolled twice
+    with central.app.database.uow() as uow:
+        assert len(uow.biometrics.for_person(again.person.id)) == 1
+
+
+def test_an_offline_capture_of_a_person_who_withdrew_centrally_is_not_enrolled(central, node):
+    from tests.integration.test_lookup_biometrics import FakeMatcher
+
+    w, cs = central.world, central.s
+    cs.biometrics.matcher = FakeMatcher()
+    visit, view = enroll(node.s, w.registrar, card_number="NK7033")
+    pid = view.person.id
+    node.sync()
+    v = revisit(cs, w.registrar, view)
+    cs.consents.decide(w.registrar, v.id, CARE, pid, BIO, False, "v1", "en", Grantor())  # central, meanwhile
+    NodeSync(node.s.deps, node.id).capture(w.registrar, visit.id, BIO, pid, "fingerprint", "right_index", b"f1")
+    node.sync()
+    with central.app.database.uow() as uow:
+        assert uow.biometrics.for_person(pid) == []
+        assert uow.sync.received_captures() == []  # refused: the sealed capture is deleted, never enrolled
+        denied = [e.event for e in uow.access_log.latest(100) if e.event.action == "enroll_biometric"]
+    assert denied and denied[0].outcome == "denied" and "biometric_identification" in denied[0].reason
+
+
+# -- the Sync now button and the periodic sync ----------------------------------------------------------------------
+
+
+def test_the_sync_now_button_syncs_and_reports_the_outcome(central, node, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from tests.e2e.web_support import csrf_of, sign_in
+
+    w = central.world
+    _, view = enroll(node.s, w.registrar, card_number="NK7040")
+    with TestClient(create_app(node.app.settings, built=node.app)) as locked:  # no passphrase: the key stays locked
+        sign_in(locked, "registrar")
+        assert 'id="locked"' in locked.get("/node").text
+    monkeypatch.setenv("CAREKEY_NODE_PASSPHRASE", PASSPHRASE)
+    with TestClient(create_app(node.app.settings, built=node.app)) as client:
+        home = client.get("/")  # not signed in yet: the welcome page
+        sign_in(client, "registrar")
+        assert 'id="node-link"' in client.get("/").text
+        page = client.get("/node")
+        assert page.status_code == 200 and 'id="sync-now"' in page.text and 'id="sync-outcome"' not in page.text
+        r = client.post("/node/sync", data={"csrf": csrf_of(page.text)})
+        assert r.status_code == 200 and 'id="sync-outcome"' in r.text and "1 record(s) applied centrally" in r.text
+        with central.app.database.uow() as uow:
+            assert uow.people.get(view.person.id) is not None
+        # offline: the outcome says so, nothing is lost
+        client.app.state.node_sync.link.transport = Unreachable()  # the API app and the web UI share the runner
+        r = client.post("/node/sync", data={"csrf": csrf_of(r.text)})
+        assert r.status_code == 502 and "did not complete" in r.text and "cannot be reached" in r.text
+        # a clinician has no sync button (policy: admin and registrar)
+        client.post("/logout", data={"csrf": csrf_of(r.text)})
+        sign_in(client, "clinician")
+        assert client.get("/node").status_code == 403
+    assert home.status_code == 200
+    with node.uow() as uow:
+        events = [e.event for e in uow.access_log.latest(50) if e.event.action == "node_sync"]
+    assert len(events) == 2 and all(e.actor_id == w.registrar.user_id for e in events)
+
+
+def test_the_periodic_sync_runs_on_its_interval_and_never_when_off(central, node):
+    import asyncio
+
+    from carekey.interfaces.api import app as api_app
+
+    w = central.world
+    _, view = enroll(node.s, w.registrar, card_number="NK7041")
+    runner = bootstrap.node_runner(node.app, PASSPHRASE)
+    assert runner is not None and bootstrap.node_runner(central.app, PASSPHRASE) is None  # central: no runner
+    asyncio.run(api_app.sync_periodically(runner, 0))  # off: returns at once, nothing synced
+    assert runner.last is None
+    ticks: list[float] = []
+
+    async def two_ticks(seconds):  # the loop's sleep, without waiting: the third tick ends the loop
+        ticks.append(seconds)
+        if len(ticks) == 3:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(api_app.sync_periodically(runner, 900, two_ticks))
+    assert ticks == [900, 900, 900]
+    assert runner.last is not None and runner.last.ok and runner.last.trigger == "periodic"
+    with central.app.database.uow() as uow:
+        assert uow.people.get(view.person.id) is not None
+
+
+# -- demographic edits: per-field merge, conflicts to the review list ---------------------------------------------
+
+
+def test_concurrent_demographic_edits_merge_per_field_and_a_conflict_goes_to_the_review_list(central, node):
+    w, cs = central.world, central.s
+    _, view = enroll(node.s, w.registrar, card_number="NK7050", given_name="Yaa", village="Tamale")
+    pid = view.person.id
+    node.sync()
+    # both sides edit while apart: central the village and the family name, the node the given and family name
+    v = revisit(cs, w.registrar, view)
+    cs.demographics.edit(w.registrar, v.id, CARE, pid, {"village": "Savelugu", "family_name": "Central"})
+    nv = revisit(node.s, w.registrar, view)
+    node.s.demographics.edit(w.registrar, nv.id, CARE, pid, {"given_name": "Yaaba", "family_name": "Node"})
+    node.sync()
+
+    def fields(app):
+        from carekey.services.records import load_row, open_person
+
+        with app.database.uow() as uow:
+            p = open_person(app.services.deps.crypto, load_row(uow, pid))
+            found = uow.people.by_name("demo", app.services.deps.index.name("Yaaba Central"), 5)
+            return (p.given_name, p.family_name, p.village), [r.id for r in found], len(uow.sync.edits_of(pid))
+
+    # a change made on one side only wins; the family name changed on both: central's value stays
+    assert fields(central.app) == (("Yaaba", "Central", "Savelugu"), [pid], 4)
+    assert fields(node.app) == (("Yaaba", "Central", "Savelugu"), [pid], 4)
+    review = cs.tasks.conflicts(w.admin)
+    assert [(r["person_id"], r["field"]) for r in review] == [(pid, "family_name")]
+    tasks = node.s.tasks.open_for(pid)
+    assert [(t.kind, t.position) for t in tasks] == [("conflict", "family_name")]
+    # the registrar checks it with the person at the next visit on the node; the review list empties everywhere
+    node.s.tasks.resolve(w.registrar, nv.id, None, pid, tasks[0].id, "checked")
+    node.sync()
+    assert cs.tasks.conflicts(w.admin) == []
+    node.sync()  # idempotent: the same edits, the same record
+    assert fields(central.app) == fields(node.app) == (("Yaaba", "Central", "Savelugu"), [pid], 4)
+    # an edit made after the merge (on the node) replaces the kept value without a conflict
+    node.s.demographics.edit(w.registrar, nv.id, CARE, pid, {"family_name": "Mensah"})
+    node.sync()
+    with central.app.database.uow() as uow:
+        from carekey.services.records import load_row, open_person
+
+        assert open_person(cs.deps.crypto, load_row(uow, pid)).family_name == "Mensah"
+    assert cs.tasks.conflicts(w.admin) == []
+
+
+# -- the patient's access list merges every log ----------------------------------------------------------------------
+
+
+def test_the_portal_access_list_merges_the_node_log_entries_with_their_proofs(central, node):
+    from carekey.audit.proofs import verify_access_receipt
+    from tests.integration.helpers import consent, person_input
+
+    w, cs = central.world, central.s
+    visit = node.s.visits.open(w.registrar, "north")
+    view = node.s.people.enroll(
+        w.registrar, visit.id, CARE, person_input(card_number="NK7060"), consent(), confirm_new=True, pin="246813"
+    )
+    pid = view.person.id
+    node.s.people.read(w.registrar, visit.id, CARE, pid)  # an access on the node
+    node.sync()
+    token = cs.patients.login("NK7060", "246813")
+    views = cs.patients.accesses(cs.patients.authenticate(token.token))
+    on_node = [v for v in views if v.log == node.id]
+    central_views = [v for v in views if v.log == "central"]
+    assert central_views and on_node  # both logs, in one list
+    assert {v.event["action"] for v in on_node} >= {"enroll", "read_person"}
+    assert all(v.event["person_id"] == pid for v in views)
+    row = next(n for n in cs.sync.nodes(w.admin) if n.id == node.id)
+    node_key = bytes.fromhex(row.log_public_key)
+    for v in on_node:  # each proven in the node's log under the node's signed head, with the node's key only
+        shown = v.to_dict()
+        assert shown["log"] == node.id and verify_access_receipt(shown, node_key)
+        assert not verify_access_receipt(shown, central.app.services.deps.signer.public_key)
+    forged = on_node[0].to_dict() | {"event": on_node[0].event | {"actor_id": "someone-else"}}
+    assert not verify_access_receipt(forged, node_key)  # a changed entry no longer opens its leaf
+    # an erasure shreds them with the person
+    with central.app.database.uow() as uow:
+        erase_person(uow, cs.deps, pid)
+        uow.commit()
+        assert uow.sync.disclosures_of(pid) == []
+
+
+def test_the_node_web_capture_seals_the_image_for_central_enrollment(central, node):
+    from fastapi.testclient import TestClient
+
+    from tests.e2e.web_support import FIXTURES, csrf_of, sign_in
+
+    w = central.world
+    _, view = enroll(node.s, w.registrar, card_number="NK7070")
+    pid = view.person.id
+    with TestClient(create_app(node.app.settings, built=node.app)) as client:
+        sign_in(client, "registrar")
+        v = revisit(node.s, w.registrar, view, card="NK7070")
+        node.s.people.read(w.registrar, v.id, CARE, pid)
+        form = client.get(f"/visit/{v.id}/capture")
+        image = (FIXTURES / "finger_a.png").read_bytes()
+        r = client.post(
+            f"/visit/{v.id}/capture",
+            data={"csrf": csrf_of(form.text), "modality": "fingerprint", "position": "right_index"},
+            files={"image": ("finger.png", image, "image/png")},
+        )
+        assert r.status_code == 200, r.text
+        assert "enrolled centrally at the next sync" in r.text
+    with node.uow() as uow:
+        assert uow.biometrics.for_person(pid) == []  # the node never extracts or keeps a template
+        waiting = uow.sync.take_captures()
+        uow.rollback()
+    assert [(c.person_id, c.position) for c in waiting] == [(pid, "right_index")] and image not in waiting[0].sealed

@@ -29,6 +29,7 @@ SCREENS = {
     "/followup": Action.FOLLOWUP_LIST,
     "/admin/sites": Action.ADMINISTER,
     "/admin/keys": Action.ADMINISTER,
+    "/node": Action.SYNC_NODE,  # a site node's sync screen (on a central registry: "not a site node")
 }
 OPEN_TO_STAFF = {"/", "/password", "/transparency", "/login", "/me/login"}
 PATIENT_ONLY = {"/me", "/me/consents", "/me/access", "/me/erase"}

@@ -1,5 +1,7 @@
 """The policy table: every action x role, plus each visit/site/consent condition."""
 
+from dataclasses import replace
+
 import pytest
 
 from carekey.domain.program import Role
@@ -45,6 +47,9 @@ EXPECTED = {
     Action.CLOSE_REFERRAL: {Role.CLINICIAN},
     Action.FOLLOWUP_LIST: {Role.CLINICIAN},
     Action.CONFIRM_NODE: {Role.ADMIN},
+    Action.ENROLL_OFFLINE_CAPTURE: {Role.REGISTRAR},
+    Action.SYNC_NODE: {Role.ADMIN, Role.REGISTRAR},
+    Action.EDIT_PERSON: {Role.REGISTRAR},
 }
 
 
@@ -296,3 +301,13 @@ def test_follow_up_list_and_closing_are_for_clinicians_of_that_site_only(action)
         d = decide(req(action, Role.CLINICIAN, visit=None, site_id=site))
         assert not d.allowed and "only for staff of that site" in d.reason
     assert not decide(req(action, Role.REGISTRAR, visit=None)).allowed
+
+
+def test_an_offline_capture_is_enrolled_centrally_only_for_a_registrar_of_the_nodes_site_with_consent():
+    ok = req(Action.ENROLL_OFFLINE_CAPTURE, Role.REGISTRAR, visit=None)
+    assert decide(ok).allowed
+    other_site = decide(replace(ok, site_id="south"))
+    assert not other_site.allowed and "only for staff of that site" in other_site.reason
+    withdrawn = decide(replace(ok, consents=frozenset({Purpose.CARE_RECORD})))
+    assert not withdrawn.allowed and withdrawn.missing_consent is Purpose.BIOMETRIC_IDENTIFICATION
+    assert not decide(replace(ok, role=Role.CLINICIAN)).allowed

@@ -149,3 +149,21 @@ def test_the_node_key_is_sealed_and_opens_only_with_its_passphrase(tmp_path):
     path.write_text(text.replace('"time_cost": 1', '"time_cost": 2'))  # the header is authenticated too
     with pytest.raises(KeyCheckFailed):
         NodeKey.unseal(path, "a long passphrase")
+
+
+def test_demographic_fields_merge_per_field_central_keeps_a_conflict_and_a_later_edit_settles_it():
+    from carekey.domain.sync import FieldEdit, merge_fields
+
+    node_only = FieldEdit("E1", "given_name", (), "2026-01-01T10:00", False)
+    central_v = FieldEdit("E2", "family_name", (), "2026-01-01T11:00", True)
+    node_v = FieldEdit("E3", "family_name", (), "2026-01-01T12:00", False)  # later, but central's stays
+    merged = merge_fields([node_only, central_v, node_v])
+    assert merged["given_name"].winner == "E1" and merged["given_name"].conflict == ()
+    assert merged["family_name"].winner == "E2" and merged["family_name"].conflict == ("E2", "E3")
+    assert merge_fields([node_v, central_v, node_only]) == merged  # order-free: the same answer on every side
+    settled = FieldEdit("E4", "family_name", ("E2", "E3"), "2026-01-02T09:00", False)
+    assert (
+        merge_fields([node_only, central_v, node_v, settled])["family_name"] == merge_fields([settled])["family_name"]
+    )
+    chained = FieldEdit("E5", "family_name", ("E2",), "2026-01-02T09:00", False)  # saw central's only: E3 still open
+    assert merge_fields([central_v, node_v, chained])["family_name"].conflict == ("E3", "E5")

@@ -59,3 +59,45 @@ def judge_batch(f: BatchFacts) -> BatchVerdict:
     if f.seq != f.last_seq + 1 or f.prev_hash != f.last_hash:
         return BatchVerdict.REORDERED
     return BatchVerdict.APPLY
+
+
+#: the demographic fields a registrar may edit after enrollment (the card number is the person's key: never)
+EDITABLE_FIELDS = ("given_name", "family_name", "sex", "birth_year", "district", "village")
+
+
+@dataclass(frozen=True)
+class FieldEdit:
+    """What the per-field merge needs of one demographic edit (no value: values stay sealed)."""
+
+    id: str
+    field: str
+    prev: tuple[str, ...]  # the edits of the same field it replaced: every head the editor saw (none: enrollment)
+    at: str  # ISO time
+    central: bool  # made on the central registry
+
+
+@dataclass(frozen=True)
+class FieldMerge:
+    winner: str  # the id of the edit whose value the field takes
+    conflict: tuple[str, ...] = ()  # concurrent edits (both sides changed the field since the last common version)
+
+
+def merge_fields(edits: list[FieldEdit]) -> dict[str, FieldMerge]:
+    """Per field (docs/sync.md, merge rules): the edits form a graph through ``prev`` (an edit replaces every head
+    its editor saw, so an edit made after a merge settles a conflict); its *heads* are the edits no other edit of
+    the field replaced. One head: a change made on one side only (or on both sides one after the
+    other), it wins. Several heads: both sides changed the field since their last common version: the central
+    registry's value stays (the latest central head; without one, the latest head, ties by id) and the heads are a
+    conflict for the review list. The same edits give the same answer on every side (idempotent, order-free)."""
+    out: dict[str, FieldMerge] = {}
+    for field in sorted({e.field for e in edits}):
+        mine = [e for e in edits if e.field == field]
+        replaced = {p for e in mine for p in e.prev}
+        heads = sorted((e for e in mine if e.id not in replaced), key=lambda e: (e.at, e.id))
+        if len(heads) == 1:
+            out[field] = FieldMerge(heads[0].id)
+            continue
+        central = [e for e in heads if e.central]
+        winner = (central or heads)[-1]
+        out[field] = FieldMerge(winner.id, tuple(e.id for e in heads))
+    return out

@@ -14,8 +14,10 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | identify_biometric     | registrar            | biometric_ident.     | open, at an actor's site | AGREED (present) |
 | enroll                 | registrar            | care_record          | open, own site, UNBOUND  | care_record      |
 | enroll_biometric       | registrar            | biometric_ident.     | open, own site, person's | biometric_ident. |
+| enroll_offline_capture | registrar            | biometric_ident.     | - (node's site: OWN SITE)| biometric_ident. |
 | record_consent         | registrar            | care_record          | open, own site, person's | re-grant PRESENT |
 | read_person            | registrar, clinician | care_record          | open, own site, person's | care_record      |
+| edit_person            | registrar            | care_record          | open, own site, person's | care_record      |
 | record_exam/read_exams | clinician            | care_record          | open, own site, person's | care_record      |
 | record/read_referral(s)| clinician            | care_record          | open, own site, person's | care_record      |
 | close_referral         | clinician            | care_record          | - (the referral's site: OWN SITE) | -       |
@@ -29,6 +31,7 @@ Rules (every condition must hold; the first failing one is the reason of the den
 | administer, retention  | admin                | administration       | -                        | -                |
 | approve_account        | admin, program_mgr   | administration       | -                        | SECOND PERSON    |
 | confirm_node           | admin                | administration       | -                        | SECOND ADMIN     |
+| sync_node              | admin, registrar     | administration       | -                        | -                |
 | renew_biometric        | admin                | biometric_image_ret. | -                        | both biometric   |
 | ehr_push               | registrar, clinician, admin | ehr_sharing   | -                        | care_r., ehr_sh. |
 | patient_* (read, export, revoke, erase) | the person (card + PIN) | patient_access | - | own data only  |
@@ -42,6 +45,11 @@ program.
 "OWN SITE" (no visit): the site the request names (the referral's, the list's) is one of the actor's sites. A
 follow-up list shows codes only (person and visit codes, no name, reason or place); the record opens only in a
 visit where the person is present.
+
+"OFFLINE CAPTURE" (``enroll_offline_capture``, issue 19): a capture made on a site node (decided there as
+``enroll_biometric`` in an open visit, with the person's consent) is enrolled centrally at the next sync on behalf of
+the registrar who made it: the registrar's account works at the node's site (OWN SITE, the site of the node that
+sent it) and the person still grants ``biometric_identification`` now (a withdrawal made anywhere meanwhile wins).
 
 "SECOND ADMIN" (``confirm_node``, issue 19): a site node approved by one admin is confirmed by another admin
 (two-person rule for nodes, ``carekey.policy.nodes``); the approver cannot confirm.
@@ -120,6 +128,9 @@ class Action(StrEnum):
     CLOSE_REFERRAL = "close_referral"  # a clinician of the referral's site closes it (seen, declined, not needed)
     FOLLOWUP_LIST = "followup_list"  # a clinician lists the open referrals of their site, as codes
     CONFIRM_NODE = "confirm_node"  # a second admin confirms a site node another admin approved (issue 19)
+    ENROLL_OFFLINE_CAPTURE = "enroll_offline_capture"  # central enrollment of a capture made on a node (issue 19)
+    EDIT_PERSON = "edit_person"  # correct the person's demographic fields (merged per field at sync, issue 19)
+    SYNC_NODE = "sync_node"  # the node's "Sync now" button: push and pull with the central registry (no data shown)
 
 
 PATIENT_ACTIONS = frozenset(
@@ -199,6 +210,9 @@ RULES: dict[Action, Rule] = {
     Action.CLOSE_REFERRAL: _r({C}, CARE, False, False, None, needs_own_site=True),
     Action.FOLLOWUP_LIST: _r({C}, CARE, False, False, None, needs_own_site=True),
     Action.CONFIRM_NODE: _r({Role.ADMIN}, Purpose.ADMINISTRATION, False, False, None),
+    Action.ENROLL_OFFLINE_CAPTURE: _r({R}, BIO, False, False, BIO, needs_own_site=True),
+    Action.SYNC_NODE: _r({Role.ADMIN, R}, Purpose.ADMINISTRATION, False, False, None),
+    Action.EDIT_PERSON: _r({R}, CARE, True, True, CARE),
 }
 
 #: refused on a site node past its lease (``Request.lease_expired_since``)

@@ -29,7 +29,7 @@ counted per program by ``override_counts``).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -40,7 +40,16 @@ from carekey.biometrics.modality import MODALITIES, Modality
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
 from carekey.domain.visit import Visit
-from carekey.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PossibleDuplicate, msg
+from carekey.errors import (
+    CaptureRejected,
+    Conflict,
+    ConsentMissing,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PossibleDuplicate,
+    msg,
+)
 from carekey.policy.decision import Action, Presence
 from carekey.services.access import BIOMETRIC_CHECK, authorize, consents_of, count_search, log_access
 from carekey.services.deps import Actor, Deps
@@ -50,7 +59,7 @@ from carekey.services.matcher import as_port
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, load_row, open_person_or_none
 from carekey.services.visits import load_visit
-from carekey.storage.protocols import TemplateRow, UnitOfWork
+from carekey.storage.protocols import CaptureRow, TemplateRow, UnitOfWork
 
 SHORTLIST = 200  # best templates per probed position fused into per-person scores: a person outside the top 200
 # of one position counts 0 there (as a position they have no template for)
@@ -63,6 +72,16 @@ OVERRIDE_REASONS = {
     "false_match": "the registrar checked with the person: not the candidate (false match)",
 }
 OVERRIDE_ACTION = "duplicate_override_"  # + reason: the logged action of an override, counted per program
+
+
+@dataclass(frozen=True)
+class OfflineOutcome:
+    """What the central enrollment of an offline capture gave (``BiometricService.enroll_offline``)."""
+
+    status: str  # "enrolled", "duplicate" (not stored: a task for the node), "recapture", "refused"
+    reason: str
+    candidates: tuple[tuple[str, float], ...] = ()  # duplicate: (person id, calibrated score), codes only
+    template_id: str | None = None
 
 
 class BiometricMatcher(Protocol):
@@ -249,6 +268,101 @@ class BiometricService:
                 uow.visits.save(visit.bind(person_id))
             uow.commit()
         return template.id
+
+    def enroll_offline(
+        self, actor: Actor, site_id: str, capture: CaptureRow, image: bytes, *, override: str | None = None
+    ) -> OfflineOutcome:
+        """The central enrollment of a capture made offline on the node of ``site_id`` (issue 19, docs/sync.md),
+        on behalf of the registrar who made it: decided as ``enroll_offline_capture`` (their account works at the
+        node's site, the person grants ``biometric_identification`` now) and logged as ``enroll_biometric`` (the
+        step the matcher's receipt names), then the same extraction, duplicate check of the program and storage as
+        ``enroll``. Never raises for the capture's own fate: a refusal, an unusable image or a possible duplicate
+        is the outcome, which the sync turns into a task for the person's next visit on the node. Candidates are
+        logged as shown (the candidates see it in their access list) and leave as codes only."""
+        modality, now = _modality(capture.modality), self.d.clock()
+        pid, position = capture.person_id, capture.position.strip()[:40]
+        receipts: list[Receipt] = []
+        with self.d.uow() as uow:
+            program_id = _program_of(uow, pid)
+            try:
+                p = authorize(
+                    uow,
+                    now,
+                    actor,
+                    Action.ENROLL_OFFLINE_CAPTURE,
+                    Purpose.BIOMETRIC_IDENTIFICATION.value,
+                    site_id=site_id,
+                    person_id=pid,
+                    logged_action=Action.ENROLL_BIOMETRIC.value,
+                    detail=f"; offline capture {capture.id} made at site {site_id} on "
+                    f"{capture.captured_at:%Y-%m-%d %H:%M}" + scope_tag(program_id, modality),
+                    receipts=receipts,
+                )
+            except Forbidden as err:
+                return OfflineOutcome("refused", err.message)
+            load_row(uow, pid)
+            first = not self._positions(uow, pid, modality)
+            uow.commit()
+        receipt = receipts[-1] if receipts else None
+        try:
+            check_pixels(image, self.d.settings.max_image_pixels, strict=False)
+            made = self.port.enroll(receipt, program_id, modality, image, first)
+        except CaptureRejected as err:
+            return OfflineOutcome("recapture", err.message)
+        with self.d.uow() as uow:
+            row = load_row(uow, pid)
+            consents = consents_of(uow, pid)
+            if Purpose.BIOMETRIC_IDENTIFICATION not in consents:
+                return OfflineOutcome("refused", "biometric identification consent was withdrawn")
+            uow.programs.lock(row.program_id)
+            mine = self._positions(uow, pid, modality)
+            if position in mine:
+                return OfflineOutcome("refused", f"{modality} {position} was already enrolled: the capture is dropped")
+            if not mine:
+                probe = made.probe
+                if probe is None:
+                    probe = self.port.enroll(receipt, row.program_id, modality, image, True).probe
+                    assert probe is not None
+                found = self.port.duplicate_search(receipt, row.program_id, modality, probe)[:SHORTLIST]
+                hits = [(other, sc) for other, sc in self._fuse(uow, modality, {"": found}) if other != pid]
+                out = self._candidates(uow, modality, hits)
+                if out and override is None:
+                    for c in out:
+                        log_access(
+                            uow,
+                            now,
+                            actor,
+                            "enroll_biometric_result",
+                            p.value,
+                            "granted",
+                            f"a possible duplicate of an offline capture made at site {site_id} (code only)",
+                            site_id,
+                            c.person_id,
+                        )
+                    reason = f"possible duplicate: {len(out)} enrolled person(s) match this {modality}"
+                    log_access(uow, now, actor, Action.ENROLL_BIOMETRIC.value, p.value, "denied", reason, site_id, pid)
+                    uow.commit()
+                    return OfflineOutcome("duplicate", reason, tuple((c.person_id, c.score) for c in out))
+                if out and override is not None:
+                    log_access(
+                        uow,
+                        now,
+                        actor,
+                        OVERRIDE_ACTION + override,
+                        p.value,
+                        "granted",
+                        f"duplicate check overridden on the node: {OVERRIDE_REASONS[override]} "
+                        f"({len(out)} candidate(s) above threshold)",
+                        site_id,
+                        pid,
+                    )
+            template = TemplateRow(new_id("T"), pid, modality, position, made.key_version, made.template, now)
+            uow.biometrics.add(template)
+            if Purpose.BIOMETRIC_IMAGE_RETENTION in consents:
+                keep_image(uow, self.d.crypto, data_key(self.d.crypto, row), template, bytes(image), now)
+            uow.biometrics.delete_retired(self.matcher.key_version, person_id=pid, modality=modality)
+            uow.commit()
+        return OfflineOutcome("enrolled", "enrolled centrally", template_id=template.id)
 
     def _positions(self, uow: UnitOfWork, person_id: str, modality: str) -> set[str]:
         """The positions of the modality the person has a current-key-version template for."""

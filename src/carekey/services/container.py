@@ -9,6 +9,7 @@ from carekey.services.audit import AuditService
 from carekey.services.auth import AuthService
 from carekey.services.biometrics import BiometricMatcher, BiometricService
 from carekey.services.consents import ConsentService
+from carekey.services.demographics import DemographicsService
 from carekey.services.deps import Deps
 from carekey.services.exams import ExamService
 from carekey.services.fhir_export import FhirExportService
@@ -21,6 +22,7 @@ from carekey.services.renewal import RenewalService
 from carekey.services.retention import RetentionService
 from carekey.services.statistics import StatisticsService
 from carekey.services.sync_central import CentralSync
+from carekey.services.tasks import TaskService
 from carekey.services.transparency import TransparencyService
 from carekey.services.visits import VisitService
 
@@ -42,6 +44,8 @@ class Services:
     retention: RetentionService
     referrals: ReferralService
     sync: CentralSync  # site nodes: registration, push, pull (issue 19)
+    tasks: TaskService  # tasks for a person's next visit on a node (offline captures, issue 19)
+    demographics: DemographicsService  # demographic edits, merged per field at sync (issue 19)
     biometrics: BiometricService | None = None
     renewal: RenewalService | None = None  # templates from kept images after a key rotation (needs a matcher)
     fhir: FhirPushService | None = None  # the FHIR push queue (ehr_sharing)
@@ -50,7 +54,7 @@ class Services:
 
 def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Services:
     auth = AuthService(deps)
-    return Services(
+    services = Services(
         deps=deps,
         auth=auth,
         admin=AdminService(deps, auth),
@@ -66,8 +70,12 @@ def build_services(deps: Deps, matcher: BiometricMatcher | None = None) -> Servi
         retention=RetentionService(deps),
         referrals=ReferralService(deps),
         sync=CentralSync(deps),
+        tasks=TaskService(deps),
+        demographics=DemographicsService(deps),
         biometrics=BiometricService(deps, matcher) if matcher else None,
         renewal=RenewalService(deps, matcher) if matcher else None,
         fhir=FhirPushService(deps),
         fhir_export=FhirExportService(deps),
     )
+    services.sync.biometrics = services.biometrics  # the central enrollment of offline captures
+    return services

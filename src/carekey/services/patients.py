@@ -13,9 +13,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from carekey.audit.merkle import MerkleLog
 from carekey.audit.promise import EntryPromise
 from carekey.audit.proofs import InclusionReceipt, access_receipt
-from carekey.audit.sth import trusted_keys
+from carekey.audit.sth import SignedTreeHead, trusted_keys
 from carekey.domain.consent import ADULT_AGE, ConsentRecord, Grantor, current_grants, parse_consent_purpose
 from carekey.domain.exam import Exam
 from carekey.domain.person import Person, normalize_card
@@ -31,6 +32,7 @@ from carekey.services.deps import Actor, Deps
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, load_row, open_consent, open_exam, open_person
 from carekey.services.referrals import open_referrals
+from carekey.services.sync_central import disclosure_aad
 from carekey.services.transparency import publish_head, record_heads
 from carekey.storage.protocols import PersonRow, SessionRow, UnitOfWork
 
@@ -77,9 +79,13 @@ class AccessView:
     receipt: InclusionReceipt
     promise: EntryPromise | None = None  # signed when the access was logged (None: logged before promises)
     promise_kept: bool | None = None  # the promise is valid and its entry was in a signed head within the delay
+    log: str = "central"  # whose log holds the entry: this registry's, or a site node's id (issue 19)
+    log_public_key: str | None = None  # a node's log key (hex) that signed the head of the receipt
 
     def to_dict(self) -> dict[str, object]:
         out = access_receipt(self.event, self.salt, self.receipt)
+        if self.log != "central":
+            out["log"], out["log_public_key"] = self.log, self.log_public_key
         if self.promise is not None:
             out["promise"] = self.promise.to_dict()
             out["promise_kept"] = self.promise_kept
@@ -274,7 +280,7 @@ class PatientService:
             self._gate(uow, patient, Action.PATIENT_READ)
             views = self._accesses(uow, patient.person_id)
             uow.commit()
-        if views:
+        if views and views[0].log == "central":  # a node's head is the node's, not this log's
             record_heads(self.d, views[0].receipt.sth)
         return views
 
@@ -304,6 +310,39 @@ class PatientService:
                         kept,
                     )
                 )
+        return out + self._node_accesses(uow, person_id)
+
+    def _node_accesses(self, uow: UnitOfWork, person_id: str) -> list[AccessView]:
+        """Accesses made on site nodes (issue 19): the entries each node disclosed at its pushes, each with an
+        inclusion receipt in that node's log under the node's last signed head the central registry accepted
+        (after checking its consistency); verify with the node's log key (``log_public_key``)."""
+        held = uow.sync.disclosures_of(person_id)
+        if not held:
+            return []
+        row = load_row(uow, person_id)
+        key = data_key(self.d.crypto, row)
+        trees: dict[str, tuple[MerkleLog, list[bytes], SignedTreeHead, str] | None] = {}
+        out = []
+        for node_id, idx, sealed in held:
+            if node_id not in trees:
+                node = uow.sync.get_node(node_id)
+                if node is None or node.log_head is None:
+                    trees[node_id] = None
+                else:
+                    head, leaves = SignedTreeHead.from_json(node.log_head), uow.sync.node_leaves(node_id)
+                    tree = MerkleLog()
+                    tree.extend(leaves[: head.size])
+                    trees[node_id] = (tree, leaves, head, node.log_public_key)
+            known = trees[node_id]
+            if known is None or idx >= known[2].size:
+                continue
+            tree, leaves, head, log_key = known
+            opened = self.d.crypto.open_json(key, sealed, disclosure_aad(node_id, idx, person_id))
+            if not isinstance(opened, dict):
+                continue
+            receipt = InclusionReceipt.issue(tree, idx, leaves[idx], head)
+            salt = bytes.fromhex(str(opened["salt"]))
+            out.append(AccessView(idx, dict(opened["event"]), salt, receipt, None, None, node_id, log_key))
         return out
 
     def export(self, patient: Patient) -> dict[str, object]:
@@ -317,7 +356,7 @@ class PatientService:
             templates, images = uow.biometrics.for_person(row.id), uow.images.for_person(row.id)
             views = self._accesses(uow, row.id)
             uow.commit()
-        if views:
+        if views and views[0].log == "central":  # a node's head is the node's, not this log's
             record_heads(self.d, views[0].receipt.sth)
         return {
             "format": "carekey-export-v1",

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carekey.audit import leaf
 from carekey.audit.merkle import MerkleLog, ProofError, verify_consistency
@@ -21,6 +21,7 @@ from carekey.audit.sth import SignedTreeHead
 from carekey.crypto import nodekeys
 from carekey.crypto.capture import CaptureKey, capture_info
 from carekey.domain.access import AccessEvent, Outcome
+from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
 from carekey.domain.sync import (
     CLOCK_WINDOW_MS,
@@ -32,18 +33,44 @@ from carekey.domain.sync import (
     sha256_hex,
     signing_string,
 )
-from carekey.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, msg
+from carekey.errors import (
+    CarekeyError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MatcherUnavailable,
+    NotAuthenticated,
+    NotFound,
+    StorageUnavailable,
+    msg,
+)
 from carekey.policy.decision import Action
 from carekey.policy.nodes import NodeRequest, NodeStatus, decide_node
 from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
+from carekey.services.records import data_key
 from carekey.services.sync_records import apply_erasure, apply_snapshot, snapshot
-from carekey.storage.protocols import CaptureRow, NodeRow, UnitOfWork
+from carekey.storage.protocols import CaptureRow, NodeRow, TaskRow, UnitOfWork
+
+if TYPE_CHECKING:
+    from carekey.services.biometrics import BiometricService
 
 ADMIN = Purpose.ADMINISTRATION.value
 CARE = Purpose.CARE_RECORD.value
 NODE_ROLE = "site_node"
 PULL_PAGE = 200  # feed rows examined per pull answer
+
+
+OVERRIDES = ("twins", "false_match")  # resolutions of a duplicate task that enroll the capture (OVERRIDE_REASONS)
+RESOLUTIONS = (*OVERRIDES, "same_person")
+
+
+def _where(capture: CaptureRow) -> tuple[str, str]:
+    return capture.modality, capture.position
+
+
+def disclosure_aad(node_id: str, idx: int, person_id: str) -> str:
+    return f"node_disclosures|{node_id}|{idx}|{person_id}|v1"
 
 
 def node_actor(node_id: str) -> str:
@@ -100,6 +127,7 @@ class CentralSync:
         self.d = deps
         self.capture_key_file: Path | None = None  # set by bootstrap: the matcher's HPKE capture key (0600)
         self._capture_key: CaptureKey | None = None
+        self.biometrics: BiometricService | None = None  # set by the container: enrolls the offline captures
 
     def capture_key(self) -> CaptureKey | None:
         """The capture key pair, created on first use (None: this instance has no capture key file)."""
@@ -295,10 +323,11 @@ class CentralSync:
             seq, prev_hash = int(batch["seq"]), str(batch["prev_hash"])
             changes, log_part = list(batch["changes"]), dict(batch["log"])
             captures = list(batch.get("captures", []))
+            disclosures = list(batch.get("disclosures", []))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"malformed batch: {exc}") from None
-        if not all(isinstance(x, dict) for x in changes + captures):
-            raise InvalidInput("malformed batch: every change and capture is a JSON object")
+        if not all(isinstance(x, dict) for x in changes + captures + disclosures):
+            raise InvalidInput("malformed batch: every change, capture and disclosure is a JSON object")
         if batch.get("node_id") != call.node_id:
             raise InvalidInput("the batch names another node than the request")
         digest = sha256_hex(call.body)
@@ -322,8 +351,10 @@ class CentralSync:
                     True,
                 )
             head, leaves = self._check_log(uow, node, log_part)
+            disclosed = self._check_disclosures(uow, node, log_part, leaves, disclosures)
             applied_people, review = self._apply(uow, node, changes)
             review += self._receive_captures(uow, node, captures)
+            self._keep_disclosures(uow, node, disclosed)
             now = self.d.clock()
             answer = {"status": "applied", "seq": seq, "applied": applied_people, "review": review}
             uow.sync.add_node_leaves(node.id, node.log_size, leaves)
@@ -340,7 +371,81 @@ class CentralSync:
                 )
             )
             uow.commit()
+        self.enroll_captures(node.id)
         return self._sign(call.path, answer)
+
+    # -- offline captures: central enrollment ---------------------------------------------------------------------
+    def enroll_captures(self, node_id: str) -> dict[str, int]:
+        """Enroll the node's offline captures waiting sealed (after each push, outside its transaction: a matcher
+        down leaves them waiting for the next sync). Each is opened with the capture key in memory and enrolled
+        through the biometric service on behalf of the registrar who made it (``enroll_offline``: consent checked
+        now, the program's duplicate check). Enrolled, refused or unusable: the sealed capture is deleted (the
+        image is never kept, unless the person granted ``biometric_image_retention``: then as online, sealed
+        under their own key). A possible duplicate becomes a task for the person's next visit on the node (codes
+        only) and the capture waits sealed for its resolution: twins or false match enroll it with that override
+        reason, same person drops it. Returns counts per outcome."""
+        key, bio = self.capture_key(), self.biometrics
+        counts: dict[str, int] = {}
+        if key is None or bio is None:
+            return counts
+        with self.d.uow(read_only=True) as uow:
+            node = uow.sync.get_node(node_id)
+            pending = [c for n, c in uow.sync.received_captures() if n == node_id]
+            tasks = {c.id: [t for t in uow.sync.tasks_of(c.person_id) if t.capture_id == c.id] for c in pending}
+            users = {c.captured_by: uow.users.get(c.captured_by) for c in pending}
+        if node is None:
+            return counts
+        for capture in pending:
+            task = tasks[capture.id][-1] if tasks[capture.id] else None
+            if task is not None and task.kind == "duplicate" and task.resolution is None:
+                continue  # waits for the node's answer at the person's next visit
+            override = task.resolution if task is not None and task.resolution in OVERRIDES else None
+            user = users.get(capture.captured_by)
+            try:
+                if task is not None and task.kind == "duplicate" and override is None:
+                    status, outcome = "discarded", None  # resolved as the same person: nothing to enroll
+                elif user is None:
+                    status, outcome = "refused", None
+                else:
+                    image = key.open(capture.sealed, capture_info(capture.id, capture.person_id, *_where(capture)))
+                    outcome = bio.enroll_offline(Actor.of(user), node.site_id, capture, image, override=override)
+                    status = outcome.status
+                    del image
+            except (MatcherUnavailable, StorageUnavailable):
+                counts["waiting"] = counts.get("waiting", 0) + 1
+                continue
+            except CarekeyError:  # e.g. the person was erased meanwhile
+                status, outcome = "refused", None
+            self._after_enrollment(capture, status, outcome)
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def _after_enrollment(self, capture: CaptureRow, status: str, outcome: Any) -> None:
+        now = self.d.clock()
+        with self.d.uow() as uow:
+            if uow.people.get(capture.person_id) is None:
+                uow.sync.drop_capture(capture.id)
+                uow.commit()
+                return
+            detail = {
+                "modality": capture.modality,
+                "position": capture.position,
+                "captured_at": capture.captured_at.isoformat(),
+                "reason": outcome.reason if outcome is not None else status,
+            }
+            if status == "duplicate":
+                detail["candidates"] = [{"person_id": p, "score": sc} for p, sc in outcome.candidates]
+                uow.sync.save_task(
+                    TaskRow(new_id("TK"), capture.person_id, capture.id, "duplicate", json.dumps(detail), now)
+                )
+                uow.commit()
+                return
+            uow.sync.drop_capture(capture.id)  # the sealed image goes: enrolled, refused or to capture again
+            if status == "recapture":
+                uow.sync.save_task(
+                    TaskRow(new_id("TK"), capture.person_id, capture.id, "recapture", json.dumps(detail), now)
+                )
+            uow.commit()
 
     def _check_log(self, uow: UnitOfWork, node: NodeRow, part: dict[str, Any]) -> tuple[SignedTreeHead, list[bytes]]:
         """The node's signed head, the new entries and a consistency proof from the last accepted head
@@ -452,6 +557,34 @@ class CentralSync:
                 uow, now, node.id, "sync_capture", "granted", "sealed capture received", node.site_id, row.person_id
             )
         return refused
+
+    def _check_disclosures(
+        self, uow: UnitOfWork, node: NodeRow, log_part: dict[str, Any], leaves: list[bytes], items: list[Any]
+    ) -> list[tuple[int, dict[str, Any], bytes]]:
+        """The node's entries naming a person (event and salt): each must open the leaf just accepted at its index
+        (``audit.leaf``); one that does not refuses the batch (before anything of it is applied)."""
+        start, out = int(log_part["start"]), []
+        for item in items:
+            try:
+                idx, event, salt = int(item["idx"]), dict(item["event"]), bytes.fromhex(str(item["salt"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidInput(f"malformed disclosure: {exc}") from None
+            if not 0 <= idx - start < len(leaves) or leaf.leaf_input(event, salt) != leaves[idx - start]:
+                raise self._refuse(uow, node, "sync_push", "a disclosed node log entry does not match its leaf", True)
+            out.append((idx, event, salt))
+        return out
+
+    def _keep_disclosures(self, uow: UnitOfWork, node: NodeRow, items: list[tuple[int, dict[str, Any], bytes]]) -> None:
+        """Kept sealed under the person's key for their portal's access list (an erasure shreds them with the
+        person); entries about people not held here are not kept."""
+        for idx, event, salt in items:
+            row = uow.people.get(str(event.get("person_id")))
+            if row is None:
+                continue
+            sealed = self.d.crypto.seal_json(
+                data_key(self.d.crypto, row), {"event": event, "salt": salt.hex()}, disclosure_aad(node.id, idx, row.id)
+            )
+            uow.sync.add_disclosure(node.id, idx, row.id, sealed)
 
     @staticmethod
     def _program_of(uow: UnitOfWork, node: NodeRow) -> str | None:

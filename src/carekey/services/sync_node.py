@@ -12,6 +12,7 @@ duplicating nothing.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from carekey.crypto.capture import seal as capture_seal
 from carekey.domain.ids import new_id
 from carekey.domain.program import Program, Site, User, parse_role
 from carekey.domain.sync import CENTRAL, canonical, sha256_hex
-from carekey.errors import Conflict, IntegrityError, InvalidInput
+from carekey.errors import CarekeyError, Conflict, IntegrityError, InvalidInput
 from carekey.policy.decision import Action
 from carekey.services.access import authorize
 from carekey.services.deps import Actor, Deps
@@ -121,7 +122,14 @@ class NodeSync:
                 uow.commit()
                 return None
             tree = uow.access_log.tree()
-            entries = [e.leaf_input.hex() for e in uow.access_log.entries(state.log_pushed, sth.size)]
+            logged = uow.access_log.entries(state.log_pushed, sth.size)
+            entries = [e.leaf_input.hex() for e in logged]
+            # the entries naming a person, opened (event and salt): the person's portal lists them centrally
+            disclosures = [
+                {"idx": e.event.seq, "event": e.event.leaf_event(), "salt": e.salt.hex()}
+                for e in logged
+                if e.event.person_id is not None and e.salt is not None and e.event.seq is not None
+            ]
             proof = tree.consistency_proof(state.log_pushed, sth.size) if 0 < state.log_pushed < sth.size else []
             outbox = uow.sync.outbox()
             prev_hash = outbox[-1].hash if outbox else state.acked_hash
@@ -132,6 +140,7 @@ class NodeSync:
                 "created_at": now.isoformat(),
                 "changes": changes,
                 "captures": captures,
+                "disclosures": disclosures,
                 "log": {
                     "start": state.log_pushed,
                     "entries": entries,
@@ -293,6 +302,61 @@ class NodeSync:
             uow.sync.save_node_state(replace(state, last_sync_at=self.d.clock(), lease_days=lease_days))
             uow.commit()
         return SyncReport(sent + s2 + s3, applied + a2 + a3, review + r2 + r3, received, erased, cursor)
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """How the last sync of a served node went (the *Sync now* button and the periodic attempt)."""
+
+    at: datetime
+    ok: bool
+    trigger: str  # "button" or "periodic"
+    error: str | None = None  # the error's message, safe to show (e.g. the central registry cannot be reached)
+    report: SyncReport | None = None
+
+
+class SyncRunner:
+    """One sync at a time for a served node (``carekey serve`` on a node folder unlocked with its passphrase):
+    the *Sync now* button (``button``: decided as ``sync_node`` and logged) and the periodic attempt of the serve
+    process (``periodic``, every ``Settings.node_sync_interval_seconds``). A sync that fails (offline, refused)
+    is reported and tried again later; what it did before the failure stays done (the sync is resumable)."""
+
+    def __init__(self, deps: Deps, link: CentralLink, lease_days: int) -> None:
+        self.d = deps
+        self.link = link
+        self.lease_days = lease_days
+        self.node = NodeSync(deps, link.node_id)
+        self._lock = threading.Lock()
+        self.last: SyncOutcome | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    def state(self) -> NodeStateRow:
+        return self.node.state()
+
+    def button(self, actor: Actor) -> SyncOutcome:
+        with self.d.uow() as uow:
+            authorize(uow, self.d.clock(), actor, Action.SYNC_NODE, "administration", logged_action="node_sync")
+            uow.commit()
+        return self.run("button")
+
+    def periodic(self) -> SyncOutcome:
+        return self.run("periodic")
+
+    def run(self, trigger: str) -> SyncOutcome:
+        if not self._lock.acquire(blocking=False):
+            return SyncOutcome(self.d.clock(), False, trigger, "a sync is already running")
+        try:
+            report = self.node.sync(self.link, self.lease_days)
+            outcome = SyncOutcome(self.d.clock(), True, trigger, report=report)
+        except CarekeyError as err:
+            outcome = SyncOutcome(self.d.clock(), False, trigger, err.message)
+        finally:
+            self._lock.release()
+        self.last = outcome
+        return outcome
 
 
 def outbox_batch(row: OutboxRow) -> dict[str, Any]:

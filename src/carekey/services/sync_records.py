@@ -25,10 +25,11 @@ from carekey.domain.consent import current_grants
 from carekey.domain.person import Person
 from carekey.domain.visit import Visit
 from carekey.services.consents import end_processing
+from carekey.services.demographics import add_edit, edit_aad, edit_value, recompute
 from carekey.services.deps import Deps
 from carekey.services.people import erase_person
 from carekey.services.records import data_key, grantor_aad
-from carekey.storage.protocols import ConsentRow, ExamRow, PersonRow, UnitOfWork
+from carekey.storage.protocols import ConsentRow, EditRow, ExamRow, PersonRow, TaskRow, UnitOfWork
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -101,6 +102,32 @@ def snapshot(uow: UnitOfWork, deps: Deps, person_id: str, with_pin: bool) -> dic
         "consents": consents,
         "exams": exams,
         "visits": visits,
+        "edits": [
+            {
+                "id": e.id,
+                "field": e.field,
+                "value": edit_value(crypto.open_json(key, e.ciphertext, edit_aad(e.id, person_id))),
+                "prev": e.prev,
+                "at": _ts(e.at),
+                "site_id": e.site_id,
+                "user_id": e.user_id,
+                "made_on": e.made_on,
+            }
+            for e in uow.sync.edits_of(person_id)
+        ],
+        "tasks": [
+            {
+                "id": t.id,
+                "capture_id": t.capture_id,
+                "kind": t.kind,
+                "detail": t.detail,
+                "created_at": _ts(t.created_at),
+                "resolved_at": _ts(t.resolved_at),
+                "resolution": t.resolution,
+                "resolved_by": t.resolved_by,
+            }
+            for t in uow.sync.tasks_of(person_id)
+        ],
     }
 
 
@@ -165,6 +192,8 @@ def apply_snapshot(uow: UnitOfWork, deps: Deps, snap: dict[str, Any]) -> str:
                     ciphertext=crypto.seal_json(key, e["payload"], exam_aad(str(e["id"]), pid)),
                 )
             )
+        _merge_edits(uow, deps, key, pid, snap.get("edits", []))
+        _merge_tasks(uow, deps, pid, snap.get("tasks", []))
     except BaseException:
         if sealed is not None:
             crypto.shred(sealed.key_ref)  # nothing was stored; leave no orphan secret
@@ -192,6 +221,51 @@ def _merge_visits(uow: UnitOfWork, pid: str, visits: list[dict[str, Any]]) -> No
             uow.visits.save(
                 Visit(held.id, held.site_id, held.opened_by, held.opened_at, pid, v.get("closed_by"), closed_at)
             )
+
+
+def _merge_edits(uow: UnitOfWork, deps: Deps, key: bytes, pid: str, edits: list[dict[str, Any]]) -> None:
+    """Demographic edits: append-only (union by id), then the record's fields recomputed per field
+    (``services.demographics.recompute``: one side's change wins, a conflict keeps central's value for review)."""
+    held = {e.id for e in uow.sync.edits_of(pid)}
+    new = [e for e in edits if str(e["id"]) not in held]
+    for e in new:
+        row = EditRow(
+            str(e["id"]),
+            pid,
+            str(e["field"]),
+            b"",
+            e.get("prev"),
+            _dt(e["at"]) or deps.clock(),
+            e.get("site_id"),
+            e.get("user_id"),
+            str(e["made_on"]),
+        )
+        add_edit(uow, deps, key, row, e["value"])
+    if new:
+        recompute(uow, deps, pid)
+
+
+def _merge_tasks(uow: UnitOfWork, deps: Deps, pid: str, tasks: list[dict[str, Any]]) -> None:
+    """Tasks for the next visit: new ones are added; a resolution made on either side wins over an open task (the
+    first resolution stays: a task is resolved once)."""
+    held = {t.id: t for t in uow.sync.tasks_of(pid)}
+    for t in tasks:
+        mine = held.get(str(t["id"]))
+        if mine is not None and (mine.resolved_at is not None or t.get("resolved_at") is None):
+            continue
+        uow.sync.save_task(
+            TaskRow(
+                str(t["id"]),
+                pid,
+                t.get("capture_id"),
+                str(t["kind"])[:20],
+                str(t["detail"]),
+                _dt(t["created_at"]) or deps.clock(),
+                _dt(t.get("resolved_at")),
+                t.get("resolution"),
+                t.get("resolved_by"),
+            )
+        )
 
 
 def _merge_consents(uow: UnitOfWork, deps: Deps, key: bytes, pid: str, decisions: list[dict[str, Any]]) -> None:

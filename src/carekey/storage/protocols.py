@@ -196,6 +196,9 @@ class PersonRepository(Protocol):
     ) -> list[PersonRow]: ...
     def by_name(self, program_id: str, name_bidx: str, limit: int) -> list[PersonRow]: ...
     def touch(self, person_id: str, at: datetime) -> None: ...
+    def rewrite(
+        self, person_id: str, ciphertext: bytes, name_bidx: str, birth_year_bidx: str, village_bidx: str
+    ) -> None: ...  # noqa: E501
     def set_pin_hash(self, person_id: str, pin_hash: str | None) -> None: ...
     def in_program(self, program_id: str) -> list[PersonRow]: ...  # statistics only; never leaves a service
     def not_seen_since(self, before: datetime) -> list[str]: ...  # ids, for retention
@@ -394,6 +397,37 @@ class CaptureRow:
 
 
 @dataclass(frozen=True)
+class EditRow:
+    """One demographic edit (append-only; merged per field at sync, docs/sync.md)."""
+
+    id: str
+    person_id: str
+    field: str
+    ciphertext: bytes  # the new value, sealed under the person's data key
+    prev: str | None  # the edits of the field it replaced, comma-separated (None: the enrollment's value)
+    at: datetime
+    site_id: str | None
+    user_id: str | None
+    made_on: str  # "central" or the node id
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task for the person's next visit on a node (docs/sync.md): a possible duplicate found by the central
+    enrollment of an offline capture, or a capture to make again. ``detail`` is JSON with codes only (no names)."""
+
+    id: str
+    person_id: str
+    capture_id: str | None
+    kind: str
+    detail: str
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     seq: int
     hash: str
@@ -440,6 +474,15 @@ class SyncRepository(Protocol):
     def receive_capture(self, node_id: str, row: CaptureRow, at: datetime) -> None: ...  # central (idempotent)
     def drop_captures(self, person_id: str) -> int: ...  # both sides: the person's sealed captures, deleted
     def received_captures(self) -> list[tuple[str, CaptureRow]]: ...  # central: (node id, capture), oldest first
+    def received_capture(self, capture_id: str) -> tuple[str, CaptureRow] | None: ...  # central: (node id, capture)
+    def drop_capture(self, capture_id: str) -> None: ...  # central: enrolled or refused (the sealed image goes)
+    def save_task(self, row: TaskRow) -> None: ...  # both: insert or update; the person's record enters the feed
+    def tasks_of(self, person_id: str) -> list[TaskRow]: ...  # both: oldest first
+    def add_disclosure(self, node_id: str, idx: int, person_id: str, sealed: bytes) -> None: ...  # central
+    def disclosures_of(self, person_id: str) -> list[tuple[str, int, bytes]]: ...  # central: (node, index, sealed)
+    def add_edit(self, row: EditRow) -> None: ...  # both: a demographic edit; the person's record enters the feed
+    def edits_of(self, person_id: str) -> list[EditRow]: ...  # both: by time
+    def open_tasks(self, kind: str) -> list[TaskRow]: ...  # both: unresolved tasks of a kind (the review list)
 
 
 class UnitOfWork(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -34,6 +34,7 @@ from carekey.interfaces.api.routers import (
     visits,
 )
 from carekey.interfaces.cli.progress import track
+from carekey.services.sync_node import SyncRunner
 from carekey.services.transparency import TransparencyService
 
 DESCRIPTION = """
@@ -76,6 +77,21 @@ async def integrate_log(state: bootstrap.App) -> None:
                 exc,
                 state.settings.log_integrate_seconds,
             )
+
+
+async def sync_periodically(
+    runner: SyncRunner | None, interval: int, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+) -> None:
+    """A site node's periodic sync (issue 19): every ``interval`` seconds, one attempt; offline or refused, the
+    outcome is kept for the node's sync screen and the next tick tries again. Nothing on a central registry, on a
+    node whose key is locked, or with an interval of 0."""
+    if runner is None or interval <= 0:
+        return
+    while True:
+        await sleep(interval)
+        outcome = await run_in_threadpool(runner.periodic)
+        if not outcome.ok:
+            log.info("periodic sync failed (%s); tried again in %s s", outcome.error, interval)
 
 
 class SignTreeHeads:
@@ -158,16 +174,19 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     settings = settings or Settings()
     state = built or bootstrap.build(settings)
     state.services.transparency.check_log()  # never serve (and sign over) a log cut below a signed head
+    runner = bootstrap.node_runner(state)  # a site node unlocked with its passphrase: Sync now, periodic sync
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if state.services.biometrics is not None:  # the matcher's gallery, loaded before the first request
             await run_in_threadpool(state.services.biometrics.warm_up, track)
         integrator = asyncio.create_task(integrate_log(state))  # keeps the log's maximum merge delay
+        syncer = asyncio.create_task(sync_periodically(runner, state.settings.node_sync_interval_seconds))
         yield
-        integrator.cancel()
-        with suppress(asyncio.CancelledError):
-            await integrator
+        for task in (integrator, syncer):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         final_head(state)  # what was logged until shutdown is covered by a signed head (and the heads file)
         if built is None:  # we opened it, we close it
             state.close()
@@ -194,6 +213,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
         ],
     )
     app.state.carekey = state
+    app.state.node_sync = runner
     problems.install(app)
     docs.install(app)
     limits.install(app, state.settings)  # body-size limits (413), X-Forwarded-For from trusted proxies only
@@ -208,6 +228,6 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     if web:
         from carekey.interfaces.web import mount
 
-        mount(app, state.services, state.settings)
+        mount(app, state.services, state.settings, runner)
     app.add_middleware(RequestLog)  # outermost: sees the route each request matched, never the path itself
     return app

@@ -110,6 +110,7 @@ def serve(
         f"· API docs {scheme}://{host}:{port}/docs"
     )
     with handled():
+        serving.unlock_node(data)
         serving.run(data, options)
 
 

@@ -171,3 +171,11 @@ def captures(data: DataDir, user: UserOpt) -> None:
     """Central: offline captures received from nodes, still sealed, waiting for enrollment (logged)."""
     with session(data, user) as (app, actor):
         emit(app.services.sync.captures(actor))
+
+
+@node_app.command("conflicts")
+def conflicts(data: DataDir, user: UserOpt) -> None:
+    """The review list: demographic fields changed on a node and centrally since their last sync (the central
+    value was kept). Person codes and field names only; each is also shown at the person's next visit (logged)."""
+    with session(data, user) as (app, actor):
+        emit(app.services.tasks.conflicts(actor))

@@ -40,6 +40,26 @@ def log_config(request_log: bool) -> dict[str, Any]:
     return config
 
 
+def unlock_node(data: Path) -> None:
+    """On a site node folder, the node passphrase unlocks its key for the *Sync now* button and the periodic sync:
+    taken from ``CAREKEY_NODE_PASSPHRASE`` or asked here (then handed to the workers in that variable, in this
+    process's environment only), and checked before serving (a wrong one stops here, KeyCheckFailed). Without a
+    terminal and without the variable the node serves with its key locked (``carekey node sync`` still works)."""
+    import sys
+
+    settings = Settings(data_dir=data)
+    if not (settings.data_dir / bootstrap.NODE_CONFIG).exists():
+        return
+    secret = os.environ.get("CAREKEY_NODE_PASSPHRASE")
+    if not secret and sys.stdin.isatty():
+        secret = typer.prompt("node passphrase (unlocks Sync now and the periodic sync)", hide_input=True)
+    if not secret:
+        typer.echo("site node served with its key locked: set CAREKEY_NODE_PASSPHRASE to sync from the UI", err=True)
+        return
+    bootstrap.node_link(settings, secret)  # KeyCheckFailed on a wrong passphrase
+    os.environ["CAREKEY_NODE_PASSPHRASE"] = secret
+
+
 def worker_app():
     """The app of one worker process (uvicorn factory); the database was migrated by the parent."""
     from carekey.interfaces.api.app import create_app

@@ -18,6 +18,7 @@ from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes import ROUTERS
 from carekey.interfaces.web.security import Csrf, SecurityHeaders
 from carekey.services.container import Services
+from carekey.services.sync_node import SyncRunner
 
 STATIC = Path(__file__).parent / "static"
 #: the error titles of ``carekey.errors``, for the catalogs (the page shows them in the person's language)
@@ -104,9 +105,11 @@ def _install_errors(web: FastAPI) -> None:
         )
 
 
-def build_web(services: Services, settings: Settings) -> FastAPI:
+def build_web(services: Services, settings: Settings, node_sync: SyncRunner | None = None) -> FastAPI:
+    """The web UI; ``node_sync``: a site node's sync runner (its *Sync now* button), None elsewhere."""
     web = FastAPI(title="carekey web", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.services = services
+    web.state.node_sync = node_sync
     web.state.settings = settings
     web.state.csrf = Csrf()
     web.add_middleware(SecurityHeaders)
@@ -118,6 +121,6 @@ def build_web(services: Services, settings: Settings) -> FastAPI:
     return web
 
 
-def mount(app: FastAPI, services: Services, settings: Settings) -> None:
+def mount(app: FastAPI, services: Services, settings: Settings, node_sync: SyncRunner | None = None) -> None:
     """Serve the UI at ``/``; API routes registered before stay where they are (they are matched first)."""
-    app.mount("/", build_web(services, settings), name="web")
+    app.mount("/", build_web(services, settings, node_sync), name="web")

@@ -29,6 +29,7 @@ FLASH = {
     "consent_saved": N_("Consent decision recorded."),
     "exam_recorded": N_("Exam recorded and encrypted under the person's key."),
     "pin_set": N_("Patient portal PIN set."),
+    "task_resolved": N_("Answer recorded; it goes to the central registry at the next sync."),
     "account_saved": N_("Account saved. The action is in the signed log."),
     "site_saved": N_("Site saved. The action is in the signed log."),
     "program_saved": N_("Program saved. The action is in the signed log."),

@@ -75,6 +75,19 @@ class SqlPersonRepository:
         self._read.clear()
         self._c.execute(_TOUCH, {"person_id": person_id, "at": at})
 
+    def rewrite(
+        self, person_id: str, ciphertext: bytes, name_bidx: str, birth_year_bidx: str, village_bidx: str
+    ) -> None:
+        """The record after a demographic edit (``people.edit``, the per-field merge of a sync)."""
+        self._read.clear()
+        self._c.execute(
+            update(people)
+            .where(people.c.id == person_id)
+            .values(
+                ciphertext=ciphertext, name_bidx=name_bidx, birth_year_bidx=birth_year_bidx, village_bidx=village_bidx
+            )
+        )
+
     def set_pin_hash(self, person_id: str, pin_hash: str | None) -> None:
         self._read.clear()
         self._c.execute(update(people).where(people.c.id == person_id).values(pin_hash=pin_hash))

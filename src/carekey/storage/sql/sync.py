@@ -22,12 +22,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from carekey.domain.sync import canonical
 from carekey.domain.visit import Visit
 from carekey.errors import msg
-from carekey.storage.protocols import CaptureRow, FeedRow, NodeRow, NodeStateRow, OutboxRow
+from carekey.storage.protocols import CaptureRow, EditRow, FeedRow, NodeRow, NodeStateRow, OutboxRow, TaskRow
 from carekey.storage.sql._util import conflict_on_duplicate, utc
 from carekey.storage.sql.tables import (
     node_captures,
+    node_disclosures,
     node_outbox,
     node_state,
+    person_edits,
     sync_batches,
     sync_captures,
     sync_feed,
@@ -35,6 +37,7 @@ from carekey.storage.sql.tables import (
     sync_node_log,
     sync_nodes,
     sync_nonces,
+    sync_tasks,
     visits,
 )
 
@@ -268,6 +271,76 @@ class SqlSyncRepository:
     def received_captures(self) -> list[tuple[str, CaptureRow]]:
         q = select(sync_captures).order_by(sync_captures.c.received_at, sync_captures.c.id)
         return [(r.node_id, _capture(r)) for r in self._c.execute(q)]
+
+    def received_capture(self, capture_id: str) -> tuple[str, CaptureRow] | None:
+        r = self._c.execute(select(sync_captures).where(sync_captures.c.id == capture_id)).first()
+        return None if r is None else (r.node_id, _capture(r))
+
+    def drop_capture(self, capture_id: str) -> None:
+        self._c.execute(delete(sync_captures).where(sync_captures.c.id == capture_id))
+
+    # -- tasks for a node's next visit (both sides; they travel in the person's snapshot) -------------------------
+    def save_task(self, row: TaskRow) -> None:
+        values = {c.name: getattr(row, c.name) for c in sync_tasks.columns}
+        if self._c.execute(select(sync_tasks.c.id).where(sync_tasks.c.id == row.id)).first() is None:
+            self._c.execute(insert(sync_tasks).values(**values))
+        else:
+            self._c.execute(update(sync_tasks).where(sync_tasks.c.id == row.id).values(**values))
+        note_change(self._c, row.person_id)
+
+    def add_disclosure(self, node_id: str, idx: int, person_id: str, sealed: bytes) -> None:
+        values = {"node_id": node_id, "idx": idx, "person_id": person_id, "sealed": sealed}
+        self._upsert(node_disclosures, values, ["node_id", "idx"])
+
+    def disclosures_of(self, person_id: str) -> list[tuple[str, int, bytes]]:
+        q = select(node_disclosures).where(node_disclosures.c.person_id == person_id)
+        rows = self._c.execute(q.order_by(node_disclosures.c.node_id, node_disclosures.c.idx))
+        return [(r.node_id, r.idx, bytes(r.sealed)) for r in rows]
+
+    def add_edit(self, row: EditRow) -> None:
+        self._c.execute(insert(person_edits).values(**{c.name: getattr(row, c.name) for c in person_edits.columns}))
+        note_change(self._c, row.person_id)
+
+    def edits_of(self, person_id: str) -> list[EditRow]:
+        q = select(person_edits).where(person_edits.c.person_id == person_id)
+        rows = self._c.execute(q.order_by(person_edits.c.at, person_edits.c.id))
+        return [
+            EditRow(
+                r.id,
+                r.person_id,
+                r.field,
+                bytes(r.ciphertext),
+                r.prev,
+                utc(r.at),
+                r.site_id,
+                r.user_id,
+                r.made_on,
+            )
+            for r in rows
+        ]
+
+    def open_tasks(self, kind: str) -> list[TaskRow]:
+        q = select(sync_tasks.c.person_id).where(sync_tasks.c.kind == kind, sync_tasks.c.resolved_at.is_(None))
+        pids = sorted({r[0] for r in self._c.execute(q)})
+        return [t for pid in pids for t in self.tasks_of(pid) if t.kind == kind and t.resolved_at is None]
+
+    def tasks_of(self, person_id: str) -> list[TaskRow]:
+        q = select(sync_tasks).where(sync_tasks.c.person_id == person_id)
+        rows = self._c.execute(q.order_by(sync_tasks.c.created_at, sync_tasks.c.id))
+        return [
+            TaskRow(
+                r.id,
+                r.person_id,
+                r.capture_id,
+                r.kind,
+                r.detail,
+                utc(r.created_at),
+                utc(r.resolved_at),
+                r.resolution,
+                r.resolved_by,
+            )
+            for r in rows
+        ]
 
 
 def _capture_values(row: CaptureRow) -> dict:

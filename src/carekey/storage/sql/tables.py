@@ -482,3 +482,44 @@ sync_captures = Table(
     Column("sealed", LargeBinary, nullable=False),
     Column("received_at", TS, nullable=False),
 )
+
+# -- migration 0008_node: tasks that go back to a node (docs/sync.md, offline captures) ----------------------------
+
+sync_tasks = Table(
+    "sync_tasks",
+    metadata,  # both sides: a task for the person's next visit (a possible duplicate found by the central enrollment
+    # of an offline capture, a capture to make again); it travels in the person's snapshot, codes only, no names
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("capture_id", ID, nullable=True),  # the offline capture it is about (kept sealed centrally until resolved)
+    Column("kind", String(20), nullable=False),  # "duplicate" or "recapture"
+    Column("detail", Text, nullable=False),  # JSON: modality, position, captured_at, candidates [{person_id, score}]
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS, nullable=True),
+    Column("resolution", String(40), nullable=True),  # "twins", "false_match", "same_person", "recaptured"
+    Column("resolved_by", ID, nullable=True),
+)
+
+person_edits = Table(
+    "person_edits",
+    metadata,  # both sides: demographic edits, append-only, merged per field at sync (docs/sync.md, merge rules)
+    Column("id", ID, primary_key=True),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("field", String(20), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),  # the new value, sealed under the person's data key
+    Column("prev", Text, nullable=True),  # the edits of the field it replaced, comma-separated (None: enrollment's)
+    Column("at", TS, nullable=False),
+    Column("site_id", ID, nullable=True),
+    Column("user_id", ID, nullable=True),
+    Column("made_on", ID, nullable=False),  # "central" or the node id: where it was made (a conflict keeps central's)
+)
+
+node_disclosures = Table(
+    "node_disclosures",
+    metadata,  # central: the entries of a node's log that name a person (the event and its salt, sealed under the
+    # person's key), pushed so that the person's portal lists accesses made on nodes with their proofs
+    Column("node_id", ID, ForeignKey("sync_nodes.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("person_id", String(12), ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("sealed", LargeBinary, nullable=False),
+)

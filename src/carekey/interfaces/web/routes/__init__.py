@@ -12,6 +12,7 @@ from carekey.interfaces.web.routes import (
     identify,
     language,
     manager,
+    node,
     patient,
     public,
     referrals,
@@ -36,4 +37,5 @@ ROUTERS = [
     referrals.router,
     language.router,
     admin.router,
+    node.router,
 ]

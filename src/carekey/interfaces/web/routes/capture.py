@@ -23,11 +23,13 @@ from carekey.errors import CaptureRejected, Conflict, InvalidInput, PossibleDupl
 from carekey.interfaces.web.forms import Fields, form_data, read_upload
 from carekey.interfaces.web.i18n import gettext, say
 from carekey.interfaces.web.render import page, redirect
+from carekey.interfaces.web.routes.node import node_id_of
 from carekey.interfaces.web.routes.visits import CARE, CSRF, visit_url
 from carekey.interfaces.web.security import CSRF_COOKIE, csrf_cookie, require_csrf
 from carekey.interfaces.web.session import require_staff, services
 from carekey.policy.decision import Action
 from carekey.services.biometrics import OVERRIDE_REASONS, POSITIONS
+from carekey.services.sync_node import NodeSync
 
 router = APIRouter(prefix="/visit/{visit_id}")
 Form = Annotated[FormData, Depends(form_data)]
@@ -118,6 +120,13 @@ async def capture(request: Request, visit_id: str, form: Form):
     person_id = visit.person_id
     if person_id is None:
         raise InvalidInput("confirm or enroll the person first")
+    node_id = await run_in_threadpool(node_id_of, request)
+    if node_id is not None:  # a site node never enrolls itself: sealed for central enrollment at the next sync
+        sealer = NodeSync(svc.deps, node_id)
+        await run_in_threadpool(lambda: sealer.capture(actor, visit.id, BIO, person_id, modality, position, image))
+        sealed = f"{modality} {position.replace('_', ' ')} " + gettext("(sealed, enrolled centrally at the next sync)")
+        again = Fields(FormData({"modality": modality, "position": next_position(modality, {}, position)}))
+        return await run_in_threadpool(_render, request, visit_id, again, 200, sealed)
     try:
         await run_in_threadpool(
             lambda: biometrics.enroll(

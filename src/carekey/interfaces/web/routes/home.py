@@ -14,6 +14,7 @@ from carekey.interfaces.web.forms import Fields, form_data
 from carekey.interfaces.web.i18n import say
 from carekey.interfaces.web.render import page, redirect
 from carekey.interfaces.web.routes.language import remember
+from carekey.interfaces.web.routes.node import is_node
 from carekey.interfaces.web.security import STAFF_COOKIE, clear_cookie, require_csrf, set_cookie
 from carekey.interfaces.web.session import current_staff, services
 from carekey.policy.decision import Action, roles_for
@@ -35,7 +36,14 @@ def home(request: Request):
         return admin_home(request, actor)
     sites = [s for s in svc.admin.sites() if s.id in actor.site_ids]
     queue = svc.visits.open_visits(actor)
-    return page(request, "home.html", sites=sites, queue=queue, site_names={s.id: s.name for s in sites})
+    return page(
+        request,
+        "home.html",
+        sites=sites,
+        queue=queue,
+        site_names={s.id: s.name for s in sites},
+        node=actor.role in roles_for(Action.SYNC_NODE) and is_node(request),
+    )
 
 
 def admin_home(request: Request, actor, status: int = 200, **shown):
@@ -45,7 +53,8 @@ def admin_home(request: Request, actor, status: int = 200, **shown):
     fhir = svc.fhir.queue(actor).counts if svc.fhir is not None and actor.role is Role.ADMIN else {}
     plan = svc.retention.plan() if actor.role is Role.ADMIN else None  # counts only, never who
     due = {k: len(getattr(plan, k)) for k in ("expired", "orphan_templates", "retired_templates", "orphan_images")}
-    return page(request, "admin_home.html", status, fhir=fhir, retention_due=due if plan else None, **shown)
+    node = actor.role in roles_for(Action.SYNC_NODE) and is_node(request)
+    return page(request, "admin_home.html", status, fhir=fhir, retention_due=due if plan else None, node=node, **shown)
 
 
 @router.get("/login")

@@ -22,6 +22,7 @@ from carekey.services.biometrics import POSITIONS
 router = APIRouter(prefix="/visit")
 Form = Annotated[FormData, Depends(form_data)]
 CARE = Purpose.CARE_RECORD.value  # the purpose of every screen of a visit, never typed by the user
+BIO = Purpose.BIOMETRIC_IDENTIFICATION.value
 CSRF = [Depends(require_csrf)]
 URGENCIES = [u.value for u in Urgency]
 CLOSINGS = [c.value for c in ClosedAs]
@@ -58,6 +59,7 @@ def show(request: Request, visit_id: str):
     today = svc.deps.clock().date()
     # which fingers and eyes are enrolled: part of the record just read (authorized and logged above)
     enrolled = svc.biometrics.enrolled_positions(visit.person_id) if svc.biometrics is not None else {}
+    tasks = svc.tasks.open_for(visit.person_id)  # from the central enrollment of offline captures (a site node)
     return page(
         request,
         "visit.html",
@@ -75,6 +77,7 @@ def show(request: Request, visit_id: str):
         closings=CLOSINGS,
         enrolled=enrolled,
         positions=POSITIONS,
+        tasks=tasks,
     )
 
 
@@ -88,6 +91,19 @@ def set_pin(request: Request, visit_id: str, form: Form):
     f = Fields(form)
     svc.people.set_pin(actor, visit.id, CARE, visit.person_id, f.text("pin"), presence_proof(f))
     return redirect(request, visit_url(visit.id), "pin_set")
+
+
+@router.post("/{visit_id}/task", dependencies=CSRF)
+def resolve_task(request: Request, visit_id: str, form: Form):
+    """The registrar's answer to a task from the central registry (a possible duplicate of an offline capture)."""
+    actor = require_staff(request, Action.ENROLL_BIOMETRIC)
+    svc = services(request)
+    visit = svc.visits.get(actor, visit_id)
+    if visit.person_id is None:
+        raise InvalidInput("confirm or enroll the person first")
+    f = Fields(form)
+    svc.tasks.resolve(actor, visit.id, BIO, visit.person_id, f.text("task_id"), f.text("resolution"))
+    return redirect(request, visit_url(visit.id), "task_resolved")
 
 
 @router.post("/{visit_id}/close", dependencies=CSRF)
