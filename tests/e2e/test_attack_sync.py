@@ -108,7 +108,8 @@ def test_a_central_withdrawal_deletes_the_received_capture_and_the_node_pending_
     sync = NodeSync(node.s.deps, node.id)
     sync.capture(w.registrar, visit.id, BIO, pid, "fingerprint", "right_index", IMAGE)
     node.sync()
-    assert [c["person_id"] for c in cs.sync.captures(w.admin)] == [pid]  # received, sealed, waiting
+    # enrolled centrally at that sync (or turned into a task to capture again): nothing of it waits sealed
+    assert cs.sync.captures(w.admin) == []
     # a second capture waits on the node while the person withdraws at the clinic
     v = node.s.visits.open(w.registrar, "north")
     node.s.lookup.by_card(w.registrar, v.id, CARE, "NK8003")
@@ -118,6 +119,8 @@ def test_a_central_withdrawal_deletes_the_received_capture_and_the_node_pending_
     node.sync()
     assert node_captures(node) == []
     assert cs.sync.captures(w.admin) == []
+    with central.app.database.uow() as uow:
+        assert uow.biometrics.for_person(pid) == []  # and whatever the first capture enrolled is deleted
 
 
 def test_central_refuses_a_capture_of_a_person_who_withdrew_there(central, node):

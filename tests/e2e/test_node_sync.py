@@ -591,7 +591,8 @@ def test_an_offline_capture_of_a_person_who_withdrew_centrally_is_not_enrolled(c
     with central.app.database.uow() as uow:
         assert uow.biometrics.for_person(pid) == []
         assert uow.sync.received_captures() == []  # refused: the sealed capture is deleted, never enrolled
-        denied = [e.event for e in uow.access_log.latest(100) if e.event.action == "enroll_biometric"]
+        # refused on receipt (``_receive_captures``), before any enrollment is tried
+        denied = [e.event for e in uow.access_log.latest(100) if e.event.action == "sync_capture"]
     assert denied and denied[0].outcome == "denied" and "biometric_identification" in denied[0].reason
 
 

@@ -539,9 +539,11 @@ class CentralSync:
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 raise InvalidInput(f"malformed capture: {exc}") from None
-            opens = False
+            opens, why = False, "capture refused"
             # a person who withdrew biometric identification here (the node had not pulled it yet): refused
             wanted = Purpose.BIOMETRIC_IDENTIFICATION in consents_of(uow, row.person_id)
+            if not wanted:
+                why = "capture refused: no biometric_identification consent here"
             if key is not None and wanted and uow.sync.holds(node.id, row.person_id):
                 try:
                     key.open(row.sealed, capture_info(row.id, row.person_id, row.modality, row.position))
@@ -549,7 +551,7 @@ class CentralSync:
                 except Exception:  # noqa: BLE001 - any failure to open is a refusal
                     opens = False
             if not opens:
-                log_node(uow, now, node.id, "sync_capture", "denied", "capture refused", node.site_id, row.person_id)
+                log_node(uow, now, node.id, "sync_capture", "denied", why, node.site_id, row.person_id)
                 refused.append(row.person_id)
                 continue
             uow.sync.receive_capture(node.id, row, now)
