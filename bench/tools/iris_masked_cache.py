@@ -71,7 +71,16 @@ def score(res: list[dict], which: str = "all") -> dict:
         if ids[i] == ids[j]:
             worst.append((sim[i, j], Path(rows[i]["p"]).stem, Path(rows[j]["p"]).stem))
     curve = metrics.error_curve(np.array(gen), np.array(imp))
+    # the plain-hd baseline of `bench accuracy` on the same codes: HD over all bits as stored, no shift
+    plain = np.zeros((len(rows), len(rows)))
+    plain[np.ix_(ok, ok)] = 1.0 - np.bitwise_count(codes[:, None, :] ^ codes[None, :, :]).sum(-1) / (
+        64 * codes.shape[1]
+    )
+    pg = [plain[i, j] for i, j in itertools.combinations(range(len(rows)), 2) if ids[i] == ids[j]]
+    pi = [plain[i, j] for i, j in itertools.combinations(range(len(rows)), 2) if ids[i] != ids[j]]
+    baseline = metrics.equal_error_rate(metrics.error_curve(np.array(pg), np.array(pi)))
     return {
+        "baseline_plain_hd_eer": baseline,
         "images": len(rows),
         "fte": len(rows) - len(ok),
         "eer": metrics.equal_error_rate(curve),
@@ -104,6 +113,7 @@ def main() -> None:
         f"{args.pickle} [{args.split}] images {r['images']} FTE {r['fte']} EER {100 * r['eer']:.2f} % "
         f"FNMR@FMR1% {100 * r['fnmr_at_fmr_1pct']:.2f} % FNMR@FMR0.1% {100 * r['fnmr_at_fmr_0_1pct']:.2f} % "
         f"lowest impostor HD_norm {r['best_impostor_hd_norm']:.3f}"
+        f" plain-hd EER {100 * r['baseline_plain_hd_eer']:.2f} %"
     )
     print("worst genuine:", " ".join(f"{a}/{b}:{1 - s:.3f}" for s, a, b in r["worst_genuine"]))
 
