@@ -42,9 +42,18 @@ def pupil_edge_sharpness(seg: Segmentation) -> float:
 
 def pupil_visibility(seg: Segmentation) -> float:
     """Share of the pupil boundary that shows a clear dark-to-bright step; lids cut it when the eye
-    is closing, and a dark blob mistaken for a pupil rarely has a full ring."""
+    is closing, and a dark blob mistaken for a pupil rarely has a full ring.
+
+    Under the upper lid, a direction whose inner sample is still pupil-dark but whose outer sample is
+    dark too is left out: the pupil is visible there, and what hides the step lies over the iris
+    (eyelashes hanging over it, the lid's shadow), not over the pupil. A lid closing over the pupil
+    puts bright skin inside the circle and still counts as hidden; so does any such direction on the
+    lateral and lower ring, where a wrong dark blob (a lid crease) fails. IITD's heavy upper lashes made
+    open eyes with correct circles fail at 0.68-0.69 (034L_3, 038L_3, 038L_5, 074L_1).
+    """
     p = seg.pupil
-    angles = np.deg2rad(np.arange(0, 360, 5))
+    degrees = np.arange(0, 360, 5)
+    angles = np.deg2rad(degrees)
     img = seg.image.astype(np.float64)
 
     def ring(k: float) -> np.ndarray:
@@ -52,7 +61,14 @@ def pupil_visibility(seg: Segmentation) -> float:
             img, [p.y + k * p.r * np.sin(angles), p.x + k * p.r * np.cos(angles)], order=1, mode="nearest"
         )
 
-    return float(np.mean(ring(1.25) - ring(0.75) > 0.5 * seg.pupil_contrast))
+    inner, outer = ring(P.PUPIL_RING_IN), ring(P.PUPIL_RING_OUT)
+    clear = outer - inner > 0.5 * seg.pupil_contrast
+    pupil_level = float(np.median(inner))
+    lo, hi = P.EYELID_SECTORS[0]
+    upper = (degrees >= lo) & (degrees <= hi)
+    shadowed = upper & ~clear & (inner < pupil_level + 0.25 * seg.pupil_contrast)
+    seen = ~shadowed if shadowed.mean() < 0.5 else np.ones_like(clear)
+    return float(np.mean(clear[seen]))
 
 
 def iris_in_frame(seg: Segmentation) -> float:
