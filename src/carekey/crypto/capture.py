@@ -34,6 +34,11 @@ def capture_info(capture_id: str, person_id: str, modality: str, position: str) 
     return f"carekey-offline-capture-v1|{capture_id}|{person_id}|{modality}|{position}".encode()
 
 
+def batch_info(node_id: str, seq: int) -> bytes:
+    """What a sealed sync batch's personal part is bound to: the node and the batch's place in its chain."""
+    return f"carekey-sync-batch-v1|{node_id}|{seq}".encode()
+
+
 class CaptureKey:
     """The central registry's capture key pair."""
 

@@ -19,7 +19,7 @@ from carekey.audit import leaf
 from carekey.audit.merkle import MerkleLog, ProofError, verify_consistency
 from carekey.audit.sth import SignedTreeHead
 from carekey.crypto import nodekeys
-from carekey.crypto.capture import CaptureKey, capture_info
+from carekey.crypto.capture import CaptureKey, batch_info, capture_info
 from carekey.domain.access import AccessEvent, Outcome
 from carekey.domain.ids import new_id
 from carekey.domain.purposes import Purpose
@@ -321,13 +321,13 @@ class CentralSync:
         try:
             batch = json.loads(call.body)
             seq, prev_hash = int(batch["seq"]), str(batch["prev_hash"])
-            changes, log_part = list(batch["changes"]), dict(batch["log"])
+            sealed = bytes.fromhex(str(batch["sealed"])) if "sealed" in batch else None
+            changes = [] if sealed is not None else list(batch["changes"])
+            log_part = dict(batch["log"])
             captures = list(batch.get("captures", []))
             disclosures = list(batch.get("disclosures", []))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"malformed batch: {exc}") from None
-        if not all(isinstance(x, dict) for x in changes + captures + disclosures):
-            raise InvalidInput("malformed batch: every change, capture and disclosure is a JSON object")
         if batch.get("node_id") != call.node_id:
             raise InvalidInput("the batch names another node than the request")
         digest = sha256_hex(call.body)
@@ -350,6 +350,10 @@ class CentralSync:
                     f"{what} batch {seq} (last applied {node.last_seq}): refused, the node is flagged",
                     True,
                 )
+            if sealed is not None:  # opened only for the next batch of the chain (a replay is refused unopened)
+                changes, disclosures = self._open_batch(sealed, node.id, seq)
+            if not all(isinstance(x, dict) for x in changes + captures + disclosures):
+                raise InvalidInput("malformed batch: every change, capture and disclosure is a JSON object")
             head, leaves = self._check_log(uow, node, log_part)
             disclosed = self._check_disclosures(uow, node, log_part, leaves, disclosures)
             applied_people, review = self._apply(uow, node, changes)
@@ -520,6 +524,17 @@ class CentralSync:
             log_node(uow, now, node.id, "sync_apply", "granted", f"record {outcome} from the node", node.site_id, pid)
             count += 1
         return count, review
+
+    def _open_batch(self, sealed: bytes, node_id: str, seq: int) -> tuple[list[Any], list[Any]]:
+        """The records and disclosures of a batch, sealed by the node to this registry's capture key."""
+        key = self.capture_key()
+        try:
+            if key is None:
+                raise ValueError("no capture key")
+            personal = json.loads(key.open(sealed, batch_info(node_id, seq)))
+            return list(personal["changes"]), list(personal.get("disclosures", []))
+        except Exception:  # noqa: BLE001 - whatever fails, the batch is refused, nothing of it applied
+            raise InvalidInput("malformed batch: its sealed part does not open with this capture key") from None
 
     def _receive_captures(self, uow: UnitOfWork, node: NodeRow, captures: list[Any]) -> list[str]:
         """Offline captures of people the node holds, kept sealed for central enrollment; one that does not open

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from carekey.crypto.capture import capture_info
+from carekey.crypto.capture import batch_info, capture_info
 from carekey.crypto.capture import seal as capture_seal
 from carekey.domain.ids import new_id
 from carekey.domain.program import Program, Site, User, parse_role
@@ -133,14 +133,24 @@ class NodeSync:
             proof = tree.consistency_proof(state.log_pushed, sth.size) if 0 < state.log_pushed < sth.size else []
             outbox = uow.sync.outbox()
             prev_hash = outbox[-1].hash if outbox else state.acked_hash
+            personal: dict[str, Any] = {"changes": changes, "disclosures": disclosures}
+            if state.capture_key:
+                # sealed to the central registry (HPKE, as captures are): a batch waiting in the outbox (sync cut,
+                # network down) holds no record in the clear on the laptop, and a person erased here meanwhile
+                # is not readable from it; the chain's hash covers the sealed bytes, resent as they are
+                sealed = capture_seal(
+                    bytes.fromhex(state.capture_key), canonical(personal), batch_info(self.node_id, state.seq + 1)
+                )
+                personal = {"sealed": sealed.hex()}
+            elif changes or disclosures:
+                return None  # never pulled yet (no capture key): these wait for the batch built after the pull
             batch = {
                 "node_id": self.node_id,
                 "seq": state.seq + 1,
                 "prev_hash": prev_hash,
                 "created_at": now.isoformat(),
-                "changes": changes,
+                **personal,
                 "captures": captures,
-                "disclosures": disclosures,
                 "log": {
                     "start": state.log_pushed,
                     "entries": entries,
