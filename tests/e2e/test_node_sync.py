@@ -634,6 +634,16 @@ def test_the_sync_now_button_syncs_and_reports_the_outcome(central, node, monkey
     assert len(events) == 2 and all(e.actor_id == w.registrar.user_id for e in events)
 
 
+def in_own_loop(coro):
+    """``asyncio.run`` in a thread of its own: another test on this xdist worker (Playwright's sync API) may leave
+    an event loop running in the main thread."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_the_periodic_sync_runs_on_its_interval_and_never_when_off(central, node):
     import asyncio
 
@@ -643,7 +653,7 @@ def test_the_periodic_sync_runs_on_its_interval_and_never_when_off(central, node
     _, view = enroll(node.s, w.registrar, card_number="NK7041")
     runner = bootstrap.node_runner(node.app, PASSPHRASE)
     assert runner is not None and bootstrap.node_runner(central.app, PASSPHRASE) is None  # central: no runner
-    asyncio.run(api_app.sync_periodically(runner, 0))  # off: returns at once, nothing synced
+    in_own_loop(api_app.sync_periodically(runner, 0))  # off: returns at once, nothing synced
     assert runner.last is None
     ticks: list[float] = []
 
@@ -653,7 +663,7 @@ def test_the_periodic_sync_runs_on_its_interval_and_never_when_off(central, node
             raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(api_app.sync_periodically(runner, 900, two_ticks))
+        in_own_loop(api_app.sync_periodically(runner, 900, two_ticks))
     assert ticks == [900, 900, 900]
     assert runner.last is not None and runner.last.ok and runner.last.trigger == "periodic"
     with central.app.database.uow() as uow:
