@@ -27,7 +27,7 @@ KEY_A, KEY_B = bytes(range(32)), bytes(range(1, 33))
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 5), st.integers(1, 4), st.sampled_from([2, 8, 16]), st.integers(0, 2**32))
+@given(st.integers(1, 40), st.integers(1, 5), st.integers(1, 40), st.sampled_from([2, 8, 16]), st.integers(0, 2**32))
 def test_sliced_scan_counts_differing_hash_values(rows, rotations, words, q, seed):
     rng = np.random.default_rng(seed)
     m, planes = 64 * words, K.planes_of(q)
@@ -38,6 +38,19 @@ def test_sliced_scan_counts_differing_hash_values(rows, rotations, words, q, see
     blocks, probes = K.interleave(K.bit_planes(codes, planes)), K.bit_planes(probe, planes)
     assert np.array_equal(K.sliced_scan(blocks, probes), expected)
     assert np.array_equal(K._sliced_numpy(blocks, probes), expected)
+
+
+@pytest.mark.parametrize("words", [1, 8, 31, 32, 63, 64])
+def test_sliced_scan_counts_every_value_differing(words):
+    """Every hash value differs (the most a row can count): no counter of the kernel overflows, whatever the
+    number of 64-bit words per plane (the vector kernels sum per-byte counts over several words)."""
+    m, planes = 64 * words, K.planes_of(8)
+    codes = np.zeros((16, m), np.uint8)
+    probe = np.full((2, m), 7, np.uint8)
+    probe[1, :5] = 0  # the second rotation agrees on five values: the minimum is m - 5
+    blocks, probes = K.interleave(K.bit_planes(codes, planes)), K.bit_planes(probe, planes)
+    assert np.array_equal(K.sliced_scan(blocks, probes), np.full(16, m - 5))
+    assert np.array_equal(K._sliced_numpy(blocks, probes), np.full(16, m - 5))
 
 
 def _noisy(code: np.ndarray, keep: float, rng: np.random.Generator, q: int) -> np.ndarray:

@@ -91,6 +91,45 @@ def test_normalization_ignores_a_common_offset_and_credits_a_planted_match(seed,
     assert norm[5, 8 : 9 + P.FP_NORM_TOP].max() < 0.6 * norm[3, 7]  # ... gets far less credit (row means: ~0.9)
 
 
+def _greedy_reference(sims: np.ndarray, n_p: int) -> float:
+    """Local similarity sort as first written: scan the whole matrix for the largest unused pair, n_p times."""
+    used_r, used_c, total, taken = set(), set(), 0.0, 0
+    for _ in range(min(n_p, *sims.shape)):
+        best, bi, bj = -1e300, -1, -1
+        for i in range(sims.shape[0]):
+            for j in range(sims.shape[1]):
+                if i not in used_r and j not in used_c and sims[i, j] > best:
+                    best, bi, bj = sims[i, j], i, j
+        used_r.add(bi)
+        used_c.add(bj)
+        total += best
+        taken += 1
+    return total / taken if taken else 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 14), st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_greedy_lss_takes_the_pairs_of_a_full_scan(na, nb, n_p, levels, seed):
+    """The kept-best-column greedy takes the same pairs, ties included, as a scan of the whole matrix each step."""
+    sims = np.random.default_rng(seed).integers(0, levels, (na, nb)) / levels  # few levels: many equal values
+    assert pfp.lss(sims - 0.3) == pytest.approx(_greedy_reference(sims - 0.3, pfp._n_p(na, nb)), abs=0)
+    from carekey.biometrics.protection._kernels import greedy_lss
+
+    assert greedy_lss(np.ascontiguousarray(sims), n_p) == _greedy_reference(sims, n_p)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 30), st.integers(1, 30), st.integers(0, 2**32 - 1))
+def test_compiled_comparison_is_normalization_then_lss(k, na, nb, seed):
+    """``score_counts`` / ``score_counts_many`` (one compiled loop) are ``to_score(lss(normalized(c / m)))``, and
+    the stacked form gives each finger exactly its own score."""
+    counts = np.random.default_rng(seed).integers(0, 40, (k, na, nb)).astype(np.int32)
+    expected = [pfp.to_score(pfp.lss(pfp.normalized(c / 64))) for c in counts]
+    many = pfp.score_counts_many(counts, 64)
+    assert many == pytest.approx(expected, abs=1e-12)
+    assert list(many) == [pfp.score_counts(c, 64) for c in counts]
+
+
 def test_iris_same_key_matches_other_key_is_an_impostor(eyes):
     probe_a = piris.protect_probe(eyes["01_L_1"], KEY_A)
     genuine = piris.compare(probe_a, piris.protect(eyes["01_L_2"], KEY_A))

@@ -1,8 +1,10 @@
 """Compiles a small C kernel on first use and loads it with ctypes; None when no compiler is found.
 
-The shared library is cached per source hash (and host) under ``$XDG_CACHE_HOME/carekey`` (default
-``~/.cache/carekey``), compiled with the system C compiler for the host CPU (-march=native, so AVX-512
-VPOPCNTDQ is used where present). Callers keep a numpy fallback for machines without a compiler.
+The shared library is cached per source hash, host and CPU feature set under ``$XDG_CACHE_HOME/carekey``
+(default ``~/.cache/carekey``), compiled with the system C compiler for the host CPU (-march=native, so AVX-512
+VPOPCNTDQ or AVX2 is used where present). The CPU's features are part of the cache key: a virtual machine moved
+to another CPU model keeps its host name, and a library built for instructions the new CPU lacks would stop the
+process (SIGILL) instead of being rebuilt. Callers keep a numpy fallback for machines without a compiler.
 Written by hand: the kernels are a few dozen lines, and cffi / a build step would be heavier.
 """
 
@@ -26,12 +28,25 @@ def cache_dir() -> Path:
     return Path(base) / "carekey"
 
 
+def _cpu_features() -> bytes:
+    """The CPU's feature flags (Linux: the first ``flags`` line of /proc/cpuinfo); empty where not readable."""
+    try:
+        with open("/proc/cpuinfo", "rb") as info:
+            for line in info:
+                if line.startswith((b"flags", b"Features")):
+                    return line
+    except OSError:
+        pass
+    return b""
+
+
 def compile_library(source: Path, stem: str) -> ctypes.CDLL | None:
     """The compiled ``source`` (cached as ``<stem>_<hash>.so``), or None without a working compiler."""
     if not source.exists():
         return None
     src = source.read_bytes()
-    tag = hashlib.sha256(src + platform.machine().encode() + platform.node().encode()).hexdigest()[:16]
+    host = platform.machine().encode() + platform.node().encode() + _cpu_features()
+    tag = hashlib.sha256(src + host).hexdigest()[:16]
     target = cache_dir() / f"{stem}_{tag}.so"
     if not target.exists():
         cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")

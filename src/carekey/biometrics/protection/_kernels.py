@@ -23,27 +23,94 @@ def collision_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
+def _row_best(sims: np.ndarray, i: int, used_c: np.ndarray) -> int:
+    """The first column of row i holding its largest value among the unused columns (-1 when none is left)."""
+    best, bj = -1e300, -1
+    for j in range(sims.shape[1]):
+        if not used_c[j] and sims[i, j] > best:
+            best, bj = sims[i, j], j
+    return bj
+
+
+@numba.njit(cache=True, nogil=True)
 def greedy_lss(sims: np.ndarray, n_p: int) -> float:
-    """Mean of the n_p best pairs of ``sims``, each row and column used at most once."""
+    """Mean of the n_p best pairs of ``sims``, each row and column used at most once: each step takes the largest
+    value of the unused rows and columns (the first in row-major order among equals). Each row's best column is
+    kept and looked for again only when that column is taken, instead of scanning the whole matrix every step."""
     na, nb = sims.shape
     used_r = np.zeros(na, np.bool_)
     used_c = np.zeros(nb, np.bool_)
+    best_col = np.empty(na, np.int64)
+    for i in range(na):
+        best_col[i] = _row_best(sims, i, used_c)
     total = 0.0
     taken = 0
     for _ in range(min(n_p, na, nb)):
-        best, bi, bj = -1e300, -1, -1
+        best, bi = -1e300, -1
         for i in range(na):
-            if used_r[i]:
-                continue
-            for j in range(nb):
-                if not used_c[j] and sims[i, j] > best:
-                    best, bi, bj = sims[i, j], i, j
+            if not used_r[i] and best_col[i] >= 0 and sims[i, best_col[i]] > best:
+                best, bi = sims[i, best_col[i]], i
+        if bi < 0:
+            break
+        bj = best_col[bi]
         used_r[bi] = True
         used_c[bj] = True
         total += best
         taken += 1
+        for i in range(na):
+            if not used_r[i] and best_col[i] == bj:
+                best_col[i] = _row_best(sims, i, used_c)
     return total / taken if taken else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_top(tops: np.ndarray, r: int, v: int) -> None:
+    """Insert v into row r of ``tops`` (its k largest values so far, ascending) when it is larger than the least."""
+    k = tops.shape[1]
+    if v <= tops[r, 0]:
+        return
+    i = 0
+    while i + 1 < k and v > tops[r, i + 1]:
+        tops[r, i] = tops[r, i + 1]
+        i += 1
+    tops[r, i] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def lss_of_counts(counts: np.ndarray, hashes: int, top: int, n_p: int) -> np.ndarray:
+    """The protected fingerprint comparison of a stack of collision counts (k, rows of a, rows of b) int32,
+    before the score map: each finger's rates c / hashes minus half the sum of the mean of the ``top`` best rates
+    of its row and of its column (``fingerprint.normalized``), then the greedy local similarity sort of ``n_p``
+    pairs (``greedy_lss``). One compiled loop per stack: numpy's partitions over a (2000, 48, 48) shortlist and a
+    Python call per finger took ~90 of every 100 microseconds of a 1:N shortlist's scoring."""
+    k, na, nb = counts.shape
+    out = np.zeros(k)
+    if na == 0 or nb == 0:
+        return out
+    tr, tc = min(top, nb), min(top, na)
+    sims = np.empty((na, nb))
+    row_tops = np.empty((na, tr), np.int64)
+    col_tops = np.empty((nb, tc), np.int64)
+    row_top = np.empty(na)
+    col_top = np.empty(nb)
+    for f in range(k):
+        row_tops[:] = -1
+        col_tops[:] = -1
+        for i in range(na):
+            for j in range(nb):
+                v = counts[f, i, j]
+                _keep_top(row_tops, i, v)
+                _keep_top(col_tops, j, v)
+        for i in range(na):
+            row_top[i] = row_tops[i].sum() / (tr * hashes)
+        for j in range(nb):
+            col_top[j] = col_tops[j].sum() / (tc * hashes)
+        for i in range(na):
+            for j in range(nb):
+                sims[i, j] = counts[f, i, j] / hashes - 0.5 * (row_top[i] + col_top[j])
+        out[f] = greedy_lss(sims, n_p)
+    return out
 
 
 @numba.njit(cache=True)

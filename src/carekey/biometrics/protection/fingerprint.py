@@ -18,7 +18,7 @@ import numpy as np
 from carekey.biometrics.fingerprint import parameters as FP
 from carekey.biometrics.fingerprint.templates import FingerprintTemplate
 from carekey.biometrics.protection import parameters as P
-from carekey.biometrics.protection._kernels import collision_counts, greedy_lss
+from carekey.biometrics.protection._kernels import collision_counts, greedy_lss, lss_of_counts
 from carekey.biometrics.protection.iom import IoMKey, iom_key
 
 POOLED_SIDE = FP.MCC_NS // P.FP_POOL
@@ -102,16 +102,17 @@ def to_score(raw: float) -> float:
 
 def score_counts(counts: np.ndarray, hashes: int) -> float:
     """Similarity in [0, 1] from the collision counts (rows of a, rows of b) of two fingers' codes of ``hashes``
-    hash functions: the one place the comparison turns counts into a score (``compare``, the 1:N index)."""
-    return to_score(lss(normalized(counts / hashes)))
+    hash functions: the one place the comparison turns counts into a score (``compare``, the 1:N index).
+    ``to_score(lss(normalized(counts / hashes)))``, computed by one compiled loop (``lss_of_counts``)."""
+    return float(score_counts_many(np.asarray(counts)[None], hashes)[0])
 
 
 def score_counts_many(counts: np.ndarray, hashes: int) -> np.ndarray:
-    """``score_counts`` of a stack (k, rows of a, rows of b): the normalization done for the whole stack at once
-    (the same operations per finger, in the same order, so the same floats)."""
-    sims = counts / hashes
-    stacked = sims - 0.5 * (_top_mean(sims, 2) + _top_mean(sims, 1))
-    return np.array([to_score(lss(s)) for s in stacked], np.float64)
+    """``score_counts`` of a stack (k, rows of a, rows of b), by the same compiled loop: the same floats as one
+    ``score_counts`` per finger."""
+    stack = np.ascontiguousarray(counts, np.int32)
+    raw = lss_of_counts(stack, hashes, P.FP_NORM_TOP, _n_p(stack.shape[1], stack.shape[2]))
+    return np.array([to_score(x) for x in raw.tolist()], np.float64)
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> float:
