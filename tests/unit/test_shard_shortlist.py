@@ -12,20 +12,38 @@ import pytest
 from carekey.biometrics.protection import parameters as P
 from carekey.biometrics.protection.matcher import ProtectedMatcher
 from carekey.biometrics.protection.ray_shards import shard_of
-from carekey.biometrics.protection.shards import FingerprintShard, IrisShard, scaled
+from carekey.biometrics.protection.shards import IrisShard, scaled, shard_shortlist
 
 SHORTLIST = 16  # a small one-process shortlist, so a gallery of a few hundred rows is above the exhaustive limit
 
 
-def test_a_shard_keeps_its_share_of_the_shortlist():
+def test_a_shard_keeps_its_share_of_the_shortlist_and_a_margin():
     assert scaled(4096, 1.0) == 4096
-    assert scaled(4096, 1 / 4) == 1024
-    assert scaled(4096, 1 / 3) == 1366  # rounded up: K shards never keep fewer rows than one process
-    assert scaled(200, 1 / 1000) == 1
-    assert IrisShard(1 / 4).shortlist == P.IRIS_INDEX_SHORTLIST // 4
-    assert FingerprintShard(secrets.token_bytes(P.SECRET_BYTES), 1 / 4).least == P.FP_INDEX_SHORTLIST_MIN // 4
+    assert scaled(4096, 1 / 4) == 1135  # 1,024 + 4 standard deviations of a binomial (4,096, 1/4)
+    assert scaled(200, 1 / 4) == 75
+    assert scaled(200, 1 / 1000) == 2
+    assert scaled(3, 1 / 2) == 3  # never more than the one-process shortlist
+    assert IrisShard(1 / 4).shortlist == 1135
+    assert shard_shortlist(1250, 1 / 4) == 75  # 5,000 fingers on 4 shards: one process would keep 200
+    assert shard_shortlist(25_000, 1 / 4) == 578  # 100,000 on 4: one process keeps 2,000
+    assert shard_shortlist(40, 1 / 4) == 40  # a small shard scores every finger
     with pytest.raises(ValueError, match="share"):
         ProtectedMatcher(secrets.token_bytes(P.SECRET_BYTES), 1, share=0)
+
+
+@pytest.mark.parametrize("shortlist", [200, 2000, 4096])
+@pytest.mark.parametrize("shards", [2, 4, 8])
+def test_no_shard_holds_more_of_the_one_process_shortlist_than_it_keeps(shortlist, shards):
+    """Whichever rows the one-process shortlist holds, each shard (templates spread by ``shard_of``) holds no more
+    of them than it keeps: here 50 shortlists of random template ids."""
+    rng = np.random.default_rng(shortlist * shards)
+    most = 0
+    for _ in range(50):
+        ids = [f"T{v}" for v in rng.integers(0, 10**12, shortlist)]
+        held = np.bincount([shard_of(k, shards) for k in ids], minlength=shards)
+        assert held.max() <= scaled(shortlist, 1 / shards)
+        most = max(most, int(held.max()))
+    assert most > shortlist / shards  # the margin is needed: some shard held more than 1/K of a shortlist
 
 
 def noisy(code: np.ndarray, flips: int, rng: np.random.Generator) -> np.ndarray:

@@ -40,7 +40,7 @@ from carekey.biometrics.protection import parameters as P
 from carekey.biometrics.protection.fingerprint_index import ProtectedFingerprintIndex
 from carekey.biometrics.protection.iris_index import ProtectedIrisIndex
 from carekey.biometrics.protection.ray_shards import Packed, merged, packed, shard_of, task_arg
-from carekey.biometrics.protection.shards import FingerprintShard, IrisShard, scaled
+from carekey.biometrics.protection.shards import FingerprintShard, IrisShard, scaled, shard_shortlist
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 Batch = tuple[list[str], np.ndarray]  # template ids, their protected codes (n, ...) uint8
@@ -309,8 +309,7 @@ def single_shortlist(modality: str, shards: int, gallery: int) -> int:
     """Rows one shard (of ``shards``, each ~gallery / shards rows) scores in full."""
     if modality == "iris":
         return scaled(P.IRIS_INDEX_SHORTLIST, 1 / shards)
-    n = gallery // shards
-    return min(n, max(scaled(P.FP_INDEX_SHORTLIST_MIN, 1 / shards), round(P.FP_INDEX_SHORTLIST_SHARE * n)))
+    return shard_shortlist(gallery // shards, 1 / shards)
 
 
 def iris(

@@ -46,6 +46,12 @@ PREFILTER_BYTES = PREFILTER_WORDS * 8  # the exact (band, value) bitset
 BYTES_PER_FINGER = P.FP_ROWS * ROW_BYTES + PREFILTER_BYTES
 
 
+def shortlist_of(n: int) -> int:
+    """Fingers one process scores in full out of ``n``: FP_INDEX_SHORTLIST_MIN, or FP_INDEX_SHORTLIST_SHARE of
+    them if more (all of them if fewer)."""
+    return min(n, max(P.FP_INDEX_SHORTLIST_MIN, round(P.FP_INDEX_SHORTLIST_SHARE * n)))
+
+
 def pack(codes: np.ndarray) -> np.ndarray:
     """IoM codes (..., FP_HASHES) of values below 16 -> (..., FP_HASHES / 2) uint8, value 2k in the low nibble
     of byte k and value 2k + 1 in its high nibble."""
@@ -136,7 +142,7 @@ class ProtectedFingerprintIndex(Slots):
         self._bits[last] = 0
 
     def shortlist_size(self, n: int) -> int:
-        return min(n, max(P.FP_INDEX_SHORTLIST_MIN, round(P.FP_INDEX_SHORTLIST_SHARE * n)))
+        return shortlist_of(n)
 
     def prefilter_votes(self, probe: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
         """Distinct (band, value) pairs each finger (of ``slots``, or all) shares with ``probe``."""

@@ -5,9 +5,10 @@ every shard holds about 1/K of every program's gallery. A shard is a Ray actor h
 whose gallery follows the database's template feed as seen by that shard (``ShardFeed``: rows of other shards read
 as "not stored here", so the feed position still advances). A search fans out to every shard, each scores its
 part with the same kernels, and the partial lists are merged by score. Each shard's pre-filter keeps 1/K of the
-one-process shortlist (``shards.scaled``: iris 4,096 / K rows of stage 1), so K shards together score in full as
-many rows as one process, not K times as many. A gallery under the exhaustive limit (4 shortlists: 16,384 iris rows
-in one process, 16,384 / K per shard) is scored in full either way and the merged list is the one a single
+one-process shortlist plus a margin of four binomial standard deviations (``shards.scaled``: iris 1,135 rows of
+stage 1 at K = 4 against 4,096 in one process), so K shards together score in full a little more than one process,
+not K times as much, and each keeps every row of its part of the one-process shortlist. A gallery under the
+exhaustive limit (4 shortlists: 16,384 iris rows in one process, 4 x 1,135 per shard at K = 4) is scored in full either way and the merged list is the one a single
 process gives (``tests/integration/test_ray_shards.py``); above it, the K partial shortlists replace the one
 global shortlist, and ``carekey bench search --engine ray`` measures the top-1 agreement with one process.
 Enrollments and deletions need no routing: each shard picks its own rows from the feed. An actor that dies is
