@@ -10,7 +10,8 @@ stage 1 at K = 4 against 4,096 in one process), so K shards together score in fu
 not K times as much, and each keeps every row of its part of the one-process shortlist. A gallery under the
 exhaustive limit (4 shortlists: 16,384 iris rows in one process, 4 x 1,135 per shard at K = 4) is scored in full
 either way and the merged list is the one a single process gives (``tests/integration/test_ray_shards.py``);
-above it, the K partial shortlists replace the one global shortlist, and ``carekey bench search --engine ray`` measures the top-1 agreement with one process.
+above it, the K partial shortlists replace the one global shortlist, and ``carekey bench search --engine ray``
+measures the top-1 agreement with one process.
 Enrollments and deletions need no routing: each shard picks its own rows from the feed. An actor that dies is
 restarted by Ray (``max_restarts=-1``) and rebuilds its shard from the database on its next search
 (``max_task_retries=-1`` retries the search that was running).
