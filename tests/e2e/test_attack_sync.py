@@ -7,7 +7,7 @@ node its own data folder, as in ``test_node_sync``."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -308,3 +308,54 @@ def test_an_offline_capture_reaches_only_the_person_the_visit_found(central, nod
     with pytest.raises(Forbidden):
         sync.capture(w.admin, empty.id, BIO, view.person.id, "fingerprint", "right_index", IMAGE)
     assert node_captures(node) == []
+
+
+def _registration(node_id: str, site: str = "south"):
+    from carekey.crypto.nodekeys import NodeKey
+    from carekey.services.sync_central import registration_bytes
+
+    key = NodeKey.generate()
+    body = {
+        "node_id": node_id,
+        "site_id": site,
+        "public_key": key.public_key.hex(),
+        "log_public_key": "cd" * 32,
+        "code_hash": "ef" * 32,
+    }
+    sig = key.sign(registration_bytes(node_id, site, body["public_key"], body["log_public_key"], body["code_hash"]))
+    return body, {"X-Carekey-Signature": sig.hex()}
+
+
+def test_a_flood_of_registrations_is_bounded_per_site_and_unapproved_ones_expire(central):
+    """Registration needs no account: anyone reaching the registry can send validly signed ones. A site's waiting
+    list is bounded (the flood gets 429 with Retry-After, each refusal logged), and a registration not approved
+    within PENDING_TTL is revoked at the next registration for its site, which then goes through."""
+    from carekey.policy.nodes import MAX_PENDING_PER_SITE, PENDING_TTL
+
+    clock = central.s.deps.clock
+    clock.now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    for i in range(MAX_PENDING_PER_SITE):
+        body, headers = _registration(f"flood-{i}")
+        r = httpx.post(f"{central.base}/sync/register", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+    body, headers = _registration("flood-extra")
+    r = httpx.post(f"{central.base}/sync/register", json=body, headers=headers)
+    assert r.status_code == 429 and "wait for approval" in r.json()["detail"]
+    assert 0 < int(r.headers["Retry-After"]) <= PENDING_TTL.total_seconds() + 1
+    other, other_headers = _registration("other-site", "north")
+    r = httpx.post(f"{central.base}/sync/register", json=other, headers=other_headers)
+    assert r.status_code == 200, r.text  # another site's waiting list is its own
+    with central.app.database.uow() as uow:
+        assert uow.sync.get_node("flood-extra") is None
+        assert len(uow.sync.pending_nodes("south")) == MAX_PENDING_PER_SITE
+        events = [e.event for e in uow.access_log.latest(50)]
+    assert any(
+        e.action == "node_register" and e.outcome == "denied" and e.actor_id == "node-flood-extra" for e in events
+    )
+
+    clock.now += PENDING_TTL + timedelta(minutes=1)
+    r = httpx.post(f"{central.base}/sync/register", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    with central.app.database.uow() as uow:
+        assert [n.id for n in uow.sync.pending_nodes("south")] == ["flood-extra"]
+        assert uow.sync.get_node("flood-0").status == "revoked"  # expired, kept for the audit, id not reusable

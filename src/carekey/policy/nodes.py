@@ -9,6 +9,9 @@
 | approve a node           | an admin (``administer``), the one-time code shown on the node's screen              |
 | confirm a node           | another admin than the approver (``confirm_node`` in ``decision.py``)                |
 | revoke a node            | an admin (``administer``)                                                           |
+| register a node          | no account (the node proves it holds the key it registers); at most                 |
+|                          | MAX_PENDING_PER_SITE registrations waiting for approval per site; a registration    |
+|                          | not approved within PENDING_TTL is revoked at the next registration for its site    |
 
 A flagged node (replayed or reordered batch, rewritten log) stays able to sync correct batches: the flag is for the
 program's admins (``carekey node list``), each refused batch is itself refused and logged. Pure: no I/O.
@@ -17,10 +20,18 @@ program's admins (``carekey node list``), each refused batch is itself refused a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from carekey.domain.sync import CLOCK_WINDOW_MS
 from carekey.policy.decision import Decision
+
+# Registration needs no account, so anyone who can reach the registry can ask it: the waiting list of a site is
+# bounded (a flood of registrations cannot grow the database and the log without limit) and an unapproved
+# registration expires (one cannot hold a site's places or node ids for ever). Admins see the list and revoke
+# what they did not expect (`carekey node list`, `carekey node revoke`).
+MAX_PENDING_PER_SITE = 5
+PENDING_TTL = timedelta(days=2)
 
 
 class NodeStatus(StrEnum):
@@ -58,3 +69,20 @@ def decide_node(req: NodeRequest) -> Decision:
             False, "this node is not yet approved by an admin and confirmed by a second admin (two-person rule)"
         )
     return Decision(True, "active node, request signed by its key")
+
+
+def expired_registration(registered_at: datetime, now: datetime) -> bool:
+    """A registration still waiting for approval after PENDING_TTL: revoked at the next registration."""
+    return now - registered_at > PENDING_TTL
+
+
+def decide_registration(waiting_at_site: int) -> Decision:
+    """Accept or refuse a node's registration, given the registrations of its site still waiting for approval."""
+    if waiting_at_site >= MAX_PENDING_PER_SITE:
+        return Decision(
+            False,
+            f"{MAX_PENDING_PER_SITE} registrations of this site already wait for approval: an admin approves or "
+            "revokes them (carekey node list, approve, revoke); unapproved ones expire after "
+            f"{PENDING_TTL.days} days",
+        )
+    return Decision(True, "registered, awaiting approval")

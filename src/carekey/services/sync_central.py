@@ -41,11 +41,19 @@ from carekey.errors import (
     MatcherUnavailable,
     NotAuthenticated,
     NotFound,
+    RateLimited,
     StorageUnavailable,
     msg,
 )
 from carekey.policy.decision import Action
-from carekey.policy.nodes import NodeRequest, NodeStatus, decide_node
+from carekey.policy.nodes import (
+    PENDING_TTL,
+    NodeRequest,
+    NodeStatus,
+    decide_node,
+    decide_registration,
+    expired_registration,
+)
 from carekey.services.access import authorize, consents_of, log_access
 from carekey.services.deps import Actor, Deps
 from carekey.services.records import data_key
@@ -154,8 +162,21 @@ class CentralSync:
         with self.d.uow() as uow:
             if uow.programs.get_site(site_id) is None:
                 raise NotFound(msg("no site %(site)s", site=repr(site_id)))
+            waiting = []
+            for old in uow.sync.pending_nodes(site_id):
+                if expired_registration(old.registered_at, now):
+                    uow.sync.save_node(replace(old, status=NodeStatus.REVOKED.value, revoked_at=now))
+                    log_node(uow, now, old.id, "node_register_expired", "granted", "not approved in time", site_id)
+                else:
+                    waiting.append(old.registered_at)
+            verdict = decide_registration(len(waiting))
+            if not verdict.allowed:
+                log_node(uow, now, node_id, "node_register", "denied", verdict.reason, site_id)
+                uow.commit()
+                free_in = min(waiting) + PENDING_TTL - now  # the oldest waiting registration expires
+                raise RateLimited(verdict.reason, retry_after=max(1, int(free_in.total_seconds()) + 1))
             uow.sync.add_node(NodeRow(node_id, site_id, public_key, log_key, code, NodeStatus.PENDING.value, now))
-            log_node(uow, now, node_id, "node_register", "granted", "registered, awaiting approval", site_id)
+            log_node(uow, now, node_id, "node_register", "granted", verdict.reason, site_id)
             uow.commit()
         assert self.d.signer is not None
         return {"node_id": node_id, "status": "pending", "central_log_key": self.d.signer.public_key.hex()}

@@ -151,6 +151,10 @@ class SqlSyncRepository:
     def list_nodes(self) -> list[NodeRow]:
         return [_node(r) for r in self._c.execute(select(sync_nodes).order_by(sync_nodes.c.id))]
 
+    def pending_nodes(self, site_id: str) -> list[NodeRow]:
+        q = select(sync_nodes).where(sync_nodes.c.site_id == site_id, sync_nodes.c.status == "pending")
+        return [_node(r) for r in self._c.execute(q.order_by(sync_nodes.c.registered_at))]
+
     def use_nonce(self, node_id: str, nonce: str, at: datetime, forget_before: datetime) -> bool:
         self._c.execute(delete(sync_nonces).where(sync_nonces.c.at < forget_before))
         seen = self._c.execute(
