@@ -38,7 +38,8 @@ def cpu_ms(fn, repeat: int) -> float:
 
 
 def vector_path() -> str:
-    flags = next((line for line in open("/proc/cpuinfo") if line.startswith("flags")), "").split()
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    flags = next((line for line in lines if line.startswith("flags")), "").split()
     if "avx512f" in flags and "avx512_vpopcntdq" in flags:
         return "avx512-vpopcntdq"
     return "avx2" if "avx2" in flags else "scalar"
