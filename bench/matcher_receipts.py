@@ -26,6 +26,7 @@ from tests.integration.test_matcher_service import Served, receipt  # noqa: E402
 from carekey import bootstrap  # noqa: E402
 from carekey.audit.receipt import Expectation, Receipt, verify_receipt  # noqa: E402
 from carekey.audit.sth import LogSigner, key_id  # noqa: E402
+from carekey.bootstrap import matcher as matcher_setup  # noqa: E402
 from carekey.config import Settings  # noqa: E402
 from carekey.services.matcher_node import MatcherNode  # noqa: E402
 from carekey.storage.receipts import ReceiptLedger  # noqa: E402
@@ -81,7 +82,7 @@ def seeded(settings: Settings, remote_dir: Path | None):  # type: ignore[no-unty
     served = None
     if remote_dir is not None:
         sock = remote_dir.parent / "m.sock"
-        bootstrap.initialize_matcher(settings, remote_dir, f"unix:{sock}")
+        matcher_setup.initialize_matcher(settings, remote_dir, f"unix:{sock}")
         served = Served(remote_dir, sock)
     app = bootstrap.build(settings.model_copy(update={"identifications_per_hour": 100_000}))
     world = make_world(app.services)

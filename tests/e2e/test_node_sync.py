@@ -16,6 +16,7 @@ import uvicorn
 
 from carekey import bootstrap
 from carekey.audit.merkle import MerkleLog
+from carekey.bootstrap import node as node_setup
 from carekey.config import Settings
 from carekey.domain.consent import Grantor, current_grants
 from carekey.domain.purposes import Purpose
@@ -81,13 +82,13 @@ class Node:
         self.app.services.deps.clock = Clock()
         self.s = self.app.services
         self.transport = transport
-        self.link = bootstrap.node_link(settings, PASSPHRASE, transport)
+        self.link = node_setup.node_link(settings, PASSPHRASE, transport)
 
     def sync(self, transport=None):
         if transport is not None:
             self.link.transport = transport
         try:
-            return bootstrap.sync_node(self.app, self.link)
+            return node_setup.sync_node(self.app, self.link)
         finally:
             self.link.transport = self.transport or self.link.transport
 
@@ -102,7 +103,7 @@ def node_settings(tmp_path, name="node") -> Settings:
 
 def register(central: Central, tmp_path, site="north", name="node", approve=True) -> Node:
     settings = node_settings(tmp_path, name)
-    info = bootstrap.initialize_node(settings, central.base, site, PASSPHRASE)
+    info = node_setup.initialize_node(settings, central.base, site, PASSPHRASE)
     if approve:
         central.s.sync.approve(central.world.admin, info["node_id"], info["code"])
         central.s.sync.confirm(central.admin2, info["node_id"])
@@ -177,12 +178,12 @@ def test_unknown_node_and_forged_signature_are_refused(central, node):
 
 
 def test_the_node_key_is_sealed_under_the_passphrase(node):
-    text = (node.settings.data_dir / bootstrap.NODE_KEY).read_text()
+    text = (node.settings.data_dir / node_setup.NODE_KEY).read_text()
     assert json.loads(text)["kdf"] == "argon2id"
     from carekey.errors import KeyCheckFailed
 
     with pytest.raises(KeyCheckFailed, match="wrong passphrase"):
-        bootstrap.node_link(node.settings, "not the passphrase")
+        node_setup.node_link(node.settings, "not the passphrase")
 
 
 # -- the slice: enroll offline, sync, find centrally ------------------------------------------------------------
@@ -651,8 +652,8 @@ def test_the_periodic_sync_runs_on_its_interval_and_never_when_off(central, node
 
     w = central.world
     _, view = enroll(node.s, w.registrar, card_number="NK7041")
-    runner = bootstrap.node_runner(node.app, PASSPHRASE)
-    assert runner is not None and bootstrap.node_runner(central.app, PASSPHRASE) is None  # central: no runner
+    runner = node_setup.node_runner(node.app, PASSPHRASE)
+    assert runner is not None and node_setup.node_runner(central.app, PASSPHRASE) is None  # central: no runner
     in_own_loop(api_app.sync_periodically(runner, 0))  # off: returns at once, nothing synced
     assert runner.last is None
     ticks: list[float] = []

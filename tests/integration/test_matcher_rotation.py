@@ -13,6 +13,7 @@ import pytest
 
 from carekey import bootstrap
 from carekey.audit.receipt import scope_tag
+from carekey.bootstrap import matcher as matcher_setup
 from carekey.crypto.keys import load_key_file, load_matcher_key_file
 from carekey.errors import Conflict, MatcherUnavailable
 from tests.conftest import Clock, make_world
@@ -43,7 +44,7 @@ def no_secret_in(folder: Path, secret: bytes) -> None:
 def test_rotation_and_renewal_through_the_matcher_service(settings, tmp_path):
     bootstrap.initialize(settings)
     socket, matcher_dir = tmp_path / "matcher.sock", tmp_path / "matcher"
-    bootstrap.initialize_matcher(settings, matcher_dir, f"unix:{socket}")
+    matcher_setup.initialize_matcher(settings, matcher_dir, f"unix:{socket}")
     served = Served(matcher_dir, socket)
     app = open_registry(settings)
     s = app.services
@@ -62,7 +63,7 @@ def test_rotation_and_renewal_through_the_matcher_service(settings, tmp_path):
 
     # the matcher's operator rotates its key and restarts it; the registry adopts the version it reports
     served.stop()
-    assert bootstrap.rotate_matcher_key(matcher_dir) == 2
+    assert matcher_setup.rotate_matcher_key(matcher_dir) == 2
     new_secret = load_matcher_key_file(matcher_dir / "matcher.keys").biometric_secret
     assert new_secret != old_secret
     socket.unlink(missing_ok=True)
@@ -110,7 +111,7 @@ def test_rotation_and_renewal_through_the_matcher_service(settings, tmp_path):
 def test_renewal_with_the_matcher_down_stops_with_nothing_stored(settings, tmp_path):
     bootstrap.initialize(settings)
     socket, matcher_dir = tmp_path / "matcher.sock", tmp_path / "matcher"
-    bootstrap.initialize_matcher(settings, matcher_dir, f"unix:{socket}")
+    matcher_setup.initialize_matcher(settings, matcher_dir, f"unix:{socket}")
     served = Served(matcher_dir, socket)
     app = open_registry(settings)
     world = make_world(app.services)
@@ -119,7 +120,7 @@ def test_renewal_with_the_matcher_down_stops_with_nothing_stored(settings, tmp_p
     app.close()
     assert served.health()["receipts"]["accepted"] == {"enroll": 1, "duplicate_search": 1}
     served.stop()
-    bootstrap.rotate_matcher_key(matcher_dir)
+    matcher_setup.rotate_matcher_key(matcher_dir)
     socket.unlink(missing_ok=True)  # the matcher is not restarted
     with pytest.raises(MatcherUnavailable):
         bootstrap.rotate_biometric_key(settings)  # the registry cannot learn the version: it keeps its own

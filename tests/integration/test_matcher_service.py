@@ -23,6 +23,7 @@ from carekey.audit import leaf
 from carekey.audit.promise import PromiseSigner
 from carekey.audit.receipt import Receipt, scope_tag
 from carekey.audit.sth import LogSigner
+from carekey.bootstrap import matcher as matcher_setup
 from carekey.crypto import channel
 from carekey.crypto.keys import load_key_file, load_matcher_key_file
 from carekey.domain.access import AccessEvent
@@ -52,7 +53,7 @@ class Served:
     """A matcher folder served by uvicorn in a thread, on a Unix socket."""
 
     def __init__(self, matcher_dir: Path, socket: Path) -> None:
-        self.built = bootstrap.build_matcher(matcher_dir)
+        self.built = matcher_setup.build_matcher(matcher_dir)
         app = create_matcher_app(self.built.node, self.built.credential, on_startup=self.built.node.engine.build)
         self.server = uvicorn.Server(uvicorn.Config(app, uds=str(socket), log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -80,7 +81,7 @@ def pair(settings, tmp_path):
     registry built against it (a RemoteMatcher), and the conftest world (SQLite and PostgreSQL)."""
     bootstrap.initialize(settings)
     socket = tmp_path / "matcher.sock"
-    report = bootstrap.initialize_matcher(settings, tmp_path / "matcher", f"unix:{socket}")
+    report = matcher_setup.initialize_matcher(settings, tmp_path / "matcher", f"unix:{socket}")
     assert report["biometric_key_version"] == 1
     served = Served(tmp_path / "matcher", socket)
     app = bootstrap.build(settings)
@@ -191,8 +192,8 @@ class FakeEngine:
 def guarded(sqlite_settings, tmp_path):
     """The matcher app over a FakeEngine, trusting the registry's log key; and a receipt maker signing with it."""
     bootstrap.initialize(sqlite_settings)
-    bootstrap.initialize_matcher(sqlite_settings, tmp_path / "matcher", "http://127.0.0.1:1")
-    built = bootstrap.build_matcher(tmp_path / "matcher")
+    matcher_setup.initialize_matcher(sqlite_settings, tmp_path / "matcher", "http://127.0.0.1:1")
+    built = matcher_setup.build_matcher(tmp_path / "matcher")
     engine = FakeEngine()
     built.node.engine = engine
     signer = LogSigner.load(sqlite_settings.resolved_log_key_file())
@@ -332,7 +333,7 @@ def test_requests_without_the_channel_credential_are_refused(guarded):
 def down(settings, tmp_path):
     """A registry configured for a matcher service that is not running."""
     bootstrap.initialize(settings)
-    bootstrap.initialize_matcher(settings, tmp_path / "matcher", f"unix:{tmp_path / 'nobody.sock'}")
+    matcher_setup.initialize_matcher(settings, tmp_path / "matcher", f"unix:{tmp_path / 'nobody.sock'}")
     built = bootstrap.build(settings)
     built.services.deps.clock = Clock()
     world = make_world(built.services)
@@ -378,7 +379,7 @@ def test_matcher_down_is_a_503_with_nothing_written_and_lookups_work(down, setti
 
 def test_a_registry_whose_secret_moved_refuses_to_start_without_a_matcher_url(sqlite_settings, tmp_path):
     bootstrap.initialize(sqlite_settings)
-    bootstrap.initialize_matcher(sqlite_settings, tmp_path / "matcher", "http://127.0.0.1:8100")
+    matcher_setup.initialize_matcher(sqlite_settings, tmp_path / "matcher", "http://127.0.0.1:8100")
     (sqlite_settings.data_dir / "matcher.url").unlink()
     with pytest.raises(Exception, match="no matcher URL is configured"):
         bootstrap.build(sqlite_settings)

@@ -20,6 +20,7 @@ import pytest
 
 from carekey import bootstrap
 from carekey.biometrics.protection.matcher import ProtectedMatcher
+from carekey.bootstrap import matcher as matcher_setup
 from carekey.config import Settings
 from carekey.crypto.keys import load_key_file
 from carekey.domain.ids import new_id
@@ -99,7 +100,7 @@ def gallery(ray_local, tmp_path_factory):
     with app.database.uow() as uow:
         ids = [t.id for m in ("fingerprint", "iris") for t in uow.biometrics.by_modality(m)]
     single = ProtectedMatcher(keys.biometric_secret, keys.biometric_version)
-    single.follow(bootstrap.open_template_feed(url))
+    single.follow(matcher_setup.open_template_feed(url))
     probes = {name: single.probe(modality, image(name)) for modality, name in QUERIES}
     yield Sharded(app, single, sharded, ids, probes)
     for actor in sharded.actors:  # the session's Ray instance outlives the module

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import expect
 
 from carekey import bootstrap
+from carekey.bootstrap import node as node_setup
 from carekey.config import Settings
 from carekey.interfaces.api.app import create_app
 from carekey.services.admin import DEMO_SEED, LOCAL_OPERATOR
@@ -72,11 +73,11 @@ def test_a_whole_visit_on_the_node_with_the_central_server_stopped_then_synced(t
         node_sync_interval_seconds=0,  # no periodic sync: only the button here
     )
     with serving(create_app(central_settings, built=central, web=False), central_port) as central_url:
-        info = bootstrap.initialize_node(node_settings, central_url, "north", PASSPHRASE)
+        info = node_setup.initialize_node(node_settings, central_url, "north", PASSPHRASE)
         central.services.sync.approve(world.admin, info["node_id"], info["code"])
         central.services.sync.confirm(second_admin, info["node_id"])
         node = bootstrap.build(node_settings)
-        bootstrap.sync_node(node, bootstrap.node_link(node_settings, PASSPHRASE))  # staff accounts arrive
+        node_setup.sync_node(node, node_setup.node_link(node_settings, PASSPHRASE))  # staff accounts arrive
     with pytest.raises(httpx.TransportError):  # the central server is stopped
         httpx.get(f"{central_url}/health", timeout=2)
 

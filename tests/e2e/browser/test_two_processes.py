@@ -23,6 +23,7 @@ import uvicorn
 from playwright.sync_api import expect
 
 from carekey import bootstrap
+from carekey.bootstrap import matcher as matcher_setup
 from carekey.config import Settings
 from carekey.crypto.keys import load_key_file
 from carekey.interfaces.api.app import create_app
@@ -81,7 +82,7 @@ def deployment(tmp_path_factory):
     )
     bootstrap.initialize(settings)
     port = _free_port()
-    bootstrap.initialize_matcher(settings, root / "matcher", f"http://127.0.0.1:{port}")
+    matcher_setup.initialize_matcher(settings, root / "matcher", f"http://127.0.0.1:{port}")
     # start-up order: the database (here a file), the matcher, then the registry
     matcher = MatcherProcess(root / "matcher", port, root / "matcher.log")
     built = bootstrap.build(settings)

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carekey import __version__, bootstrap
 from carekey.audit.promise import collect_promises, encode_promises
+from carekey.bootstrap import node as node_setup
 from carekey.config import Settings
 from carekey.errors import CarekeyError, StorageUnavailable
 from carekey.interfaces.api import docs, limits, methods, problems
@@ -174,7 +175,7 @@ def create_app(settings: Settings | None = None, built: bootstrap.App | None = N
     settings = settings or Settings()
     state = built or bootstrap.build(settings)
     state.services.transparency.check_log()  # never serve (and sign over) a log cut below a signed head
-    runner = bootstrap.node_runner(state)  # a site node unlocked with its passphrase: Sync now, periodic sync
+    runner = node_setup.node_runner(state)  # a site node unlocked with its passphrase: Sync now, periodic sync
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from carekey import bootstrap
+from carekey.bootstrap import matcher as matcher_setup
 from carekey.interfaces.cli.common import DataDir, emit, handled, settings_for
 
 matcher_app = typer.Typer(help="The biometric matcher as its own service (holds the biometric secret).")
@@ -35,7 +35,7 @@ def init(
 ) -> None:
     """Move the biometric secret of the registry at --data into a new matcher folder at --matcher-data."""
     with handled():
-        emit(bootstrap.initialize_matcher(settings_for(data), matcher_data, url, max_receipt_age))
+        emit(matcher_setup.initialize_matcher(settings_for(data), matcher_data, url, max_receipt_age))
 
 
 @matcher_app.command("serve")
@@ -66,7 +66,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with handled():
-        built = bootstrap.build_matcher(matcher_data, database_url, max_receipt_age, ray, shards if ray else 1)
+        built = matcher_setup.build_matcher(matcher_data, database_url, max_receipt_age, ray, shards if ray else 1)
     app = create_matcher_app(built.node, built.credential, on_startup=built.node.engine.build)
     where = f"unix:{socket}" if socket else f"{'https' if ssl_certfile else 'http'}://{host}:{port}"
     typer.echo(f"carekey matcher serving {matcher_data} at {where} (key version {built.node.engine.key_version})")
@@ -89,7 +89,7 @@ def rotate_key(matcher_data: MatcherDir) -> None:
     """Replace the matcher's biometric secret by a fresh one under the next key version (the old one is not kept).
     Restart `carekey matcher serve`, then run `carekey keys rotate-biometric` (with --renew) on the registry."""
     with handled():
-        version = bootstrap.rotate_matcher_key(matcher_data)
+        version = matcher_setup.rotate_matcher_key(matcher_data)
     emit(
         {
             "biometric_key_version": version,
@@ -103,7 +103,7 @@ def receipts(matcher_data: MatcherDir) -> None:
     """Print the entry promise of every receipt the matcher accepted (for `carekey log verify --promises`)."""
     from carekey.storage.receipts import ReceiptLedger
 
-    ledger = ReceiptLedger(matcher_data / bootstrap.MATCHER_LEDGER)
+    ledger = ReceiptLedger(matcher_data / matcher_setup.MATCHER_LEDGER)
     try:
         for line in ledger.promises():
             typer.echo(line)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from carekey import bootstrap
+from carekey.bootstrap import node as node_setup
 from carekey.interfaces.cli.common import (
     DataDir,
     PurposeOpt,
@@ -58,7 +58,7 @@ def init(
     nothing until a central admin approved it with the code printed here and a second admin confirmed it."""
     with handled():
         settings = settings_for(data)
-        out = bootstrap.initialize_node(settings, central, site, _passphrase(passphrase, confirm=True))
+        out = node_setup.initialize_node(settings, central, site, _passphrase(passphrase, confirm=True))
     emit(out)
     typer.echo(
         f"give the code {out['code']} to a central admin: carekey node approve {out['node_id']} --code {out['code']}; "
@@ -71,16 +71,16 @@ def init(
 def sync(data: DataDir, passphrase: PassphraseOpt = None) -> None:
     """Push the node's changes and log, pull its catchment's changes (resumable: run it again after a cut)."""
     with handled():
-        link = bootstrap.node_link(settings_for(data), _passphrase(passphrase))
+        link = node_setup.node_link(settings_for(data), _passphrase(passphrase))
     with opened(data) as app:
-        emit(asdict(bootstrap.sync_node(app, link)))  # type: ignore[call-overload]
+        emit(asdict(node_setup.sync_node(app, link)))  # type: ignore[call-overload]
 
 
 @node_app.command("status")
 def status(data: DataDir) -> None:
     """The node's id, site, central registry, and its sync progress (no personal data)."""
     with handled():
-        config = bootstrap.node_config(settings_for(data))
+        config = node_setup.node_config(settings_for(data))
     with opened(data) as app, app.database.uow(read_only=True) as uow:
         state = uow.sync.node_state()
         pending = len(uow.sync.outbox())
@@ -160,7 +160,7 @@ def capture(
     the next sync and kept sealed for central enrollment. Needs the person's biometric_identification consent; the
     image is never kept in the clear."""
     with handled():
-        config = bootstrap.node_config(settings_for(data))
+        config = node_setup.node_config(settings_for(data))
     with session(data, user) as (app, actor):
         sync = NodeSync(app.services.deps, str(config["node_id"]))
         emit({"capture_id": sync.capture(actor, visit, purpose, person, modality, position, image.read_bytes())})

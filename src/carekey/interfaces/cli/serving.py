@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from carekey import bootstrap
+from carekey.bootstrap import node as node_setup
 from carekey.config import Settings
 from carekey.interfaces.cli import workers
 
@@ -48,7 +49,7 @@ def unlock_node(data: Path) -> None:
     import sys
 
     settings = Settings(data_dir=data)
-    if not (settings.data_dir / bootstrap.NODE_CONFIG).exists():
+    if not (settings.data_dir / node_setup.NODE_CONFIG).exists():
         return
     secret = os.environ.get("CAREKEY_NODE_PASSPHRASE")
     if not secret and sys.stdin.isatty():
@@ -56,7 +57,7 @@ def unlock_node(data: Path) -> None:
     if not secret:
         typer.echo("site node served with its key locked: set CAREKEY_NODE_PASSPHRASE to sync from the UI", err=True)
         return
-    bootstrap.node_link(settings, secret)  # KeyCheckFailed on a wrong passphrase
+    node_setup.node_link(settings, secret)  # KeyCheckFailed on a wrong passphrase
     os.environ["CAREKEY_NODE_PASSPHRASE"] = secret
 
 

@@ -112,6 +112,6 @@ class SqlTemplateFeed:
 
 def open_template_feed(url: str) -> SqlTemplateFeed:
     """The feed of the database at ``url`` on an engine of its own: what a Ray shard of the matcher opens in its
-    actor process (``bootstrap.build_matcher`` sends this function and the URL, not an engine; importing this
-    module, not ``carekey.bootstrap``, keeps an actor's start-up short)."""
+    actor process (``carekey.bootstrap.matcher.build_matcher`` sends this function and the URL, not an engine;
+    importing this module, not ``carekey.bootstrap``, keeps an actor's start-up short)."""
     return SqlTemplateFeed(make_engine(url))

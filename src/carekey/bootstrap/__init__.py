@@ -5,47 +5,36 @@ Nothing imports interfaces; interfaces import this module. No engine is created 
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 from carekey.audit.promise import PromiseSigner
-from carekey.audit.sth import KeyRotation, LogSigner, key_id
-from carekey.biometrics.feed import TemplateFeed
+from carekey.audit.sth import KeyRotation, LogSigner
 from carekey.config import Settings
 from carekey.crypto.blind import BlindIndexer
-from carekey.crypto.channel import create_credential, load_credential
+from carekey.crypto.channel import load_credential
 from carekey.crypto.envelope import PersonCrypto
 from carekey.crypto.keys import (
-    MatcherKeys,
     ProgramKeys,
     adopt_remote_biometric_version,
     create_key_file,
-    create_matcher_key_file,
     ensure_biometric_secret,
     load_key_file,
-    load_matcher_key_file,
-    replace_key_file,
     rotate_biometric,
-    rotate_matcher_key_file,
 )
 from carekey.errors import Conflict, IntegrityError, KeyCheckFailed, MatcherUnavailable
 from carekey.services.biometrics import BiometricMatcher
 from carekey.services.container import Services, build_services
 from carekey.services.deps import Actor, Deps
 from carekey.services.hashing import HashGate
-from carekey.services.matcher_node import MatcherNode
 from carekey.services.matcher_remote import RemoteMatcher
 from carekey.storage import keychecks
 from carekey.storage.database import Database
 from carekey.storage.heads import HeadsFile
 from carekey.storage.keystore import FileSecretStore
-from carekey.storage.receipts import ReceiptLedger
-from carekey.storage.sql import feed as sql_feed
 
 
 @dataclass
@@ -63,6 +52,7 @@ class App:
 
 #: data files (database, -wal, -shm, key files, key store, journals) are created readable by the owner only
 UMASK = 0o077
+CAPTURE_KEY = "capture.key"  # central: the HPKE key offline captures are sealed to (0600; nodes get its public part)
 
 
 def restrict_new_files() -> None:
@@ -389,219 +379,3 @@ def rotate_biometric_key(settings: Settings) -> int:
     if not isinstance(found, int):
         raise MatcherUnavailable("the matcher's /health names no biometric key version")
     return adopt_remote_biometric_version(path, found).biometric_version
-
-
-def rotate_matcher_key(matcher_dir: Path) -> int:
-    """``carekey matcher rotate-key``: a fresh biometric secret under the next version in the matcher's key file
-    (run it as the matcher's OS user); the matcher serves it after a restart, and the registry follows with
-    ``carekey keys rotate-biometric`` (``rotate_biometric_key``)."""
-    restrict_new_files()
-    return rotate_matcher_key_file(matcher_dir / MATCHER_KEYS).biometric_version
-
-
-# ---- the matcher service (``carekey matcher init`` / ``serve``, issue 15) -------------------------------------
-MATCHER_KEYS = "matcher.keys"  # the biometric secret and its version (0600); only the matcher reads it
-MATCHER_LOG_KEYS = "registry-log.pub"  # the registry's log public key(s), hex, one a line: receipts must verify
-MATCHER_CREDENTIAL = "matcher.credential"  # the channel's shared secret (0600), also in the registry's folder
-MATCHER_CONFIG = "matcher.json"  # database URL (the template feed), receipt freshness, NFIQ 2 floor
-MATCHER_LEDGER = "receipts.db"  # spent receipts and their promises
-
-
-@dataclass
-class MatcherApp:
-    node: MatcherNode
-    database: Database
-    credential: bytes
-    config: dict[str, object]
-
-    def close(self) -> None:
-        self.node.ledger.close()
-        self.database.dispose()
-
-
-def initialize_matcher(settings: Settings, matcher_dir: Path, url: str, max_receipt_age_seconds: int = 60) -> dict:
-    """Move the registry's biometric secret into a new matcher folder: the matcher key file (0600), the registry's
-    log public key, a shared channel credential (one copy in each folder) and the matcher's configuration; then
-    rewrite the registry's key file without the secret (last: a crash before leaves the registry as it was)."""
-    restrict_new_files()
-    keys, _store, db, signer = open_checked(settings)
-    db.dispose()
-    if keys.biometric_remote or keys.biometric_secret is None:
-        raise Conflict(f"the biometric secret of {settings.resolved_key_file()} was already moved to a matcher")
-    if (matcher_dir / MATCHER_KEYS).exists():
-        raise Conflict(f"{matcher_dir} already holds a matcher key file")
-    matcher_dir.mkdir(parents=True, exist_ok=True)
-    matcher_dir.chmod(0o700)
-    create_matcher_key_file(matcher_dir / MATCHER_KEYS, MatcherKeys(keys.biometric_secret, keys.biometric_version))
-    (matcher_dir / MATCHER_LOG_KEYS).write_text(signer.public_key.hex() + "\n")
-    config = {
-        "database_url": settings.resolved_database_url(),
-        "max_receipt_age_seconds": max_receipt_age_seconds,
-        "fingerprint_min_nfiq2": settings.fingerprint_min_nfiq2,
-    }
-    (matcher_dir / MATCHER_CONFIG).write_text(json.dumps(config, indent=1))
-    create_credential(matcher_dir / MATCHER_CREDENTIAL, settings.resolved_matcher_credential_file())
-    (settings.data_dir / "matcher.url").write_text(url + "\n")
-    replace_key_file(settings.resolved_key_file(), keys.without_biometric_secret())
-    return {"matcher_dir": str(matcher_dir), "url": url, "biometric_key_version": keys.biometric_version}
-
-
-def open_template_feed(database_url: str) -> TemplateFeed:
-    """The database's template feed (a Ray shard opens its own: ``storage.sql.feed.open_template_feed`` is sent)."""
-    return sql_feed.open_template_feed(database_url)
-
-
-def build_matcher(
-    matcher_dir: Path,
-    database_url: str | None = None,
-    max_receipt_age_seconds: int | None = None,
-    ray_address: str | None = None,
-    shards: int = 1,
-):
-    """Open a matcher folder: its key file, the registry's log key(s), the database's template feed, the ledger.
-    With ``ray_address`` (``auto``, ``local`` or a cluster address) the gallery is split over ``shards`` Ray actors
-    (``biometrics.protection.ray_shards``)."""
-    from carekey.biometrics.protection.matcher import ProtectedMatcher  # heavy (numba, OpenCV): load lazily
-
-    restrict_new_files()
-    keys = load_matcher_key_file(matcher_dir / MATCHER_KEYS)
-    config_path = matcher_dir / MATCHER_CONFIG
-    if not config_path.exists():
-        raise KeyCheckFailed(f"{matcher_dir} is not a matcher folder (no {MATCHER_CONFIG}); run carekey matcher init")
-    config = json.loads(config_path.read_text())
-    public_keys = [bytes.fromhex(line) for line in (matcher_dir / MATCHER_LOG_KEYS).read_text().split()]
-    if not public_keys:
-        raise KeyCheckFailed(f"{matcher_dir / MATCHER_LOG_KEYS} names no log public key: receipts could not verify")
-    credential = load_credential(matcher_dir / MATCHER_CREDENTIAL)
-    url = database_url or str(config["database_url"])
-    nfiq = int(config["fingerprint_min_nfiq2"])
-    db = Database(url)
-    engine: BiometricMatcher
-    if ray_address is not None:
-        from carekey.biometrics.protection.ray_shards import RayMatcher  # the `ray` extra
-
-        engine = RayMatcher(
-            keys.biometric_secret,
-            keys.biometric_version,
-            nfiq,
-            partial(sql_feed.open_template_feed, url),
-            shards,
-            ray_address,
-        )
-    else:
-        engine = ProtectedMatcher(keys.biometric_secret, keys.biometric_version, nfiq)
-        engine.follow(db.template_feed())
-    age = max_receipt_age_seconds if max_receipt_age_seconds is not None else int(config["max_receipt_age_seconds"])
-    ledger = ReceiptLedger(matcher_dir / MATCHER_LEDGER)
-    node = MatcherNode(engine, {key_id(k): k for k in public_keys}, ledger, age * 1000)
-    return MatcherApp(node, db, credential, config)
-
-
-# ---- site nodes (``carekey node init`` / ``sync``, issue 19, docs/sync.md) ----------------------------------------
-NODE_CONFIG = "node.json"  # node id, site, central URL, the central log key pinned at init (public values)
-NODE_KEY = "node.key"  # the node's Ed25519 signing key, sealed under the passphrase (argon2id + AES-256-GCM)
-CAPTURE_KEY = "capture.key"  # central: the HPKE key offline captures are sealed to (0600; nodes get its public part)
-
-
-def _node_transport(settings: Settings, url: str):
-    from carekey.services.sync_link import HttpTransport
-
-    return HttpTransport(url, settings.node_sync_timeout_seconds)
-
-
-def initialize_node(settings: Settings, central_url: str, site_id: str, passphrase: str, transport=None) -> dict:
-    """Make ``settings.data_dir`` a site node: a carekey data folder (``initialize``), the node's signing key
-    sealed under ``passphrase``, and its registration with the central registry (the node's public keys, its
-    site, the hash of a one-time code it shows). Returns the node id and the code for the approving admin."""
-    from carekey.crypto.nodekeys import Argon2Params, NodeKey, one_time_code
-    from carekey.domain.ids import new_id
-    from carekey.services.sync_central import code_hash, registration_bytes
-    from carekey.services.sync_link import HEADER_SIGNATURE, CentralLink
-    from carekey.services.sync_node import NodeSync
-
-    config_path = settings.data_dir / NODE_CONFIG
-    if config_path.exists():
-        raise Conflict(f"{settings.data_dir} is already a site node ({config_path})")
-    initialize(settings, if_missing=True)
-    key = NodeKey.generate()
-    node_id = new_id("N")[:26]
-    key_path = settings.data_dir / NODE_KEY
-    key_path.unlink(missing_ok=True)  # a key of an init that never registered
-    key.seal(key_path, passphrase, Argon2Params(settings.argon2_time_cost, settings.argon2_memory_kib))
-    app = build(settings)
-    try:
-        assert app.services.deps.signer is not None
-        code = one_time_code()
-        body = {
-            "node_id": node_id,
-            "site_id": site_id,
-            "public_key": key.public_key.hex(),
-            "log_public_key": app.services.deps.signer.public_key.hex(),
-            "code_hash": code_hash(code, node_id),
-        }
-        sig = key.sign(
-            registration_bytes(node_id, site_id, body["public_key"], body["log_public_key"], body["code_hash"])
-        )
-        link = CentralLink(transport or _node_transport(settings, central_url), node_id, key, None)
-        reply = link.transport.send(
-            "POST",
-            "/sync/register",
-            json.dumps(body).encode(),
-            {HEADER_SIGNATURE: sig.hex(), "Content-Type": "application/json"},
-        )
-        answer = link.check("/sync/register", reply)
-        config = {
-            "node_id": node_id,
-            "site_id": site_id,
-            "central_url": central_url,
-            "central_log_key": str(answer["central_log_key"]),
-        }
-        config_path.write_text(json.dumps(config, indent=1) + "\n")
-        NodeSync(app.services.deps, node_id).start(settings.node_lease_days)
-    finally:
-        app.close()
-    return {"node_id": node_id, "site_id": site_id, "code": code, "status": "pending"}
-
-
-def node_config(settings: Settings) -> dict:
-    path = settings.data_dir / NODE_CONFIG
-    if not path.exists():
-        raise KeyCheckFailed(f"{settings.data_dir} is not a site node (no {NODE_CONFIG}); run carekey node init")
-    return json.loads(path.read_text())
-
-
-def node_link(settings: Settings, passphrase: str, transport=None):
-    """The node's signed channel to its central registry (the key unsealed with ``passphrase``)."""
-    from carekey.crypto.nodekeys import NodeKey
-    from carekey.services.sync_link import CentralLink
-
-    config = node_config(settings)
-    key = NodeKey.unseal(settings.data_dir / NODE_KEY, passphrase)
-    url = str(config["central_url"])
-    return CentralLink(
-        transport or _node_transport(settings, url),
-        str(config["node_id"]),
-        key,
-        bytes.fromhex(config["central_log_key"]),
-    )
-
-
-def node_runner(app: App, passphrase: str | None = None):
-    """The served node's sync runner (*Sync now*, the periodic attempt): None when the data folder is not a site
-    node, or when no passphrase unlocks its key (given, or ``CAREKEY_NODE_PASSPHRASE``, which ``carekey serve``
-    asks for at start-up on a node)."""
-    from carekey.services.sync_node import SyncRunner
-
-    if not (app.settings.data_dir / NODE_CONFIG).exists():
-        return None
-    secret = passphrase or os.environ.get("CAREKEY_NODE_PASSPHRASE")
-    if not secret:
-        return None
-    return SyncRunner(app.services.deps, node_link(app.settings, secret), app.settings.node_lease_days)
-
-
-def sync_node(app: App, link) -> object:
-    """``carekey node sync`` on an opened node folder."""
-    from carekey.services.sync_node import NodeSync
-
-    return NodeSync(app.services.deps, link.node_id).sync(link, app.settings.node_lease_days)
