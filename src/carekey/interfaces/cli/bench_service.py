@@ -260,6 +260,7 @@ def run(
         registrar, clinician = _world(services)
         people, make = (_fingerprint_data if modality == "fingerprint" else _iris_data)(secret, progress)
         mates: list[tuple[str, dict[str, list[bytes]]]] = []
+        left_out: list[str] = []  # why a real person could not be enrolled (reported, not hidden)
         # one mate person per query (more queries take later impressions), and enough real people that the restart's
         # key check, which opens a sample of the newest people, finds real ones (synthetic people never open)
         people = people[: max(queries, SAMPLE)]
@@ -268,7 +269,8 @@ def run(
                 pid, visit_id = _enroll_person(
                     services, registrar, i, {p: imgs[0] for p, imgs in captures.items()}, modality
                 )
-            except Exception:  # noqa: BLE001 - an unusable enrollment image: that person is left out
+            except Exception as exc:  # noqa: BLE001 - an unusable enrollment image: that person is left out
+                left_out.append(f"person {i}: {type(exc).__name__}: {exc}"[:200])
                 continue
             mates.append((pid, captures))
         positions = tuple(people[0])
@@ -290,6 +292,7 @@ def run(
             "gallery": indexed // len(positions),
             "gallery_templates": indexed,
             "gallery_real": len(mates),
+            "real_left_out": left_out,
             "queries": report.pop("queries"),
             **report,
             "startup_s": round(startup_s, 2),
