@@ -82,8 +82,8 @@ def lss_of_counts(counts: np.ndarray, hashes: int, top: int, n_p: int) -> np.nda
     """The protected fingerprint comparison of a stack of collision counts (k, rows of a, rows of b) int32,
     before the score map: each finger's rates c / hashes minus half the sum of the mean of the ``top`` best rates
     of its row and of its column (``fingerprint.normalized``), then the greedy local similarity sort of ``n_p``
-    pairs (``greedy_lss``). One compiled loop per stack: numpy's partitions over a (2000, 48, 48) shortlist and a
-    Python call per finger took ~90 of every 100 microseconds of a 1:N shortlist's scoring."""
+    pairs (``greedy_lss``). One compiled loop per stack: numpy's partitions over a (2000, 48, 48) shortlist, a Python
+    call per finger and a full rescan of the matrix per greedy step took 185 ms for 2,000 fingers, this loop 96 ms."""
     k, na, nb = counts.shape
     out = np.zeros(k)
     if na == 0 or nb == 0:
