@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from carekey.storage.sql.writers import WriterQueue
@@ -97,8 +99,63 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url)
+        _ping_when_idle(engine)
+        _refuse_writes_when_read_only(engine)
+        return engine
     raise ValueError(f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled PostgreSQL connection before use when it has been idle for ``PING_AFTER_IDLE_S``, not before
+    every use (``pool_pre_ping``: a round trip on every checkout, two per request, issue 21). A connection in
+    use moments ago is alive or its failure is met by the statement itself: a ``StorageUnavailable`` (503 +
+    ``Retry-After``), and SQLAlchemy then invalidates every connection of the pool made before the failure (its
+    disconnect handling), so one request per worker sees a restart, not one per pooled connection. After a quiet
+    spell (a restart overnight) the first requests get a live connection: a dead one is replaced at checkout."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure of the ping means: use another connection
+            raise sa_exc.DisconnectionError(f"idle connection failed its ping: {type(exc).__name__}") from exc
+        if not alive:
+            raise sa_exc.DisconnectionError("idle connection failed its ping")
+
+
+# what a READ ONLY transaction of PostgreSQL refuses (writes, row locks, advisory locks, sequences)
+_WRITE = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE|MERGE|CREATE|DROP|ALTER|TRUNCATE|GRANT|REVOKE|LOCK|COPY|CALL|DO)\b"
+    r"|\bFOR\s+(NO\s+KEY\s+)?(UPDATE|SHARE)\b|pg_advisory|nextval|setval",
+    re.IGNORECASE,
+)
+
+
+def _refuse_writes_when_read_only(engine: Engine) -> None:
+    """A read-only unit of work on PostgreSQL runs its statements in autocommit (``uow.py``: no ``BEGIN`` and
+    ``COMMIT`` round trips; READ COMMITTED gives each statement its own snapshot in a transaction too, so nothing
+    is lost). PostgreSQL then no longer refuses a write in it (``BEGIN READ ONLY`` did): this does, before the
+    statement is sent."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY) and _WRITE.search(statement):
+            raise ReadOnlyViolation(f"a write in a read-only unit of work: {statement.split(None, 1)[0]}")
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A statement that writes (or locks) sent in a read-only unit of work: a bug of the caller."""
 
 
 def _hand_over_on_end(engine: Engine, writers: WriterQueue) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import weakref
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 
 from carekey.domain.program import Program, Site
 from carekey.errors import msg
@@ -14,11 +15,16 @@ from carekey.storage.sql.tables import programs, sites
 
 # hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
 _SITE = select(sites).where(sites.c.id == bindparam("site_id"))
+# Committed sites, per engine (one database): a site is never changed or deleted once added (no code path does),
+# and the policy reads the site of every access of a person (same program?). A site added in a transaction is
+# not cached by that transaction (it may roll back).
+_SITES: weakref.WeakKeyDictionary[Engine, dict[str, Site]] = weakref.WeakKeyDictionary()
 
 
 class SqlProgramRepository:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
+        self._added: set[str] = set()
 
     def add_program(self, program: Program, at: datetime) -> None:
         with conflict_on_duplicate(lambda: msg("program %(program)s exists", program=repr(program.id))):
@@ -44,14 +50,21 @@ class SqlProgramRepository:
         return [self._program(r) for r in self._c.execute(select(programs).order_by(programs.c.created_at))]
 
     def add_site(self, site: Site) -> None:
+        self._added.add(site.id)
         with conflict_on_duplicate(lambda: msg("site %(site)s exists", site=repr(site.id))):
             self._c.execute(
                 insert(sites).values(id=site.id, program_id=site.program_id, name=site.name, district=site.district)
             )
 
     def get_site(self, site_id: str) -> Site | None:
+        cache = _SITES.setdefault(self._c.engine, {})
+        if site_id in cache:
+            return cache[site_id]
         r = self._c.execute(_SITE, {"site_id": site_id}).first()
-        return Site(r.id, r.program_id, r.name, r.district) if r else None
+        site = Site(r.id, r.program_id, r.name, r.district) if r else None
+        if site is not None and site_id not in self._added:
+            cache[site_id] = site
+        return site
 
     def list_sites(self) -> list[Site]:
         rows = self._c.execute(select(sites).order_by(sites.c.id))

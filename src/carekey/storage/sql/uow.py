@@ -9,7 +9,8 @@ deletion itself is committed, and the person is gone from every query.
 A *read-only* unit of work (``SqlUnitOfWork(engine, read_only=True)``, ``Database.uow(read_only=True)``) is for
 paths that write nothing (the bearer-token check, tree-head and log reads, static-ish pages): on SQLite it opens
 ``BEGIN DEFERRED`` (a WAL snapshot, no write lock: it neither waits for the one writer nor holds it up), on
-PostgreSQL a plain transaction. Writing in it is a bug: ``commit()`` refuses. Reads of personal data are not
+PostgreSQL autocommit (no ``BEGIN``/``COMMIT`` round trips; the engine refuses a write statement in it). Writing
+in it is a bug: ``commit()`` refuses. Reads of personal data are not
 read-only: they append their access-log entry first.
 
 Storage failures (full disk, I/O error, lost PostgreSQL connection, pool timeout) leave the unit of work as
@@ -110,6 +111,7 @@ class SqlUnitOfWork:
     _access_log: SqlAccessLogRepository  # the same objects, typed as what they are (for the storage layer itself)
     _shreds: SqlShredQueue
     _people: SqlPersonRepository
+    _visits: SqlVisitRepository
 
     def __init__(self, engine: Engine, store: SecretStore | None = None, read_only: bool = False) -> None:
         self._engine = engine
@@ -121,10 +123,14 @@ class SqlUnitOfWork:
         try:
             conn = self._engine.connect()
             try:
-                if self.read_only:
-                    pg = {"postgresql_readonly": True} if conn.dialect.name == "postgresql" else {}
-                    conn = conn.execution_options(**{READ_ONLY: True}, **pg)
-                conn.begin()
+                if self.read_only and conn.dialect.name == "postgresql":
+                    # autocommit: no BEGIN / COMMIT round trips (READ COMMITTED gives each statement its own
+                    # snapshot inside a transaction too); a write is refused by the engine (engine.py)
+                    conn = conn.execution_options(**{READ_ONLY: True}, isolation_level="AUTOCOMMIT")
+                else:
+                    if self.read_only:
+                        conn = conn.execution_options(**{READ_ONLY: True})
+                    conn.begin()
             except BaseException:
                 conn.close()
                 raise
@@ -136,7 +142,7 @@ class SqlUnitOfWork:
         self.programs = SqlProgramRepository(conn)
         self.users = SqlUserRepository(conn)
         self.people = self._people = SqlPersonRepository(conn)
-        self.visits = SqlVisitRepository(conn)
+        self.visits = self._visits = SqlVisitRepository(conn)
         self.exams = SqlExamRepository(conn)
         self.referrals = SqlReferralRepository(conn)
         self.consents = SqlConsentRepository(conn)
@@ -161,9 +167,8 @@ class SqlUnitOfWork:
         try:
             if self._conn.in_transaction():
                 if self.read_only and exc is None and self._conn.dialect.name == "postgresql":
-                    # a READ ONLY transaction (PostgreSQL refuses any write in it) ends the same by COMMIT; a
-                    # ROLLBACK makes psycopg drop every prepared statement of the connection (DEALLOCATE ALL), so
-                    # PostgreSQL parsed and planned each statement of every request again
+                    # autocommit: nothing to end (a no-op without a round trip); a ROLLBACK would make psycopg drop
+                    # every prepared statement of the connection (DEALLOCATE ALL)
                     self._conn.commit()
                 else:
                     self._conn.rollback()
@@ -192,6 +197,7 @@ class SqlUnitOfWork:
             raise RuntimeError("commit in a read-only unit of work: open a writing one (Database.uow())")
         self._conn.commit()
         self._people.forget()
+        self._visits.forget()
         committed, self._access_log.uncommitted = self._access_log.uncommitted, []
         publish_committed(committed)
         scheduled, self._shreds.scheduled = self._shreds.scheduled, []
@@ -221,5 +227,6 @@ class SqlUnitOfWork:
         assert self._conn is not None
         self._conn.rollback()
         self._people.forget()
+        self._visits.forget()
         self._access_log.uncommitted = []
         self._shreds.scheduled = []  # the next statement begins a new transaction (autobegin)

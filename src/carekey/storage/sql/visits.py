@@ -15,7 +15,12 @@ from carekey.storage.sql.sync import note_change
 from carekey.storage.sql.tables import visit_offers, visits
 
 # hot statements built once (reused statement objects skip rebuilding and cache-key generation; load_profile.md)
-_GET = select(visits).where(visits.c.id == bindparam("visit_id"))
+# the visit with its offers in one statement: the policy reads both for every access of a person at a visit
+_GET_WITH_OFFERS = (
+    select(visits, visit_offers.c.person_id.label("offer_person"), visit_offers.c.method.label("offer_method"))
+    .select_from(visits.outerjoin(visit_offers, visit_offers.c.visit_id == visits.c.id))
+    .where(visits.c.id == bindparam("visit_id"))
+)
 _OFFERS = select(visit_offers.c.person_id, visit_offers.c.method).where(
     visit_offers.c.visit_id == bindparam("visit_id")
 )
@@ -24,6 +29,12 @@ _OFFERS = select(visit_offers.c.person_id, visit_offers.c.method).where(
 class SqlVisitRepository:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
+        # offers read with their visit in this transaction (``get``); ``offer`` and the end of the transaction
+        # (``forget``) drop them
+        self._offers: dict[str, dict[str, str]] = {}
+
+    def forget(self) -> None:
+        self._offers.clear()
 
     def add(self, visit: Visit) -> None:
         self._c.execute(
@@ -39,8 +50,11 @@ class SqlVisitRepository:
         )
 
     def get(self, visit_id: str) -> Visit | None:
-        r = self._c.execute(_GET, {"visit_id": visit_id}).first()
-        return None if r is None else _visit(r)
+        rows = self._c.execute(_GET_WITH_OFFERS, {"visit_id": visit_id}).all()
+        if not rows:
+            return None
+        self._offers[visit_id] = {r.offer_person: r.offer_method for r in rows if r.offer_person is not None}
+        return _visit(rows[0])
 
     def open_at(self, site_ids: Sequence[str], since: datetime) -> list[Visit]:
         q = (
@@ -51,6 +65,7 @@ class SqlVisitRepository:
         return [_visit(r) for r in self._c.execute(q)]
 
     def offer(self, visit_id: str, person_id: str, method: str) -> None:
+        self._offers.pop(visit_id, None)
         found = self._c.execute(
             select(visit_offers.c.method).where(
                 visit_offers.c.visit_id == visit_id, visit_offers.c.person_id == person_id
@@ -72,6 +87,8 @@ class SqlVisitRepository:
             )
 
     def offers(self, visit_id: str) -> dict[str, str]:
+        if visit_id in self._offers:
+            return dict(self._offers[visit_id])
         return {r.person_id: r.method for r in self._c.execute(_OFFERS, {"visit_id": visit_id})}
 
     def save(self, visit: Visit) -> None:
