@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import os
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,24 +61,10 @@ def unlock_node(data: Path) -> None:
     os.environ["CAREKEY_NODE_PASSPHRASE"] = secret
 
 
-# How long a Python thread may keep the GIL while another waits (CPython's default: 5 ms). A request holding
-# SQLite's one write lock gives up the GIL at every statement and then waited for it behind its worker's other
-# threads (parsing, token checks, responses): under 8 clients a record exam held the write lock 6-7 ms instead of
-# 2.4 ms alone. At 0.5 ms it gets the GIL back sooner: record exam at 8 clients, two workers, SQLite, 121-152 ->
-# 159-199 req/s (bench/results/load.md, 2026-11-30 third session).
-SWITCH_INTERVAL_S = 0.0005
-
-
-def hand_over_quickly() -> None:
-    """The server's threads pass the GIL on every ``SWITCH_INTERVAL_S`` (see there); set in each serving process."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-
-
 def worker_app():
     """The app of one worker process (uvicorn factory); the database was migrated by the parent."""
     from carekey.interfaces.api.app import create_app
 
-    hand_over_quickly()
     settings = Settings()
     return create_app(settings, built=bootstrap.build(settings, migrate=False))
 
@@ -124,7 +109,6 @@ def run(data: Path, options: dict[str, Any]) -> None:
 
     settings = Settings(data_dir=data)
     if options["workers"] == 1:
-        hand_over_quickly()
         uvicorn.run(create_app(settings), **options)
         return
     bootstrap.build(settings).close()  # migrate once, before the workers start
