@@ -137,3 +137,40 @@ def test_a_connection_killed_while_idle_is_replaced_at_checkout(monkeypatch):
         assert read() == 0  # the pool recovered by itself
     finally:
         db.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_of_a_burst_are_kept_for_the_next_one():
+    """16 requests at once on one worker: their 16 connections stay open in the pool afterwards (SQLAlchemy's
+    default kept 5 and closed the rest, and the next burst started new PostgreSQL backends)."""
+    import threading
+
+    from carekey.storage.database import Database
+    from carekey.storage.sql import engine as engine_module
+    from tests.conftest import pg_url_or_skip, reset_pg
+
+    url = pg_url_or_skip()
+    reset_pg(url)
+    db = Database(url)
+    db.migrate()
+    barrier = threading.Barrier(engine_module.PG_POOL_SIZE)
+
+    def request() -> None:
+        with db.uow(read_only=True) as uow:
+            uow.programs.list_programs()
+            barrier.wait(timeout=30)  # all connections out at once
+
+    try:
+        threads = [threading.Thread(target=request) for _ in range(engine_module.PG_POOL_SIZE)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert db.engine.pool.checkedin() == engine_module.PG_POOL_SIZE
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as admin:
+            open_now = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        assert open_now >= engine_module.PG_POOL_SIZE
+    finally:
+        db.dispose()

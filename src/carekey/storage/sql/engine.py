@@ -99,7 +99,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        engine = create_engine(url)
+        engine = create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW)
         _ping_when_idle(engine)
         _refuse_writes_when_read_only(engine)
         return engine
@@ -107,6 +107,12 @@ def make_engine(url: str) -> Engine:
 
 
 PING_AFTER_IDLE_S = 5.0
+# Connections a process keeps open to PostgreSQL, and how many more it may open for a burst. SQLAlchemy's default
+# (5 kept) closed a connection at nearly every check-in under 16 concurrent requests per worker and opened a new
+# one for the next request: a PostgreSQL backend started (fork, authentication, catalog caches, prepared
+# statements lost) for many requests (issue 21: record exam at 32 clients, bench/results/load.md).
+PG_POOL_SIZE = 16
+PG_POOL_OVERFLOW = 8
 
 
 def _ping_when_idle(engine: Engine) -> None:
